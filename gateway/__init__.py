@@ -1,0 +1,3 @@
+"""einvoice-gateway: an async gateway for Peppol and e-invoice exchange."""
+
+__version__ = "0.1.0"

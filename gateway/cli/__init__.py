@@ -1,0 +1,68 @@
+"""The ``gateway`` command line: one entry point, sub-commands contributed by each concern.
+
+Each concern keeps its commands next to its code in a ``cli`` module exposing
+``register(subparsers)``; this module only assembles them. Heavy imports (Saxon, SQLAlchemy)
+happen inside the command handlers so ``gateway --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from gateway import __version__
+from gateway.config import ConfigError
+
+#: Modules that contribute sub-commands, in the order they appear in ``--help``.
+COMMAND_MODULES = [
+    "gateway.server.cli",
+    "gateway.validation.cli",
+    "gateway.artefacts.cli",
+    "gateway.store.cli",
+    "gateway.outbound.cli",
+]
+
+
+class UsageError(Exception):
+    """Wrong arguments; exits with status 2 like argparse does."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="Peppol and e-invoice gateway (validate, store, route, send)."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML configuration file (default: $GATEWAY_CONFIG)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+                continue  # concern not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except (UsageError, ConfigError) as exc:
+        print(f"gateway: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Settings: one typed tree, read from a TOML file and overridden by ``GATEWAY_*`` variables.
+
+Why a single loader: every command (``serve``, ``validate``, ``keys`` ...) must see exactly the
+same configuration, so an operator can reason about one file plus the environment.
+"""
+
+from gateway.config.settings import (
+    As4Settings,
+    ConfigError,
+    HttpSettings,
+    LogSettings,
+    OutboundSettings,
+    Route,
+    Settings,
+    SmtpSettings,
+    ValidationSettings,
+    WebhookSettings,
+    load_settings,
+)
+
+__all__ = [
+    "As4Settings",
+    "ConfigError",
+    "HttpSettings",
+    "LogSettings",
+    "OutboundSettings",
+    "Route",
+    "Settings",
+    "SmtpSettings",
+    "ValidationSettings",
+    "WebhookSettings",
+    "load_settings",
+]
