@@ -1,0 +1,49 @@
+"""Shared fixtures: paths to ../shared, an installed artefact data dir, optional PostgreSQL.
+
+Tests read real documents and artefacts from ``../shared`` (never copies in the repo). The
+artefacts are installed once per test session with the gateway's own installer, exactly as an
+operator would, into a temporary data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("GATEWAY_SHARED_DIR", ROOT.parent / "shared")).resolve()
+CORPUS = SHARED / "corpus"
+ARTEFACTS_SOURCE = SHARED / "artefacts"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.fail(f"../shared not found at {SHARED} (set GATEWAY_SHARED_DIR)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(shared_dir: Path) -> Path:
+    return shared_dir / "corpus"
+
+
+@pytest.fixture(scope="session")
+def installed_data_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Path:
+    """A gateway data directory with every artefact installed from ../shared/artefacts."""
+    from gateway.artefacts import install_artefacts
+
+    data_dir = tmp_path_factory.mktemp("gateway-data")
+    install_artefacts(str(shared_dir / "artefacts"), data_dir / "artefacts")
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """URL of a PostgreSQL server for multi-instance tests (``.ci/run`` starts one)."""
+    url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("GATEWAY_TEST_POSTGRES_URL not set (bash .ci/run starts a PostgreSQL)")
+    return url
