@@ -1,0 +1,260 @@
+"""The one intake pipeline of every inbound channel: parse, validate, dedupe, store, forward.
+
+Channels (REST, e-mail, AS4, ...) only turn what they received into a :class:`Submission` and
+call :meth:`IntakePipeline.submit`. Everything that decides what a document *is* (its tenant,
+status, original or duplicate) happens here, once, so the channels cannot drift apart.
+
+Guarantees:
+- the raw bytes are committed to the database before ``submit`` returns (so before any 2xx /
+  SMTP 250 / AS4 receipt), also for invalid and unroutable documents;
+- exactly one original per (tenant, direction, sha256) and per (tenant, direction, business key):
+  the primary key of ``document_claims`` decides races, on SQLite and PostgreSQL alike;
+- only originals that passed validation and have a tenant are forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.exc import IntegrityError
+
+from gateway.store import Database, Document, StatusChange, repo
+from gateway.store import models as m
+from gateway.validation.report import ValidationReport
+
+log = logging.getLogger(__name__)
+
+#: Report statuses meaning "the XML itself was refused" (no validation ran).
+REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+
+
+@dataclass
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class Submission:
+    raw: bytes
+    channel: str  # "api" | "email" | "as4" | ...
+    #: None for network channels: routed by the receiver endpoint via the participants table.
+    tenant: str | None = None
+    direction: str = "inbound"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass
+class IntakeResult:
+    document_id: str
+    status: str
+    duplicate_of: str | None
+    report: ValidationReport
+    tenant: str | None
+
+
+class IntakeRefused(Exception):
+    """Raised only with ``refuse_unparseable=True``: the XML was refused before validation.
+
+    Interactive channels (REST) answer such input with a 4xx and store nothing; the sender is
+    still on the line and can fix it. Network channels store it (status ``invalid``).
+    """
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.reason or report.status)
+        self.report = report
+        self.code = report.status
+
+
+class ValidatorLike(Protocol):
+    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+
+
+class ForwardingHook(Protocol):
+    """What intake needs from forwarding: rows in the same transaction, a wake-up after commit."""
+
+    async def enqueue(self, session: Any, doc: Document) -> None: ...
+
+    def wake(self) -> None: ...
+
+
+class IntakeObserver(Protocol):
+    def observe(self, sub: Submission, result: IntakeResult, validation_seconds: float) -> None: ...
+
+
+class IntakePipeline:
+    def __init__(
+        self,
+        db: Database,
+        validator: ValidatorLike,
+        forwarding: ForwardingHook | None = None,
+        observer: IntakeObserver | None = None,
+    ) -> None:
+        self.db = db
+        self.validator = validator
+        self.forwarding = forwarding
+        self.observer = observer
+
+    async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
+        """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
+        started = time.perf_counter()
+        report = await self.validator.validate(sub.raw)
+        validation_seconds = time.perf_counter() - started
+        if refuse_unparseable and report.status in REFUSED:
+            raise IntakeRefused(report)
+        info = report.document or {}
+        tenant = sub.tenant
+        if tenant is None:
+            async with self.db.read() as session:
+                tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
+        fields = _document_fields(sub, report, tenant)
+        claims = _claims(fields) if fields["status"] == "received" else {}
+        for attempt in range(5):
+            try:
+                result = await self._store(sub, report, fields, claims)
+                break
+            except IntegrityError:
+                # Another submission claimed the same bytes/business key between our check and
+                # our insert (PostgreSQL, or another process on SQLite): the next round sees
+                # its claim and stores this one as its duplicate.
+                log.info("duplicate claim race, retrying", extra={"attempt": attempt + 1})
+        else:  # pragma: no cover - needs five lost races in a row
+            raise RuntimeError("could not store document after repeated claim conflicts")
+        if result.status == "received" and self.forwarding is not None:
+            self.forwarding.wake()
+        if self.observer is not None:
+            self.observer.observe(sub, result, validation_seconds)
+        return result
+
+    async def _store(
+        self,
+        sub: Submission,
+        report: ValidationReport,
+        fields: dict[str, Any],
+        claims: dict[str, str],
+    ) -> IntakeResult:
+        doc = Document(**fields)
+        async with self.db.write() as session:
+            if doc.tenant is not None:
+                await repo.ensure_tenant(session, doc.tenant)
+            if claims:
+                assert doc.tenant is not None
+                original = await repo.find_claim(session, doc.tenant, doc.direction, claims)
+                if original is not None:
+                    doc.status = "duplicate"
+                    doc.duplicate_of = original
+                    doc.status_reason = f"duplicate of {original} ({_match(claims, original)})"
+            session.add(doc)
+            await session.flush()
+            session.add(
+                StatusChange(
+                    document_id=doc.id,
+                    from_status=None,
+                    to_status=doc.status,
+                    source="system",
+                    actor=f"channel:{sub.channel}",
+                    reason=doc.status_reason,
+                )
+            )
+            for att in sub.attachments:
+                session.add(
+                    m.Attachment(
+                        document_id=doc.id,
+                        filename=att.filename,
+                        content_type=att.content_type,
+                        size=len(att.data),
+                        sha256=repo.sha256_hex(att.data),
+                        data=att.data,
+                    )
+                )
+            if doc.status == "received":
+                repo.add_claims(session, doc, claims)
+                await session.flush()  # IntegrityError here = lost race
+                if self.forwarding is not None and doc.tenant is not None:
+                    await self.forwarding.enqueue(session, doc)
+        return IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+
+
+def _match(claims: dict[str, str], original: str) -> str:
+    return "same bytes" if "sha256" in claims else "same business key"
+
+
+def _claims(fields: dict[str, Any]) -> dict[str, str]:
+    if fields["tenant"] is None:
+        return {}
+    out = {"sha256": fields["sha256"]}
+    if fields["business_key"]:
+        out["business-key"] = repo.sha256_hex(fields["business_key"])
+    return out
+
+
+def _document_fields(
+    sub: Submission, report: ValidationReport, tenant: str | None
+) -> dict[str, Any]:
+    info = report.document or {}
+    seller = info.get("seller") or {}
+    buyer = info.get("buyer") or {}
+    if report.status in REFUSED:
+        status, reason = "invalid", f"{report.status}: {report.reason or 'refused'}"
+    elif not report.accepted:
+        status, reason = "invalid", _invalid_reason(report)
+    elif tenant is None:
+        receiver = info.get("receiver_endpoint")
+        status = "unroutable"
+        reason = (
+            f"no tenant owns the receiver id {receiver}; add it with `gateway participants add`"
+            if receiver
+            else "the document names no receiver endpoint id, so no tenant can be determined"
+        )
+    else:
+        status, reason = "received", None
+    return {
+        "id": m.new_document_id(),
+        "direction": sub.direction,
+        "channel": sub.channel,
+        "tenant": tenant,
+        "status": status,
+        "status_reason": reason,
+        "raw": sub.raw,
+        "sha256": repo.sha256_hex(sub.raw),
+        "size": len(sub.raw),
+        "content_type": "application/xml",
+        "doc_type": info.get("doc_type"),
+        "kind": info.get("kind"),
+        "syntax": info.get("syntax"),
+        "customization_id": info.get("customization_id"),
+        "scenario": report.scenario,
+        "validation_status": report.status,
+        "number": info.get("number"),
+        "issue_date": info.get("issue_date"),
+        "due_date": info.get("due_date"),
+        "seller_id": _party_key(seller),
+        "buyer_id": _party_key(buyer),
+        "sender_endpoint": info.get("sender_endpoint"),
+        "receiver_endpoint": info.get("receiver_endpoint"),
+        "currency": info.get("currency"),
+        "payable_amount": info.get("payable_amount"),
+        "business_key": info.get("business_key"),
+        "report": report.to_dict(),
+        "meta": dict(sub.metadata),
+    }
+
+
+def _party_key(party: dict[str, Any]) -> str | None:
+    for key in ("endpoint", "vat_id", "legal_id", "party_id", "name"):
+        if party.get(key):
+            return str(party[key])
+    return None
+
+
+def _invalid_reason(report: ValidationReport) -> str:
+    if report.status == "no-scenario":
+        return report.reason or "no validation scenario applies to this document"
+    blocking = [f for f in report.findings if f.blocking]
+    first = f"; first: [{blocking[0].rule}] {blocking[0].message}" if blocking else ""
+    return f"validation rejected the document ({len(blocking)} error(s)){first}"

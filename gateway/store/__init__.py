@@ -1,0 +1,43 @@
+"""Document store: SQLAlchemy models, engine/sessions, migrations, repository functions.
+
+Public surface for other concerns: :class:`Base` (add your tables to it and chain an Alembic
+revision after ours), :func:`create_engine_from_settings`, :func:`session_factory`,
+:class:`Database` (engine + write discipline), the models, ``repo`` functions and the status
+models in :mod:`gateway.store.statuses`.
+"""
+
+from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
+from gateway.store.models import (
+    ApiKey,
+    Attachment,
+    DeliveryAttempt,
+    Document,
+    DocumentClaim,
+    InboxItem,
+    Participant,
+    StatusChange,
+    Tenant,
+    WebhookDelivery,
+)
+from gateway.store.statuses import IllegalTransition, StatusModel, model_for, register_model
+
+__all__ = [
+    "ApiKey",
+    "Attachment",
+    "Base",
+    "Database",
+    "DeliveryAttempt",
+    "Document",
+    "DocumentClaim",
+    "IllegalTransition",
+    "InboxItem",
+    "Participant",
+    "StatusChange",
+    "StatusModel",
+    "Tenant",
+    "WebhookDelivery",
+    "create_engine_from_settings",
+    "model_for",
+    "register_model",
+    "session_factory",
+]
