@@ -1,0 +1,208 @@
+"""The validation pipeline: parse -> identify -> select scenario -> schema -> schematron ->
+report -> acceptance, as small named steps (the KoSIT validator's shape).
+
+An :class:`Engine` lives in one process and is not thread-safe; :mod:`gateway.validation.pool`
+runs engines in worker processes for the async server and for ``--jobs N``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.artefacts import installed_info
+from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
+from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, SchematronLayer
+from gateway.validation.report import BLOCKING, Finding, ValidationReport
+from gateway.validation.scenarios import Scenario, load_scenarios, select
+
+
+class ArtefactsMissing(RuntimeError):
+    """No artefacts installed: the operator must run ``gateway artefacts install`` first."""
+
+
+class UnknownScenario(ValueError):
+    pass
+
+
+class Engine:
+    def __init__(
+        self,
+        artefacts_dir: Path,
+        scenarios: list[Scenario] | None = None,
+        limits: ParseLimits | None = None,
+    ) -> None:
+        self.artefacts_dir = Path(artefacts_dir)
+        info = installed_info(self.artefacts_dir)
+        if info is None:
+            raise ArtefactsMissing(
+                f"no validation artefacts installed in {self.artefacts_dir}; run "
+                "'gateway artefacts install --from SOURCE' (e.g. a folder like shared/artefacts)"
+            )
+        self.versions = {b["id"]: b["version"] for b in info["bundles"]}
+        self.scenarios = scenarios if scenarios is not None else load_scenarios()
+        self.by_id = {s.id: s for s in self.scenarios}
+        self.limits = limits or ParseLimits()
+        self._schemas: dict[str, SchemaLayer] = {}
+        self._xslts: dict[str, SchematronLayer] = {}
+        self._saxon: SaxonRuntime | None = None
+
+    # -- artefact caches -----------------------------------------------------------------
+    def _schema(self, rel: str) -> SchemaLayer:
+        if rel not in self._schemas:
+            self._schemas[rel] = SchemaLayer(self.artefacts_dir / rel)
+        return self._schemas[rel]
+
+    def _saxon_runtime(self) -> SaxonRuntime:
+        if self._saxon is None:
+            self._saxon = SaxonRuntime()
+        return self._saxon
+
+    def _schematron(self, rel: str) -> SchematronLayer:
+        if rel not in self._xslts:
+            self._xslts[rel] = self._saxon_runtime().compile(self.artefacts_dir / rel)
+        return self._xslts[rel]
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        try:
+            return self.by_id[scenario_id]
+        except KeyError:
+            raise UnknownScenario(
+                f"unknown scenario {scenario_id!r}; known: {', '.join(self.by_id)}"
+            ) from None
+
+    def warm(self, scenario_ids: list[str] | None = None) -> None:
+        """Compile everything up front so the first document is not slow."""
+        for sid in scenario_ids or list(self.by_id):
+            s = self.scenario(sid)
+            self._schema(s.schema)
+            for layer in s.schematron:
+                self._schematron(layer.file)
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def validate(self, data: bytes, scenario_id: str | None = None) -> ValidationReport:
+        forced = self.scenario(scenario_id) if scenario_id else None
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        start = clock
+
+        def lap(step: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[step] = round((now - clock) * 1000, 3)
+            clock = now
+
+        try:
+            tree = parse_xml(data, self.limits)
+        except XmlRefused as refused:
+            return _refusal(refused)
+        lap("parse")
+        info = identify(tree)
+        lap("identify")
+        scenario = forced or select(self.scenarios, info)
+        lap("select")
+        if scenario is None:
+            return ValidationReport(
+                status="no-scenario", document=info.to_dict(), timings=timings, reason=_why_none(info)
+            )
+        findings = [
+            _finding(raw, "xsd", scenario) for raw in self._schema(scenario.schema).check(tree)
+        ]
+        lap("schema")
+        node = self._saxon_runtime().parse(_as_text(data, tree))
+        lap("schematron-parse")
+        for layer in scenario.schematron:
+            try:
+                raws = self._schematron(layer.file).check(node)
+            except Exception as exc:  # a dynamic error in published rules must not hide the rest
+                raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
+            findings += [_finding(raw, layer.source, scenario) for raw in raws]
+            lap(f"schematron-{layer.source}")
+        _add_lines(tree, findings)
+        accepted = not any(f.severity in BLOCKING for f in findings)
+        timings["total"] = round((time.perf_counter() - start) * 1000, 3)
+        return ValidationReport(
+            status="accepted" if accepted else "rejected",
+            scenario=scenario.id,
+            scenario_name=scenario.name,
+            findings=findings,
+            artefacts={b: self.versions.get(b, "?") for b in scenario.artefact_bundles},
+            timings=timings,
+            document=info.to_dict(),
+        )
+
+
+def _refusal(refused: XmlRefused) -> ValidationReport:
+    return ValidationReport(
+        status=refused.code,
+        reason=refused.message,
+        findings=[
+            Finding(
+                rule=refused.code,
+                severity="fatal",
+                location=None,
+                message=refused.message,
+                source="parser",
+                line=refused.line,
+                column=refused.column,
+            )
+        ],
+    )
+
+
+def _why_none(info: DocumentInfo) -> str:
+    root = f"{{{info.root_namespace}}}{info.root_name}" if info.root_namespace else info.root_name
+    if info.syntax == "unknown":
+        return f"not a supported e-invoice syntax (root element {root})"
+    return (
+        f"no validation scenario for a {info.doc_type} with CustomizationID "
+        f"{info.customization_id!r}" + (f" and ProfileID {info.profile_id!r}" if info.profile_id else "")
+    )
+
+
+def _finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
+    override = scenario.severity.get(raw.rule)
+    return Finding(
+        rule=raw.rule,
+        severity=override or raw.severity,
+        original_severity=raw.severity if override and override != raw.severity else None,
+        location=raw.location,
+        message=raw.message,
+        source=source,
+        line=raw.line,
+        column=raw.column,
+        test=raw.test,
+    )
+
+
+def _as_text(data: bytes, tree: etree._ElementTree) -> str:
+    """The document as text for Saxon; re-serialised only when it is not UTF-8 encoded."""
+    encoding = (tree.docinfo.encoding or "UTF-8").upper().replace("_", "-")
+    if encoding in ("UTF-8", "UTF8"):
+        return data.decode("utf-8-sig")
+    return etree.tostring(tree, encoding="unicode")
+
+
+_NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")
+
+
+def _add_lines(tree: etree._ElementTree, findings: list[Finding]) -> None:
+    """Give Schematron findings the source line of their location (SVRL has only XPath)."""
+    cache: dict[str, int | None] = {}
+    for f in findings:
+        if f.line is not None or not f.location or not f.location.startswith("/"):
+            continue
+        if f.location not in cache:
+            xpath = _NS_STEP.sub(r"*[local-name()='\1'][namespace-uri()='\2']", f.location)
+            try:
+                hits = tree.xpath(xpath)
+            except etree.XPathError:
+                hits = []
+            node = hits[0] if isinstance(hits, list) and hits else None
+            if node is not None and not isinstance(node, etree._Element):
+                node = getattr(node, "getparent", lambda: None)()
+            cache[f.location] = node.sourceline if isinstance(node, etree._Element) else None
+        f.line = cache[f.location]
