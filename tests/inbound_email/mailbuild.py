@@ -1,0 +1,48 @@
+"""Builders for test mails and Factur-X PDFs (imported by the tests of this directory)."""
+
+from __future__ import annotations
+
+import io
+from email import policy
+from email.message import EmailMessage
+
+from pypdf import PdfWriter
+
+
+def facturx_pdf(
+    xml: bytes, name: str = "factur-x.xml", extra: dict[str, bytes] | None = None
+) -> bytes:
+    """A one-page PDF with ``xml`` embedded under ``name`` (as Factur-X/ZUGFeRD do)."""
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    writer.add_attachment(name, xml)
+    for other, data in (extra or {}).items():
+        writer.add_attachment(other, data)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def new_mail(
+    subject: str = "Invoice", text: str | None = "Please find our invoice attached."
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Seller Billing <billing@seller.example>"
+    msg["To"] = "invoices@buyer.example"
+    msg["Subject"] = subject
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in subject)
+    msg["Message-ID"] = f"<{slug}@seller.example>"
+    msg["Date"] = "Mon, 02 Mar 2026 10:00:00 +0100"
+    if text is not None:
+        msg.set_content(text)
+    return msg
+
+
+def attach(msg: EmailMessage, data: bytes, filename: str, ctype: str = "application/xml") -> None:
+    maintype, subtype = ctype.split("/")
+    msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+
+
+def wire(msg: EmailMessage) -> bytes:
+    """The message as an MTA transmits it: CRLF line endings (smtplib sends bytes unchanged)."""
+    return msg.as_bytes(policy=policy.SMTP)
