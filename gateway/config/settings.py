@@ -65,6 +65,10 @@ class OutboundSettings:
     sml_dns_suffix: str = "edelivery.tech.ec.europa.eu"
     smp_cache_ttl: float = 3600.0
     dns_server: str = ""
+    #: PEM/DER files of the CAs that may sign SMP answers (Peppol SMP CA); required for discovery.
+    smp_trust_anchors: list[str] = field(default_factory=list)
+    #: Turning this off accepts unsigned SMP answers; only for private test networks.
+    smp_verify_signature: bool = True
 
 
 @dataclass

@@ -1,0 +1,416 @@
+"""The database-backed queue: submit, claim with a lease, finish in batches, requeue.
+
+Claiming is one short write transaction: pick due rows (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent gateways skip each other's rows; on SQLite the store's
+``BEGIN IMMEDIATE`` makes the transaction the single writer), then stamp them with our lease.
+A worker that dies keeps nothing: its rows become claimable again when ``lease_until`` passes.
+Finishing is batched (one transaction for many outcomes) because the database, not the
+network, is what limits throughput on a small machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.config.settings import OutboundSettings
+from gateway.outbound.errors import DeliveryError, PermanentError
+from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
+from gateway.outbound.models import (
+    CLAIMABLE,
+    DELIVERED,
+    FAILED,
+    QUEUED,
+    RETRYING,
+    SENDING,
+    STATES,
+    OutboundAttempt,
+    OutboundItem,
+)
+from gateway.outbound.retry import RetryPolicy
+from gateway.store import Database, Document, StatusChange, repo
+from gateway.store.models import utcnow
+
+SOURCE = "outbound"
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """SQLite hands datetimes back naive; everything here is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def new_message_id() -> str:
+    return f"{uuid.uuid4()}@einvoice-gateway"
+
+
+class NotRequeueable(Exception):
+    def __init__(self, state: str) -> None:
+        super().__init__(f"only failed items can be requeued; this one is {state}")
+        self.state = state
+
+
+@dataclass
+class Outcome:
+    """The result of one attempt, waiting to be written by :meth:`OutboundQueue.finish`."""
+
+    message: OutboundMessage
+    owner: str
+    started_at: dt.datetime
+    duration_ms: float
+    endpoint: Endpoint | None = None
+    result: DeliveryResult | None = None
+    error: DeliveryError | None = None
+
+
+@dataclass
+class QueueStats:
+    depth: dict[str, int] = field(default_factory=dict)
+    #: Age in seconds of the oldest item still waiting for delivery (queued/retrying/sending).
+    oldest_pending_age: float = 0.0
+    #: Age of the oldest item that is due now but not yet claimed (back-pressure signal).
+    oldest_due_age: float = 0.0
+
+
+class OutboundQueue:
+    def __init__(self, db: Database, settings: OutboundSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self.policy = RetryPolicy(settings)
+
+    # --- submission -------------------------------------------------------------------------
+
+    async def find_idempotent(self, tenant: str, key: str) -> OutboundItem | None:
+        async with self.db.read() as s:
+            return await s.scalar(
+                select(OutboundItem).where(
+                    OutboundItem.tenant == tenant, OutboundItem.idempotency_key == key
+                )
+            )
+
+    async def enqueue(
+        self,
+        document: Document,
+        *,
+        receiver: str,
+        sender: str = "",
+        document_type: str = "",
+        process: str = "",
+        idempotency_key: str | None = None,
+        actor: str | None = None,
+    ) -> tuple[OutboundItem, bool]:
+        """Store ``document`` (status queued) and its queue item in one transaction.
+
+        Returns ``(item, created)``; with an ``idempotency_key`` that was already used the
+        existing item comes back with ``created=False`` and nothing new is stored.
+        """
+        assert document.tenant is not None
+        now = utcnow()
+        document.direction = "outbound"
+        document.status = QUEUED
+        item = OutboundItem(
+            document_id=document.id,
+            tenant=document.tenant,
+            message_id=new_message_id(),
+            idempotency_key=idempotency_key,
+            sender=sender,
+            receiver=receiver,
+            document_type=document_type,
+            process=process,
+            state=QUEUED,
+            attempts=0,
+            total_attempts=0,
+            next_attempt_at=now,
+            queued_at=now,
+            created_at=now,
+        )
+        try:
+            async with self.db.write() as s:
+                await repo.ensure_tenant(s, document.tenant)
+                s.add(document)
+                await s.flush()
+                s.add(item)
+                s.add(StatusChange(document_id=document.id, from_status=None, to_status=QUEUED,
+                                   source="api", actor=actor, reason=f"to {receiver}", at=now))
+        except IntegrityError:
+            if idempotency_key:
+                existing = await self.find_idempotent(document.tenant, idempotency_key)
+                if existing is not None:
+                    return existing, False
+            raise
+        return item, True
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    async def claim(self, owner: str, limit: int) -> list[OutboundMessage]:
+        """Lease up to ``limit`` due items, honouring the per-receiver concurrency limit."""
+        if limit <= 0:
+            return []
+        now = utcnow()
+        until = now + dt.timedelta(seconds=self.settings.lease_seconds)
+        per_receiver = max(1, self.settings.per_receiver_concurrency)
+        async with self.db.write() as s:
+            cand = (
+                select(OutboundItem.document_id, OutboundItem.receiver, OutboundItem.state)
+                .where(
+                    OutboundItem.state.in_(CLAIMABLE),
+                    OutboundItem.next_attempt_at <= now,
+                    or_(OutboundItem.lease_until.is_(None), OutboundItem.lease_until < now),
+                )
+                .order_by(OutboundItem.next_attempt_at)
+                .limit(limit * 4)
+            )
+            if not self.db.is_sqlite:
+                cand = cand.with_for_update(skip_locked=True)
+            rows = (await s.execute(cand)).all()
+            if not rows:
+                return []
+            busy = Counter(
+                dict(
+                    (
+                        await s.execute(
+                            select(OutboundItem.receiver, func.count())
+                            .where(
+                                OutboundItem.state == SENDING,
+                                OutboundItem.lease_until >= now,
+                                OutboundItem.receiver.in_({r.receiver for r in rows}),
+                            )
+                            .group_by(OutboundItem.receiver)
+                        )
+                    ).all()
+                )
+            )
+            picked: dict[str, str] = {}
+            for row in rows:
+                if busy[row.receiver] < per_receiver:
+                    busy[row.receiver] += 1
+                    picked[row.document_id] = row.state
+                    if len(picked) >= limit:
+                        break
+            if not picked:
+                return []
+            ids = list(picked)
+            claimed = (
+                await s.execute(
+                    update(OutboundItem)
+                    .where(OutboundItem.document_id.in_(ids))
+                    .values(
+                        state=SENDING,
+                        lease_owner=owner,
+                        lease_until=until,
+                        attempts=OutboundItem.attempts + 1,
+                        total_attempts=OutboundItem.total_attempts + 1,
+                    )
+                    .returning(
+                        OutboundItem.document_id, OutboundItem.message_id, OutboundItem.sender,
+                        OutboundItem.receiver, OutboundItem.document_type, OutboundItem.process,
+                        OutboundItem.total_attempts,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            raw = {
+                doc_id: data
+                for doc_id, data in await s.execute(
+                    select(Document.id, Document.raw).where(Document.id.in_(ids))
+                )
+            }
+            await self._set_status(
+                s,
+                [
+                    (r.document_id, picked[r.document_id], SENDING,
+                     f"attempt {r.total_attempts}"
+                     + (" (lease of a stopped worker expired)" if picked[r.document_id] == SENDING
+                        else ""))
+                    for r in claimed
+                ],
+                now,
+            )
+        return [
+            OutboundMessage(
+                id=r.document_id, message_id=r.message_id, payload=raw[r.document_id],
+                sender=r.sender, receiver=r.receiver, document_type=r.document_type,
+                process=r.process, attempt=r.total_attempts,
+            )
+            for r in claimed
+        ]
+
+    async def _set_status(
+        self, s: AsyncSession, changes: Sequence[tuple[str, str | None, str, str | None]],
+        now: dt.datetime, source: str = SOURCE, actor: str | None = None,
+    ) -> None:
+        """Move documents to their new status and append history: (id, from, to, reason)."""
+        by_status: dict[str, list[str]] = {}
+        for doc_id, _, to, _ in changes:
+            by_status.setdefault(to, []).append(doc_id)
+        for to, ids in by_status.items():
+            await s.execute(
+                update(Document).where(Document.id.in_(ids)).values(status=to, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        await s.execute(
+            insert(StatusChange),
+            [
+                {"document_id": d, "from_status": f, "to_status": t, "source": source,
+                 "actor": actor, "reason": r, "at": now}
+                for d, f, t, r in changes
+            ],
+        )
+
+    # --- finishing --------------------------------------------------------------------------
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> None:
+        """Write the outcomes of many attempts in one transaction."""
+        if not outcomes:
+            return
+        now = utcnow()
+        async with self.db.write() as s:
+            attempts: list[dict[str, Any]] = []
+            changes: list[tuple[str, str | None, str, str | None]] = []
+            ids = [o.message.id for o in outcomes]
+            info = {
+                r.document_id: r
+                for r in (
+                    await s.execute(
+                        select(OutboundItem.document_id, OutboundItem.attempts,
+                               OutboundItem.queued_at, OutboundItem.lease_owner)
+                        .where(OutboundItem.document_id.in_(ids))
+                    )
+                ).all()
+            }
+            for o in outcomes:
+                row = info.get(o.message.id)
+                attempts.append(self._attempt_row(o))
+                if row is None or row.lease_owner != o.owner:
+                    continue  # lease lost to another worker: it owns the item now
+                values, reason = self._next_state(o, row.attempts, aware(row.queued_at), now)
+                await s.execute(
+                    update(OutboundItem)
+                    .where(OutboundItem.document_id == o.message.id,
+                           OutboundItem.lease_owner == o.owner)
+                    .values(lease_owner=None, lease_until=None, **values)
+                    .execution_options(synchronize_session=False)
+                )
+                changes.append((o.message.id, SENDING, values["state"], reason))
+            await s.execute(insert(OutboundAttempt), attempts)
+            if changes:
+                await self._set_status(s, changes, now)
+
+    def _attempt_row(self, o: Outcome) -> dict[str, Any]:
+        err = o.error
+        outcome = "delivered" if err is None else (
+            "permanent" if isinstance(err, PermanentError) else "transient"
+        )
+        return {
+            "document_id": o.message.id, "number": o.message.attempt, "worker": o.owner,
+            "started_at": o.started_at, "duration_ms": o.duration_ms,
+            "endpoint": o.endpoint.url if o.endpoint else None,
+            "transport": o.endpoint.transport if o.endpoint else None,
+            "outcome": outcome,
+            "status_code": o.result.status if o.result else _status_of(err),
+            "error_code": err.code if err else None,
+            "error": err.message if err else None,
+        }
+
+    def _next_state(
+        self, o: Outcome, attempts: int, queued_at: dt.datetime, now: dt.datetime
+    ) -> tuple[dict[str, Any], str]:
+        endpoint = o.endpoint.describe() if o.endpoint else None
+        if o.error is None:
+            return (
+                {"state": DELIVERED, "delivered_at": now, "endpoint": endpoint,
+                 "last_error": None, "last_error_code": None},
+                f"delivered to {endpoint}",
+            )
+        decision = self.policy.decide(o.error, attempts, queued_at, now)
+        common = {"endpoint": endpoint, "last_error": decision.reason,
+                  "last_error_code": o.error.code}
+        if decision.retry:
+            assert decision.next_attempt_at is not None
+            when = decision.next_attempt_at.isoformat(timespec="seconds")
+            return (
+                {"state": RETRYING, "next_attempt_at": decision.next_attempt_at, **common},
+                f"next attempt at {when}: {decision.reason}",
+            )
+        return {"state": FAILED, **common}, decision.reason
+
+    # --- administration ---------------------------------------------------------------------
+
+    async def requeue(self, document_id: str, actor: str | None = None) -> OutboundItem:
+        """Put a failed item back in the queue with a fresh attempt budget and age."""
+        now = utcnow()
+        async with self.db.write() as s:
+            stmt = select(OutboundItem).where(OutboundItem.document_id == document_id)
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update()
+            item = await s.scalar(stmt)
+            if item is None:
+                raise LookupError(f"no outbound item {document_id}")
+            if item.state != FAILED:
+                raise NotRequeueable(item.state)
+            item.state = QUEUED
+            item.attempts = 0
+            item.next_attempt_at = now
+            item.queued_at = now
+            item.lease_owner = item.lease_until = None
+            await self._set_status(s, [(document_id, FAILED, QUEUED, "requeued by admin")], now,
+                                   source="admin", actor=actor)
+        return item
+
+    async def get(
+        self, document_id: str, tenant: str | None = None
+    ) -> tuple[OutboundItem, list[OutboundAttempt]] | None:
+        async with self.db.read() as s:
+            stmt = select(OutboundItem).where(OutboundItem.document_id == document_id)
+            if tenant is not None:
+                stmt = stmt.where(OutboundItem.tenant == tenant)
+            item = await s.scalar(stmt)
+            if item is None:
+                return None
+            attempts = await s.scalars(
+                select(OutboundAttempt).where(OutboundAttempt.document_id == document_id)
+                .order_by(OutboundAttempt.seq)
+            )
+            return item, list(attempts)
+
+    async def stats(self) -> QueueStats:
+        now = utcnow()
+        async with self.db.read() as s:
+            depth = dict.fromkeys(STATES, 0)
+            for state, count in (
+                await s.execute(
+                    select(OutboundItem.state, func.count()).group_by(OutboundItem.state)
+                )
+            ).all():
+                depth[state] = count
+            pending = (QUEUED, RETRYING, SENDING)
+            oldest = await s.scalar(
+                select(func.min(OutboundItem.queued_at)).where(OutboundItem.state.in_(pending))
+            )
+            oldest_due = await s.scalar(
+                select(func.min(OutboundItem.next_attempt_at)).where(
+                    OutboundItem.state.in_((QUEUED, RETRYING)),
+                    OutboundItem.next_attempt_at <= now,
+                )
+            )
+        return QueueStats(
+            depth=depth,
+            oldest_pending_age=(now - aware(oldest)).total_seconds() if oldest else 0.0,
+            oldest_due_age=(now - aware(oldest_due)).total_seconds() if oldest_due else 0.0,
+        )
+
+
+def _status_of(err: DeliveryError | None) -> int | None:
+    if err is None or not err.code.startswith("http-"):
+        return None
+    try:
+        return int(err.code[5:])
+    except ValueError:
+        return None

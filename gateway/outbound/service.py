@@ -1,0 +1,177 @@
+"""The outbound service: what the server and the CLI hold on to.
+
+It wires settings into the parts (transports, discovery, router, queue, worker) and offers the
+one submission entry point, so the REST handler, ``gateway send`` and tests all go through the
+same validate -> store -> queue path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+
+from gateway.config import Settings
+from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
+from gateway.inbound.intake import Submission, _document_fields
+from gateway.outbound.discovery import Discovery
+from gateway.outbound.identifiers import document_type_id, participant_id, process_id
+from gateway.outbound.models import OutboundItem
+from gateway.outbound.queue import OutboundQueue
+from gateway.outbound.routing import Router
+from gateway.outbound.transports import HttpTransport, Transport, Transports
+from gateway.outbound.worker import Worker
+from gateway.store import Database, Document
+from gateway.validation.report import ValidationReport
+
+log = logging.getLogger("gateway.outbound")
+
+
+class ValidatorLike(Protocol):
+    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+
+
+class SubmissionRefused(Exception):
+    """Not queued: ``code`` says why (invalid, no-receiver, ...); ``report`` when validated."""
+
+    def __init__(self, code: str, detail: str, report: ValidationReport | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.report = report
+
+
+@dataclass
+class Submitted:
+    item: OutboundItem
+    #: False when an Idempotency-Key matched an earlier submission (nothing new was queued).
+    created: bool
+
+
+class OutboundService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        validator: ValidatorLike,
+        transports: Transports | None = None,
+        discovery: Discovery | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.validator = validator
+        self.transports = transports or Transports(
+            [HttpTransport(timeout=settings.outbound.request_timeout)]
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self.discovery = discovery
+        self.queue = OutboundQueue(db, settings.outbound)
+        self.router = Router(settings.routes, self.transports, discovery)
+        self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
+        self._task: asyncio.Task[None] | None = None
+
+    def register_transport(self, transport: Transport) -> None:
+        """Plug in another transport (e.g. AS4 from gateway.as4) before starting."""
+        self.transports.register(transport)
+
+    async def setup_discovery(self) -> None:
+        """Enable SML/SMP discovery when trust anchors are configured (needed to verify SMPs)."""
+        out = self.settings.outbound
+        if self.discovery is not None or not out.sml_dns_suffix:
+            return
+        if out.smp_verify_signature and not out.smp_trust_anchors:
+            log.warning(
+                "dynamic discovery is off: set outbound.smp_trust_anchors (SMP CA certificates)"
+            )
+            return
+        self._session = aiohttp.ClientSession()
+        self.discovery = Discovery.create(
+            self._session,
+            zone=out.sml_dns_suffix,
+            dns_server=out.dns_server,
+            trust_anchors=out.smp_trust_anchors,
+            verify_signatures=out.smp_verify_signature,
+            ttl=out.smp_cache_ttl,
+            timeout=min(out.request_timeout, 15.0),
+        )
+        self.router.discovery = self.discovery
+
+    # --- submission -------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        tenant: str,
+        raw: bytes,
+        *,
+        receiver: str | None = None,
+        idempotency_key: str | None = None,
+        actor: str | None = None,
+        channel: str = "api",
+    ) -> Submitted:
+        if idempotency_key:
+            existing = await self.queue.find_idempotent(tenant, idempotency_key)
+            if existing is not None:
+                return Submitted(existing, False)
+        report = await self.validator.validate(raw)
+        if not report.accepted:
+            raise SubmissionRefused(
+                report.status if report.status != "rejected" else "invalid-document",
+                report.reason or f"the document did not pass validation ({report.status})",
+                report,
+            )
+        limits = ParseLimits(self.settings.validation.max_bytes, self.settings.validation.max_depth)
+        try:
+            info = identify(parse_xml(raw, limits))
+        except XmlRefused as exc:  # pragma: no cover - validation refused it already
+            raise SubmissionRefused(exc.code, exc.message, report) from exc
+        target = receiver or info.receiver_endpoint
+        if not target:
+            raise SubmissionRefused(
+                "no-receiver",
+                "the document names no receiver endpoint id (cbc:EndpointID / ram:URIID); "
+                "give one explicitly",
+                report,
+            )
+        try:
+            pid = participant_id(target)
+        except ValueError as exc:
+            raise SubmissionRefused("bad-receiver", str(exc), report) from exc
+        doctype, process = document_type_id(info), process_id(info)
+        fields: dict[str, Any] = _document_fields(
+            Submission(raw, channel, tenant, direction="outbound"), report, tenant
+        )
+        fields.update(status="queued", status_reason=None, receiver_endpoint=pid.value)
+        item, created = await self.queue.enqueue(
+            Document(**fields),
+            receiver=pid.value,
+            sender=info.sender_endpoint or "",
+            document_type=str(doctype) if doctype else "",
+            process=str(process) if process else "",
+            idempotency_key=idempotency_key,
+            actor=actor,
+        )
+        if created:
+            self.worker.notify()
+        return Submitted(item, created)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.setup_discovery()
+        if self._task is None:
+            self._task = asyncio.create_task(self.worker.run(), name="outbound-worker")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            await self.worker.stop()
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.transports.aclose()
+        if self._session is not None:
+            await self._session.close()

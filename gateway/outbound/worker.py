@@ -1,0 +1,146 @@
+"""The delivery loop of one gateway process: claim due items, send them, record outcomes.
+
+One asyncio task per in-flight delivery, at most ``settings.workers`` of them per process.
+Outcomes are collected and written in one transaction per loop turn (see queue.finish), and
+the loop claims exactly as many items as it has free slots, so a slow receiver or a full
+process never hoards leases that another gateway process could be working on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+
+from gateway.config.settings import OutboundSettings
+from gateway.outbound.errors import DeliveryError, TransientError
+from gateway.outbound.messages import Endpoint, OutboundMessage
+from gateway.outbound.queue import OutboundQueue, Outcome
+from gateway.outbound.routing import Router
+from gateway.outbound.transports import Transports
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.outbound")
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Worker:
+    def __init__(
+        self,
+        queue: OutboundQueue,
+        router: Router,
+        transports: Transports,
+        settings: OutboundSettings,
+        owner: str | None = None,
+    ) -> None:
+        self.queue = queue
+        self.router = router
+        self.transports = transports
+        self.settings = settings
+        self.owner = owner or worker_id()
+        self.capacity = max(1, settings.workers)
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._done: list[Outcome] = []
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self.delivered = 0
+
+    def notify(self) -> None:
+        """New work was submitted in this process: skip the poll wait."""
+        self._wakeup.set()
+
+    async def _deliver(self, msg: OutboundMessage) -> None:
+        started, t0 = utcnow(), time.perf_counter()
+        endpoint: Endpoint | None = None
+        outcome = Outcome(msg, self.owner, started, 0.0)
+        try:
+            endpoint = await self.router.resolve(msg)
+            outcome.endpoint = endpoint
+            outcome.result = await self.transports.get(endpoint.transport).send(msg, endpoint)
+        except DeliveryError as exc:
+            outcome.error = exc
+        except Exception as exc:  # a bug must not kill the loop; retry like a transient error
+            log.exception("outbound delivery crashed", extra={"document_id": msg.id})
+            outcome.error = TransientError(f"internal error: {exc!r}", "internal-error")
+        outcome.duration_ms = (time.perf_counter() - t0) * 1000
+        log.info(
+            "outbound attempt",
+            extra={
+                "document_id": msg.id, "message_id": msg.message_id, "attempt": msg.attempt,
+                "receiver": msg.receiver, "endpoint": endpoint.url if endpoint else None,
+                "outcome": "delivered" if outcome.error is None else outcome.error.code,
+                "duration_ms": round(outcome.duration_ms, 1),
+            },
+        )
+        self._done.append(outcome)
+        self._wakeup.set()
+
+    async def _flush(self) -> None:
+        if not self._done:
+            return
+        batch, self._done = self._done, []
+        try:
+            await self.queue.finish(batch)
+        except Exception:
+            self._done[:0] = batch  # keep them; the next turn tries again
+            raise
+        self.delivered += sum(1 for o in batch if o.error is None)
+
+    async def turn(self) -> int:
+        """One loop turn: record finished attempts, then claim into free slots."""
+        await self._flush()
+        free = self.capacity - len(self._inflight)
+        if free <= 0 or self._stopping:
+            return 0
+        claimed = await self.queue.claim(self.owner, free)
+        for msg in claimed:
+            task = asyncio.create_task(self._deliver(msg), name=f"outbound-{msg.id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(claimed)
+
+    async def run(self) -> None:
+        log.info("outbound worker started", extra={"worker": self.owner,
+                                                   "capacity": self.capacity})
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self.turn()
+            except Exception:
+                log.exception("outbound queue turn failed; retrying", extra={"worker": self.owner})
+            if self._stopping:
+                break
+            if self._done:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.settings.poll_interval)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming, let in-flight deliveries finish (up to ``timeout``), record them."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=timeout)
+            for task in pending:
+                task.cancel()  # their leases expire and another worker re-sends them
+        with contextlib.suppress(Exception):
+            await self._flush()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Work until nothing is due or in flight (CLI ``send --wait``, tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            claimed = await self.turn()
+            if not claimed and not self._inflight and not self._done:
+                return
+            if self._inflight:
+                await asyncio.wait(set(self._inflight), timeout=self.settings.poll_interval,
+                                   return_when=asyncio.FIRST_COMPLETED)
+        raise TimeoutError("outbound queue did not drain in time")

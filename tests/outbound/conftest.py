@@ -1,0 +1,124 @@
+"""Fixtures for outbound tests: a DNS responder, an SMP, a test CA, a receiving endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+from tests.outbound.dnsserver import DnsServer
+from tests.outbound.pki import KeyPair, make_ca, make_leaf
+
+
+@pytest.fixture(scope="session")
+def smp_ca() -> KeyPair:
+    return make_ca()
+
+
+@pytest.fixture(scope="session")
+def smp_signer(smp_ca: KeyPair) -> KeyPair:
+    return make_leaf(smp_ca)
+
+
+@pytest.fixture
+async def dns_server() -> AsyncIterator[DnsServer]:
+    server = DnsServer()
+    await server.start()
+    yield server
+    server.close()
+
+
+@dataclass
+class Receiver:
+    """A receiving endpoint that counts every delivery and every repeat by Message-Id."""
+
+    url: str = ""
+    mode: str = "ok"  # ok | down (503) | reject (400)
+    received: list[dict[str, str]] = field(default_factory=list)
+    #: Every request, including refused ones (to check Message-Id stays stable on retries).
+    seen: list[str] = field(default_factory=list)
+    bodies: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def message_ids(self) -> list[str]:
+        return [r["Message-Id"] for r in self.received]
+
+
+async def start_receiver(receiver: Receiver) -> web.AppRunner:
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        receiver.seen.append(request.headers.get("Message-Id", ""))
+        if receiver.mode == "down":
+            return web.Response(status=503, text="maintenance")
+        if receiver.mode == "reject":
+            return web.Response(status=400, text="unknown document type")
+        receiver.received.append({k: v for k, v in request.headers.items()})
+        receiver.bodies[request.headers["Message-Id"]] = body
+        return web.Response(status=202, text="ok")
+
+    app = web.Application(client_max_size=50 * 1024 * 1024)
+    app.router.add_post("/inbox", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    receiver.url = f"http://127.0.0.1:{port}/inbox"
+    return runner
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    rec = Receiver()
+    runner = await start_receiver(rec)
+    yield rec
+    await runner.cleanup()
+
+
+# --- database + queue helpers -------------------------------------------------------------
+
+
+def make_settings(tmp_path, database_url: str = "", **outbound):  # type: ignore[no-untyped-def]
+    from gateway.config import load_settings
+
+    routes = outbound.pop("routes", [])
+    base = {"retry_initial": 0.05, "retry_max": 0.2, "poll_interval": 0.05,
+            "request_timeout": 5.0, "lease_seconds": 10.0}
+    base.update(outbound)
+    return load_settings(
+        env={},
+        overrides={"data_dir": str(tmp_path), "database_url": database_url,
+                   "outbound": base, "routes": routes, "validation": {"jobs": 0}},
+    )
+
+
+async def open_db(settings):  # type: ignore[no-untyped-def]
+    import gateway.outbound.models  # noqa: F401  (tables on Base)
+    from gateway.store import Database
+    from gateway.store.migrate import upgrade
+
+    db = Database.from_settings(settings)
+    await upgrade(db.engine)
+    return db
+
+
+async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **kw):  # type: ignore[no-untyped-def]
+    """Queue ``raw`` the way the service does, minus validation (queue-level tests)."""
+    import hashlib
+
+    from gateway.store import Document
+    from gateway.store.models import new_document_id
+
+    doc = Document(
+        id=new_document_id(), direction="outbound", channel="test", tenant=tenant,
+        status="queued", raw=raw, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
+        validation_status="accepted", report={}, meta={},
+    )
+    return await queue.enqueue(doc, receiver=receiver, sender="0088:sender", **kw)
+
+
+@pytest.fixture
+def invoice(corpus_dir) -> bytes:  # type: ignore[no-untyped-def]
+    return (corpus_dir / "peppol-bis-examples" / "base-example.xml").read_bytes()
