@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -50,6 +51,7 @@ def build_user_message(
     receiver_party_id: str | None = None,
     conversation_id: str | None = None,
     header: Sbdh | None = None,
+    timestamp: datetime | None = None,
 ) -> OutboundMessage:
     """Build the complete signed+encrypted AS4 request for one SBD.
 
@@ -60,7 +62,7 @@ def build_user_message(
     conversation_id = conversation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, message_id))
     sk = Skeleton()
     um = sub(sk.messaging, ns.EB, "UserMessage")
-    sk.message_info(um, message_id)
+    sk.message_info(um, message_id, at=timestamp)
     pi = sub(um, ns.EB, "PartyInfo")
     for tag, party, role in (("From", identity.party_id, ns.ROLE_INITIATOR),
                              ("To", receiver_party_id or common_name(receiver_cert), ns.ROLE_RESPONDER)):

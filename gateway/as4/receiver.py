@@ -184,8 +184,6 @@ class As4Receiver:
             timestamp = parse_timestamp(_eb(um, "MessageInfo/Timestamp"))
         except ValueError as exc:
             raise invalid_header("eb:Timestamp missing or invalid") from exc
-        if timestamp - datetime.now(UTC) > timedelta(seconds=self.limits.clock_skew_seconds):
-            raise EbmsError("EBMS:0003", "eb:Timestamp is in the future beyond the allowed clock skew")
         from_party = _eb(um, "PartyInfo/From/PartyId")
         to_party = _eb(um, "PartyInfo/To/PartyId")
         if not from_party or not to_party:
@@ -199,6 +197,8 @@ class As4Receiver:
             verified = verify(sig, cert, ids)
         except SignatureError as exc:
             raise failed_authentication(str(exc)) from exc
+        if timestamp - datetime.now(UTC) > timedelta(seconds=self.limits.clock_skew_seconds):
+            raise EbmsError("EBMS:0003", "eb:Timestamp is in the future beyond the allowed clock skew")
         body_el = root.find(q(ns.S12, "Body"))
         needed = {messaging.get(ns.WSU_ID), body_el.get(ns.WSU_ID) if body_el is not None else None}
         if None in needed or not needed <= verified.covered_ids:
