@@ -144,11 +144,13 @@ class IntakePipeline:
                 await repo.ensure_tenant(session, doc.tenant)
             if claims:
                 assert doc.tenant is not None
-                original = await repo.find_claim(session, doc.tenant, doc.direction, claims)
-                if original is not None:
+                found = await repo.find_claim(session, doc.tenant, doc.direction, claims)
+                if found is not None:
+                    original, kind = found
+                    why = "same bytes" if kind == "sha256" else "same business key"
                     doc.status = "duplicate"
                     doc.duplicate_of = original
-                    doc.status_reason = f"duplicate of {original} ({_match(claims, original)})"
+                    doc.status_reason = f"duplicate of {original} ({why})"
             session.add(doc)
             await session.flush()
             session.add(
@@ -178,10 +180,6 @@ class IntakePipeline:
                 if self.forwarding is not None and doc.tenant is not None:
                     await self.forwarding.enqueue(session, doc)
         return IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
-
-
-def _match(claims: dict[str, str], original: str) -> str:
-    return "same bytes" if "sha256" in claims else "same business key"
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:

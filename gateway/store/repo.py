@@ -174,20 +174,23 @@ async def tenant_for_participant(session: AsyncSession, pid: str | None) -> str 
 
 async def find_claim(
     session: AsyncSession, tenant: str, direction: str, claims: dict[str, str]
-) -> str | None:
-    """Id of the original holding one of ``claims`` (kind -> value); sha256 wins."""
+) -> tuple[str, str] | None:
+    """(original id, claim kind) of the original holding one of ``claims``; sha256 wins."""
     if not claims:
         return None
     rows = await session.execute(
-        select(DocumentClaim.kind, DocumentClaim.document_id).where(
+        select(DocumentClaim.kind, DocumentClaim.value, DocumentClaim.document_id).where(
             DocumentClaim.tenant == tenant,
             DocumentClaim.direction == direction,
             DocumentClaim.kind.in_(list(claims)),
             DocumentClaim.value.in_(list(claims.values())),
         )
     )
-    found = {kind: doc_id for kind, doc_id in rows if kind in claims}
-    return found.get("sha256") or found.get("business-key")
+    found = {kind: doc_id for kind, value, doc_id in rows if claims.get(kind) == value}
+    for kind in ("sha256", "business-key"):
+        if kind in found:
+            return found[kind], kind
+    return None
 
 
 def add_claims(session: AsyncSession, doc: Document, claims: dict[str, str]) -> None:
@@ -318,3 +321,8 @@ async def count_documents(session: AsyncSession) -> list[tuple[str, str, str, in
         Document.direction, Document.channel, Document.status
     )
     return [tuple(r) for r in await session.execute(stmt)]  # type: ignore[misc]
+
+
+async def count_deliveries(session: AsyncSession) -> list[tuple[str, int]]:
+    stmt = select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
+    return [(r[0], int(r[1])) for r in await session.execute(stmt)]

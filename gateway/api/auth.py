@@ -1,0 +1,67 @@
+"""Bearer API keys: hashed at rest, scoped, bound to one tenant.
+
+Every ``/v1`` request carries ``Authorization: Bearer gw_<id>_<secret>``. The middleware looks
+the key up once per request and stores a :class:`Principal`; handlers call :func:`require`
+for their scope and always filter by ``principal.tenant`` (tenant isolation). ``admin``
+implies every other scope of the same tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.problems import Problem
+from gateway.server.appkeys import DB
+from gateway.store import repo
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    tenant: str
+    scopes: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(
+            401,
+            "unauthorized",
+            "Send an API key as 'Authorization: Bearer KEY'.",
+            headers=_CHALLENGE,
+        )
+    async with request.app[DB].read() as session:
+        key = await repo.verify_api_key(session, token.strip())
+    if key is None:
+        raise Problem(401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE)
+    request[PRINCIPAL] = Principal(key.id, key.tenant, key.scope_set)
+    return await handler(request)
+
+
+def require(request: web.Request, scope: str) -> Principal:
+    principal = request[PRINCIPAL]
+    if scope not in principal.scopes and "admin" not in principal.scopes:
+        raise Problem(
+            403,
+            "forbidden",
+            f"This API key lacks the '{scope}' scope.",
+            required_scope=scope,
+        )
+    return principal

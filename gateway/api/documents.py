@@ -1,0 +1,214 @@
+"""``/v1/documents``: submit, read, list and change the status of documents."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from gateway.api.auth import require
+from gateway.api.body import read_capped, too_large
+from gateway.api.problems import Problem
+from gateway.inbound.intake import Attachment, IntakeRefused, Submission
+from gateway.server.appkeys import DB, INTAKE, SETTINGS
+from gateway.store import IllegalTransition, model_for, repo
+from gateway.store.serialize import (
+    attachment_entry,
+    delivery_entry,
+    document_summary,
+    history_entry,
+)
+from gateway.store.statuses import API
+
+XML_TYPES = frozenset({"application/xml", "text/xml"})
+MAX_JSON_BODY = 64 * 1024
+MAX_PAGE = 200
+
+
+async def submit(request: web.Request) -> web.Response:
+    principal = require(request, "submit")
+    limit = request.app[SETTINGS].http.max_body_bytes
+    if request.content_type.startswith("multipart/"):
+        raw, attachments = await _read_multipart(request, limit)
+    elif request.content_type in XML_TYPES:
+        raw, attachments = await read_capped(request, limit), []
+    else:
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            "Send the document as application/xml, or as multipart/form-data with the XML "
+            "in the first XML part.",
+        )
+    sub = Submission(
+        raw=raw,
+        channel="api",
+        tenant=principal.tenant,
+        metadata={"api_key": principal.key_id},
+        attachments=attachments,
+    )
+    try:
+        result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except IntakeRefused as exc:
+        status = 413 if exc.code == "too-large" else 400
+        raise Problem(
+            status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
+        ) from exc
+    report = result.report
+    body = {
+        "id": result.document_id,
+        "status": result.status,
+        "duplicate_of": result.duplicate_of,
+        "validation": {
+            "status": report.status,
+            "scenario": report.scenario,
+            "accepted": report.accepted,
+            "findings": [f.to_dict() for f in report.findings],
+        },
+    }
+    return web.json_response(
+        body, status=201, headers={"Location": f"/v1/documents/{result.document_id}"}
+    )
+
+
+async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
+    """The first XML part is the document; every other part is kept as an attachment."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    reader = await request.multipart()
+    document: bytes | None = None
+    attachments: list[Attachment] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise Problem(400, "bad-request", "Nested multipart bodies are not supported.")
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise too_large(limit)
+            data.extend(chunk)
+        ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
+        name = part.filename or part.name or "attachment"
+        is_xml = ctype.strip().lower() in XML_TYPES or name.lower().endswith(".xml")
+        if document is None and (is_xml or part.name == "document"):
+            document = bytes(data)
+        else:
+            attachments.append(Attachment(name, ctype.strip(), bytes(data)))
+    if document is None:
+        raise Problem(400, "missing-document", "The multipart body has no XML part.")
+    return document, attachments
+
+
+async def get_document(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    doc_id = request.match_info["id"]
+    async with request.app[DB].read() as s:
+        doc = await _load(s, doc_id, principal.tenant)
+        report = await repo.get_report(s, doc_id)
+        changes = await repo.history(s, doc_id)
+        atts = await repo.attachments(s, doc_id)
+        deliveries = await repo.deliveries(s, doc_id)
+    body = document_summary(doc)
+    body["validation"] = {
+        "status": report.get("status"),
+        "scenario": report.get("scenario"),
+        "accepted": report.get("accepted"),
+        "counts": report.get("counts"),
+        "findings": report.get("findings", []),
+        "reason": report.get("reason"),
+    }
+    body["history"] = [history_entry(c) for c in changes]
+    body["attachments"] = [attachment_entry(a) for a in atts]
+    body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
+    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    return web.json_response(body)
+
+
+async def get_content(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    async with request.app[DB].read() as s:
+        try:
+            raw, ctype = await repo.get_raw(s, request.match_info["id"], principal.tenant)
+        except repo.NotFound as exc:
+            raise _not_found(request.match_info["id"]) from exc
+    return web.Response(body=raw, content_type=ctype)
+
+
+async def list_documents(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    q = request.query
+    after = _int_param(q.get("cursor", "0"), "cursor")
+    limit = min(max(_int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    async with request.app[DB].read() as s:
+        docs = await repo.list_documents(
+            s,
+            principal.tenant,
+            status=q.get("status") or None,
+            channel=q.get("channel") or None,
+            direction=q.get("direction") or None,
+            after_seq=after,
+            limit=limit,
+        )
+    items = [document_summary(d) for d in docs]
+    next_cursor = str(docs[-1].seq) if len(docs) == limit else None
+    return web.json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def change_status(request: web.Request) -> web.Response:
+    principal = require(request, "status")
+    payload = await read_json(request)
+    target = payload.get("status")
+    reason = payload.get("reason")
+    if not isinstance(target, str) or (reason is not None and not isinstance(reason, str)):
+        raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+    doc_id = request.match_info["id"]
+    async with request.app[DB].write() as s:
+        doc = await _load(s, doc_id, principal.tenant, for_update=True)
+        try:
+            repo.record_status(
+                s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
+            )
+        except IllegalTransition as exc:
+            raise Problem(
+                409,
+                "illegal-transition",
+                exc.reason,
+                current_status=exc.current,
+                requested_status=exc.target,
+                allowed=model_for(doc.direction).next_statuses(exc.current, API),
+            ) from exc
+    return web.json_response(document_summary(doc))
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    raw = await read_capped(request, MAX_JSON_BODY)
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise Problem(400, "invalid-json", f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise Problem(400, "invalid-json", "The body must be a JSON object.")
+    return payload
+
+
+async def _load(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
+    try:
+        return await repo.get_document(s, doc_id, tenant, for_update=for_update)
+    except repo.NotFound as exc:
+        raise _not_found(doc_id) from exc
+
+
+def _not_found(doc_id: str) -> Problem:
+    # Same answer for "does not exist" and "belongs to another tenant": ids leak nothing.
+    return Problem(404, "not-found", f"No document {doc_id}.")
+
+
+def _int_param(value: str, name: str) -> int:
+    try:
+        out = int(value)
+    except ValueError:
+        raise Problem(400, "bad-request", f"{name} must be an integer.") from None
+    if out < 0:
+        raise Problem(400, "bad-request", f"{name} must not be negative.")
+    return out

@@ -1,0 +1,159 @@
+"""The application factory: one place that wires store, validation, intake, forwarding, API.
+
+``create_app`` builds every long-lived object synchronously (so they can live under typed app
+keys before the app is frozen); the ``_lifecycle`` cleanup context then starts them in order
+and stops them in reverse: migrations (SQLite) -> validator pool -> forwarder -> SMTP channel,
+and on shutdown SMTP first (no new mail), then forwarding, validator and the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from gateway.api import auth_middleware, problem_middleware, setup_routes
+from gateway.config import Settings
+from gateway.forwarding import Forwarder
+from gateway.inbound.intake import IntakePipeline
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, METRICS, SETTINGS
+from gateway.server.metrics import Metrics, gauge
+from gateway.store import Database, repo
+from gateway.store.migrate import pending_heads, upgrade
+
+log = logging.getLogger(__name__)
+
+STARTED_AT = web.AppKey("started_at", float)
+
+
+class _PendingValidator:
+    """Placeholder until the real validator pool has started (startup replaces it)."""
+
+    async def validate(self, raw: bytes, scenario: str | None = None) -> Any:
+        raise RuntimeError("validator not started")
+
+
+def create_app(settings: Settings, *, validator: Any | None = None) -> web.Application:
+    """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench)."""
+    app = web.Application(
+        middlewares=[problem_middleware, auth_middleware],
+        client_max_size=settings.http.max_body_bytes + 64 * 1024,
+    )
+    db = Database.from_settings(settings)
+    forwarder = Forwarder(db, settings.webhooks)
+    metrics = Metrics()
+    intake = IntakePipeline(db, validator or _PendingValidator(), forwarder, metrics)
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[FORWARDER] = forwarder
+    app[METRICS] = metrics
+    app[INTAKE] = intake
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        app["intake"] = intake  # plain key for channels written against the string contract
+    app[STARTED_AT] = time.time()
+    app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
+    app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_handler)
+    setup_routes(app)
+    return app
+
+
+def _lifecycle(*, own_validator: bool) -> Any:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings, db, intake, forwarder = app[SETTINGS], app[DB], app[INTAKE], app[FORWARDER]
+        await _prepare_schema(db)
+        validator = None
+        if own_validator:
+            from gateway.validation import Validator
+
+            validator = await asyncio.to_thread(Validator.from_settings, settings)
+            intake.validator = validator
+        await forwarder.start()
+        smtp = await _start_smtp(settings, intake)
+        log.info("gateway started", extra={"database": db.engine.dialect.name})
+        try:
+            yield
+        finally:
+            if smtp is not None:
+                await smtp.stop()
+            await forwarder.stop()
+            if validator is not None:
+                await validator.aclose()
+            await db.dispose()
+            log.info("gateway stopped")
+
+    return ctx
+
+
+async def _prepare_schema(db: Database) -> None:
+    if db.is_sqlite:
+        await upgrade(db.engine)
+        return
+    pending = await pending_heads(db.engine)
+    if pending:
+        raise RuntimeError(
+            f"database schema is not current (pending: {', '.join(pending)}); "
+            "run `gateway db upgrade` first"
+        )
+
+
+async def _start_smtp(settings: Settings, intake: IntakePipeline) -> Any:
+    if not settings.smtp.port:
+        return None
+    from gateway.inbound.email import SmtpChannel
+
+    channel = SmtpChannel(settings, intake)
+    await channel.start()
+    log.info("smtp channel listening", extra={"port": channel.port})
+    return channel
+
+
+async def health(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    try:
+        async with request.app[DB].read() as s:
+            await s.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, do not raise: health must always answer
+        checks["database"] = f"error: {type(exc).__name__}"
+    validator = request.app[INTAKE].validator
+    checks["validator"] = "starting" if isinstance(validator, _PendingValidator) else "ok"
+    healthy = all(v == "ok" for v in checks.values())
+    return web.json_response(
+        {
+            "status": "ok" if healthy else "degraded",
+            "checks": checks,
+            "uptime_seconds": round(time.time() - request.app[STARTED_AT], 1),
+        },
+        status=200 if healthy else 503,
+    )
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    async with request.app[DB].read() as s:
+        counts = await repo.count_documents(s)
+        deliveries = await repo.count_deliveries(s)
+    docs = gauge(
+        "gateway_documents",
+        "Stored documents by direction, channel and current status.",
+        (((("channel", c), ("direction", d), ("status", st)), float(n)) for d, c, st, n in counts),
+    )
+    hooks = gauge(
+        "gateway_webhook_deliveries",
+        "Webhook deliveries by state.",
+        (((("state", state),), float(n)) for state, n in deliveries),
+    )
+    body = request.app[METRICS].render([*docs, *hooks])
+    return web.Response(
+        text=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )

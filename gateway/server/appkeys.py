@@ -1,0 +1,21 @@
+"""Typed keys of the aiohttp application (what the app factory puts in ``app[...]``).
+
+Other channels reach the shared intake pipeline with ``app[INTAKE]`` (the pipeline is also
+stored under the plain string key ``"intake"`` for code written before these keys existed).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.config import Settings
+from gateway.forwarding import Forwarder
+from gateway.inbound.intake import IntakePipeline
+from gateway.server.metrics import Metrics
+from gateway.store import Database
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+INTAKE = web.AppKey("intake", IntakePipeline)
+FORWARDER = web.AppKey("forwarder", Forwarder)
+METRICS = web.AppKey("metrics", Metrics)
