@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import smtplib
 from email import policy
 from email.message import EmailMessage
 
 from pypdf import PdfWriter
+
+SENDER = "billing@seller.example"
+RCPT = "invoices@buyer.example"
 
 
 def facturx_pdf(
@@ -46,3 +51,26 @@ def attach(msg: EmailMessage, data: bytes, filename: str, ctype: str = "applicat
 def wire(msg: EmailMessage) -> bytes:
     """The message as an MTA transmits it: CRLF line endings (smtplib sends bytes unchanged)."""
     return msg.as_bytes(policy=policy.SMTP)
+
+
+def _send(port: int, raw: bytes, size_option: bool = True, noop: bool = True) -> tuple[int, bytes]:
+    """One SMTP transaction; returns the final reply (code, text) of MAIL, RCPT or DATA."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("seller-mta.example")
+        options = [f"SIZE={len(raw)}"] if size_option and client.has_extn("size") else []
+        code, text = client.mail(SENDER, options)
+        if code != 250:
+            return code, text
+        code, text = client.rcpt(RCPT)
+        if code != 250:
+            return code, text
+        code, text = client.data(raw)
+        if noop:
+            assert client.noop()[0] == 250  # the session survives every answer
+        return code, text
+
+
+async def send(
+    port: int, raw: bytes, size_option: bool = True, noop: bool = True
+) -> tuple[int, bytes]:
+    return await asyncio.to_thread(_send, port, raw, size_option, noop)

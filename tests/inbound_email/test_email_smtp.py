@@ -13,15 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from mailbuild import attach, facturx_pdf, new_mail, wire
+from mailbuild import RCPT, SENDER, attach, facturx_pdf, new_mail, send, wire
 
 from gateway.config import load_settings
 from gateway.inbound.email import SmtpChannel
 from gateway.inbound.intake import IntakeResult, Submission
 from gateway.validation.report import ValidationReport
-
-SENDER = "billing@seller.example"
-RCPT = "invoices@buyer.example"
 
 
 class RecordingIntake:
@@ -63,29 +60,6 @@ async def channel(intake: RecordingIntake) -> AsyncIterator[SmtpChannel]:
     ch = await _channel(intake)
     yield ch
     await ch.stop()
-
-
-def _send(port: int, raw: bytes, size_option: bool = True, noop: bool = True) -> tuple[int, bytes]:
-    """One SMTP transaction; returns the final reply (code, text) of MAIL, RCPT or DATA."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.ehlo("seller-mta.example")
-        options = [f"SIZE={len(raw)}"] if size_option and client.has_extn("size") else []
-        code, text = client.mail(SENDER, options)
-        if code != 250:
-            return code, text
-        code, text = client.rcpt(RCPT)
-        if code != 250:
-            return code, text
-        code, text = client.data(raw)
-        if noop:
-            assert client.noop()[0] == 250  # the session survives every answer
-        return code, text
-
-
-async def send(
-    port: int, raw: bytes, size_option: bool = True, noop: bool = True
-) -> tuple[int, bytes]:
-    return await asyncio.to_thread(_send, port, raw, size_option, noop)
 
 
 async def test_every_invoice_of_a_mail_is_submitted_with_its_context(
