@@ -57,7 +57,7 @@ class OutboundService:
         self,
         settings: Settings,
         db: Database,
-        validator: ValidatorLike,
+        validator: ValidatorLike | None,
         transports: Transports | None = None,
         discovery: Discovery | None = None,
     ) -> None:
@@ -116,6 +116,8 @@ class OutboundService:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
                 return Submitted(existing, False)
+        if self.validator is None:
+            raise RuntimeError("outbound service has no validator")
         report = await self.validator.validate(raw)
         if not report.accepted:
             raise SubmissionRefused(

@@ -1,0 +1,164 @@
+"""REST handlers: submit for sending, look at an item, requeue a failed one (admin).
+
+The server's app factory calls :func:`setup` (service lifecycle + routes); every refusal is a
+:class:`~gateway.api.problems.Problem` (``application/problem+json`` with a stable ``code``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.auth import require
+from gateway.api.body import read_capped
+from gateway.api.problems import Problem
+from gateway.outbound.models import OutboundAttempt, OutboundItem
+from gateway.outbound.queue import NotRequeueable, OutboundQueue
+from gateway.outbound.service import OutboundService, SubmissionRefused
+from gateway.server.metrics import gauge
+
+OUTBOUND = web.AppKey("outbound", OutboundService)
+MAX_IDEMPOTENCY_KEY = 200
+
+
+def setup(
+    app: web.Application, service: OutboundService | None = None, *, run_workers: bool = True
+) -> OutboundService:
+    """Register routes and tie the service (and its delivery worker) to the app's lifetime.
+
+    Call it in the app factory *after* the store/validator lifecycle is registered: without an
+    explicit ``service`` one is built on ``app[SETTINGS]``/``app[DB]`` and, at startup, borrows
+    the validator pool the intake pipeline started (``app[INTAKE].validator``).
+    """
+    from gateway.server.appkeys import DB, INTAKE, SETTINGS
+
+    if service is None:
+        service = OutboundService(app[SETTINGS], app[DB], None)
+    app[OUTBOUND] = service
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if service.validator is None and INTAKE in app:
+            service.validator = app[INTAKE].validator
+        if run_workers:
+            await service.start()
+        else:
+            await service.setup_discovery()
+        yield
+        await service.aclose()
+
+    app.cleanup_ctx.append(lifecycle)
+    add_routes(app)
+    return service
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/outbound", submit)
+    app.router.add_get("/v1/outbound/{id}", show)
+    app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
+
+
+def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": item.document_id,
+        "status": item.state,
+        "message_id": item.message_id,
+        "receiver": item.receiver,
+        "sender": item.sender or None,
+        "document_type": item.document_type or None,
+        "process": item.process or None,
+        "attempts": item.total_attempts,
+        "endpoint": item.endpoint,
+        "created_at": item.created_at.isoformat() if item.created_at else None,
+        "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
+    }
+    if item.state == "retrying":
+        out["next_attempt_at"] = item.next_attempt_at.isoformat()
+    if item.state in ("retrying", "failed"):
+        out["last_error"] = item.last_error
+        out["last_error_code"] = item.last_error_code
+    if attempts is not None:
+        out["attempt_log"] = [
+            {
+                "number": a.number,
+                "at": a.started_at.isoformat(),
+                "endpoint": a.endpoint,
+                "transport": a.transport,
+                "outcome": a.outcome,
+                "status_code": a.status_code,
+                "error_code": a.error_code,
+                "error": a.error,
+                "duration_ms": round(a.duration_ms, 1),
+            }
+            for a in attempts
+        ]
+    return out
+
+
+async def submit(request: web.Request) -> web.Response:
+    principal = require(request, "submit")
+    service = request.app[OUTBOUND]
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY):
+        raise Problem(400, "bad-idempotency-key",
+                      f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    raw = await read_capped(request, service.settings.http.max_body_bytes)
+    receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    try:
+        result = await service.submit(
+            principal.tenant, raw, receiver=receiver,
+            idempotency_key=key.strip() if key else None, actor=principal.actor,
+        )
+    except SubmissionRefused as exc:
+        extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
+        raise Problem(422, exc.code, exc.detail, **extra) from exc
+    body = {"id": result.item.document_id, "status": "queued",
+            "message_id": result.item.message_id}
+    headers = {"Location": f"/v1/outbound/{result.item.document_id}"}
+    if not result.created:
+        headers["Idempotent-Replayed"] = "true"
+        body["current_status"] = result.item.state
+    return web.json_response(body, status=202, headers=headers)
+
+
+async def show(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    found = await request.app[OUTBOUND].queue.get(request.match_info["id"], principal.tenant)
+    if found is None:
+        raise Problem(404, "not-found", "No outbound document with this id.")
+    return web.json_response(item_dict(*found))
+
+
+async def requeue(request: web.Request) -> web.Response:
+    principal = require(request, "admin")
+    queue = request.app[OUTBOUND].queue
+    doc_id = request.match_info["id"]
+    if await queue.get(doc_id, principal.tenant) is None:
+        raise Problem(404, "not-found", "No outbound document with this id.")
+    try:
+        item = await queue.requeue(doc_id, actor=principal.actor)
+    except NotRequeueable as exc:
+        raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
+    request.app[OUTBOUND].worker.notify()
+    return web.json_response({"id": item.document_id, "status": item.state})
+
+
+async def metrics_lines(queue: OutboundQueue) -> list[str]:
+    """Prometheus lines for /metrics: queue depth per state and the age of the oldest work."""
+    stats = await queue.stats()
+    lines = gauge(
+        "gateway_outbound_queue_depth", "Outbound items by state.",
+        [((("state", s),), float(n)) for s, n in sorted(stats.depth.items())],
+    )
+    lines += gauge(
+        "gateway_outbound_oldest_pending_seconds",
+        "Age of the oldest undelivered outbound item (queued/retrying/sending).",
+        [((), stats.oldest_pending_age)],
+    )
+    lines += gauge(
+        "gateway_outbound_oldest_due_seconds",
+        "How long the oldest due item has waited for a worker (back-pressure).",
+        [((), stats.oldest_due_age)],
+    )
+    return lines
