@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import require
-from gateway.api.documents import _load, read_json
+from gateway.api.documents import load_document, read_json
 from gateway.api.problems import Problem
 from gateway.server.appkeys import DB, FORWARDER
 from gateway.store import repo
@@ -26,7 +26,7 @@ async def mark_original(request: web.Request) -> web.Response:
         raise Problem(422, "reason-required", 'Say why: send {"reason": "..."}.')
     forwarder = request.app[FORWARDER]
     async with request.app[DB].write() as s:
-        doc = await _load(s, request.match_info["id"], principal.tenant, for_update=True)
+        doc = await load_document(s, request.match_info["id"], principal.tenant, for_update=True)
         if doc.status != "duplicate":
             raise Problem(
                 409,

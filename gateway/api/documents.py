@@ -104,7 +104,7 @@ async def get_document(request: web.Request) -> web.Response:
     principal = require(request, "read")
     doc_id = request.match_info["id"]
     async with request.app[DB].read() as s:
-        doc = await _load(s, doc_id, principal.tenant)
+        doc = await load_document(s, doc_id, principal.tenant)
         report = await repo.get_report(s, doc_id)
         changes = await repo.history(s, doc_id)
         atts = await repo.attachments(s, doc_id)
@@ -138,8 +138,8 @@ async def get_content(request: web.Request) -> web.Response:
 async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
     q = request.query
-    after = _int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(_int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    after = int_param(q.get("cursor", "0"), "cursor")
+    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
     async with request.app[DB].read() as s:
         docs = await repo.list_documents(
             s,
@@ -164,7 +164,7 @@ async def change_status(request: web.Request) -> web.Response:
         raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
     doc_id = request.match_info["id"]
     async with request.app[DB].write() as s:
-        doc = await _load(s, doc_id, principal.tenant, for_update=True)
+        doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         try:
             repo.record_status(
                 s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
@@ -192,7 +192,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     return payload
 
 
-async def _load(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
+async def load_document(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
     try:
         return await repo.get_document(s, doc_id, tenant, for_update=for_update)
     except repo.NotFound as exc:
@@ -204,7 +204,7 @@ def _not_found(doc_id: str) -> Problem:
     return Problem(404, "not-found", f"No document {doc_id}.")
 
 
-def _int_param(value: str, name: str) -> int:
+def int_param(value: str, name: str) -> int:
     try:
         out = int(value)
     except ValueError:

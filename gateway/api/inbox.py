@@ -5,15 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.auth import require
-from gateway.api.documents import MAX_PAGE, _int_param
+from gateway.api.documents import MAX_PAGE, int_param
 from gateway.forwarding import inbox
 from gateway.server.appkeys import DB
 
 
 async def get_inbox(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    cursor = _int_param(request.query.get("cursor", "0"), "cursor")
-    limit = min(max(_int_param(request.query.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    cursor = int_param(request.query.get("cursor", "0"), "cursor")
+    limit = min(max(int_param(request.query.get("limit", "50"), "limit"), 1), MAX_PAGE)
     db = request.app[DB]
     if cursor:
         async with db.write() as s:

@@ -24,7 +24,8 @@ from tenacity import (
     RetryError,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from gateway.config import WebhookSettings
@@ -146,9 +147,10 @@ class Forwarder:
         number = delivery.attempts
         retrying = AsyncRetrying(
             stop=stop_after_attempt(remaining),
-            wait=wait_exponential_jitter(
-                initial=self.settings.retry_initial, max=self.settings.retry_max
-            ),
+            wait=wait_exponential(
+                multiplier=self.settings.retry_initial, max=self.settings.retry_max
+            )
+            + wait_random(0, self.settings.retry_initial),
             retry=retry_if_exception_type(DeliveryFailed),
             reraise=False,
         )
