@@ -11,6 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
+# gateway.server must be imported before gateway.api (their packages import each other).
+from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.body import read_capped
 from gateway.api.problems import Problem
@@ -32,8 +34,6 @@ def setup(
     explicit ``service`` one is built on ``app[SETTINGS]``/``app[DB]`` and, at startup, borrows
     the validator pool the intake pipeline started (``app[INTAKE].validator``).
     """
-    from gateway.server.appkeys import DB, INTAKE, SETTINGS
-
     if service is None:
         service = OutboundService(app[SETTINGS], app[DB], None)
     app[OUTBOUND] = service

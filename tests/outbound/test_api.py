@@ -1,0 +1,120 @@
+"""POST /v1/outbound and the admin requeue through the real app, validator and SQLite."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_settings
+from gateway.outbound.api import OUTBOUND, metrics_lines, setup
+from gateway.server.app import create_app
+from gateway.server.appkeys import DB
+from gateway.store import repo
+from tests.outbound.conftest import Receiver
+
+
+@pytest.fixture(scope="module")
+def validator(installed_data_dir: Path):  # type: ignore[no-untyped-def]
+    from gateway.validation import Validator
+
+    settings = load_settings(env={}, overrides={"data_dir": str(installed_data_dir),
+                                                "validation": {"jobs": 0}})
+    v = Validator.from_settings(settings)
+    yield v
+    v.close()
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path: Path, receiver: Receiver, validator):  # type: ignore[no-untyped-def]
+    settings = load_settings(env={}, overrides={
+        "data_dir": str(tmp_path),
+        "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
+        "routes": [{"participant": "0002:*", "url": receiver.url}],
+    })
+    app = create_app(settings, validator=validator)
+    setup(app)
+    cl = await aiohttp_client(app)
+    async with app[DB].write() as s:
+        _, submit_key = await repo.create_api_key(s, "acme", ["submit", "read"])
+        _, admin_key = await repo.create_api_key(s, "acme", ["admin"])
+        _, other_key = await repo.create_api_key(s, "other", ["admin"])
+    cl.keys = {"submit": submit_key, "admin": admin_key, "other": other_key}
+    yield cl
+
+
+def auth(client, who: str = "submit") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"Authorization": f"Bearer {client.keys[who]}"}
+
+
+async def wait_status(client, doc_id: str, status: str) -> dict:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    for _ in range(200):
+        resp = await client.get(f"/v1/outbound/{doc_id}", headers=auth(client))
+        body = await resp.json()
+        if body["status"] == status:
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{doc_id} never reached {status}: {body}")
+
+
+async def test_submit_deliver_idempotency_and_refusals(
+    client, receiver: Receiver, invoice: bytes
+) -> None:
+    headers = {**auth(client), "Idempotency-Key": "order-42", "Content-Type": "application/xml"}
+    resp = await client.post("/v1/outbound", data=invoice, headers=headers)
+    assert resp.status == 202, await resp.text()
+    first = await resp.json()
+    assert first["status"] == "queued"
+    body = await wait_status(client, first["id"], "delivered")
+    assert body["attempt_log"][0]["outcome"] == "delivered"
+    assert receiver.message_ids == [first["message_id"]]
+
+    again = await client.post("/v1/outbound", data=invoice, headers=headers)
+    assert again.status == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert (await again.json())["id"] == first["id"]
+    assert len(receiver.received) == 1  # nothing new queued or sent
+
+    # The real example with its mandatory IssueDate removed: schema + EN 16931 errors.
+    bad = re.sub(rb"<cbc:IssueDate>[^<]*</cbc:IssueDate>", b"", invoice, count=1)
+    resp = await client.post("/v1/outbound", data=bad, headers=auth(client))
+    assert resp.status == 422
+    assert resp.content_type == "application/problem+json"
+    problem = await resp.json()
+    assert problem["code"] == "invalid-document" and problem["report"]["status"] == "rejected"
+
+    resp = await client.post("/v1/outbound", data=b"<oops", headers=auth(client))
+    assert resp.status == 422 and (await resp.json())["code"] == "not-well-formed"
+
+    resp = await client.post("/v1/outbound", data=invoice, headers=auth(client, "other"))
+    assert resp.status == 202  # another tenant may send the same document
+    resp = await client.get(f"/v1/outbound/{first['id']}", headers=auth(client, "other"))
+    assert resp.status == 404  # but cannot see ours
+
+    lines = await metrics_lines(client.app[OUTBOUND].queue)
+    assert any(line.startswith('gateway_outbound_queue_depth{state="delivered"}') for line in lines)
+
+
+async def test_failed_then_admin_requeue(client, receiver: Receiver, invoice: bytes) -> None:
+    receiver.mode = "reject"
+    resp = await client.post("/v1/outbound", data=invoice, headers=auth(client))
+    doc_id = (await resp.json())["id"]
+    failed = await wait_status(client, doc_id, "failed")
+    assert failed["last_error_code"] == "http-400"
+
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client))
+    assert resp.status == 403  # submit/read key is not admin
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
+                             headers=auth(client, "other"))
+    assert resp.status == 404  # other tenant's admin
+    receiver.mode = "ok"
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
+                             headers=auth(client, "admin"))
+    assert resp.status == 200 and (await resp.json())["status"] == "queued"
+    done = await wait_status(client, doc_id, "delivered")
+    assert [a["outcome"] for a in done["attempt_log"]] == ["permanent", "delivered"]
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
+                             headers=auth(client, "admin"))
+    assert resp.status == 409 and (await resp.json())["code"] == "not-requeueable"
