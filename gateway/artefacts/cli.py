@@ -12,9 +12,14 @@ from gateway.config import load_settings
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("artefacts", help="install and list validation artefacts (XSD, Schematron)")
     asub = p.add_subparsers(dest="artefacts_command", metavar="ACTION", required=True)
-    inst = asub.add_parser("install", help="install every pinned artefact from a folder, zip or URL")
+    inst = asub.add_parser(
+        "install", help="install every pinned artefact from a folder, zip or URL"
+    )
     inst.add_argument(
-        "--from", dest="source", required=True, metavar="SOURCE",
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SOURCE",
         help="folder laid out like shared/artefacts, a zip of one, or an http(s) URL of such a zip",
     )
     inst.set_defaults(handler=_install)
@@ -61,7 +66,9 @@ def _list(args: argparse.Namespace) -> int:
             state = ""
             if args.verify:
                 state = "  verified" if b["verified"] else f"  CORRUPT: {', '.join(b['problems'])}"
-            print(f"{b['id']:<20} {b['version']:<10} {len(b['files']):>3} files  {b['publisher']}{state}")
+            print(
+                f"{b['id']:<20} {b['version']:<10} {len(b['files']):>3} files  {b['publisher']}{state}"
+            )
             if args.files:
                 for rel, sha in b["files"].items():
                     print(f"    {sha}  {rel}")

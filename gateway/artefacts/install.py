@@ -143,7 +143,10 @@ def install_artefacts(
             "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "source": source if "://" in source else str(Path(source).resolve()),
             "bundles": [
-                {k: getattr(b, k) for k in ("id", "name", "publisher", "version", "kind", "source", "licence")}
+                {
+                    k: getattr(b, k)
+                    for k in ("id", "name", "publisher", "version", "kind", "source", "licence")
+                }
                 | {"files": dict(b.files)}
                 for b in bundles
             ],

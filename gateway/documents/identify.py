@@ -24,7 +24,11 @@ NS = {
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
 }
 
-_UBL_ROOTS = {UBL_INVOICE: "Invoice", UBL_CREDITNOTE: "CreditNote", UBL_APPRESPONSE: "ApplicationResponse"}
+_UBL_ROOTS = {
+    UBL_INVOICE: "Invoice",
+    UBL_CREDITNOTE: "CreditNote",
+    UBL_APPRESPONSE: "ApplicationResponse",
+}
 
 
 @dataclass
@@ -187,8 +191,12 @@ def _identify_ubl(root: etree._Element, info: DocumentInfo) -> None:
 
 def _identify_cii(root: etree._Element, info: DocumentInfo) -> None:
     ctx = "rsm:ExchangedDocumentContext/"
-    info.customization_id = _text(root, ctx + "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID")
-    info.profile_id = _text(root, ctx + "ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID")
+    info.customization_id = _text(
+        root, ctx + "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
+    )
+    info.profile_id = _text(
+        root, ctx + "ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID"
+    )
     info.number = _text(root, "rsm:ExchangedDocument/ram:ID")
     info.type_code = _text(root, "rsm:ExchangedDocument/ram:TypeCode")
     info.issue_date = _cii_date(
@@ -206,7 +214,9 @@ def _identify_cii(root: etree._Element, info: DocumentInfo) -> None:
             settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation/ram:DuePayableAmount"
         )
         info.due_date = _cii_date(
-            _text(settlement, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString")
+            _text(
+                settlement, "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString"
+            )
         )
 
 

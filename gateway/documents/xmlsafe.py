@@ -8,6 +8,7 @@ plainly (``forbidden-construct``) is more useful to a sender than silently dropp
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from lxml import etree
 
 
@@ -29,7 +30,12 @@ class XmlRefused(Exception):
         self.column = column
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message, "line": self.line, "column": self.column}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
 
 
 class NotWellFormed(XmlRefused):
@@ -72,7 +78,9 @@ def parse_xml(data: bytes, limits: ParseLimits | None = None) -> etree._ElementT
         if "Excessive depth" in msg:
             raise TooLarge(f"element nesting is deeper than {limits.max_depth} levels") from exc
         if "DOCTYPE" in msg.upper() or "ENTITY" in msg.upper():
-            raise ForbiddenConstruct(f"DTD/entity constructs are not allowed: {msg}", line, column) from exc
+            raise ForbiddenConstruct(
+                f"DTD/entity constructs are not allowed: {msg}", line, column
+            ) from exc
         raise NotWellFormed(msg, line, column) from exc
     if root is None:
         raise NotWellFormed("no root element", 1, 1)

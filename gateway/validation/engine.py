@@ -106,7 +106,10 @@ class Engine:
         lap("select")
         if scenario is None:
             return ValidationReport(
-                status="no-scenario", document=info.to_dict(), timings=timings, reason=_why_none(info)
+                status="no-scenario",
+                document=info.to_dict(),
+                timings=timings,
+                reason=_why_none(info),
             )
         findings = [
             _finding(raw, "xsd", scenario) for raw in self._schema(scenario.schema).check(tree)
@@ -159,7 +162,8 @@ def _why_none(info: DocumentInfo) -> str:
         return f"not a supported e-invoice syntax (root element {root})"
     return (
         f"no validation scenario for a {info.doc_type} with CustomizationID "
-        f"{info.customization_id!r}" + (f" and ProfileID {info.profile_id!r}" if info.profile_id else "")
+        f"{info.customization_id!r}"
+        + (f" and ProfileID {info.profile_id!r}" if info.profile_id else "")
     )
 
 

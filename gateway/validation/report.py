@@ -12,6 +12,7 @@ from typing import Any
 
 SEVERITIES = ("fatal", "error", "warning", "information")
 BLOCKING = frozenset({"fatal", "error"})
+_REQUIRED = frozenset({"rule", "severity", "location", "message", "source"})
 
 
 @dataclass
@@ -32,7 +33,9 @@ class Finding:
         return self.severity in BLOCKING
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """The five report fields always; optional extras only when known."""
+        data = asdict(self)
+        return {k: v for k, v in data.items() if v is not None or k in _REQUIRED}
 
 
 @dataclass

@@ -1,0 +1,24 @@
+"""The validation engine: KoSIT-style pipeline over official XSD and Schematron artefacts.
+
+Public surface:
+- :class:`Validator` - async/sync facade over worker processes; what channels use.
+- :class:`Engine` - one in-process pipeline (parse, identify, select, schema, schematron, report).
+- :class:`ValidationReport`, :class:`Finding` - the report.
+- :func:`load_scenarios` - the scenarios from ``validation-rules/scenarios.toml``.
+"""
+
+from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
+from gateway.validation.pool import Validator
+from gateway.validation.report import Finding, ValidationReport
+from gateway.validation.scenarios import Scenario, load_scenarios
+
+__all__ = [
+    "ArtefactsMissing",
+    "Engine",
+    "Finding",
+    "Scenario",
+    "UnknownScenario",
+    "ValidationReport",
+    "Validator",
+    "load_scenarios",
+]

@@ -1,0 +1,105 @@
+"""``gateway validate``: validate files like the KoSIT validator does, from the command line.
+
+Exit status: 0 when every file is accepted, 1 when any is not, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gateway.cli import UsageError
+from gateway.config import load_settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "validate",
+        help="validate UBL/CII documents (XSD + Schematron, KoSIT-style report)",
+        description="Validate e-invoice documents. Exit 0 if all accepted, 1 if any rejected, 2 on usage errors.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="XML files to validate")
+    p.add_argument("--scenario", metavar="ID", help="use this scenario instead of detecting one")
+    p.add_argument(
+        "--format",
+        choices=["text", "json", "html"],
+        default="text",
+        help="text (default), json (one JSON object per file per line) or html",
+    )
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.validation.scenarios import load_scenarios
+
+    if args.list_scenarios:
+        for s in load_scenarios():
+            if args.format == "json":
+                print(
+                    json.dumps(
+                        {
+                            "id": s.id,
+                            "name": s.name,
+                            "root": s.root,
+                            "customization_id": list(s.customization_id),
+                            "schema": s.schema,
+                            "schematron": [layer.file for layer in s.schematron],
+                        }
+                    )
+                )
+            else:
+                print(f"{s.id:<38} {s.name}")
+        return 0
+    if not args.files:
+        raise UsageError("no files given (see gateway validate --help)")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    known = {s.id for s in load_scenarios()}
+    if args.scenario and args.scenario not in known:
+        raise UsageError(
+            f"unknown scenario {args.scenario!r}; see gateway validate --list-scenarios"
+        )
+    inputs: list[tuple[str, bytes]] = []
+    for name in args.files:
+        try:
+            inputs.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+
+    settings = load_settings(args.config)
+    reports = _validate_all(settings, inputs, args.scenario, args.jobs)
+    if args.format == "html":
+        from gateway.validation.render import html_report
+
+        print(html_report(zip([n for n, _ in inputs], reports, strict=True)))
+    else:
+        from gateway.validation.render import text_report
+
+        for (name, _), report in zip(inputs, reports, strict=True):
+            if args.format == "json":
+                print(
+                    json.dumps({"file": name, **report.to_dict()}, ensure_ascii=False), flush=True
+                )
+            else:
+                print(text_report(name, report), flush=True)
+    return 0 if all(r.accepted for r in reports) else 1
+
+
+def _validate_all(settings, inputs, scenario, jobs):  # type: ignore[no-untyped-def]
+    from gateway.documents import ParseLimits
+    from gateway.validation import ArtefactsMissing, Engine, Validator
+
+    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    try:
+        if jobs == 1 or len(inputs) == 1:
+            engine = Engine(settings.artefacts_dir, limits=limits)
+            return [engine.validate(data, scenario) for _, data in inputs]
+        with Validator(settings.artefacts_dir, jobs=jobs, limits=limits, warm=False) as pool:
+            return pool.map([(data, scenario) for _, data in inputs])
+    except ArtefactsMissing as exc:
+        print(f"gateway: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
