@@ -84,7 +84,9 @@ class ForwardingHook(Protocol):
 
 
 class IntakeObserver(Protocol):
-    def observe(self, sub: Submission, result: IntakeResult, validation_seconds: float) -> None: ...
+    """Metrics hook: ``status`` is the stored status, or ``refused`` for refused XML."""
+
+    def observe(self, channel: str, status: str, validation_seconds: float) -> None: ...
 
 
 class IntakePipeline:
@@ -106,6 +108,8 @@ class IntakePipeline:
         report = await self.validator.validate(sub.raw)
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and report.status in REFUSED:
+            if self.observer is not None:
+                self.observer.observe(sub.channel, "refused", validation_seconds)
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
@@ -128,7 +132,7 @@ class IntakePipeline:
         if result.status == "received" and self.forwarding is not None:
             self.forwarding.wake()
         if self.observer is not None:
-            self.observer.observe(sub, result, validation_seconds)
+            self.observer.observe(sub.channel, result.status, validation_seconds)
         return result
 
     async def _store(

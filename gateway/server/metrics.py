@@ -10,8 +10,6 @@ import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 
-from gateway.inbound.intake import IntakeResult, Submission
-
 Labels = tuple[tuple[str, str], ...]
 
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -87,10 +85,10 @@ class Metrics:
         )
         self.http = Counter("gateway_http_requests_total", "HTTP requests by route and status.")
 
-    def observe(self, sub: Submission, result: IntakeResult, validation_seconds: float) -> None:
-        self.intake.inc(channel=sub.channel, status=result.status)
-        if result.status == "duplicate":
-            self.duplicates.inc(channel=sub.channel)
+    def observe(self, channel: str, status: str, validation_seconds: float) -> None:
+        self.intake.inc(channel=channel, status=status)
+        if status == "duplicate":
+            self.duplicates.inc(channel=channel)
         self.validation.observe(validation_seconds)
 
     def render(self, extra: Iterable[str] = ()) -> str:

@@ -1,0 +1,119 @@
+"""``gateway serve`` as a real process: env configuration, CLI keys, /health, /metrics, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    req = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+@pytest.fixture
+def server_env(tmp_path: Path, installed_data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GATEWAY_DATA_DIR=str(installed_data_dir),  # artefacts come from here
+        GATEWAY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}",
+        GATEWAY_HTTP_HOST="127.0.0.1",
+        GATEWAY_HTTP_PORT=str(_free_port()),
+        GATEWAY_SMTP_PORT="0",
+        GATEWAY_VALIDATION_JOBS="1",
+        GATEWAY_LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def _gateway(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.slow
+def test_serve_health_metrics_and_graceful_stop(server_env: dict[str, str], corpus_dir: Path):
+    created = _gateway(
+        server_env, "keys", "create", "--tenant", "acme", "--scope", "submit", "--scope", "read"
+    )
+    assert created.returncode == 0, created.stderr
+    key = created.stdout.strip()
+    assert key.startswith("gw_") and key not in _gateway(server_env, "keys", "list").stdout
+
+    base = f"http://127.0.0.1:{server_env['GATEWAY_HTTP_PORT']}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        env=server_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                status, _, body = _call(base + "/health")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert time.time() < deadline, "server did not become healthy"
+            time.sleep(0.2)
+        health = json.loads(body)
+        assert health["status"] == "ok"
+        assert health["checks"] == {"database": "ok", "validator": "ok"}
+
+        raw = (corpus_dir / XR).read_bytes()
+        auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}
+        for _ in range(2):
+            status, _, body = _call(base + "/v1/documents", raw, auth)
+            assert status == 201, body
+        status, headers, body = _call(base + "/v1/documents", b"<a>", auth)
+        assert status == 400
+        assert headers["Content-Type"].startswith("application/problem+json")
+
+        status, headers, body = _call(base + "/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        text = body.decode()
+        assert 'gateway_documents{channel="api",direction="inbound",status="received"} 1' in text
+        assert 'gateway_documents{channel="api",direction="inbound",status="duplicate"} 1' in text
+        assert 'gateway_duplicates_total{channel="api"} 1' in text
+        assert "# TYPE gateway_validation_seconds histogram" in text
+        assert "gateway_validation_seconds_count 3" in text
+        assert 'gateway_intake_total{channel="api",status="refused"} 1' in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
