@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:  make serve   |   make test
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+ARTEFACTS ?= ../shared/artefacts
+export GATEWAY_DATA_DIR ?= data
+
+.PHONY: install artefacts serve test lint bench
+
+$(BIN)/gateway: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/gateway
+
+# Installs the pinned validation artefacts once (verifies every sha256); ARTEFACTS may be a
+# folder, a zip or an http(s) URL of a zip.
+artefacts: install
+	@test -f $(GATEWAY_DATA_DIR)/artefacts/installed.json || \
+	  $(BIN)/gateway artefacts install --from $(ARTEFACTS)
+
+# Runs the gateway with its embedded SQLite default on http://127.0.0.1:8080
+serve: artefacts
+	$(BIN)/gateway serve
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check gateway tests bench
+	$(BIN)/ruff format --check gateway tests bench
+
+bench: artefacts
+	$(BIN)/python bench/validate.py
