@@ -30,3 +30,11 @@ def test_errors_name_the_setting(tmp_path: Path) -> None:
         load_settings(cfg, env={})
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_example_config_loads() -> None:
+    from gateway.resources import data_folder
+
+    s = load_settings(data_folder("config") / "gateway.example.toml", env={})
+    assert s.http.port == 8080 and s.smtp.port == 0 and s.validation.jobs == 2
+    assert s.as4.clock_skew_seconds == 300.0 and s.outbound.smp_verify_signature is True
