@@ -16,7 +16,12 @@ _MU = q(ns.S12, "mustUnderstand")
 
 
 def utc_timestamp(at: datetime | None = None) -> str:
-    return (at or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        (at or datetime.now(UTC))
+        .astimezone(UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -40,12 +45,19 @@ class Skeleton:
         self.root = etree.Element(q(ns.S12, "Envelope"), nsmap=ns.NSMAP)
         self.header = sub(self.root, ns.S12, "Header")
         self.security = sub(self.header, ns.WSSE, "Security", **{_MU: "true"})
-        self.messaging = sub(self.header, ns.EB, "Messaging", **{_MU: "true", ns.WSU_ID: new_id("_eb")})
+        self.messaging = sub(
+            self.header, ns.EB, "Messaging", **{_MU: "true", ns.WSU_ID: new_id("_eb")}
+        )
         self.body = sub(self.root, ns.S12, "Body", **{ns.WSU_ID: new_id("_body")})
         self.bst_id = f"X509-{os.urandom(8).hex()}"
 
-    def message_info(self, parent: etree._Element, message_id: str, ref_to: str | None = None,
-                     at: datetime | None = None) -> etree._Element:
+    def message_info(
+        self,
+        parent: etree._Element,
+        message_id: str,
+        ref_to: str | None = None,
+        at: datetime | None = None,
+    ) -> etree._Element:
         mi = sub(parent, ns.EB, "MessageInfo")
         sub(mi, ns.EB, "Timestamp", utc_timestamp(at))
         sub(mi, ns.EB, "MessageId", message_id)
@@ -62,5 +74,12 @@ def parse_soap(data: bytes, max_bytes: int) -> etree._Element:
     return parse_xml(data, ParseLimits(max_bytes=max_bytes, max_depth=64)).getroot()
 
 
-__all__ = ["Skeleton", "XmlRefused", "new_id", "new_message_id", "parse_soap", "parse_timestamp",
-           "utc_timestamp"]
+__all__ = [
+    "Skeleton",
+    "XmlRefused",
+    "new_id",
+    "new_message_id",
+    "parse_soap",
+    "parse_timestamp",
+    "utc_timestamp",
+]

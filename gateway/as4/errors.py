@@ -79,8 +79,14 @@ class As4SendError(Exception):
 
     transient = False
 
-    def __init__(self, message: str, *, ebms_code: str | None = None, detail: str | None = None,
-                 http_status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        ebms_code: str | None = None,
+        detail: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.ebms_code = ebms_code
         self.detail = detail

@@ -16,12 +16,15 @@ def as4_handler(receiver: As4Receiver):  # type: ignore[no-untyped-def]
         limit = receiver.limits.max_message_bytes
         if request.content_length is not None and request.content_length > limit:
             error = EbmsError("EBMS:0004", f"message exceeds {limit} bytes", http_status=413)
-            return web.Response(status=413, headers=SOAP_HEADERS,
-                                body=build_error(error, None, receiver.identity))
+            return web.Response(
+                status=413, headers=SOAP_HEADERS, body=build_error(error, None, receiver.identity)
+            )
         body = await request.content.read(limit + 1)
         if len(body) <= limit and not request.content.at_eof():
             body += await request.content.read(limit + 1 - len(body))
-        status, headers, answer = await receiver.handle(body, request.headers.get("Content-Type", ""))
+        status, headers, answer = await receiver.handle(
+            body, request.headers.get("Content-Type", "")
+        )
         return web.Response(status=status, headers=headers, body=answer)
 
     return handle

@@ -39,7 +39,10 @@ class Identity:
     def __post_init__(self) -> None:
         if not isinstance(self.private_key, rsa.RSAPrivateKey):
             raise ValueError("the AS4 key must be an RSA private key")
-        if self.private_key.public_key().public_numbers() != self.certificate.public_key().public_numbers():
+        if (
+            self.private_key.public_key().public_numbers()
+            != self.certificate.public_key().public_numbers()
+        ):
             raise ValueError("the AS4 private key does not belong to the certificate")
 
     @property
@@ -47,7 +50,9 @@ class Identity:
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
     @classmethod
-    def from_files(cls, party_id: str, cert_file: str, key_file: str, password: str = "") -> Identity:
+    def from_files(
+        cls, party_id: str, cert_file: str, key_file: str, password: str = ""
+    ) -> Identity:
         cert = x509.load_pem_x509_certificate(Path(cert_file).read_bytes())
         key = serialization.load_pem_private_key(
             Path(key_file).read_bytes(), password.encode() if password else None

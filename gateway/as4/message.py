@@ -64,8 +64,10 @@ def build_user_message(
     um = sub(sk.messaging, ns.EB, "UserMessage")
     sk.message_info(um, message_id, at=timestamp)
     pi = sub(um, ns.EB, "PartyInfo")
-    for tag, party, role in (("From", identity.party_id, ns.ROLE_INITIATOR),
-                             ("To", receiver_party_id or common_name(receiver_cert), ns.ROLE_RESPONDER)):
+    for tag, party, role in (
+        ("From", identity.party_id, ns.ROLE_INITIATOR),
+        ("To", receiver_party_id or common_name(receiver_cert), ns.ROLE_RESPONDER),
+    ):
         el = sub(pi, ns.EB, tag)
         sub(el, ns.EB, "PartyId", party, type=ns.PEPPOL_PARTY_TYPE)
         sub(el, ns.EB, "Role", role)
@@ -89,7 +91,9 @@ def build_user_message(
     add_bst(sk.security, receiver_cert.public_bytes(serialization.Encoding.DER), receiver_bst)
     add_bst(sk.security, identity.certificate_der, sk.bst_id)
     ciphertexts = encrypt_attachments(sk.security, receiver_cert, receiver_bst, {cid: compressed})
-    signed = sign(sk.security, identity.private_key, sk.bst_id, [sk.messaging, sk.body], {cid: compressed})
+    signed = sign(
+        sk.security, identity.private_key, sk.bst_id, [sk.messaging, sk.body], {cid: compressed}
+    )
     soap = etree.tostring(sk.root, xml_declaration=True, encoding="UTF-8")
     body, content_type = mime.build(soap, [(cid, ciphertexts[cid], "application/octet-stream")])
     return OutboundMessage(message_id, conversation_id, body, content_type, signed, header)

@@ -45,8 +45,10 @@ _PARAM = re.compile(r';\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"([^"]*)"|([^;\s]*))')
 
 def content_type_params(value: str) -> tuple[str, dict[str, str]]:
     main = value.split(";", 1)[0].strip().lower()
-    params = {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
-              for m in _PARAM.finditer(value)}
+    params = {
+        m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+        for m in _PARAM.finditer(value)
+    }
     return main, params
 
 
@@ -135,7 +137,7 @@ def parse(body: bytes, content_type: str) -> MimeMessage:
             sep, skip = piece.find(b"\n\n"), 2
         if sep < 0:
             raise MimeError("MIME part without a header/body separator")
-        content = piece[sep + skip:]
+        content = piece[sep + skip :]
         # The CRLF before the next delimiter belongs to the delimiter.
         if content.endswith(b"\r\n"):
             content = content[:-2]

@@ -110,7 +110,10 @@ def build_mls(status: MlsStatus) -> bytes:
 
 def parse_mls(data: bytes) -> MlsStatus:
     root = parse_xml(data, ParseLimits(max_bytes=5 * 1024 * 1024)).getroot()
-    if root.tag != f"{{{AR}}}ApplicationResponse" or (root.findtext(f"{{{CBC}}}CustomizationID") or "").strip() != CUSTOMIZATION_ID:
+    if (
+        root.tag != f"{{{AR}}}ApplicationResponse"
+        or (root.findtext(f"{{{CBC}}}CustomizationID") or "").strip() != CUSTOMIZATION_ID
+    ):
         raise MlsError("not a Peppol MLS ApplicationResponse")
 
     def text(path: str) -> str:
@@ -129,9 +132,21 @@ def parse_mls(data: bytes) -> MlsStatus:
         issued = issued.replace(tzinfo=UTC)
     issues = [
         MlsIssue(
-            reason=(lr.findtext("cac:Response/cac:Status/cbc:StatusReasonCode", namespaces={"cac": CAC, "cbc": CBC}) or "").strip(),
-            description=(lr.findtext("cac:Response/cbc:Description", namespaces={"cac": CAC, "cbc": CBC}) or "").strip(),
-            line_id=(lr.findtext("cac:LineReference/cbc:LineID", namespaces={"cac": CAC, "cbc": CBC}) or "NA").strip(),
+            reason=(
+                lr.findtext(
+                    "cac:Response/cac:Status/cbc:StatusReasonCode",
+                    namespaces={"cac": CAC, "cbc": CBC},
+                )
+                or ""
+            ).strip(),
+            description=(
+                lr.findtext("cac:Response/cbc:Description", namespaces={"cac": CAC, "cbc": CBC})
+                or ""
+            ).strip(),
+            line_id=(
+                lr.findtext("cac:LineReference/cbc:LineID", namespaces={"cac": CAC, "cbc": CBC})
+                or "NA"
+            ).strip(),
         )
         for lr in root.iterfind("cac:DocumentResponse/cac:LineResponse", namespaces={"cac": CAC})
     ]
@@ -141,9 +156,12 @@ def parse_mls(data: bytes) -> MlsStatus:
     return MlsStatus(
         response_code=code,
         referenced_instance_id=text("cac:DocumentResponse/cac:DocumentReference/cbc:ID"),
-        sender=endpoint("SenderParty"), receiver=endpoint("ReceiverParty"),
+        sender=endpoint("SenderParty"),
+        receiver=endpoint("ReceiverParty"),
         description=text("cac:DocumentResponse/cac:Response/cbc:Description"),
-        issues=issues, id=text("cbc:ID"), issued=issued,
+        issues=issues,
+        id=text("cbc:ID"),
+        issued=issued,
     )
 
 
@@ -168,9 +186,12 @@ def mls_sbdh(received: Sbdh, our_seat_id: str, country_c1: str) -> Sbdh:
     if not received.mls_to:
         raise MlsError("the received message names no MLS_TO")
     return Sbdh(
-        sender=spis_id(our_seat_id), receiver=received.mls_to,
-        document_type_id=DOCUMENT_TYPE_ID, process_id=PROCESS_ID,
-        instance_id=str(uuid.uuid4()), country_c1=country_c1,
+        sender=spis_id(our_seat_id),
+        receiver=received.mls_to,
+        document_type_id=DOCUMENT_TYPE_ID,
+        process_id=PROCESS_ID,
+        instance_id=str(uuid.uuid4()),
+        country_c1=country_c1,
     )
 
 

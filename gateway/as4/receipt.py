@@ -19,10 +19,22 @@ from gateway.as4 import ns
 from gateway.as4.envelope import Skeleton, XmlRefused, new_message_id, parse_soap, parse_timestamp
 from gateway.as4.errors import EbmsError, ReceiptInvalid
 from gateway.as4.identity import Identity
-from gateway.as4.wssec import Ref, SignatureError, add_bst, find_signature, index_ids, q, sign, sub, verify
+from gateway.as4.wssec import (
+    Ref,
+    SignatureError,
+    add_bst,
+    find_signature,
+    index_ids,
+    q,
+    sign,
+    sub,
+    verify,
+)
 
 
-def build_receipt(identity: Identity, ref_to_message_id: str, references: list[etree._Element]) -> bytes:
+def build_receipt(
+    identity: Identity, ref_to_message_id: str, references: list[etree._Element]
+) -> bytes:
     """A signed NRR receipt for a message whose signature had ``references``."""
     sk = Skeleton()
     sm = sub(sk.messaging, ns.EB, "SignalMessage")
@@ -37,17 +49,30 @@ def build_receipt(identity: Identity, ref_to_message_id: str, references: list[e
     return sk.tostring()
 
 
-def build_error(error: EbmsError, ref_to_message_id: str | None, identity: Identity | None) -> bytes:
+def build_error(
+    error: EbmsError, ref_to_message_id: str | None, identity: Identity | None
+) -> bytes:
     """An eb:Error signal; signed when we have an identity (always, in the gateway)."""
     sk = Skeleton()
     sm = sub(sk.messaging, ns.EB, "SignalMessage")
     sk.message_info(sm, new_message_id(), ref_to_message_id)
-    attrs = {"category": error.category, "errorCode": error.code, "origin": "ebMS",
-             "severity": error.severity, "shortDescription": error.short_description}
+    attrs = {
+        "category": error.category,
+        "errorCode": error.code,
+        "origin": "ebMS",
+        "severity": error.severity,
+        "shortDescription": error.short_description,
+    }
     if ref_to_message_id:
         attrs["refToMessageInError"] = ref_to_message_id
     err = sub(sm, ns.EB, "Error", **attrs)
-    sub(err, ns.EB, "Description", error.detail, **{"{http://www.w3.org/XML/1998/namespace}lang": "en"})
+    sub(
+        err,
+        ns.EB,
+        "Description",
+        error.detail,
+        **{"{http://www.w3.org/XML/1998/namespace}lang": "en"},
+    )
     sub(err, ns.EB, "ErrorDetail", error.detail)
     if identity is not None:
         add_bst(sk.security, identity.certificate_der, sk.bst_id)
@@ -96,16 +121,26 @@ def parse_signal(data: bytes, max_bytes: int = 10 * 1024 * 1024) -> tuple[Signal
         timestamp = None
     signal = Signal(
         message_id=(sm.findtext(f"{{{ns.EB}}}MessageInfo/{{{ns.EB}}}MessageId") or "").strip(),
-        ref_to_message_id=(sm.findtext(f"{{{ns.EB}}}MessageInfo/{{{ns.EB}}}RefToMessageId") or "").strip() or None,
+        ref_to_message_id=(
+            sm.findtext(f"{{{ns.EB}}}MessageInfo/{{{ns.EB}}}RefToMessageId") or ""
+        ).strip()
+        or None,
         timestamp=timestamp,
         raw=data,
     )
     for err in sm.iterfind(q(ns.EB, "Error")):
-        signal.errors.append(SignalError(
-            code=err.get("errorCode", ""), severity=err.get("severity", "failure"),
-            short_description=err.get("shortDescription", ""),
-            detail=(err.findtext(q(ns.EB, "ErrorDetail")) or err.findtext(q(ns.EB, "Description")) or "").strip(),
-        ))
+        signal.errors.append(
+            SignalError(
+                code=err.get("errorCode", ""),
+                severity=err.get("severity", "failure"),
+                short_description=err.get("shortDescription", ""),
+                detail=(
+                    err.findtext(q(ns.EB, "ErrorDetail"))
+                    or err.findtext(q(ns.EB, "Description"))
+                    or ""
+                ).strip(),
+            )
+        )
     receipt = sm.find(q(ns.EB, "Receipt"))
     if receipt is not None:
         signal.is_receipt = True
@@ -113,7 +148,9 @@ def parse_signal(data: bytes, max_bytes: int = 10 * 1024 * 1024) -> tuple[Signal
     return signal, root
 
 
-def verify_receipt(data: bytes, message_id: str, signed: list[Ref], expected_signer: x509.Certificate) -> Signal:
+def verify_receipt(
+    data: bytes, message_id: str, signed: list[Ref], expected_signer: x509.Certificate
+) -> Signal:
     """Check a receipt proves delivery of what we sent; raise :class:`ReceiptInvalid` if not.
 
     Error signals are returned unverified (the caller turns them into typed errors).
@@ -130,8 +167,12 @@ def verify_receipt(data: bytes, message_id: str, signed: list[Ref], expected_sig
         raise ReceiptInvalid("receipt is not signed")
     try:
         sig, cert = find_signature(security)
-        if cert.public_bytes(serialization.Encoding.DER) != expected_signer.public_bytes(serialization.Encoding.DER):
-            raise ReceiptInvalid(f"receipt is signed by {cert.subject.rfc4514_string()}, not the receiver")
+        if cert.public_bytes(serialization.Encoding.DER) != expected_signer.public_bytes(
+            serialization.Encoding.DER
+        ):
+            raise ReceiptInvalid(
+                f"receipt is signed by {cert.subject.rfc4514_string()}, not the receiver"
+            )
         ids = index_ids(root)
         verified = verify(sig, cert, ids)
     except SignatureError as exc:
@@ -143,6 +184,8 @@ def verify_receipt(data: bytes, message_id: str, signed: list[Ref], expected_sig
     if acknowledged != sent:
         missing = sorted(r.uri for r in sent - acknowledged)
         extra = sorted(r.uri for r in acknowledged - sent)
-        raise ReceiptInvalid(f"receipt digests differ from what we signed (missing {missing}, unexpected {extra})")
+        raise ReceiptInvalid(
+            f"receipt digests differ from what we signed (missing {missing}, unexpected {extra})"
+        )
     signal.signed_by = cert
     return signal

@@ -84,11 +84,18 @@ class InboundMeta:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "channel": "as4", "message_id": self.message_id, "conversation_id": self.conversation_id,
-            "from_party": self.from_party, "to_party": self.to_party, "service": self.service,
-            "action": self.action, "timestamp": self.timestamp.isoformat(),
-            "received_at": self.received_at.isoformat(), "sbdh": self.sbdh.to_dict(),
-            "signer_subject": self.signer_subject, "signer_fingerprint": self.signer_fingerprint,
+            "channel": "as4",
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+            "from_party": self.from_party,
+            "to_party": self.to_party,
+            "service": self.service,
+            "action": self.action,
+            "timestamp": self.timestamp.isoformat(),
+            "received_at": self.received_at.isoformat(),
+            "sbdh": self.sbdh.to_dict(),
+            "signer_subject": self.signer_subject,
+            "signer_fingerprint": self.signer_fingerprint,
         }
 
 
@@ -133,8 +140,11 @@ class As4Receiver:
         message_id: str | None = None
         try:
             if len(body) > self.limits.max_message_bytes:
-                raise EbmsError("EBMS:0004", f"message is {len(body)} bytes; the limit is "
-                                f"{self.limits.max_message_bytes}", http_status=413)
+                raise EbmsError(
+                    "EBMS:0004",
+                    f"message is {len(body)} bytes; the limit is {self.limits.max_message_bytes}",
+                    http_status=413,
+                )
             opened = await self._run(self._open, body, content_type, size=len(body))
             message_id = opened.message_id
             await self._authorise(opened)
@@ -152,6 +162,12 @@ class As4Receiver:
         except EbmsError as exc:
             log.info("as4 message %s refused: %s %s", message_id, exc.code, exc.detail)
             return exc.http_status, dict(SOAP_HEADERS), build_error(exc, message_id, self.identity)
+        except Exception:
+            log.exception("as4 message %s: unexpected failure", message_id)
+            error = EbmsError(
+                "EBMS:0004", "internal error at the receiving access point", http_status=500
+            )
+            return 500, dict(SOAP_HEADERS), build_error(error, message_id, self.identity)
 
     async def _run(self, fn: Callable[..., Any], *args: Any, size: int) -> Any:
         if size > _THREAD_THRESHOLD:
@@ -198,12 +214,16 @@ class As4Receiver:
         except SignatureError as exc:
             raise failed_authentication(str(exc)) from exc
         if timestamp - datetime.now(UTC) > timedelta(seconds=self.limits.clock_skew_seconds):
-            raise EbmsError("EBMS:0003", "eb:Timestamp is in the future beyond the allowed clock skew")
+            raise EbmsError(
+                "EBMS:0003", "eb:Timestamp is in the future beyond the allowed clock skew"
+            )
         body_el = root.find(q(ns.S12, "Body"))
         needed = {messaging.get(ns.WSU_ID), body_el.get(ns.WSU_ID) if body_el is not None else None}
         if None in needed or not needed <= verified.covered_ids:
             raise failed_authentication("signature does not cover eb:Messaging and soap:Body")
-        hrefs = [p.get("href", "") for p in um.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo")]
+        hrefs = [
+            p.get("href", "") for p in um.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo")
+        ]
         if not hrefs:
             raise invalid_header("no eb:PayloadInfo/PartInfo")
         for href in hrefs:
@@ -226,7 +246,9 @@ class As4Receiver:
         if common_name(cert) != opened.from_party:
             raise failed_authentication("signing certificate does not name the eb:From party")
         if opened.to_party != self.identity.party_id:
-            raise EbmsError("EBMS:0010", f"message is addressed to {opened.to_party}, not to this access point")
+            raise EbmsError(
+                "EBMS:0010", f"message is addressed to {opened.to_party}, not to this access point"
+            )
 
     # -- stage 3: decrypt, decompress, SBDH, deliver, receipt ------------------------------------
     def _decrypt(self, opened: _Opened) -> bytes:
@@ -240,11 +262,15 @@ class As4Receiver:
             content = plain.get(cid, opened.attachments.get(cid))
             if digest_b64(content or b"") != expected:
                 raise failed_authentication(f"attachment digest mismatch for cid:{cid}")
-        first = next(p.get("href", "")[4:] for p in opened.user_message.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo"))
+        first = next(
+            p.get("href", "")[4:]
+            for p in opened.user_message.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo")
+        )
         if first not in plain:
             raise EbmsError("EBMS:0103", "payload is not encrypted")
         compression = opened.user_message.find(
-            f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo/{{{ns.EB}}}PartProperties/{{{ns.EB}}}Property[@name='CompressionType']")
+            f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo/{{{ns.EB}}}PartProperties/{{{ns.EB}}}Property[@name='CompressionType']"
+        )
         data = plain[first]
         if compression is not None and (compression.text or "").strip() == "application/gzip":
             try:
@@ -259,20 +285,33 @@ class As4Receiver:
             return stored
         sbd = await self._run(self._decrypt, opened, size=size)
         try:
-            header, document = sbdh.unwrap(sbd, ParseLimits(max_bytes=self.limits.max_decompressed_bytes))
+            header, document = sbdh.unwrap(
+                sbd, ParseLimits(max_bytes=self.limits.max_decompressed_bytes)
+            )
         except sbdh.SbdhError as exc:
             raise EbmsError("EBMS:0004", f"SBDH: {exc}") from exc
-        props = {p.get("name"): ((p.text or "").strip(), p.get("type"))
-                 for p in opened.user_message.iterfind(f"{{{ns.EB}}}MessageProperties/{{{ns.EB}}}Property")}
-        if props.get("originalSender", ("",))[0] != header.sender or props.get("finalRecipient", ("",))[0] != header.receiver:
+        props = {
+            p.get("name"): ((p.text or "").strip(), p.get("type"))
+            for p in opened.user_message.iterfind(
+                f"{{{ns.EB}}}MessageProperties/{{{ns.EB}}}Property"
+            )
+        }
+        if (
+            props.get("originalSender", ("",))[0] != header.sender
+            or props.get("finalRecipient", ("",))[0] != header.receiver
+        ):
             raise EbmsError("EBMS:0003", "originalSender/finalRecipient do not match the SBDH")
         um = opened.user_message
         meta = InboundMeta(
             message_id=opened.message_id,
             conversation_id=_eb(um, "CollaborationInfo/ConversationId"),
-            from_party=opened.from_party, to_party=opened.to_party,
-            service=_eb(um, "CollaborationInfo/Service"), action=_eb(um, "CollaborationInfo/Action"),
-            timestamp=opened.timestamp, received_at=datetime.now(UTC), sbdh=header,
+            from_party=opened.from_party,
+            to_party=opened.to_party,
+            service=_eb(um, "CollaborationInfo/Service"),
+            action=_eb(um, "CollaborationInfo/Action"),
+            timestamp=opened.timestamp,
+            received_at=datetime.now(UTC),
+            sbdh=header,
             signer_subject=opened.signature.signer.subject.rfc4514_string(),
             signer_fingerprint=fingerprint(opened.signature.signer),
         )
@@ -287,7 +326,10 @@ class As4Receiver:
                 raise
             except Exception as exc:
                 log.exception("as4 intake failed for %s", opened.message_id)
-                raise EbmsError("EBMS:0004", "temporary failure at the receiving access point; retry later",
-                                http_status=503) from exc
+                raise EbmsError(
+                    "EBMS:0004",
+                    "temporary failure at the receiving access point; retry later",
+                    http_status=503,
+                ) from exc
         receipt = build_receipt(self.identity, opened.message_id, opened.signature.references)
         return await self.seen_store.remember(opened.message_id, instance_key, receipt)

@@ -51,10 +51,15 @@ class Sbdh:
 
     def to_dict(self) -> dict[str, str | None]:
         return {
-            "sender": self.sender, "receiver": self.receiver,
-            "document_type_id": self.document_type_id, "process_id": self.process_id,
-            "instance_id": self.instance_id, "country_c1": self.country_c1,
-            "created": self.created.isoformat(), "mls_to": self.mls_to, "mls_type": self.mls_type,
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "document_type_id": self.document_type_id,
+            "process_id": self.process_id,
+            "instance_id": self.instance_id,
+            "country_c1": self.country_c1,
+            "created": self.created.isoformat(),
+            "mls_to": self.mls_to,
+            "mls_type": self.mls_type,
         }
 
 
@@ -74,8 +79,10 @@ def wrap(document: bytes, header: Sbdh, limits: ParseLimits | None = None) -> by
     sbd = etree.Element(_t("StandardBusinessDocument"), nsmap={None: _S})
     h = etree.SubElement(sbd, _t("StandardBusinessDocumentHeader"))
     etree.SubElement(h, _t("HeaderVersion")).text = "1.0"
-    for tag, value, scheme in (("Sender", header.sender, header.sender_scheme),
-                               ("Receiver", header.receiver, header.receiver_scheme)):
+    for tag, value, scheme in (
+        ("Sender", header.sender, header.sender_scheme),
+        ("Receiver", header.receiver, header.receiver_scheme),
+    ):
         party = etree.SubElement(h, _t(tag))
         etree.SubElement(party, _t("Identifier"), Authority=scheme).text = value
     di = etree.SubElement(h, _t("DocumentIdentification"))
@@ -84,7 +91,12 @@ def wrap(document: bytes, header: Sbdh, limits: ParseLimits | None = None) -> by
         ("TypeVersion", header.type_version or version),
         ("InstanceIdentifier", header.instance_id),
         ("Type", header.type or typ),
-        ("CreationDateAndTime", header.created.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")),
+        (
+            "CreationDateAndTime",
+            header.created.astimezone(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+        ),
     ):
         etree.SubElement(di, _t(tag)).text = value
     bs = etree.SubElement(h, _t("BusinessScope"))
@@ -170,7 +182,11 @@ def unwrap(sbd: bytes, limits: ParseLimits | None = None) -> tuple[Sbdh, bytes]:
     except XmlRefused as exc:
         raise SbdhError(f"payload is not acceptable XML: {exc.message}") from exc
     header = read_header(root)
-    docs = [el for el in root if isinstance(el.tag, str) and el.tag != _t("StandardBusinessDocumentHeader")]
+    docs = [
+        el
+        for el in root
+        if isinstance(el.tag, str) and el.tag != _t("StandardBusinessDocumentHeader")
+    ]
     if len(docs) != 1:
         raise SbdhError("SBD must carry exactly one business document")
     return header, etree.tostring(docs[0], xml_declaration=True, encoding="UTF-8")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from cryptography import x509
 
@@ -12,6 +10,7 @@ from gateway.as4.errors import As4PermanentError, As4TransientError, ReceiptInva
 from gateway.as4.identity import Identity
 from gateway.as4.message import OutboundMessage, build_user_message
 from gateway.as4.receipt import Receipt, Signal, verify_receipt
+from gateway.as4.sbdh import Sbdh
 from gateway.as4.trust import TrustStore, UntrustedCertificate
 
 #: ebMS codes for which a later retry can succeed (transport trouble at the receiver).
@@ -58,11 +57,6 @@ class As4Sender:
         if self._own_session and self._session is not None:
             await self._session.close()
 
-    def build(self, receiver_cert: x509.Certificate, sbd: bytes, *, message_id: str,
-              receiver_party_id: str | None = None, conversation_id: str | None = None) -> OutboundMessage:
-        return build_user_message(self.identity, receiver_cert, sbd, message_id=message_id,
-                                  receiver_party_id=receiver_party_id, conversation_id=conversation_id)
-
     async def send(
         self,
         url: str,
@@ -72,8 +66,11 @@ class As4Sender:
         message_id: str,
         receiver_party_id: str | None = None,
         conversation_id: str | None = None,
+        header: Sbdh | None = None,
     ) -> Receipt:
         """Deliver ``sbd`` (an SBD with the Peppol SBDH) and return the verified receipt.
+
+        ``header`` (the :class:`Sbdh` the SBD was wrapped with) saves re-parsing the SBD.
 
         Raises :class:`As4TransientError` (retry) or :class:`As4PermanentError` (give up).
         Retries must pass the same ``message_id`` and the same ``sbd`` bytes.
@@ -83,24 +80,39 @@ class As4Sender:
                 await self.trust.validate(receiver_cert)
             except UntrustedCertificate as exc:
                 raise As4PermanentError(f"receiver certificate is not trusted: {exc}") from exc
-        message = self.build(receiver_cert, sbd, message_id=message_id,
-                             receiver_party_id=receiver_party_id, conversation_id=conversation_id)
+        message = build_user_message(
+            self.identity,
+            receiver_cert,
+            sbd,
+            message_id=message_id,
+            header=header,
+            receiver_party_id=receiver_party_id,
+            conversation_id=conversation_id,
+        )
         return await self.post(url, receiver_cert, message)
 
-    async def post(self, url: str, receiver_cert: x509.Certificate, message: OutboundMessage) -> Receipt:
+    async def post(
+        self, url: str, receiver_cert: x509.Certificate, message: OutboundMessage
+    ) -> Receipt:
         session = await self._http()
         headers = {**message.headers, "User-Agent": self.user_agent}
         try:
-            async with session.post(url, data=message.body, headers=headers, timeout=self.timeout) as resp:
+            async with session.post(
+                url, data=message.body, headers=headers, timeout=self.timeout
+            ) as resp:
                 status = resp.status
                 answer = await resp.content.read(MAX_ANSWER_BYTES + 1)
                 content_type = resp.headers.get("Content-Type", "")
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise As4TransientError(f"could not reach {url}: {exc!r}") from exc
         if len(answer) > MAX_ANSWER_BYTES:
             raise As4TransientError("answer exceeds the size limit", http_status=status)
         if "xml" not in content_type.lower() or not answer.strip():
-            kind = As4TransientError if status >= 500 or status in (408, 429) or status < 300 else As4PermanentError
+            kind = (
+                As4TransientError
+                if status >= 500 or status in (408, 429) or status < 300
+                else As4PermanentError
+            )
             raise kind(f"HTTP {status} without an ebMS signal", http_status=status)
         try:
             signal = verify_receipt(answer, message.message_id, message.signed, receiver_cert)

@@ -7,6 +7,7 @@ configured. The chains are short (leaf -> AP CA -> root), so a simple issuer wal
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -70,7 +71,10 @@ class TrustStore:
 
     @classmethod
     def from_files(
-        cls, anchors: list[str], intermediates: list[str] = (), **kwargs: object  # type: ignore[assignment]
+        cls,
+        anchors: list[str],
+        intermediates: list[str] = (),
+        **kwargs: object,  # type: ignore[assignment]
     ) -> TrustStore:
         return cls(load_certificates(anchors), load_certificates(list(intermediates)), **kwargs)  # type: ignore[arg-type]
 
@@ -94,17 +98,23 @@ class TrustStore:
             if step is None:
                 break
             chain.append(step)
-        raise UntrustedCertificate(f"{leaf.subject.rfc4514_string()} does not chain to a trust anchor")
+        raise UntrustedCertificate(
+            f"{leaf.subject.rfc4514_string()} does not chain to a trust anchor"
+        )
 
-    async def validate(self, leaf: x509.Certificate, at: datetime | None = None) -> list[x509.Certificate]:
+    async def validate(
+        self, leaf: x509.Certificate, at: datetime | None = None
+    ) -> list[x509.Certificate]:
         """Full check: chain, validity of every element at ``at`` (default now), revocation."""
         chain = self.path(leaf)
         now = at or datetime.now(UTC)
         for cert in chain:
             if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-                raise UntrustedCertificate(f"{cert.subject.rfc4514_string()} is outside its validity period")
+                raise UntrustedCertificate(
+                    f"{cert.subject.rfc4514_string()} is outside its validity period"
+                )
         if self.revocation is not None:
-            for cert, issuer in zip(chain, chain[1:], strict=False):
+            for cert, issuer in itertools.pairwise(chain):
                 if await self._revoked(cert, issuer):
                     raise UntrustedCertificate(f"{cert.subject.rfc4514_string()} is revoked")
         return chain

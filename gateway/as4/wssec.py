@@ -35,8 +35,9 @@ def q(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
 
 
-def sub(parent: etree._Element, namespace: str, local: str, text: str | None = None,
-        **attrib: str) -> etree._Element:
+def sub(
+    parent: etree._Element, namespace: str, local: str, text: str | None = None, **attrib: str
+) -> etree._Element:
     el = etree.SubElement(parent, q(namespace, local), attrib)
     if text is not None:
         el.text = text
@@ -45,7 +46,10 @@ def sub(parent: etree._Element, namespace: str, local: str, text: str | None = N
 
 def c14n(element: etree._Element, inclusive_prefixes: Iterable[str] = ()) -> bytes:
     return etree.tostring(
-        element, method="c14n", exclusive=True, with_comments=False,
+        element,
+        method="c14n",
+        exclusive=True,
+        with_comments=False,
         inclusive_ns_prefixes=list(inclusive_prefixes) or None,
     )
 
@@ -67,9 +71,17 @@ class Ref:
     def from_element(cls, ref: etree._Element) -> Ref:
         return cls(
             uri=ref.get("URI", ""),
-            transforms=tuple(sorted(t.get("Algorithm", "") for t in ref.iterfind(f"{{{ns.DS}}}Transforms/{{{ns.DS}}}Transform"))),
-            digest_method=(ref.find(q(ns.DS, "DigestMethod")).get("Algorithm", "")  # type: ignore[union-attr]
-                           if ref.find(q(ns.DS, "DigestMethod")) is not None else ""),
+            transforms=tuple(
+                sorted(
+                    t.get("Algorithm", "")
+                    for t in ref.iterfind(f"{{{ns.DS}}}Transforms/{{{ns.DS}}}Transform")
+                )
+            ),
+            digest_method=(
+                ref.find(q(ns.DS, "DigestMethod")).get("Algorithm", "")  # type: ignore[union-attr]
+                if ref.find(q(ns.DS, "DigestMethod")) is not None
+                else ""
+            ),
             digest_value="".join((ref.findtext(q(ns.DS, "DigestValue")) or "").split()),
         )
 
@@ -88,8 +100,15 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
 
 
 def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._Element:
-    return sub(security, ns.WSSE, "BinarySecurityToken", base64.b64encode(cert_der).decode("ascii"),
-               EncodingType=ns.BASE64_BINARY, ValueType=ns.X509V3, **{ns.WSU_ID: bst_id})
+    return sub(
+        security,
+        ns.WSSE,
+        "BinarySecurityToken",
+        base64.b64encode(cert_der).decode("ascii"),
+        EncodingType=ns.BASE64_BINARY,
+        ValueType=ns.X509V3,
+        **{ns.WSU_ID: bst_id},
+    )
 
 
 def _reference(signed_info: etree._Element, uri: str, transform: str, digest: str) -> None:
@@ -122,7 +141,9 @@ def sign(
     value = key.sign(c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
     sub(sig, ns.DS, "SignatureValue", base64.b64encode(value).decode("ascii"))
     key_info = sub(sig, ns.DS, "KeyInfo", Id=f"KI-{os.urandom(8).hex()}")
-    str_ = sub(key_info, ns.WSSE, "SecurityTokenReference", **{ns.WSU_ID: f"STR-{os.urandom(8).hex()}"})
+    str_ = sub(
+        key_info, ns.WSSE, "SecurityTokenReference", **{ns.WSU_ID: f"STR-{os.urandom(8).hex()}"}
+    )
     sub(str_, ns.WSSE, "Reference", URI="#" + bst_id, ValueType=ns.X509V3)
     return [Ref.from_element(r) for r in signed_info.iterfind(q(ns.DS, "Reference"))]
 
@@ -150,13 +171,17 @@ def find_signature(security: etree._Element) -> tuple[etree._Element, x509.Certi
             if bst.get("ValueType") != ns.X509V3:
                 raise SignatureError("unsupported security token type")
             try:
-                return sig, x509.load_der_x509_certificate(base64.b64decode("".join((bst.text or "").split())))
+                return sig, x509.load_der_x509_certificate(
+                    base64.b64decode("".join((bst.text or "").split()))
+                )
             except ValueError as exc:
                 raise SignatureError("signing certificate is not readable") from exc
     raise SignatureError(f"no BinarySecurityToken with id {bst_id!r}")
 
 
-def verify(sig: etree._Element, signer: x509.Certificate, ids: dict[str, etree._Element]) -> VerifiedSignature:
+def verify(
+    sig: etree._Element, signer: x509.Certificate, ids: dict[str, etree._Element]
+) -> VerifiedSignature:
     """Verify SignedInfo and every same-document reference; return attachment digests to check later."""
     signed_info = sig.find(q(ns.DS, "SignedInfo"))
     if signed_info is None:
@@ -185,7 +210,9 @@ def verify(sig: etree._Element, signer: x509.Certificate, ids: dict[str, etree._
             raise SignatureError(f"unsupported digest method {r.digest_method}")
         if r.uri.startswith("cid:"):
             if r.transforms != (ns.SWA_CONTENT_SIGNATURE,):
-                raise SignatureError(f"attachment reference {r.uri} must use the content-signature transform")
+                raise SignatureError(
+                    f"attachment reference {r.uri} must use the content-signature transform"
+                )
             attachment_digests[r.uri[4:]] = r.digest_value
             continue
         if not r.uri.startswith("#") or r.uri[1:] not in ids:
@@ -209,7 +236,9 @@ def _inclusive(el: etree._Element | None) -> list[str]:
 
 # --- encryption ---------------------------------------------------------------------------
 
-_OAEP_SHA256 = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+_OAEP_SHA256 = padding.OAEP(
+    mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None
+)
 
 
 def encrypt_attachments(
@@ -234,17 +263,33 @@ def encrypt_attachments(
     str_ = sub(ki, ns.WSSE, "SecurityTokenReference")
     sub(str_, ns.WSSE, "Reference", URI="#" + recipient_bst_id, ValueType=ns.X509V3)
     cd = sub(ek, ns.XENC, "CipherData")
-    sub(cd, ns.XENC, "CipherValue", base64.b64encode(public.encrypt(key, _OAEP_SHA256)).decode("ascii"))
+    sub(
+        cd,
+        ns.XENC,
+        "CipherValue",
+        base64.b64encode(public.encrypt(key, _OAEP_SHA256)).decode("ascii"),
+    )
     rl = sub(ek, ns.XENC, "ReferenceList")
     out: dict[str, bytes] = {}
     for cid, data in attachments.items():
         ed_id = f"ED-{os.urandom(8).hex()}"
         sub(rl, ns.XENC, "DataReference", URI="#" + ed_id)
-        ed = sub(security, ns.XENC, "EncryptedData", Id=ed_id, MimeType="application/gzip",
-                 Type=ns.SWA_CONTENT_ONLY)
+        ed = sub(
+            security,
+            ns.XENC,
+            "EncryptedData",
+            Id=ed_id,
+            MimeType="application/gzip",
+            Type=ns.SWA_CONTENT_ONLY,
+        )
         sub(ed, ns.XENC, "EncryptionMethod", Algorithm=ns.AES128_GCM)
         edki = sub(ed, ns.DS, "KeyInfo")
-        edstr = sub(edki, ns.WSSE, "SecurityTokenReference", **{q(ns.WSSE11, "TokenType"): ns.ENCRYPTED_KEY_TOKEN})
+        edstr = sub(
+            edki,
+            ns.WSSE,
+            "SecurityTokenReference",
+            **{q(ns.WSSE11, "TokenType"): ns.ENCRYPTED_KEY_TOKEN},
+        )
         sub(edstr, ns.WSSE, "Reference", URI="#" + ek_id)
         ecd = sub(ed, ns.XENC, "CipherData")
         cref = sub(ecd, ns.XENC, "CipherReference", URI="cid:" + cid)
@@ -288,7 +333,11 @@ def decrypt_attachments(
     if method is None:
         raise DecryptionError("EncryptedKey has no EncryptionMethod")
     try:
-        wrapped = base64.b64decode("".join((ek.findtext(f"{{{ns.XENC}}}CipherData/{{{ns.XENC}}}CipherValue") or "").split()))
+        wrapped = base64.b64decode(
+            "".join(
+                (ek.findtext(f"{{{ns.XENC}}}CipherData/{{{ns.XENC}}}CipherValue") or "").split()
+            )
+        )
         session_key = key.decrypt(wrapped, _oaep_for(method))
     except ValueError as exc:
         raise DecryptionError("key transport failed") from exc

@@ -25,12 +25,23 @@ def _key(label: str) -> rsa.RSAPrivateKey:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Peppol")])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Peppol"),
+        ]
+    )
 
 
-def issue(cn: str, issuer: Issued | None, *, ca: bool, days: int = 365, not_before_days: int = -1,
-          key_label: str | None = None) -> Issued:
+def issue(
+    cn: str,
+    issuer: Issued | None,
+    *,
+    ca: bool,
+    days: int = 365,
+    not_before_days: int = -1,
+    key_label: str | None = None,
+) -> Issued:
     key = _key(key_label or cn)
     now = datetime.now(UTC)
     builder = (
@@ -43,9 +54,17 @@ def issue(cn: str, issuer: Issued | None, *, ca: bool, days: int = 365, not_befo
         .not_valid_after(now + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=not ca,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=not ca,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
     )

@@ -60,10 +60,21 @@ def trust(pki: Pki) -> TrustStore:
     return TrustStore([pki.root.cert], [pki.ap_ca.cert])
 
 
-def make_sbd(invoice: bytes, instance_id: str, sender: str = SERVED, receiver: str = PEER_SERVED,
-             **kw: Any) -> bytes:
-    return wrap_sbdh(invoice, Sbdh(sender=sender, receiver=receiver, document_type_id=DOCTYPE,
-                                   process_id=PROCESS, instance_id=instance_id, country_c1="DK", **kw))
+def make_sbd(
+    invoice: bytes, instance_id: str, sender: str = SERVED, receiver: str = PEER_SERVED, **kw: Any
+) -> bytes:
+    return wrap_sbdh(
+        invoice,
+        Sbdh(
+            sender=sender,
+            receiver=receiver,
+            document_type_id=DOCTYPE,
+            process_id=PROCESS,
+            instance_id=instance_id,
+            country_c1="DK",
+            **kw,
+        ),
+    )
 
 
 @dataclass
@@ -96,7 +107,9 @@ def limits() -> As4Limits:
 
 
 @pytest.fixture
-async def our_ap(aiohttp_client: Any, ours: Identity, trust: TrustStore, limits: As4Limits) -> OurAp:
+async def our_ap(
+    aiohttp_client: Any, ours: Identity, trust: TrustStore, limits: As4Limits
+) -> OurAp:
     intake = Intake()
     receiver = As4Receiver(ours, trust, limits, MemorySeenStore(), intake)
     client = await aiohttp_client(make_app(receiver))
@@ -115,7 +128,9 @@ class PeerAp:
 
 @pytest.fixture
 async def peer_ap(aiohttp_server: Any, pki: Pki) -> PeerAp:
-    local = create_peppol_internal_party("POP000002", pki.peer.cert, AS4LocalPrivateKey(pki.peer.key))
+    local = create_peppol_internal_party(
+        "POP000002", pki.peer.cert, AS4LocalPrivateKey(pki.peer.key)
+    )
     policy = peppol_security_policy(pki.root.cert, intermediates=[pki.ap_ca.cert])
     state = PeerAp(url="")
 
@@ -126,8 +141,11 @@ async def peer_ap(aiohttp_server: Any, pki: Pki) -> PeerAp:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         exchange = parse_peppol_message(
-            {"Content-Type": request.headers["Content-Type"]}, body, local,
-            accept_participant=accept, security_policy=policy,
+            {"Content-Type": request.headers["Content-Type"]},
+            body,
+            local,
+            accept_participant=accept,
+            security_policy=policy,
         )
         headers, signal = exchange.build_signal()
         if exchange.successful and exchange.message is not None:
@@ -144,7 +162,9 @@ async def peer_ap(aiohttp_server: Any, pki: Pki) -> PeerAp:
 
 @pytest.fixture(scope="session")
 def peer_party(pki: Pki) -> Any:
-    return create_peppol_internal_party("POP000002", pki.peer.cert, AS4LocalPrivateKey(pki.peer.key))
+    return create_peppol_internal_party(
+        "POP000002", pki.peer.cert, AS4LocalPrivateKey(pki.peer.key)
+    )
 
 
 @pytest.fixture(scope="session")

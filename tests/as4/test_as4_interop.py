@@ -30,12 +30,19 @@ from gateway.as4 import (
 from gateway.as4.sbdh import Sbdh
 
 
-def peer_message(party: Any, us: Any, invoice: bytes, *, recipient: str = SERVED,
-                 instance_id: str | None = None) -> Any:
+def peer_message(
+    party: Any, us: Any, invoice: bytes, *, recipient: str = SERVED, instance_id: str | None = None
+) -> Any:
     return build_peppol_message(
-        invoice, local_party=party, remote_party=us, sender=PEER_SERVED, recipient=recipient,
-        document_type_identifier_scheme="busdox-docid-qns", document_type_identifier_value=DOCTYPE,
-        process_identifier=PROCESS, sender_country_id="NO",
+        invoice,
+        local_party=party,
+        remote_party=us,
+        sender=PEER_SERVED,
+        recipient=recipient,
+        document_type_identifier_scheme="busdox-docid-qns",
+        document_type_identifier_value=DOCTYPE,
+        process_identifier=PROCESS,
+        sender_country_id="NO",
         document_identification_instance_identifier=instance_id,
     )
 
@@ -63,7 +70,10 @@ def root_id(document: bytes) -> str:
 
 # --- peer (as4 package) -> us -------------------------------------------------------------------
 
-async def test_peer_sends_to_us_and_verifies_our_receipt(our_ap, peer_party, us_as_remote, invoice, pki):
+
+async def test_peer_sends_to_us_and_verifies_our_receipt(
+    our_ap, peer_party, us_as_remote, invoice, pki
+):
     message = peer_message(peer_party, us_as_remote, invoice, instance_id="inst-peer-1")
     status, answer = await post_message(our_ap, message)
     assert status == 200
@@ -79,7 +89,9 @@ async def test_peer_sends_to_us_and_verifies_our_receipt(our_ap, peer_party, us_
     assert meta.sbdh.document_type_id == DOCTYPE and meta.sbdh.process_id == PROCESS
 
 
-async def test_replay_gets_same_receipt_and_is_delivered_once(our_ap, peer_party, us_as_remote, invoice):
+async def test_replay_gets_same_receipt_and_is_delivered_once(
+    our_ap, peer_party, us_as_remote, invoice
+):
     message = peer_message(peer_party, us_as_remote, invoice, instance_id="inst-replay")
     first = await post_message(our_ap, message)
     second = await post_message(our_ap, message)
@@ -114,7 +126,9 @@ async def test_tampered_signature_is_refused(our_ap, peer_party, us_as_remote, i
     conv = message.conversation_id.encode()
     assert body.count(conv) == 1
     tampered = body.replace(conv, conv[:-4] + b"beef")
-    status, answer = await post(our_ap, tampered, message.get_http_headers(boundary)["Content-Type"])
+    status, answer = await post(
+        our_ap, tampered, message.get_http_headers(boundary)["Content-Type"]
+    )
     assert status == 200 and error_of(answer)[0] == "EBMS:0101"
     assert our_ap.intake.delivered == []
 
@@ -122,18 +136,22 @@ async def test_tampered_signature_is_refused(our_ap, peer_party, us_as_remote, i
 async def test_tampered_attachment_is_refused(our_ap, peer_party, us_as_remote, invoice):
     message = peer_message(peer_party, us_as_remote, invoice)
     body, boundary = message.get_request_data()
-    [(cid, data)] = list(message.mime_attachments.items())
+    [(_cid, data)] = list(message.mime_attachments.items())
     flipped = data[:-1] + bytes([data[-1] ^ 1])  # breaks the GCM tag
-    status, answer = await post(our_ap, body.replace(data, flipped), message.get_http_headers(boundary)["Content-Type"])
-    assert error_of(answer)[0] == "EBMS:0102"
+    status, answer = await post(
+        our_ap, body.replace(data, flipped), message.get_http_headers(boundary)["Content-Type"]
+    )
+    assert status == 200 and error_of(answer)[0] == "EBMS:0102"
     assert our_ap.intake.delivered == []
 
 
 async def test_untrusted_certificate_is_refused(our_ap, us_as_remote, invoice, pki):
-    rogue = create_peppol_internal_party("POP000002", pki.rogue.cert, AS4LocalPrivateKey(pki.rogue.key))
+    rogue = create_peppol_internal_party(
+        "POP000002", pki.rogue.cert, AS4LocalPrivateKey(pki.rogue.key)
+    )
     status, answer = await post_message(our_ap, peer_message(rogue, us_as_remote, invoice))
     code, detail = error_of(answer)
-    assert code == "EBMS:0101" and "trust anchor" in detail
+    assert status == 200 and code == "EBMS:0101" and "trust anchor" in detail
     assert our_ap.intake.delivered == []
 
 
@@ -143,7 +161,7 @@ async def test_message_for_another_access_point_is_refused(our_ap, peer_party, i
 
     other = create_peppol_external_party("POP000002", pki.peer.cert)
     status, answer = await post_message(our_ap, peer_message(peer_party, other, invoice))
-    assert error_of(answer)[0] == "EBMS:0010"
+    assert status == 200 and error_of(answer)[0] == "EBMS:0010"
     assert our_ap.intake.delivered == []
 
 
@@ -162,14 +180,19 @@ async def test_zip_bomb_is_refused(aiohttp_client, ours, trust, pki, invoice):
 
     intake = Intake()
     limits = As4Limits(max_message_bytes=1024 * 1024, max_decompressed_bytes=2 * 1024 * 1024)
-    client = await aiohttp_client(make_app(As4Receiver(ours, trust, limits, MemorySeenStore(), intake)))
+    client = await aiohttp_client(
+        make_app(As4Receiver(ours, trust, limits, MemorySeenStore(), intake))
+    )
     peer = Identity("POP000002", pki.peer.cert, pki.peer.key)
     sbd = make_sbd(invoice, "bomb", sender=PEER_SERVED, receiver=SERVED)
     bomb = sbd + b" " * (64 * 1024 * 1024)  # 64 MiB once inflated, ~64 KiB on the wire
-    message = build_user_message(peer, pki.ours.cert, bomb, message_id="bomb@test",
-                                 header=unwrap_sbdh(sbd)[0])
+    message = build_user_message(
+        peer, pki.ours.cert, bomb, message_id="bomb@test", header=unwrap_sbdh(sbd)[0]
+    )
     assert len(message.body) < 200 * 1024
-    resp = await client.post("/as4", data=message.body, headers={"Content-Type": message.content_type})
+    resp = await client.post(
+        "/as4", data=message.body, headers={"Content-Type": message.content_type}
+    )
     assert error_of(await resp.read())[0] == "EBMS:0303"
     assert intake.delivered == []
 
@@ -177,10 +200,15 @@ async def test_zip_bomb_is_refused(aiohttp_client, ours, trust, pki, invoice):
 async def test_future_timestamp_beyond_skew_is_refused(our_ap, pki, invoice):
     peer = Identity("POP000002", pki.peer.cert, pki.peer.key)
     sbd = make_sbd(invoice, "future", sender=PEER_SERVED, receiver=SERVED)
-    message = build_user_message(peer, pki.ours.cert, sbd, message_id="future@test",
-                                 timestamp=datetime.now(UTC) + timedelta(hours=1))
+    message = build_user_message(
+        peer,
+        pki.ours.cert,
+        sbd,
+        message_id="future@test",
+        timestamp=datetime.now(UTC) + timedelta(hours=1),
+    )
     status, answer = await post(our_ap, message.body, message.content_type)
-    assert error_of(answer)[0] == "EBMS:0003"
+    assert status == 200 and error_of(answer)[0] == "EBMS:0003"
     assert our_ap.intake.delivered == []
 
 
@@ -199,6 +227,7 @@ async def test_intake_failure_is_transient_and_not_remembered(our_ap, pki, invoi
 
 
 # --- us -> peer (as4 package) -------------------------------------------------------------------
+
 
 async def test_we_send_to_peer_and_verify_its_receipt(peer_ap: PeerAp, ours, trust, pki, invoice):
     sender = As4Sender(ours, trust)
@@ -242,10 +271,14 @@ async def test_receipt_signed_by_someone_else_is_invalid(peer_ap: PeerAp, ours, 
     await sender.aclose()
 
 
-async def test_untrusted_receiver_certificate_is_permanent(peer_ap: PeerAp, ours, trust, pki, invoice):
+async def test_untrusted_receiver_certificate_is_permanent(
+    peer_ap: PeerAp, ours, trust, pki, invoice
+):
     sender = As4Sender(ours, trust)
     with pytest.raises(As4PermanentError):
-        await sender.send(peer_ap.url, pki.rogue.cert, make_sbd(invoice, "z"), message_id="out-r@gateway")
+        await sender.send(
+            peer_ap.url, pki.rogue.cert, make_sbd(invoice, "z"), message_id="out-r@gateway"
+        )
     assert peer_ap.received == []
     await sender.aclose()
 
@@ -253,8 +286,12 @@ async def test_untrusted_receiver_certificate_is_permanent(peer_ap: PeerAp, ours
 async def test_unreachable_receiver_is_transient(ours, pki, invoice, unused_tcp_port):
     sender = As4Sender(ours, timeout=5)
     with pytest.raises(As4TransientError):
-        await sender.send(f"http://127.0.0.1:{unused_tcp_port}/as4", pki.peer.cert,
-                          make_sbd(invoice, "u"), message_id="out-u@gateway")
+        await sender.send(
+            f"http://127.0.0.1:{unused_tcp_port}/as4",
+            pki.peer.cert,
+            make_sbd(invoice, "u"),
+            message_id="out-u@gateway",
+        )
     await sender.aclose()
 
 

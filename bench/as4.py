@@ -1,0 +1,309 @@
+"""AS4 throughput on loopback, signing + encryption on, and where the CPU time goes.
+
+Two processes play two access points, both on ``gateway.as4``: the peer runs in a child
+process with its own event loop (its own core on a 2-core box), we run here.
+
+- send:    we send N messages to the peer's /as4 and verify every receipt;
+- receive: the peer sends N messages to our /as4 and verifies our receipts.
+
+Each phase is profiled in *this* process (cProfile) and time is attributed to crypto
+(``cryptography``, hashlib), XML (lxml), gzip (zlib), the AS4 Python code, and everything
+else (aiohttp, asyncio). Usage: ``python bench/as4.py [-n 400] [-c 16]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import multiprocessing as mp
+import pstats
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "as4"))  # the test PKI generator
+
+from aiohttp import web  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+
+from gateway.as4 import (  # noqa: E402
+    As4Limits,
+    As4Receiver,
+    As4Sender,
+    Identity,
+    MemorySeenStore,
+    Sbdh,
+    TrustStore,
+    wrap_sbdh,
+)
+from gateway.as4.http import make_app  # noqa: E402
+
+DOCTYPE = (
+    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
+    "#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1"
+)
+PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
+INVOICE = ROOT.parent / "shared" / "corpus" / "peppol-bis-examples" / "base-example.xml"
+
+
+def write_pki(directory: Path) -> None:
+    from as4_pki import make_pki
+
+    pki = make_pki()
+    pem = serialization.Encoding.PEM
+    for name, issued in (
+        ("root", pki.root),
+        ("ca", pki.ap_ca),
+        ("ours", pki.ours),
+        ("peer", pki.peer),
+    ):
+        (directory / f"{name}.crt").write_bytes(issued.cert.public_bytes(pem))
+        (directory / f"{name}.key").write_bytes(
+            issued.key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+
+
+def load(directory: Path, who: str) -> tuple[Identity, TrustStore]:
+    identity = Identity.from_files("", str(directory / f"{who}.crt"), str(directory / f"{who}.key"))
+    return identity, TrustStore.from_files(
+        [str(directory / "root.crt")], [str(directory / "ca.crt")]
+    )
+
+
+def sbds(n: int, sender: str, receiver: str, tag: str) -> list[bytes]:
+    invoice = INVOICE.read_bytes()
+    return [
+        wrap_sbdh(invoice, Sbdh(sender, receiver, DOCTYPE, PROCESS, f"{tag}-{i}", "DK"))
+        for i in range(n)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def serve(identity: Identity, trust: TrustStore, port: int) -> web.AppRunner:
+    async def deliver(document: bytes, meta: object) -> None:
+        return None
+
+    receiver = As4Receiver(identity, trust, As4Limits(), MemorySeenStore(), deliver)
+    runner = web.AppRunner(make_app(receiver), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def send_all(
+    identity: Identity,
+    trust: TrustStore,
+    url: str,
+    peer_cert_path: Path,
+    payloads: list[bytes],
+    concurrency: int,
+    tag: str,
+) -> float:
+    from cryptography import x509
+
+    peer_cert = x509.load_pem_x509_certificate(peer_cert_path.read_bytes())
+    sender = As4Sender(identity, trust)
+    queue = list(enumerate(payloads))
+    start = time.perf_counter()
+
+    async def worker() -> None:
+        while queue:
+            i, sbd = queue.pop()
+            await sender.send(url, peer_cert, sbd, message_id=f"{tag}-{i}@bench")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    await sender.aclose()
+    return elapsed
+
+
+def peer_main(
+    directory: str,
+    role: str,
+    port: int,
+    our_port: int,
+    n: int,
+    concurrency: int,
+    ready: mp.Event,
+    done: mp.Event,
+) -> None:  # type: ignore[valid-type]
+    d = Path(directory)
+    identity, trust = load(d, "peer")
+
+    async def run() -> None:
+        if role == "serve":
+            runner = await serve(identity, trust, port)
+            ready.set()  # type: ignore[attr-defined]
+            while not done.is_set():  # type: ignore[attr-defined]
+                await asyncio.sleep(0.05)
+            await runner.cleanup()
+        else:
+            payloads = sbds(n, "0088:7300010000001", "0088:5798000000001", "in")
+            ready.set()  # type: ignore[attr-defined]
+            await send_all(
+                identity,
+                trust,
+                f"http://127.0.0.1:{our_port}/as4",
+                d / "ours.crt",
+                payloads,
+                concurrency,
+                "in",
+            )
+
+    asyncio.run(run())
+
+
+CATEGORIES = ("crypto", "xml", "gzip", "as4 python", "other")
+
+
+def shim_lxml() -> None:
+    """lxml is Cython: cProfile does not see its calls, so their time would land on the Python
+    caller. Wrapping the heavy entry points in Python functions makes it measurable."""
+    from lxml import etree
+
+    def wrap(fn):  # type: ignore[no-untyped-def]
+        def xml_call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            return fn(*args, **kwargs)
+
+        xml_call.__qualname__ = xml_call.__name__ = f"lxml_{fn.__name__}"
+        return xml_call
+
+    for name in ("tostring", "fromstring", "SubElement"):
+        setattr(etree, name, wrap(getattr(etree, name)))
+
+
+def attribute(profile: cProfile.Profile) -> dict[str, float]:
+    """Own time (tottime) per category."""
+    stats = pstats.Stats(profile)
+    totals = dict.fromkeys(CATEGORIES, 0.0)
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        label = f"{filename} {name}"
+        if "poll" in name or "select" in name:
+            continue  # idle: waiting for the peer is not our CPU time
+        if "cryptography" in label or "hashlib" in label or "openssl" in label:
+            cat = "crypto"
+        elif "lxml" in label or name == "xml_call":
+            cat = "xml"
+        elif "zlib" in label or "gzip" in label:
+            cat = "gzip"
+        elif "gateway/as4" in filename or "gateway/documents" in filename:
+            cat = "as4 python"
+        else:
+            cat = "other"
+        totals[cat] += tottime
+    return totals
+
+
+def phase_send(
+    tmp: str,
+    identity: Identity,
+    trust: TrustStore,
+    n: int,
+    c: int,
+    profile: cProfile.Profile | None,
+) -> float:
+    """We send ``n`` messages to a peer serving in a child process."""
+    ctx = mp.get_context("spawn")
+    d = Path(tmp)
+    port = free_port()
+    ready, done = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=peer_main, args=(tmp, "serve", port, 0, 0, 0, ready, done))
+    child.start()
+    try:
+        ready.wait(60)
+        url = f"http://127.0.0.1:{port}/as4"
+        payloads = sbds(n, "0088:5798000000001", "0088:7300010000001", f"out{time.time_ns()}")
+        asyncio.run(
+            send_all(
+                identity, trust, url, d / "peer.crt", payloads[:10], 4, f"warm{time.time_ns()}"
+            )
+        )
+        if profile:
+            profile.enable()
+        elapsed = asyncio.run(
+            send_all(identity, trust, url, d / "peer.crt", payloads, c, f"out{time.time_ns()}")
+        )
+        if profile:
+            profile.disable()
+    finally:
+        done.set()
+        child.join(30)
+    return elapsed
+
+
+def phase_receive(
+    tmp: str,
+    identity: Identity,
+    trust: TrustStore,
+    n: int,
+    c: int,
+    profile: cProfile.Profile | None,
+) -> float:
+    """A peer in a child process sends ``n`` messages to us."""
+    ctx = mp.get_context("spawn")
+    our_port = free_port()
+
+    async def run() -> float:
+        runner = await serve(identity, trust, our_port)
+        ready, done = ctx.Event(), ctx.Event()
+        child = ctx.Process(target=peer_main, args=(tmp, "send", 0, our_port, n, c, ready, done))
+        child.start()
+        await asyncio.to_thread(ready.wait, 60)
+        if profile:
+            profile.enable()
+        start = time.perf_counter()
+        await asyncio.to_thread(child.join, 600)
+        elapsed = time.perf_counter() - start
+        if profile:
+            profile.disable()
+        await runner.cleanup()
+        if child.exitcode != 0:
+            raise SystemExit(f"peer sender failed with exit code {child.exitcode}")
+        return elapsed
+
+    return asyncio.run(run())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=400, help="messages per direction")
+    parser.add_argument("-c", type=int, default=16, help="concurrent sends")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        write_pki(d)
+        identity, trust = load(d, "ours")
+        print(
+            f"payload: {INVOICE.name} ({INVOICE.stat().st_size} bytes) in an SBDH; gzip, "
+            f"RSA-2048/SHA-256 signature, AES-128-GCM + RSA-OAEP; every receipt verified; "
+            f"{args.c} concurrent sends; peer = gateway.as4 in a child process"
+        )
+        for name, phase in (("send", phase_send), ("receive", phase_receive)):
+            elapsed = phase(tmp, identity, trust, args.n, args.c, None)
+            print(f"{name:8s} {args.n} msgs in {elapsed:.2f}s = {args.n / elapsed:.1f} msgs/s")
+        shim_lxml()
+        for name, phase in (("send", phase_send), ("receive", phase_receive)):
+            prof = cProfile.Profile()
+            phase(tmp, identity, trust, args.n, args.c, prof)
+            shares = attribute(prof)
+            total = sum(shares.values()) or 1.0
+            parts = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in shares.items())
+            print(
+                f"{name:8s} profiled CPU in our process {1000 * total / args.n:.2f} ms/msg: {parts}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
