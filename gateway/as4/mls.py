@@ -195,6 +195,11 @@ def mls_sbdh(received: Sbdh, our_seat_id: str, country_c1: str) -> Sbdh:
     )
 
 
+def is_mls(header: Sbdh) -> bool:
+    """Whether a received message is an MLS (by its document type id's customization)."""
+    return CUSTOMIZATION_ID in header.document_type_id
+
+
 def outbound_state(status: MlsStatus) -> str:
     """The outbound document state an MLS implies: ``delivered_to_recipient`` or ``rejected_by_recipient``."""
     return "delivered_to_recipient" if status.accepted else "rejected_by_recipient"

@@ -136,6 +136,18 @@ class As4Receiver:
         self.deliver = deliver
         self._locks: dict[str, asyncio.Lock] = {}
 
+    @classmethod
+    def from_settings(cls, settings: Any, seen_store: SeenStore, deliver: Deliver) -> As4Receiver:
+        """Identity, trust anchors/intermediates and limits from ``Settings.as4``."""
+        as4 = settings.as4
+        return cls(
+            Identity.from_settings(as4),
+            TrustStore.from_files(as4.trust_anchors, as4.intermediates),
+            As4Limits.from_settings(as4),
+            seen_store,
+            deliver,
+        )
+
     async def handle(self, body: bytes, content_type: str) -> tuple[int, dict[str, str], bytes]:
         message_id: str | None = None
         try:

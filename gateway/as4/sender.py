@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 from cryptography import x509
 
@@ -46,6 +48,19 @@ class As4Sender:
         self.user_agent = user_agent
         self._session = session
         self._own_session = session is None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, session: aiohttp.ClientSession | None = None
+    ) -> As4Sender:
+        """Identity and trust from ``Settings.as4``; timeout from ``Settings.outbound``."""
+        as4 = settings.as4
+        return cls(
+            Identity.from_settings(as4),
+            TrustStore.from_files(as4.trust_anchors, as4.intermediates),
+            session=session,
+            timeout=settings.outbound.request_timeout,
+        )
 
     async def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -217,3 +217,49 @@ def test_generated_mls_passes_the_peppol_mls_scenario(installed_data_dir: Path):
     ):
         report = engine.validate(build_mls(status), "peppol-mls-1.0")
         assert report.status == "accepted", [f.message for f in report.findings]
+
+
+async def test_receiver_and_sender_from_settings(tmp_path, pki, invoice, aiohttp_client):
+    from cryptography.hazmat.primitives import serialization
+
+    from gateway.as4 import As4Receiver, As4Sender, MemorySeenStore
+    from gateway.as4.http import make_app
+    from gateway.config.settings import load_settings
+
+    pem = serialization.Encoding.PEM
+    files = {
+        "root.pem": pki.root.cert.public_bytes(pem),
+        "ca.pem": pki.ap_ca.cert.public_bytes(pem),
+        "ap.pem": pki.ours.cert.public_bytes(pem),
+        "ap.key": pki.ours.key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"s3cret")
+        ),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    settings = load_settings(
+        env={
+            "GATEWAY_AS4_CERT_FILE": str(tmp_path / "ap.pem"),
+            "GATEWAY_AS4_KEY_FILE": str(tmp_path / "ap.key"),
+            "GATEWAY_AS4_KEY_PASSWORD": "s3cret",
+            "GATEWAY_AS4_TRUST_ANCHORS": str(tmp_path / "root.pem"),
+            "GATEWAY_AS4_INTERMEDIATES": str(tmp_path / "ca.pem"),
+            "GATEWAY_AS4_MAX_DECOMPRESSED_BYTES": "1000000",
+        }
+    )
+    delivered = []
+
+    async def deliver(document, meta):
+        delivered.append(meta)
+
+    receiver = As4Receiver.from_settings(settings, MemorySeenStore(), deliver)
+    assert receiver.identity.party_id == "POP000001"  # defaults to the certificate CN
+    assert receiver.limits.max_decompressed_bytes == 1_000_000
+    client = await aiohttp_client(make_app(receiver))
+    sender = As4Sender.from_settings(settings)  # sends to itself: same identity both ends
+    sbd = make_sbd(invoice, "settings-1")
+    receipt = await sender.send(
+        str(client.make_url("/as4")), pki.ours.cert, sbd, message_id="s-1@test"
+    )
+    assert receipt.is_receipt and delivered[0].sbdh.instance_id == "settings-1"
+    await sender.aclose()
