@@ -1,10 +1,11 @@
 """Outbound: validated documents queued in the database and delivered to the receiver's
 access point by static ``[[routes]]`` or Peppol SML/SMP discovery, with retries and leases.
 
-Public surface: :class:`OutboundService` (submit + worker lifecycle), :func:`setup`
-(aiohttp routes), :func:`metrics_lines` (for /metrics), the transport plug-in interface
-(:class:`Transport`, :class:`Transports`, :class:`TransientError`, :class:`PermanentError`,
-:class:`DeliveryResult`, :class:`Endpoint`, :class:`OutboundMessage`).
+Public surface: the transport plug-in interface exported here (:class:`Transport`,
+:class:`Transports`, :class:`TransientError`, :class:`PermanentError`, :class:`DeliveryResult`,
+:class:`Endpoint`, :class:`OutboundMessage`); ``gateway.outbound.service.OutboundService``
+(submit + worker lifecycle) and ``gateway.outbound.api`` (``setup(app)``, ``metrics_lines``),
+kept out of this module so importing the interface never pulls in the web server.
 """
 
 from gateway.outbound.errors import DeliveryError, PermanentError, TransientError
