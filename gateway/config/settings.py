@@ -38,6 +38,11 @@ class SmtpSettings:
     #: 0 disables the e-mail channel.
     port: int = 0
     max_message_bytes: int = 30 * 1024 * 1024
+    #: PEM certificate chain + key: when both are set, the listener offers STARTTLS.
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    #: Refuse MAIL FROM until the client has switched to TLS (needs the two files above).
+    require_tls: bool = False
 
 
 @dataclass

@@ -7,6 +7,7 @@ import io
 import smtplib
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
 
 from pypdf import PdfWriter
 
@@ -74,3 +75,37 @@ async def send(
     port: int, raw: bytes, size_option: bool = True, noop: bool = True
 ) -> tuple[int, bytes]:
     return await asyncio.to_thread(_send, port, raw, size_option, noop)
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A throw-away certificate + key for 127.0.0.1 (PEM files in ``directory``)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.crt", directory / "smtp.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file

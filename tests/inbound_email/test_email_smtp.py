@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbuild import RCPT, SENDER, attach, facturx_pdf, new_mail, send, wire
+from mailbuild import RCPT, SENDER, attach, facturx_pdf, new_mail, self_signed, send, wire
 
-from gateway.config import load_settings
+from gateway.config import ConfigError, load_settings
 from gateway.inbound.email import SmtpChannel
 from gateway.inbound.intake import IntakeResult, Submission
 from gateway.validation.report import ValidationReport
@@ -193,3 +195,44 @@ async def test_stop_lets_a_mail_being_stored_finish(
     assert len(intake.submissions) == 1
     with pytest.raises(OSError):  # no longer listening
         await asyncio.to_thread(smtplib.SMTP, "127.0.0.1", port, timeout=2)
+
+
+def _send_tls(port: int, raw: bytes, starttls: bool) -> tuple[int, bytes]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+        client.ehlo("seller-mta.example")
+        if starttls:
+            assert client.has_extn("starttls")
+            client.starttls(context=ssl._create_unverified_context())  # self-signed test cert
+            client.ehlo("seller-mta.example")
+            assert client.sock is not None and client.sock.version() in ("TLSv1.2", "TLSv1.3")
+        code, text = client.mail(SENDER)
+        if code != 250:
+            return code, text
+        client.rcpt(RCPT)
+        return client.data(raw)
+
+
+async def test_starttls_offered_and_required(
+    intake: RecordingIntake, ubl_bytes: bytes, tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path)
+    channel = await _channel(
+        intake, tls_cert_file=str(cert), tls_key_file=str(key), require_tls=True
+    )
+    msg = new_mail("Over TLS")
+    attach(msg, ubl_bytes, "a.xml")
+    try:
+        plain = await asyncio.to_thread(_send_tls, channel.port, wire(msg), False)
+        secure = await asyncio.to_thread(_send_tls, channel.port, wire(msg), True)
+    finally:
+        await channel.stop()
+
+    assert plain[0] == 530  # clear text refused before anything is transferred
+    assert secure[0] == 250
+    assert [s.raw for s in intake.submissions] == [ubl_bytes]
+
+
+def test_require_tls_without_certificate_is_a_config_error(intake: RecordingIntake) -> None:
+    settings = load_settings(env={}, overrides={"smtp": {"port": 0, "require_tls": True}})
+    with pytest.raises(ConfigError, match="require_tls"):
+        SmtpChannel(settings, intake)

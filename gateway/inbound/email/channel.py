@@ -20,6 +20,9 @@ SMTP answers, and why:
   extension, refused at ``MAIL FROM`` when the client declares the size, otherwise after
   ``DATA`` without keeping the excess in memory).
 * Invalid invoices are still ``250``: they are stored as ``invalid`` with their report.
+
+STARTTLS is offered when ``smtp.tls_cert_file``/``tls_key_file`` are set; ``smtp.require_tls``
+then refuses mail over a clear-text session (``530``).
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import weakref
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.documents import ParseLimits
 from gateway.inbound.email.mime import parse_mail
 from gateway.inbound.email.submissions import EnvelopeInfo, build_submissions
@@ -129,6 +133,25 @@ def _accepted(results: list[IntakeResult]) -> str:
     return reply
 
 
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The STARTTLS context from ``smtp.tls_cert_file``/``tls_key_file``, or None (no TLS).
+
+    Sending MTAs use opportunistic TLS; offering it keeps invoices (personal and business
+    data) off the wire in clear text. Misconfiguration fails at start, not at first mail.
+    """
+    smtp = settings.smtp
+    if not (smtp.tls_cert_file or smtp.tls_key_file):
+        if smtp.require_tls:
+            raise ConfigError("smtp.require_tls needs smtp.tls_cert_file and smtp.tls_key_file")
+        return None
+    if not (smtp.tls_cert_file and smtp.tls_key_file):
+        raise ConfigError("smtp.tls_cert_file and smtp.tls_key_file must be set together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(smtp.tls_cert_file, smtp.tls_key_file)
+    return context
+
+
 class SmtpChannel:
     """The e-mail inbound channel: ``await start()`` listens, ``await stop()`` drains and closes.
 
@@ -145,6 +168,7 @@ class SmtpChannel:
         self._server: asyncio.AbstractServer | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
         self._hostname = socket.gethostname()  # no DNS lookup, unlike getfqdn()
+        self._tls = tls_context(settings)
 
     @property
     def port(self) -> int:
@@ -168,6 +192,8 @@ class SmtpChannel:
             decode_data=False,
             hostname=self._hostname,
             ident="einvoice-gateway",
+            tls_context=self._tls,
+            require_starttls=self._tls is not None and self.settings.smtp.require_tls,
             loop=asyncio.get_running_loop(),
         )
         self._sessions.add(session)
