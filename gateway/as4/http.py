@@ -19,9 +19,19 @@ def as4_handler(receiver: As4Receiver):  # type: ignore[no-untyped-def]
             return web.Response(
                 status=413, headers=SOAP_HEADERS, body=build_error(error, None, receiver.identity)
             )
-        body = await request.content.read(limit + 1)
-        if len(body) <= limit and not request.content.at_eof():
-            body += await request.content.read(limit + 1 - len(body))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                error = EbmsError("EBMS:0004", f"message exceeds {limit} bytes", http_status=413)
+                return web.Response(
+                    status=413,
+                    headers=SOAP_HEADERS,
+                    body=build_error(error, None, receiver.identity),
+                )
+            chunks.append(chunk)
+        body = b"".join(chunks)
         status, headers, answer = await receiver.handle(
             body, request.headers.get("Content-Type", "")
         )

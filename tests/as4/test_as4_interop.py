@@ -306,3 +306,19 @@ async def test_round_trip_between_two_gateways(our_ap, pki, invoice):
     assert gzip.decompress(gzip.compress(document)) == document and root_id(document) == "Snippet1"
     assert meta.sbdh.mls_to == "0242:000002" and isinstance(meta.sbdh, Sbdh)
     await sender.aclose()
+
+
+async def test_large_message_is_read_completely(our_ap, pki, invoice):
+    """A multi-megabyte message arrives in many TCP chunks; all of it must be read."""
+    import os
+
+    peer = Identity("POP000002", pki.peer.cert, pki.peer.key)
+    filler = b"<!-- " + os.urandom(1024 * 1024).hex().encode() + b" -->"
+    padded = invoice.replace(b"<cbc:CustomizationID>", filler + b"<cbc:CustomizationID>", 1)
+    sbd = make_sbd(padded, "large-1", sender=PEER_SERVED, receiver=SERVED)
+    sender = As4Sender(peer)
+    receipt = await sender.send(our_ap.url, pki.ours.cert, sbd, message_id="large-1@test")
+    assert receipt.is_receipt
+    [(document, _meta)] = our_ap.intake.delivered
+    assert len(document) > 2 * 1024 * 1024 and root_id(document) == "Snippet1"
+    await sender.aclose()
