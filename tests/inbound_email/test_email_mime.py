@@ -153,3 +153,14 @@ def test_encoded_headers_and_filenames_are_decoded(ubl_bytes: bytes) -> None:
     mail = parse_mail(raw)
     assert mail.headers["subject"] == "Rechnung Nr. 4711 für Müller GmbH"
     assert mail.invoices[0].part.filename == "Rechnung_Müller.xml"
+
+
+def test_same_xml_twice_in_one_mail_is_one_invoice(cii_bytes: bytes) -> None:
+    """Senders often attach the XML on its own and inside the Factur-X PDF."""
+    msg = new_mail()
+    attach(msg, facturx_pdf(cii_bytes), "R-1.pdf", "application/pdf")
+    attach(msg, cii_bytes, "R-1.xml")
+    mail = parse_mail(msg.as_bytes())
+
+    (inv,) = mail.invoices
+    assert (inv.source, inv.part.path, inv.copies) == ("pdf", "2/factur-x.xml", ["3"])

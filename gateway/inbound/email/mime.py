@@ -72,6 +72,9 @@ class InvoicePart:
     doc_type: str | None = None
     #: Refusal code (not-well-formed, forbidden-construct, too-large) when unparseable.
     refused: str | None = None
+    #: Part paths of byte-identical copies in the same mail (e.g. the XML attached both on
+    #: its own and inside the Factur-X PDF): one document, not a document and its duplicate.
+    copies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -213,6 +216,10 @@ class _Walker:
         container: Part | None = None,
     ) -> bool:
         """Record ``part`` as an invoice if it is one (or declared XML that will not parse)."""
+        for known in self.mail.invoices:
+            if known.part.data == part.data:
+                known.copies.append(part.path)
+                return True
         doc_type = refused = None
         try:
             info = identify(parse_xml(part.data, self.limits))

@@ -92,6 +92,7 @@ def _origin(invoice: InvoicePart, index: int, total: int) -> dict[str, Any]:
         "container": container.summary() if container else None,
         "forwarded": invoice.forwarded,
         "refused": invoice.refused,
+        "copies": list(invoice.copies),
     }
 
 
