@@ -115,7 +115,14 @@ async def test_kill_9_mid_send_then_restart_delivers_everything(
     proc = await start_gateway(config)
     try:
         await until(lambda: _received(counting, 15), 30, "first deliveries")
-        in_flight = await _count(db, OutboundItem.state == "sending")
+        # Kill at a moment when the database shows leased items (between two loop turns a
+        # worker may briefly hold none).
+        in_flight = 0
+        for _ in range(200):
+            in_flight = await _count(db, OutboundItem.state == "sending")
+            if in_flight:
+                break
+            await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         assert proc.returncode == -signal.SIGKILL
