@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.problems import Problem
-from gateway.server.appkeys import DB
+from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
 
 
@@ -47,11 +47,19 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             "Send an API key as 'Authorization: Bearer KEY'.",
             headers=_CHALLENGE,
         )
-    async with request.app[DB].read() as session:
-        key = await repo.verify_api_key(session, token.strip())
-    if key is None:
-        raise Problem(401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE)
-    request[PRINCIPAL] = Principal(key.id, key.tenant, key.scope_set)
+    token = token.strip()
+    cache = request.app[KEY_CACHE]
+    principal = cache.get(token)
+    if principal is None:
+        async with request.app[DB].read() as session:
+            key = await repo.verify_api_key(session, token)
+        if key is None:
+            raise Problem(
+                401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
+            )
+        principal = Principal(key.id, key.tenant, key.scope_set)
+        cache.put(token, principal)
+    request[PRINCIPAL] = principal
     return await handler(request)
 
 

@@ -62,6 +62,7 @@ class Forwarder:
         self.db = db
         self.settings = settings
         self._wake = asyncio.Event()
+        self._work = True  # deliveries left over from a previous run are picked up at start
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(max_parallel)
         self._task: asyncio.Task[None] | None = None
@@ -74,12 +75,15 @@ class Forwarder:
         session.add(InboxItem(tenant=doc.tenant, document_id=doc.id))
         tenant = await session.get(Tenant, doc.tenant)
         if tenant is not None and tenant.webhook_url:
+            self._work = True
             session.add(
                 WebhookDelivery(document_id=doc.id, tenant=doc.tenant, url=tenant.webhook_url)
             )
 
     def wake(self) -> None:
-        self._wake.set()
+        """Look for pending deliveries now (only if something was queued since the last look)."""
+        if self._work:
+            self._wake.set()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -109,6 +113,7 @@ class Forwarder:
             self._wake.clear()
 
     async def _dispatch_pending(self) -> None:
+        self._work = False
         async with self.db.read() as s:
             seqs = list(
                 await s.scalars(

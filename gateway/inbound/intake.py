@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.exc import IntegrityError
-
-from gateway.store import Database, Document, StatusChange, repo
+from gateway.inbound.storing import BatchWriter, Pending
+from gateway.store import Database, Document, repo
 from gateway.store import models as m
 from gateway.validation.report import ValidationReport
 
@@ -101,6 +100,7 @@ class IntakePipeline:
         self.validator = validator
         self.forwarding = forwarding
         self.observer = observer
+        self._writer = BatchWriter(db, forwarding)
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
@@ -118,72 +118,13 @@ class IntakePipeline:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
         fields = _document_fields(sub, report, tenant)
         claims = _claims(fields) if fields["status"] == "received" else {}
-        for attempt in range(5):
-            try:
-                result = await self._store(sub, report, fields, claims)
-                break
-            except IntegrityError:
-                # Another submission claimed the same bytes/business key between our check and
-                # our insert (PostgreSQL, or another process on SQLite): the next round sees
-                # its claim and stores this one as its duplicate.
-                log.info("duplicate claim race, retrying", extra={"attempt": attempt + 1})
-        else:  # pragma: no cover - needs five lost races in a row
-            raise RuntimeError("could not store document after repeated claim conflicts")
+        doc = await self._writer.store(Pending(fields, claims, sub.channel, sub.attachments))
+        result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
         if result.status == "received" and self.forwarding is not None:
             self.forwarding.wake()
         if self.observer is not None:
             self.observer.observe(sub.channel, result.status, validation_seconds)
         return result
-
-    async def _store(
-        self,
-        sub: Submission,
-        report: ValidationReport,
-        fields: dict[str, Any],
-        claims: dict[str, str],
-    ) -> IntakeResult:
-        doc = Document(**fields)
-        async with self.db.write() as session:
-            if doc.tenant is not None:
-                await repo.ensure_tenant(session, doc.tenant)
-            if claims:
-                assert doc.tenant is not None
-                found = await repo.find_claim(session, doc.tenant, doc.direction, claims)
-                if found is not None:
-                    original, kind = found
-                    why = "same bytes" if kind == "sha256" else "same business key"
-                    doc.status = "duplicate"
-                    doc.duplicate_of = original
-                    doc.status_reason = f"duplicate of {original} ({why})"
-            session.add(doc)
-            await session.flush()
-            session.add(
-                StatusChange(
-                    document_id=doc.id,
-                    from_status=None,
-                    to_status=doc.status,
-                    source="system",
-                    actor=f"channel:{sub.channel}",
-                    reason=doc.status_reason,
-                )
-            )
-            for att in sub.attachments:
-                session.add(
-                    m.Attachment(
-                        document_id=doc.id,
-                        filename=att.filename,
-                        content_type=att.content_type,
-                        size=len(att.data),
-                        sha256=repo.sha256_hex(att.data),
-                        data=att.data,
-                    )
-                )
-            if doc.status == "received":
-                repo.add_claims(session, doc, claims)
-                await session.flush()  # IntegrityError here = lost race
-                if self.forwarding is not None and doc.tenant is not None:
-                    await self.forwarding.enqueue(session, doc)
-        return IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:

@@ -19,10 +19,11 @@ from aiohttp import web
 from sqlalchemy import text
 
 from gateway.api import auth_middleware, problem_middleware, setup_routes
+from gateway.api.keycache import KeyCache
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, METRICS, SETTINGS
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
@@ -53,6 +54,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
+    app[KEY_CACHE] = KeyCache()
     app[INTAKE] = intake
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.api.keycache import KeyCache
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
@@ -19,3 +20,4 @@ DB = web.AppKey("db", Database)
 INTAKE = web.AppKey("intake", IntakePipeline)
 FORWARDER = web.AppKey("forwarder", Forwarder)
 METRICS = web.AppKey("metrics", Metrics)
+KEY_CACHE = web.AppKey("key_cache", KeyCache)
