@@ -48,7 +48,6 @@ class Engine:
         self.limits = limits or ParseLimits()
         self._schemas: dict[str, SchemaLayer] = {}
         self._xslts: dict[str, SchematronLayer] = {}
-        self._saxon: SaxonRuntime | None = None
 
     # -- artefact caches -----------------------------------------------------------------
     def _schema(self, rel: str) -> SchemaLayer:
@@ -56,10 +55,9 @@ class Engine:
             self._schemas[rel] = SchemaLayer(self.artefacts_dir / rel)
         return self._schemas[rel]
 
-    def _saxon_runtime(self) -> SaxonRuntime:
-        if self._saxon is None:
-            self._saxon = SaxonRuntime()
-        return self._saxon
+    @staticmethod
+    def _saxon_runtime() -> SaxonRuntime:
+        return SaxonRuntime.shared()
 
     def _schematron(self, rel: str) -> SchematronLayer:
         if rel not in self._xslts:

@@ -93,25 +93,44 @@ class SchemaLayer:
 
 
 class SaxonRuntime:
-    """One Saxon processor per process, with its compiled stylesheets."""
+    """The process's one Saxon processor and its compiled stylesheets (shared by all engines).
 
-    _lock = threading.Lock()
+    Why one per process: SaxonC runs in a GraalVM isolate; every thread that touches it is
+    attached to the isolate, and a thread that exits detaches. Several processors on several
+    short-lived threads crashed the interpreter ("detachThread", exit 99), so the gateway keeps
+    exactly one processor per process and touches it only from long-lived threads (the main
+    thread of a worker process, or the in-process validation thread, see ``pool``).
+    """
+
+    _shared: SaxonRuntime | None = None
+    _shared_lock = threading.Lock()
 
     def __init__(self) -> None:
         from saxonche import PySaxonProcessor
 
         self.proc = PySaxonProcessor(license=False)
         self.xslt = self.proc.new_xslt30_processor()
+        self._compiled: dict[Path, SchematronLayer] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> SaxonRuntime:
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
 
     def compile(self, path: Path) -> SchematronLayer:
+        path = path.resolve()
         with self._lock:
-            text = trimmed_stylesheet(path)
-            executable = self.xslt.compile_stylesheet(
-                stylesheet_text=text, base_uri=path.resolve().as_uri()
-            )
-        if executable is None:  # saxonche reports compile errors on the processor
-            raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
-        return SchematronLayer(self, executable)
+            if path not in self._compiled:
+                executable = self.xslt.compile_stylesheet(
+                    stylesheet_text=trimmed_stylesheet(path), base_uri=path.as_uri()
+                )
+                if executable is None:  # saxonche reports compile errors on the processor
+                    raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
+                self._compiled[path] = SchematronLayer(self, executable)
+            return self._compiled[path]
 
     def parse(self, text: str) -> object:
         return self.proc.parse_xml(xml_text=text)

@@ -11,7 +11,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,14 +33,61 @@ _ENGINE: Engine | None = None
 
 def _init_worker(artefacts_dir: str, limits: ParseLimits, warm: bool) -> None:
     global _ENGINE
-    _ENGINE = Engine(Path(artefacts_dir), limits=limits)
+    _ENGINE = _make_engine(artefacts_dir, limits, warm)
+
+
+def _make_engine(artefacts_dir: str, limits: ParseLimits, warm: bool) -> Engine:
+    engine = Engine(Path(artefacts_dir), limits=limits)
     if warm:
-        _ENGINE.warm()
+        engine.warm()
+    return engine
 
 
 def _validate_in_worker(data: bytes, scenario: str | None) -> dict[str, Any]:
     assert _ENGINE is not None, "worker not initialised"
     return _ENGINE.validate(data, scenario).to_dict()
+
+
+class _ValidationThread(Executor):
+    """One daemon thread for the whole process that runs in-process validations.
+
+    Saxon must not be used from threads that come and go (see ``layers.SaxonRuntime``), so
+    in-process mode (``jobs=0``) never starts or stops threads per validator: every such
+    validator shares this thread, which lives as long as the process.
+    """
+
+    _instance: _ValidationThread | None = None
+    _lock = threading.Lock()
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._queue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="gateway-validate", daemon=True).start()
+
+    @classmethod
+    def shared(cls) -> _ValidationThread:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _run(self) -> None:
+        while True:
+            future, fn, args = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((future, lambda *a: fn(*a, **kwargs), args))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shared for the process lifetime: nothing to shut down per validator."""
 
 
 class Validator:
@@ -66,6 +116,7 @@ class Validator:
         self.warm = warm
         self.scenarios: list[Scenario] = load_scenarios()
         self._ids = {s.id for s in self.scenarios}
+        self._engine: Engine | None = None
         self._executor = self._start()
 
     @classmethod
@@ -78,8 +129,8 @@ class Validator:
     def _start(self) -> Executor:
         initargs = (str(self.artefacts_dir), self.limits, self.warm)
         if self.jobs <= 0:
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate")
-            executor.submit(_init_worker, *initargs).result()
+            executor = _ValidationThread.shared()
+            self._engine = executor.submit(_make_engine, *initargs).result()
             return executor
         return ProcessPoolExecutor(
             max_workers=self.jobs,
@@ -98,26 +149,30 @@ class Validator:
         self._check_scenario(scenario)
         loop = asyncio.get_running_loop()
         try:
-            raw = await loop.run_in_executor(self._executor, _validate_in_worker, data, scenario)
+            raw = await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
         except BrokenProcessPool:
             # A worker died (OOM, crash in native code). Start a fresh pool and try once more,
             # so one poisonous document cannot take validation down for everyone.
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = self._start()
-            raw = await loop.run_in_executor(self._executor, _validate_in_worker, data, scenario)
+            raw = await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
         return ValidationReport.from_dict(raw)
+
+    def _submit(self, data: bytes, scenario: str | None) -> Future[dict[str, Any]]:
+        if self._engine is not None:
+            engine = self._engine
+            return self._executor.submit(lambda: engine.validate(data, scenario).to_dict())
+        return self._executor.submit(_validate_in_worker, data, scenario)
 
     def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
         self._check_scenario(scenario)
-        return ValidationReport.from_dict(
-            self._executor.submit(_validate_in_worker, data, scenario).result()
-        )
+        return ValidationReport.from_dict(self._submit(data, scenario).result())
 
     def map(self, items: list[tuple[bytes, str | None]]) -> list[ValidationReport]:
         """Validate many documents using every worker; results in input order."""
         for _, scenario in items:
             self._check_scenario(scenario)
-        futures = [self._executor.submit(_validate_in_worker, d, s) for d, s in items]
+        futures = [self._submit(d, s) for d, s in items]
         return [ValidationReport.from_dict(f.result()) for f in futures]
 
     async def aclose(self) -> None:

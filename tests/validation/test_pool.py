@@ -41,3 +41,30 @@ async def test_in_process_mode(installed_data_dir: Path) -> None:
         assert report.accepted and report.scenario == "peppol-mls-1.0"
     finally:
         await validator.aclose()
+
+
+def test_in_process_validators_come_and_go_safely(installed_data_dir: Path, tmp_path: Path) -> None:
+    """Regression: short-lived in-process validators on threads that exit crashed GraalVM
+    (exit 99). Run the pattern in a child process so a crash cannot take pytest down."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "churn.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from gateway.validation import Engine, Validator\n"
+        f"ART = Path({str(installed_data_dir / 'artefacts')!r})\n"
+        f"DOC = Path({str(CORPUS / 'peppol-mls/MessageLevelStatus_Example_AB.xml')!r}).read_bytes()\n"
+        "async def once():\n"
+        "    v = Validator(ART, jobs=0, warm=False)\n"
+        "    r = await v.validate(DOC)\n"
+        "    await v.aclose()\n"
+        "    return r.accepted\n"
+        "ok = [asyncio.run(once()) for _ in range(4)]\n"
+        "ok.append(Engine(ART).validate(DOC).accepted)\n"
+        "print(all(ok))\n"
+    )
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "True"
