@@ -5,6 +5,16 @@ App keys (see :mod:`gateway.server.appkeys`): ``INTAKE`` (the shared
 ``DB``, ``FORWARDER``, ``SETTINGS``, ``METRICS``.
 """
 
-from gateway.server.app import create_app
+from typing import Any
 
 __all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the API handlers import gateway.server.appkeys, and the app factory imports the
+    # API; importing the factory eagerly here would make the two packages import each other.
+    if name == "create_app":
+        from gateway.server.app import create_app
+
+        return create_app
+    raise AttributeError(name)

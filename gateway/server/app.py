@@ -23,6 +23,8 @@ from gateway.api.keycache import KeyCache
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.outbound.api import OUTBOUND, metrics_lines
+from gateway.outbound.api import setup as setup_outbound
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
@@ -61,6 +63,8 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         app["intake"] = intake  # plain key for channels written against the string contract
     app[STARTED_AT] = time.time()
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
+    # After the intake lifecycle: the outbound service borrows its validator pool at startup.
+    setup_outbound(app)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_routes(app)
@@ -152,7 +156,8 @@ async def metrics_handler(request: web.Request) -> web.Response:
         "Webhook deliveries by state.",
         (((("state", state),), float(n)) for state, n in deliveries),
     )
-    body = request.app[METRICS].render([*docs, *hooks])
+    queue = await metrics_lines(request.app[OUTBOUND].queue)
+    body = request.app[METRICS].render([*docs, *hooks, *queue])
     return web.Response(
         text=body,
         content_type="text/plain",

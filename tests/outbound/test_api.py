@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
-from gateway.outbound.api import OUTBOUND, metrics_lines, setup
+from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.server.app import create_app
 from gateway.server.appkeys import DB
 from gateway.store import repo
@@ -33,8 +33,7 @@ async def client(aiohttp_client, tmp_path: Path, receiver: Receiver, validator):
         "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
         "routes": [{"participant": "0002:*", "url": receiver.url}],
     })
-    app = create_app(settings, validator=validator)
-    setup(app)
+    app = create_app(settings, validator=validator)  # wires the outbound service itself
     cl = await aiohttp_client(app)
     async with app[DB].write() as s:
         _, submit_key = await repo.create_api_key(s, "acme", ["submit", "read"])
