@@ -3,7 +3,6 @@ access point built on the independent PyPI package ``as4``, also on a real loopb
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,27 +16,16 @@ from as4.peppol import (
     peppol_security_policy,
 )
 from as4_pki import Pki, make_pki
+from as4_support import Intake, OurAp, PeerAp
 
 from gateway.as4 import (
     As4Limits,
     As4Receiver,
     Identity,
-    InboundMeta,
     MemorySeenStore,
-    RecipientNotServiced,
-    Sbdh,
     TrustStore,
-    wrap_sbdh,
 )
 from gateway.as4.http import make_app
-
-DOCTYPE = (
-    "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
-    "#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1"
-)
-PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
-SERVED = "0088:5798000000001"  # a participant our gateway serves
-PEER_SERVED = "0088:7300010000001"  # a participant the peer AP serves
 
 
 @pytest.fixture(scope="session")
@@ -60,47 +48,6 @@ def trust(pki: Pki) -> TrustStore:
     return TrustStore([pki.root.cert], [pki.ap_ca.cert])
 
 
-def make_sbd(
-    invoice: bytes, instance_id: str, sender: str = SERVED, receiver: str = PEER_SERVED, **kw: Any
-) -> bytes:
-    return wrap_sbdh(
-        invoice,
-        Sbdh(
-            sender=sender,
-            receiver=receiver,
-            document_type_id=DOCTYPE,
-            process_id=PROCESS,
-            instance_id=instance_id,
-            country_c1="DK",
-            **kw,
-        ),
-    )
-
-
-@dataclass
-class Intake:
-    """Stand-in for the gateway intake: records deliveries, refuses unknown recipients."""
-
-    served: set[str] = field(default_factory=lambda: {SERVED})
-    delivered: list[tuple[bytes, InboundMeta]] = field(default_factory=list)
-    fail: bool = False
-
-    async def __call__(self, document: bytes, meta: InboundMeta) -> None:
-        if self.fail:
-            raise RuntimeError("database unavailable")
-        if meta.sbdh.receiver not in self.served:
-            raise RecipientNotServiced(meta.sbdh.receiver)
-        self.delivered.append((document, meta))
-
-
-@dataclass
-class OurAp:
-    receiver: As4Receiver
-    intake: Intake
-    url: str
-    client: Any
-
-
 @pytest.fixture
 def limits() -> As4Limits:
     return As4Limits(max_message_bytes=5 * 1024 * 1024, max_decompressed_bytes=5 * 1024 * 1024)
@@ -114,16 +61,6 @@ async def our_ap(
     receiver = As4Receiver(ours, trust, limits, MemorySeenStore(), intake)
     client = await aiohttp_client(make_app(receiver))
     return OurAp(receiver, intake, str(client.make_url("/as4")), client)
-
-
-@dataclass
-class PeerAp:
-    """A receiving AP built on the PyPI ``as4`` package."""
-
-    url: str
-    received: list[dict[str, bytes]] = field(default_factory=list)
-    served: set[str] = field(default_factory=lambda: {PEER_SERVED})
-    signals: list[bytes] = field(default_factory=list)
 
 
 @pytest.fixture

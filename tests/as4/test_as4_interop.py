@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from as4 import AS4LocalPrivateKey
 from as4.peppol import build_peppol_message, create_peppol_internal_party, parse_peppol_receipt
-from conftest import DOCTYPE, PEER_SERVED, PROCESS, SERVED, OurAp, PeerAp, make_sbd
+from as4_support import DOCTYPE, PEER_SERVED, PROCESS, SERVED, OurAp, PeerAp, make_sbd
 from lxml import etree
 
 from gateway.as4 import (
@@ -174,7 +174,7 @@ async def test_oversized_message_is_refused(our_ap, peer_party, us_as_remote, in
 
 
 async def test_zip_bomb_is_refused(aiohttp_client, ours, trust, pki, invoice):
-    from conftest import Intake
+    from as4_support import Intake
 
     from gateway.as4.http import make_app
 

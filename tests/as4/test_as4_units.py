@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from as4_pki import issue
-from conftest import DOCTYPE, PROCESS, make_sbd
+from as4_support import DOCTYPE, PROCESS, make_sbd
 
 from gateway.as4 import (
     EbmsError,
