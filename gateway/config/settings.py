@@ -95,6 +95,23 @@ class As4Settings:
     max_message_bytes: int = 50 * 1024 * 1024
     max_decompressed_bytes: int = 100 * 1024 * 1024
     clock_skew_seconds: float = 300.0
+    #: ISO country of our end users: COUNTRY_C1 / C4 when a document names no address country.
+    country: str = ""
+    #: MLS_TYPE we ask receiving APs for (ALWAYS_SEND | FAILURE_ONLY); "" requests no MLS.
+    mls_type: str = "ALWAYS_SEND"
+
+
+@dataclass
+class ResponsesSettings:
+    """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
+
+    #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
+    overdue_timer: bool = False
+    overdue_interval: float = 3600.0
+    #: Seconds between re-matching runs for responses that arrived before their invoice.
+    rematch_interval: float = 10.0
+    #: Mapping table (TOML); empty = config/invoice-response-mapping.toml of the gateway.
+    mapping_file: str = ""
 
 
 @dataclass
@@ -127,6 +144,7 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
+    responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     routes: list[Route] = field(default_factory=list)
 
     @property

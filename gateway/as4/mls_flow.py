@@ -1,0 +1,191 @@
+"""MLS in the gateway: answer received documents, and apply received MLS to our outbound ones.
+
+Receiving side (C3): after intake, :class:`MlsResponder` builds the MLS the SBDH asks for
+(``mls_wanted``: RE with issue lines when validation failed, AP on success only with
+``MLS_TYPE=ALWAYS_SEND``), validates it with ``peppol-mls-1.0`` and queues it like any
+outbound document to ``MLS_TO`` (the sending AP's SPIS participant id), so it gets the queue's
+retries and the AS4 transport's receipts.
+
+Sending side (C2): :class:`MlsConsumer` validates an inbound MLS with ``peppol-mls-1.0``, finds
+our outbound document by the SBDH InstanceIdentifier it references and moves it from
+``delivered`` to ``delivered_to_recipient`` (AP/AB) or ``rejected_by_recipient`` (RE), with the
+issue lines in the status history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from gateway.as4.mls import MlsIssue, MlsStatus, build_mls, mls_wanted, outbound_state, parse_mls
+from gateway.as4.mls import spis_id as spis_of
+from gateway.as4.models import As4Outbound
+from gateway.as4.receiver import InboundMeta
+from gateway.store import Database, Document, repo
+from gateway.validation.report import ValidationReport
+
+log = logging.getLogger(__name__)
+
+SCENARIO = "peppol-mls-1.0"
+#: Outbound statuses an MLS may move on (``failed``: the receipt was lost, the MLS proves delivery).
+MLS_APPLIES_TO = frozenset({"delivered", "failed"})
+#: Statuses meaning "our own receipt bookkeeping is still in flight": wait a little.
+IN_FLIGHT = frozenset({"queued", "sending", "retrying"})
+#: Refusals before validation: the syntax itself (SV), not a business rule.
+_SYNTAX = frozenset({"not-well-formed", "forbidden-construct", "too-large", "no-scenario"})
+MAX_ISSUES = 50
+
+
+class ValidatorLike(Protocol):
+    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+
+
+class MlsRefused(Exception):
+    """An inbound MLS that cannot be applied yet (its document is still being sent): retry."""
+
+
+def issues_from(report: ValidationReport) -> list[MlsIssue]:
+    """MLS issue lines for a refused document: SV for syntax/XSD, BV for business rules."""
+    if report.status in _SYNTAX:
+        return [MlsIssue("SV", report.reason or report.status)]
+    issues = [
+        MlsIssue(
+            "SV" if f.source == "xsd" else "BV",
+            f"[{f.rule}] {f.message}"[:1000],
+            f.location or "NA",
+        )
+        for f in report.findings
+        if f.blocking
+    ][:MAX_ISSUES]
+    return issues or [MlsIssue("BV", report.reason or "the document was rejected")]
+
+
+class MlsResponder:
+    def __init__(self, seat_id: str, outbound: Any, validator: Any) -> None:
+        self.spis_id = spis_of(seat_id)
+        self.outbound = outbound
+        self._validator = validator
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def answer_later(self, tenant: str, meta: InboundMeta, accepted: bool,
+                     report: ValidationReport) -> None:
+        """Queue the MLS in the background: the sender's receipt must not wait for it."""
+        if not mls_wanted(meta.sbdh, accepted):
+            return
+        task = asyncio.create_task(self.answer(tenant, meta, accepted, report))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def answer(
+        self, tenant: str, meta: InboundMeta, accepted: bool, report: ValidationReport
+    ) -> str | None:
+        """Build, validate and queue one MLS; returns the outbound document id."""
+        header = meta.sbdh
+        assert header.mls_to
+        status = MlsStatus(
+            response_code="AP" if accepted else "RE",
+            referenced_instance_id=header.instance_id,
+            sender=self.spis_id,
+            receiver=header.mls_to,
+            issues=[] if accepted else issues_from(report),
+        )
+        raw = build_mls(status)
+        try:
+            checked = await self._validator().validate(raw, SCENARIO)
+            if not checked.accepted:
+                log.error("our MLS for %s does not pass %s: %s", header.instance_id, SCENARIO,
+                          [f.message for f in checked.findings if f.blocking][:3])
+                return None
+            submitted = await self.outbound.submit(
+                tenant, raw, receiver=header.mls_to, channel="as4",
+                idempotency_key=f"mls:{header.sender}|{header.instance_id}"[:200],
+                actor="as4:mls",
+            )
+        except Exception:
+            log.exception("could not queue the MLS for %s", header.instance_id)
+            return None
+        log.info("MLS %s for %s queued to %s", status.response_code, header.instance_id,
+                 header.mls_to)
+        return str(submitted.item.document_id)
+
+    async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+
+
+class MlsConsumer:
+    def __init__(self, db: Database, seat_id: str, validator: Any, wait: float = 5.0) -> None:
+        self.db = db
+        self.spis_id = spis_of(seat_id)
+        self._validator = validator
+        self.wait = wait
+
+    def addressed_to_us(self, meta: InboundMeta) -> bool:
+        return meta.sbdh.receiver.strip().lower() == self.spis_id.lower()
+
+    async def consume(self, document: bytes, meta: InboundMeta) -> str | None:
+        """Apply an inbound MLS; returns the outbound document id it moved (None if none).
+
+        An MLS that does not validate, or references nothing we sent, is logged and dropped
+        (the sending AP still gets its receipt: the transport worked; MLS never answers MLS).
+        """
+        report = await self._validator().validate(document, SCENARIO)
+        if not report.accepted:
+            log.warning("inbound MLS %s from %s refused by %s: %s", meta.message_id,
+                        meta.from_party, SCENARIO,
+                        [f.message for f in report.findings if f.blocking][:3])
+            return None
+        status = parse_mls(document)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait
+        while True:
+            outcome = await self._apply(status, meta)
+            if outcome != "wait":
+                return outcome
+            if loop.time() >= deadline:
+                raise MlsRefused(
+                    f"MLS for {status.referenced_instance_id}: the document is still being sent"
+                )
+            await asyncio.sleep(0.1)
+
+    async def _apply(self, status: MlsStatus, meta: InboundMeta) -> str | None:
+        target = outbound_state(status)
+        async with self.db.write() as s:
+            doc = await s.scalar(
+                select(Document)
+                .join(As4Outbound, As4Outbound.document_id == Document.id)
+                .where(As4Outbound.instance_id == status.referenced_instance_id)
+            )
+            if doc is None:
+                log.warning("MLS %s references unknown instance %s", status.id,
+                            status.referenced_instance_id)
+                return None
+            if doc.status in IN_FLIGHT:
+                return "wait"
+            if doc.status not in MLS_APPLIES_TO:
+                log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
+                return doc.id
+            repo.record_status(
+                s, doc, target, source="mls", actor=f"ap:{meta.from_party}",
+                reason=describe(status),
+            )
+            meta_dict = dict(doc.meta or {})
+            meta_dict["mls"] = {
+                "id": status.id, "response_code": status.response_code,
+                "issues": [vars(i) for i in status.issues], "from": meta.from_party,
+                "message_id": meta.message_id,
+            }
+            doc.meta = meta_dict
+            return doc.id
+
+
+def describe(status: MlsStatus) -> str:
+    """History text of an MLS: the code and every issue line."""
+    head = f"MLS {status.response_code} from {status.sender} ({status.id})"
+    if status.description:
+        head += f": {status.description}"
+    lines = [f"[{i.reason}] {i.description} (at {i.line_id})" for i in status.issues]
+    return "; ".join([head, *lines])

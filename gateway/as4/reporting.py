@@ -1,0 +1,126 @@
+"""Peppol reporting data: one row per exchanged message, and the export of a period.
+
+Peppol's Transaction Statistics Report counts messages per (direction, other AP, document type,
+process, C1 country / C4 country); the End User Statistics Report counts distinct end users
+(C1 senders, C4 receivers) per document type, process and country. Both are derived from the
+rows written here, so the exact report layouts (which Peppol revises) stay a pure export
+concern: :func:`export` returns the rows and :func:`summarise` the TSR-style counts.
+
+Countries: C1 comes from the SBDH ``COUNTRY_C1`` (inbound) or the seller's address (outbound);
+C4 from the buyer's address, else the ``as4.country`` setting (the country of our end users).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.as4.models import PeppolReportRow
+from gateway.documents import ParseLimits, XmlRefused, parse_xml
+from gateway.store import Database
+
+_UBL_COUNTRY = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}IdentificationCode"
+_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+_RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+
+#: The columns of the export, in order.
+COLUMNS = (
+    "direction", "exchanged_at", "tenant", "document_id", "message_id", "sender_ap",
+    "receiver_ap", "sender", "receiver", "document_type_id", "process_id", "country_c1",
+    "country_c4", "kind",
+)
+
+
+def countries(document: bytes) -> tuple[str, str]:
+    """(seller country, buyer country) of a UBL or CII document; '' where it says nothing."""
+    try:
+        root = parse_xml(document, ParseLimits(max_bytes=len(document) + 1)).getroot()
+    except XmlRefused:
+        return "", ""
+    paths = (
+        f"{{{_CAC}}}AccountingSupplierParty/{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{_UBL_COUNTRY}",
+        f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{_UBL_COUNTRY}",
+        f".//{{{_RAM}}}SellerTradeParty/{{{_RAM}}}PostalTradeAddress/{{{_RAM}}}CountryID",
+        f".//{{{_RAM}}}BuyerTradeParty/{{{_RAM}}}PostalTradeAddress/{{{_RAM}}}CountryID",
+    )
+    found = [(root.findtext(p) or "").strip().upper()[:2] for p in paths]
+    return found[0] or found[2], found[1] or found[3]
+
+
+def report_row(**values: Any) -> PeppolReportRow:
+    """A row for the session of the caller (written with the receipt or the delivery)."""
+    values.setdefault("exchanged_at", dt.datetime.now(dt.UTC))
+    values["country_c1"] = (values.get("country_c1") or "").upper()[:8]
+    values["country_c4"] = (values.get("country_c4") or "").upper()[:8]
+    return PeppolReportRow(**values)
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return value
+
+
+async def export(
+    db: Database,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    tenant: str | None = None,
+) -> list[dict[str, Any]]:
+    """Rows exchanged in ``[start, end)`` (all when open), oldest first."""
+    stmt = select(PeppolReportRow).order_by(PeppolReportRow.seq)
+    if start is not None:
+        stmt = stmt.where(PeppolReportRow.exchanged_at >= start)
+    if end is not None:
+        stmt = stmt.where(PeppolReportRow.exchanged_at < end)
+    if tenant is not None:
+        stmt = stmt.where(PeppolReportRow.tenant == tenant)
+    async with db.read() as s:
+        rows = list(await s.scalars(stmt))
+    return [{c: _iso(getattr(r, c)) for c in COLUMNS} for r in rows]
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """TSR-style counts and EUSR-style distinct end users of an :func:`export` result."""
+    tsr: Counter[tuple[str, ...]] = Counter()
+    senders: dict[tuple[str, ...], set[str]] = {}
+    receivers: dict[tuple[str, ...], set[str]] = {}
+    for r in rows:
+        other_ap = r["sender_ap"] if r["direction"] == "inbound" else r["receiver_ap"]
+        tsr[(r["direction"], other_ap, r["document_type_id"], r["process_id"],
+             r["country_c1"], r["country_c4"])] += 1
+        if r["kind"] != "business":
+            continue
+        key = (r["document_type_id"], r["process_id"], r["country_c1"], r["country_c4"])
+        if r["direction"] == "outbound":
+            senders.setdefault(key, set()).add(r["sender"])
+        else:
+            receivers.setdefault(key, set()).add(r["receiver"])
+    return {
+        "transactions": [
+            {"direction": d, "other_ap": ap, "document_type_id": t, "process_id": p,
+             "country_c1": c1, "country_c4": c4, "count": n}
+            for (d, ap, t, p, c1, c4), n in sorted(tsr.items())
+        ],
+        "end_users": [
+            {"document_type_id": t, "process_id": p, "country_c1": c1, "country_c4": c4,
+             "sending_end_users": len(senders.get(k, ())),
+             "receiving_end_users": len(receivers.get(k, ()))}
+            for k in sorted(set(senders) | set(receivers))
+            for t, p, c1, c4 in [k]
+        ],
+    }
+
+
+def parse_when(text: str | None) -> dt.datetime | None:
+    """``2025-01-31`` or an ISO timestamp -> aware UTC datetime (None for empty)."""
+    if not text:
+        return None
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+__all__ = ["COLUMNS", "countries", "export", "parse_when", "report_row", "summarise"]

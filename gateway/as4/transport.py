@@ -1,0 +1,183 @@
+"""The ``as4`` transport of the outbound queue.
+
+Stable identity: on the first attempt the document is wrapped in its SBDH (fresh
+InstanceIdentifier) and the SBD bytes are stored with the queue item's message id in
+``as4_outbound``; every retry sends exactly those bytes under that MessageId, so the receiving
+AP's duplicate elimination recognises a repeat whose receipt we never saw.
+
+``delivered`` is returned only for a receipt that verifies against what we signed; the
+receiver's error signals and transport failures become the queue's TransientError /
+PermanentError with a stable code (``as4-<ebms code>`` or ``as4-transport``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.as4.errors import As4PermanentError, As4SendError, As4TransientError
+from gateway.as4.identity import common_name
+from gateway.as4.mls import CUSTOMIZATION_ID as MLS_CUSTOMIZATION
+from gateway.as4.mls import spis_id
+from gateway.as4.models import As4Outbound
+from gateway.as4.reporting import countries, report_row
+from gateway.as4.sbdh import Sbdh, SbdhError, read_header, wrap
+from gateway.as4.sender import As4Sender
+from gateway.documents import ParseLimits, parse_xml
+from gateway.outbound.errors import PermanentError, TransientError
+from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
+from gateway.store import Database, Document
+from gateway.store.models import utcnow
+
+
+def load_certificate(text: str) -> x509.Certificate:
+    """A receiver certificate from a route (PEM file path) or an SMP (PEM text / base64 DER)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("no receiver certificate (SMP endpoint or [[routes]] certificate)")
+    if text.startswith("-----BEGIN"):
+        return x509.load_pem_x509_certificate(text.encode())
+    path = Path(text)
+    if len(text) < 4096 and path.is_file():
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(text, validate=False))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("receiver certificate is neither PEM, a PEM file nor base64 DER") from exc
+
+
+def _split(identifier: str, default_scheme: str) -> tuple[str, str]:
+    if "::" in identifier:
+        scheme, value = identifier.split("::", 1)
+        return scheme, value
+    return default_scheme, identifier
+
+
+@dataclass
+class _Identity:
+    message_id: str
+    sbd: bytes
+    header: Sbdh
+
+
+class As4Transport:
+    name = "as4"
+
+    def __init__(
+        self, sender: As4Sender, db: Database, *, country: str = "", mls_type: str = ""
+    ) -> None:
+        self.sender = sender
+        self.db = db
+        #: Fallback COUNTRY_C1 when the document has no seller address (e.g. MLS).
+        self.country = (country or "ZZ").upper()
+        #: MLS_TYPE we ask receivers for ("" = request no MLS).
+        self.mls_type = mls_type.strip().upper()
+
+    async def send(self, item: OutboundMessage, endpoint: Endpoint) -> DeliveryResult:
+        try:
+            cert = load_certificate(endpoint.certificate)
+        except ValueError as exc:
+            raise PermanentError(f"{endpoint.url}: {exc}", "as4-no-certificate") from exc
+        try:
+            ident = await self._identity(item)
+        except SbdhError as exc:
+            raise PermanentError(f"cannot build the SBDH: {exc}", "as4-sbdh") from exc
+        try:
+            receipt = await self.sender.send(
+                endpoint.url, cert, ident.sbd, message_id=ident.message_id,
+                receiver_party_id=endpoint.party_id or None, header=ident.header,
+            )
+        except As4SendError as exc:
+            raise _classify(exc) from exc
+        await self._delivered(item, ident, cert, receipt.raw)
+        return DeliveryResult(
+            status=200, detail=f"AS4 receipt verified for {ident.message_id}",
+            receipt=receipt.raw,
+            extra={"message_id": ident.message_id, "instance_id": ident.header.instance_id},
+        )
+
+    async def aclose(self) -> None:
+        await self.sender.aclose()
+
+    # --- stable identity --------------------------------------------------------------------
+
+    async def _identity(self, item: OutboundMessage) -> _Identity:
+        async with self.db.read() as s:
+            row = (await s.execute(
+                select(As4Outbound.message_id, As4Outbound.sbd)
+                .where(As4Outbound.document_id == item.id)
+            )).first()
+        if row is None:
+            header = self._header(item)
+            sbd = wrap(item.payload, header)
+            try:
+                async with self.db.write() as s:
+                    s.add(As4Outbound(
+                        document_id=item.id, message_id=item.message_id,
+                        instance_id=header.instance_id, sbd=sbd,
+                    ))
+                return _Identity(item.message_id, sbd, header)
+            except IntegrityError:  # another worker took over the lease and got here first
+                return await self._identity(item)
+        header = read_header(parse_xml(row.sbd, ParseLimits(max_bytes=len(row.sbd) + 1)).getroot())
+        return _Identity(row.message_id, row.sbd, header)
+
+    def _header(self, item: OutboundMessage) -> Sbdh:
+        doc_scheme, doc_type = _split(item.document_type, "busdox-docid-qns")
+        proc_scheme, process = _split(item.process, "cenbii-procid-ubl")
+        sender_scheme, sender = _split(item.sender, "iso6523-actorid-upis")
+        receiver_scheme, receiver = _split(item.receiver, "iso6523-actorid-upis")
+        if not (doc_type and process and sender and receiver):
+            raise SbdhError("document type, process, sender and receiver are all required")
+        is_mls = MLS_CUSTOMIZATION in doc_type
+        c1 = countries(item.payload)[0] or self.country
+        mls_to = spis_id(self.sender.identity.party_id) if self.mls_type and not is_mls else None
+        return Sbdh(
+            sender=sender, receiver=receiver, document_type_id=doc_type, process_id=process,
+            instance_id=str(uuid.uuid4()), country_c1=c1,
+            sender_scheme=sender_scheme, receiver_scheme=receiver_scheme,
+            document_type_scheme=doc_scheme, process_scheme=proc_scheme,
+            mls_to=mls_to, mls_type=self.mls_type if mls_to else None,
+        )
+
+    async def _delivered(
+        self, item: OutboundMessage, ident: _Identity, cert: x509.Certificate, receipt: bytes
+    ) -> None:
+        now = utcnow()
+        header = ident.header
+        c4 = countries(item.payload)[1] or self.country
+        async with self.db.write() as s:
+            await s.execute(
+                update(As4Outbound).where(As4Outbound.document_id == item.id)
+                .values(receipt=receipt, delivered_at=now, receiver_party=common_name(cert))
+            )
+            tenant = await s.scalar(select(Document.tenant).where(Document.id == item.id))
+            s.add(report_row(
+                direction="outbound", tenant=tenant, document_id=item.id,
+                message_id=ident.message_id, exchanged_at=now,
+                sender_ap=self.sender.identity.party_id, receiver_ap=common_name(cert),
+                sender=header.sender, receiver=header.receiver,
+                document_type_id=header.document_type_id, process_id=header.process_id,
+                country_c1=header.country_c1, country_c4=c4,
+                kind="mls" if MLS_CUSTOMIZATION in header.document_type_id else "business",
+            ))
+
+
+def _classify(exc: As4SendError) -> TransientError | PermanentError:
+    code = f"as4-{exc.ebms_code.lower().replace(':', '-')}" if exc.ebms_code else "as4-transport"
+    if exc.detail and "NOT_SERVICED" in exc.detail:
+        code = "as4-not-serviced"
+    if isinstance(exc, As4TransientError):
+        return TransientError(str(exc), code)
+    assert isinstance(exc, As4PermanentError)
+    return PermanentError(str(exc), code)
+
+
+__all__ = ["As4Transport", "load_certificate"]
