@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from gateway.api import hooks
 from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
@@ -109,6 +110,7 @@ async def get_document(request: web.Request) -> web.Response:
         changes = await repo.history(s, doc_id)
         atts = await repo.attachments(s, doc_id)
         deliveries = await repo.deliveries(s, doc_id)
+        extra = await hooks.document_views(request.app, s, doc)
     body = document_summary(doc)
     body["validation"] = {
         "status": report.get("status"),
@@ -122,6 +124,7 @@ async def get_document(request: web.Request) -> web.Response:
     body["attachments"] = [attachment_entry(a) for a in atts]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
     body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    body.update(extra)
     return web.json_response(body)
 
 
@@ -165,6 +168,7 @@ async def change_status(request: web.Request) -> web.Response:
     doc_id = request.match_info["id"]
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
+        previous = doc.status
         try:
             repo.record_status(
                 s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
@@ -178,6 +182,8 @@ async def change_status(request: web.Request) -> web.Response:
                 requested_status=exc.target,
                 allowed=model_for(doc.direction).next_statuses(exc.current, API),
             ) from exc
+    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+    await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 
 

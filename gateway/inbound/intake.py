@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -101,6 +102,8 @@ class IntakePipeline:
         self.forwarding = forwarding
         self.observer = observer
         self._writer = BatchWriter(db, forwarding)
+        #: Called with every stored document's result (e.g. Invoice Responses apply themselves).
+        self.after_store: list[Callable[[IntakeResult], Awaitable[None]]] = []
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
@@ -120,6 +123,8 @@ class IntakePipeline:
         claims = _claims(fields) if fields["status"] == "received" else {}
         doc = await self._writer.store(Pending(fields, claims, sub.channel, sub.attachments))
         result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+        for hook in self.after_store:
+            await hook(result)
         if result.status == "received" and self.forwarding is not None:
             self.forwarding.wake()
         if self.observer is not None:

@@ -26,6 +26,7 @@ from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
+from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app)
+    setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
     app.router.add_get("/health", health)

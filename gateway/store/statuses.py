@@ -164,6 +164,11 @@ def register_model(model: StatusModel) -> None:
 
 
 def model_for(direction: str) -> StatusModel:
+    if direction == "outbound" and direction not in _MODELS:
+        # Defined by Invoice-Response handling (its statuses come from the mapping table).
+        from gateway.responses.rules import register_outbound_model
+
+        register_outbound_model()
     try:
         return _MODELS[direction]
     except KeyError:

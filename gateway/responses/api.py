@@ -1,0 +1,197 @@
+"""HTTP side of Invoice Responses: admin listing/re-matching/settings, document view, wiring.
+
+``setup(app)`` is called by the app factory after the outbound service is set up. It loads the
+mapping table, registers the outbound status model, hooks the service into intake (received
+responses apply themselves) and the document API (status changes send responses; the
+document view shows them), and runs the timers for the app's lifetime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+# gateway.server must be imported before gateway.api (their packages import each other).
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, SETTINGS  # isort: skip
+from gateway.api.auth import require
+from gateway.api.documents import int_param, read_json
+from gateway.api.hooks import StatusChanged, add_document_view, on_status_changed
+from gateway.api.problems import Problem
+from gateway.documents import ParseLimits
+from gateway.outbound.api import OUTBOUND
+from gateway.responses import models as rm
+from gateway.responses.emit import Emitter, emission_enabled, set_emission
+from gateway.responses.mapping import Mapping, load_mapping
+from gateway.responses.models import InvoiceResponseRecord
+from gateway.responses.rules import register_outbound_model
+from gateway.responses.service import ResponseService
+from gateway.responses.timers import Timers
+from gateway.store.serialize import iso
+
+RESPONSES = web.AppKey("responses", ResponseService)
+EMITTER = web.AppKey("response_emitter", Emitter)
+MAX_PAGE = 200
+
+
+def setup(app: web.Application) -> ResponseService:
+    settings = app[SETTINGS]
+    mapping = load_mapping(settings.responses.mapping_file or None)
+    register_outbound_model(mapping)
+    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    service = ResponseService(app[DB], mapping, app[FORWARDER], limits)
+    outbound = app.get(OUTBOUND, None)
+    emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
+    app[RESPONSES] = service
+    app[EMITTER] = emitter
+    app[INTAKE].after_store.append(service.on_intake)
+
+    async def emit(change: StatusChanged) -> None:
+        if change.direction == "inbound":
+            await emitter.on_status_changed(
+                change.document_id, change.status, change.reason, change.actor
+            )
+
+    async def view(session: Any, doc: Any) -> dict[str, Any]:
+        return await document_view(session, doc, mapping)
+
+    on_status_changed(app, emit)
+    add_document_view(app, view)
+    cfg = settings.responses
+    timers = Timers(
+        service,
+        rematch_interval=cfg.rematch_interval,
+        overdue=cfg.overdue_timer,
+        overdue_interval=cfg.overdue_interval,
+    )
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        timers.start()
+        yield
+        await timers.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/v1/admin/responses", list_responses)
+    app.router.add_post("/v1/admin/responses/rematch", rematch)
+    app.router.add_get("/v1/admin/responses/settings", get_settings)
+    app.router.add_put("/v1/admin/responses/settings", put_settings)
+    return service
+
+
+# --- views --------------------------------------------------------------------------------
+
+
+def response_entry(rec: InvoiceResponseRecord, mapping: Mapping | None = None) -> dict[str, Any]:
+    d = rec.details or {}
+    entry = mapping.codes.get(rec.response_code or "") if mapping else None
+    return {
+        "id": rec.seq,
+        "direction": rec.direction,
+        "state": rec.state,
+        "detail": rec.detail,
+        "response_id": rec.imr_id,
+        "document_id": rec.document_id,
+        "invoice_id": rec.invoice_id,
+        "referenced_id": rec.referenced_id,
+        "referenced_type_code": rec.referenced_type_code,
+        "response_code": rec.response_code,
+        "response_name": entry.name if entry else None,
+        "partial": rec.partial,
+        "status": rec.status,
+        "sender": rec.sender,
+        "receiver": rec.receiver,
+        "issue_date": rec.issue_date,
+        "issue_time": rec.issue_time,
+        "effective_date": d.get("effective_date"),
+        "reason_codes": d.get("reason_codes", []),
+        "action_codes": d.get("action_codes", []),
+        "statuses": d.get("statuses", []),
+        "notes": d.get("notes", []),
+        "responding_party": d.get("responding_party"),
+        "recipient_party": d.get("recipient_party"),
+        "created_at": iso(rec.created_at),
+    }
+
+
+async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, Any]:
+    """``invoice_responses`` of an invoice (received and sent); ``invoice_response`` of a T111."""
+    rows = list(
+        await session.scalars(
+            select(InvoiceResponseRecord)
+            .where(InvoiceResponseRecord.invoice_id == doc.id)
+            .order_by(InvoiceResponseRecord.seq)
+        )
+    )
+    out: dict[str, Any] = {}
+    if rows or doc.kind in ("Invoice", "CreditNote"):
+        out["invoice_responses"] = [response_entry(r, mapping) for r in rows]
+    own = await session.scalar(
+        select(InvoiceResponseRecord).where(InvoiceResponseRecord.document_id == doc.id)
+    )
+    if own is not None:
+        out["invoice_response"] = response_entry(own, mapping)
+    return out
+
+
+# --- admin handlers ---------------------------------------------------------------------------
+
+
+async def list_responses(request: web.Request) -> web.Response:
+    """``GET /v1/admin/responses?state=unmatched|conflict|refused|...&direction=received|sent``."""
+    principal = require(request, "admin")
+    q = request.query
+    state = q.get("state") or None
+    if state is not None and state not in rm.STATES:
+        raise Problem(
+            400, "bad-request", f"state must be one of {', '.join(rm.STATES)}.", allowed=rm.STATES
+        )
+    direction = q.get("direction") or None
+    if direction is not None and direction not in (rm.RECEIVED, rm.SENT):
+        raise Problem(400, "bad-request", "direction must be received or sent.")
+    after = int_param(q.get("cursor", "0"), "cursor")
+    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    stmt = select(InvoiceResponseRecord).where(
+        InvoiceResponseRecord.tenant == principal.tenant, InvoiceResponseRecord.seq > after
+    )
+    if state:
+        stmt = stmt.where(InvoiceResponseRecord.state == state)
+    if direction:
+        stmt = stmt.where(InvoiceResponseRecord.direction == direction)
+    async with request.app[DB].read() as s:
+        rows = list(await s.scalars(stmt.order_by(InvoiceResponseRecord.seq).limit(limit)))
+    mapping = request.app[RESPONSES].mapping
+    return web.json_response(
+        {
+            "items": [response_entry(r, mapping) for r in rows],
+            "next_cursor": str(rows[-1].seq) if len(rows) == limit else None,
+        }
+    )
+
+
+async def rematch(request: web.Request) -> web.Response:
+    """Match unmatched responses again now (the timer does it every ``rematch_interval``)."""
+    require(request, "admin")
+    changed = await request.app[RESPONSES].sweep()
+    return web.json_response({"changed": changed})
+
+
+async def get_settings(request: web.Request) -> web.Response:
+    principal = require(request, "admin")
+    async with request.app[DB].read() as s:
+        enabled = await emission_enabled(s, principal.tenant)
+    return web.json_response({"tenant": principal.tenant, "emit_responses": enabled})
+
+
+async def put_settings(request: web.Request) -> web.Response:
+    """``{"emit_responses": true}``: send Invoice Responses when this tenant changes the status
+    of a purchase invoice."""
+    principal = require(request, "admin")
+    payload = await read_json(request)
+    enabled = payload.get("emit_responses")
+    if not isinstance(enabled, bool):
+        raise Problem(422, "invalid-request", 'Send {"emit_responses": true|false}.')
+    async with request.app[DB].write() as s:
+        await set_emission(s, principal.tenant, enabled)
+    return web.json_response({"tenant": principal.tenant, "emit_responses": enabled})

@@ -1,0 +1,240 @@
+"""Sending Invoice Responses for purchase invoices whose status the receiving tenant changed.
+
+When a tenant (the buyer) moves an inbound invoice to a status listed in the mapping's
+``[emit]`` table and has emission switched on, the gateway builds a T111 ApplicationResponse
+(buyer -> seller), validates it with the ``peppol-invoice-response-3`` scenario, and either
+- hands it to the intake pipeline as a document of the seller's tenant, when the seller is a
+  tenant of this gateway (the seller's sales invoice changes status immediately), or
+- queues it through the outbound queue to the seller's access point.
+Either way a ``sent`` row in ``invoice_responses`` links it to the invoice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lxml import etree
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.documents import ParseLimits, identify, parse_xml
+from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
+from gateway.inbound.intake import Submission
+from gateway.responses import models as rm
+from gateway.responses.mapping import Mapping
+from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
+from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
+from gateway.responses.service import INVOICE_KINDS, normalise
+from gateway.store import Database, repo
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.responses")
+
+_CBC = f"{{{NS['cbc']}}}"
+_CAC = f"{{{NS['cac']}}}"
+
+
+class IntakeLike(Protocol):
+    validator: Any
+
+    async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> Any: ...
+
+
+class OutboundLike(Protocol):
+    async def submit(self, tenant: str, raw: bytes, **kw: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ResponseContent:
+    """Everything a T111 needs; built from the invoice and the new status."""
+
+    imr_id: str
+    issue_date: str
+    code: str
+    sender: Party  # the invoice's buyer
+    receiver: Party  # the invoice's seller
+    invoice_number: str
+    invoice_type_code: str
+    invoice_issue_date: str | None = None
+    reason_code: str | None = None
+    reason_text: str | None = None
+    effective_date: str | None = None
+
+
+def build_response(c: ResponseContent) -> bytes:
+    """Serialise a Peppol Invoice Response 3.0 (UBL ApplicationResponse) in schema order."""
+    nsmap = {None: UBL_APPRESPONSE, "cac": NS["cac"], "cbc": NS["cbc"]}
+    root = etree.Element(f"{{{UBL_APPRESPONSE}}}ApplicationResponse", nsmap=nsmap)
+    _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
+    _cbc(root, "ProfileID", PROFILE_ID)
+    _cbc(root, "ID", c.imr_id)
+    _cbc(root, "IssueDate", c.issue_date)
+    _party(root, "SenderParty", c.sender)
+    _party(root, "ReceiverParty", c.receiver)
+    doc_resp = etree.SubElement(root, _CAC + "DocumentResponse")
+    response = etree.SubElement(doc_resp, _CAC + "Response")
+    _cbc(response, "ResponseCode", c.code)
+    if c.effective_date:
+        _cbc(response, "EffectiveDate", c.effective_date)
+    if c.reason_code or c.reason_text:
+        status = etree.SubElement(response, _CAC + "Status")
+        if c.reason_code:
+            _cbc(status, "StatusReasonCode", c.reason_code, listID="OPStatusReason")
+        if c.reason_text:
+            _cbc(status, "StatusReason", c.reason_text)
+    ref = etree.SubElement(doc_resp, _CAC + "DocumentReference")
+    _cbc(ref, "ID", c.invoice_number)
+    if c.invoice_issue_date:
+        _cbc(ref, "IssueDate", c.invoice_issue_date)
+    _cbc(ref, "DocumentTypeCode", c.invoice_type_code)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _cbc(parent: etree._Element, name: str, text: str, **attrs: str) -> etree._Element:
+    el = etree.SubElement(parent, _CBC + name, attrs)
+    el.text = text
+    return el
+
+
+def _party(parent: etree._Element, name: str, party: Party) -> None:
+    node = etree.SubElement(parent, _CAC + name)
+    scheme, _, ident = (party.endpoint or "").partition(":")
+    _cbc(node, "EndpointID", ident, schemeID=scheme)
+    legal = etree.SubElement(node, _CAC + "PartyLegalEntity")
+    _cbc(legal, "RegistrationName", party.name or party.endpoint or "unknown")
+
+
+async def emission_enabled(s: AsyncSession, tenant: str) -> bool:
+    row = await s.get(ResponseSettings, tenant)
+    return bool(row and row.emit_responses)
+
+
+async def set_emission(s: AsyncSession, tenant: str, enabled: bool) -> ResponseSettings:
+    await repo.ensure_tenant(s, tenant)
+    row = await s.get(ResponseSettings, tenant)
+    if row is None:
+        row = ResponseSettings(tenant=tenant, emit_responses=enabled)
+        s.add(row)
+    row.emit_responses = enabled
+    row.updated_at = utcnow()
+    return row
+
+
+class Emitter:
+    def __init__(
+        self,
+        db: Database,
+        mapping: Mapping,
+        intake: IntakeLike | None = None,
+        outbound: OutboundLike | None = None,
+        limits: ParseLimits | None = None,
+    ) -> None:
+        self.db = db
+        self.mapping = mapping
+        self.intake = intake
+        self.outbound = outbound
+        self.limits = limits or ParseLimits()
+
+    async def on_status_changed(
+        self, doc_id: str, status: str, reason: str | None = None, actor: str | None = None
+    ) -> InvoiceResponseRecord | None:
+        """Emit the response for ``status`` if the mapping and the tenant want one. Never raises
+        (the status change is committed; the outcome is recorded instead)."""
+        try:
+            return await self._emit(doc_id, status, reason, actor)
+        except Exception:
+            log.exception("sending an invoice response failed", extra={"document": doc_id})
+            return None
+
+    async def _emit(
+        self, doc_id: str, status: str, reason: str | None, actor: str | None
+    ) -> InvoiceResponseRecord | None:
+        code = self.mapping.emit.get(status)
+        if code is None:
+            return None
+        async with self.db.read() as s:
+            doc = await repo.get_document(s, doc_id, None)
+            if doc.direction != "inbound" or doc.kind not in INVOICE_KINDS or not doc.tenant:
+                return None
+            if not await emission_enabled(s, doc.tenant):
+                return None
+            raw, _ = await repo.get_raw(s, doc_id, None)
+        info = identify(parse_xml(raw, self.limits))
+        content = ResponseContent(
+            imr_id=f"IMR-{secrets.token_hex(8)}",
+            issue_date=dt.datetime.now(dt.UTC).date().isoformat(),
+            code=code,
+            sender=info.buyer,
+            receiver=info.seller,
+            invoice_number=info.number or "",
+            invoice_type_code=info.type_code or ("381" if info.kind == "CreditNote" else "380"),
+            invoice_issue_date=info.issue_date,
+            reason_code=self.mapping.emit_reason.get(code),
+            reason_text=reason if code != "PD" else None,
+            effective_date=dt.datetime.now(dt.UTC).date().isoformat() if code == "PD" else None,
+        )
+        xml = build_response(content)
+        rec = InvoiceResponseRecord(
+            direction=rm.SENT,
+            tenant=doc.tenant,
+            imr_id=content.imr_id,
+            sender=normalise(info.buyer.endpoint),
+            receiver=normalise(info.seller.endpoint),
+            referenced_id=content.invoice_number,
+            referenced_type_code=content.invoice_type_code,
+            response_code=code,
+            partial=False,
+            status=status,
+            invoice_id=doc.id,
+            issue_date=content.issue_date,
+            state=rm.NOT_SENT,
+            details={"reason": content.reason_text, "actor": actor},
+        )
+        await self._deliver(rec, xml, doc.tenant)
+        async with self.db.write() as s:
+            s.add(rec)
+        return rec
+
+    async def _deliver(self, rec: InvoiceResponseRecord, xml: bytes, tenant: str) -> None:
+        validator = self.intake.validator if self.intake is not None else None
+        if validator is None:
+            rec.detail = "no validator available"
+            return
+        report = await validator.validate(xml, SCENARIO)
+        rec.details = {**rec.details, "validation": report.status}
+        if not report.accepted:
+            first = next((f for f in report.findings if f.blocking), None)
+            rec.detail = f"the generated response did not validate ({report.status})" + (
+                f": [{first.rule}] {first.message}" if first else ""
+            )
+            log.error("generated invoice response is invalid: %s", rec.detail)
+            return
+        async with self.db.read() as s:
+            local = await repo.tenant_for_participant(s, rec.receiver)
+        if local is not None and self.intake is not None:
+            result = await self.intake.submit(
+                Submission(
+                    xml,
+                    channel="local",
+                    tenant=local,
+                    metadata={"from_tenant": tenant, "invoice_response_for": rec.invoice_id},
+                )
+            )
+            rec.state = rm.DELIVERED_LOCALLY
+            rec.details = {**rec.details, "local_document_id": result.document_id}
+            return
+        if self.outbound is None:
+            rec.detail = "the outbound queue is not available"
+            return
+        try:
+            submitted = await self.outbound.submit(
+                tenant, xml, channel="invoice-response", actor=rec.details.get("actor")
+            )
+        except Exception as exc:  # SubmissionRefused and friends: record why
+            rec.detail = f"the outbound queue refused the response: {exc}"
+            return
+        rec.state = rm.QUEUED
+        rec.document_id = submitted.item.document_id
