@@ -76,12 +76,25 @@ def write_config(
     return path
 
 
+#: stderr of every gateway process started by a test, drained continuously (a full pipe would
+#: block the child's logging) and shown when a wait times out.
+STDERR: list[str] = []
+
+
 async def start_gateway(config: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "--config", str(config), "outbound", "run",
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )
+
+    async def drain() -> None:
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            STDERR.append(line.decode(errors="replace").rstrip())
+
+    proc._drain = asyncio.get_running_loop().create_task(drain())  # type: ignore[attr-defined]
+    return proc
 
 
 def numbered(invoice: bytes, n: int) -> bytes:
@@ -92,7 +105,8 @@ async def until(predicate, timeout: float, what: str) -> None:  # type: ignore[n
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            tail = "\n".join(STDERR[-30:])
+            raise AssertionError(f"timed out waiting for {what}; gateway stderr:\n{tail}")
         await asyncio.sleep(0.05)
 
 
