@@ -63,6 +63,13 @@ def issues_from(report: ValidationReport) -> list[MlsIssue]:
     return issues or [MlsIssue("BV", report.reason or "the document was rejected")]
 
 
+def _summary(report: ValidationReport) -> str:
+    blocking = sum(1 for f in report.findings if f.blocking)
+    if report.status in _SYNTAX:
+        return f"The document was refused before validation ({report.status})."
+    return f"The document failed validation ({report.scenario}): {blocking} error(s)."
+
+
 class MlsResponder:
     def __init__(self, seat_id: str, outbound: Any, validator: Any) -> None:
         self.spis_id = spis_of(seat_id)
@@ -91,6 +98,8 @@ class MlsResponder:
             sender=self.spis_id,
             receiver=header.mls_to,
             issues=[] if accepted else issues_from(report),
+            # SCH-MLS-20/21: a negative MLS must say why in words.
+            description="" if accepted else _summary(report),
         )
         raw = build_mls(status)
         try:

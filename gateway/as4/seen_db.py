@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 
 from gateway.as4.models import DELIVERING, DONE, As4InboundInstance, As4InboundMessage
 from gateway.store import Database, Document, repo
@@ -100,7 +101,9 @@ class DbSeenStore:
     ) -> bytes:
         now = utcnow()
         async with self.db.write() as s:
-            msg = await s.get(As4InboundMessage, message_id)
+            msg = await s.get(
+                As4InboundMessage, message_id, options=[undefer(As4InboundMessage.receipt)]
+            )
             if msg is None:
                 msg = As4InboundMessage(
                     message_id=message_id, instance_key=instance_key, claimed_at=now,

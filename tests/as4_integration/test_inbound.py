@@ -9,38 +9,13 @@ from typing import Any
 import pytest
 from as4 import AS4LocalPrivateKey
 from as4.peppol import (
-    build_peppol_message,
-    create_peppol_external_party,
     create_peppol_internal_party,
     parse_peppol_receipt,
 )
-from conftest import BIS_DOCTYPE, BIS_PROCESS, BUYER, SELLER, Node, StartNode
+from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, Node, StartNode, message
 
 from gateway.as4 import parse_signal
 from gateway.as4.models import As4InboundInstance, As4InboundMessage, PeppolReportRow
-
-
-@pytest.fixture(scope="session")
-def peer_party(pki: Any) -> Any:
-    return create_peppol_internal_party(
-        "POP000002", pki.peer.cert, AS4LocalPrivateKey(pki.peer.key)
-    )
-
-
-@pytest.fixture(scope="session")
-def gateway_party(pki: Any) -> Any:
-    return create_peppol_external_party("POP000001", pki.ours.cert)
-
-
-def message(peer_party: Any, gateway_party: Any, invoice: bytes, *, recipient: str = BUYER,
-            instance_id: str | None = None) -> Any:
-    return build_peppol_message(
-        invoice, local_party=peer_party, remote_party=gateway_party,
-        sender=SELLER, recipient=recipient,
-        document_type_identifier_scheme="busdox-docid-qns",
-        document_type_identifier_value=BIS_DOCTYPE, process_identifier=BIS_PROCESS,
-        sender_country_id="GB", document_identification_instance_identifier=instance_id,
-    )
 
 
 async def post(node: Node, msg: Any) -> tuple[int, bytes]:

@@ -1,0 +1,122 @@
+"""MLS between two whole gateways over AS4 on loopback.
+
+A (POP000001) sends an invoice to B (POP000002) with MLS_TO = A's SPIS id and ALWAYS_SEND;
+B stores it through its intake and answers with an MLS through its own outbound queue and AS4
+transport; A consumes the MLS and moves its document to delivered_to_recipient, or, for an
+invoice B's validation rejects, to rejected_by_recipient with the issue lines in the history.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from as4int_support import BUYER, Node, StartNode, free_port
+from sqlalchemy import select
+from test_outbound import send, wait_for
+
+from gateway.as4 import parse_mls
+from gateway.as4.models import PeppolReportRow
+from gateway.inbound.intake import Submission, _document_fields
+from gateway.outbound.api import OUTBOUND
+from gateway.outbound.models import OutboundItem
+from gateway.store import Document
+
+
+@pytest.fixture
+async def pair(start_node: StartNode, pem_dir: Path) -> tuple[Node, Node]:
+    port_a, port_b = free_port(), free_port()
+    a = await start_node("ours", "POP000001", port=port_a, routes=[
+        {"participant": "0002:*", "url": f"http://127.0.0.1:{port_b}/as4", "transport": "as4",
+         "certificate": str(pem_dir / "peer.crt")},
+    ])
+    b = await start_node("peer", "POP000002", port=port_b, routes=[
+        {"participant": "0242:*", "url": f"http://127.0.0.1:{port_a}/as4", "transport": "as4",
+         "certificate": str(pem_dir / "ours.crt")},
+    ])
+    await b.serve("buyer", BUYER)
+    return a, b
+
+
+async def status_of(node: Node, doc_id: str) -> str:
+    async with node.db.read() as s:
+        return str(await s.scalar(select(Document.status).where(Document.id == doc_id)))
+
+
+async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
+    pair: tuple[Node, Node], invoice: bytes
+):
+    a, b = pair
+    doc_id = await send(a, await a.key("seller", "submit", "read"), invoice)
+
+    async def settled() -> str | None:
+        status = await status_of(a, doc_id)
+        return status if status.endswith("_recipient") else None
+
+    assert await wait_for(settled) == "delivered_to_recipient"
+    (received,) = await b.documents("inbound")
+    assert (received.channel, received.tenant, received.status) == ("as4", "buyer", "received")
+    (mls_doc,) = await b.documents("outbound")  # B's MLS went out through B's queue
+    assert mls_doc.receiver_endpoint == "0242:000001" and mls_doc.status == "delivered"
+    async with b.db.read() as s:
+        raw = await s.scalar(select(Document.raw).where(Document.id == mls_doc.id))
+    mls = parse_mls(raw)
+    assert mls.response_code == "AP" and mls.sender == "0242:000002"
+    history = [(h.from_status, h.to_status, h.source) for h in await a.history(doc_id)]
+    assert history[-1] == ("delivered", "delivered_to_recipient", "mls")
+    (doc,) = await a.documents("outbound")
+    assert doc.meta["mls"]["response_code"] == "AP"
+    # Reporting: A has its invoice (out) and the MLS (in); B the invoice (in) and the MLS (out).
+    async with a.db.read() as s:
+        kinds_a = sorted((r.direction, r.kind) for r in await s.scalars(select(PeppolReportRow)))
+    async with b.db.read() as s:
+        kinds_b = sorted((r.direction, r.kind) for r in await s.scalars(select(PeppolReportRow)))
+    assert kinds_a == [("inbound", "mls"), ("outbound", "business")]
+    assert kinds_b == [("inbound", "business"), ("outbound", "mls")]
+
+
+async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
+    """Queue a document A's own validation would refuse (as if A's rules were older than B's)."""
+    report = await validator.validate(raw)
+    assert not report.accepted
+    fields = _document_fields(Submission(raw, "api", "seller", direction="outbound"), report,
+                              "seller")
+    doctype = (
+        "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##"
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1"
+    )
+    service = node.app[OUTBOUND]
+    item, _ = await service.queue.enqueue(
+        Document(**fields), receiver=BUYER.lower(), sender="0088:9482348239847239874",
+        document_type=doctype,
+        process="cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
+    )
+    service.worker.notify()
+    return item.document_id
+
+
+async def test_invalid_invoice_gets_mls_re_and_rejected_by_recipient(
+    pair: tuple[Node, Node], invoice: bytes, validator: Any
+):
+    a, b = pair
+    bad = re.sub(rb"<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>",
+                 b"<cbc:InvoiceTypeCode>999</cbc:InvoiceTypeCode>", invoice)
+    doc_id = await queue_unchecked(a, validator, bad)
+
+    async def settled() -> str | None:
+        status = await status_of(a, doc_id)
+        return status if status.endswith("_recipient") else None
+
+    assert await wait_for(settled) == "rejected_by_recipient"
+    (received,) = await b.documents("inbound")
+    assert received.status == "invalid" and received.channel == "as4"
+    last = (await a.history(doc_id))[-1]
+    assert last.to_status == "rejected_by_recipient" and last.source == "mls"
+    assert "MLS RE from 0242:000002" in (last.reason or "") and "[BV]" in (last.reason or "")
+    (doc,) = await a.documents("outbound")
+    issues = doc.meta["mls"]["issues"]
+    assert issues and all(i["reason"] in ("BV", "SV") for i in issues)
+    async with a.db.read() as s:
+        assert (await s.get(OutboundItem, doc_id)).state == "delivered"  # transport did its job
