@@ -1,0 +1,267 @@
+"""Sequencing, duplicates, wrong parties, invalid PPD, unmatched-then-matched and the overdue
+timer, through the real app (REST intake of the responses, outbound queue for the invoice)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from gateway.documents.identify import Party
+from gateway.responses import ResponseContent, Step, build_response, conflict, load_mapping
+from gateway.responses import mark_overdue as run_overdue
+from gateway.server.appkeys import SETTINGS
+from gateway.store import IllegalTransition, model_for
+
+SELLER = "0196:6841569459"
+BUYER = "0196:6963495890"
+NUMBER = "INV-2024-7"
+
+
+def imr(
+    code: str,
+    imr_id: str,
+    *,
+    issued: str = "2024-02-01",
+    sender: str = BUYER,
+    receiver: str = SELLER,
+    reason: str | None = None,
+    number: str = NUMBER,
+) -> bytes:
+    return build_response(
+        ResponseContent(
+            imr_id=imr_id,
+            issue_date=issued,
+            code=code,
+            sender=Party(endpoint=sender, name="Buyer organization"),
+            receiver=Party(endpoint=receiver, name="Seller company"),
+            invoice_number=number,
+            invoice_type_code="380",
+            reason_code=reason,
+            # PEPPOL-T111-R004: a PPD code needs a clarification text.
+            reason_text="Partial payment of 500 EUR" if reason == "PPD" else None,
+        )
+    )
+
+
+async def _setup(gw_factory: Any, make_invoice: Any, **settings: Any) -> tuple[Any, str, str]:
+    gw = await gw_factory(**settings)
+    key = await gw.key("seller-co")
+    raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    return gw, key, await gw.send_invoice(key, raw)
+
+
+async def _apply(gw: Any, key: str, raw: bytes) -> dict[str, Any]:
+    stored = await gw.receive(key, raw)
+    assert stored["validation"]["accepted"], stored["validation"]
+    return stored
+
+
+def test_rules_table() -> None:
+    ok = [(None, "PD"), ("AB", "PD"), ("AB", "IP"), ("UQ", "UQ"), ("IP", "AP"), ("AP", "PD"),
+          ("CA", "RE")]
+    bad = [("AP", "IP"), ("RE", "PD"), ("PD", "IP"), ("CA", "UQ"), ("IP", "IP"), ("AP", "AP")]
+    for cur, new in ok:
+        assert conflict(Step(cur) if cur else None, Step(new)) is None, (cur, new)
+    for cur, new in bad:
+        assert conflict(Step(cur), Step(new)) is not None, (cur, new)
+    assert conflict(Step("PD", partial=True), Step("PD", partial=True)) is None
+    assert conflict(Step("PD", partial=True), Step("PD")) is None
+    assert "only PD" in (conflict(Step("PD", partial=True), Step("AP")) or "")
+
+
+def test_outbound_model_refuses_client_changes() -> None:
+    model = model_for("outbound")
+    model.check("sending", "delivered", "system")
+    model.check("failed", "queued", "admin")
+    model.check("delivered", "delivered_to_recipient", "system")
+    with pytest.raises(IllegalTransition, match="Invoice Response"):
+        model.check("delivered", "paid", "api")
+    with pytest.raises(IllegalTransition):
+        model.check("paid", "overdue", "system")
+
+
+async def test_out_of_order_ab_pd_ip_stays_paid(gw_factory: Any, make_invoice: Any) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    await _apply(gw, key, imr("AB", "r1", issued="2024-02-01"))
+    assert (await gw.doc(key, inv))["status"] == "acknowledged"
+    await _apply(gw, key, imr("PD", "r3", issued="2024-02-10"))
+    # IP was issued between AB and PD but arrives last: PD is final, status stays paid.
+    await _apply(gw, key, imr("IP", "r2", issued="2024-02-05"))
+    body = await gw.doc(key, inv)
+    assert body["status"] == "paid"
+    states = [(r["response_id"], r["state"]) for r in body["invoice_responses"]]
+    assert states == [("r1", "applied"), ("r3", "applied"), ("r2", "conflict")]
+    conflict_row = body["history"][-1]
+    assert conflict_row["from"] == conflict_row["to"] == "paid"
+    assert conflict_row["reason"].startswith("conflict, status unchanged")
+    assert "arrived late" in body["invoice_responses"][-1]["detail"]
+    status, listing = await gw.call("GET", key, "/v1/admin/responses?state=conflict")
+    assert status == 200 and [i["response_id"] for i in listing["items"]] == ["r2"]
+
+
+async def test_partial_payments_then_final(gw_factory: Any, make_invoice: Any) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    await _apply(gw, key, imr("AP", "a1"))
+    await _apply(gw, key, imr("PD", "p1", reason="PPD"))
+    assert (await gw.doc(key, inv))["status"] == "partially_paid"
+    await _apply(gw, key, imr("PD", "p2", reason="PPD"))
+    await _apply(gw, key, imr("UQ", "u1", reason="OTH"))  # after a partial payment only PD may follow
+    assert (await gw.doc(key, inv))["status"] == "partially_paid"
+    await _apply(gw, key, imr("PD", "p3"))
+    await _apply(gw, key, imr("RE", "x1", reason="OTH"))  # nothing after full payment
+    body = await gw.doc(key, inv)
+    assert body["status"] == "paid"
+    assert [(r["response_id"], r["state"], r["status"]) for r in body["invoice_responses"]] == [
+        ("a1", "applied", "accepted"),
+        ("p1", "applied", "partially_paid"),
+        ("p2", "applied", "partially_paid"),
+        ("u1", "conflict", "under_query"),
+        ("p3", "applied", "paid"),
+        ("x1", "conflict", "rejected"),
+    ]
+    moves = [(h["from"], h["to"]) for h in body["history"] if h["source"] == "invoice-response"]
+    assert moves[:3] == [("delivered", "accepted"), ("accepted", "partially_paid"),
+                         ("partially_paid", "partially_paid")]
+
+
+async def test_uq_repeats_rejected_is_final_and_no_going_back(
+    gw_factory: Any, make_invoice: Any
+) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    await _apply(gw, key, imr("UQ", "q1", reason="OTH"))
+    await _apply(gw, key, imr("UQ", "q2", reason="OTH"))
+    await _apply(gw, key, imr("IP", "i1"))  # back to IP: breaks the order
+    body = await gw.doc(key, inv)
+    assert body["status"] == "under_query"
+    assert [r["state"] for r in body["invoice_responses"]] == ["applied", "applied", "conflict"]
+    await _apply(gw, key, imr("RE", "re1", reason="OTH"))
+    await _apply(gw, key, imr("PD", "pd1"))
+    body = await gw.doc(key, inv)
+    assert body["status"] == "rejected"
+    assert body["invoice_responses"][-1]["state"] == "conflict"
+    assert "RE is final" in body["invoice_responses"][-1]["detail"]
+
+
+async def test_duplicates_applied_once(gw_factory: Any, make_invoice: Any) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    first = imr("UQ", "dup-1", reason="OTH")
+    await _apply(gw, key, first)
+    again = await gw.receive(key, first)  # the same bytes: intake's duplicate detection
+    assert again["status"] == "duplicate"
+    # Same sender + response id, different bytes (another issue date): applied once too.
+    await _apply(gw, key, imr("UQ", "dup-1", issued="2024-03-01", reason="OTH"))
+    body = await gw.doc(key, inv)
+    assert [r["state"] for r in body["invoice_responses"]] == ["applied", "duplicate"]
+    assert sum(h["source"] == "invoice-response" for h in body["history"]) == 1
+    # Another sender may reuse the id (ids are unique per sender): refused here for its party.
+    await _apply(gw, key, imr("UQ", "dup-1", sender="0196:1111111111", reason="OTH"))
+    status, listing = await gw.call("GET", key, "/v1/admin/responses?state=refused")
+    assert status == 200 and [i["response_id"] for i in listing["items"]] == ["dup-1"]
+
+
+async def test_wrong_party_refused(gw_factory: Any, make_invoice: Any) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    await _apply(gw, key, imr("PD", "evil-1", sender="0196:1111111111"))
+    await _apply(gw, key, imr("PD", "evil-2", receiver="0196:2222222222"))
+    body = await gw.doc(key, inv)
+    assert body["status"] == "delivered"
+    assert all(h["source"] != "invoice-response" for h in body["history"])
+    status, listing = await gw.call("GET", key, "/v1/admin/responses?state=refused")
+    assert status == 200
+    details = {i["response_id"]: i["detail"] for i in listing["items"]}
+    assert "is not the buyer" in details["evil-1"]
+    assert "is not the seller" in details["evil-2"]
+    assert all(i["invoice_id"] is None for i in listing["items"])
+    # Another tenant's admin sees none of it.
+    other = await gw.key("other-co")
+    _, theirs = await gw.call("GET", other, "/v1/admin/responses?state=refused")
+    assert theirs["items"] == []
+    # And only admins may look.
+    reader = await gw.key("seller-co", "read")
+    status, problem = await gw.call("GET", reader, "/v1/admin/responses")
+    assert status == 403 and problem["code"] == "forbidden"
+
+
+async def test_ppd_without_pd_is_invalid(gw_factory: Any, make_invoice: Any) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    await _apply(gw, key, imr("AP", "bad-ppd", reason="PPD"))  # the official rule never fires
+    body = await gw.doc(key, inv)
+    assert body["status"] == "delivered"
+    _, listing = await gw.call("GET", key, "/v1/admin/responses?state=invalid")
+    [item] = listing["items"]
+    assert item["response_id"] == "bad-ppd" and "PEPPOL-T111-R005" in item["detail"]
+
+
+async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> None:
+    gw = await gw_factory(rematch_interval=0.1)
+    key = await gw.key("seller-co")
+    early = await gw.receive(key, imr("AP", "early-1"))
+    status, listing = await gw.call("GET", key, "/v1/admin/responses?state=unmatched")
+    assert status == 200
+    [item] = listing["items"]
+    assert item["document_id"] == early["id"] and item["referenced_id"] == NUMBER
+    status, problem = await gw.call("GET", key, "/v1/admin/responses?state=bogus")
+    assert status == 400 and problem["code"] == "bad-request"
+
+    raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
+    assert status == 202
+    # The sweep waits for delivery (the queue still writes the status), then applies.
+    body = await gw.wait_status(key, sent["id"], "accepted")
+    [resp] = body["invoice_responses"]
+    assert resp["response_id"] == "early-1" and resp["state"] == "applied"
+    assert [h["to"] for h in body["history"]][-2:] == ["delivered", "accepted"]
+    _, listing = await gw.call("GET", key, "/v1/admin/responses?state=unmatched")
+    assert listing["items"] == []
+
+
+async def test_rematch_endpoint(gw_factory: Any, make_invoice: Any) -> None:
+    gw = await gw_factory()  # no timer: the admin triggers it
+    key = await gw.key("seller-co")
+    await gw.receive(key, imr("CA", "c1", reason="PAY"))
+    inv = await gw.send_invoice(
+        key, make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    )
+    assert (await gw.doc(key, inv))["status"] == "delivered"
+    status, body = await gw.call("POST", key, "/v1/admin/responses/rematch")
+    assert status == 200 and body["changed"] == 1
+    assert (await gw.doc(key, inv))["status"] == "conditionally_accepted"
+
+
+async def test_overdue_keeps_response_status_in_history(
+    gw_factory: Any, make_invoice: Any
+) -> None:
+    gw, key, inv = await _setup(gw_factory, make_invoice)  # due 2017-12-01: long past
+    await _apply(gw, key, imr("AP", "ok-1"))
+    svc_db = gw.db
+    marked = await run_overdue(svc_db, load_mapping(), None, dt.date(2024, 1, 1))
+    assert marked == [inv]
+    assert await run_overdue(svc_db, load_mapping(), None, dt.date(2024, 1, 2)) == []
+    body = await gw.doc(key, inv)
+    assert body["status"] == "overdue"
+    assert [h["to"] for h in body["history"]][-2:] == ["accepted", "overdue"]
+    assert body["history"][-1]["source"] == "timer"
+    # The rules still follow the responses: after AP only PD, so PD pays it, IP conflicts.
+    await _apply(gw, key, imr("IP", "late-ip"))
+    assert (await gw.doc(key, inv))["status"] == "overdue"
+    await _apply(gw, key, imr("PD", "pay-1"))
+    assert (await gw.doc(key, inv))["status"] == "paid"
+
+
+async def test_overdue_timer_runs_when_enabled(gw_factory: Any, make_invoice: Any) -> None:
+    gw = await gw_factory(overdue_timer=True, overdue_interval=0.1)
+    key = await gw.key("seller-co")
+    raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
+    assert status == 202
+    body = await gw.wait_status(key, sent["id"], "overdue")  # due 2017-12-01
+    assert [h["to"] for h in body["history"]][-2:] == ["delivered", "overdue"]
+    assert body["history"][-1]["actor"] == "overdue-timer"
+    # Off by default: a gateway without the setting leaves a past-due invoice alone.
+    gw2, key2, inv2 = await _setup(gw_factory, make_invoice)
+    assert gw2.app[SETTINGS].responses.overdue_timer is False
+    await asyncio.sleep(0.3)
+    assert (await gw2.doc(key2, inv2))["status"] == "delivered"
