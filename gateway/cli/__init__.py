@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "gateway.artefacts.cli",
     "gateway.store.cli",
     "gateway.outbound.cli",
+    "gateway.responses.cli",
 ]
 
 
