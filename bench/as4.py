@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "as4"))  # the test PKI generator
@@ -90,11 +91,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-async def serve(identity: Identity, trust: TrustStore, port: int) -> web.AppRunner:
-    async def deliver(document: bytes, meta: object) -> None:
-        return None
+async def serve(
+    identity: Identity, trust: TrustStore, port: int, db_dir: str | None = None
+) -> web.AppRunner:
+    """Our receiver. With ``db_dir``: the gateway's duplicate elimination on SQLite (claim
+    before delivery, receipt remembered in the database), as ``POST /as4`` of the gateway
+    does it; the intake itself (validation) is left out, ``bench/ingest.py`` measures that."""
+    store: Any = MemorySeenStore()
+    db: Any = None
 
-    receiver = As4Receiver(identity, trust, As4Limits(), MemorySeenStore(), deliver)
+    async def deliver(document: bytes, meta: Any) -> None:
+        if db is not None:
+            key = f"{meta.sbdh.sender}|{meta.sbdh.instance_id}"
+            await store.claim(meta.message_id, key, meta.from_party, document)
+            store.complete(meta.message_id, None)
+
+    if db_dir:
+        from gateway.as4.seen_db import DbSeenStore
+        from gateway.config import load_settings
+        from gateway.store import Database
+        from gateway.store.migrate import upgrade
+
+        db = Database.from_settings(load_settings(env={}, overrides={"data_dir": db_dir}))
+        await upgrade(db.engine)
+        store = DbSeenStore(db)
+    receiver = As4Receiver(identity, trust, As4Limits(), store, deliver)
     runner = web.AppRunner(make_app(receiver), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -164,7 +185,9 @@ def peer_main(
     asyncio.run(run())
 
 
-CATEGORIES = ("crypto", "xml", "gzip", "as4 python", "other")
+#: Receive phase uses the database-backed SeenStore (``--db``).
+USE_DB = False
+CATEGORIES = ("crypto", "xml", "gzip", "database", "as4 python", "other")
 
 
 def shim_lxml() -> None:
@@ -195,6 +218,8 @@ def attribute(profile: cProfile.Profile) -> dict[str, float]:
             cat = "crypto"
         elif "lxml" in label or name == "xml_call":
             cat = "xml"
+        elif "sqlalchemy" in label or "sqlite" in label:
+            cat = "database"
         elif "zlib" in label or "gzip" in label:
             cat = "gzip"
         elif "gateway/as4" in filename or "gateway/documents" in filename:
@@ -255,7 +280,8 @@ def phase_receive(
     our_port = free_port()
 
     async def run() -> float:
-        runner = await serve(identity, trust, our_port)
+        db_dir = tempfile.mkdtemp(dir=tmp) if USE_DB else None
+        runner = await serve(identity, trust, our_port, db_dir)
         ready, done = ctx.Event(), ctx.Event()
         child = ctx.Process(target=peer_main, args=(tmp, "send", 0, our_port, n, c, ready, done))
         child.start()
@@ -279,7 +305,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=400, help="messages per direction")
     parser.add_argument("-c", type=int, default=16, help="concurrent sends")
+    parser.add_argument(
+        "--db", action="store_true",
+        help="receive with the gateway's SQLite duplicate elimination (claims + stored receipts)",
+    )
     args = parser.parse_args()
+    global USE_DB
+    USE_DB = args.db
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         write_pki(d)
@@ -287,7 +319,8 @@ def main() -> int:
         print(
             f"payload: {INVOICE.name} ({INVOICE.stat().st_size} bytes) in an SBDH; gzip, "
             f"RSA-2048/SHA-256 signature, AES-128-GCM + RSA-OAEP; every receipt verified; "
-            f"{args.c} concurrent sends; peer = gateway.as4 in a child process"
+            f"{args.c} concurrent sends; peer = gateway.as4 in a child process; "
+            f"receive dedup store: {'SQLite (gateway)' if args.db else 'memory'}"
         )
         for name, phase in (("send", phase_send), ("receive", phase_receive)):
             elapsed = phase(tmp, identity, trust, args.n, args.c, None)

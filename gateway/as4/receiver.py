@@ -165,9 +165,12 @@ class As4Receiver:
                 log.info("as4 duplicate message %s answered with its stored receipt", message_id)
                 return 200, dict(SOAP_HEADERS), stored
             lock = self._locks.setdefault(message_id, asyncio.Lock())
+            # Only a copy that had to wait for another one needs to look at the store again.
+            recheck = lock.locked()
             try:
                 async with lock:
-                    return 200, dict(SOAP_HEADERS), await self._accept(opened, len(body))
+                    answer = await self._accept(opened, len(body), recheck=recheck)
+                    return 200, dict(SOAP_HEADERS), answer
             finally:
                 if not lock.locked():
                     self._locks.pop(message_id, None)
@@ -291,10 +294,11 @@ class As4Receiver:
                 raise EbmsError("EBMS:0303", str(exc)) from exc
         return data
 
-    async def _accept(self, opened: _Opened, size: int) -> bytes:
-        stored = await self.seen_store.seen(opened.message_id)
-        if stored is not None:
-            return stored
+    async def _accept(self, opened: _Opened, size: int, *, recheck: bool = True) -> bytes:
+        if recheck:
+            stored = await self.seen_store.seen(opened.message_id)
+            if stored is not None:
+                return stored
         sbd = await self._run(self._decrypt, opened, size=size)
         try:
             header, document = sbdh.unwrap(

@@ -59,7 +59,12 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     (received,) = await b.documents("inbound")
     assert (received.channel, received.tenant, received.status) == ("as4", "buyer", "received")
     (mls_doc,) = await b.documents("outbound")  # B's MLS went out through B's queue
-    assert mls_doc.receiver_endpoint == "0242:000001" and mls_doc.status == "delivered"
+    assert mls_doc.receiver_endpoint == "0242:000001"
+
+    async def mls_delivered() -> bool:  # B records its receipt on its next queue turn
+        return await status_of(b, mls_doc.id) == "delivered"
+
+    await wait_for(mls_delivered)
     async with b.db.read() as s:
         raw = await s.scalar(select(Document.raw).where(Document.id == mls_doc.id))
     mls = parse_mls(raw)
@@ -69,12 +74,16 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     (doc,) = await a.documents("outbound")
     assert doc.meta["mls"]["response_code"] == "AP"
     # Reporting: A has its invoice (out) and the MLS (in); B the invoice (in) and the MLS (out).
-    async with a.db.read() as s:
-        kinds_a = sorted((r.direction, r.kind) for r in await s.scalars(select(PeppolReportRow)))
-    async with b.db.read() as s:
-        kinds_b = sorted((r.direction, r.kind) for r in await s.scalars(select(PeppolReportRow)))
-    assert kinds_a == [("inbound", "mls"), ("outbound", "business")]
-    assert kinds_b == [("inbound", "business"), ("outbound", "mls")]
+    async def kinds(node: Node) -> list[tuple[str, str]]:
+        async with node.db.read() as s:
+            return sorted((r.direction, r.kind) for r in await s.scalars(select(PeppolReportRow)))
+
+    async def both_reported() -> bool:  # rows are written with the receipts, a moment later
+        return len(await kinds(a)) == 2 and len(await kinds(b)) == 2
+
+    await wait_for(both_reported)
+    assert await kinds(a) == [("inbound", "mls"), ("outbound", "business")]
+    assert await kinds(b) == [("inbound", "business"), ("outbound", "mls")]
 
 
 async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
