@@ -17,11 +17,13 @@ import binascii
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from gateway.as4.config import configured
 from gateway.as4.errors import As4PermanentError, As4SendError, As4TransientError
 from gateway.as4.identity import common_name
 from gateway.as4.mls import CUSTOMIZATION_ID as MLS_CUSTOMIZATION
@@ -170,6 +172,16 @@ class As4Transport:
             ))
 
 
+def from_settings(settings: Any, db: Database) -> As4Transport | None:
+    """The ``as4`` transport when ``[as4]`` is configured, else None."""
+    if not configured(settings.as4):
+        return None
+    return As4Transport(
+        As4Sender.from_settings(settings), db,
+        country=settings.as4.country, mls_type=settings.as4.mls_type,
+    )
+
+
 def _classify(exc: As4SendError) -> TransientError | PermanentError:
     code = f"as4-{exc.ebms_code.lower().replace(':', '-')}" if exc.ebms_code else "as4-transport"
     if exc.detail and "NOT_SERVICED" in exc.detail:
@@ -180,4 +192,4 @@ def _classify(exc: As4SendError) -> TransientError | PermanentError:
     return PermanentError(str(exc), code)
 
 
-__all__ = ["As4Transport", "load_certificate"]
+__all__ = ["As4Transport", "from_settings", "load_certificate"]

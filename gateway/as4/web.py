@@ -17,42 +17,22 @@ from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.problems import Problem
 from gateway.as4.channel import As4Channel
+from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.reporting import export, parse_when, summarise
-from gateway.as4.sender import As4Sender
-from gateway.as4.transport import As4Transport
-from gateway.config import ConfigError
 
 AS4 = web.AppKey("as4", As4Channel)
 
 
-def configured(as4: Any) -> bool:
-    """Whether ``[as4]`` names an identity; half a configuration is an error, not "off"."""
-    parts = {"key_file": as4.key_file, "cert_file": as4.cert_file,
-             "trust_anchors": as4.trust_anchors}
-    if not any(parts.values()):
-        return False
-    missing = [k for k, v in parts.items() if not v]
-    if missing:
-        raise ConfigError(f"[as4] is incomplete: set {', '.join(missing)} (or none of them)")
-    return True
-
-
 def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | None:
-    """Mount ``POST /as4`` and register the ``as4`` transport when ``[as4]`` is configured."""
+    """Mount ``POST /as4`` when ``[as4]`` is configured (the outbound service registers the
+    ``as4`` transport itself, so ``gateway outbound run`` has it too)."""
     app.router.add_get("/v1/admin/reporting", reporting)
     settings = app[SETTINGS]
     if not configured(settings.as4):
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
     app[AS4] = channel
-    if outbound is not None:
-        outbound.register_transport(
-            As4Transport(
-                As4Sender.from_settings(settings), app[DB],
-                country=settings.as4.country, mls_type=settings.as4.mls_type,
-            )
-        )
     app.router.add_post("/as4", as4_handler(channel.receiver))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

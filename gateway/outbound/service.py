@@ -67,6 +67,12 @@ class OutboundService:
         self.transports = transports or Transports(
             [HttpTransport(timeout=settings.outbound.request_timeout)]
         )
+        if transports is None:
+            from gateway.as4.transport import from_settings as as4_transport
+
+            as4 = as4_transport(settings, db)  # None unless [as4] is configured
+            if as4 is not None:
+                self.register_transport(as4)
         self._session: aiohttp.ClientSession | None = None
         self.discovery = discovery
         self.queue = OutboundQueue(db, settings.outbound)

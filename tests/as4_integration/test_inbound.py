@@ -142,3 +142,22 @@ async def test_reporting_endpoint_is_admin_only_and_tenant_scoped(
     assert summary["transactions"][0]["count"] == 1
     assert summary["end_users"][0]["receiving_end_users"] == 1
     assert (await get(admin, "?from=yesterday"))[0] == 400
+
+
+async def test_reporting_cli_exports_every_tenant(
+    node, peer_party, gateway_party, invoice, tmp_path, capsys
+):
+    import asyncio
+
+    from gateway.cli import main
+    from gateway.server.appkeys import SETTINGS
+
+    assert (await post(node, message(peer_party, gateway_party, invoice)))[0] == 200
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'data_dir = "{node.app[SETTINGS].data_dir}"\n')
+    code = await asyncio.to_thread(
+        main, ["--config", str(config), "reporting", "export", "--format", "csv"]
+    )
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and lines[0].startswith("direction,exchanged_at,tenant")
+    assert len(lines) == 2 and lines[1].startswith("inbound,") and ",acme," in lines[1]
