@@ -5,6 +5,7 @@ without delivering twice (or without losing the document when it was never store
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from gateway.as4.seen_db import Claim, DbSeenStore
 from gateway.config import load_settings
 from gateway.store import Database, Document, repo
 from gateway.store.migrate import upgrade
+
+#: Keys unique per run: a shared PostgreSQL keeps rows of earlier runs.
+RUN = uuid.uuid4().hex[:12]
 
 
 async def test_concurrent_copies_on_two_gateways_give_one_document_and_one_receipt(
@@ -43,10 +47,12 @@ async def test_concurrent_copies_on_two_gateways_give_one_document_and_one_recei
     assert len(docs) == 1 and docs[0].status == "received"
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> Any:
-    settings = load_settings(env={}, overrides={"data_dir": str(tmp_path)})
-    database = Database.from_settings(settings)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    overrides: dict[str, Any] = {"data_dir": str(tmp_path)}
+    if request.param == "postgres":
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    database = Database.from_settings(load_settings(env={}, overrides=overrides))
     await upgrade(database.engine)
     yield database
     await database.dispose()
@@ -66,7 +72,7 @@ async def store_document(db: Database, raw: bytes) -> str:
 async def test_claim_race_has_one_winner(db: Database):
     stores = [DbSeenStore(db) for _ in range(6)]  # six "processes"
     outcomes = await asyncio.gather(
-        *(st.claim("m1@x", f"{SELLER}|i1", "POP2", b"<a/>") for st in stores)
+        *(st.claim(f"m1@{RUN}", f"{SELLER}|i1-{RUN}", "POP2", b"<a/>") for st in stores)
     )
     assert outcomes.count(Claim.CLAIMED) == 1
     assert set(outcomes) <= {Claim.CLAIMED, Claim.BUSY}
@@ -74,32 +80,32 @@ async def test_claim_race_has_one_winner(db: Database):
 
 async def test_stale_claim_after_stored_document_is_not_delivered_again(db: Database):
     dead, alive = DbSeenStore(db), DbSeenStore(db, stale_after=0.0)
-    raw = b"<Invoice>stored before the crash</Invoice>"
-    assert await dead.claim("m2@x", f"{SELLER}|i2", "POP2", raw) is Claim.CLAIMED
+    raw = f"<Invoice>{RUN} stored before the crash</Invoice>".encode()
+    assert await dead.claim(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", "POP2", raw) is Claim.CLAIMED
     doc_id = await store_document(db, raw)  # the intake committed, then the process died
-    assert await alive.claim("m2@x", f"{SELLER}|i2", "POP2", raw) is Claim.DONE
-    await alive.remember("m2@x", f"{SELLER}|i2", b"receipt")
-    assert await alive.seen("m2@x") == b"receipt"
-    assert await alive.seen_instance(f"{SELLER}|i2")
+    assert await alive.claim(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", "POP2", raw) is Claim.DONE
+    await alive.remember(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", b"receipt")
+    assert await alive.seen(f"m2@{RUN}") == b"receipt"
+    assert await alive.seen_instance(f"{SELLER}|i2-{RUN}")
     from gateway.as4.models import As4InboundMessage
 
     async with db.read() as s:
-        row = await s.get(As4InboundMessage, "m2@x")
+        row = await s.get(As4InboundMessage, f"m2@{RUN}")
         assert row is not None and row.document_id == doc_id
 
 
 async def test_stale_claim_without_document_is_delivered_by_the_next_try(db: Database):
     dead, alive = DbSeenStore(db), DbSeenStore(db, stale_after=0.0)
-    raw = b"<Invoice>never stored</Invoice>"
-    assert await dead.claim("m3@x", f"{SELLER}|i3", "POP2", raw) is Claim.CLAIMED
+    raw = f"<Invoice>{RUN} never stored</Invoice>".encode()
+    assert await dead.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.CLAIMED
     fresh = DbSeenStore(db)  # a third process before the claim is stale: must wait
-    assert await fresh.claim("m3@x", f"{SELLER}|i3", "POP2", raw) is Claim.BUSY
-    assert await alive.claim("m3@x", f"{SELLER}|i3", "POP2", raw) is Claim.CLAIMED
+    assert await fresh.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.BUSY
+    assert await alive.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.CLAIMED
 
 
 async def test_release_lets_the_retry_deliver(db: Database):
     store = DbSeenStore(db)
-    assert await store.claim("m4@x", f"{SELLER}|i4", "POP2", b"<a/>") is Claim.CLAIMED
-    await store.release("m4@x", f"{SELLER}|i4")
+    assert await store.claim(f"m4@{RUN}", f"{SELLER}|i4-{RUN}", "POP2", b"<a/>") is Claim.CLAIMED
+    await store.release(f"m4@{RUN}", f"{SELLER}|i4-{RUN}")
     other = DbSeenStore(db)
-    assert await other.claim("m4@x", f"{SELLER}|i4", "POP2", b"<a/>") is Claim.CLAIMED
+    assert await other.claim(f"m4@{RUN}", f"{SELLER}|i4-{RUN}", "POP2", b"<a/>") is Claim.CLAIMED
