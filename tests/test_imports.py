@@ -37,3 +37,11 @@ def test_each_module_imports_alone() -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         failures = [(n, err) for n, rc, err in pool.map(check, mods) if rc != 0]
     assert not failures, failures
+
+
+def test_migration_history_has_one_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from gateway.store.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
