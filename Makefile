@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 ARTEFACTS ?= ../shared/artefacts
-export GATEWAY_DATA_DIR ?= data
+DATA_DIR ?= data
 
 .PHONY: install artefacts serve test lint bench
 
@@ -18,12 +18,12 @@ install: $(BIN)/gateway
 # Installs the pinned validation artefacts once (verifies every sha256); ARTEFACTS may be a
 # folder, a zip or an http(s) URL of a zip.
 artefacts: install
-	@test -f $(GATEWAY_DATA_DIR)/artefacts/installed.json || \
-	  $(BIN)/gateway artefacts install --from $(ARTEFACTS)
+	@test -f $${GATEWAY_DATA_DIR:-$(DATA_DIR)}/artefacts/installed.json || \
+	  GATEWAY_DATA_DIR=$${GATEWAY_DATA_DIR:-$(DATA_DIR)} $(BIN)/gateway artefacts install --from $(ARTEFACTS)
 
 # Runs the gateway with its embedded SQLite default on http://127.0.0.1:8080
 serve: artefacts
-	$(BIN)/gateway serve
+	GATEWAY_DATA_DIR=$${GATEWAY_DATA_DIR:-$(DATA_DIR)} $(BIN)/gateway serve
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -33,4 +33,4 @@ lint: install
 	$(BIN)/ruff format --check gateway tests bench
 
 bench: artefacts
-	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/validate.py --data-dir $${GATEWAY_DATA_DIR:-$(DATA_DIR)}

@@ -18,6 +18,18 @@ CORPUS = SHARED / "corpus"
 ARTEFACTS_SOURCE = SHARED / "artefacts"
 
 
+#: Variables that steer the test run itself, not the gateway under test.
+_TEST_ENV = {"GATEWAY_TEST_POSTGRES_URL", "GATEWAY_SHARED_DIR"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic_environment() -> None:
+    """Drop the developer's GATEWAY_* settings: environment wins over config files, so a stray
+    GATEWAY_DATA_DIR would silently point the tests' gateways (and their subprocesses) at it."""
+    for name in [n for n in os.environ if n.startswith("GATEWAY_") and n not in _TEST_ENV]:
+        del os.environ[name]
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
