@@ -8,7 +8,9 @@ operator would, into a temporary data directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,6 +52,21 @@ def installed_data_dir(tmp_path_factory: pytest.TempPathFactory, shared_dir: Pat
     data_dir = tmp_path_factory.mktemp("gateway-data")
     install_artefacts(str(shared_dir / "artefacts"), data_dir / "artefacts")
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def validator(installed_data_dir: Path) -> Iterator[Any]:
+    """One in-process validator for the whole session, shared by every test folder.
+
+    In-process validators all run on the process's single validation thread with one Saxon
+    processor (see gateway.validation.pool), so sharing one instance costs nothing and keeps
+    compiled stylesheets warm across folders.
+    """
+    from gateway.validation import Validator
+
+    shared = Validator(installed_data_dir / "artefacts", jobs=0)
+    yield shared
+    shared.close()
 
 
 @pytest.fixture(scope="session")

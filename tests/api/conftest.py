@@ -19,22 +19,6 @@ from gateway.store import Database, repo
 XR = "xrechnung-testsuite/business-cases/standard/"
 
 
-@pytest.fixture(scope="session")
-def validator(request: pytest.FixtureRequest, installed_data_dir: Path) -> Any:
-    """One in-process validator per test process, shared by tests/api and tests/store.
-
-    Two in-process (jobs=0) Saxon engines alive at once crash the process (GraalVM stack
-    overflow, exit 99), so the instance is kept on the pytest config, not per conftest.
-    """
-    from gateway.validation import Validator
-
-    shared = getattr(request.config, "_gateway_validator", None)
-    if shared is None:
-        shared = Validator(installed_data_dir / "artefacts", jobs=0)
-        request.config._gateway_validator = shared  # type: ignore[attr-defined]
-        request.config.add_cleanup(shared.close)
-    return shared
-
 
 @pytest.fixture
 def ubl(corpus_dir: Path) -> bytes:

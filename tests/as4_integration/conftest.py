@@ -60,18 +60,6 @@ def pem_dir(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     return directory
 
 
-@pytest.fixture(scope="session")
-def validator(request: pytest.FixtureRequest, installed_data_dir: Path) -> Any:
-    """The one in-process validator of the test process (two Saxon engines crash)."""
-    from gateway.validation import Validator
-
-    shared = getattr(request.config, "_gateway_validator", None)
-    if shared is None:
-        shared = Validator(installed_data_dir / "artefacts", jobs=0)
-        request.config._gateway_validator = shared  # type: ignore[attr-defined]
-        request.config.add_cleanup(shared.close)
-    return shared
-
 
 @pytest.fixture(scope="session")
 def invoice(corpus_dir: Path) -> bytes:

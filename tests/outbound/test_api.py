@@ -15,17 +15,6 @@ from gateway.store import repo
 from tests.outbound.conftest import Receiver
 
 
-@pytest.fixture(scope="module")
-def validator(installed_data_dir: Path):  # type: ignore[no-untyped-def]
-    from gateway.validation import Validator
-
-    settings = load_settings(env={}, overrides={"data_dir": str(installed_data_dir),
-                                                "validation": {"jobs": 0}})
-    v = Validator.from_settings(settings)
-    yield v
-    v.close()
-
-
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, receiver: Receiver, validator):  # type: ignore[no-untyped-def]
     settings = load_settings(env={}, overrides={

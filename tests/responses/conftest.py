@@ -27,19 +27,6 @@ IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"
 
 
-@pytest.fixture(scope="session")
-def validator(request: pytest.FixtureRequest, installed_data_dir: Path) -> Any:
-    """The per-process in-process validator (two in-process Saxon engines crash the process,
-    so the instance lives on the pytest config and is shared with other test folders)."""
-    from gateway.validation import Validator
-
-    shared = getattr(request.config, "_gateway_validator", None)
-    if shared is None:
-        shared = Validator(installed_data_dir / "artefacts", jobs=0)
-        request.config._gateway_validator = shared  # type: ignore[attr-defined]
-        request.config.add_cleanup(shared.close)
-    return shared
-
 
 @pytest.fixture
 def imr_files(corpus_dir: Path) -> list[Path]:
