@@ -1,14 +1,9 @@
 """The two rule engines: XML Schema (libxml2 via lxml) and Schematron (Saxon via saxonche).
 
 Both compile once per process and are cached by artefact path, since several scenarios share
-the same XSD or XSLT.
-
-Why the compiled Schematron is trimmed before Saxon compiles it: the ISO skeleton writes an
-``svrl:fired-rule`` element for every rule context it visits, an ``svrl:active-pattern`` per
-pattern and an ``svrl:ns-prefix-in-attribute-values`` per namespace. The report never uses them, yet producing and serialising them was a third of the
-transform time. Removing those literal result elements (and indentation) from the stylesheet
-changes nothing else: every assert and report is evaluated exactly as published. The installed
-files stay byte-identical to the pinned originals; the trim happens in memory.
+the same XSD or XSLT. Schematron stylesheets are compiled from :mod:`.optimize`'s rewritten
+text (exact, in-memory rewrites that remove work which cannot change a result); the installed
+files stay byte-identical to the pinned originals.
 """
 
 from __future__ import annotations
@@ -19,8 +14,8 @@ from pathlib import Path
 
 from lxml import etree
 
-SVRL = "http://purl.oclc.org/dsdl/svrl"
-XSL = "http://www.w3.org/1999/XSL/Transform"
+from gateway.validation.optimize import SVRL, prepared_stylesheet
+
 _FLAG_TO_SEVERITY = {
     "fatal": "fatal",
     "error": "error",
@@ -125,7 +120,7 @@ class SaxonRuntime:
         with self._lock:
             if path not in self._compiled:
                 executable = self.xslt.compile_stylesheet(
-                    stylesheet_text=trimmed_stylesheet(path), base_uri=path.as_uri()
+                    stylesheet_text=prepared_stylesheet(path), base_uri=path.as_uri()
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
@@ -134,16 +129,6 @@ class SaxonRuntime:
 
     def parse(self, text: str) -> object:
         return self.proc.parse_xml(xml_text=text)
-
-
-def trimmed_stylesheet(path: Path) -> str:
-    tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
-    unused = ("fired-rule", "active-pattern", "ns-prefix-in-attribute-values")
-    for el in list(tree.iter(*(f"{{{SVRL}}}{name}" for name in unused))):
-        el.getparent().remove(el)
-    for out in tree.iter(f"{{{XSL}}}output"):
-        out.set("indent", "no")
-    return etree.tostring(tree, encoding="unicode")
 
 
 class SchematronLayer:
