@@ -24,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 from gateway.validation import Validator  # noqa: E402
 
 
+CLIENTS_PER_JOB = int(os.environ.get("CPJ", "1"))
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
@@ -51,7 +54,7 @@ async def run(artefacts: Path, docs: list[bytes], jobs: int, rounds: int) -> dic
                     steps[k] = steps.get(k, 0.0) + v
 
         start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(jobs)))
+        await asyncio.gather(*(client() for _ in range(jobs * CLIENTS_PER_JOB)))
         elapsed = time.perf_counter() - start
     finally:
         await validator.aclose()

@@ -1,21 +1,18 @@
 """Validation off the event loop: engines in worker processes, an async facade in front.
 
 Why processes: Saxon and libxml2 hold the GIL while they work, so threads would serialise;
-a process per core validates in parallel. Workers are started with ``spawn`` (never ``fork``:
-the server process has threads and an event loop that must not be cloned), build their engine
-once, and keep compiled XSD/XSLT for their whole life.
+a process per core validates in parallel (see :mod:`.workers`). ``jobs=0`` validates in this
+process on one long-lived thread instead (small setups and tests).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,28 +21,10 @@ from gateway.documents import ParseLimits
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
 from gateway.validation.report import ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios
+from gateway.validation.workers import ProcessWorkers, WorkersBroken, make_engine
 
 if TYPE_CHECKING:
     from gateway.config import Settings
-
-_ENGINE: Engine | None = None
-
-
-def _init_worker(artefacts_dir: str, limits: ParseLimits, warm: bool) -> None:
-    global _ENGINE
-    _ENGINE = _make_engine(artefacts_dir, limits, warm)
-
-
-def _make_engine(artefacts_dir: str, limits: ParseLimits, warm: bool) -> Engine:
-    engine = Engine(Path(artefacts_dir), limits=limits)
-    if warm:
-        engine.warm()
-    return engine
-
-
-def _validate_in_worker(data: bytes, scenario: str | None) -> dict[str, Any]:
-    assert _ENGINE is not None, "worker not initialised"
-    return _ENGINE.validate(data, scenario).to_dict()
 
 
 class _ValidationThread(Executor):
@@ -117,7 +96,8 @@ class Validator:
         self.scenarios: list[Scenario] = load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         self._engine: Engine | None = None
-        self._executor = self._start()
+        self._workers: ProcessWorkers | None = None
+        self._start()
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Validator:
@@ -126,18 +106,12 @@ class Validator:
         )
         return cls(settings.artefacts_dir, jobs=settings.validation.jobs, limits=limits, **kwargs)
 
-    def _start(self) -> Executor:
+    def _start(self) -> None:
         initargs = (str(self.artefacts_dir), self.limits, self.warm)
         if self.jobs <= 0:
-            executor = _ValidationThread.shared()
-            self._engine = executor.submit(_make_engine, *initargs).result()
-            return executor
-        return ProcessPoolExecutor(
-            max_workers=self.jobs,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=initargs,
-        )
+            self._engine = _ValidationThread.shared().submit(make_engine, *initargs).result()
+        else:
+            self._workers = ProcessWorkers(self.jobs, initargs)
 
     def _check_scenario(self, scenario: str | None) -> None:
         if scenario is not None and scenario not in self._ids:
@@ -149,37 +123,35 @@ class Validator:
         self._check_scenario(scenario)
         loop = asyncio.get_running_loop()
         try:
-            raw = await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
-        except BrokenProcessPool:
-            # A worker died (OOM, crash in native code). Start a fresh pool and try once more,
-            # so one poisonous document cannot take validation down for everyone.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._start()
-            raw = await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
-        return ValidationReport.from_dict(raw)
+            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
+        except WorkersBroken:
+            # A worker died (OOM, crash in native code); a fresh one takes its place. Try once
+            # more, so one poisonous document cannot take validation down for everyone.
+            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
 
-    def _submit(self, data: bytes, scenario: str | None) -> Future[dict[str, Any]]:
-        if self._engine is not None:
-            engine = self._engine
-            return self._executor.submit(lambda: engine.validate(data, scenario).to_dict())
-        return self._executor.submit(_validate_in_worker, data, scenario)
+    def _submit(self, data: bytes, scenario: str | None) -> Future[ValidationReport]:
+        if self._workers is not None:
+            return self._workers.submit(data, scenario)
+        assert self._engine is not None
+        return _ValidationThread.shared().submit(self._engine.validate, data, scenario)
 
     def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
         self._check_scenario(scenario)
-        return ValidationReport.from_dict(self._submit(data, scenario).result())
+        return self._submit(data, scenario).result()
 
     def map(self, items: list[tuple[bytes, str | None]]) -> list[ValidationReport]:
         """Validate many documents using every worker; results in input order."""
         for _, scenario in items:
             self._check_scenario(scenario)
         futures = [self._submit(d, s) for d, s in items]
-        return [ValidationReport.from_dict(f.result()) for f in futures]
+        return [f.result() for f in futures]
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._workers is not None:
+            self._workers.shutdown()
 
     def __enter__(self) -> Validator:
         return self

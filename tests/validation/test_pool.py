@@ -68,3 +68,26 @@ def test_in_process_validators_come_and_go_safely(installed_data_dir: Path, tmp_
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip() == "True"
+
+
+async def test_a_killed_worker_is_replaced_and_the_request_retried(installed_data_dir: Path) -> None:
+    import os
+    import signal
+
+    doc = (CORPUS / "peppol-mls/MessageLevelStatus_Example_AP.xml").read_bytes()
+    validator = Validator(installed_data_dir / "artefacts", jobs=1, warm=False)
+    try:
+        assert (await validator.validate(doc)).accepted
+        workers = validator._workers
+        assert workers is not None
+        dead = workers._workers[0].process
+        os.kill(dead.pid, signal.SIGKILL)
+        dead.join(5)
+        report = await validator.validate(doc)
+        assert report.accepted
+        assert workers._workers[0].process.pid != dead.pid
+        assert workers._workers[0].process.is_alive()
+    finally:
+        await validator.aclose()
+    assert not workers._workers  # shut down
+    assert not dead.is_alive()
