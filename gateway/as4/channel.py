@@ -85,17 +85,24 @@ class As4Channel:
             meta.message_id,
             result.document_id,
             report_row(
-                direction="inbound", tenant=tenant, document_id=result.document_id,
-                message_id=meta.message_id, exchanged_at=meta.received_at,
-                sender_ap=meta.from_party, receiver_ap=meta.to_party,
-                sender=header.sender, receiver=header.receiver,
-                document_type_id=header.document_type_id, process_id=header.process_id,
+                direction="inbound",
+                tenant=tenant,
+                document_id=result.document_id,
+                message_id=meta.message_id,
+                exchanged_at=meta.received_at,
+                sender_ap=meta.from_party,
+                receiver_ap=meta.to_party,
+                sender=header.sender,
+                receiver=header.receiver,
+                document_type_id=header.document_type_id,
+                process_id=header.process_id,
                 country_c1=header.country_c1,
                 country_c4=countries(document)[1] or self.country,
             ),
         )
-        log.info("as4 message %s stored as %s (%s)", meta.message_id, result.document_id,
-                 result.status)
+        log.info(
+            "as4 message %s stored as %s (%s)", meta.message_id, result.document_id, result.status
+        )
         if self.responder is not None:
             accepted = result.status in ACCEPTED
             self.responder.answer_later(tenant, meta, accepted, result.report)
@@ -105,14 +112,13 @@ class As4Channel:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.busy_wait
         while True:
-            claim = await self.store.claim(
-                meta.message_id, instance_key, meta.from_party, document
-            )
+            claim = await self.store.claim(meta.message_id, instance_key, meta.from_party, document)
             if claim is Claim.CLAIMED:
                 return True
             if claim is Claim.DONE:
-                log.info("as4 message %s: instance %s already delivered", meta.message_id,
-                         instance_key)
+                log.info(
+                    "as4 message %s: instance %s already delivered", meta.message_id, instance_key
+                )
                 return False
             if loop.time() >= deadline:
                 raise ConcurrentDelivery(f"{meta.message_id} is being delivered by another copy")
@@ -130,12 +136,20 @@ class As4Channel:
             meta.message_id,
             None,
             report_row(
-                direction="inbound", tenant=None, document_id=doc_id,
-                message_id=meta.message_id, exchanged_at=meta.received_at,
-                sender_ap=meta.from_party, receiver_ap=meta.to_party,
-                sender=header.sender, receiver=header.receiver,
-                document_type_id=header.document_type_id, process_id=header.process_id,
-                country_c1=header.country_c1, country_c4=self.country, kind="mls",
+                direction="inbound",
+                tenant=None,
+                document_id=doc_id,
+                message_id=meta.message_id,
+                exchanged_at=meta.received_at,
+                sender_ap=meta.from_party,
+                receiver_ap=meta.to_party,
+                sender=header.sender,
+                receiver=header.receiver,
+                document_type_id=header.document_type_id,
+                process_id=header.process_id,
+                country_c1=header.country_c1,
+                country_c4=self.country,
+                kind="mls",
             ),
         )
 

@@ -12,8 +12,11 @@ from gateway.config import ConfigError
 
 
 def configured(as4: Any) -> bool:
-    parts = {"key_file": as4.key_file, "cert_file": as4.cert_file,
-             "trust_anchors": as4.trust_anchors}
+    parts = {
+        "key_file": as4.key_file,
+        "cert_file": as4.cert_file,
+        "trust_anchors": as4.trust_anchors,
+    }
     if not any(parts.values()):
         return False
     missing = [k for k, v in parts.items() if not v]

@@ -77,8 +77,9 @@ class MlsResponder:
         self._validator = validator
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def answer_later(self, tenant: str, meta: InboundMeta, accepted: bool,
-                     report: ValidationReport) -> None:
+    def answer_later(
+        self, tenant: str, meta: InboundMeta, accepted: bool, report: ValidationReport
+    ) -> None:
         """Queue the MLS in the background: the sender's receipt must not wait for it."""
         if not mls_wanted(meta.sbdh, accepted):
             return
@@ -105,19 +106,27 @@ class MlsResponder:
         try:
             checked = await self._validator().validate(raw, SCENARIO)
             if not checked.accepted:
-                log.error("our MLS for %s does not pass %s: %s", header.instance_id, SCENARIO,
-                          [f.message for f in checked.findings if f.blocking][:3])
+                log.error(
+                    "our MLS for %s does not pass %s: %s",
+                    header.instance_id,
+                    SCENARIO,
+                    [f.message for f in checked.findings if f.blocking][:3],
+                )
                 return None
             submitted = await self.outbound.submit(
-                tenant, raw, receiver=header.mls_to, channel="as4",
+                tenant,
+                raw,
+                receiver=header.mls_to,
+                channel="as4",
                 idempotency_key=f"mls:{header.sender}|{header.instance_id}"[:200],
                 actor="as4:mls",
             )
         except Exception:
             log.exception("could not queue the MLS for %s", header.instance_id)
             return None
-        log.info("MLS %s for %s queued to %s", status.response_code, header.instance_id,
-                 header.mls_to)
+        log.info(
+            "MLS %s for %s queued to %s", status.response_code, header.instance_id, header.mls_to
+        )
         return str(submitted.item.document_id)
 
     async def aclose(self) -> None:
@@ -143,9 +152,13 @@ class MlsConsumer:
         """
         report = await self._validator().validate(document, SCENARIO)
         if not report.accepted:
-            log.warning("inbound MLS %s from %s refused by %s: %s", meta.message_id,
-                        meta.from_party, SCENARIO,
-                        [f.message for f in report.findings if f.blocking][:3])
+            log.warning(
+                "inbound MLS %s from %s refused by %s: %s",
+                meta.message_id,
+                meta.from_party,
+                SCENARIO,
+                [f.message for f in report.findings if f.blocking][:3],
+            )
             return None
         status = parse_mls(document)
         loop = asyncio.get_running_loop()
@@ -169,8 +182,11 @@ class MlsConsumer:
                 .where(As4Outbound.instance_id == status.referenced_instance_id)
             )
             if doc is None:
-                log.warning("MLS %s references unknown instance %s", status.id,
-                            status.referenced_instance_id)
+                log.warning(
+                    "MLS %s references unknown instance %s",
+                    status.id,
+                    status.referenced_instance_id,
+                )
                 return None
             if doc.status in IN_FLIGHT:
                 return "wait"
@@ -178,13 +194,19 @@ class MlsConsumer:
                 log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
                 return doc.id
             repo.record_status(
-                s, doc, target, source="mls", actor=f"ap:{meta.from_party}",
+                s,
+                doc,
+                target,
+                source="mls",
+                actor=f"ap:{meta.from_party}",
                 reason=describe(status),
             )
             meta_dict = dict(doc.meta or {})
             meta_dict["mls"] = {
-                "id": status.id, "response_code": status.response_code,
-                "issues": [vars(i) for i in status.issues], "from": meta.from_party,
+                "id": status.id,
+                "response_code": status.response_code,
+                "issues": [vars(i) for i in status.issues],
+                "from": meta.from_party,
                 "message_id": meta.message_id,
             }
             doc.meta = meta_dict

@@ -22,15 +22,28 @@ from gateway.as4.models import PeppolReportRow
 from gateway.documents import ParseLimits, XmlRefused, parse_xml
 from gateway.store import Database
 
-_UBL_COUNTRY = "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}IdentificationCode"
+_UBL_COUNTRY = (
+    "{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}IdentificationCode"
+)
 _CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 _RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 
 #: The columns of the export, in order.
 COLUMNS = (
-    "direction", "exchanged_at", "tenant", "document_id", "message_id", "sender_ap",
-    "receiver_ap", "sender", "receiver", "document_type_id", "process_id", "country_c1",
-    "country_c4", "kind",
+    "direction",
+    "exchanged_at",
+    "tenant",
+    "document_id",
+    "message_id",
+    "sender_ap",
+    "receiver_ap",
+    "sender",
+    "receiver",
+    "document_type_id",
+    "process_id",
+    "country_c1",
+    "country_c4",
+    "kind",
 )
 
 
@@ -90,8 +103,16 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     receivers: dict[tuple[str, ...], set[str]] = {}
     for r in rows:
         other_ap = r["sender_ap"] if r["direction"] == "inbound" else r["receiver_ap"]
-        tsr[(r["direction"], other_ap, r["document_type_id"], r["process_id"],
-             r["country_c1"], r["country_c4"])] += 1
+        tsr[
+            (
+                r["direction"],
+                other_ap,
+                r["document_type_id"],
+                r["process_id"],
+                r["country_c1"],
+                r["country_c4"],
+            )
+        ] += 1
         if r["kind"] != "business":
             continue
         key = (r["document_type_id"], r["process_id"], r["country_c1"], r["country_c4"])
@@ -101,14 +122,26 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             receivers.setdefault(key, set()).add(r["receiver"])
     return {
         "transactions": [
-            {"direction": d, "other_ap": ap, "document_type_id": t, "process_id": p,
-             "country_c1": c1, "country_c4": c4, "count": n}
+            {
+                "direction": d,
+                "other_ap": ap,
+                "document_type_id": t,
+                "process_id": p,
+                "country_c1": c1,
+                "country_c4": c4,
+                "count": n,
+            }
             for (d, ap, t, p, c1, c4), n in sorted(tsr.items())
         ],
         "end_users": [
-            {"document_type_id": t, "process_id": p, "country_c1": c1, "country_c4": c4,
-             "sending_end_users": len(senders.get(k, ())),
-             "receiving_end_users": len(receivers.get(k, ()))}
+            {
+                "document_type_id": t,
+                "process_id": p,
+                "country_c1": c1,
+                "country_c4": c4,
+                "sending_end_users": len(senders.get(k, ())),
+                "receiving_end_users": len(receivers.get(k, ())),
+            }
             for k in sorted(set(senders) | set(receivers))
             for t, p, c1, c4 in [k]
         ],

@@ -103,15 +103,22 @@ class DbSeenStore:
         m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
         now, doc_id = utcnow(), completion.document_id
         async with self.db.write() as s:
-            row = (await s.execute(
-                select(m.c.state, m.c.receipt).where(m.c.message_id == message_id)
-            )).first()
+            row = (
+                await s.execute(select(m.c.state, m.c.receipt).where(m.c.message_id == message_id))
+            ).first()
             if row is None:
-                await s.execute(insert(m).values(
-                    message_id=message_id, instance_key=instance_key, state=DONE,
-                    claimed_at=now, created_at=now, receipt=receipt, document_id=doc_id,
-                    from_party=instance_key.split("|", 1)[0],
-                ))
+                await s.execute(
+                    insert(m).values(
+                        message_id=message_id,
+                        instance_key=instance_key,
+                        state=DONE,
+                        claimed_at=now,
+                        created_at=now,
+                        receipt=receipt,
+                        document_id=doc_id,
+                        from_party=instance_key.split("|", 1)[0],
+                    )
+                )
             elif row.state == DONE and row.receipt is not None:
                 return bytes(row.receipt)  # an earlier receipt wins: repeats get identical bytes
             else:
@@ -119,14 +126,18 @@ class DbSeenStore:
                 if doc_id:
                     values["document_id"] = doc_id
                 await s.execute(update(m).where(m.c.message_id == message_id).values(**values))
-            inst = (await s.execute(
-                select(i.c.message_id).where(i.c.instance_key == instance_key)
-            )).first()
+            inst = (
+                await s.execute(select(i.c.message_id).where(i.c.instance_key == instance_key))
+            ).first()
             if inst is None:
-                await s.execute(insert(i).values(
-                    instance_key=instance_key, message_id=message_id, document_id=doc_id,
-                    created_at=now,
-                ))
+                await s.execute(
+                    insert(i).values(
+                        instance_key=instance_key,
+                        message_id=message_id,
+                        document_id=doc_id,
+                        created_at=now,
+                    )
+                )
             elif inst.message_id == message_id and doc_id:
                 await s.execute(
                     update(i).where(i.c.instance_key == instance_key).values(document_id=doc_id)
@@ -159,24 +170,34 @@ class DbSeenStore:
         m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
         now = utcnow()
         async with self.db.write() as s:
-            msg = (await s.execute(
-                select(m.c.state, m.c.claim_owner, m.c.claimed_at)
-                .where(m.c.message_id == message_id)
-            )).first()
-            inst = (await s.execute(
-                select(i.c.message_id, i.c.document_id, i.c.created_at)
-                .where(i.c.instance_key == instance_key)
-            )).first()
+            msg = (
+                await s.execute(
+                    select(m.c.state, m.c.claim_owner, m.c.claimed_at).where(
+                        m.c.message_id == message_id
+                    )
+                )
+            ).first()
+            inst = (
+                await s.execute(
+                    select(i.c.message_id, i.c.document_id, i.c.created_at).where(
+                        i.c.instance_key == instance_key
+                    )
+                )
+            ).first()
             if (msg is not None and msg.state == DONE) or (
                 inst is not None and inst.document_id is not None
             ):
                 return Claim.DONE
-            if msg is not None and msg.claim_owner != self.owner and not self._stale(
-                msg.claimed_at, now
+            if (
+                msg is not None
+                and msg.claim_owner != self.owner
+                and not self._stale(msg.claimed_at, now)
             ):
                 return Claim.BUSY
-            if inst is not None and inst.message_id != message_id and not self._stale(
-                inst.created_at, now
+            if (
+                inst is not None
+                and inst.message_id != message_id
+                and not self._stale(inst.created_at, now)
             ):
                 return Claim.BUSY
             if msg is not None or inst is not None:
@@ -190,20 +211,35 @@ class DbSeenStore:
                     self.complete(message_id, doc_id)
                     return Claim.DONE
             if msg is None:
-                await s.execute(insert(m).values(
-                    message_id=message_id, instance_key=instance_key, state=DELIVERING,
-                    claim_owner=self.owner, claimed_at=now, from_party=from_party, created_at=now,
-                ))
+                await s.execute(
+                    insert(m).values(
+                        message_id=message_id,
+                        instance_key=instance_key,
+                        state=DELIVERING,
+                        claim_owner=self.owner,
+                        claimed_at=now,
+                        from_party=from_party,
+                        created_at=now,
+                    )
+                )
             else:
-                await s.execute(update(m).where(m.c.message_id == message_id)
-                                .values(claim_owner=self.owner, claimed_at=now))
+                await s.execute(
+                    update(m)
+                    .where(m.c.message_id == message_id)
+                    .values(claim_owner=self.owner, claimed_at=now)
+                )
             if inst is None:
-                await s.execute(insert(i).values(
-                    instance_key=instance_key, message_id=message_id, created_at=now
-                ))
+                await s.execute(
+                    insert(i).values(
+                        instance_key=instance_key, message_id=message_id, created_at=now
+                    )
+                )
             else:
-                await s.execute(update(i).where(i.c.instance_key == instance_key)
-                                .values(message_id=message_id, created_at=now))
+                await s.execute(
+                    update(i)
+                    .where(i.c.instance_key == instance_key)
+                    .values(message_id=message_id, created_at=now)
+                )
         return Claim.CLAIMED
 
     def _stale(self, since: dt.datetime, now: dt.datetime) -> bool:

@@ -93,14 +93,19 @@ class As4Transport:
             raise PermanentError(f"cannot build the SBDH: {exc}", "as4-sbdh") from exc
         try:
             receipt = await self.sender.send(
-                endpoint.url, cert, ident.sbd, message_id=ident.message_id,
-                receiver_party_id=endpoint.party_id or None, header=ident.header,
+                endpoint.url,
+                cert,
+                ident.sbd,
+                message_id=ident.message_id,
+                receiver_party_id=endpoint.party_id or None,
+                header=ident.header,
             )
         except As4SendError as exc:
             raise _classify(exc) from exc
         await self._delivered(item, ident, cert, receipt.raw)
         return DeliveryResult(
-            status=200, detail=f"AS4 receipt verified for {ident.message_id}",
+            status=200,
+            detail=f"AS4 receipt verified for {ident.message_id}",
             receipt=receipt.raw,
             extra={"message_id": ident.message_id, "instance_id": ident.header.instance_id},
         )
@@ -112,19 +117,26 @@ class As4Transport:
 
     async def _identity(self, item: OutboundMessage) -> _Identity:
         async with self.db.read() as s:
-            row = (await s.execute(
-                select(As4Outbound.message_id, As4Outbound.sbd)
-                .where(As4Outbound.document_id == item.id)
-            )).first()
+            row = (
+                await s.execute(
+                    select(As4Outbound.message_id, As4Outbound.sbd).where(
+                        As4Outbound.document_id == item.id
+                    )
+                )
+            ).first()
         if row is None:
             header = self._header(item)
             sbd = wrap(item.payload, header)
             try:
                 async with self.db.write() as s:
-                    s.add(As4Outbound(
-                        document_id=item.id, message_id=item.message_id,
-                        instance_id=header.instance_id, sbd=sbd,
-                    ))
+                    s.add(
+                        As4Outbound(
+                            document_id=item.id,
+                            message_id=item.message_id,
+                            instance_id=header.instance_id,
+                            sbd=sbd,
+                        )
+                    )
                 return _Identity(item.message_id, sbd, header)
             except IntegrityError:  # another worker took over the lease and got here first
                 return await self._identity(item)
@@ -142,11 +154,18 @@ class As4Transport:
         c1 = countries(item.payload)[0] or self.country
         mls_to = spis_id(self.sender.identity.party_id) if self.mls_type and not is_mls else None
         return Sbdh(
-            sender=sender, receiver=receiver, document_type_id=doc_type, process_id=process,
-            instance_id=str(uuid.uuid4()), country_c1=c1,
-            sender_scheme=sender_scheme, receiver_scheme=receiver_scheme,
-            document_type_scheme=doc_scheme, process_scheme=proc_scheme,
-            mls_to=mls_to, mls_type=self.mls_type if mls_to else None,
+            sender=sender,
+            receiver=receiver,
+            document_type_id=doc_type,
+            process_id=process,
+            instance_id=str(uuid.uuid4()),
+            country_c1=c1,
+            sender_scheme=sender_scheme,
+            receiver_scheme=receiver_scheme,
+            document_type_scheme=doc_scheme,
+            process_scheme=proc_scheme,
+            mls_to=mls_to,
+            mls_type=self.mls_type if mls_to else None,
         )
 
     async def _delivered(
@@ -157,19 +176,29 @@ class As4Transport:
         c4 = countries(item.payload)[1] or self.country
         async with self.db.write() as s:
             await s.execute(
-                update(As4Outbound).where(As4Outbound.document_id == item.id)
+                update(As4Outbound)
+                .where(As4Outbound.document_id == item.id)
                 .values(receipt=receipt, delivered_at=now, receiver_party=common_name(cert))
             )
             tenant = await s.scalar(select(Document.tenant).where(Document.id == item.id))
-            s.add(report_row(
-                direction="outbound", tenant=tenant, document_id=item.id,
-                message_id=ident.message_id, exchanged_at=now,
-                sender_ap=self.sender.identity.party_id, receiver_ap=common_name(cert),
-                sender=header.sender, receiver=header.receiver,
-                document_type_id=header.document_type_id, process_id=header.process_id,
-                country_c1=header.country_c1, country_c4=c4,
-                kind="mls" if MLS_CUSTOMIZATION in header.document_type_id else "business",
-            ))
+            s.add(
+                report_row(
+                    direction="outbound",
+                    tenant=tenant,
+                    document_id=item.id,
+                    message_id=ident.message_id,
+                    exchanged_at=now,
+                    sender_ap=self.sender.identity.party_id,
+                    receiver_ap=common_name(cert),
+                    sender=header.sender,
+                    receiver=header.receiver,
+                    document_type_id=header.document_type_id,
+                    process_id=header.process_id,
+                    country_c1=header.country_c1,
+                    country_c4=c4,
+                    kind="mls" if MLS_CUSTOMIZATION in header.document_type_id else "business",
+                )
+            )
 
 
 def from_settings(settings: Any, db: Database) -> As4Transport | None:
@@ -177,8 +206,10 @@ def from_settings(settings: Any, db: Database) -> As4Transport | None:
     if not configured(settings.as4):
         return None
     return As4Transport(
-        As4Sender.from_settings(settings), db,
-        country=settings.as4.country, mls_type=settings.as4.mls_type,
+        As4Sender.from_settings(settings),
+        db,
+        country=settings.as4.country,
+        mls_type=settings.as4.mls_type,
     )
 
 

@@ -101,20 +101,25 @@ async def submit(request: web.Request) -> web.Response:
     service = request.app[OUTBOUND]
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY):
-        raise Problem(400, "bad-idempotency-key",
-                      f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+        raise Problem(
+            400,
+            "bad-idempotency-key",
+            f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
+        )
     raw = await read_capped(request, service.settings.http.max_body_bytes)
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     try:
         result = await service.submit(
-            principal.tenant, raw, receiver=receiver,
-            idempotency_key=key.strip() if key else None, actor=principal.actor,
+            principal.tenant,
+            raw,
+            receiver=receiver,
+            idempotency_key=key.strip() if key else None,
+            actor=principal.actor,
         )
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
-    body = {"id": result.item.document_id, "status": "queued",
-            "message_id": result.item.message_id}
+    body = {"id": result.item.document_id, "status": "queued", "message_id": result.item.message_id}
     headers = {"Location": f"/v1/outbound/{result.item.document_id}"}
     if not result.created:
         headers["Idempotent-Replayed"] = "true"
@@ -148,7 +153,8 @@ async def metrics_lines(queue: OutboundQueue) -> list[str]:
     """Prometheus lines for /metrics: queue depth per state and the age of the oldest work."""
     stats = await queue.stats()
     lines = gauge(
-        "gateway_outbound_queue_depth", "Outbound items by state.",
+        "gateway_outbound_queue_depth",
+        "Outbound items by state.",
         [((("state", s),), float(n)) for s, n in sorted(stats.depth.items())],
     )
     lines += gauge(

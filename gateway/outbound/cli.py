@@ -74,8 +74,12 @@ async def _send(args: argparse.Namespace) -> int:
     try:
         try:
             result = await service.submit(
-                args.tenant, args.file.read_bytes(), receiver=args.to,
-                idempotency_key=args.idempotency_key, actor="cli", channel="cli",
+                args.tenant,
+                args.file.read_bytes(),
+                receiver=args.to,
+                idempotency_key=args.idempotency_key,
+                actor="cli",
+                channel="cli",
             )
         except SubmissionRefused as exc:
             out = {"code": exc.code, "detail": exc.detail}
@@ -147,6 +151,14 @@ async def _stats(args: argparse.Namespace) -> int:
         stats = await service.queue.stats()
     finally:
         await service.db.dispose()
-    print(json.dumps({"depth": stats.depth, "oldest_pending_seconds": stats.oldest_pending_age,
-                      "oldest_due_seconds": stats.oldest_due_age}, indent=2))
+    print(
+        json.dumps(
+            {
+                "depth": stats.depth,
+                "oldest_pending_seconds": stats.oldest_pending_age,
+                "oldest_due_seconds": stats.oldest_due_age,
+            },
+            indent=2,
+        )
+    )
     return 0

@@ -137,8 +137,17 @@ class OutboundQueue:
                 s.add(document)
                 await s.flush()
                 s.add(item)
-                s.add(StatusChange(document_id=document.id, from_status=None, to_status=QUEUED,
-                                   source="api", actor=actor, reason=f"to {receiver}", at=now))
+                s.add(
+                    StatusChange(
+                        document_id=document.id,
+                        from_status=None,
+                        to_status=QUEUED,
+                        source="api",
+                        actor=actor,
+                        reason=f"to {receiver}",
+                        at=now,
+                    )
+                )
         except IntegrityError:
             if idempotency_key:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)
@@ -209,8 +218,12 @@ class OutboundQueue:
                         total_attempts=OutboundItem.total_attempts + 1,
                     )
                     .returning(
-                        OutboundItem.document_id, OutboundItem.message_id, OutboundItem.sender,
-                        OutboundItem.receiver, OutboundItem.document_type, OutboundItem.process,
+                        OutboundItem.document_id,
+                        OutboundItem.message_id,
+                        OutboundItem.sender,
+                        OutboundItem.receiver,
+                        OutboundItem.document_type,
+                        OutboundItem.process,
                         OutboundItem.total_attempts,
                     )
                     .execution_options(synchronize_session=False)
@@ -225,26 +238,42 @@ class OutboundQueue:
             await self._set_status(
                 s,
                 [
-                    (r.document_id, picked[r.document_id], SENDING,
-                     f"attempt {r.total_attempts}"
-                     + (" (lease of a stopped worker expired)" if picked[r.document_id] == SENDING
-                        else ""))
+                    (
+                        r.document_id,
+                        picked[r.document_id],
+                        SENDING,
+                        f"attempt {r.total_attempts}"
+                        + (
+                            " (lease of a stopped worker expired)"
+                            if picked[r.document_id] == SENDING
+                            else ""
+                        ),
+                    )
                     for r in claimed
                 ],
                 now,
             )
         return [
             OutboundMessage(
-                id=r.document_id, message_id=r.message_id, payload=raw[r.document_id],
-                sender=r.sender, receiver=r.receiver, document_type=r.document_type,
-                process=r.process, attempt=r.total_attempts,
+                id=r.document_id,
+                message_id=r.message_id,
+                payload=raw[r.document_id],
+                sender=r.sender,
+                receiver=r.receiver,
+                document_type=r.document_type,
+                process=r.process,
+                attempt=r.total_attempts,
             )
             for r in claimed
         ]
 
     async def _set_status(
-        self, s: AsyncSession, changes: Sequence[tuple[str, str | None, str, str | None]],
-        now: dt.datetime, source: str = SOURCE, actor: str | None = None,
+        self,
+        s: AsyncSession,
+        changes: Sequence[tuple[str, str | None, str, str | None]],
+        now: dt.datetime,
+        source: str = SOURCE,
+        actor: str | None = None,
     ) -> None:
         """Move documents to their new status and append history: (id, from, to, reason)."""
         by_status: dict[str, list[str]] = {}
@@ -252,14 +281,23 @@ class OutboundQueue:
             by_status.setdefault(to, []).append(doc_id)
         for to, ids in by_status.items():
             await s.execute(
-                update(Document).where(Document.id.in_(ids)).values(status=to, updated_at=now)
+                update(Document)
+                .where(Document.id.in_(ids))
+                .values(status=to, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
         await s.execute(
             insert(StatusChange),
             [
-                {"document_id": d, "from_status": f, "to_status": t, "source": source,
-                 "actor": actor, "reason": r, "at": now}
+                {
+                    "document_id": d,
+                    "from_status": f,
+                    "to_status": t,
+                    "source": source,
+                    "actor": actor,
+                    "reason": r,
+                    "at": now,
+                }
                 for d, f, t, r in changes
             ],
         )
@@ -279,9 +317,12 @@ class OutboundQueue:
                 r.document_id: r
                 for r in (
                     await s.execute(
-                        select(OutboundItem.document_id, OutboundItem.attempts,
-                               OutboundItem.queued_at, OutboundItem.lease_owner)
-                        .where(OutboundItem.document_id.in_(ids))
+                        select(
+                            OutboundItem.document_id,
+                            OutboundItem.attempts,
+                            OutboundItem.queued_at,
+                            OutboundItem.lease_owner,
+                        ).where(OutboundItem.document_id.in_(ids))
                     )
                 ).all()
             }
@@ -293,8 +334,10 @@ class OutboundQueue:
                 values, reason = self._next_state(o, row.attempts, aware(row.queued_at), now)
                 await s.execute(
                     update(OutboundItem)
-                    .where(OutboundItem.document_id == o.message.id,
-                           OutboundItem.lease_owner == o.owner)
+                    .where(
+                        OutboundItem.document_id == o.message.id,
+                        OutboundItem.lease_owner == o.owner,
+                    )
                     .values(lease_owner=None, lease_until=None, **values)
                     .execution_options(synchronize_session=False)
                 )
@@ -305,12 +348,17 @@ class OutboundQueue:
 
     def _attempt_row(self, o: Outcome) -> dict[str, Any]:
         err = o.error
-        outcome = "delivered" if err is None else (
-            "permanent" if isinstance(err, PermanentError) else "transient"
+        outcome = (
+            "delivered"
+            if err is None
+            else ("permanent" if isinstance(err, PermanentError) else "transient")
         )
         return {
-            "document_id": o.message.id, "number": o.message.attempt, "worker": o.owner,
-            "started_at": o.started_at, "duration_ms": o.duration_ms,
+            "document_id": o.message.id,
+            "number": o.message.attempt,
+            "worker": o.owner,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
             "endpoint": o.endpoint.url if o.endpoint else None,
             "transport": o.endpoint.transport if o.endpoint else None,
             "outcome": outcome,
@@ -325,13 +373,21 @@ class OutboundQueue:
         endpoint = o.endpoint.describe() if o.endpoint else None
         if o.error is None:
             return (
-                {"state": DELIVERED, "delivered_at": now, "endpoint": endpoint,
-                 "last_error": None, "last_error_code": None},
+                {
+                    "state": DELIVERED,
+                    "delivered_at": now,
+                    "endpoint": endpoint,
+                    "last_error": None,
+                    "last_error_code": None,
+                },
                 f"delivered to {endpoint}",
             )
         decision = self.policy.decide(o.error, attempts, queued_at, now)
-        common = {"endpoint": endpoint, "last_error": decision.reason,
-                  "last_error_code": o.error.code}
+        common = {
+            "endpoint": endpoint,
+            "last_error": decision.reason,
+            "last_error_code": o.error.code,
+        }
         if decision.retry:
             assert decision.next_attempt_at is not None
             when = decision.next_attempt_at.isoformat(timespec="seconds")
@@ -360,8 +416,13 @@ class OutboundQueue:
             item.next_attempt_at = now
             item.queued_at = now
             item.lease_owner = item.lease_until = None
-            await self._set_status(s, [(document_id, FAILED, QUEUED, "requeued by admin")], now,
-                                   source="admin", actor=actor)
+            await self._set_status(
+                s,
+                [(document_id, FAILED, QUEUED, "requeued by admin")],
+                now,
+                source="admin",
+                actor=actor,
+            )
         return item
 
     async def get(
@@ -375,7 +436,8 @@ class OutboundQueue:
             if item is None:
                 return None
             attempts = await s.scalars(
-                select(OutboundAttempt).where(OutboundAttempt.document_id == document_id)
+                select(OutboundAttempt)
+                .where(OutboundAttempt.document_id == document_id)
                 .order_by(OutboundAttempt.seq)
             )
             return item, list(attempts)

@@ -73,8 +73,11 @@ class Worker:
         log.info(
             "outbound attempt",
             extra={
-                "document_id": msg.id, "message_id": msg.message_id, "attempt": msg.attempt,
-                "receiver": msg.receiver, "endpoint": endpoint.url if endpoint else None,
+                "document_id": msg.id,
+                "message_id": msg.message_id,
+                "attempt": msg.attempt,
+                "receiver": msg.receiver,
+                "endpoint": endpoint.url if endpoint else None,
                 "outcome": "delivered" if outcome.error is None else outcome.error.code,
                 "duration_ms": round(outcome.duration_ms, 1),
             },
@@ -107,8 +110,7 @@ class Worker:
         return len(claimed)
 
     async def run(self) -> None:
-        log.info("outbound worker started", extra={"worker": self.owner,
-                                                   "capacity": self.capacity})
+        log.info("outbound worker started", extra={"worker": self.owner, "capacity": self.capacity})
         while not self._stopping:
             self._wakeup.clear()
             try:
@@ -141,6 +143,9 @@ class Worker:
             if not claimed and not self._inflight and not self._done:
                 return
             if self._inflight:
-                await asyncio.wait(set(self._inflight), timeout=self.settings.poll_interval,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    set(self._inflight),
+                    timeout=self.settings.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         raise TimeoutError("outbound queue did not drain in time")

@@ -34,7 +34,15 @@ DELIVERED_LOCALLY = "delivered-locally"  # the seller is a tenant of this gatewa
 NOT_SENT = "not-sent"  # the generated response did not validate (a bug, logged)
 
 STATES = (
-    APPLIED, CONFLICT, REFUSED, INVALID, UNMATCHED, WAITING, DUPLICATE, QUEUED, DELIVERED_LOCALLY,
+    APPLIED,
+    CONFLICT,
+    REFUSED,
+    INVALID,
+    UNMATCHED,
+    WAITING,
+    DUPLICATE,
+    QUEUED,
+    DELIVERED_LOCALLY,
     NOT_SENT,
 )
 

@@ -89,7 +89,9 @@ def is_invoice_response(customization_id: str | None) -> bool:
     return (customization_id or "").strip() == CUSTOMIZATION_ID
 
 
-def parse_response(raw: bytes, mapping: Mapping, limits: ParseLimits | None = None) -> InvoiceResponse:
+def parse_response(
+    raw: bytes, mapping: Mapping, limits: ParseLimits | None = None
+) -> InvoiceResponse:
     """Parse ``raw`` (already validated) with the gateway's safe XML parser."""
     tree = parse_xml(raw, limits or ParseLimits())
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree

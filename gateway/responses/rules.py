@@ -26,7 +26,13 @@ _RANK = {code: i for i, code in enumerate(ORDER)}
 ARROWS = " -> ".join(ORDER)
 
 # Statuses written by the outbound queue and by AS4 Message Level Status (MLS).
-QUEUED, SENDING, RETRYING, DELIVERED, FAILED = "queued", "sending", "retrying", "delivered", "failed"
+QUEUED, SENDING, RETRYING, DELIVERED, FAILED = (
+    "queued",
+    "sending",
+    "retrying",
+    "delivered",
+    "failed",
+)
 QUEUE_STATUSES = (QUEUED, SENDING, RETRYING, DELIVERED, FAILED)
 MLS_STATUSES = ("delivered_to_recipient", "rejected_by_recipient")
 OVERDUE = "overdue"
@@ -53,17 +59,19 @@ def conflict(current: Step | None, new: Step) -> str | None:
     if current.final:
         return "the invoice is paid (PD); full payment is final and nothing may follow it"
     if current.code == "PD":  # partially paid
-        return None if new.code == "PD" else (
-            f"{new.code} cannot follow a partial payment (PD with PPD); only PD may follow"
+        return (
+            None
+            if new.code == "PD"
+            else (f"{new.code} cannot follow a partial payment (PD with PPD); only PD may follow")
         )
     if current.code == "AP":
-        return None if new.code == "PD" else (
-            f"{new.code} cannot follow AP (accepted); after AP only PD may follow"
+        return (
+            None
+            if new.code == "PD"
+            else (f"{new.code} cannot follow AP (accepted); after AP only PD may follow")
         )
     if new.code == current.code:
-        return None if new.code == "UQ" else (
-            f"{new.code} was already applied; only UQ may repeat"
-        )
+        return None if new.code == "UQ" else (f"{new.code} was already applied; only UQ may repeat")
     if _RANK[new.code] < _RANK[current.code]:
         return f"{new.code} cannot follow {current.code}; the order is {ARROWS}"
     return None
@@ -106,10 +114,14 @@ def outbound_model(mapping: Mapping) -> StatusModel:
         transitions=trans,
         final=frozenset(final),
         hints={
-            **{("*", s): f"Only the buyer's Invoice Response sets a sales invoice to {s}."
-               for s in imr},
-            **{("*", s): f"Only the outbound queue sets a sales invoice to {s}."
-               for s in QUEUE_STATUSES},
+            **{
+                ("*", s): f"Only the buyer's Invoice Response sets a sales invoice to {s}."
+                for s in imr
+            },
+            **{
+                ("*", s): f"Only the outbound queue sets a sales invoice to {s}."
+                for s in QUEUE_STATUSES
+            },
             ("*", OVERDUE): "Only the overdue timer marks a sales invoice overdue.",
         },
     )

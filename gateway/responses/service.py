@@ -97,7 +97,9 @@ class ResponseService:
         try:
             await self.handle_document(result.document_id)
         except Exception:
-            log.exception("applying invoice response failed", extra={"document": result.document_id})
+            log.exception(
+                "applying invoice response failed", extra={"document": result.document_id}
+            )
 
     async def handle_document(self, doc_id: str) -> InvoiceResponseRecord:
         """Record and (if it matches and the rules allow) apply the stored response ``doc_id``."""
@@ -250,7 +252,9 @@ class ResponseService:
             # The queue still writes this invoice's status (sending -> delivered); applying now
             # would be overwritten, so the sweep applies it once delivery is settled.
             rec.state, rec.invoice_id = rm.WAITING, invoice.id
-            rec.detail = f"sales invoice {invoice.id} is still {invoice.status}; applied after delivery"
+            rec.detail = (
+                f"sales invoice {invoice.id} is still {invoice.status}; applied after delivery"
+            )
         elif invoice is not None:
             await self._apply(s, rec, invoice)
 
@@ -286,16 +290,28 @@ class ResponseService:
         same_seller = [(d, b) for d, sl, b in parties if sl == rec.receiver]
         if same_seller:
             buyer = same_seller[0][1]
-            return None, rm.REFUSED, (
-                f"the response's sender {rec.sender} is not the buyer ({buyer}) of sales "
-                f"invoice {rec.referenced_id}; nothing changed"
+            return (
+                None,
+                rm.REFUSED,
+                (
+                    f"the response's sender {rec.sender} is not the buyer ({buyer}) of sales "
+                    f"invoice {rec.referenced_id}; nothing changed"
+                ),
             )
         if rec.tenant is None:  # other tenants' invoices with this number are not ours to judge
-            return None, rm.UNMATCHED, f"no sales invoice {rec.referenced_id} of seller {rec.receiver}"
+            return (
+                None,
+                rm.UNMATCHED,
+                f"no sales invoice {rec.referenced_id} of seller {rec.receiver}",
+            )
         seller = parties[0][1]
-        return None, rm.REFUSED, (
-            f"the response's receiver {rec.receiver} is not the seller ({seller}) of sales "
-            f"invoice {rec.referenced_id}; nothing changed"
+        return (
+            None,
+            rm.REFUSED,
+            (
+                f"the response's receiver {rec.receiver} is not the seller ({seller}) of sales "
+                f"invoice {rec.referenced_id}; nothing changed"
+            ),
         )
 
     async def _parties(self, s: AsyncSession, doc: Document) -> tuple[str | None, str | None]:
@@ -309,9 +325,7 @@ class ResponseService:
 
     # --- applying ------------------------------------------------------------------------------
 
-    async def _apply(
-        self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document
-    ) -> None:
+    async def _apply(self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document) -> None:
         rec.invoice_id = invoice.id
         last = await s.scalar(
             select(InvoiceResponseRecord)
@@ -332,7 +346,11 @@ class ResponseService:
                 why += f" (it was issued before response {last.imr_id} and arrived late)"
             rec.state, rec.detail = rm.CONFLICT, why
             repo.record_status(
-                s, invoice, invoice.status, source=SOURCE, actor=_actor(rec),
+                s,
+                invoice,
+                invoice.status,
+                source=SOURCE,
+                actor=_actor(rec),
                 reason=f"conflict, status unchanged: {why}. {summary}",
             )
             return

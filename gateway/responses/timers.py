@@ -28,8 +28,14 @@ async def mark_overdue(
 ) -> list[str]:
     """Mark delivered sales invoices past their due date and not paid as ``overdue`` (once)."""
     skip = {
-        mapping.codes["PD"].status, mapping.codes["RE"].status, OVERDUE,
-        QUEUED, SENDING, RETRYING, FAILED, MLS_STATUSES[1],
+        mapping.codes["PD"].status,
+        mapping.codes["RE"].status,
+        OVERDUE,
+        QUEUED,
+        SENDING,
+        RETRYING,
+        FAILED,
+        MLS_STATUSES[1],
     }
     marked: list[str] = []
     async with db.write() as s:
@@ -50,7 +56,11 @@ async def mark_overdue(
         )
         for doc in docs:
             repo.record_status(
-                s, doc, OVERDUE, source="timer", actor="overdue-timer",
+                s,
+                doc,
+                OVERDUE,
+                source="timer",
+                actor="overdue-timer",
                 reason=f"not paid by its due date {doc.due_date} (was {doc.status})",
             )
             marked.append(doc.id)
@@ -79,11 +89,15 @@ class Timers:
     def start(self) -> None:
         if self.rematch_interval > 0:
             self._tasks.append(
-                asyncio.create_task(self._every(self.rematch_interval, self._sweep), name="imr-rematch")
+                asyncio.create_task(
+                    self._every(self.rematch_interval, self._sweep), name="imr-rematch"
+                )
             )
         if self.overdue and self.overdue_interval > 0:
             self._tasks.append(
-                asyncio.create_task(self._every(self.overdue_interval, self._overdue), name="imr-overdue")
+                asyncio.create_task(
+                    self._every(self.overdue_interval, self._overdue), name="imr-overdue"
+                )
             )
 
     async def stop(self) -> None:

@@ -113,7 +113,7 @@ class Engine:
             _finding(raw, "xsd", scenario) for raw in self._schema(scenario.schema).check(tree)
         ]
         lap("schema")
-        node = self._saxon_runtime().parse(_as_text(data, tree))
+        node = self._saxon_runtime().parse(text_for_saxon(data, tree))
         lap("schematron-parse")
         for layer in scenario.schematron:
             try:
@@ -180,7 +180,7 @@ def _finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
     )
 
 
-def _as_text(data: bytes, tree: etree._ElementTree) -> str:
+def text_for_saxon(data: bytes, tree: etree._ElementTree) -> str:
     """The document as text for Saxon; re-serialised only when it is not UTF-8 encoded."""
     encoding = (tree.docinfo.encoding or "UTF-8").upper().replace("_", "-")
     if encoding in ("UTF-8", "UTF8"):

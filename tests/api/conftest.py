@@ -19,7 +19,6 @@ from gateway.store import Database, repo
 XR = "xrechnung-testsuite/business-cases/standard/"
 
 
-
 @pytest.fixture
 def ubl(corpus_dir: Path) -> bytes:
     return (corpus_dir / XR / "01.01a-INVOICE_ubl.xml").read_bytes()

@@ -57,9 +57,11 @@ class Node:
 
     async def documents(self, direction: str = "inbound") -> list[Document]:
         async with self.db.read() as s:
-            return list(await s.scalars(
-                select(Document).where(Document.direction == direction).order_by(Document.seq)
-            ))
+            return list(
+                await s.scalars(
+                    select(Document).where(Document.direction == direction).order_by(Document.seq)
+                )
+            )
 
     async def history(self, doc_id: str) -> list[StatusChange]:
         async with self.db.read() as s:
@@ -74,26 +76,40 @@ StartNode = Callable[..., Awaitable[Node]]
 
 
 def node_settings(
-    base: Path, pem_dir: Path, who: str, party: str, port: int,
-    routes: list[dict[str, str]] | None = None, **as4: Any,
+    base: Path,
+    pem_dir: Path,
+    who: str,
+    party: str,
+    port: int,
+    routes: list[dict[str, str]] | None = None,
+    **as4: Any,
 ) -> Any:
-    return load_settings(env={}, overrides={
-        "data_dir": str(base / f"data-{who}"),
-        "http": {"host": "127.0.0.1", "port": port},
-        "as4": {
-            "party_id": party,
-            "key_file": str(pem_dir / f"{who}.key"),
-            "cert_file": str(pem_dir / f"{who}.crt"),
-            "trust_anchors": [str(pem_dir / "root.crt")],
-            "intermediates": [str(pem_dir / "ca.crt")],
-            "country": "NO",
-            **as4,
+    return load_settings(
+        env={},
+        overrides={
+            "data_dir": str(base / f"data-{who}"),
+            "http": {"host": "127.0.0.1", "port": port},
+            "as4": {
+                "party_id": party,
+                "key_file": str(pem_dir / f"{who}.key"),
+                "cert_file": str(pem_dir / f"{who}.crt"),
+                "trust_anchors": [str(pem_dir / "root.crt")],
+                "intermediates": [str(pem_dir / "ca.crt")],
+                "country": "NO",
+                **as4,
+            },
+            "outbound": {
+                "retry_initial": 0.2,
+                "retry_max": 0.5,
+                "poll_interval": 0.05,
+                "request_timeout": 10.0,
+                "sml_dns_suffix": "",
+                "workers": 4,
+            },
+            "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
+            "routes": routes or [],
         },
-        "outbound": {"retry_initial": 0.2, "retry_max": 0.5, "poll_interval": 0.05,
-                     "request_timeout": 10.0, "sml_dns_suffix": "", "workers": 4},
-        "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
-        "routes": routes or [],
-    })
+    )
 
 
 @dataclass
@@ -107,12 +123,23 @@ class PeerAp:
     received: list[tuple[str, bytes]] = field(default_factory=list)
 
 
-def message(peer_party: Any, gateway_party: Any, invoice: bytes, *, recipient: str = BUYER,
-            instance_id: str | None = None) -> Any:
+def message(
+    peer_party: Any,
+    gateway_party: Any,
+    invoice: bytes,
+    *,
+    recipient: str = BUYER,
+    instance_id: str | None = None,
+) -> Any:
     return build_peppol_message(
-        invoice, local_party=peer_party, remote_party=gateway_party,
-        sender=SELLER, recipient=recipient,
+        invoice,
+        local_party=peer_party,
+        remote_party=gateway_party,
+        sender=SELLER,
+        recipient=recipient,
         document_type_identifier_scheme="busdox-docid-qns",
-        document_type_identifier_value=BIS_DOCTYPE, process_identifier=BIS_PROCESS,
-        sender_country_id="GB", document_identification_instance_identifier=instance_id,
+        document_type_identifier_value=BIS_DOCTYPE,
+        process_identifier=BIS_PROCESS,
+        sender_country_id="GB",
+        document_identification_instance_identifier=instance_id,
     )

@@ -52,13 +52,20 @@ def pem_dir(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """The PKI as PEM files, the way an operator configures [as4]."""
     directory = tmp_path_factory.mktemp("as4-pki")
     pem = serialization.Encoding.PEM
-    for name, issued in (("root", pki.root), ("ca", pki.ap_ca), ("ours", pki.ours),
-                         ("peer", pki.peer), ("rogue", pki.rogue)):
+    for name, issued in (
+        ("root", pki.root),
+        ("ca", pki.ap_ca),
+        ("ours", pki.ours),
+        ("peer", pki.peer),
+        ("rogue", pki.rogue),
+    ):
         (directory / f"{name}.crt").write_bytes(issued.cert.public_bytes(pem))
-        (directory / f"{name}.key").write_bytes(issued.key.private_bytes(
-            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        (directory / f"{name}.key").write_bytes(
+            issued.key.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
     return directory
-
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +79,14 @@ async def start_node(
 ) -> AsyncIterator[StartNode]:
     sessions: list[aiohttp.ClientSession] = []
 
-    async def start(who: str, party: str, *, port: int | None = None,
-                    routes: list[dict[str, str]] | None = None, **as4: Any) -> Node:
+    async def start(
+        who: str,
+        party: str,
+        *,
+        port: int | None = None,
+        routes: list[dict[str, str]] | None = None,
+        **as4: Any,
+    ) -> Node:
         port = port or free_port()
         settings = node_settings(tmp_path, pem_dir, who, party, port, routes, **as4)
         app = create_app(settings, validator=validator)
@@ -105,8 +118,11 @@ async def peer_ap(aiohttp_server: Any, pki: Pki) -> PeerAp:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         exchange = parse_peppol_message(
-            {"Content-Type": request.headers["Content-Type"]}, body, local,
-            accept_participant=accept, security_policy=policy,
+            {"Content-Type": request.headers["Content-Type"]},
+            body,
+            local,
+            accept_participant=accept,
+            security_policy=policy,
         )
         message = exchange.message
         sbd = b"".join(message.decrypted_data.values()) if message is not None else b""

@@ -61,9 +61,17 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 async def store_document(db: Database, raw: bytes) -> str:
     async with db.write() as s:
         await repo.ensure_tenant(s, "acme")
-        doc = Document(direction="inbound", channel="as4", tenant="acme", status="received",
-                       raw=raw, sha256=repo.sha256_hex(raw), size=len(raw),
-                       validation_status="accepted", report={})
+        doc = Document(
+            direction="inbound",
+            channel="as4",
+            tenant="acme",
+            status="received",
+            raw=raw,
+            sha256=repo.sha256_hex(raw),
+            size=len(raw),
+            validation_status="accepted",
+            report={},
+        )
         s.add(doc)
         await s.flush()
         return doc.id

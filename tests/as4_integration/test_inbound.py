@@ -96,7 +96,8 @@ async def test_same_invoice_via_rest_and_as4_is_one_original_one_duplicate(
 ):
     key = await node.key("acme", "submit", "read")
     async with node.http.post(
-        node.url + "/v1/documents", data=invoice,
+        node.url + "/v1/documents",
+        data=invoice,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/xml"},
     ) as resp:
         assert resp.status in (200, 201, 202), await resp.text()
@@ -108,9 +109,7 @@ async def test_same_invoice_via_rest_and_as4_is_one_original_one_duplicate(
     assert docs[1].duplicate_of == docs[0].id == rest["id"]
 
 
-async def test_untrusted_sender_is_refused_and_nothing_is_stored(
-    node, gateway_party, invoice, pki
-):
+async def test_untrusted_sender_is_refused_and_nothing_is_stored(node, gateway_party, invoice, pki):
     rogue = create_peppol_internal_party(
         "POP000002", pki.rogue.cert, AS4LocalPrivateKey(pki.rogue.key)
     )
@@ -128,8 +127,9 @@ async def test_reporting_endpoint_is_admin_only_and_tenant_scoped(
     other = await node.key("globex", "admin")
 
     async def get(key: str, query: str = "") -> tuple[int, Any]:
-        async with node.http.get(node.url + "/v1/admin/reporting" + query,
-                                 headers={"Authorization": f"Bearer {key}"}) as resp:
+        async with node.http.get(
+            node.url + "/v1/admin/reporting" + query, headers={"Authorization": f"Bearer {key}"}
+        ) as resp:
             return resp.status, await resp.json(content_type=None)
 
     assert (await get(reader))[0] == 403

@@ -28,14 +28,32 @@ from gateway.store import Document
 @pytest.fixture
 async def pair(start_node: StartNode, pem_dir: Path) -> tuple[Node, Node]:
     port_a, port_b = free_port(), free_port()
-    a = await start_node("ours", "POP000001", port=port_a, routes=[
-        {"participant": "0002:*", "url": f"http://127.0.0.1:{port_b}/as4", "transport": "as4",
-         "certificate": str(pem_dir / "peer.crt")},
-    ])
-    b = await start_node("peer", "POP000002", port=port_b, routes=[
-        {"participant": "0242:*", "url": f"http://127.0.0.1:{port_a}/as4", "transport": "as4",
-         "certificate": str(pem_dir / "ours.crt")},
-    ])
+    a = await start_node(
+        "ours",
+        "POP000001",
+        port=port_a,
+        routes=[
+            {
+                "participant": "0002:*",
+                "url": f"http://127.0.0.1:{port_b}/as4",
+                "transport": "as4",
+                "certificate": str(pem_dir / "peer.crt"),
+            },
+        ],
+    )
+    b = await start_node(
+        "peer",
+        "POP000002",
+        port=port_b,
+        routes=[
+            {
+                "participant": "0242:*",
+                "url": f"http://127.0.0.1:{port_a}/as4",
+                "transport": "as4",
+                "certificate": str(pem_dir / "ours.crt"),
+            },
+        ],
+    )
     await b.serve("buyer", BUYER)
     return a, b
 
@@ -73,6 +91,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     assert history[-1] == ("delivered", "delivered_to_recipient", "mls")
     (doc,) = await a.documents("outbound")
     assert doc.meta["mls"]["response_code"] == "AP"
+
     # Reporting: A has its invoice (out) and the MLS (in); B the invoice (in) and the MLS (out).
     async def kinds(node: Node) -> list[tuple[str, str]]:
         async with node.db.read() as s:
@@ -90,15 +109,18 @@ async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
     """Queue a document A's own validation would refuse (as if A's rules were older than B's)."""
     report = await validator.validate(raw)
     assert not report.accepted
-    fields = _document_fields(Submission(raw, "api", "seller", direction="outbound"), report,
-                              "seller")
+    fields = _document_fields(
+        Submission(raw, "api", "seller", direction="outbound"), report, "seller"
+    )
     doctype = (
         "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##"
         "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0::2.1"
     )
     service = node.app[OUTBOUND]
     item, _ = await service.queue.enqueue(
-        Document(**fields), receiver=BUYER.lower(), sender="0088:9482348239847239874",
+        Document(**fields),
+        receiver=BUYER.lower(),
+        sender="0088:9482348239847239874",
         document_type=doctype,
         process="cenbii-procid-ubl::urn:fdc:peppol.eu:2017:poacc:billing:01:1.0",
     )
@@ -110,8 +132,11 @@ async def test_invalid_invoice_gets_mls_re_and_rejected_by_recipient(
     pair: tuple[Node, Node], invoice: bytes, validator: Any
 ):
     a, b = pair
-    bad = re.sub(rb"<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>",
-                 b"<cbc:InvoiceTypeCode>999</cbc:InvoiceTypeCode>", invoice)
+    bad = re.sub(
+        rb"<cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>",
+        b"<cbc:InvoiceTypeCode>999</cbc:InvoiceTypeCode>",
+        invoice,
+    )
     doc_id = await queue_unchecked(a, validator, bad)
 
     async def settled() -> str | None:

@@ -29,7 +29,8 @@ async def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 async def send(node: Node, key: str, raw: bytes) -> str:
     async with node.http.post(
-        node.url + "/v1/outbound", data=raw,
+        node.url + "/v1/outbound",
+        data=raw,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/xml"},
     ) as resp:
         body = await resp.json()
@@ -39,14 +40,21 @@ async def send(node: Node, key: str, raw: bytes) -> str:
 
 async def item_state(node: Node, doc_id: str) -> str:
     async with node.db.read() as s:
-        return str(await s.scalar(
-            select(OutboundItem.state).where(OutboundItem.document_id == doc_id)
-        ))
+        return str(
+            await s.scalar(select(OutboundItem.state).where(OutboundItem.document_id == doc_id))
+        )
 
 
 def route(url: str, pem_dir: Path) -> list[dict[str, str]]:
-    return [{"participant": "0002:*", "url": url, "transport": "as4",
-             "certificate": str(pem_dir / "peer.crt"), "party_id": "POP000002"}]
+    return [
+        {
+            "participant": "0002:*",
+            "url": url,
+            "transport": "as4",
+            "certificate": str(pem_dir / "peer.crt"),
+            "party_id": "POP000002",
+        }
+    ]
 
 
 async def test_delivered_to_pypi_as4_with_stable_identity_across_retry(
@@ -59,10 +67,14 @@ async def test_delivered_to_pypi_as4_with_stable_identity_across_retry(
 
     async def first_attempt_failed() -> bool:
         async with node.db.read() as s:
-            return bool(await s.scalar(
-                select(OutboundAttempt.seq).where(OutboundAttempt.document_id == doc_id,
-                                                  OutboundAttempt.outcome == "transient")
-            ))
+            return bool(
+                await s.scalar(
+                    select(OutboundAttempt.seq).where(
+                        OutboundAttempt.document_id == doc_id,
+                        OutboundAttempt.outcome == "transient",
+                    )
+                )
+            )
 
     await wait_for(first_attempt_failed)
     peer_ap.mode = "ok"
@@ -85,9 +97,13 @@ async def test_delivered_to_pypi_as4_with_stable_identity_across_retry(
         item = await s.get(OutboundItem, doc_id)
         row = await s.get(As4Outbound, doc_id)
         report = (await s.execute(PeppolReportRow.__table__.select())).mappings().one()
-        stored_sbd, receipt = (await s.execute(
-            select(As4Outbound.sbd, As4Outbound.receipt).where(As4Outbound.document_id == doc_id)
-        )).one()
+        stored_sbd, receipt = (
+            await s.execute(
+                select(As4Outbound.sbd, As4Outbound.receipt).where(
+                    As4Outbound.document_id == doc_id
+                )
+            )
+        ).one()
     assert item is not None and row is not None
     assert row.message_id == item.message_id == last_id
     assert row.instance_id == header.instance_id and stored_sbd == last_sbd

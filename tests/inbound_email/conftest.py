@@ -22,5 +22,3 @@ def ubl2_bytes(corpus_dir: Path) -> bytes:
 @pytest.fixture(scope="session")
 def cii_bytes(corpus_dir: Path) -> bytes:
     return (corpus_dir / f"{CIUS}/01.06_minimal_test_uncefact.xml").read_bytes()
-
-

@@ -99,7 +99,10 @@ async def test_every_invoice_of_a_mail_is_submitted_with_its_context(
     assert first.metadata["email"]["invoice"]["source"] == "attachment"
     origin = second.metadata["email"]["invoice"]
     assert (origin["source"], origin["filename"], origin["index"], origin["count"]) == (
-        "pdf", "factur-x.xml", 2, 2
+        "pdf",
+        "factur-x.xml",
+        2,
+        2,
     )
     assert origin["container"]["filename"] == "R-4711.pdf"
 

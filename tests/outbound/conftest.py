@@ -84,13 +84,23 @@ def make_settings(tmp_path, database_url: str = "", **outbound):  # type: ignore
     from gateway.config import load_settings
 
     routes = outbound.pop("routes", [])
-    base = {"retry_initial": 0.05, "retry_max": 0.2, "poll_interval": 0.05,
-            "request_timeout": 5.0, "lease_seconds": 10.0}
+    base = {
+        "retry_initial": 0.05,
+        "retry_max": 0.2,
+        "poll_interval": 0.05,
+        "request_timeout": 5.0,
+        "lease_seconds": 10.0,
+    }
     base.update(outbound)
     return load_settings(
         env={},
-        overrides={"data_dir": str(tmp_path), "database_url": database_url,
-                   "outbound": base, "routes": routes, "validation": {"jobs": 0}},
+        overrides={
+            "data_dir": str(tmp_path),
+            "database_url": database_url,
+            "outbound": base,
+            "routes": routes,
+            "validation": {"jobs": 0},
+        },
     )
 
 
@@ -112,9 +122,17 @@ async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **
     from gateway.store.models import new_document_id
 
     doc = Document(
-        id=new_document_id(), direction="outbound", channel="test", tenant=tenant,
-        status="queued", raw=raw, sha256=hashlib.sha256(raw).hexdigest(), size=len(raw),
-        validation_status="accepted", report={}, meta={},
+        id=new_document_id(),
+        direction="outbound",
+        channel="test",
+        tenant=tenant,
+        status="queued",
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        validation_status="accepted",
+        report={},
+        meta={},
     )
     return await queue.enqueue(doc, receiver=receiver, sender="0088:sender", **kw)
 

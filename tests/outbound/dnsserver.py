@@ -56,9 +56,7 @@ class DnsServer:
         for _ in range(8):
             cname = self.records.get((name, "CNAME"))
             if cname and qtype != "CNAME":
-                response.answer.append(
-                    dns.rrset.from_text(name + ".", 60, "IN", "CNAME", *cname)
-                )
+                response.answer.append(dns.rrset.from_text(name + ".", 60, "IN", "CNAME", *cname))
                 name = cname[0].lower().rstrip(".")
                 continue
             values = self.records.get((name, qtype))

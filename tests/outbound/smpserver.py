@@ -62,15 +62,21 @@ class SmpServer:
     def metadata(self, entry: Published) -> bytes:
         root = etree.Element(f"{{{SMP_NS}}}SignedServiceMetadata", nsmap=NSMAP)
         info = _e(_e(root, SMP_NS, "ServiceMetadata"), SMP_NS, "ServiceInformation")
-        for tag, ident in (("ParticipantIdentifier", entry.participant),
-                           ("DocumentIdentifier", entry.doctype)):
+        for tag, ident in (
+            ("ParticipantIdentifier", entry.participant),
+            ("DocumentIdentifier", entry.doctype),
+        ):
             scheme, value = ident.split("::", 1)
             _e(info, ID_NS, tag, value, scheme=scheme)
         proc = _e(_e(info, SMP_NS, "ProcessList"), SMP_NS, "Process")
         scheme, value = entry.process.split("::", 1)
         _e(proc, ID_NS, "ProcessIdentifier", value, scheme=scheme)
-        ep = _e(_e(proc, SMP_NS, "ServiceEndpointList"), SMP_NS, "Endpoint",
-                transportProfile=entry.profile)
+        ep = _e(
+            _e(proc, SMP_NS, "ServiceEndpointList"),
+            SMP_NS,
+            "Endpoint",
+            transportProfile=entry.profile,
+        )
         _e(_e(ep, WSA_NS, "EndpointReference"), WSA_NS, "Address", entry.url)
         _e(ep, SMP_NS, "RequireBusinessLevelSignature", "false")
         if entry.ap_cert is not None:
@@ -96,8 +102,9 @@ class SmpServer:
             if len(parts) == 1:
                 if not any(e.participant == participant for e in self.entries):
                     return web.Response(status=404)
-                return web.Response(body=self.service_group(participant),
-                                    content_type="application/xml")
+                return web.Response(
+                    body=self.service_group(participant), content_type="application/xml"
+                )
             for entry in self.entries:
                 if entry.participant == participant and entry.doctype == parts[1]:
                     return web.Response(body=self.metadata(entry), content_type="application/xml")

@@ -17,11 +17,14 @@ from tests.outbound.conftest import Receiver
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, receiver: Receiver, validator):  # type: ignore[no-untyped-def]
-    settings = load_settings(env={}, overrides={
-        "data_dir": str(tmp_path),
-        "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
-        "routes": [{"participant": "0002:*", "url": receiver.url}],
-    })
+    settings = load_settings(
+        env={},
+        overrides={
+            "data_dir": str(tmp_path),
+            "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
+            "routes": [{"participant": "0002:*", "url": receiver.url}],
+        },
+    )
     app = create_app(settings, validator=validator)  # wires the outbound service itself
     cl = await aiohttp_client(app)
     async with app[DB].write() as s:
@@ -94,15 +97,12 @@ async def test_failed_then_admin_requeue(client, receiver: Receiver, invoice: by
 
     resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client))
     assert resp.status == 403  # submit/read key is not admin
-    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
-                             headers=auth(client, "other"))
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client, "other"))
     assert resp.status == 404  # other tenant's admin
     receiver.mode = "ok"
-    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
-                             headers=auth(client, "admin"))
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client, "admin"))
     assert resp.status == 200 and (await resp.json())["status"] == "queued"
     done = await wait_status(client, doc_id, "delivered")
     assert [a["outcome"] for a in done["attempt_log"]] == ["permanent", "delivered"]
-    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue",
-                             headers=auth(client, "admin"))
+    resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client, "admin"))
     assert resp.status == 409 and (await resp.json())["code"] == "not-requeueable"

@@ -90,8 +90,12 @@ async def _discovery(
         f'10 100 "U" "Meta:SMP" "!^.*$!{smp.base_url}!" .',
     )
     return Discovery.create(
-        session, zone=ZONE, dns_server=f"127.0.0.1:{dns.port}", trust_anchors=[str(anchor)],
-        ttl=60, timeout=5,
+        session,
+        zone=ZONE,
+        dns_server=f"127.0.0.1:{dns.port}",
+        trust_anchors=[str(anchor)],
+        ttl=60,
+        timeout=5,
     )
 
 
@@ -147,8 +151,12 @@ async def test_tampered_or_untrusted_smp_answers_are_refused(
         stranger = tmp_path / "other-ca.pem"
         make_ca("Some Other CA").write_cert(stranger)
         disc = Discovery.create(
-            session, zone=ZONE, dns_server=f"127.0.0.1:{dns_server.port}",
-            trust_anchors=[str(stranger)], ttl=60, timeout=5,
+            session,
+            zone=ZONE,
+            dns_server=f"127.0.0.1:{dns_server.port}",
+            trust_anchors=[str(stranger)],
+            ttl=60,
+            timeout=5,
         )
         with pytest.raises(PermanentError) as err:
             await disc.endpoints(PID, ident(DOCTYPE), ident(PROCESS))

@@ -65,13 +65,26 @@ async def counting() -> AsyncIterator[CountingReceiver]:
 def write_config(
     path: Path, data_dir: Path, url: str, database_url: str = "", **out: object
 ) -> Path:
-    outbound = {"lease_seconds": 2.0, "workers": 8, "per_receiver_concurrency": 8,
-                "poll_interval": 0.05, "retry_initial": 0.1, "retry_max": 0.5,
-                "request_timeout": 1.5, **out}
+    outbound = {
+        "lease_seconds": 2.0,
+        "workers": 8,
+        "per_receiver_concurrency": 8,
+        "poll_interval": 0.05,
+        "retry_initial": 0.1,
+        "retry_max": 0.5,
+        "request_timeout": 1.5,
+        **out,
+    }
     lines = [f'data_dir = "{data_dir}"', f'database_url = "{database_url}"', "[outbound]"]
     lines += [f"{k} = {v}" for k, v in outbound.items()]
-    lines += ["[log]", 'level = "WARNING"', "[[routes]]", 'participant = "0002:*"',
-              f'url = "{url}"', 'transport = "http"']
+    lines += [
+        "[log]",
+        'level = "WARNING"',
+        "[[routes]]",
+        'participant = "0002:*"',
+        f'url = "{url}"',
+        'transport = "http"',
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -83,9 +96,17 @@ STDERR: list[str] = []
 
 async def start_gateway(config: Path) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--config", str(config), "outbound", "run",
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway",
+        "--config",
+        str(config),
+        "outbound",
+        "run",
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
 
     async def drain() -> None:
@@ -199,8 +220,9 @@ async def test_two_gateways_on_one_postgresql_send_nothing_twice(
     queue = OutboundQueue(db, settings.outbound)
     for i in range(n):
         await enqueue_doc(queue, numbered(invoice, i), "0002:fr23342")
-    config = write_config(tmp_path / "gw.toml", tmp_path, counting.url, database_url=pg_database,
-                          lease_seconds=30.0)
+    config = write_config(
+        tmp_path / "gw.toml", tmp_path, counting.url, database_url=pg_database, lease_seconds=30.0
+    )
     procs = [await start_gateway(config), await start_gateway(config)]
     try:
         await until(lambda: _all_delivered(db, n), 90, "all items delivered")
@@ -212,9 +234,11 @@ async def test_two_gateways_on_one_postgresql_send_nothing_twice(
     assert len({m for m, _ in counting.requests}) == n
     async with db.read() as s:
         per_worker = dict(
-            (await s.execute(
-                select(OutboundAttempt.worker, func.count()).group_by(OutboundAttempt.worker)
-            )).all()
+            (
+                await s.execute(
+                    select(OutboundAttempt.worker, func.count()).group_by(OutboundAttempt.worker)
+                )
+            ).all()
         )
     assert len(per_worker) == 2 and all(c > 0 for c in per_worker.values()), per_worker
     assert sum(per_worker.values()) == n

@@ -35,7 +35,8 @@ class Rig:
     async def history(self, doc_id: str) -> list[str]:
         async with self.db.read() as s:
             rows = await s.scalars(
-                select(StatusChange.to_status).where(StatusChange.document_id == doc_id)
+                select(StatusChange.to_status)
+                .where(StatusChange.document_id == doc_id)
                 .order_by(StatusChange.seq)
             )
             return list(rows)
@@ -146,7 +147,12 @@ async def test_permanent_failure_then_requeue_then_delivered(
     assert [a.outcome for a in attempts] == ["permanent", "delivered"]
     assert [a.number for a in attempts] == [1, 2]
     assert await r.history(item.document_id) == [
-        "queued", "sending", "failed", "queued", "sending", "delivered"
+        "queued",
+        "sending",
+        "failed",
+        "queued",
+        "sending",
+        "delivered",
     ]
     with pytest.raises(NotRequeueable):
         await r.queue.requeue(item.document_id)
@@ -185,8 +191,9 @@ async def test_idempotency_key_returns_first_item(r: Rig, invoice: bytes) -> Non
     again, created2 = await enqueue_doc(r.queue, invoice, "0002:fr23342", idempotency_key="k1")
     assert created and not created2
     assert again.document_id == first.document_id
-    other, created3 = await enqueue_doc(r.queue, invoice, "0002:fr23342", idempotency_key="k1",
-                                        tenant="other")
+    other, created3 = await enqueue_doc(
+        r.queue, invoice, "0002:fr23342", idempotency_key="k1", tenant="other"
+    )
     assert created3 and other.document_id != first.document_id  # keys are per tenant
     assert (await r.queue.stats()).depth["queued"] == 2
 

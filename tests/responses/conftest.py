@@ -27,7 +27,6 @@ IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"
 
 
-
 @pytest.fixture
 def imr_files(corpus_dir: Path) -> list[Path]:
     return sorted((corpus_dir / IMR_DIR).rglob("*.xml"))

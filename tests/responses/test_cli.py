@@ -36,9 +36,17 @@ def _add_unmatched(data_dir: Path) -> None:
         db = Database.from_settings(load_settings(env={}, overrides={"data_dir": str(data_dir)}))
         try:
             async with db.write() as s:
-                s.add(InvoiceResponseRecord(direction="received", tenant=None, imr_id="orphan-1",
-                                            referenced_id="INV-404", partial=False,
-                                            state="unmatched", details={}))
+                s.add(
+                    InvoiceResponseRecord(
+                        direction="received",
+                        tenant=None,
+                        imr_id="orphan-1",
+                        referenced_id="INV-404",
+                        partial=False,
+                        state="unmatched",
+                        details={},
+                    )
+                )
         finally:
             await db.dispose()
 

@@ -13,14 +13,23 @@ from gateway.documents import identify, parse_xml
 # file -> (status, reason codes, action codes, something the details must contain)
 EXPECTED: dict[str, tuple[str, list[str], list[str], dict[str, Any]]] = {
     "InvoiceResponse_Example.xml": (
-        "rejected", [], ["NOA"], {"notes": ["text"], "effective_date": "2018-09-24"},
+        "rejected",
+        [],
+        ["NOA"],
+        {"notes": ["text"], "effective_date": "2018-09-24"},
     ),
     "T111-uc001-Invoice in process.xml": ("in_process", [], [], {}),
     "T111-uc002a-Additional reference data.xml": (
-        "in_process", [], ["NOA"], {"effective_date": "2017-12-01"},
+        "in_process",
+        [],
+        ["NOA"],
+        {"effective_date": "2017-12-01"},
     ),
     "T111-uc002b-In process but postponed.xml": (
-        "in_process", [], [], {"effective_date": "2017-12-15"},
+        "in_process",
+        [],
+        [],
+        {"effective_date": "2017-12-15"},
     ),
     "T111-uc003-Invoice is accepted.xml": ("accepted", [], [], {}),
     "T111-uc004a-Invoice is rejected.xml": ("rejected", ["REF"], [], {}),
@@ -34,9 +43,14 @@ EXPECTED: dict[str, tuple[str, list[str], list[str], dict[str, Any]]] = {
     "T111-uc008-Invoice is accepted by third party.xml": ("accepted", [], [], {}),
 }
 TEXTS = {
-    "REF": "References incorrect", "PAY": "Payment terms incorrect", "DEL": "Delivery issues",
-    "NOA": "No action required", "NIN": "Issue new invoice", "CNF": "Credit fully",
-    "PIN": "Provide information", "CNP": "Credit partially",
+    "REF": "References incorrect",
+    "PAY": "Payment terms incorrect",
+    "DEL": "Delivery issues",
+    "NOA": "No action required",
+    "NIN": "Issue new invoice",
+    "CNF": "Credit fully",
+    "PIN": "Provide information",
+    "CNP": "Credit partially",
 }
 
 

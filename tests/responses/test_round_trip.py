@@ -49,38 +49,47 @@ async def test_local_round_trip_paid(
     sales_id, purchase_id = await _deliver_to_buyer(gw, a, b, make_invoice)
 
     # Emission is off by default: a status change sends nothing.
-    status, _ = await gw.call("POST", b, f"/v1/documents/{purchase_id}/status",
-                              json={"status": "under_review"})
+    status, _ = await gw.call(
+        "POST", b, f"/v1/documents/{purchase_id}/status", json={"status": "under_review"}
+    )
     assert status == 200
     assert (await gw.doc(b, purchase_id))["invoice_responses"] == []
     assert (await gw.doc(a, sales_id))["status"] == "delivered"
 
-    status, body = await gw.call("PUT", b, "/v1/admin/responses/settings",
-                                 json={"emit_responses": True})
+    status, body = await gw.call(
+        "PUT", b, "/v1/admin/responses/settings", json={"emit_responses": True}
+    )
     assert status == 200 and body["emit_responses"] is True
-    status, problem = await gw.call("PUT", b, "/v1/admin/responses/settings",
-                                    json={"emit_responses": "yes"})
+    status, problem = await gw.call(
+        "PUT", b, "/v1/admin/responses/settings", json={"emit_responses": "yes"}
+    )
     assert status == 422 and problem["code"] == "invalid-request"
 
-    status, _ = await gw.call("POST", b, f"/v1/documents/{purchase_id}/status",
-                              json={"status": "approved"})
+    status, _ = await gw.call(
+        "POST", b, f"/v1/documents/{purchase_id}/status", json={"status": "approved"}
+    )
     assert status == 200
     assert (await gw.doc(a, sales_id))["status"] == "accepted"  # immediately, no queue
-    status, _ = await gw.call("POST", b, f"/v1/documents/{purchase_id}/status",
-                              json={"status": "paid"})
+    status, _ = await gw.call(
+        "POST", b, f"/v1/documents/{purchase_id}/status", json={"status": "paid"}
+    )
     assert status == 200
 
     sales = await gw.doc(a, sales_id)
     assert sales["status"] == "paid"
     assert [(r["response_code"], r["state"]) for r in sales["invoice_responses"]] == [
-        ("AP", "applied"), ("PD", "applied")
+        ("AP", "applied"),
+        ("PD", "applied"),
     ]
     moves = [(h["from"], h["to"], h["source"]) for h in sales["history"]][-2:]
-    assert moves == [("delivered", "accepted", "invoice-response"),
-                     ("accepted", "paid", "invoice-response")]
+    assert moves == [
+        ("delivered", "accepted", "invoice-response"),
+        ("accepted", "paid", "invoice-response"),
+    ]
     purchase = await gw.doc(b, purchase_id)
-    assert [(r["direction"], r["response_code"], r["state"]) for r in purchase["invoice_responses"]
-            ] == [("sent", "AP", "delivered-locally"), ("sent", "PD", "delivered-locally")]
+    assert [
+        (r["direction"], r["response_code"], r["state"]) for r in purchase["invoice_responses"]
+    ] == [("sent", "AP", "delivered-locally"), ("sent", "PD", "delivered-locally")]
 
     # The response A received is a stored, validated document of A: schema + Schematron valid.
     imr_doc_id = sales["invoice_responses"][-1]["document_id"]
@@ -108,8 +117,12 @@ async def test_remote_round_trip_through_outbound_queue(
     sales_id, purchase_id = await _deliver_to_buyer(gw, a, b, make_invoice)
     await gw.call("PUT", b, "/v1/admin/responses/settings", json={"emit_responses": True})
 
-    status, _ = await gw.call("POST", b, f"/v1/documents/{purchase_id}/status",
-                              json={"status": "rejected", "reason": "Order number missing"})
+    status, _ = await gw.call(
+        "POST",
+        b,
+        f"/v1/documents/{purchase_id}/status",
+        json={"status": "rejected", "reason": "Order number missing"},
+    )
     assert status == 200
     [sent] = (await gw.doc(b, purchase_id))["invoice_responses"]
     assert (sent["direction"], sent["response_code"], sent["state"]) == ("sent", "RE", "queued")

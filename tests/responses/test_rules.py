@@ -60,8 +60,15 @@ async def _apply(gw: Any, key: str, raw: bytes) -> dict[str, Any]:
 
 
 def test_rules_table() -> None:
-    ok = [(None, "PD"), ("AB", "PD"), ("AB", "IP"), ("UQ", "UQ"), ("IP", "AP"), ("AP", "PD"),
-          ("CA", "RE")]
+    ok = [
+        (None, "PD"),
+        ("AB", "PD"),
+        ("AB", "IP"),
+        ("UQ", "UQ"),
+        ("IP", "AP"),
+        ("AP", "PD"),
+        ("CA", "RE"),
+    ]
     bad = [("AP", "IP"), ("RE", "PD"), ("PD", "IP"), ("CA", "UQ"), ("IP", "IP"), ("AP", "AP")]
     for cur, new in ok:
         assert conflict(Step(cur) if cur else None, Step(new)) is None, (cur, new)
@@ -108,7 +115,9 @@ async def test_partial_payments_then_final(gw_factory: Any, make_invoice: Any) -
     await _apply(gw, key, imr("PD", "p1", reason="PPD"))
     assert (await gw.doc(key, inv))["status"] == "partially_paid"
     await _apply(gw, key, imr("PD", "p2", reason="PPD"))
-    await _apply(gw, key, imr("UQ", "u1", reason="OTH"))  # after a partial payment only PD may follow
+    await _apply(
+        gw, key, imr("UQ", "u1", reason="OTH")
+    )  # after a partial payment only PD may follow
     assert (await gw.doc(key, inv))["status"] == "partially_paid"
     await _apply(gw, key, imr("PD", "p3"))
     await _apply(gw, key, imr("RE", "x1", reason="OTH"))  # nothing after full payment
@@ -123,8 +132,11 @@ async def test_partial_payments_then_final(gw_factory: Any, make_invoice: Any) -
         ("x1", "conflict", "rejected"),
     ]
     moves = [(h["from"], h["to"]) for h in body["history"] if h["source"] == "invoice-response"]
-    assert moves[:3] == [("delivered", "accepted"), ("accepted", "partially_paid"),
-                         ("partially_paid", "partially_paid")]
+    assert moves[:3] == [
+        ("delivered", "accepted"),
+        ("accepted", "partially_paid"),
+        ("partially_paid", "partially_paid"),
+    ]
 
 
 async def test_uq_repeats_rejected_is_final_and_no_going_back(
@@ -231,9 +243,7 @@ async def test_rematch_endpoint(gw_factory: Any, make_invoice: Any) -> None:
     assert (await gw.doc(key, inv))["status"] == "conditionally_accepted"
 
 
-async def test_overdue_keeps_response_status_in_history(
-    gw_factory: Any, make_invoice: Any
-) -> None:
+async def test_overdue_keeps_response_status_in_history(gw_factory: Any, make_invoice: Any) -> None:
     gw, key, inv = await _setup(gw_factory, make_invoice)  # due 2017-12-01: long past
     await _apply(gw, key, imr("AP", "ok-1"))
     svc_db = gw.db

@@ -185,3 +185,35 @@ def test_severity_override_applied(engine: Engine) -> None:
     hits = [f for f in report.findings if f.rule == "UBL-CR-646"]
     assert hits and hits[0].severity == "error" and hits[0].original_severity == "warning"
     assert report.status == "rejected"
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-16"])
+def test_declared_encoding_is_honoured_by_every_layer(engine: Engine, encoding: str) -> None:
+    """A Latin-1 or UTF-16 document gives the same findings as its UTF-8 original (umlauts
+    included), so the Schematron layers see the same text as the XSD layer."""
+    from lxml import etree
+
+    source = next((CORPUS / "xrechnung-testsuite").rglob("01.01a-INVOICE_ubl.xml"))
+    root = etree.fromstring(source.read_bytes())
+    note = root.find("{urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2}Note")
+    note.text = "Grüße aus Köln - Straße"
+    utf8 = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    other = etree.tostring(root, xml_declaration=True, encoding=encoding)
+    assert other != utf8
+    expected = engine.validate(utf8)
+    report = engine.validate(other)
+    assert report.accepted and expected.accepted
+    assert [(f.rule, f.location) for f in report.findings] == [
+        (f.rule, f.location) for f in expected.findings
+    ]
+    assert report.document == expected.document
+    # What the Schematron layers read: the same characters, whatever the encoding.
+    from gateway.documents import parse_xml
+    from gateway.validation.engine import text_for_saxon
+    from gateway.validation.layers import SaxonRuntime
+
+    runtime = SaxonRuntime.shared()
+    xpath = runtime.proc.new_xpath_processor()
+    xpath.set_context(xdm_item=runtime.parse(text_for_saxon(other, parse_xml(other))))
+    text = xpath.evaluate_single("string((//*[local-name() = 'Note'])[1])")
+    assert text is not None and text.string_value == "Grüße aus Köln - Straße"

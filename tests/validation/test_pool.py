@@ -70,7 +70,9 @@ def test_in_process_validators_come_and_go_safely(installed_data_dir: Path, tmp_
     assert res.stdout.strip() == "True"
 
 
-async def test_a_killed_worker_is_replaced_and_the_request_retried(installed_data_dir: Path) -> None:
+async def test_a_killed_worker_is_replaced_and_the_request_retried(
+    installed_data_dir: Path,
+) -> None:
     import os
     import signal
 

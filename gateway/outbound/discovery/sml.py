@@ -71,16 +71,17 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str:
     return match.expand(repl)
 
 
-async def lookup_smp(
-    pid: Identifier, zone: str, resolver: dns.asyncresolver.Resolver
-) -> SmlResult:
+async def lookup_smp(pid: Identifier, zone: str, resolver: dns.asyncresolver.Resolver) -> SmlResult:
     """Find the SMP for ``pid``; PermanentError if the participant is not registered."""
     name = naptr_name(pid, zone)
     try:
         answer = await resolver.resolve(name, dns.rdatatype.NAPTR)
         candidates = sorted(
-            (r for r in answer if r.service.decode().lower() == "meta:smp"
-             and r.flags.decode().upper() == "U"),
+            (
+                r
+                for r in answer
+                if r.service.decode().lower() == "meta:smp" and r.flags.decode().upper() == "U"
+            ),
             key=lambda r: (r.order, r.preference),
         )
         for rec in candidates:

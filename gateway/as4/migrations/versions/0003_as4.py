@@ -16,6 +16,8 @@ depends_on = None
 
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _TS = sa.DateTime(timezone=True)
+
+
 def _doc() -> sa.ForeignKey:
     return sa.ForeignKey("documents.id")
 
