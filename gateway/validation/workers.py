@@ -113,10 +113,13 @@ class _Worker:
                 return
             with self._lock:
                 future = self.pending.popleft()
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+            # A caller that gave up (e.g. the HTTP client went away) cancelled its future;
+            # the answer is dropped, and this thread must live on for the next ones.
+            if future.set_running_or_notify_cancel():
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
 
     def _fail(self) -> None:
         self.process.join(timeout=1)
@@ -124,7 +127,7 @@ class _Worker:
             self.broken = True
             pending, self.pending = list(self.pending), deque()
         for future in pending:
-            if not future.done():
+            if future.set_running_or_notify_cancel():
                 future.set_exception(WorkersBroken(self._why()))
 
     def _why(self) -> str:

@@ -93,3 +93,23 @@ async def test_a_killed_worker_is_replaced_and_the_request_retried(
         await validator.aclose()
     assert not workers._workers  # shut down
     assert not dead.is_alive()
+
+
+async def test_a_cancelled_validation_does_not_stall_the_worker(installed_data_dir: Path) -> None:
+    """A caller that gives up (client disconnect) cancels its future while the worker is busy;
+    the late answer must be dropped and later requests still answered."""
+    docs = [p.read_bytes() for p in sorted((CORPUS / "xrechnung-testsuite").rglob("*.xml"))[:6]]
+    validator = Validator(installed_data_dir / "artefacts", jobs=1, warm=False)
+    try:
+        tasks = [asyncio.ensure_future(validator.validate(d)) for d in docs[:3]]
+        await asyncio.sleep(0)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(t.cancelled() for t in tasks)
+        reports = await asyncio.wait_for(
+            asyncio.gather(*(validator.validate(d) for d in docs[3:])), timeout=60
+        )
+        assert all(r.accepted for r in reports)
+    finally:
+        await validator.aclose()
