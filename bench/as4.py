@@ -306,7 +306,8 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=400, help="messages per direction")
     parser.add_argument("-c", type=int, default=16, help="concurrent sends")
     parser.add_argument(
-        "--db", action="store_true",
+        "--db",
+        action="store_true",
         help="receive with the gateway's SQLite duplicate elimination (claims + stored receipts)",
     )
     args = parser.parse_args()

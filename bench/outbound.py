@@ -61,29 +61,50 @@ def _receiver(port_queue: mp.Queue) -> None:  # type: ignore[type-arg]
 
 async def enqueue(queue: OutboundQueue, raw: bytes, n: int) -> None:
     doc = Document(
-        id=new_document_id(), direction="outbound", channel="bench", tenant="bench",
-        status="queued", raw=raw, sha256=hashlib.sha256(raw + str(n).encode()).hexdigest(),
-        size=len(raw), validation_status="accepted", report={}, meta={},
+        id=new_document_id(),
+        direction="outbound",
+        channel="bench",
+        tenant="bench",
+        status="queued",
+        raw=raw,
+        sha256=hashlib.sha256(raw + str(n).encode()).hexdigest(),
+        size=len(raw),
+        validation_status="accepted",
+        report={},
+        meta={},
     )
     await queue.enqueue(doc, receiver="0002:fr23342", sender="0088:bench")
 
 
 async def delivered_latencies(db: Database) -> list[float]:
     async with db.read() as s:
-        rows = (await s.execute(select(OutboundItem.created_at, OutboundItem.delivered_at)
-                                .where(OutboundItem.state == "delivered"))).all()
+        rows = (
+            await s.execute(
+                select(OutboundItem.created_at, OutboundItem.delivered_at).where(
+                    OutboundItem.state == "delivered"
+                )
+            )
+        ).all()
     return [(aware(d) - aware(c)).total_seconds() * 1000 for c, d in rows]
 
 
 async def run(args: argparse.Namespace, url: str) -> None:
     tmp = tempfile.mkdtemp(prefix="gw-bench-")
-    settings = load_settings(env={}, overrides={
-        "data_dir": tmp, "database_url": args.database_url,
-        "outbound": {"workers": args.workers, "per_receiver_concurrency": args.workers,
-                     "poll_interval": 0.2, "request_timeout": 10.0},
-        "routes": [{"participant": "0002:*", "url": url}],
-        "log": {"level": "WARNING"},
-    })
+    settings = load_settings(
+        env={},
+        overrides={
+            "data_dir": tmp,
+            "database_url": args.database_url,
+            "outbound": {
+                "workers": args.workers,
+                "per_receiver_concurrency": args.workers,
+                "poll_interval": 0.2,
+                "request_timeout": 10.0,
+            },
+            "routes": [{"participant": "0002:*", "url": url}],
+            "log": {"level": "WARNING"},
+        },
+    )
     db = Database.from_settings(settings)
     await upgrade(db.engine)
     queue = OutboundQueue(db, settings.outbound)
@@ -99,8 +120,10 @@ async def run(args: argparse.Namespace, url: str) -> None:
     elapsed = time.perf_counter() - t0
     stats = await queue.stats()
     assert stats.depth["delivered"] == args.messages, stats.depth
-    print(f"drain: {args.messages} msgs in {elapsed:.2f} s = {args.messages / elapsed:.0f} msgs/s "
-          f"(workers={args.workers}, db={db.engine.dialect.name})")
+    print(
+        f"drain: {args.messages} msgs in {elapsed:.2f} s = {args.messages / elapsed:.0f} msgs/s "
+        f"(workers={args.workers}, db={db.engine.dialect.name})"
+    )
 
     # Phase 2: steady submission at --rate msgs/s with the worker running; e2e latency.
     async with db.write() as s:
@@ -121,8 +144,10 @@ async def run(args: argparse.Namespace, url: str) -> None:
     lat = sorted(await delivered_latencies(db))
     p50 = statistics.median(lat)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-    print(f"latency at {args.rate} msgs/s for {args.seconds} s: p50 {p50:.1f} ms, "
-          f"p99 {p99:.1f} ms (enqueue -> receiver 2xx, {len(lat)} msgs)")
+    print(
+        f"latency at {args.rate} msgs/s for {args.seconds} s: p50 {p50:.1f} ms, "
+        f"p99 {p99:.1f} ms (enqueue -> receiver 2xx, {len(lat)} msgs)"
+    )
     await transports.aclose()
     await db.dispose()
 
