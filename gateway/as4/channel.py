@@ -21,6 +21,7 @@ from typing import Any
 from gateway.as4.errors import RecipientNotServiced
 from gateway.as4.mls import is_mls
 from gateway.as4.mls_flow import MlsConsumer, MlsRefused, MlsResponder
+from gateway.as4.models import PeppolReportRow
 from gateway.as4.receiver import As4Receiver, InboundMeta
 from gateway.as4.reporting import countries, report_row
 from gateway.as4.seen_db import Claim, DbSeenStore
@@ -84,21 +85,7 @@ class As4Channel:
         self.store.complete(
             meta.message_id,
             result.document_id,
-            report_row(
-                direction="inbound",
-                tenant=tenant,
-                document_id=result.document_id,
-                message_id=meta.message_id,
-                exchanged_at=meta.received_at,
-                sender_ap=meta.from_party,
-                receiver_ap=meta.to_party,
-                sender=header.sender,
-                receiver=header.receiver,
-                document_type_id=header.document_type_id,
-                process_id=header.process_id,
-                country_c1=header.country_c1,
-                country_c4=countries(document)[1] or self.country,
-            ),
+            _inbound_row(meta, tenant, result.document_id, countries(document)[1] or self.country),
         )
         log.info(
             "as4 message %s stored as %s (%s)", meta.message_id, result.document_id, result.status
@@ -131,28 +118,35 @@ class As4Channel:
             doc_id = await self.consumer.consume(document, meta)
         except MlsRefused:
             raise  # -> 503: the sending AP retries once our receipt bookkeeping caught up
-        header = meta.sbdh
         self.store.complete(
             meta.message_id,
             None,
-            report_row(
-                direction="inbound",
-                tenant=None,
-                document_id=doc_id,
-                message_id=meta.message_id,
-                exchanged_at=meta.received_at,
-                sender_ap=meta.from_party,
-                receiver_ap=meta.to_party,
-                sender=header.sender,
-                receiver=header.receiver,
-                document_type_id=header.document_type_id,
-                process_id=header.process_id,
-                country_c1=header.country_c1,
-                country_c4=self.country,
-                kind="mls",
-            ),
+            _inbound_row(meta, None, doc_id, self.country, kind="mls"),
         )
 
     async def aclose(self) -> None:
         if self.responder is not None:
             await self.responder.aclose()
+
+
+def _inbound_row(
+    meta: InboundMeta, tenant: str | None, document_id: object, country_c4: str, **extra: Any
+) -> PeppolReportRow:
+    """The Peppol reporting row of one received message (documents and MLS alike)."""
+    header = meta.sbdh
+    return report_row(
+        direction="inbound",
+        tenant=tenant,
+        document_id=document_id,
+        message_id=meta.message_id,
+        exchanged_at=meta.received_at,
+        sender_ap=meta.from_party,
+        receiver_ap=meta.to_party,
+        sender=header.sender,
+        receiver=header.receiver,
+        document_type_id=header.document_type_id,
+        process_id=header.process_id,
+        country_c1=header.country_c1,
+        country_c4=country_c4,
+        **extra,
+    )
