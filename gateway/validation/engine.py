@@ -117,7 +117,7 @@ class Engine:
         lap("schematron-parse")
         for layer in scenario.schematron:
             try:
-                raws = self._schematron(layer.file).check(node)
+                raws = self._schematron(layer.file).check(node, tree)
             except Exception as exc:  # a dynamic error in published rules must not hide the rest
                 raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
             findings += [_finding(raw, layer.source, scenario) for raw in raws]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.validation.native import MARKER, EmptyElementPattern
 from gateway.validation.optimize import SVRL, prepared_stylesheet
 
 _FLAG_TO_SEVERITY = {
@@ -119,12 +120,13 @@ class SaxonRuntime:
         path = path.resolve()
         with self._lock:
             if path not in self._compiled:
+                prepared = prepared_stylesheet(path)
                 executable = self.xslt.compile_stylesheet(
-                    stylesheet_text=prepared_stylesheet(path), base_uri=path.as_uri()
+                    stylesheet_text=prepared.text, base_uri=path.as_uri()
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
-                self._compiled[path] = SchematronLayer(self, executable)
+                self._compiled[path] = SchematronLayer(self, executable, prepared.native)
             return self._compiled[path]
 
     def parse(self, text: str) -> object:
@@ -132,21 +134,43 @@ class SaxonRuntime:
 
 
 class SchematronLayer:
-    def __init__(self, runtime: SaxonRuntime, executable: object) -> None:
+    """One compiled stylesheet, plus the patterns answered on the lxml tree (``native``)."""
+
+    def __init__(
+        self,
+        runtime: SaxonRuntime,
+        executable: object,
+        native: tuple[EmptyElementPattern, ...] = (),
+    ) -> None:
         self.runtime = runtime
         self.executable = executable
+        self.native = native
 
-    def check(self, node: object) -> list[RawFinding]:
+    def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
+        """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""
         svrl = self.executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
         if svrl is None:
             raise RuntimeError(f"Schematron transform failed: {self.executable.error_message}")  # type: ignore[attr-defined]
-        return parse_svrl(svrl)
+        return parse_svrl(svrl, self.native, tree)
 
 
-def parse_svrl(svrl: str) -> list[RawFinding]:
+def parse_svrl(
+    svrl: str,
+    native: tuple[EmptyElementPattern, ...] = (),
+    tree: etree._ElementTree | None = None,
+) -> list[RawFinding]:
+    """The findings in an SVRL report, in report order; a native-pattern marker is replaced
+    by that pattern's findings on ``tree``."""
     root = etree.fromstring(svrl.encode("utf-8"))
     out = []
-    for el in root.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report"):
+    for el in root.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report", MARKER):
+        if el.tag == MARKER:
+            if tree is None:
+                raise ValueError("this SVRL has native-pattern markers: pass the document tree")
+            for rule, flag, location, message, test in native[int(el.get("n"))].findings(tree):
+                severity = _FLAG_TO_SEVERITY.get(flag.strip().lower(), "error")
+                out.append(RawFinding(rule, severity, location, message, test))
+            continue
         flag = (el.get("flag") or el.get("role") or "error").strip().lower()
         text = el.find(f"{{{SVRL}}}text")
         message = " ".join((text.text or "").split()) if text is not None else ""
