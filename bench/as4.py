@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "as4"))  # the test PKI generator
 
 from aiohttp import web  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
 
 from gateway.as4 import (  # noqa: E402
     As4Limits,
@@ -54,20 +53,7 @@ INVOICE = ROOT.parent / "shared" / "corpus" / "peppol-bis-examples" / "base-exam
 def write_pki(directory: Path) -> None:
     from as4_pki import make_pki
 
-    pki = make_pki()
-    pem = serialization.Encoding.PEM
-    for name, issued in (
-        ("root", pki.root),
-        ("ca", pki.ap_ca),
-        ("ours", pki.ours),
-        ("peer", pki.peer),
-    ):
-        (directory / f"{name}.crt").write_bytes(issued.cert.public_bytes(pem))
-        (directory / f"{name}.key").write_bytes(
-            issued.key.private_bytes(
-                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+    make_pki().write_pem(directory, ("root", "ca", "ours", "peer"))
 
 
 def load(directory: Path, who: str) -> tuple[Identity, TrustStore]:

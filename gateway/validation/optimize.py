@@ -37,11 +37,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.validation.native import EmptyElementPattern
+from gateway.validation.native import SVRL, XSL, EmptyElementPattern
 from gateway.validation.native import extract as extract_empty_element_patterns
 
-SVRL = "http://purl.oclc.org/dsdl/svrl"
-XSL = "http://www.w3.org/1999/XSL/Transform"
+__all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
 MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
 
 # XML whitespace as XPath's normalize-space() and the regex class \s define it.

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
@@ -72,6 +73,11 @@ def issue(
     return Issued(cert, key)
 
 
+# File names of the PEM export, and the Pki field each one holds where they differ.
+PEM_NAMES = ("root", "ca", "ours", "peer", "rogue")
+PEM_FIELDS = {"ca": "ap_ca"}
+
+
 @dataclass(frozen=True)
 class Pki:
     root: Issued
@@ -80,6 +86,19 @@ class Pki:
     peer: Issued  # POP000002
     rogue_root: Issued
     rogue: Issued  # claims POP000002 but chains to the rogue root
+
+    def write_pem(self, directory: Path, names: tuple[str, ...] = PEM_NAMES) -> None:
+        """Write ``NAME.crt`` and ``NAME.key`` (PKCS#8) per party, the files an operator
+        configures under ``[as4]``."""
+        pem = serialization.Encoding.PEM
+        for name in names:
+            issued: Issued = getattr(self, PEM_FIELDS.get(name, name))
+            (directory / f"{name}.crt").write_bytes(issued.cert.public_bytes(pem))
+            (directory / f"{name}.key").write_bytes(
+                issued.key.private_bytes(
+                    pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
+            )
 
 
 def make_pki() -> Pki:

@@ -21,7 +21,6 @@ from as4.peppol import (
     parse_peppol_message,
     peppol_security_policy,
 )
-from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "as4"))
 from as4_pki import Pki, make_pki
@@ -51,20 +50,7 @@ def gateway_party(pki: Any) -> Any:
 def pem_dir(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """The PKI as PEM files, the way an operator configures [as4]."""
     directory = tmp_path_factory.mktemp("as4-pki")
-    pem = serialization.Encoding.PEM
-    for name, issued in (
-        ("root", pki.root),
-        ("ca", pki.ap_ca),
-        ("ours", pki.ours),
-        ("peer", pki.peer),
-        ("rogue", pki.rogue),
-    ):
-        (directory / f"{name}.crt").write_bytes(issued.cert.public_bytes(pem))
-        (directory / f"{name}.key").write_bytes(
-            issued.key.private_bytes(
-                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
+    pki.write_pem(directory)
     return directory
 
 
