@@ -55,9 +55,9 @@ def _cpu() -> float:
 
 
 async def run(
-    artefacts: Path, docs: list[bytes], jobs: int, rounds: int, clients: int
+    artefacts: Path, docs: list[bytes], jobs: int, rounds: int, clients: int, stand_ins: bool
 ) -> dict[str, float]:
-    validator = Validator(artefacts, jobs=jobs, warm=True)
+    validator = Validator(artefacts, jobs=jobs, warm=True, stand_ins=stand_ins)
     try:
         # Warm up: Saxon compiles template rules and regexes lazily, so a document's first
         # run through a worker can take 10x its steady time. Every document passes through
@@ -138,6 +138,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--clients-per-job", type=int, default=2)
     parser.add_argument("--no-reference", action="store_true", help="skip the reference loop")
+    parser.add_argument(
+        "--no-stand-ins",
+        action="store_true",
+        help="Saxon parses attachments byte for byte (validation.stand_ins = false)",
+    )
     parser.add_argument("--reference-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     artefacts = Path(args.data_dir) / "artefacts"
@@ -148,12 +153,15 @@ def main() -> None:
     docs = [p.read_bytes() for p in files]
     print(
         f"corpus: {len(docs)} files from {args.corpus}, {args.rounds} rounds, "
-        f"{args.clients_per_job} clients per job, cpus={os.cpu_count()}"
+        f"{args.clients_per_job} clients per job, cpus={os.cpu_count()}, "
+        f"stand-ins {'off' if args.no_stand_ins else 'on'}"
     )
     results = {}
     for jobs in args.jobs:
         clients = jobs * args.clients_per_job
-        r = results[jobs] = asyncio.run(run(artefacts, docs, jobs, args.rounds, clients))
+        r = results[jobs] = asyncio.run(
+            run(artefacts, docs, jobs, args.rounds, clients, not args.no_stand_ins)
+        )
         print(
             f"jobs={jobs}: {r['docs_per_s']:.1f} docs/s  p50={r['p50_ms']:.1f} ms  "
             f"p99={r['p99_ms']:.1f} ms  ({r['docs']} docs, {r['accepted']} accepted, "

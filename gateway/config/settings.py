@@ -53,6 +53,9 @@ class ValidationSettings:
     max_depth: int = 200
     #: Worker processes used for validation (0 = validate in-process, no pool).
     jobs: int = 2
+    #: Give Saxon a stand-in for large text no rule can read (embedded attachments); see
+    #: gateway.validation.standin. Off = Saxon parses every document byte for byte.
+    stand_ins: bool = True
 
 
 @dataclass

@@ -96,9 +96,17 @@ def _validate_all(settings, inputs, scenario, jobs):  # type: ignore[no-untyped-
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
     try:
         if jobs == 1 or len(inputs) == 1:
-            engine = Engine(settings.artefacts_dir, limits=limits)
+            engine = Engine(
+                settings.artefacts_dir, limits=limits, stand_ins=settings.validation.stand_ins
+            )
             return [engine.validate(data, scenario) for _, data in inputs]
-        with Validator(settings.artefacts_dir, jobs=jobs, limits=limits, warm=False) as pool:
+        with Validator(
+            settings.artefacts_dir,
+            jobs=jobs,
+            limits=limits,
+            warm=False,
+            stand_ins=settings.validation.stand_ins,
+        ) as pool:
             return pool.map([(data, scenario) for _, data in inputs])
     except ArtefactsMissing as exc:
         print(f"gateway: error: {exc}", file=sys.stderr)

@@ -16,8 +16,10 @@ from lxml import etree
 from gateway.artefacts import installed_info
 from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
 from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, SchematronLayer
+from gateway.validation.reads import Reads
 from gateway.validation.report import BLOCKING, Finding, ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios, select
+from gateway.validation.standin import saxon_text
 
 
 class ArtefactsMissing(RuntimeError):
@@ -34,6 +36,7 @@ class Engine:
         artefacts_dir: Path,
         scenarios: list[Scenario] | None = None,
         limits: ParseLimits | None = None,
+        stand_ins: bool = True,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         info = installed_info(self.artefacts_dir)
@@ -48,6 +51,8 @@ class Engine:
         self.limits = limits or ParseLimits()
         self._schemas: dict[str, SchemaLayer] = {}
         self._xslts: dict[str, SchematronLayer] = {}
+        self._reads_by_scenario: dict[str, Reads] = {}
+        self.stand_ins = stand_ins  # see gateway.validation.standin
 
     # -- artefact caches -----------------------------------------------------------------
     def _schema(self, rel: str) -> SchemaLayer:
@@ -63,6 +68,15 @@ class Engine:
         if rel not in self._xslts:
             self._xslts[rel] = self._saxon_runtime().compile(self.artefacts_dir / rel)
         return self._xslts[rel]
+
+    def reads(self, scenario: Scenario) -> Reads:
+        """What any of the scenario's stylesheets can read (computed on first need)."""
+        if scenario.id not in self._reads_by_scenario:
+            reads = Reads(frozenset())
+            for layer in scenario.schematron:
+                reads |= self._schematron(layer.file).reads
+            self._reads_by_scenario[scenario.id] = reads
+        return self._reads_by_scenario[scenario.id]
 
     def scenario(self, scenario_id: str) -> Scenario:
         try:
@@ -113,7 +127,8 @@ class Engine:
             _finding(raw, "xsd", scenario) for raw in self._schema(scenario.schema).check(tree)
         ]
         lap("schema")
-        node = self._saxon_runtime().parse(text_for_saxon(data, tree))
+        reads = self.reads(scenario) if self.stand_ins else None
+        node = self._saxon_runtime().parse(saxon_text(data, tree, reads))
         lap("schematron-parse")
         for layer in scenario.schematron:
             try:
@@ -178,14 +193,6 @@ def _finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
         column=raw.column,
         test=raw.test,
     )
-
-
-def text_for_saxon(data: bytes, tree: etree._ElementTree) -> str:
-    """The document as text for Saxon; re-serialised only when it is not UTF-8 encoded."""
-    encoding = (tree.docinfo.encoding or "UTF-8").upper().replace("_", "-")
-    if encoding in ("UTF-8", "UTF8"):
-        return data.decode("utf-8-sig")
-    return etree.tostring(tree, encoding="unicode")
 
 
 _NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")

@@ -83,6 +83,7 @@ class Validator:
         jobs: int = 2,
         limits: ParseLimits | None = None,
         warm: bool = True,
+        stand_ins: bool = True,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         if installed_info(self.artefacts_dir) is None:
@@ -93,6 +94,7 @@ class Validator:
         self.jobs = jobs
         self.limits = limits or ParseLimits()
         self.warm = warm
+        self.stand_ins = stand_ins
         self.scenarios: list[Scenario] = load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         self._engine: Engine | None = None
@@ -104,10 +106,11 @@ class Validator:
         limits = ParseLimits(
             max_bytes=settings.validation.max_bytes, max_depth=settings.validation.max_depth
         )
+        kwargs.setdefault("stand_ins", settings.validation.stand_ins)
         return cls(settings.artefacts_dir, jobs=settings.validation.jobs, limits=limits, **kwargs)
 
     def _start(self) -> None:
-        initargs = (str(self.artefacts_dir), self.limits, self.warm)
+        initargs = (str(self.artefacts_dir), self.limits, self.warm, self.stand_ins)
         if self.jobs <= 0:
             self._engine = _ValidationThread.shared().submit(make_engine, *initargs).result()
         else:

@@ -36,18 +36,22 @@ class WorkersBroken(RuntimeError):
     """A worker process died (OOM, crash in native code) while it held requests."""
 
 
-def make_engine(artefacts_dir: str, limits: ParseLimits, warm: bool) -> Engine:
-    engine = Engine(Path(artefacts_dir), limits=limits)
+def make_engine(
+    artefacts_dir: str, limits: ParseLimits, warm: bool, stand_ins: bool = True
+) -> Engine:
+    engine = Engine(Path(artefacts_dir), limits=limits, stand_ins=stand_ins)
     if warm:
         engine.warm()
     return engine
 
 
-def _serve(conn: Connection, artefacts_dir: str, limits: ParseLimits, warm: bool) -> None:
+def _serve(
+    conn: Connection, artefacts_dir: str, limits: ParseLimits, warm: bool, stand_ins: bool
+) -> None:
     """Worker process main loop: one request in, one ``(ok, report | exception)`` out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        engine: Engine | None = make_engine(artefacts_dir, limits, warm)
+        engine: Engine | None = make_engine(artefacts_dir, limits, warm, stand_ins)
         failure: BaseException | None = None
     except Exception as exc:  # answer every request with the reason instead of dying silently
         engine, failure = None, exc

@@ -209,11 +209,11 @@ def test_declared_encoding_is_honoured_by_every_layer(engine: Engine, encoding: 
     assert report.document == expected.document
     # What the Schematron layers read: the same characters, whatever the encoding.
     from gateway.documents import parse_xml
-    from gateway.validation.engine import text_for_saxon
     from gateway.validation.layers import SaxonRuntime
+    from gateway.validation.standin import saxon_text
 
     runtime = SaxonRuntime.shared()
     xpath = runtime.proc.new_xpath_processor()
-    xpath.set_context(xdm_item=runtime.parse(text_for_saxon(other, parse_xml(other))))
+    xpath.set_context(xdm_item=runtime.parse(saxon_text(other, parse_xml(other), None)))
     text = xpath.evaluate_single("string((//*[local-name() = 'Note'])[1])")
     assert text is not None and text.string_value == "Grüße aus Köln - Straße"
