@@ -120,12 +120,12 @@ class _Walker:
         self.unknown: list[str] = []
         self.broad: list[str] = []  # expressions that read any element or the whole document
         self.globals: dict[str, Keys] = {}
-        self.current: Keys = frozenset({ANY, DOC})  # what XSLT's current() is in a template
-        self.functions = [
-            tuple(f.get("name", "").split(":", 1))
+        # The stylesheet's own functions: (prefix, name) -> declared result type ("" if none).
+        self.functions = {
+            tuple(f.get("name", "").split(":", 1)): f.get("as", "")
             for f in root.iter(f"{{{XSL}}}function")
             if ":" in f.get("name", "")
-        ]
+        }
         self._parsers: dict[tuple[tuple[str, str], ...], XPath31Parser] = {}
 
     def run(self) -> None:
@@ -133,7 +133,8 @@ class _Walker:
             if not isinstance(el.tag, str):
                 continue
             if el.tag in (f"{{{XSL}}}variable", f"{{{XSL}}}param"):
-                self.globals[el.get("name", "")] = self._bind(el, {}, NOTHING)
+                # A global variable's context item is the document node.
+                self.globals[el.get("name", "")] = self._bind(el, {}, frozenset({DOC}))
         entered = _entered_modes(self.root)
         for el in self.root:
             if el.tag == f"{{{XSL}}}template":
@@ -143,7 +144,6 @@ class _Walker:
                 context = everything
                 if el.get("match"):
                     context = self.expr(el, el.get("match"), {}, everything)
-                self.current = context
                 self.body(el, {}, context)
             elif el.tag == f"{{{XSL}}}function":
                 # Parameters are checked at the call sites (a call atomizes its arguments).
@@ -180,23 +180,30 @@ class _Walker:
         elif kind in ("if", "when"):
             self.expr(el, el.get("test"), scope, context)
             self.body(el, scope, context)
-        elif kind in ("choose", "otherwise", "sequence-constructor", "text", "comment"):
+        elif kind in ("choose", "otherwise"):
             self.body(el, scope, context)
-        elif kind in ("value-of", "sort", "message", "attribute", "element", "copy-of",
-                      "sequence", "with-param", "number"):  # fmt: skip
+        elif kind in ("value-of", "message", "attribute", "element", "copy-of", "sequence",
+                      "with-param", "number", "text", "comment", "processing-instruction",
+                      ):  # fmt: skip
             # Output or parameters: whatever reaches them is read.
             self.atomize(self.expr(el, select, scope, context), f"xsl:{kind} {select}")
             for name in ("name", "namespace"):
                 for part in _avt_expressions(el.get(name, "")):
                     self.atomize(self.expr(el, part, scope, context), f"{{{part}}}")
             self.body(el, scope, context)
-        elif kind == "apply-templates":
-            # Visiting nodes reads nothing; the templates that match them are analysed themselves.
-            self.expr(el, select, scope, context)
-            self.body(el, scope, context)
-        elif kind in ("for-each", "for-each-group"):
-            inner = self.expr(el, select, scope, context)
-            self.body(el, scope, inner)
+        elif kind in ("apply-templates", "for-each"):
+            # Visiting nodes reads nothing; the templates that match them are analysed
+            # themselves. xsl:sort reads the selected nodes, xsl:with-param the context.
+            inner = self.expr(el, select, scope, context) if select else frozenset({ANY})
+            for child in el.iterchildren(f"{{{XSL}}}sort"):
+                self.atomize(self.expr(child, child.get("select") or ".", scope, inner), "sort")
+            for child in el.iterchildren(f"{{{XSL}}}with-param"):
+                self.instruction(child, scope, context)
+            if kind == "for-each":
+                rest = [c for c in el if c.tag != f"{{{XSL}}}sort"]
+                for child in rest:
+                    if isinstance(child.tag, str):
+                        self.instruction(child, scope, inner)
         elif kind in ("call-template", "fallback"):
             self.body(el, scope, context)
         else:
@@ -218,7 +225,8 @@ class _Walker:
             return NOTHING
         try:
             token = self._parser(el).parse(text)
-            return _Expression(self, el, {**self.globals, **scope}, text).value(token, context)
+            evaluation = _Expression(self, el, {**self.globals, **scope}, text, context)
+            return evaluation.value(token, context)
         except Unknown as exc:
             self.unknown.append(f"{text.strip()[:80]!r}: {exc}")
             self.atomized.add(ANY)
@@ -290,13 +298,13 @@ class _Expression:
     """The abstract evaluation of one parsed expression (see the module docstring)."""
 
     def __init__(
-        self, walker: _Walker, el: etree._Element, scope: dict[str, Keys], text: str
+        self, walker: _Walker, el: etree._Element, scope: dict[str, Keys], text: str, current: Keys
     ) -> None:
         self.walker = walker
         self.text = " ".join(text.split())
         self.scope = scope
         self.namespaces = {k or "": v for k, v in el.nsmap.items()}
-        self.current = walker.current
+        self.current = current  # XSLT's current(): the context outside every predicate
 
     def atomize(self, keys: Keys) -> Keys:
         self.walker.atomize(keys, self.text)
@@ -443,9 +451,22 @@ class _Expression:
             return first
         if name in _CONTEXT_ATOMIZING and not args:
             return self.atomize(context)
+        flowing: Keys = NOTHING
         for a in args:
-            self.atomize(self.value(a, context))
-        return NOTHING
+            value = self.value(a, context)
+            self.atomize(value)
+            flowing |= value
+        if "external" in str(t.label):  # one of the stylesheet's functions
+            declared = [v for (_, n), v in self.walker.functions.items() if n == name]
+            if declared and all(_atomic(v) for v in declared):
+                return NOTHING
+            return frozenset({ANY, DOC})  # it may return any node of the document
+        types = getattr(t, "sequence_types", ())
+        return NOTHING if types and _atomic(types[-1]) else flowing
+
+
+def _atomic(sequence_type: str) -> bool:
+    return sequence_type.startswith("xs:") or sequence_type == "empty-sequence()"
 
 
 def _narrowed(primary: Keys, predicate: XPathToken) -> Keys:

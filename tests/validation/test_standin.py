@@ -284,3 +284,48 @@ def test_saxon_sees_the_same_document_apart_from_the_stand_in(engine: Engine) ->
         values.append(xpath.evaluate_single(summary).string_value)
     assert values[0] == values[1] and values[0].count("BINARY") >= 1
     assert len(texts[1]) < len(texts[0]) // 2 and f">{STAND_IN}</" in texts[1]
+
+
+def _stylesheet_reads(body: str) -> Reads:
+    return stylesheet_reads(
+        etree.fromstring(
+            f"""<xsl:stylesheet xmlns:xsl="{XSL}" version="3.0" xmlns:cac="{CAC}"
+                  xmlns:cbc="{CBC}" xmlns:u="urn:u" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+                  >{body}</xsl:stylesheet>"""
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a function of the stylesheet that hands back nodes: the caller may read them
+        """<xsl:function name="u:att"><xsl:sequence select="$doc//cac:Attachment"/>
+           </xsl:function><xsl:variable name="doc" select="/"/>
+           <xsl:template match="/"><xsl:if test="u:att() = ''"/></xsl:template>""",
+        # current() in a for-each is the for-each's item, not the template's
+        """<xsl:template match="/"><xsl:for-each select="//cac:Attachment">
+           <xsl:if test="//cbc:ID[. = current()]"/></xsl:for-each></xsl:template>""",
+        # xsl:sort reads the nodes it sorts
+        """<xsl:template match="/"><xsl:apply-templates select="//cac:Attachment">
+           <xsl:sort select="."/></xsl:apply-templates></xsl:template>""",
+        # a global variable's context is the document node
+        """<xsl:variable name="all" select="string(.)"/>""",
+        # a node-returning built-in passes its argument's nodes on
+        """<xsl:template match="/"><xsl:if test="innermost(//cac:Attachment) = 'x'"/>
+           </xsl:template>""",
+    ],
+)
+def test_reads_through_functions_loops_and_variables_are_seen(body: str) -> None:
+    reads = _stylesheet_reads(body)
+    assert not reads.blind_to(_attachment()), sorted(reads.keys)
+
+
+def test_functions_with_an_atomic_result_only_read_their_arguments() -> None:
+    reads = _stylesheet_reads(
+        """<xsl:function name="u:ok" as="xs:boolean"><xsl:param name="v"/>
+           <xsl:sequence select="$v = 'x'"/></xsl:function>
+           <xsl:template match="/"><xsl:if test="u:ok(//cbc:ID) and path(//cbc:ID) = ''"/>
+           </xsl:template>"""
+    )
+    assert reads.blind_to(_attachment()) and not reads.unknown, (reads.keys, reads.unknown)
