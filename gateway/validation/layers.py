@@ -16,7 +16,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.validation.base64_values import bad_base64, base64_elements
-from gateway.validation.native import MARKER, EmptyElementPattern
+from gateway.validation.native import MARKER, Finding, NativeCheck
 from gateway.validation.optimize import SVRL, prepared_stylesheet
 from gateway.validation.reads import ANY, Reads, stylesheet_reads
 
@@ -146,7 +146,7 @@ class SchematronLayer:
         self,
         runtime: SaxonRuntime,
         executable: object,
-        native: tuple[EmptyElementPattern, ...] = (),
+        native: tuple[NativeCheck, ...] = (),
         path: Path | None = None,
     ) -> None:
         self.runtime = runtime
@@ -172,18 +172,24 @@ class SchematronLayer:
 
 def parse_svrl(
     svrl: str,
-    native: tuple[EmptyElementPattern, ...] = (),
+    native: tuple[NativeCheck, ...] = (),
     tree: etree._ElementTree | None = None,
 ) -> list[RawFinding]:
     """The findings in an SVRL report, in report order; a native-pattern marker is replaced
     by that pattern's findings on ``tree``."""
     root = etree.fromstring(svrl.encode("utf-8"))
     out = []
+    answers: dict[int, list[list[Finding]]] = {}  # marker n -> findings per occurrence
+    seen: dict[int, int] = {}  # marker n -> occurrences so far (a rule may fire several times)
     for el in root.iter(f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report", MARKER):
         if el.tag == MARKER:
             if tree is None:
                 raise ValueError("this SVRL has native-pattern markers: pass the document tree")
-            for rule, flag, location, message, test in native[int(el.get("n"))].findings(tree):
+            n = int(el.get("n"))
+            k = seen[n] = seen.get(n, -1) + 1
+            if n not in answers:
+                answers[n] = native[n].findings(tree)
+            for rule, flag, location, message, test in answers[n][k]:
                 severity = _FLAG_TO_SEVERITY.get(flag.strip().lower(), "error")
                 out.append(RawFinding(rule, severity, location, message, test))
             continue

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from lxml import etree
 
@@ -63,6 +64,17 @@ SELECT_FULL_PATH_TEMPLATE = (
     '<xsl:apply-templates mode="schematron-get-full-path" select="."/></xsl:template>'
 )
 
+Finding = tuple[str, str, str, str, str]  # rule, flag, location, message, test
+
+
+class NativeCheck(Protocol):
+    """Part of a stylesheet answered on the lxml tree. ``findings(tree)`` lists the findings
+    for each occurrence of its marker in the SVRL (a rule may fire several times); the k-th
+    marker is replaced by the k-th list."""
+
+    def findings(self, tree: etree._ElementTree) -> list[list[Finding]]: ...
+
+
 _REQUIRED = ("not(*)", "not(normalize-space())")
 _OPTIONAL = re.compile(r"not\((?:local-)?name\(\)\s*=\s*'[^']*'\)")
 _RECURSE = {"*", "@*|*", "@*|node()"}
@@ -78,8 +90,9 @@ class EmptyElementPattern:
     message: str
     test: str
 
-    def findings(self, tree: etree._ElementTree) -> list[tuple[str, str, str, str, str]]:
-        """(rule, flag, location, message, test) for every element the rule fires on."""
+    def findings(self, tree: etree._ElementTree) -> list[list[Finding]]:
+        """(rule, flag, location, message, test) for every element the rule fires on (the
+        marker is output once per document, so there is one list)."""
         confirm = _compiled(self.predicate)
         out = []
         for el in tree.iter(etree.Element):
@@ -91,7 +104,7 @@ class EmptyElementPattern:
                 continue
             if confirm(el):
                 out.append((self.rule, self.flag, full_path(el), self.message, self.test))
-        return out
+        return [out]
 
 
 _XPATHS: dict[str, etree.XPath] = {}
@@ -126,10 +139,10 @@ def _name(el: etree._Element) -> str:
 
 
 # -- recognising the pattern in a stylesheet -----------------------------------------------------
-def extract(root: etree._Element) -> list[EmptyElementPattern]:
+def extract(root: etree._Element, start: int = 0) -> list[EmptyElementPattern]:
     """Take every empty-element pattern out of the stylesheet (in place); return them in the
-    order of their markers (the marker's ``n`` attribute indexes the returned list)."""
-    if not _full_path_is_canonical(root):
+    order of their markers (the marker's ``n`` attribute, minus ``start``, indexes the list)."""
+    if not full_path_is_canonical(root):
         return []
     templates: dict[str, list[etree._Element]] = {}
     for t in root.iter(f"{{{XSL}}}template"):
@@ -138,28 +151,28 @@ def extract(root: etree._Element) -> list[EmptyElementPattern]:
     found: list[EmptyElementPattern] = []
     for call in list(root.iter(f"{{{XSL}}}apply-templates")):
         mode = call.get("mode")
-        if call.get("select") != "/" or not mode or not _in_root_template(call):
+        if call.get("select") != "/" or not mode or not in_root_template(call):
             continue
-        if _calls(root, mode) != 1:
+        if calls_into(root, mode) != 1:
             continue
         pattern = _pattern(mode, templates.get(mode, []))
         if pattern is None:
             continue
-        marker = etree.Element(MARKER, n=str(len(found)))
+        marker = etree.Element(MARKER, n=str(start + len(found)))
         marker.tail = call.tail
         call.getparent().replace(call, marker)
         found.append(pattern)
     return found
 
 
-def _in_root_template(el: etree._Element) -> bool:
+def in_root_template(el: etree._Element) -> bool:
     parent = el.getparent()
     while parent is not None and parent.tag != f"{{{XSL}}}template":
         parent = parent.getparent()
     return parent is not None and parent.get("match") == "/" and not parent.get("mode")
 
 
-def _calls(root: etree._Element, mode: str) -> int:
+def calls_into(root: etree._Element, mode: str) -> int:
     """How many apply-templates enter ``mode`` from outside its own templates."""
     n = 0
     for call in root.iter(f"{{{XSL}}}apply-templates"):
@@ -179,40 +192,56 @@ def _pattern(mode: str, templates: list[etree._Element]) -> EmptyElementPattern 
     if len(rules) != 1 or len(defaults) != 2:
         return None
     for t in defaults:
-        kids = _children(t)
+        kids = children(t)
         if t.get("match") == "text()" and kids:
             return None
-        if t.get("match") == "@*|node()" and not (len(kids) == 1 and _recurses(kids[0], mode)):
+        if t.get("match") == "@*|node()" and not (len(kids) == 1 and recurses(kids[0], mode)):
             return None
     return _rule(rules[0], mode)
 
 
 def _rule(template: etree._Element, mode: str) -> EmptyElementPattern | None:
     predicate = _predicate(template.get("match") or "")
-    kids = _children(template)
-    if predicate is None or len(kids) != 2 or not _recurses(kids[1], mode):
+    kids = children(template)
+    if predicate is None or len(kids) != 2 or not recurses(kids[1], mode):
         return None
     choose = kids[0]
-    branches = _children(choose) if choose.tag == f"{{{XSL}}}choose" else []
+    branches = children(choose) if choose.tag == f"{{{XSL}}}choose" else []
     if len(branches) != 2 or branches[0].tag != f"{{{XSL}}}when":
         return None
     when, otherwise = branches
-    if when.get("test", "").strip() != "false()" or _children(when) or (when.text or "").strip():
+    if when.get("test", "").strip() != "false()" or children(when) or (when.text or "").strip():
         return None
-    asserts = _children(otherwise) if otherwise.tag == f"{{{XSL}}}otherwise" else []
+    asserts = children(otherwise) if otherwise.tag == f"{{{XSL}}}otherwise" else []
     if len(asserts) != 1 or asserts[0].tag != f"{{{SVRL}}}failed-assert":
         return None
-    fa = asserts[0]
-    if set(fa.attrib) != {"test"} or fa.get("test", "").strip() != "false()":
+    parts = literal_assert(asserts[0])
+    if parts is None or parts["test"].strip() != "false()":
         return None
-    parts: dict[str, str] = {}
-    for part in _children(fa):
+    return EmptyElementPattern(
+        predicate=predicate,
+        rule=parts["id"],
+        flag=parts["flag"],
+        message=parts["text"],
+        test="false()",
+    )
+
+
+def literal_assert(fa: etree._Element) -> dict[str, str] | None:
+    """id, flag, message (whitespace-normalised) and test of an ``svrl:failed-assert`` whose
+    parts are all literal and whose location is the skeleton's full path of the context."""
+    if fa.tag != f"{{{SVRL}}}failed-assert" or set(fa.attrib) != {"test"}:
+        return None
+    if "{" in fa.get("test", "") or "}" in fa.get("test", ""):
+        return None  # an attribute value template: the output is not the literal text
+    parts: dict[str, str] = {"test": fa.get("test", "")}
+    for part in children(fa):
         if part.tag == f"{{{XSL}}}attribute" and part.get("name") in ("id", "flag"):
-            if _children(part):
+            if children(part):
                 return None
             parts[part.get("name")] = part.text or ""
         elif part.tag == f"{{{XSL}}}attribute" and part.get("name") == "location":
-            loc = _children(part)
+            loc = children(part)
             if not (
                 len(loc) == 1
                 and loc[0].tag == f"{{{XSL}}}apply-templates"
@@ -221,19 +250,13 @@ def _rule(template: etree._Element, mode: str) -> EmptyElementPattern | None:
             ):
                 return None
             parts["location"] = ""
-        elif part.tag == f"{{{SVRL}}}text" and not _children(part):
-            parts["text"] = part.text or ""
+        elif part.tag == f"{{{SVRL}}}text" and not children(part):
+            parts["text"] = " ".join((part.text or "").split())
         else:
             return None
-    if set(parts) != {"id", "flag", "location", "text"}:
+    if set(parts) != {"id", "flag", "location", "text", "test"}:
         return None
-    return EmptyElementPattern(
-        predicate=predicate,
-        rule=parts["id"],
-        flag=parts["flag"],
-        message=" ".join(parts["text"].split()),
-        test="false()",
-    )
+    return parts
 
 
 def _predicate(match: str) -> str | None:
@@ -254,16 +277,16 @@ def _predicate(match: str) -> str | None:
     return " and ".join(atoms)
 
 
-def _recurses(el: etree._Element, mode: str) -> bool:
+def recurses(el: etree._Element, mode: str) -> bool:
     return (
         el.tag == f"{{{XSL}}}apply-templates"
         and el.get("mode") == mode
         and (el.get("select") or "").replace(" ", "") in _RECURSE
-        and not _children(el)
+        and not children(el)
     )
 
 
-def _children(el: etree._Element) -> list[etree._Element]:
+def children(el: etree._Element) -> list[etree._Element]:
     return [c for c in el if isinstance(c.tag, str)]
 
 
@@ -274,7 +297,7 @@ def _normalised(el: etree._Element) -> str:
     return re.sub(r"\s+", " ", text).replace("> <", "><").strip()
 
 
-def _full_path_is_canonical(root: etree._Element) -> bool:
+def full_path_is_canonical(root: etree._Element) -> bool:
     """The stylesheet's location templates are the skeleton's, so :func:`full_path` agrees."""
     select = [
         t for t in root.iter(f"{{{XSL}}}template") if t.get("mode") == "schematron-select-full-path"

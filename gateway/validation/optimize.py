@@ -37,7 +37,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.validation.native import SVRL, XSL, EmptyElementPattern
+from gateway.validation.absent import extract as extract_absent_paths
+from gateway.validation.native import SVRL, XSL, NativeCheck
 from gateway.validation.native import extract as extract_empty_element_patterns
 
 __all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
@@ -64,25 +65,29 @@ class Prepared:
     which :func:`gateway.validation.layers.parse_svrl` answers where their markers are."""
 
     text: str
-    native: tuple[EmptyElementPattern, ...]
+    native: tuple[NativeCheck, ...]
 
 
 def prepared_stylesheet(path: Path) -> Prepared:
     """The stylesheet at ``path`` with every rewrite applied."""
     tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
-    native: list[EmptyElementPattern] = []
+    native: list[NativeCheck] = []
     optimize(tree.getroot(), native)
     return Prepared(etree.tostring(tree, encoding="unicode"), tuple(native))
 
 
-def optimize(root: etree._Element, native: list[EmptyElementPattern] | None = None) -> Rewrites:
+def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> Rewrites:
     """Apply every rewrite in place; patterns taken out of the stylesheet go to ``native``."""
     done = Rewrites()
     done.add("svrl-output", drop_unused_svrl(root))
     done.add("code-list", hash_code_lists(root))
     done.add("attribute-walk", skip_attribute_walk(root))
-    taken = extract_empty_element_patterns(root)
+    taken: list[NativeCheck] = []
+    taken += extract_empty_element_patterns(root, start=len(taken))
     done.add("empty-element-pattern", len(taken))
+    absent = extract_absent_paths(root, start=len(taken))
+    done.add("absent-path-asserts", sum(len(run.asserts) for run in absent))
+    taken += absent
     if native is not None:
         native.extend(taken)
     return done

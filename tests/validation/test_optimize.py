@@ -8,6 +8,7 @@ finding for finding.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,9 +16,10 @@ import pytest
 from lxml import etree
 
 from gateway.documents import identify, parse_xml
-from gateway.validation import Engine
+from gateway.validation import Engine, absent
+from gateway.validation.absent import AbsentPaths
 from gateway.validation.layers import RawFinding, SaxonRuntime, parse_svrl
-from gateway.validation.native import EmptyElementPattern, full_path
+from gateway.validation.native import EmptyElementPattern, NativeCheck, full_path
 from gateway.validation.optimize import (
     MAP_CONTAINS,
     XSL,
@@ -216,6 +218,41 @@ def _mutations(data: bytes) -> list[bytes]:
     return out
 
 
+def _absent_paths(data: bytes, stylesheet: Path) -> list[bytes]:
+    """Copies that break absent-path asserts (UBL-CR-*, CII-SR-*): every 15th taken assert's
+    path is created under the last element its rule fires on (for line items: not the first,
+    so the rule's k-th firing is exercised), plus one copy that breaks all of them at once."""
+    runs = [n for n in prepared_stylesheet(stylesheet).native if isinstance(n, AbsentPaths)]
+    out = []
+    everything = etree.fromstring(data)
+    for i, (run, check) in enumerate((r, a) for r in runs for a in r.asserts):
+        for root in (etree.fromstring(data), everything) if i % 15 == 0 else (everything,):
+            contexts = etree.XPath(run.match, namespaces=dict(run.namespaces))(root)
+            if not contexts:
+                continue
+            node = contexts[-1]
+            steps = re.sub(r"^\(([^|)]+)\|[^)]*\)", r"\1", check.path).split("/")
+            for step in steps:
+                prefix, _, local = step.strip().rpartition(":")
+                tag = f"{{{dict(run.namespaces)[prefix]}}}{local}" if prefix else local
+                node = etree.SubElement(node, tag)
+            node.text = "x"
+            if root is not everything:
+                out.append(etree.tostring(root))
+    out.append(etree.tostring(everything))
+    return out
+
+
+def _native_rules(native: tuple[NativeCheck, ...]) -> set[str]:
+    ids = set()
+    for check in native:
+        if isinstance(check, AbsentPaths):
+            ids |= {a.rule for a in check.asserts}
+        elif isinstance(check, EmptyElementPattern):
+            ids.add(check.rule)
+    return ids
+
+
 def _empty_elements(data: bytes) -> list[bytes]:
     """Copies with empty elements in every form the empty-element rules must see or ignore:
     no content, blanks, only a comment or PI, text after a comment, an emptied aggregate
@@ -255,7 +292,7 @@ def _tail(node: etree._Element) -> None:
     node.tail = "not empty"
 
 
-def _corpus() -> list[tuple[str, bytes, str | None]]:
+def _corpus(artefacts: Path) -> list[tuple[str, bytes, str | None]]:
     docs: list[tuple[str, bytes, str | None]] = []
     for folder in (
         "xrechnung-testsuite",
@@ -277,12 +314,15 @@ def _corpus() -> list[tuple[str, bytes, str | None]]:
         source = next((CORPUS / "xrechnung-testsuite").rglob(name)).read_bytes()
         docs += [(f"{name}~{i}", m, None) for i, m in enumerate(_mutations(source))]
         docs += [(f"{name}~empty{i}", m, None) for i, m in enumerate(_empty_elements(source))]
+    en16931 = next(artefacts.rglob("EN16931-UBL-validation.xslt"))
+    source = next((CORPUS / "xrechnung-testsuite").rglob("01.01a-INVOICE_ubl.xml")).read_bytes()
+    docs += [(f"absent{i}", m, None) for i, m in enumerate(_absent_paths(source, en16931))]
     return docs
 
 
 def test_rewritten_stylesheets_find_exactly_what_the_published_ones_find(engine: Engine) -> None:
     by_file: dict[Path, list[tuple[str, str]]] = defaultdict(list)
-    for name, data, forced in _corpus():
+    for name, data, forced in _corpus(engine.artefacts_dir):
         tree = parse_xml(data)
         scenario = engine.scenario(forced) if forced else select(engine.scenarios, identify(tree))
         if scenario is None:
@@ -290,41 +330,71 @@ def test_rewritten_stylesheets_find_exactly_what_the_published_ones_find(engine:
         for layer in scenario.schematron:
             by_file[engine.artefacts_dir / layer.file].append((name, data.decode("utf-8-sig")))
     assert len(by_file) >= 8  # EN 16931 (UBL, CII), XRechnung (UBL, CII), Peppol, T111, MLS...
-    runtime = SaxonRuntime.shared()
-    compared = 0
-    failing_docs = 0
+    compared = failing_docs = 0
     fired: dict[str, int] = defaultdict(int)
     for path, docs in sorted(by_file.items()):
-        published = runtime.xslt.compile_stylesheet(stylesheet_file=str(path))
         prepared = prepared_stylesheet(path)
         if path.name.startswith(("XRechnung", "PEPPOL")):
             assert prepared.native, f"{path.name}: the empty-element pattern was not taken out"
-        rewritten = runtime.xslt.compile_stylesheet(
-            stylesheet_text=prepared.text, base_uri=path.as_uri()
-        )
-        assert published is not None and rewritten is not None, runtime.xslt.error_message
-        for name, text in docs:
-            node = runtime.parse(text)
-            tree = parse_xml(text.encode("utf-8"))
-            expected = _outcome(published, node)
-            got = _outcome(rewritten, node, prepared.native, tree)
-            assert got == expected, f"{path.name}: {name}"
-            if isinstance(got, list):
-                ids = {p.rule for p in prepared.native}
-                fired[path.name] += sum(f.rule in ids for f in got)
-            compared += 1
-            failing_docs += bool(expected)
+        fired[path.name], failing = _compare(path, prepared, docs)
+        compared += len(docs)
+        failing_docs += failing
     assert compared > 1300
     assert failing_docs > 500  # the comparison covers failing rules, not only clean documents
     # ... and empty elements, in every form, in both syntaxes
     assert fired["XRechnung-UBL-validation.xslt"] > 10, fired
     assert fired["XRechnung-CII-validation.xslt"] > 10, fired
+    # ... and absent-path asserts, one by one and many at once
+    assert fired["EN16931-UBL-validation.xslt"] > 600, fired
+
+
+def test_short_absent_path_runs_would_be_exact_too(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CII rules' runs are too short to pay (MIN_RUN); taken out anyway, they must find
+    the same - including rules that fire on every line item (the k-th marker, k-th item)."""
+    monkeypatch.setattr(absent, "MIN_RUN", 1)
+    path = next(engine.artefacts_dir.rglob("EN16931-CII-validation.xslt"))
+    prepared = prepared_stylesheet(path)
+    assert sum(len(n.asserts) for n in prepared.native if isinstance(n, AbsentPaths)) > 400
+    docs = [
+        (p.name, p.read_text(encoding="utf-8-sig"))
+        for p in sorted((CORPUS / "xrechnung-testsuite").rglob("*_uncefact.xml"))
+    ]
+    source = next((CORPUS / "xrechnung-testsuite").rglob("01.01a-INVOICE_uncefact.xml"))
+    mutated = _absent_paths(source.read_bytes(), path)
+    docs += [(f"absent{i}", m.decode()) for i, m in enumerate(mutated)]
+    fired, failing = _compare(path, prepared, docs)
+    assert fired > 400 and failing > 20
+
+
+def _compare(path: Path, prepared: Prepared, docs: list[tuple[str, str]]) -> tuple[int, int]:
+    """Published vs prepared stylesheet on every document, finding for finding; returns how
+    many findings came from native checks, and how many documents had findings."""
+    runtime = SaxonRuntime.shared()
+    published = runtime.xslt.compile_stylesheet(stylesheet_file=str(path))
+    rewritten = runtime.xslt.compile_stylesheet(
+        stylesheet_text=prepared.text, base_uri=path.as_uri()
+    )
+    assert published is not None and rewritten is not None, runtime.xslt.error_message
+    ids = _native_rules(prepared.native)
+    fired = failing = 0
+    for name, text in docs:
+        node = runtime.parse(text)
+        tree = parse_xml(text.encode("utf-8"))
+        expected = _outcome(published, node)
+        got = _outcome(rewritten, node, prepared.native, tree)
+        assert got == expected, f"{path.name}: {name}"
+        if isinstance(got, list):
+            fired += sum(f.rule in ids for f in got)
+        failing += bool(expected)
+    return fired, failing
 
 
 def _outcome(
     executable: object,
     node: object,
-    native: tuple[EmptyElementPattern, ...] = (),
+    native: tuple[NativeCheck, ...] = (),
     tree: etree._ElementTree | None = None,
 ) -> list[RawFinding] | str:
     """The findings, or the dynamic error a rule raised (mutated documents can make the
@@ -335,3 +405,66 @@ def _outcome(
         return f"error: {str(exc).split(':')[0]}"
     assert svrl is not None
     return parse_svrl(svrl, native, tree)
+
+
+# -- absent-path asserts ----------------------------------------------------------------------
+EN_UBL = "en16931-1.3.16/EN16931-UBL-validation.xslt"
+DELIVERY = '<xsl:template match="cac:Delivery" mode="M12" priority="1010">'
+SUBTOTAL = '<xsl:template match="cac:TaxSubtotal" mode="M12" priority="1000">'
+ROOT_RULE = '<xsl:template match="/ubl:Invoice | /cn:CreditNote" mode="M12" priority="1006">'
+
+
+def _absent(prepared: Prepared) -> int:
+    return sum(len(n.asserts) for n in prepared.native if isinstance(n, AbsentPaths))
+
+
+@pytest.mark.parametrize(
+    "old, new, taken",
+    [
+        # A rule of higher priority that may match the root element would fire instead.
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "ubl:*"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*:Invoice"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "//ubl:Invoice"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*[ends-with(name(), 'voice')]"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*[ends-with(name(), 'e') or true()]"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "node()"), False),
+        # ... one that cannot, or one of lower priority, changes nothing.
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*[ends-with(name(), 'Note')]"), False),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "*[ends-with(name(), 'Line')]"), True),
+        (DELIVERY, DELIVERY.replace("cac:Delivery", "cac:Invoice"), True),
+        (SUBTOTAL, SUBTOTAL.replace("cac:TaxSubtotal", "*"), True),
+        # The rule must fire on exactly what an absolute path of plain names selects.
+        (ROOT_RULE, ROOT_RULE.replace("/ubl:Invoice", "ubl:Invoice"), False),
+        (ROOT_RULE, ROOT_RULE.replace("/ubl:Invoice", "/ubl:Invoice[cbc:ID]"), False),
+        (ROOT_RULE, ROOT_RULE.replace(' priority="1006"', ""), False),
+    ],
+)
+def test_absent_path_asserts_are_taken_out_only_where_their_rule_surely_fires(
+    installed_data_dir: Path, old: str, new: str, taken: bool
+) -> None:
+    text = (installed_data_dir / "artefacts" / EN_UBL).read_text()
+    baseline = _absent(_prepared(text))
+    assert baseline == 640  # UBL-CR-*: runs of 408 and 232 (runs of 1 and 2 stay in Saxon)
+    assert old in text
+    assert _absent(_prepared(text.replace(old, new))) == (baseline if taken else 0)
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "not(cbc:UUID[1])",  # a predicate
+        "not(.//cbc:UUID)",  # another axis
+        "not(cbc:UUID/@id)",  # an attribute
+        "not(cbc:UUID) or true()",  # more than a path
+        "not(cbc:UUID/*)",  # a wildcard
+        "not(u:UUID)",  # a prefix the stylesheet binds elsewhere
+    ],
+)
+def test_only_plain_paths_are_taken(installed_data_dir: Path, test: str) -> None:
+    text = (installed_data_dir / "artefacts" / EN_UBL).read_text()
+    original = "not(cbc:UUID)"
+    assert text.count(f'test="{original}"') == 2  # the when and the failed-assert
+    changed = _prepared(text.replace(f'test="{original}"', f'test="{test}"'))
+    assert _absent(changed) < 640  # that assert (and a run cut too short) stays in Saxon
+    assert test.replace("<", "&lt;") in changed.text
