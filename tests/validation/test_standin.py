@@ -329,3 +329,16 @@ def test_functions_with_an_atomic_result_only_read_their_arguments() -> None:
            </xsl:template>"""
     )
     assert reads.blind_to(_attachment()) and not reads.unknown, (reads.keys, reads.unknown)
+
+
+def test_the_setting_reaches_the_engine(installed_data_dir: Path) -> None:
+    """``GATEWAY_VALIDATION_STAND_INS=false`` (or ``[validation] stand_ins``) turns them off."""
+    from gateway.config import load_settings
+    from gateway.validation import Validator
+
+    env = {"GATEWAY_DATA_DIR": str(installed_data_dir), "GATEWAY_VALIDATION_JOBS": "0"}
+    for value, expected in (("false", False), ("true", True)):
+        settings = load_settings(env={**env, "GATEWAY_VALIDATION_STAND_INS": value})
+        assert settings.validation.stand_ins is expected
+        with Validator.from_settings(settings, warm=False) as validator:
+            assert validator._engine is not None and validator._engine.stand_ins is expected
