@@ -160,9 +160,7 @@ def _clark_of(name: str, namespaces: dict[str, str]) -> str:
     return f"{{{namespaces[prefix]}}}{local}" if prefix else local
 
 
-def extract(
-    root: etree._Element, start: int = 0, min_run: int | None = None
-) -> list[AbsentPaths]:
+def extract(root: etree._Element, start: int = 0, min_run: int | None = None) -> list[AbsentPaths]:
     """Take every run of at least ``min_run`` (default :data:`MIN_RUN`) absent-path asserts out
     of the stylesheet (in place); markers are numbered from ``start`` in the returned order."""
     min_run = MIN_RUN if min_run is None else min_run
