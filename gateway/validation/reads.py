@@ -407,9 +407,9 @@ class _Expression:
 
     def kind(self, t: XPathToken, context: Keys) -> Keys:
         if t.symbol == "text":
-            return frozenset(TEXT + k for k in context if not k.startswith(TEXT) and k != DOC)
+            return _text_of(context)
         if t.symbol == "node":
-            return frozenset({ANY}) | self.kind_text(context)
+            return frozenset({ANY}) | _text_of(context)
         if t.symbol == "element":
             return self.value(t[0], context) if len(t) else frozenset({ANY})
         if t.symbol == "document-node":
@@ -417,9 +417,6 @@ class _Expression:
         if t.symbol in ("comment", "processing-instruction", "attribute"):
             return NOTHING  # a stand-in changes neither comments, PIs nor attributes
         raise Unknown(f"kind test {t.symbol}")
-
-    def kind_text(self, context: Keys) -> Keys:
-        return frozenset(TEXT + k for k in context if not k.startswith(TEXT) and k != DOC)
 
     def binding(self, t: XPathToken, context: Keys) -> Keys:
         children = list(t)
@@ -463,6 +460,11 @@ class _Expression:
             return frozenset({ANY, DOC})  # it may return any node of the document
         types = getattr(t, "sequence_types", ())
         return NOTHING if types and _atomic(types[-1]) else flowing
+
+
+def _text_of(context: Keys) -> Keys:
+    """The text children of the elements in ``context``."""
+    return frozenset(TEXT + k for k in context if not k.startswith(TEXT) and k != DOC)
 
 
 def _atomic(sequence_type: str) -> bool:
