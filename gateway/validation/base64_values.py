@@ -16,6 +16,8 @@ three seconds per schema; ``tests/validation/test_base64_values.py`` checks the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -69,17 +71,40 @@ def _read(
     if path in seen or not path.is_file():
         return
     seen.add(path)
+    facts = _facts(path)
+    for ref in facts.refs:
+        _read(ref, bases, elements, seen)
+    bases.update(facts.bases)
+    for name, type_name in facts.elements:
+        elements.setdefault(name, set()).add(type_name)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    refs: tuple[Path, ...]  # imported / included schema documents
+    bases: dict[str, str | None]  # named type -> its base type
+    elements: tuple[tuple[str, str | None], ...]  # element declaration -> its type
+
+
+@lru_cache(maxsize=256)
+def _facts(path: Path) -> _Facts:
+    """What one schema document declares; cached, because the UBL schemas share their common
+    documents (CBC, UDT, xmldsig ...) and would otherwise each parse them again."""
     root = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
     schema = root.getroot()
     tns = schema.get("targetNamespace", "")
     qualified = schema.get("elementFormDefault") == "qualified"
-    for ref in schema.iterchildren(f"{{{XS}}}import", f"{{{XS}}}include", f"{{{XS}}}redefine"):
-        location = ref.get("schemaLocation")
-        if location and "://" not in location:
-            _read((path.parent / location).resolve(), bases, elements, seen)
-    for kind in ("complexType", "simpleType"):
-        for t in schema.iterchildren(f"{{{XS}}}{kind}"):
-            bases[f"{{{tns}}}{t.get('name')}"] = _base_of(t)
+    refs = tuple(
+        (path.parent / location).resolve()
+        for ref in schema.iterchildren(f"{{{XS}}}import", f"{{{XS}}}include", f"{{{XS}}}redefine")
+        if (location := ref.get("schemaLocation")) and "://" not in location
+    )
+    bases = {
+        f"{{{tns}}}{t.get('name')}": _base_of(t)
+        for kind in ("complexType", "simpleType")
+        for t in schema.iterchildren(f"{{{XS}}}{kind}")
+    }
+    elements = []
     for el in schema.iter(f"{{{XS}}}element"):
         name = el.get("name")
         if name is None:
@@ -94,7 +119,8 @@ def _read(
             if anonymous is None:
                 anonymous = el.find(f"{{{XS}}}simpleType")
             type_name = _base_of(anonymous) if anonymous is not None else None
-        elements.setdefault(f"{{{namespace}}}{name}", set()).add(type_name)
+        elements.append((f"{{{namespace}}}{name}", type_name))
+    return _Facts(refs, bases, tuple(elements))
 
 
 def _base_of(type_el: etree._Element) -> str | None:
