@@ -19,7 +19,7 @@ from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, Sch
 from gateway.validation.reads import Reads
 from gateway.validation.report import BLOCKING, Finding, ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios, select
-from gateway.validation.standin import saxon_text
+from gateway.validation.standin import LargeLeaves, saxon_text
 
 
 class ArtefactsMissing(RuntimeError):
@@ -123,12 +123,14 @@ class Engine:
                 timings=timings,
                 reason=_why_none(info),
             )
+        leaves = LargeLeaves(tree, len(data) if self.stand_ins else 0)
         findings = [
-            _finding(raw, "xsd", scenario) for raw in self._schema(scenario.schema).check(tree)
+            _finding(raw, "xsd", scenario)
+            for raw in self._schema(scenario.schema).check(tree, leaves)
         ]
         lap("schema")
         reads = self.reads(scenario) if self.stand_ins else None
-        node = self._saxon_runtime().parse(saxon_text(data, tree, reads))
+        node = self._saxon_runtime().parse(saxon_text(data, tree, reads, leaves))
         lap("schematron-parse")
         for layer in scenario.schematron:
             try:

@@ -19,6 +19,7 @@ from gateway.validation.base64_values import bad_base64, base64_elements
 from gateway.validation.native import MARKER, Finding, NativeCheck
 from gateway.validation.optimize import SVRL, prepared_stylesheet
 from gateway.validation.reads import ANY, Reads, stylesheet_reads
+from gateway.validation.standin import LargeLeaves
 
 _FLAG_TO_SEVERITY = {
     "fatal": "fatal",
@@ -58,8 +59,10 @@ class SchemaLayer:
     closely but takes ~30 ms per document. So valid documents take the fast path, and only a
     libxml2 failure is re-checked by ``xmlschema``, whose verdict and messages are reported.
     The other way round, libxml2 accepts characters outside the base64 alphabet in
-    ``xs:base64Binary`` values; :mod:`.base64_values` catches those and sends the document to
-    ``xmlschema`` as well. Loading never touches the network (``no_network`` for libxml2, local files for xmlschema).
+    ``xs:base64Binary`` values; :mod:`.base64_values` checks those values itself, sends a document
+    with a bad one to ``xmlschema`` as well, and lets libxml2 validate stand-ins for large good
+    ones. Loading never touches the network (``no_network`` for libxml2, local files for
+    ``xmlschema``).
     """
 
     def __init__(self, path: Path) -> None:
@@ -76,9 +79,22 @@ class SchemaLayer:
             self._strict = xmlschema.XMLSchema10(str(self.path), allow="local")
         return self._strict
 
-    def check(self, tree: etree._ElementTree) -> list[RawFinding]:
-        if self.fast.validate(tree) and not bad_base64(tree, self.base64):
-            return []
+    def check(
+        self, tree: etree._ElementTree, leaves: LargeLeaves | None = None
+    ) -> list[RawFinding]:
+        """XSD findings for ``tree``. With ``leaves``, large plain base64 values are checked
+        here and libxml2 validates stand-ins for them (:mod:`.standin`); they are left in place
+        for the next layer unless ``xmlschema`` has to read the real values."""
+        if not bad_base64(tree, self.base64.names):
+            if leaves is not None:
+                leaves.stand_in(leaf for leaf in leaves.leaves if self.base64.may_stand_in(leaf))
+            if self.fast.validate(tree):
+                return []
+        if leaves is not None:
+            leaves.restore()
+        return self._strict_findings(tree)
+
+    def _strict_findings(self, tree: etree._ElementTree) -> list[RawFinding]:
         out = []
         for err in self._strict_schema().iter_errors(tree):  # type: ignore[attr-defined]
             kind = type(err).__name__.removeprefix("XMLSchema")
