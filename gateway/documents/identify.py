@@ -6,7 +6,8 @@ computed once per document from the parsed tree (cheap lxml lookups, no Saxon).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lxml import etree
@@ -95,12 +96,20 @@ class DocumentInfo:
         return "|".join(p.strip() for p in parts)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """What ``dataclasses.asdict`` gives, built directly: it runs for every document, and
+        ``asdict``'s generic recursion and deep copies cost more than identification itself."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in _INFO_FIELDS}
+        for role in ("seller", "buyer", "sender", "receiver"):
+            data[role] = dict(vars(data[role]))  # Party: flat, immutable values
+        data["responses"] = copy.deepcopy(self.responses) if self.responses else []
         data["kind"] = self.kind
         data["business_key"] = self.business_key()
         data["sender_endpoint"] = self.sender_endpoint
         data["receiver_endpoint"] = self.receiver_endpoint
         return data
+
+
+_INFO_FIELDS = fields(DocumentInfo)
 
 
 def _text(node: etree._Element | None, path: str) -> str | None:

