@@ -23,6 +23,11 @@ work that can be avoided or done far cheaper without changing any result:
    UBL invoice, 0.9-1.3 ms per document in Saxon. Long runs of them are answered with one walk
    of the lxml tree instead (:mod:`.absent`).
 
+6. Name-suffix tests, ``ends-with(name(), 'Quantity')``: in EN 16931 CII they sit in match
+   patterns like ``//ram:*[ends-with(name(), 'Quantity')]``, evaluated for every element of
+   the document, and ``name()`` builds a new ``prefix:local`` string each time.
+   ``local-name()`` returns the stored name: 13% of that layer.
+
 Measured and not done: grouping a rule's asserts into one test did not help: the cost is in
 evaluating the paths, not in the instructions around them.
 
@@ -85,6 +90,7 @@ def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> R
     done.add("svrl-output", drop_unused_svrl(root))
     done.add("code-list", hash_code_lists(root))
     done.add("attribute-walk", skip_attribute_walk(root))
+    done.add("name-suffix", local_name_suffixes(root))
     taken: list[NativeCheck] = []
     taken += extract_empty_element_patterns(root, start=len(taken))
     done.add("empty-element-pattern", len(taken))
@@ -218,6 +224,64 @@ def _balanced(expr: str, i: int) -> int | None:
             depth -= 1
         i += 1
     return None
+
+
+# -- 6. name suffixes -------------------------------------------------------------------------
+_NAME_SUFFIX = re.compile(
+    r"(?<![\w.\-:])ends-with\(\s*name\(\s*\)\s*,\s*('[^':]*'|\"[^\":]*\")\s*\)"
+)
+
+
+def local_name_suffixes(root: etree._Element) -> int:
+    """Rewrite ``ends-with(name(), S)`` to ``ends-with(local-name(), S)`` where S is a string
+    literal without a colon, in the XPath of XSLT instructions and match patterns.
+
+    Exact: ``name()`` is ``local`` or ``prefix:local``. If the local name ends with S, so does
+    the whole name. If the whole name ends with S and S were longer than the local name, S
+    would contain the colon before it - it has none. For nodes without a prefix (and for
+    those without a name, where both are "") the two are the same string. The literal
+    ``test`` attributes of ``svrl:failed-assert`` (reported to the user) are not touched.
+    """
+    n = 0
+    for el in root.iter(f"{{{XSL}}}*"):
+        for attr in ("match", "test", "select"):
+            expr = el.get(attr)
+            if expr and "ends-with" in expr:
+                new, k = _rewrite_name_suffixes(expr)
+                if k:
+                    el.set(attr, new)
+                    n += k
+    return n
+
+
+def _rewrite_name_suffixes(expr: str) -> tuple[str, int]:
+    literals = _literal_spans(expr)
+    out: list[str] = []
+    pos = count = 0
+    for m in _NAME_SUFFIX.finditer(expr):
+        if literals is None or any(a <= m.start() < b for a, b in literals):
+            continue  # inside a string literal (or quotes we cannot pair): leave it
+        out += [expr[pos : m.start()], f"ends-with(local-name(), {m.group(1)})"]
+        pos = m.end()
+        count += 1
+    out.append(expr[pos:])
+    return "".join(out), count
+
+
+def _literal_spans(expr: str) -> list[tuple[int, int]] | None:
+    """Where the string literals of an XPath expression are (``None`` if a quote is open)."""
+    spans = []
+    i = 0
+    while i < len(expr):
+        c = expr[i]
+        if c in "'\"":
+            close = expr.find(c, i + 1)
+            if close < 0:
+                return None
+            spans.append((i, close + 1))
+            i = close
+        i += 1
+    return spans
 
 
 # -- 3. attribute walk -------------------------------------------------------------------------
