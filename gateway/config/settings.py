@@ -53,8 +53,9 @@ class ValidationSettings:
     max_depth: int = 200
     #: Worker processes used for validation (0 = validate in-process, no pool).
     jobs: int = 2
-    #: Give Saxon a stand-in for large text no rule can read (embedded attachments); see
-    #: gateway.validation.standin. Off = Saxon parses every document byte for byte.
+    #: Give Saxon a stand-in for large text no rule can read (embedded attachments), and
+    #: libxml2 one for large plain base64 values the schema layer has checked itself; see
+    #: gateway.validation.standin. Off = both parse and validate every document byte for byte.
     stand_ins: bool = True
 
 

@@ -70,7 +70,10 @@ Finding = tuple[str, str, str, str, str]  # rule, flag, location, message, test
 class NativeCheck(Protocol):
     """Part of a stylesheet answered on the lxml tree. ``findings(tree)`` lists the findings
     for each occurrence of its marker in the SVRL (a rule may fire several times); the k-th
-    marker is replaced by the k-th list."""
+    marker is replaced by the k-th list.
+
+    The engine's tree may hold stand-ins for large text leaves (:mod:`.standin`): a check may
+    rely on names, attributes, structure, positions and emptiness, not on such a leaf's text."""
 
     def findings(self, tree: etree._ElementTree) -> list[list[Finding]]: ...
 
