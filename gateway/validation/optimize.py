@@ -40,6 +40,7 @@ the whole corpus (XRechnung suite, CEN unit tests, Peppol, MLS, negative example
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,21 +210,36 @@ def _match_code_list(
 def _balanced(expr: str, i: int) -> int | None:
     """Index of the ``)`` closing the group that starts at ``i`` (string literals skipped)."""
     depth = 0
+    try:
+        for j, c in _outside_literals(expr, i):
+            if c == "(":
+                depth += 1
+            elif c == ")":
+                if depth == 0:
+                    return j
+                depth -= 1
+    except _OpenQuote:
+        return None
+    return None
+
+
+class _OpenQuote(ValueError):
+    """An XPath expression with a quote that is never closed."""
+
+
+def _outside_literals(expr: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """(index, character) of every character of ``expr`` outside its string literals."""
+    i = start
     while i < len(expr):
         c = expr[i]
         if c in "'\"":
             close = expr.find(c, i + 1)
             if close < 0:
-                return None
-            i = close
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            if depth == 0:
-                return i
-            depth -= 1
+                raise _OpenQuote(expr)
+            i = close + 1
+            continue
+        yield i, c
         i += 1
-    return None
 
 
 # -- 6. name suffixes -------------------------------------------------------------------------
@@ -255,33 +271,20 @@ def local_name_suffixes(root: etree._Element) -> int:
 
 
 def _rewrite_name_suffixes(expr: str) -> tuple[str, int]:
-    literals = _literal_spans(expr)
+    try:
+        code = {i for i, _ in _outside_literals(expr)}
+    except _OpenQuote:
+        return expr, 0
     out: list[str] = []
     pos = count = 0
     for m in _NAME_SUFFIX.finditer(expr):
-        if literals is None or any(a <= m.start() < b for a, b in literals):
-            continue  # inside a string literal (or quotes we cannot pair): leave it
+        if m.start() not in code:
+            continue  # inside a string literal: leave it
         out += [expr[pos : m.start()], f"ends-with(local-name(), {m.group(1)})"]
         pos = m.end()
         count += 1
     out.append(expr[pos:])
     return "".join(out), count
-
-
-def _literal_spans(expr: str) -> list[tuple[int, int]] | None:
-    """Where the string literals of an XPath expression are (``None`` if a quote is open)."""
-    spans = []
-    i = 0
-    while i < len(expr):
-        c = expr[i]
-        if c in "'\"":
-            close = expr.find(c, i + 1)
-            if close < 0:
-                return None
-            spans.append((i, close + 1))
-            i = close
-        i += 1
-    return spans
 
 
 # -- 3. attribute walk -------------------------------------------------------------------------
@@ -324,22 +327,16 @@ def _strip_predicates(pattern: str) -> str | None:
     """The pattern without predicates and string literals (``None`` if unbalanced)."""
     out: list[str] = []
     depth = 0
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c in "'\"":
-            close = pattern.find(c, i + 1)
-            if close < 0:
-                return None
-            i = close + 1
-            continue
-        if c == "[":
-            depth += 1
-        elif c == "]":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif depth == 0:
-            out.append(c)
-        i += 1
+    try:
+        for _, c in _outside_literals(pattern):
+            if c == "[":
+                depth += 1
+            elif c == "]":
+                depth -= 1
+                if depth < 0:
+                    return None
+            elif depth == 0:
+                out.append(c)
+    except _OpenQuote:
+        return None
     return "".join(out) if depth == 0 else None
