@@ -107,7 +107,7 @@ def bad_base64(tree: etree._ElementTree, names: frozenset[str]) -> bool:
     if not names:
         return False
     for el in tree.getroot().iter(*names):
-        text = el.text or "" if len(el) == 0 else "".join(el.itertext())
+        text = (el.text or "") if len(el) == 0 else "".join(el.itertext())
         if not valid_base64(text):
             return True
     return False
