@@ -7,7 +7,6 @@ runs engines in worker processes for the async server and for ``--jobs N``.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from lxml import etree
 from gateway.artefacts import installed_info
 from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
 from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, SchematronLayer
+from gateway.validation.locations import Locator
 from gateway.validation.reads import Reads
 from gateway.validation.report import BLOCKING, Finding, ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios, select
@@ -197,23 +197,9 @@ def _finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
     )
 
 
-_NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")
-
-
 def _add_lines(tree: etree._ElementTree, findings: list[Finding]) -> None:
     """Give Schematron findings the source line of their location (SVRL has only XPath)."""
-    cache: dict[str, int | None] = {}
+    locator = Locator(tree)
     for f in findings:
-        if f.line is not None or not f.location or not f.location.startswith("/"):
-            continue
-        if f.location not in cache:
-            xpath = _NS_STEP.sub(r"*[local-name()='\1'][namespace-uri()='\2']", f.location)
-            try:
-                hits = tree.xpath(xpath)
-            except etree.XPathError:
-                hits = []
-            node = hits[0] if isinstance(hits, list) and hits else None
-            if node is not None and not isinstance(node, etree._Element):
-                node = getattr(node, "getparent", lambda: None)()
-            cache[f.location] = node.sourceline if isinstance(node, etree._Element) else None
-        f.line = cache[f.location]
+        if f.line is None and f.location and f.location.startswith("/"):
+            f.line = locator.line(f.location)

@@ -19,7 +19,8 @@ from gateway.documents import identify, parse_xml
 from gateway.validation import Engine, absent
 from gateway.validation.absent import AbsentPaths
 from gateway.validation.layers import RawFinding, SaxonRuntime, parse_svrl
-from gateway.validation.native import EmptyElementPattern, NativeCheck, full_path
+from gateway.validation.locations import full_path
+from gateway.validation.native import EmptyElementPattern, NativeCheck
 from gateway.validation.optimize import (
     MAP_CONTAINS,
     XSL,
