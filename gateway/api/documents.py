@@ -51,7 +51,7 @@ async def submit(request: web.Request) -> web.Response:
     try:
         result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
     except IntakeRefused as exc:
-        status = 413 if exc.code == "too-large" else 400
+        status = {"too-large": 413, "validation-timeout": 422}.get(exc.code, 400)
         raise Problem(
             status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
         ) from exc

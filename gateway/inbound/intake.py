@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
 REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: The document used up its validation deadline (issue 14): never forwarded; refused to an
+#: interactive sender like refused XML, stored as ``invalid`` from network channels.
+TIMEOUT = "validation-timeout"
 
 
 @dataclass
@@ -59,7 +62,8 @@ class IntakeResult:
 
 
 class IntakeRefused(Exception):
-    """Raised only with ``refuse_unparseable=True``: the XML was refused before validation.
+    """Raised only with ``refuse_unparseable=True``: the XML was refused before validation,
+    or validation ran out of time (``validation-timeout``).
 
     Interactive channels (REST) answer such input with a 4xx and store nothing; the sender is
     still on the line and can fix it. Network channels store it (status ``invalid``).
@@ -72,7 +76,9 @@ class IntakeRefused(Exception):
 
 
 class ValidatorLike(Protocol):
-    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, key: str = "default"
+    ) -> ValidationReport: ...
 
 
 class ForwardingHook(Protocol):
@@ -108,9 +114,12 @@ class IntakePipeline:
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
         started = time.perf_counter()
-        report = await self.validator.validate(sub.raw)
+        # The fair queue's key: one sender's slow documents wait behind each other, not in
+        # front of everybody else's (gateway.validation.fairqueue).
+        key = f"{sub.channel}:{sub.tenant or '-'}"
+        report = await self.validator.validate(sub.raw, key=key)
         validation_seconds = time.perf_counter() - started
-        if refuse_unparseable and report.status in REFUSED:
+        if refuse_unparseable and (report.status in REFUSED or report.status == TIMEOUT):
             if self.observer is not None:
                 self.observer.observe(sub.channel, "refused", validation_seconds)
             raise IntakeRefused(report)
@@ -147,7 +156,7 @@ def _document_fields(
     info = report.document or {}
     seller = info.get("seller") or {}
     buyer = info.get("buyer") or {}
-    if report.status in REFUSED:
+    if report.status in REFUSED or report.status == TIMEOUT:
         status, reason = "invalid", f"{report.status}: {report.reason or 'refused'}"
     elif not report.accepted:
         status, reason = "invalid", _invalid_reason(report)

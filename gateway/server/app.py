@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from gateway.api import auth_middleware, problem_middleware, setup_routes
 from gateway.api.keycache import KeyCache
@@ -28,19 +26,18 @@ from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
+from gateway.server.health import setup as setup_health
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
 
 log = logging.getLogger(__name__)
 
-STARTED_AT = web.AppKey("started_at", float)
-
 
 class _PendingValidator:
     """Placeholder until the real validator pool has started (startup replaces it)."""
 
-    async def validate(self, raw: bytes, scenario: str | None = None) -> Any:
+    async def validate(self, raw: bytes, scenario: str | None = None, **_: Any) -> Any:
         raise RuntimeError("validator not started")
 
 
@@ -63,14 +60,13 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         app["intake"] = intake  # plain key for channels written against the string contract
-    app[STARTED_AT] = time.time()
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app)
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
-    app.router.add_get("/health", health)
+    setup_health(app)  # /health (readiness), /health/ready, /health/live
     app.router.add_get("/metrics", metrics_handler)
     setup_routes(app)
     return app
@@ -124,27 +120,6 @@ async def _start_smtp(settings: Settings, intake: IntakePipeline) -> Any:
     await channel.start()
     log.info("smtp channel listening", extra={"port": channel.port})
     return channel
-
-
-async def health(request: web.Request) -> web.Response:
-    checks: dict[str, str] = {}
-    try:
-        async with request.app[DB].read() as s:
-            await s.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # report, do not raise: health must always answer
-        checks["database"] = f"error: {type(exc).__name__}"
-    validator = request.app[INTAKE].validator
-    checks["validator"] = "starting" if isinstance(validator, _PendingValidator) else "ok"
-    healthy = all(v == "ok" for v in checks.values())
-    return web.json_response(
-        {
-            "status": "ok" if healthy else "degraded",
-            "checks": checks,
-            "uptime_seconds": round(time.time() - request.app[STARTED_AT], 1),
-        },
-        status=200 if healthy else 503,
-    )
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from lxml import etree
 
 from gateway.artefacts import installed_info
 from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
+from gateway.validation.compiling import compiling
 from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, SchematronLayer
 from gateway.validation.locations import Locator
 from gateway.validation.reads import Reads
@@ -37,6 +38,7 @@ class Engine:
         scenarios: list[Scenario] | None = None,
         limits: ParseLimits | None = None,
         stand_ins: bool = True,
+        max_findings: int = 0,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         info = installed_info(self.artefacts_dir)
@@ -53,11 +55,14 @@ class Engine:
         self._xslts: dict[str, SchematronLayer] = {}
         self._reads_by_scenario: dict[str, Reads] = {}
         self.stand_ins = stand_ins  # see gateway.validation.standin
+        #: Findings listed per report (0 = all); the rest are only counted (findings_omitted).
+        self.max_findings = max_findings
 
     # -- artefact caches -----------------------------------------------------------------
     def _schema(self, rel: str) -> SchemaLayer:
         if rel not in self._schemas:
-            self._schemas[rel] = SchemaLayer(self.artefacts_dir / rel)
+            with compiling():
+                self._schemas[rel] = SchemaLayer(self.artefacts_dir / rel)
         return self._schemas[rel]
 
     @staticmethod
@@ -66,15 +71,17 @@ class Engine:
 
     def _schematron(self, rel: str) -> SchematronLayer:
         if rel not in self._xslts:
-            self._xslts[rel] = self._saxon_runtime().compile(self.artefacts_dir / rel)
+            with compiling():
+                self._xslts[rel] = self._saxon_runtime().compile(self.artefacts_dir / rel)
         return self._xslts[rel]
 
     def reads(self, scenario: Scenario) -> Reads:
         """What any of the scenario's stylesheets can read (computed on first need)."""
         if scenario.id not in self._reads_by_scenario:
             reads = Reads(frozenset())
-            for layer in scenario.schematron:
-                reads |= self._schematron(layer.file).reads
+            with compiling():
+                for layer in scenario.schematron:
+                    reads |= self._schematron(layer.file).reads
             self._reads_by_scenario[scenario.id] = reads
         return self._reads_by_scenario[scenario.id]
 
@@ -139,8 +146,11 @@ class Engine:
                 raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
             findings += [_finding(raw, layer.source, scenario) for raw in raws]
             lap(f"schematron-{layer.source}")
-        _add_lines(tree, findings)
         accepted = not any(f.severity in BLOCKING for f in findings)
+        omitted = len(findings) - self.max_findings if self.max_findings else 0
+        if omitted > 0:
+            findings = _capped(findings, self.max_findings)
+        _add_lines(tree, findings)
         timings["total"] = round((time.perf_counter() - start) * 1000, 3)
         return ValidationReport(
             status="accepted" if accepted else "rejected",
@@ -150,7 +160,20 @@ class Engine:
             artefacts={b: self.versions.get(b, "?") for b in scenario.artefact_bundles},
             timings=timings,
             document=info.to_dict(),
+            findings_omitted=max(0, omitted),
         )
+
+
+def _capped(findings: list[Finding], cap: int) -> list[Finding]:
+    """The first ``cap`` findings, errors before warnings, in report order.
+
+    Why a cap: a hostile document can carry one finding per element (50,000 empty notes make a
+    10 MB report); the report says how many more there were. Errors are kept first so the
+    reason a document was rejected is always listed."""
+    blocking = [i for i, f in enumerate(findings) if f.blocking]
+    other = [i for i, f in enumerate(findings) if not f.blocking]
+    keep = sorted((blocking + other)[:cap])
+    return [findings[i] for i in keep]
 
 
 def _refusal(refused: XmlRefused) -> ValidationReport:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from lxml import etree
 
+from gateway.validation.assert_texts import restore as restore_assert_text
 from gateway.validation.base64_values import bad_base64, base64_elements
+from gateway.validation.compiling import compiling
 from gateway.validation.native import MARKER, Finding, NativeCheck
 from gateway.validation.optimize import SVRL, prepared_stylesheet
 from gateway.validation.reads import ANY, Reads, stylesheet_reads
@@ -76,7 +78,8 @@ class SchemaLayer:
         if self._strict is None:
             import xmlschema
 
-            self._strict = xmlschema.XMLSchema10(str(self.path), allow="local")
+            with compiling():
+                self._strict = xmlschema.XMLSchema10(str(self.path), allow="local")
         return self._strict
 
     def check(
@@ -148,7 +151,9 @@ class SaxonRuntime:
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
-                self._compiled[path] = SchematronLayer(self, executable, prepared.native, path)
+                self._compiled[path] = SchematronLayer(
+                    self, executable, prepared.native, path, prepared.tests
+                )
             return self._compiled[path]
 
     def parse(self, text: str) -> object:
@@ -164,11 +169,13 @@ class SchematronLayer:
         executable: object,
         native: tuple[NativeCheck, ...] = (),
         path: Path | None = None,
+        tests: tuple[str, ...] = (),
     ) -> None:
         self.runtime = runtime
         self.executable = executable
         self.native = native
         self.path = path
+        self.tests = tests
 
     @cached_property
     def reads(self) -> Reads:
@@ -183,16 +190,17 @@ class SchematronLayer:
         svrl = self.executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
         if svrl is None:
             raise RuntimeError(f"Schematron transform failed: {self.executable.error_message}")  # type: ignore[attr-defined]
-        return parse_svrl(svrl, self.native, tree)
+        return parse_svrl(svrl, self.native, tree, self.tests)
 
 
 def parse_svrl(
     svrl: str,
     native: tuple[NativeCheck, ...] = (),
     tree: etree._ElementTree | None = None,
+    tests: tuple[str, ...] = (),
 ) -> list[RawFinding]:
     """The findings in an SVRL report, in report order; a native-pattern marker is replaced
-    by that pattern's findings on ``tree``."""
+    by that pattern's findings on ``tree``, a ``test`` marker by its text (``tests``)."""
     root = etree.fromstring(svrl.encode("utf-8"))
     out = []
     answers: dict[int, list[list[Finding]]] = {}  # marker n -> findings per occurrence
@@ -218,7 +226,7 @@ def parse_svrl(
                 severity=_FLAG_TO_SEVERITY.get(flag, "error"),
                 location=el.get("location"),
                 message=message,
-                test=el.get("test"),
+                test=restore_assert_text(el.get("test"), tests),
             )
         )
     return out

@@ -17,11 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.artefacts import installed_info
-from gateway.documents import ParseLimits
+from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
-from gateway.validation.report import ValidationReport
+from gateway.validation.report import Finding, ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios
-from gateway.validation.workers import ProcessWorkers, WorkersBroken, make_engine
+from gateway.validation.workers import (
+    Bounds,
+    ProcessWorkers,
+    ValidationTimeout,
+    WorkersBroken,
+    make_engine,
+)
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -84,6 +90,8 @@ class Validator:
         limits: ParseLimits | None = None,
         warm: bool = True,
         stand_ins: bool = True,
+        bounds: Bounds | None = None,
+        max_findings: int = 0,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         if installed_info(self.artefacts_dir) is None:
@@ -95,6 +103,8 @@ class Validator:
         self.limits = limits or ParseLimits()
         self.warm = warm
         self.stand_ins = stand_ins
+        self.bounds = bounds or Bounds()
+        self.max_findings = max_findings
         self.scenarios: list[Scenario] = load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         self._engine: Engine | None = None
@@ -106,15 +116,33 @@ class Validator:
         limits = ParseLimits(
             max_bytes=settings.validation.max_bytes, max_depth=settings.validation.max_depth
         )
-        kwargs.setdefault("stand_ins", settings.validation.stand_ins)
+        v = settings.validation
+        kwargs.setdefault("stand_ins", v.stand_ins)
+        kwargs.setdefault("max_findings", v.max_findings)
+        kwargs.setdefault(
+            "bounds",
+            Bounds(
+                timeout=v.timeout,
+                timeout_per_mb=v.timeout_per_mb,
+                cancel_after=v.cancel_after,
+                max_rss_mib=v.max_worker_rss_mib,
+                heavy_tags=v.heavy_tags,
+            ),
+        )
         return cls(settings.artefacts_dir, jobs=settings.validation.jobs, limits=limits, **kwargs)
 
     def _start(self) -> None:
-        initargs = (str(self.artefacts_dir), self.limits, self.warm, self.stand_ins)
+        initargs = (
+            str(self.artefacts_dir),
+            self.limits,
+            self.warm,
+            self.stand_ins,
+            self.max_findings,
+        )
         if self.jobs <= 0:
             self._engine = _ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
-            self._workers = ProcessWorkers(self.jobs, initargs)
+            self._workers = ProcessWorkers(self.jobs, initargs, self.bounds)
 
     def _check_scenario(self, scenario: str | None) -> None:
         if scenario is not None and scenario not in self._ids:
@@ -122,32 +150,57 @@ class Validator:
                 f"unknown scenario {scenario!r}; known: {', '.join(sorted(self._ids))}"
             )
 
-    async def validate(self, data: bytes, scenario: str | None = None) -> ValidationReport:
+    async def validate(
+        self, data: bytes, scenario: str | None = None, *, key: str = "default"
+    ) -> ValidationReport:
+        """The report for ``data``. ``key`` names the sender for the fair queue (the intake
+        passes ``channel:tenant``). Cancelling the awaiting task cancels the request: it leaves
+        the queue, or its worker is stopped (see ``workers``)."""
         self._check_scenario(scenario)
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
-        except WorkersBroken:
-            # A worker died (OOM, crash in native code); a fresh one takes its place. Try once
-            # more, so one poisonous document cannot take validation down for everyone.
-            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
+            try:
+                return await asyncio.wrap_future(self._submit(data, scenario, key), loop=loop)
+            except WorkersBroken:
+                # A worker died (OOM, crash in native code); a fresh one takes its place. Try
+                # once more, so one poisonous document cannot take validation down for everyone.
+                return await asyncio.wrap_future(self._submit(data, scenario, key), loop=loop)
+        except ValidationTimeout as timeout:
+            return await asyncio.to_thread(timeout_report, data, timeout, self.limits)
 
-    def _submit(self, data: bytes, scenario: str | None) -> Future[ValidationReport]:
+    def _submit(
+        self, data: bytes, scenario: str | None, key: str = "default"
+    ) -> Future[ValidationReport]:
         if self._workers is not None:
-            return self._workers.submit(data, scenario)
+            return self._workers.submit(data, scenario, key)
         assert self._engine is not None
         return _ValidationThread.shared().submit(self._engine.validate, data, scenario)
 
     def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
         self._check_scenario(scenario)
-        return self._submit(data, scenario).result()
+        try:
+            return self._submit(data, scenario).result()
+        except ValidationTimeout as timeout:
+            return timeout_report(data, timeout, self.limits)
+
+    def health(self) -> dict[str, Any]:
+        """Worker states, queue length and age (``/health``); in-process mode has none."""
+        if self._workers is None:
+            return {"workers": [], "mode": "in-process", "queued": 0, "oldest_queued_seconds": 0}
+        return {"mode": "processes", **self._workers.health()}
 
     def map(self, items: list[tuple[bytes, str | None]]) -> list[ValidationReport]:
         """Validate many documents using every worker; results in input order."""
         for _, scenario in items:
             self._check_scenario(scenario)
         futures = [self._submit(d, s) for d, s in items]
-        return [f.result() for f in futures]
+        out = []
+        for (data, _), future in zip(items, futures, strict=True):
+            try:
+                out.append(future.result())
+            except ValidationTimeout as timeout:
+                out.append(timeout_report(data, timeout, self.limits))
+        return out
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
@@ -161,6 +214,36 @@ class Validator:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def timeout_report(
+    data: bytes, timeout: ValidationTimeout, limits: ParseLimits
+) -> ValidationReport:
+    """The ``validation-timeout`` report. The document is identified here (parsing and
+    identification are linear and cheap; it is the rules that ran out of time), so channels
+    can still route it to its tenant and find duplicates of it."""
+    message = (
+        f"validation did not finish within {timeout.limit:.1f} s (the limit for a document of "
+        f"{len(data) / 1_000_000:.2f} MB), so the document was not validated"
+    )
+    try:
+        info = identify(parse_xml(data, limits)).to_dict()
+    except XmlRefused:
+        info = None
+    return ValidationReport(
+        status="validation-timeout",
+        reason=message,
+        document=info,
+        findings=[
+            Finding(
+                rule="VALIDATION-TIMEOUT",
+                severity="fatal",
+                location=None,
+                message=message,
+                source="gateway",
+            )
+        ],
+    )
 
 
 def default_jobs() -> int:

@@ -39,10 +39,12 @@ def base_example() -> bytes:
     return BASE.read_bytes()
 
 
-def empty_notes(n: int) -> bytes:
-    """``base-example.xml`` with ``n`` empty ``cbc:Note`` elements before BuyerReference."""
+def empty_notes(n: int, *, schema_valid: bool = False) -> bytes:
+    """``base-example.xml`` with ``n`` empty ``cbc:Note`` elements before BuyerReference (the
+    issue's payload: out of schema order, so ``xmlschema`` checks it too), or with
+    ``schema_valid`` where the schema allows notes (only the rules see them)."""
     text = BASE.read_text(encoding="utf-8")
-    marker = "<cbc:BuyerReference>"
+    marker = "<cbc:DocumentCurrencyCode>" if schema_valid else "<cbc:BuyerReference>"
     return text.replace(marker, "<cbc:Note></cbc:Note>" * n + marker, 1).encode()
 
 
