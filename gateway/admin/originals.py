@@ -12,7 +12,6 @@ from aiohttp import web
 from gateway.api.auth import require
 from gateway.api.documents import load_document, read_json
 from gateway.api.problems import Problem
-from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
 from gateway.server.appkeys import DB, FORWARDER, LIFECYCLE
 from gateway.store.serialize import document_summary
@@ -35,18 +34,11 @@ async def mark_original(request: web.Request) -> web.Response:
                 current_status=doc.status,
             )
         was = doc.duplicate_of
-        cause = Cause(
-            "admin",
-            role=ADMIN,
-            actor=principal.actor,
-            tenant=principal.tenant,
-            key_id=principal.key_id,
-        )
         await request.app[LIFECYCLE].move(
             s,
             doc,
             RECEIVED,
-            cause,
+            principal.cause("admin", ADMIN),
             reason=f"marked as original (was duplicate of {was}): {reason.strip()}",
             status_reason=f"released by admin; was duplicate of {was}",
         )

@@ -12,7 +12,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.lifecycle import Cause, IllegalTransition
+from gateway.lifecycle import IllegalTransition
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
 from gateway.store import repo
@@ -178,13 +178,7 @@ async def change_status(request: web.Request) -> web.Response:
     doc_id = request.match_info["id"]
     lifecycle = request.app[LIFECYCLE]
     role = ADMIN if "admin" in principal.scopes else API
-    cause = Cause(
-        "api",
-        role=role,
-        actor=actor or principal.actor,
-        tenant=principal.tenant,
-        key_id=principal.key_id,
-    )
+    cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status

@@ -7,7 +7,7 @@ from aiohttp import web
 from gateway.api.auth import require
 from gateway.api.documents import MAX_PAGE, int_param
 from gateway.forwarding import inbox
-from gateway.lifecycle import Cause
+from gateway.lifecycle.vocabulary import SYSTEM
 from gateway.server.appkeys import DB, LIFECYCLE
 
 
@@ -18,9 +18,7 @@ async def get_inbox(request: web.Request) -> web.Response:
     db = request.app[DB]
     if cursor:
         async with db.write() as s:
-            cause = Cause(
-                "inbox", actor=principal.actor, tenant=principal.tenant, key_id=principal.key_id
-            )
+            cause = principal.cause("inbox", SYSTEM)  # the gateway forwards on its behalf
             await inbox.acknowledge(request.app[LIFECYCLE], s, principal.tenant, cursor, cause)
     async with db.read() as s:
         return web.json_response(await inbox.page(s, principal.tenant, cursor, limit))

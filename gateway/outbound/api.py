@@ -16,8 +16,7 @@ from gateway.server.appkeys import DB, INTAKE, LIFECYCLE, SETTINGS  # isort: ski
 from gateway.api.auth import require
 from gateway.api.body import read_capped
 from gateway.api.problems import Problem
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -117,13 +116,7 @@ async def submit(request: web.Request) -> web.Response:
             receiver=receiver,
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
-            cause=Cause(
-                "api",
-                role=API,
-                actor=principal.actor,
-                tenant=principal.tenant,
-                key_id=principal.key_id,
-            ),
+            cause=principal.cause("api"),
         )
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
@@ -151,13 +144,7 @@ async def requeue(request: web.Request) -> web.Response:
     if await queue.get(doc_id, principal.tenant) is None:
         raise Problem(404, "not-found", "No outbound document with this id.")
     try:
-        cause = Cause(
-            "admin",
-            role=ADMIN,
-            actor=principal.actor,
-            tenant=principal.tenant,
-            key_id=principal.key_id,
-        )
+        cause = principal.cause("admin", ADMIN)
         item = await queue.requeue(doc_id, actor=principal.actor, cause=cause)
     except NotRequeueable as exc:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
