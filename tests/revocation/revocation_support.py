@@ -11,12 +11,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-from aiohttp import web
 
 
 def free_port() -> int:
@@ -138,7 +138,9 @@ def make_revocation_pki(port: int) -> RevocationPki:
     ca = issue("Revocation Test AP CA", root, ca=True)
 
     def leaf(cn: str, label: str, url: str = base) -> Issued:
-        return issue(cn, ca, ca=False, ocsp_url=f"{url}/ocsp", crl_url=f"{url}/crl", key_label=label)
+        return issue(
+            cn, ca, ca=False, ocsp_url=f"{url}/ocsp", crl_url=f"{url}/crl", key_label=label
+        )
 
     return RevocationPki(
         root=root,
@@ -215,9 +217,7 @@ class Responder:
             )
             .responder_id(ocsp.OCSPResponderEncoding.HASH, self.pki.ca.cert)
         )
-        der = builder.sign(self._signer(), hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER
-        )
+        der = builder.sign(self._signer(), hashes.SHA256()).public_bytes(serialization.Encoding.DER)
         return web.Response(body=der, content_type="application/ocsp-response")
 
     async def crl(self, request: web.Request) -> web.Response:
@@ -239,7 +239,5 @@ class Responder:
                 .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
                 .build()
             )
-        der = builder.sign(self._signer(), hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER
-        )
+        der = builder.sign(self._signer(), hashes.SHA256()).public_bytes(serialization.Encoding.DER)
         return web.Response(body=der, content_type="application/pkix-crl")

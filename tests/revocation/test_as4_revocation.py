@@ -122,7 +122,7 @@ async def test_sending_to_a_revoked_receiver_is_refused_before_anything_leaves(
     checker = RevocationChecker("hard-fail", timeout=3.0, clock=clock)
     trust = TrustStore([rv_pki.root.cert], [rv_pki.ca.cert], revocation=checker, cache_ttl=0)
     sender = As4Sender(Identity("POP000002", rv_pki.good.cert, rv_pki.good.key), trust)
-    with pytest.raises(As4PermanentError, match="revoked .*key_compromise") as info:
+    with pytest.raises(As4PermanentError, match=r"revoked .*key_compromise") as info:
         await sender.send(
             str(server.make_url("/as4")),
             rv_pki.receiver_revoked.cert,

@@ -54,7 +54,7 @@ async def test_good_certificate_by_ocsp_and_cached_until_next_update(
 
 async def test_revoked_certificate_is_refused_in_both_modes(checker, responder, rv_pki):
     for mode in ("hard-fail", "soft-fail"):
-        with pytest.raises(CertificateRevoked, match="revoked .*key_compromise.*ocsp"):
+        with pytest.raises(CertificateRevoked, match=r"revoked .*key_compromise.*ocsp"):
             await checker(mode).check(rv_pki.revoked.cert, rv_pki.ca.cert)
     assert responder.hits == {"ocsp": 2}  # OCSP answered; the CRL was never needed
 
@@ -86,7 +86,9 @@ async def test_unreachable_hard_fail_refuses_soft_fail_accepts(checker, responde
     responder.crl_down = True
     with pytest.raises(RevocationUnavailable, match="HTTP 503"):
         await checker("hard-fail").check(rv_pki.unknown.cert, rv_pki.ca.cert)
-    assert (await checker("soft-fail").check(rv_pki.unknown.cert, rv_pki.ca.cert)).state == "unknown"
+    assert (
+        await checker("soft-fail").check(rv_pki.unknown.cert, rv_pki.ca.cert)
+    ).state == "unknown"
     # ... and a soft-fail still refuses what is proven revoked.
     with pytest.raises(CertificateRevoked):
         await checker("soft-fail").check(rv_pki.revoked.cert, rv_pki.ca.cert)
