@@ -155,6 +155,39 @@ def latency(artefacts: Path) -> None:
             print(f"  {label}: no invoice finished while the attack ran ({attack:.1f} s)")
 
 
+def memory(artefacts: Path, max_rss: int) -> None:
+    """Worker RSS under the suite, after two 11 MB invoices, and after the suite again."""
+    from gateway.validation import Validator
+    from gateway.validation.workers import Bounds
+
+    suite = sorted((payloads.SHARED / "corpus/xrechnung-testsuite").rglob("*.xml"))
+    docs = [(p.read_bytes(), None) for p in suite]
+    big = [payloads.xrechnung_lines(18000), payloads.attachment_invoice(11)]
+    print(f"\nworker memory (max_worker_rss_mib = {max_rss or 'off'}), 2 workers, warm")
+    validator = Validator(artefacts, jobs=2, bounds=Bounds(max_rss_mib=max_rss))
+
+    def show(label: str) -> None:
+        workers = validator.health()["workers"]
+        rss = ", ".join(f"{w['rss_mib']:.0f}" for w in workers)
+        print(
+            f"  {label:34} RSS per worker (MiB after its last document): {rss}; "
+            f"recycled so far: {validator.health()['restarts']['memory']}",
+            flush=True,
+        )
+
+    try:
+        validator.map(docs)
+        validator.map(docs)
+        show("suite x2")
+        for doc in big:
+            validator.map([(doc, None), (doc, None)])
+            show(f"two {len(doc) / 1e6:.0f} MB invoices")
+        validator.map(docs)
+        show("suite again")
+    finally:
+        validator.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("GATEWAY_DATA_DIR", "data"))
@@ -163,6 +196,13 @@ def main() -> None:
     parser.add_argument("--limit", type=float, default=60.0)
     parser.add_argument("--skip-sizes", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument(
+        "--memory",
+        type=int,
+        nargs="*",
+        metavar="MIB",
+        help="measure worker RSS with these max_worker_rss_mib values (0 = off)",
+    )
     args = parser.parse_args()
     artefacts = Path(args.data_dir) / "artefacts"
     print(
@@ -172,6 +212,8 @@ def main() -> None:
         sizes(artefacts, args.before, args.rounds, args.limit)
     if not args.skip_latency:
         latency(artefacts)
+    for bound in args.memory or []:
+        memory(artefacts, bound)
 
 
 if __name__ == "__main__":

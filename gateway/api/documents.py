@@ -11,7 +11,7 @@ from gateway.api import hooks
 from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
-from gateway.inbound.intake import Attachment, IntakeRefused, Submission
+from gateway.inbound.intake import Attachment, CallerGone, IntakeRefused, Submission
 from gateway.lifecycle import IllegalTransition
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
@@ -48,9 +48,13 @@ async def submit(request: web.Request) -> web.Response:
         tenant=principal.tenant,
         metadata={"api_key": principal.key_id},
         attachments=attachments,
+        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
     )
     try:
         result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except CallerGone:
+        # Nginx's "client closed request": nobody reads it, the access log says what happened.
+        return web.Response(status=499)
     except IntakeRefused as exc:
         status = {"too-large": 413, "validation-timeout": 422}.get(exc.code, 400)
         raise Problem(

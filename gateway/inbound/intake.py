@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,8 @@ REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
 #: The document used up its validation deadline (issue 14): never forwarded; refused to an
 #: interactive sender like refused XML, stored as ``invalid`` from network channels.
 TIMEOUT = "validation-timeout"
+#: How often a waiting validation looks whether its caller is still there.
+CALLER_POLL_SECONDS = 0.25
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Submission:
     direction: str = "inbound"
     metadata: dict[str, Any] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    #: True once the sender is gone (a REST client that hung up): validation stops, nothing is
+    #: stored. Channels that must finish what they accepted (SMTP, AS4) leave it unset.
+    caller_gone: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -122,7 +128,7 @@ class IntakePipeline:
         # The fair queue's key: one sender's slow documents wait behind each other, not in
         # front of everybody else's (gateway.validation.fairqueue).
         key = f"{sub.channel}:{sub.tenant or '-'}"
-        report = await self.validator.validate(sub.raw, key=key)
+        report = await _validate(self.validator, sub, key)
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and (report.status in REFUSED or report.status == TIMEOUT):
             if self.observer is not None:
@@ -144,6 +150,23 @@ class IntakePipeline:
         if self.observer is not None:
             self.observer.observe(sub.channel, result.status, validation_seconds)
         return result
+
+
+class CallerGone(Exception):
+    """The sender hung up while its document was being validated; nothing was stored."""
+
+
+async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> ValidationReport:
+    if sub.caller_gone is None:
+        return await validator.validate(sub.raw, key=key)
+    task = asyncio.ensure_future(validator.validate(sub.raw, key=key))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=CALLER_POLL_SECONDS)
+        if done:
+            return task.result()
+        if sub.caller_gone():
+            task.cancel()  # the pool drops the request or stops its worker
+            raise CallerGone(f"{sub.channel} sender went away during validation")
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:

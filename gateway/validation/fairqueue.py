@@ -64,6 +64,11 @@ class FairQueue:
         self._queues.setdefault(job.key, deque()).append(job)
         self._size += 1
 
+    def put_front(self, job: Job) -> None:
+        """Back to the head of its key's line (a job taken back from a worker's pipe)."""
+        self._queues.setdefault(job.key, deque()).appendleft(job)
+        self._size += 1
+
     def pop(self, *, heavy_allowed: bool = True) -> Job | None:
         """The head of the first key in turn whose head may run; that key goes to the back."""
         for key in list(self._queues):

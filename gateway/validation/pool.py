@@ -103,13 +103,24 @@ class Validator:
         self.limits = limits or ParseLimits()
         self.warm = warm
         self.stand_ins = stand_ins
-        self.bounds = bounds or Bounds()
+        self._bounds = bounds or Bounds()
         self.max_findings = max_findings
         self.scenarios: list[Scenario] = load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         self._engine: Engine | None = None
         self._workers: ProcessWorkers | None = None
         self._start()
+
+    @property
+    def bounds(self) -> Bounds:
+        """Per-document limits; a change applies to the next document."""
+        return self._bounds
+
+    @bounds.setter
+    def bounds(self, value: Bounds) -> None:
+        self._bounds = value
+        if self._workers is not None:
+            self._workers.bounds = value
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> Validator:
@@ -142,7 +153,7 @@ class Validator:
         if self.jobs <= 0:
             self._engine = _ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
-            self._workers = ProcessWorkers(self.jobs, initargs, self.bounds)
+            self._workers = ProcessWorkers(self.jobs, initargs, self._bounds)
 
     def _check_scenario(self, scenario: str | None) -> None:
         if scenario is not None and scenario not in self._ids:

@@ -40,6 +40,7 @@ import pickle
 import signal
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -54,6 +55,8 @@ from gateway.validation.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
 from gateway.validation.report import ValidationReport
 
 _STOP = b""
+#: A light document is pipelined only behind a light one that has run less than this.
+PIPELINE_SECONDS = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -115,7 +118,7 @@ def _trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _serve(conn: Connection, clock: Any, max_rss_mib: int, *initargs: Any) -> None:
+def _serve(conn: Connection, clock: Any, *initargs: Any) -> None:
     """Worker process main loop: ``("ready", pid)`` once, then per request
     ``("done", ok, report | exception, rss_mib, retiring)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -133,7 +136,7 @@ def _serve(conn: Connection, clock: Any, max_rss_mib: int, *initargs: Any) -> No
             return
         if message == _STOP:
             return
-        data, scenario = pickle.loads(message)
+        data, scenario, max_rss_mib = pickle.loads(message)
         try:
             if engine is None:
                 raise failure  # type: ignore[misc]
@@ -164,13 +167,15 @@ class _Worker:
         self.clock = ctx.RawArray("d", 2)  # see gateway.validation.compiling
         self.process = ctx.Process(
             target=_serve,
-            args=(child, self.clock, pool.bounds.max_rss_mib, *initargs),
+            args=(child, self.clock, *initargs),
             name=name,
             daemon=True,
         )
         self.state = "starting"
         self.since = time.monotonic()
-        self.job: Job | None = None
+        #: In flight, oldest first: the one being validated, and at most one light document
+        #: waiting in the pipe behind a light one (so the worker never idles between them).
+        self.jobs: deque[Job] = deque()
         self.documents = 0
         self.rss_mib = 0.0
         self.exit_reason: str | None = None
@@ -194,16 +199,24 @@ class _Worker:
             self.pool._answered(self, ok, value, rss, retiring)
 
     # -- called with the pool lock held -------------------------------------------------------
+    @property
+    def job(self) -> Job | None:
+        """The document being validated now."""
+        return self.jobs[0] if self.jobs else None
+
     def set_state(self, state: str) -> None:
         self.state = state
         self.since = time.monotonic()
 
     def snapshot(self, now: float) -> dict[str, Any]:
+        """State and for how long (busy: how long the current document has been running)."""
+        job = self.job
+        since = job.started_at if self.state == "busy" and job and job.started_at else self.since
         out: dict[str, Any] = {
             "name": self.name,
             "pid": self.process.pid,
             "state": self.state,
-            "for_seconds": round(now - self.since, 3),
+            "for_seconds": round(now - since, 3),
             "documents": self.documents,
             "rss_mib": round(self.rss_mib, 1),
         }
@@ -250,7 +263,9 @@ class ProcessWorkers:
         self, data: bytes, scenario: str | None, key: str = "default"
     ) -> Future[ValidationReport]:
         job = Job(
-            message=pickle.dumps((data, scenario), protocol=pickle.HIGHEST_PROTOCOL),
+            message=pickle.dumps(
+                (data, scenario, self.bounds.max_rss_mib), protocol=pickle.HIGHEST_PROTOCOL
+            ),
             size=len(data),
             deadline=self.bounds.deadline(len(data)),
             key=key,
@@ -269,9 +284,10 @@ class ProcessWorkers:
         with self._cv:
             workers = [w.snapshot(now) for w in self._workers]
             busy = [w for w in self._workers if w.state == "busy" and w.job is not None]
+            queued = len(self._queue) + sum(len(w.jobs) - 1 for w in busy)
             return {
                 "workers": workers,
-                "queued": len(self._queue),
+                "queued": queued,
                 "oldest_queued_seconds": round(self._queue.oldest_age(now), 3),
                 "longest_busy_seconds": round(
                     max((now - (w.job.started_at or now) for w in busy), default=0.0), 3
@@ -300,14 +316,20 @@ class ProcessWorkers:
             self._cv.notify_all()
 
     def _answered(self, worker: _Worker, ok: bool, value: Any, rss: float, retiring: bool):
+        orphans: list[Job] = []
         with self._cv:
-            job, worker.job = worker.job, None
+            job = worker.jobs.popleft() if worker.jobs else None
             worker.documents += 1
             worker.rss_mib = rss
-            if retiring:
+            if retiring:  # it exits now; a document behind it in the pipe goes back in line
+                orphans, worker.jobs = list(worker.jobs), deque()
+                for waiting in reversed(orphans):
+                    self._queue.put_front(waiting)
                 worker.set_state("dead")
                 worker.exit_reason = f"recycled at {rss:.0f} MiB"
                 self.restarts["memory"] += 1
+            elif worker.jobs:
+                _start(worker.jobs[0], worker)
             elif worker.state == "busy":
                 worker.set_state("idle")
             self._cv.notify_all()
@@ -317,20 +339,20 @@ class ProcessWorkers:
     def _exited(self, worker: _Worker) -> None:
         worker.process.join(timeout=1)
         with self._cv:
-            job, worker.job = worker.job, None
+            jobs, worker.jobs = list(worker.jobs), deque()
             if worker.state != "dead":
                 worker.set_state("dead")
                 worker.exit_reason = f"exited with code {worker.process.exitcode}"
                 self.restarts["died"] += 1
             self._cv.notify_all()
-        if job is not None:
+        for job in jobs:  # the facade retries each once
             _fail(job, WorkersBroken(f"validation worker {worker.name} {worker.exit_reason}"))
 
     # -- the dispatcher thread ----------------------------------------------------------------
     def _dispatch_loop(self) -> None:
         while True:
             sends: list[tuple[_Worker, Job]] = []
-            kills: list[tuple[_Worker, Job | None, BaseException | None]] = []
+            kills: list[tuple[_Worker, list[Job], BaseException | None]] = []
             with self._cv:
                 if self._closed:
                     return
@@ -340,16 +362,16 @@ class ProcessWorkers:
                 self._assign(sends)
                 if not sends and not kills:
                     self._cv.wait(timeout=0.1)
-            for worker, job, error in kills:
+            for worker, jobs, error in kills:
                 worker.kill()
-                if job is not None and error is not None:
-                    _fail(job, error)
+                if jobs and error is not None:
+                    _fail(jobs[0], error)
             for worker, job in sends:
                 # On a broken pipe the receiver sees EOF and fails the job.
                 with contextlib.suppress(OSError):
                     worker.conn.send_bytes(job.message)
 
-    def _watch(self, kills: list[tuple[_Worker, Job | None, BaseException | None]]) -> None:
+    def _watch(self, kills: list[tuple[_Worker, list[Job], BaseException | None]]) -> None:
         now = time.monotonic()
         for worker in self._workers:
             job = worker.job
@@ -357,22 +379,28 @@ class ProcessWorkers:
                 continue
             elapsed = now - job.started_at - (compile_seconds(worker.clock, now) - job.compiled)
             if job.deadline and elapsed > job.deadline:
-                worker.job = None
-                worker.set_state("dead")
-                worker.exit_reason = f"killed after {elapsed:.1f} s (deadline {job.deadline:.1f} s)"
-                self.restarts["timeout"] += 1
-                kills.append((worker, job, ValidationTimeout(elapsed, job.deadline)))
+                reason = f"killed after {elapsed:.1f} s (deadline {job.deadline:.1f} s)"
+                self._kill(worker, reason, "timeout", kills)
+                kills[-1] = (worker, [job], ValidationTimeout(elapsed, job.deadline))
             elif job.future.cancelled() and elapsed > self.bounds.cancel_after:
-                worker.job = None
-                worker.set_state("dead")
-                worker.exit_reason = f"killed after {elapsed:.1f} s: its caller went away"
-                self.restarts["cancelled"] += 1
-                kills.append((worker, None, None))
+                reason = f"killed after {elapsed:.1f} s: its caller went away"
+                self._kill(worker, reason, "cancelled", kills)
+
+    def _kill(self, worker: _Worker, reason: str, why: str, kills: list[Any]) -> None:
+        """Mark ``worker`` dead; a document waiting behind the current one goes back in line."""
+        current, *waiting = worker.jobs
+        worker.jobs = deque()
+        for job in reversed(waiting):
+            self._queue.put_front(job)
+        worker.set_state("dead")
+        worker.exit_reason = reason
+        self.restarts[why] += 1
+        kills.append((worker, [current], None))
 
     def _replace_dead(self) -> None:
         now = time.monotonic()
         for i, worker in enumerate(self._workers):
-            if worker.state == "dead" and worker.job is None:
+            if worker.state == "dead" and not worker.jobs:
                 if not worker.ever_ready and now - worker.since < 1.0:
                     continue  # it died while starting: do not respawn in a tight loop
                 # The old process is killed or exiting; its receiver thread ends on EOF.
@@ -380,21 +408,45 @@ class ProcessWorkers:
                 self._workers[i] = self._spawn(i)
 
     def _assign(self, sends: list[tuple[_Worker, Job]]) -> None:
-        idle = [w for w in self._workers if w.state == "idle"]
-        if not idle or not len(self._queue):
+        if not len(self._queue):
             return
-        heavy_running = sum(1 for w in self._workers if w.job is not None and w.job.heavy)
+        heavy_running = sum(1 for w in self._workers if any(j.heavy for j in w.jobs))
         heavy_cap = max(1, len(self._workers) - 1)
-        for worker in idle:
+        for worker in [w for w in self._workers if w.state == "idle"]:
             job = self._queue.pop(heavy_allowed=heavy_running < heavy_cap)
             if job is None:
-                return
-            job.started_at = time.monotonic()
-            job.compiled = compile_seconds(worker.clock, job.started_at)
+                break
             heavy_running += job.heavy
-            worker.job = job
+            worker.jobs.append(job)
             worker.set_state("busy")
+            _start(job, worker)
             sends.append((worker, job))
+        # Pipelining: a light document goes into the pipe of a worker busy with a light one
+        # that has run for less than PIPELINE_SECONDS, so the worker finds it waiting.
+        now = time.monotonic()
+        for worker in self._workers:
+            if not len(self._queue):
+                return
+            head = worker.job
+            if (
+                worker.state != "busy"
+                or len(worker.jobs) != 1
+                or head is None
+                or head.heavy
+                or now - (head.started_at or now) > PIPELINE_SECONDS
+            ):
+                continue
+            job = self._queue.pop(heavy_allowed=False)
+            if job is None:
+                return
+            worker.jobs.append(job)
+            sends.append((worker, job))
+
+
+def _start(job: Job, worker: _Worker) -> None:
+    """The job's clock starts: its worker begins validating it now."""
+    job.started_at = time.monotonic()
+    job.compiled = compile_seconds(worker.clock, job.started_at)
 
 
 def _resolve(job: Job, ok: bool, value: Any) -> None:

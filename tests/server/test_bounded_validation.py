@@ -81,6 +81,32 @@ async def test_rest_answers_422_validation_timeout_and_stores_nothing(served: An
     assert health["validation"]["restarts"]["timeout"] >= 1
 
 
+async def test_a_rest_client_that_hangs_up_stops_its_validation(
+    served: Any, bounded_validator: Validator
+) -> None:
+    app, url, http = served
+    auth = {"Authorization": f"Bearer {await _key(app)}", "Content-Type": "application/xml"}
+    before = bounded_validator.health()["restarts"]["cancelled"]
+    bounded_validator.bounds = Bounds(timeout=300.0, cancel_after=0.5)
+    try:
+        with pytest.raises(asyncio.TimeoutError):
+            async with http.post(
+                url + "/v1/documents",
+                data=HOSTILE,
+                headers=auth,
+                timeout=aiohttp.ClientTimeout(total=2),
+            ):
+                pass
+        hung_up = time.monotonic()
+        while bounded_validator.health()["restarts"]["cancelled"] == before:
+            assert time.monotonic() - hung_up < 20, bounded_validator.health()
+            await asyncio.sleep(0.05)
+    finally:
+        bounded_validator.bounds = Bounds(timeout=DEADLINE, timeout_per_mb=0.0)
+    async with http.get(url + "/v1/documents", headers=auth) as r:
+        assert (await r.json())["items"] == []  # nothing stored for a sender that left
+
+
 async def test_smtp_stores_invalid_with_validation_timeout_and_says_so(served: Any) -> None:
     app, _, _ = served
     channel = SmtpChannel(app[SETTINGS], app[INTAKE])

@@ -83,6 +83,23 @@ def bad_unit_codes(n: int) -> bytes:
     return peppol_lines(n, unit="XX9")
 
 
+def attachment_invoice(megabytes: float) -> bytes:
+    """The XRechnung suite's 01.15a invoice with its PDF attachment replaced by
+    ``megabytes`` MB of base64 (valid base64 of pseudo-random bytes)."""
+    import base64
+    import random
+
+    text = SHARED / "corpus/xrechnung-testsuite/business-cases/standard/01.15a-INVOICE_ubl.xml"
+    raw = random.Random(7).randbytes(int(megabytes * 1_000_000 * 3 / 4))
+    body = base64.b64encode(raw).decode()
+    return re.sub(
+        r"(<cbc:EmbeddedDocumentBinaryObject[^>]*>)[^<]*(<)",
+        lambda m: m.group(1) + body + m.group(2),
+        text.read_text(encoding="utf-8"),
+        count=1,
+    ).encode()
+
+
 def xrechnung_lines(n: int) -> bytes:
     """The XRechnung suite's 03.01a invoice (line periods) with its lines repeated to ``n``,
     each with its own line id (the totals no longer add up: a handful of findings)."""

@@ -1,16 +1,20 @@
 """Bounded validation on real worker processes: deadline, fair lane, caller gone, memory,
 findings cap (issue 14 item 1, issue 18 item 7). Payloads from :mod:`tests.validation.payloads`.
 
-Timing asserts have wide margins: the machine is shared. Workers are started cold
-(``warm=False``); compile time never counts against a deadline (``validation.compiling``).
+One pool of two workers for the module (each test sets the bounds it exercises), started
+cold (``warm=False``) and warmed once; compile time never counts against a deadline
+(``validation.compiling``). Timing asserts have wide margins: the machine is shared.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
 from pathlib import Path
+
+import pytest
 
 from gateway.validation import Engine, Validator
 from gateway.validation.fairqueue import FairQueue, Job
@@ -20,8 +24,24 @@ from tests.validation import payloads
 HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds even when linear
 
 
-def _validator(data_dir: Path, jobs: int, **bounds: float) -> Validator:
-    return Validator(data_dir / "artefacts", jobs=jobs, warm=False, bounds=Bounds(**bounds))
+@pytest.fixture(scope="module")
+def pool(installed_data_dir: Path) -> Iterator[Validator]:
+    validator = Validator(installed_data_dir / "artefacts", jobs=2, warm=False)
+    base = payloads.base_example()
+    validator.map([(base, None), (base, None)])  # both workers compile the scenario
+    yield validator
+    validator.close()
+
+
+async def _ready(validator: Validator) -> None:
+    """Both workers up (a test may have killed one) and nothing left over."""
+    await _until(
+        lambda: (
+            all(w["state"] == "idle" for w in validator.health()["workers"])
+            and validator.health()["queued"] == 0
+        ),
+        timeout=120,
+    )
 
 
 async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -32,13 +52,13 @@ async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-u
 
 
 async def test_deadline_kills_the_worker_and_reports_validation_timeout(
-    installed_data_dir: Path,
+    pool: Validator,
 ) -> None:
-    validator = _validator(installed_data_dir, 1, timeout=1.5, timeout_per_mb=0.0)
+    validator = pool
+    await _ready(validator)
+    before = validator.health()["restarts"]["timeout"]
+    validator.bounds = Bounds(timeout=1.5, timeout_per_mb=0.0)
     try:
-        # Compiling the scenario never counts against a deadline; warm up so the time
-        # measured below is the document's alone.
-        assert (await validator.validate(payloads.base_example())).accepted
         started = time.monotonic()
         report = await validator.validate(HOSTILE, key="smtp:-")
         elapsed = time.monotonic() - started
@@ -49,21 +69,22 @@ async def test_deadline_kills_the_worker_and_reports_validation_timeout(
         assert report.document and report.document["number"] == "Snippet1"  # still identified
         assert elapsed < 1.5 + 10, elapsed  # killed at the deadline, not after the document
         health = validator.health()
-        assert health["restarts"]["timeout"] == 1
-        assert health["workers"][0]["state"] in ("starting", "idle")
-        # The replacement validates the next document.
+        assert health["restarts"]["timeout"] == before + 1
+        assert "starting" in {w["state"] for w in health["workers"]}  # its replacement
+        # The pool validates the next document.
         assert (await validator.validate(payloads.base_example())).accepted
     finally:
-        await validator.aclose()
+        validator.bounds = Bounds()
 
 
 async def test_a_normal_invoice_is_not_stuck_behind_two_hostile_documents(
-    installed_data_dir: Path,
+    pool: Validator,
 ) -> None:
-    validator = _validator(installed_data_dir, 2, timeout=120.0)
+    validator = pool
+    await _ready(validator)
+    validator.bounds = Bounds(timeout=300.0, cancel_after=0.2)
+    base = payloads.base_example()
     try:
-        base = payloads.base_example()
-        await asyncio.gather(validator.validate(base), validator.validate(base))  # both warm
         hostile = [
             asyncio.ensure_future(validator.validate(HOSTILE, key=k))
             for k in ("smtp:-", "api:mallory")
@@ -84,42 +105,52 @@ async def test_a_normal_invoice_is_not_stuck_behind_two_hostile_documents(
         assert health["queued"] in (0, 1)  # the second hostile document waits its turn
         for h in hostile:
             h.cancel()  # their workers are stopped (no need to wait for them)
+        await asyncio.sleep(0)
     finally:
-        await validator.aclose()
+        validator.bounds = Bounds()
 
 
-async def test_a_cancelled_request_stops_its_worker(installed_data_dir: Path) -> None:
-    validator = _validator(installed_data_dir, 1, timeout=120.0, cancel_after=0.5)
+async def test_a_cancelled_request_stops_its_worker(pool: Validator) -> None:
+    validator = pool
+    await _ready(validator)
+    before = validator.health()["restarts"]["cancelled"]
+    validator.bounds = Bounds(timeout=300.0, cancel_after=0.5)
     try:
-        assert (await validator.validate(payloads.base_example())).accepted
         task = asyncio.ensure_future(validator.validate(HOSTILE))
-        queued = asyncio.ensure_future(validator.validate(HOSTILE))
+        queued = asyncio.ensure_future(validator.validate(HOSTILE))  # heavy: waits its turn
         await _until(lambda: validator.health()["longest_busy_seconds"] > 0.1)
+        assert validator.health()["queued"] == 1
         task.cancel()
         queued.cancel()  # never started: dropped from the queue
         started = time.monotonic()
-        await _until(lambda: validator.health()["restarts"]["cancelled"] == 1, timeout=30)
+        await _until(lambda: validator.health()["restarts"]["cancelled"] == before + 1, 30)
         assert time.monotonic() - started < 10
         assert validator.health()["queued"] == 0
         assert (await validator.validate(payloads.base_example())).accepted
-        assert validator.health()["workers"][0]["documents"] == 1  # only that one ran
+        await asyncio.sleep(0.5)
+        assert validator.health()["restarts"]["cancelled"] == before + 1  # the queued one never ran
     finally:
-        await validator.aclose()
+        validator.bounds = Bounds()
 
 
 async def test_a_worker_above_the_memory_bound_is_recycled_between_documents(
-    installed_data_dir: Path,
+    pool: Validator,
 ) -> None:
-    validator = _validator(installed_data_dir, 1, max_rss_mib=1)  # every worker is above 1 MiB
+    validator = pool
+    await _ready(validator)
+    before = validator.health()["restarts"]["memory"]
+    pids = {w["pid"] for w in validator.health()["workers"]}
+    validator.bounds = Bounds(max_rss_mib=1)  # every worker is above 1 MiB
     try:
-        first = validator.health()["workers"][0]["pid"]
-        assert (await validator.validate(payloads.base_example())).accepted
-        await _until(lambda: validator.health()["restarts"]["memory"] == 1)
-        await _until(lambda: validator.health()["workers"][0]["pid"] != first)
-        # The next document goes to the fresh worker, not to the retiring one.
-        assert (await validator.validate(payloads.base_example())).accepted
+        report = await validator.validate(payloads.base_example())
     finally:
-        await validator.aclose()
+        validator.bounds = Bounds()
+    assert report.accepted  # answered first, then recycled
+    await _until(lambda: validator.health()["restarts"]["memory"] == before + 1)
+    await _until(lambda: {w["pid"] for w in validator.health()["workers"]} != pids)
+    # The next documents go to the workers that are up, not to the retiring one.
+    base = payloads.base_example()
+    assert all(r.accepted for r in await asyncio.gather(*(validator.validate(base) for _ in "abc")))
 
 
 def test_findings_are_capped_errors_first(engine: Engine) -> None:
