@@ -25,7 +25,7 @@ from gateway.as4.mls import spis_id as spis_of
 from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
 from gateway.store import Database, Document, repo
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from gateway.inbound.storing import BatchWriter, Pending
 from gateway.store import Database, Document, repo
 from gateway.store import models as m
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 
