@@ -110,7 +110,7 @@ def sizes(artefacts: Path, before: Path | None, rounds: int, limit: float) -> No
 
 async def _latency(artefacts: Path, heavy_tags: int) -> tuple[list[float], float]:
     from gateway.validation import Validator
-    from gateway.validation.workers import Bounds
+    from gateway.validation.pool import Bounds
 
     validator = Validator(
         artefacts, jobs=2, warm=False, bounds=Bounds(timeout=0, heavy_tags=heavy_tags)
@@ -158,7 +158,7 @@ def latency(artefacts: Path) -> None:
 def memory(artefacts: Path, max_rss: int) -> None:
     """Worker RSS under the suite, after two 11 MB invoices, and after the suite again."""
     from gateway.validation import Validator
-    from gateway.validation.workers import Bounds
+    from gateway.validation.pool import Bounds
 
     suite = sorted((payloads.SHARED / "corpus/xrechnung-testsuite").rglob("*.xml"))
     docs = [(p.read_bytes(), None) for p in suite]

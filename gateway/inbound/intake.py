@@ -26,7 +26,7 @@ from gateway.lifecycle import Lifecycle
 from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
 from gateway.store import Database, Document, repo
 from gateway.store import models as m
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class IntakePipeline:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
         started = time.perf_counter()
         # The fair queue's key: one sender's slow documents wait behind each other, not in
-        # front of everybody else's (gateway.validation.fairqueue).
+        # front of everybody else's (gateway.validation.pool.fairqueue).
         key = f"{sub.channel}:{sub.tenant or '-'}"
         report = await _validate(self.validator, sub, key)
         validation_seconds = time.perf_counter() - started

@@ -24,7 +24,7 @@ from gateway.server.appkeys import DB, INTAKE, SETTINGS
 from gateway.store import models as m
 from gateway.store import repo
 from gateway.validation import Validator
-from gateway.validation.workers import Bounds
+from gateway.validation.pool import Bounds
 from tests.api.conftest import gateway_settings
 from tests.inbound_email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads

@@ -8,7 +8,7 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.validation import Engine
-from gateway.validation.locations import FullPaths, Locator, _xpath_line, full_path
+from gateway.validation.speedups.locations import FullPaths, Locator, _xpath_line, full_path
 from tests.validation import payloads
 
 

@@ -11,9 +11,9 @@ import time
 import pytest
 from lxml import etree
 
-from gateway.validation.assert_texts import MARKER, restore, shorten
-from gateway.validation.keyed_paths import _rewrite_pattern, _rewrite_test, keyed_paths
-from gateway.validation.layers import SaxonRuntime
+from gateway.validation.saxon import SaxonRuntime
+from gateway.validation.speedups.assert_texts import MARKER, restore, shorten
+from gateway.validation.speedups.keyed_paths import _rewrite_pattern, _rewrite_test, keyed_paths
 from tests.validation import payloads
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from gateway.validation import Engine, Validator
-from gateway.validation.fairqueue import FairQueue, Job
-from gateway.validation.workers import Bounds
+from gateway.validation.pool import Bounds
+from gateway.validation.pool.fairqueue import FairQueue, Job
 from tests.validation import payloads
 
 HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds even when linear

@@ -51,7 +51,7 @@ from gateway.documents import ParseLimits
 from gateway.validation.compiling import install as install_compile_clock
 from gateway.validation.compiling import seconds as compile_seconds
 from gateway.validation.engine import Engine
-from gateway.validation.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
+from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
 from gateway.validation.report import ValidationReport
 
 _STOP = b""

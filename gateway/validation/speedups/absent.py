@@ -36,8 +36,8 @@ from functools import cached_property
 
 from lxml import etree
 
-from gateway.validation.locations import FullPaths
-from gateway.validation.native import (
+from gateway.validation.speedups.locations import FullPaths
+from gateway.validation.speedups.native import (
     MARKER,
     XSL,
     Finding,
