@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from gateway.artefacts import installed_info
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
+from gateway.validation.pool.process import make_engine
 from gateway.validation.pool.thread import ValidationThread
 from gateway.validation.pool.workers import (
     Bounds,
     ProcessWorkers,
     ValidationTimeout,
     WorkersBroken,
-    make_engine,
 )
 from gateway.validation.report import Finding, ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios

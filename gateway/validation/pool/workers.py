@@ -33,31 +33,22 @@ parent, which shuts them down. States, for ``/health``: ``starting`` (building t
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import multiprocessing
-import os
 import pickle
-import signal
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any
 
-from gateway.documents import ParseLimits
-from gateway.validation.compiling import install as install_compile_clock
 from gateway.validation.compiling import seconds as compile_seconds
-from gateway.validation.engine import Engine
 from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
+from gateway.validation.pool.process import STOP, serve
 from gateway.validation.report import ValidationReport
 
-_STOP = b""
 #: A light document is pipelined only behind a light one that has run less than this.
 PIPELINE_SECONDS = 0.05
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class WorkersBroken(RuntimeError):
@@ -89,76 +80,6 @@ class Bounds:
         return self.timeout + self.timeout_per_mb * size / 1_000_000
 
 
-def make_engine(
-    artefacts_dir: str,
-    limits: ParseLimits,
-    warm: bool,
-    stand_ins: bool = True,
-    max_findings: int = 0,
-) -> Engine:
-    engine = Engine(
-        Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
-    )
-    if warm:
-        engine.warm()
-    return engine
-
-
-def rss_mib() -> float:
-    """This process's resident set size in MiB (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def _trim() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def _serve(conn: Connection, clock: Any, *initargs: Any) -> None:
-    """Worker process main loop: ``("ready", pid)`` once, then per request
-    ``("done", ok, report | exception, rss_mib, retiring)``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    install_compile_clock(clock)
-    try:
-        engine: Engine | None = make_engine(*initargs)
-        failure: BaseException | None = None
-    except Exception as exc:  # answer every request with the reason instead of dying silently
-        engine, failure = None, exc
-    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
-    while True:
-        try:
-            message = conn.recv_bytes()
-        except EOFError:
-            return
-        if message == _STOP:
-            return
-        data, scenario, max_rss_mib = pickle.loads(message)
-        try:
-            if engine is None:
-                raise failure  # type: ignore[misc]
-            answer: tuple[bool, Any] = (True, engine.validate(data, scenario))
-        except Exception as exc:
-            answer = (False, exc)
-        del data, message
-        rss = rss_mib()
-        if max_rss_mib and rss > max_rss_mib:
-            _trim()
-            rss = rss_mib()
-        retiring = bool(max_rss_mib and rss > max_rss_mib)
-        try:
-            payload = pickle.dumps(("done", *answer, rss, retiring), pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # an unpicklable exception must still answer the request
-            error = RuntimeError(f"{answer[1]!r} ({exc})")
-            payload = pickle.dumps(("done", False, error, rss, retiring))
-        conn.send_bytes(payload)
-        if retiring:
-            return
-
-
 class _Worker:
     def __init__(self, ctx: Any, initargs: tuple[Any, ...], name: str, pool: ProcessWorkers):
         self.name = name
@@ -166,7 +87,7 @@ class _Worker:
         self.conn, child = ctx.Pipe(duplex=True)
         self.clock = ctx.RawArray("d", 2)  # see gateway.validation.compiling
         self.process = ctx.Process(
-            target=_serve,
+            target=serve,
             args=(child, self.clock, *initargs),
             name=name,
             daemon=True,
@@ -230,7 +151,7 @@ class _Worker:
 
     def close(self, timeout: float = 10.0) -> None:
         with contextlib.suppress(OSError):
-            self.conn.send_bytes(_STOP)
+            self.conn.send_bytes(STOP)
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.kill()
