@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.inbound.email import SmtpChannel
+from gateway.inbound.intake import CallerGone, Submission
 from gateway.server.app import create_app
 from gateway.server.appkeys import DB, INTAKE, SETTINGS
 from gateway.store import models as m
@@ -28,6 +29,7 @@ from gateway.validation.pool import Bounds
 from tests.api.conftest import gateway_settings
 from tests.inbound_email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads
+from tests.validation.payloads import warm_up
 
 DEADLINE = 1.5
 HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB, seconds of rule work
@@ -37,8 +39,7 @@ HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB, seconds of 
 def bounded_validator(installed_data_dir: Path) -> Iterator[Validator]:
     bounds = Bounds(timeout=DEADLINE, timeout_per_mb=0.0)
     validator = Validator(installed_data_dir / "artefacts", jobs=2, warm=False, bounds=bounds)
-    base = payloads.base_example()
-    validator.map([(base, None), (base, None)])  # both workers compile before the clock runs
+    warm_up(validator)  # both workers compile before the clock runs
     yield validator
     validator.close()
 
@@ -81,30 +82,35 @@ async def test_rest_answers_422_validation_timeout_and_stores_nothing(served: An
     assert health["validation"]["restarts"]["timeout"] >= 1
 
 
-async def test_a_rest_client_that_hangs_up_stops_its_validation(
+async def test_a_sender_that_hangs_up_stops_its_validation(
     served: Any, bounded_validator: Validator
 ) -> None:
-    app, url, http = served
-    auth = {"Authorization": f"Bearer {await _key(app)}", "Content-Type": "application/xml"}
+    """The intake polls ``caller_gone`` (REST sets it from the connection) while the document
+    is validated; once it is true the request is cancelled, the pool stops the worker, and
+    nothing is stored."""
+    app = served[0]
+    await asyncio.to_thread(warm_up, bounded_validator)  # a killed worker's replacement is cold
     before = bounded_validator.health()["restarts"]["cancelled"]
     bounded_validator.bounds = Bounds(timeout=300.0, cancel_after=0.5)
+    gone = False
+    sub = Submission(HOSTILE, "api", "acme", caller_gone=lambda: gone)
     try:
-        with pytest.raises(asyncio.TimeoutError):
-            async with http.post(
-                url + "/v1/documents",
-                data=HOSTILE,
-                headers=auth,
-                timeout=aiohttp.ClientTimeout(total=2),
-            ):
-                pass
+        submitted = asyncio.ensure_future(app[INTAKE].submit(sub, refuse_unparseable=True))
+        deadline = time.monotonic() + 60
+        while bounded_validator.health()["longest_busy_seconds"] < 0.2:  # validating now
+            assert time.monotonic() < deadline and not submitted.done()
+            await asyncio.sleep(0.05)
+        gone = True
+        with pytest.raises(CallerGone):
+            await submitted
         hung_up = time.monotonic()
         while bounded_validator.health()["restarts"]["cancelled"] == before:
             assert time.monotonic() - hung_up < 20, bounded_validator.health()
             await asyncio.sleep(0.05)
     finally:
         bounded_validator.bounds = Bounds(timeout=DEADLINE, timeout_per_mb=0.0)
-    async with http.get(url + "/v1/documents", headers=auth) as r:
-        assert (await r.json())["items"] == []  # nothing stored for a sender that left
+    async with app[DB].read() as s:
+        assert (await s.scalars(select(m.Document))).all() == []  # nothing stored
 
 
 async def test_smtp_stores_invalid_with_validation_timeout_and_says_so(served: Any) -> None:

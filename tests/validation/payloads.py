@@ -112,3 +112,17 @@ def xrechnung_lines(n: int) -> bytes:
         line = lines[i % len(lines)]
         out.append(re.sub(r"<cbc:ID>[^<]*</cbc:ID>", f"<cbc:ID>L{i + 1}</cbc:ID>", line, count=1))
     return (text[:first] + "\n".join(out) + text[last:]).encode()
+
+
+def warm_up(validator: object) -> None:
+    """Every worker of ``validator`` has validated a document (compiled, first run done):
+    wait until all are up, then give each one, so none is left cold."""
+    import time
+
+    deadline = time.monotonic() + 180
+    while any(w["state"] != "idle" for w in validator.health()["workers"]):  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "workers did not start"
+        time.sleep(0.05)
+    workers = len(validator.health()["workers"])  # type: ignore[attr-defined]
+    validator.map([(base_example(), None)] * workers)  # type: ignore[attr-defined]
+    assert all(w["documents"] for w in validator.health()["workers"])  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from gateway.validation import Engine, Validator
 from gateway.validation.pool import Bounds
 from gateway.validation.pool.fairqueue import FairQueue, Job
 from tests.validation import payloads
+from tests.validation.payloads import warm_up
 
 HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds even when linear
 
@@ -27,21 +28,16 @@ HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds eve
 @pytest.fixture(scope="module")
 def pool(installed_data_dir: Path) -> Iterator[Validator]:
     validator = Validator(installed_data_dir / "artefacts", jobs=2, warm=False)
-    base = payloads.base_example()
-    validator.map([(base, None), (base, None)])  # both workers compile the scenario
+    warm_up(validator)  # both workers compile the scenario
     yield validator
     validator.close()
 
 
 async def _ready(validator: Validator) -> None:
-    """Both workers up (a test may have killed one) and nothing left over."""
-    await _until(
-        lambda: (
-            all(w["state"] == "idle" for w in validator.health()["workers"])
-            and validator.health()["queued"] == 0
-        ),
-        timeout=120,
-    )
+    """Both workers up and warm (a test may have killed one: its replacement starts cold, and
+    compiling is never charged to a document) and nothing left over."""
+    await asyncio.to_thread(warm_up, validator)
+    await _until(lambda: validator.health()["queued"] == 0)
 
 
 async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
