@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import BodyPartReader, web
 
-from gateway.api import hooks
-from gateway.api.auth import require
-from gateway.api.body import read_capped, too_large
-from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.server.appkeys import DB, INTAKE, SETTINGS
 from gateway.store import IllegalTransition, model_for, repo
 from gateway.store.serialize import (
     attachment_entry,
@@ -21,9 +13,24 @@ from gateway.store.serialize import (
     history_entry,
 )
 from gateway.store.statuses import API
+from gateway.web import (
+    DB,
+    INTAKE,
+    SETTINGS,
+    Problem,
+    StatusChanged,
+    document_or_404,
+    document_views,
+    int_param,
+    not_found,
+    read_capped,
+    read_json,
+    require,
+    status_changed,
+    too_large,
+)
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
-MAX_JSON_BODY = 64 * 1024
 MAX_PAGE = 200
 
 
@@ -105,12 +112,12 @@ async def get_document(request: web.Request) -> web.Response:
     principal = require(request, "read")
     doc_id = request.match_info["id"]
     async with request.app[DB].read() as s:
-        doc = await load_document(s, doc_id, principal.tenant)
+        doc = await document_or_404(s, doc_id, principal.tenant)
         report = await repo.get_report(s, doc_id)
         changes = await repo.history(s, doc_id)
         atts = await repo.attachments(s, doc_id)
         deliveries = await repo.deliveries(s, doc_id)
-        extra = await hooks.document_views(request.app, s, doc)
+        extra = await document_views(request.app, s, doc)
     body = document_summary(doc)
     body["validation"] = {
         "status": report.get("status"),
@@ -134,7 +141,7 @@ async def get_content(request: web.Request) -> web.Response:
         try:
             raw, ctype = await repo.get_raw(s, request.match_info["id"], principal.tenant)
         except repo.NotFound as exc:
-            raise _not_found(request.match_info["id"]) from exc
+            raise not_found("document", request.match_info["id"]) from exc
     return web.Response(body=raw, content_type=ctype)
 
 
@@ -167,7 +174,7 @@ async def change_status(request: web.Request) -> web.Response:
         raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
     doc_id = request.match_info["id"]
     async with request.app[DB].write() as s:
-        doc = await load_document(s, doc_id, principal.tenant, for_update=True)
+        doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         try:
             repo.record_status(
@@ -182,39 +189,6 @@ async def change_status(request: web.Request) -> web.Response:
                 requested_status=exc.target,
                 allowed=model_for(doc.direction).next_statuses(exc.current, API),
             ) from exc
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
-    await hooks.status_changed(request.app, change)
+    change = StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+    await status_changed(request.app, change)
     return web.json_response(document_summary(doc))
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    raw = await read_capped(request, MAX_JSON_BODY)
-    try:
-        payload = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise Problem(400, "invalid-json", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise Problem(400, "invalid-json", "The body must be a JSON object.")
-    return payload
-
-
-async def load_document(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
-    try:
-        return await repo.get_document(s, doc_id, tenant, for_update=for_update)
-    except repo.NotFound as exc:
-        raise _not_found(doc_id) from exc
-
-
-def _not_found(doc_id: str) -> Problem:
-    # Same answer for "does not exist" and "belongs to another tenant": ids leak nothing.
-    return Problem(404, "not-found", f"No document {doc_id}.")
-
-
-def int_param(value: str, name: str) -> int:
-    try:
-        out = int(value)
-    except ValueError:
-        raise Problem(400, "bad-request", f"{name} must be an integer.") from None
-    if out < 0:
-        raise Problem(400, "bad-request", f"{name} must not be negative.")
-    return out

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.admin import mark_original
 from gateway.api import documents
 from gateway.api.inbox import get_inbox
 
 
 def setup_routes(app: web.Application) -> None:
-    # Imported here: the admin handlers build on this package (auth, problems), so importing
-    # them at module level would make gateway.api and gateway.admin import each other.
-    from gateway.admin import mark_original
-
     app.router.add_post("/v1/documents", documents.submit)
     app.router.add_get("/v1/documents", documents.list_documents)
     app.router.add_get("/v1/documents/{id}", documents.get_document)

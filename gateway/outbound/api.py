@@ -1,7 +1,7 @@
 """REST handlers: submit for sending, look at an item, requeue a failed one (admin).
 
 The server's app factory calls :func:`setup` (service lifecycle + routes); every refusal is a
-:class:`~gateway.api.problems.Problem` (``application/problem+json`` with a stable ``code``).
+:class:`~gateway.web.Problem` (``application/problem+json`` with a stable ``code``).
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.body import read_capped
-from gateway.api.problems import Problem
+from gateway.observability import gauge
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
-from gateway.server.metrics import gauge
+from gateway.web import DB, INTAKE, SETTINGS, Problem, read_capped, require
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
 MAX_IDEMPOTENCY_KEY = 200

@@ -18,19 +18,28 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.api import auth_middleware, problem_middleware, setup_routes
-from gateway.api.keycache import KeyCache
+from gateway.api import setup_routes
 from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.observability import Metrics, gauge
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.responses.api import setup as setup_responses
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
-from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    KEY_CACHE,
+    METRICS,
+    SETTINGS,
+    KeyCache,
+    auth_middleware,
+    problem_middleware,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import pytest
 from gateway.config import load_settings
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import repo
+from gateway.web import DB
 from tests.outbound.conftest import Receiver
 
 

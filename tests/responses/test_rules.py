@@ -12,8 +12,8 @@ import pytest
 from gateway.documents.identify import Party
 from gateway.responses import ResponseContent, Step, build_response, conflict, load_mapping
 from gateway.responses import mark_overdue as run_overdue
-from gateway.server.appkeys import SETTINGS
 from gateway.store import IllegalTransition, model_for
+from gateway.web import SETTINGS
 
 SELLER = "0196:6841569459"
 BUYER = "0196:6963495890"

@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.problems import Problem
-from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
+from gateway.web.appkeys import DB, KEY_CACHE
+from gateway.web.problems import Problem
 
 
 @dataclass(frozen=True)
