@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
 
+from gateway.api import views
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
 from gateway.store import IllegalTransition, model_for, repo
-from gateway.store.serialize import (
-    attachment_entry,
-    delivery_entry,
-    document_summary,
-    history_entry,
-)
+from gateway.store.serialize import document_summary
 from gateway.store.statuses import API
 from gateway.web import (
     DB,
@@ -20,7 +16,6 @@ from gateway.web import (
     Problem,
     StatusChanged,
     document_or_404,
-    document_views,
     int_param,
     not_found,
     read_capped,
@@ -110,28 +105,10 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
 
 async def get_document(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    doc_id = request.match_info["id"]
     async with request.app[DB].read() as s:
-        doc = await document_or_404(s, doc_id, principal.tenant)
-        report = await repo.get_report(s, doc_id)
-        changes = await repo.history(s, doc_id)
-        atts = await repo.attachments(s, doc_id)
-        deliveries = await repo.deliveries(s, doc_id)
-        extra = await document_views(request.app, s, doc)
-    body = document_summary(doc)
-    body["validation"] = {
-        "status": report.get("status"),
-        "scenario": report.get("scenario"),
-        "accepted": report.get("accepted"),
-        "counts": report.get("counts"),
-        "findings": report.get("findings", []),
-        "reason": report.get("reason"),
-    }
-    body["history"] = [history_entry(c) for c in changes]
-    body["attachments"] = [attachment_entry(a) for a in atts]
-    body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
-    body.update(extra)
+        body = await views.document_detail(
+            request.app, s, request.match_info["id"], principal.tenant
+        )
     return web.json_response(body)
 
 
@@ -145,24 +122,32 @@ async def get_content(request: web.Request) -> web.Response:
     return web.Response(body=raw, content_type=ctype)
 
 
+async def get_attachment(request: web.Request) -> web.Response:
+    """One stored attachment by its position in the document's ``attachments`` list."""
+    principal = require(request, "read")
+    index = int_param(request.match_info["n"], "n")
+    async with request.app[DB].read() as s:
+        data, ctype, name = await views.attachment_file(
+            s, request.match_info["id"], principal.tenant, index=index
+        )
+    return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
+
+
+async def get_attachment_by_name(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    async with request.app[DB].read() as s:
+        data, ctype, name = await views.attachment_file(
+            s, request.match_info["id"], principal.tenant, name=request.match_info["name"]
+        )
+    return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
+
+
 async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    q = request.query
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    filters = views.DOCUMENT_FILTERS.parse(request)
     async with request.app[DB].read() as s:
-        docs = await repo.list_documents(
-            s,
-            principal.tenant,
-            status=q.get("status") or None,
-            channel=q.get("channel") or None,
-            direction=q.get("direction") or None,
-            after_seq=after,
-            limit=limit,
-        )
-    items = [document_summary(d) for d in docs]
-    next_cursor = str(docs[-1].seq) if len(docs) == limit else None
-    return web.json_response({"items": items, "next_cursor": next_cursor})
+        page = await views.document_page(s, principal.tenant, filters)
+    return web.json_response(page)
 
 
 async def change_status(request: web.Request) -> web.Response:
