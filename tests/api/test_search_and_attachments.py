@@ -117,6 +117,6 @@ def test_download_names_are_safe_and_keep_unicode() -> None:
 
     header = download_headers('Rechnung "März"\r\n.pdf')["Content-Disposition"]
     assert header == (
-        "attachment; filename=\"Rechnung _M_rz___.pdf\"; "
+        'attachment; filename="Rechnung _M_rz___.pdf"; '
         "filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%0D%0A.pdf"
     )
