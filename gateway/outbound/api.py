@@ -12,10 +12,22 @@ from typing import Any
 from aiohttp import web
 
 from gateway.observability import gauge
-from gateway.outbound.models import OutboundAttempt, OutboundItem
+from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
-from gateway.web import DB, INTAKE, SETTINGS, Problem, read_capped, require
+from gateway.store.serialize import iso
+from gateway.web import (
+    DB,
+    INTAKE,
+    SETTINGS,
+    Param,
+    Params,
+    Problem,
+    cursor,
+    limit,
+    read_capped,
+    require,
+)
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
 MAX_IDEMPOTENCY_KEY = 200
@@ -51,6 +63,7 @@ def setup(
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/outbound", submit)
+    app.router.add_get("/v1/outbound", list_outbound)
     app.router.add_get("/v1/outbound/{id}", show)
     app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
 
@@ -66,11 +79,11 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
         "process": item.process or None,
         "attempts": item.total_attempts,
         "endpoint": item.endpoint,
-        "created_at": item.created_at.isoformat() if item.created_at else None,
-        "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
+        "created_at": iso(item.created_at),
+        "delivered_at": iso(item.delivered_at),
     }
     if item.state == "retrying":
-        out["next_attempt_at"] = item.next_attempt_at.isoformat()
+        out["next_attempt_at"] = iso(item.next_attempt_at)
     if item.state in ("retrying", "failed"):
         out["last_error"] = item.last_error
         out["last_error_code"] = item.last_error_code
@@ -78,7 +91,7 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
         out["attempt_log"] = [
             {
                 "number": a.number,
-                "at": a.started_at.isoformat(),
+                "at": iso(a.started_at),
                 "endpoint": a.endpoint,
                 "transport": a.transport,
                 "outcome": a.outcome,
@@ -129,6 +142,33 @@ async def show(request: web.Request) -> web.Response:
     if found is None:
         raise Problem(404, "not-found", "No outbound document with this id.")
     return web.json_response(item_dict(*found))
+
+
+OUTBOUND_FILTERS = Params(
+    cursor(),
+    limit(),
+    Param("status", "choice", "Queue state.", choices=STATES),
+    Param("receiver", "text", "Receiver participant id (scheme:id), exactly.", max_length=300),
+)
+
+
+async def list_outbound(request: web.Request) -> web.Response:
+    """``GET /v1/outbound?status=&receiver=&cursor=&limit=``: the tenant's sending queue."""
+    principal = require(request, "read")
+    f = OUTBOUND_FILTERS.parse(request)
+    rows = await request.app[OUTBOUND].queue.list_items(
+        principal.tenant,
+        state=f["status"],
+        receiver=f["receiver"],
+        after_seq=f["cursor"],
+        limit=f["limit"],
+    )
+    return web.json_response(
+        {
+            "items": [item_dict(item) for _, item in rows],
+            "next_cursor": str(rows[-1][0]) if len(rows) == f["limit"] else None,
+        }
+    )
 
 
 async def requeue(request: web.Request) -> web.Response:
