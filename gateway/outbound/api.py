@@ -11,9 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.observability import gauge
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
-from gateway.outbound.queue import NotRequeueable, OutboundQueue
+from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
 from gateway.store.serialize import iso
 from gateway.web import (
@@ -183,24 +182,3 @@ async def requeue(request: web.Request) -> web.Response:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
     request.app[OUTBOUND].worker.notify()
     return web.json_response({"id": item.document_id, "status": item.state})
-
-
-async def metrics_lines(queue: OutboundQueue) -> list[str]:
-    """Prometheus lines for /metrics: queue depth per state and the age of the oldest work."""
-    stats = await queue.stats()
-    lines = gauge(
-        "gateway_outbound_queue_depth",
-        "Outbound items by state.",
-        [((("state", s),), float(n)) for s, n in sorted(stats.depth.items())],
-    )
-    lines += gauge(
-        "gateway_outbound_oldest_pending_seconds",
-        "Age of the oldest undelivered outbound item (queued/retrying/sending).",
-        [((), stats.oldest_pending_age)],
-    )
-    lines += gauge(
-        "gateway_outbound_oldest_due_seconds",
-        "How long the oldest due item has waited for a worker (back-pressure).",
-        [((), stats.oldest_due_age)],
-    )
-    return lines

@@ -12,6 +12,9 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 - ``body``: size-capped body reading, JSON objects;
 - ``params``: declared query parameters, strict parsing (unknown name or bad value = 400);
 - ``lookup``: a tenant's row or 404;
+- ``spec`` / ``openapi``: :func:`operation` describes a route on its handler; the OpenAPI 3.1
+  document is built from the route table (``gateway.web.openapi``);
+- ``instrument``: the request counter middleware;
 - ``hooks``: extension points of the document API (status listeners, document views).
 """
 
@@ -25,22 +28,27 @@ from gateway.web.hooks import (
     on_status_changed,
     status_changed,
 )
+from gateway.web.instrument import metrics_middleware
 from gateway.web.keycache import KeyCache
 from gateway.web.lookup import document_or_404, not_found
 from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
 from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
+from gateway.web.spec import JSON, Content, Operation, operation, operation_of
 
 __all__ = [
     "DB",
     "FORWARDER",
     "INTAKE",
+    "JSON",
     "KEY_CACHE",
     "MAX_JSON_BODY",
     "METRICS",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",
+    "Content",
     "KeyCache",
+    "Operation",
     "Param",
     "Params",
     "Principal",
@@ -54,8 +62,11 @@ __all__ = [
     "int_param",
     "invalid",
     "limit",
+    "metrics_middleware",
     "not_found",
     "on_status_changed",
+    "operation",
+    "operation_of",
     "problem_middleware",
     "read_capped",
     "read_json",

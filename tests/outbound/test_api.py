@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
-from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.server.app import create_app
 from gateway.store import repo
 from gateway.web import DB
@@ -84,7 +83,8 @@ async def test_submit_deliver_idempotency_and_refusals(
     resp = await client.get(f"/v1/outbound/{first['id']}", headers=auth(client, "other"))
     assert resp.status == 404  # but cannot see ours
 
-    lines = await metrics_lines(client.app[OUTBOUND].queue)
+    resp = await client.get("/metrics")
+    lines = (await resp.text()).splitlines()
     assert any(line.startswith('gateway_outbound_queue_depth{state="delivered"}') for line in lines)
 
 
