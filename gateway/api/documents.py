@@ -6,12 +6,15 @@ from aiohttp import BodyPartReader, web
 
 from gateway.api import views
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.store import IllegalTransition, model_for, repo
+from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.store import repo
 from gateway.store.serialize import document_summary
-from gateway.store.statuses import API
 from gateway.web import (
     DB,
+    FORWARDER,
     INTAKE,
+    LIFECYCLE,
     SETTINGS,
     Problem,
     StatusChanged,
@@ -155,25 +158,36 @@ async def change_status(request: web.Request) -> web.Response:
     payload = await read_json(request)
     target = payload.get("status")
     reason = payload.get("reason")
-    if not isinstance(target, str) or (reason is not None and not isinstance(reason, str)):
-        raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+    actor = payload.get("actor")
+    if (
+        not isinstance(target, str)
+        or (reason is not None and not isinstance(reason, str))
+        or (actor is not None and not (isinstance(actor, str) and 0 < len(actor) <= 200))
+    ):
+        raise Problem(
+            422,
+            "invalid-request",
+            'Send {"status": NAME, "reason": optional text, "actor": optional name}.',
+        )
     doc_id = request.match_info["id"]
+    lifecycle = request.app[LIFECYCLE]
+    role = ADMIN if "admin" in principal.scopes else API
+    cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
         doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         try:
-            repo.record_status(
-                s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
-            )
+            await lifecycle.move(s, doc, target, cause, reason=reason)
         except IllegalTransition as exc:
             raise Problem(
                 409,
-                "illegal-transition",
+                exc.code,
                 exc.reason,
                 current_status=exc.current,
                 requested_status=exc.target,
-                allowed=model_for(doc.direction).next_statuses(exc.current, API),
+                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
             ) from exc
-    change = StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+    request.app[FORWARDER].wake()  # the document.status_changed event is committed
+    change = StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await status_changed(request.app, change)
     return web.json_response(document_summary(doc))

@@ -7,28 +7,41 @@ API returns.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.store import model_for, repo
+from gateway.lifecycle import Models
+from gateway.lifecycle.vocabulary import API
+from gateway.store import repo
 from gateway.store.serialize import (
     attachment_entry,
     delivery_entry,
     document_summary,
     history_entry,
 )
-from gateway.store.statuses import API
-from gateway.web import Param, Params, cursor, document_or_404, document_views, limit, not_found
+from gateway.web import (
+    LIFECYCLE,
+    Param,
+    Params,
+    cursor,
+    document_or_404,
+    document_views,
+    limit,
+    not_found,
+)
 
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]{0,63}/[A-Za-z0-9][\w.+-]{0,126}$")
 _OPAQUE = "application/octet-stream"
 
 
+@functools.cache
 def known_statuses() -> list[str]:
-    return sorted({s for d in ("inbound", "outbound") for s in model_for(d).statuses})
+    """Every canonical status of the lifecycle's models (what ``?status=`` accepts)."""
+    return sorted({s for m in Models.load().by_key.values() for s in m.statuses})
 
 
 DOCUMENT_FILTERS = Params(
@@ -101,7 +114,7 @@ async def document_detail(
         for i, a in enumerate(atts)
     ]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    body["next_statuses"] = app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
     body.update(extra)
     return body
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -18,6 +19,7 @@ from gateway.store.serialize import iso
 from gateway.web import (
     DB,
     INTAKE,
+    LIFECYCLE,
     SETTINGS,
     Param,
     Params,
@@ -42,7 +44,7 @@ def setup(
     the validator pool the intake pipeline started (``app[INTAKE].validator``).
     """
     if service is None:
-        service = OutboundService(app[SETTINGS], app[DB], None)
+        service = OutboundService(app[SETTINGS], app[DB], None, lifecycle=app.get(LIFECYCLE))
     app[OUTBOUND] = service
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -123,6 +125,7 @@ async def submit(request: web.Request) -> web.Response:
             receiver=receiver,
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
+            cause=principal.cause("api"),
         )
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
@@ -177,7 +180,8 @@ async def requeue(request: web.Request) -> web.Response:
     if await queue.get(doc_id, principal.tenant) is None:
         raise Problem(404, "not-found", "No outbound document with this id.")
     try:
-        item = await queue.requeue(doc_id, actor=principal.actor)
+        cause = principal.cause("admin", ADMIN)
+        item = await queue.requeue(doc_id, actor=principal.actor, cause=cause)
     except NotRequeueable as exc:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
     request.app[OUTBOUND].worker.notify()

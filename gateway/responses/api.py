@@ -1,7 +1,7 @@
 """HTTP side of Invoice Responses: admin listing/re-matching/settings, document view, wiring.
 
 ``setup(app)`` is called by the app factory after the outbound service is set up. It loads the
-mapping table, registers the outbound status model, hooks the service into intake (received
+mapping table, hooks the service into intake (received
 responses apply themselves) and the document API (status changes send responses; the
 document view shows them), and runs the timers for the app's lifetime.
 """
@@ -20,7 +20,6 @@ from gateway.responses import models as rm
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.rules import register_outbound_model
 from gateway.responses.service import ResponseService
 from gateway.responses.timers import Timers
 from gateway.store.serialize import iso
@@ -28,6 +27,7 @@ from gateway.web import (
     DB,
     FORWARDER,
     INTAKE,
+    LIFECYCLE,
     SETTINGS,
     Problem,
     StatusChanged,
@@ -46,9 +46,8 @@ MAX_PAGE = 200
 def setup(app: web.Application) -> ResponseService:
     settings = app[SETTINGS]
     mapping = load_mapping(settings.responses.mapping_file or None)
-    register_outbound_model(mapping)
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-    service = ResponseService(app[DB], mapping, app[FORWARDER], limits)
+    service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
     app[RESPONSES] = service

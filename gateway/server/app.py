@@ -23,6 +23,7 @@ from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
@@ -34,6 +35,7 @@ from gateway.web import (
     FORWARDER,
     INTAKE,
     KEY_CACHE,
+    LIFECYCLE,
     METRICS,
     SETTINGS,
     KeyCache,
@@ -61,16 +63,21 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
-    forwarder = Forwarder(db, settings.webhooks)
+    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,
         snapshot_seconds=settings.metrics.snapshot_seconds,
     )
-    intake = IntakePipeline(db, validator or _PendingValidator(), forwarder, metrics)
+    lifecycle.attach(events=forwarder, observer=metrics)
+    intake = IntakePipeline(
+        db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
+    )
     app[SETTINGS] = settings
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
+    app[LIFECYCLE] = lifecycle
     app[KEY_CACHE] = KeyCache()
     app[INTAKE] = intake
     with warnings.catch_warnings():

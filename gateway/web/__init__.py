@@ -6,7 +6,7 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 ``gateway.server`` stays the app factory. The private modules behind this face:
 
 - ``appkeys``: typed ``app[...]`` keys (``DB``, ``INTAKE``, ``SETTINGS``, ``FORWARDER``,
-  ``METRICS``, ``KEY_CACHE``);
+  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
 - ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
 - ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
 - ``body``: size-capped body reading, JSON objects;
@@ -18,7 +18,7 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 - ``hooks``: extension points of the document API (status listeners, document views).
 """
 
-from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
+from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.web.auth import PRINCIPAL, Principal, auth_middleware, require
 from gateway.web.body import MAX_JSON_BODY, read_capped, read_json, too_large
 from gateway.web.hooks import (
@@ -41,6 +41,7 @@ __all__ = [
     "INTAKE",
     "JSON",
     "KEY_CACHE",
+    "LIFECYCLE",
     "MAX_JSON_BODY",
     "METRICS",
     "PRINCIPAL",
