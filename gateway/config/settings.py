@@ -113,6 +113,16 @@ class As4Settings:
 
 
 @dataclass
+class ReportingSettings:
+    """Peppol Reporting (TSR/EUSR to OpenPeppol), see gateway.reporting."""
+
+    #: Send last month's TSR and EUSR between day 1 and 15 (only when [as4] is configured).
+    schedule: bool = True
+    #: Seconds between looks at the schedule (each process; a database claim keeps it once).
+    interval: float = 3600.0
+
+
+@dataclass
 class ResponsesSettings:
     """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
 
@@ -156,6 +166,7 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
 
     @property

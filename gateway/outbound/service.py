@@ -117,7 +117,13 @@ class OutboundService:
         idempotency_key: str | None = None,
         actor: str | None = None,
         channel: str = "api",
+        document_type: str | None = None,
+        process: str | None = None,
+        sender: str | None = None,
     ) -> Submitted:
+        """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
+        (Peppol identifiers with scheme) override what identification derives, for documents
+        that are not invoices (Peppol reports name neither)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -148,7 +154,7 @@ class OutboundService:
             pid = participant_id(target)
         except ValueError as exc:
             raise SubmissionRefused("bad-receiver", str(exc), report) from exc
-        doctype, process = document_type_id(info), process_id(info)
+        doctype, proc = document_type_id(info), process_id(info)
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
@@ -156,9 +162,9 @@ class OutboundService:
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
-            sender=info.sender_endpoint or "",
-            document_type=str(doctype) if doctype else "",
-            process=str(process) if process else "",
+            sender=sender or info.sender_endpoint or "",
+            document_type=document_type or (str(doctype) if doctype else ""),
+            process=process or (str(proc) if proc else ""),
             idempotency_key=idempotency_key,
             actor=actor,
         )

@@ -107,6 +107,7 @@ def node_settings(
                 "workers": 4,
             },
             "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
+            "reporting": {"schedule": False},  # tests send reports explicitly
             "routes": routes or [],
         },
     )
