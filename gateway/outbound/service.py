@@ -18,7 +18,7 @@ import aiohttp
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
-from gateway.outbound.discovery import Discovery
+from gateway.outbound.discovery import Discovery, sml_zone
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -87,7 +87,8 @@ class OutboundService:
     async def setup_discovery(self) -> None:
         """Enable SML/SMP discovery when trust anchors are configured (needed to verify SMPs)."""
         out = self.settings.outbound
-        if self.discovery is not None or not out.sml_dns_suffix:
+        zone = out.sml_dns_suffix or sml_zone(out.sml)
+        if self.discovery is not None or not zone:
             return
         if out.smp_verify_signature and not out.smp_trust_anchors:
             log.warning(
@@ -97,7 +98,10 @@ class OutboundService:
         self._session = aiohttp.ClientSession()
         self.discovery = Discovery.create(
             self._session,
-            zone=out.sml_dns_suffix,
+            zone=zone,
+            cname_fallback=out.sml_cname_fallback,
+            allow_http=out.smp_allow_http or out.sml_cname_fallback,
+            revocation=_smp_revocation(self.settings.as4, self._session),
             dns_server=out.dns_server,
             trust_anchors=out.smp_trust_anchors,
             verify_signatures=out.smp_verify_signature,
@@ -189,3 +193,13 @@ class OutboundService:
         await self.transports.aclose()
         if self._session is not None:
             await self._session.close()
+
+
+def _smp_revocation(as4: Any, session: aiohttp.ClientSession) -> Any | None:
+    """OCSP/CRL for the SMP signing certificates, in the ``[as4] revocation`` mode (sharing
+    the discovery session, closed with it)."""
+    if as4.revocation == "off":
+        return None
+    from gateway.revocation import RevocationChecker
+
+    return RevocationChecker(as4.revocation, timeout=as4.revocation_timeout, session=session)
