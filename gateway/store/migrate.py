@@ -23,6 +23,7 @@ MIGRATION_PACKAGES = [
     "gateway.outbound",
     "gateway.responses",
     "gateway.as4",
+    "gateway.lifecycle",
     "gateway.reporting",
 ]
 

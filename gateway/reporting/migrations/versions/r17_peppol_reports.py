@@ -1,7 +1,7 @@
 """reporting: stored TSR/EUSR reports and the monthly schedule's claims
 
 Revision ID: r17_peppol_reports
-Revises: 0004_merge
+Revises: 0005_lifecycle
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r17_peppol_reports"
-down_revision = "0004_merge"
+down_revision = "0005_lifecycle"
 branch_labels = None
 depends_on = None
 
