@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BILLING, CREDIT, INVOICE, inbound
 from lxml import etree
+from reporting_support import BILLING, CREDIT, INVOICE, inbound
 
 from gateway.as4.reporting import export
 from gateway.reporting import (
