@@ -63,3 +63,50 @@ async def test_tsr_is_sent_over_as4_to_the_reporting_receiver(
             break
         await asyncio.sleep(0.05)
     assert listed[0]["delivery"] == "delivered" and listed[0]["findings"] == []
+
+
+async def test_receiver_sets_the_c4_country_of_received_documents(start_node: StartNode):
+    import datetime as dt
+
+    from gateway.as4.reporting import report_row
+
+    node = await start_node("ours", "POP000001")
+    rows = [
+        report_row(
+            direction="inbound",
+            tenant=tenant,
+            document_id=doc,
+            message_id=f"m-{doc}",
+            exchanged_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+            sender_ap="POP000002",
+            receiver_ap="POP000001",
+            sender="0088:1",
+            receiver="0007:2",
+            document_type_id="urn:x",
+            process_id="urn:y",
+            country_c1="NO",
+            country_c4=c4,
+        )
+        for tenant, doc, c4 in (("acme", "d-1", ""), ("acme", "d-2", "SE"), ("other", "d-3", ""))
+    ]
+    async with node.db.write() as s:
+        s.add_all(rows)
+    key = await node.key("acme", "admin")
+    auth = {"Authorization": f"Bearer {key}"}
+    async with node.http.get(node.url + "/v1/admin/reporting/c4-unknown", headers=auth) as resp:
+        unknown = await resp.json()
+    assert [d["document_id"] for d in unknown["documents"]] == ["d-1"]  # not another tenant's
+    async with node.http.put(
+        node.url + "/v1/admin/reporting/c4/d-1", json={"country": "dk"}, headers=auth
+    ) as resp:
+        assert resp.status == 200 and (await resp.json())["country_c4"] == "DK"
+    for doc, body, status in (
+        ("d-3", {"country": "DK"}, 404),
+        ("d-1", {"country": "Denmark"}, 400),
+    ):
+        async with node.http.put(
+            node.url + f"/v1/admin/reporting/c4/{doc}", json=body, headers=auth
+        ) as resp:
+            assert resp.status == status
+    async with node.http.get(node.url + "/v1/admin/reporting/c4-unknown", headers=auth) as resp:
+        assert (await resp.json())["count"] == 0
