@@ -27,6 +27,7 @@ from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
+from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
+    # After AS4: Peppol reports travel through the outbound queue over AS4.
+    setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
