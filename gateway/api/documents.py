@@ -161,28 +161,39 @@ async def list_documents(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)
-    target = payload.get("status")
-    reason = payload.get("reason")
-    if not isinstance(target, str) or (reason is not None and not isinstance(reason, str)):
-        raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+    target, reason, actor = payload.get("status"), payload.get("reason"), payload.get("actor")
+    if not isinstance(target, str) or any(
+        v is not None and not isinstance(v, str) for v in (reason, actor)
+    ):
+        raise Problem(
+            422,
+            "invalid-request",
+            'Send {"status": NAME, "reason": optional text, "actor": optional text}.',
+        )
+    who = principal.actor + (f" ({actor.strip()[:100]})" if actor and actor.strip() else "")
     doc_id = request.match_info["id"]
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        try:
-            repo.record_status(
-                s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
-            )
-        except IllegalTransition as exc:
-            raise Problem(
-                409,
-                "illegal-transition",
-                exc.reason,
-                current_status=exc.current,
-                requested_status=exc.target,
-                allowed=model_for(doc.direction).next_statuses(exc.current, API),
-            ) from exc
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+        refused = await hooks.status_refusal(request.app, s, doc, target)
+        if refused is None:
+            try:
+                repo.record_status(
+                    s, doc, target, source="api", actor=who, reason=reason, check_as=API
+                )
+            except IllegalTransition as exc:
+                raise Problem(
+                    409,
+                    "illegal-transition",
+                    exc.reason,
+                    current_status=exc.current,
+                    requested_status=exc.target,
+                    allowed=model_for(doc.direction).next_statuses(exc.current, API),
+                ) from exc
+    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, who)
+    if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
+        await hooks.status_refused(request.app, change, refused)
+        raise Problem(409, "response-refused", refused, current_status=previous)
     await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 

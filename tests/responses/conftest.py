@@ -22,6 +22,7 @@ from gateway.config import load_settings
 from gateway.server.app import create_app
 from gateway.server.appkeys import DB
 from gateway.store import Database, repo
+from gateway.store.migrate import upgrade
 
 IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"
@@ -151,6 +152,19 @@ class Gw:
         assert status == 201, body
         return body
 
+    async def hand_in_response(self, key: str, raw: bytes) -> dict[str, Any]:
+        """A response handed in over REST by the invoice's seller. REST proves nothing about
+        the buyer, so it is held; the seller's admin vouches for it (as an operator would after
+        checking), which applies it like a response that came with proof."""
+        stored = await self.receive(key, raw)
+        resp = (await self.doc(key, stored["id"])).get("invoice_response")
+        if resp is not None and resp["state"] == "held":
+            status, body = await self.call(
+                "POST", key, f"/v1/admin/responses/{resp['id']}/apply", json={}
+            )
+            assert status == 200, body
+        return stored
+
     async def wait_status(self, key: str, doc_id: str, wanted: str, timeout: float = 10) -> dict:
         body: dict[str, Any] = {}
         for _ in range(int(timeout / 0.05)):
@@ -161,10 +175,20 @@ class Gw:
         raise AssertionError(f"{doc_id} never reached {wanted}: {body['status']}")
 
 
-def settings_for(tmp_path: Path, ap_url: str, **responses: Any) -> Any:
+def settings_for(
+    tmp_path: Path,
+    ap_url: str,
+    database_url: str | None = None,
+    smtp_port: int = 0,
+    **responses: Any,
+) -> Any:
+    extra: dict[str, Any] = {"database_url": database_url} if database_url else {}
+    if smtp_port:
+        extra["smtp"] = {"port": smtp_port}
     return load_settings(
         env={},
         overrides={
+            **extra,
             "data_dir": str(tmp_path / "data"),
             "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
             "routes": [{"participant": "*", "url": ap_url + "/ap"}],
@@ -178,16 +202,22 @@ def settings_for(tmp_path: Path, ap_url: str, **responses: Any) -> Any:
 async def gw_factory(
     tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
 ) -> AsyncIterator[Any]:
-    """Build gateways on demand (``await gw_factory(**responses_settings)``)."""
+    """Build gateways on demand (``await gw_factory(database_url=..., **responses_settings)``;
+    SQLite in tmp unless a database URL is given, whose schema is brought up first)."""
     runners: list[web.AppRunner] = []
     sessions: list[aiohttp.ClientSession] = []
     base = (corpus_dir / BASE_INVOICE).read_bytes()
 
-    async def make(**responses: Any) -> Gw:
+    async def make(database_url: str | None = None, smtp_port: int = 0, **responses: Any) -> Gw:
         ap = Stub()
         runners.append(await _start_stub(ap))
         sub = tmp_path / f"gw{len(runners)}"
-        app = create_app(settings_for(sub, ap.url, **responses), validator=validator)
+        settings = settings_for(sub, ap.url, database_url, smtp_port, **responses)
+        if database_url:  # PostgreSQL: an operator runs `gateway db upgrade` first
+            db = Database.from_settings(settings)
+            await upgrade(db.engine)
+            await db.dispose()
+        app = create_app(settings, validator=validator)
         server = await aiohttp_server(app, host="127.0.0.1", port=0)
         http = aiohttp.ClientSession()
         sessions.append(http)
