@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
 from gateway.outbound.discovery import Discovery
+from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -117,7 +118,10 @@ class OutboundService:
         idempotency_key: str | None = None,
         actor: str | None = None,
         channel: str = "api",
+        reissue: bool = False,
     ) -> Submitted:
+        """Validate, store and queue ``raw``; :class:`DuplicateOutbound` unless ``reissue``
+        when the tenant already sent this invoice (see :mod:`gateway.outbound.duplicates`)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -153,6 +157,15 @@ class OutboundService:
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
         fields.update(status="queued", status_reason=None, receiver_endpoint=pid.value)
+        claims = claims_for(fields["business_key"], pid.value)
+        if claims:
+            async with self.db.read() as s:
+                original = await original_of(s, tenant, claims)
+            if original is not None and not reissue:
+                raise DuplicateOutbound(original)
+            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+                fields["meta"] = {**fields["meta"], "reissue_of": original}
+                claims = {}
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
@@ -161,6 +174,7 @@ class OutboundService:
             process=str(process) if process else "",
             idempotency_key=idempotency_key,
             actor=actor,
+            claims=claims,
         )
         if created:
             self.worker.notify()

@@ -387,7 +387,7 @@ class ResponseService:
                 reason=f"conflict, status unchanged: {why}. {summary}",
             )
             return
-        rec.state, rec.detail = rm.APPLIED, None
+        rec.state = rm.APPLIED  # detail: what matching said (e.g. which copy)
         rec.updated_at = utcnow()
         repo.record_status(s, invoice, rec.status, source=SOURCE, actor=_actor(rec), reason=summary)
         invoice.status_reason = summary
