@@ -127,6 +127,7 @@ class As4Channel:
     async def aclose(self) -> None:
         if self.responder is not None:
             await self.responder.aclose()
+        await self.receiver.aclose()
 
 
 def _inbound_row(
