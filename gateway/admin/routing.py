@@ -18,7 +18,8 @@ from gateway.api.auth import require_operator
 from gateway.api.documents import int_param, read_json
 from gateway.api.problems import Problem
 from gateway.inbound.routing import RoutingRefused, route_document
-from gateway.server.appkeys import DB, FORWARDER, INTAKE
+from gateway.lifecycle.vocabulary import ADMIN
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE
 from gateway.store import Document, repo
 from gateway.store.serialize import document_summary
 
@@ -55,7 +56,7 @@ async def route(request: web.Request) -> web.Response:
         if value is not None and not isinstance(value, str):
             raise Problem(422, "invalid-request", f"{name} must be a string.")
     doc_id = request.match_info["id"]
-    who = principal.actor + (f" ({actor.strip()[:100]})" if actor and actor.strip() else "")
+    cause = principal.cause("operator", ADMIN, (actor or "").strip()[:200] or None)
     async with request.app[DB].write() as s:
         try:
             doc = await repo.get_document(s, doc_id, None, for_update=True)
@@ -66,9 +67,9 @@ async def route(request: web.Request) -> web.Response:
                 s,
                 doc,
                 tenant.strip(),
+                lifecycle=request.app[LIFECYCLE],
                 forwarding=request.app[FORWARDER],
-                source="operator",
-                actor=who,
+                cause=cause,
                 reason=(reason or "").strip() or f"routed by operator key {principal.key_id}",
             )
         except RoutingRefused as exc:

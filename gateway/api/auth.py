@@ -16,6 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.problems import Problem
+from gateway.lifecycle import Cause
+from gateway.lifecycle.vocabulary import API
 from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
 
@@ -33,6 +35,12 @@ class Principal:
     @property
     def is_operator(self) -> bool:
         return repo.OPERATOR in self.scopes
+
+    def cause(self, source: str, role: str = API, actor: str | None = None) -> Cause:
+        """This key as the cause of a lifecycle move (the history names tenant and key)."""
+        return Cause(
+            source, role=role, actor=actor or self.actor, tenant=self.tenant, key_id=self.key_id
+        )
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)

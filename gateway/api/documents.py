@@ -12,15 +12,16 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.server.appkeys import DB, INTAKE, SETTINGS
-from gateway.store import IllegalTransition, model_for, repo
+from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
+from gateway.store import repo
 from gateway.store.serialize import (
     attachment_entry,
     delivery_entry,
     document_summary,
     history_entry,
 )
-from gateway.store.statuses import API
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_JSON_BODY = 64 * 1024
@@ -123,7 +124,7 @@ async def get_document(request: web.Request) -> web.Response:
     body["history"] = [history_entry(c) for c in changes]
     body["attachments"] = [attachment_entry(a) for a in atts]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    body["next_statuses"] = request.app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
     body.update(extra)
     return web.json_response(body)
 
@@ -161,39 +162,46 @@ async def list_documents(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)
-    target, reason, actor = payload.get("status"), payload.get("reason"), payload.get("actor")
-    if not isinstance(target, str) or any(
-        v is not None and not isinstance(v, str) for v in (reason, actor)
+    target = payload.get("status")
+    reason = payload.get("reason")
+    actor = payload.get("actor")
+    if (
+        not isinstance(target, str)
+        or (reason is not None and not isinstance(reason, str))
+        or (actor is not None and not (isinstance(actor, str) and 0 < len(actor) <= 200))
     ):
         raise Problem(
             422,
             "invalid-request",
-            'Send {"status": NAME, "reason": optional text, "actor": optional text}.',
+            'Send {"status": NAME, "reason": optional text, "actor": optional name}.',
         )
-    who = principal.actor + (f" ({actor.strip()[:100]})" if actor and actor.strip() else "")
     doc_id = request.match_info["id"]
+    lifecycle = request.app[LIFECYCLE]
+    role = ADMIN if "admin" in principal.scopes else API
+    cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         refused = await hooks.status_refusal(request.app, s, doc, target)
         if refused is None:
             try:
-                repo.record_status(
-                    s, doc, target, source="api", actor=who, reason=reason, check_as=API
-                )
+                await lifecycle.move(s, doc, target, cause, reason=reason)
             except IllegalTransition as exc:
                 raise Problem(
                     409,
-                    "illegal-transition",
+                    exc.code,
                     exc.reason,
                     current_status=exc.current,
                     requested_status=exc.target,
-                    allowed=model_for(doc.direction).next_statuses(exc.current, API),
+                    allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
                 ) from exc
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, who)
+    change = hooks.StatusChanged(
+        doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
+    )
     if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
         await hooks.status_refused(request.app, change, refused)
         raise Problem(409, "response-refused", refused, current_status=previous)
+    request.app[FORWARDER].wake()  # the document.status_changed event is committed
     await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 

@@ -29,6 +29,8 @@ class StatusChanged:
     status: str
     reason: str | None
     actor: str | None
+    #: The API key that asked (the actor may be a person's name from the request body).
+    key_id: str | None = None
 
 
 StatusListener = Callable[[StatusChanged], Awaitable[Any]]

@@ -58,7 +58,7 @@ class As4Channel:
         seat = self.receiver.identity.party_id
         validator = self._validator
         self.responder = MlsResponder(seat, outbound, validator) if outbound else None
-        self.consumer = MlsConsumer(db, seat, validator)
+        self.consumer = MlsConsumer(db, seat, validator, lifecycle=intake.lifecycle)
         self.country = (settings.as4.country or "").upper()
         self.busy_wait = busy_wait
 

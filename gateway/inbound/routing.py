@@ -23,9 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.inbound.intake import ForwardingHook, claims_of
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.vocabulary import DUPLICATE, RECEIVED, UNROUTABLE
 from gateway.store import Document, Tenant, repo
-
-UNROUTABLE = "unroutable"
 
 
 class RoutingRefused(Exception):
@@ -50,9 +50,9 @@ async def route_document(
     doc: Document,
     tenant: str,
     *,
+    lifecycle: Lifecycle,
     forwarding: ForwardingHook | None,
-    source: str,
-    actor: str,
+    cause: Cause,
     reason: str,
 ) -> Routed:
     """Give ``doc`` (which has no tenant) to ``tenant`` inside the caller's transaction."""
@@ -66,7 +66,7 @@ async def route_document(
     doc.tenant = tenant
     note = f"routed to tenant {tenant}: {reason}"
     if previous != UNROUTABLE:
-        repo.record_status(session, doc, previous, source=source, actor=actor, reason=note)
+        await lifecycle.note(session, doc, cause, note)
         return Routed(doc.id, tenant, previous, previous, None)
     claims = claims_of(doc.tenant, doc.sha256, doc.business_key)
     found = await repo.find_claim(session, tenant, doc.direction, claims)
@@ -74,17 +74,20 @@ async def route_document(
         original, kind = found
         why = "same bytes" if kind == "sha256" else "same business key"
         doc.duplicate_of = original
-        doc.status_reason = f"duplicate of {original} ({why})"
-        repo.record_status(
-            session, doc, "duplicate", source=source, actor=actor, reason=f"{note}; {why}"
+        await lifecycle.move(
+            session,
+            doc,
+            DUPLICATE,
+            cause,
+            reason=f"{note}; {why}",
+            status_reason=f"duplicate of {original} ({why})",
         )
-        return Routed(doc.id, tenant, previous, "duplicate", original)
-    doc.status_reason = note
-    repo.record_status(session, doc, "received", source=source, actor=actor, reason=note)
+        return Routed(doc.id, tenant, previous, DUPLICATE, original)
+    await lifecycle.move(session, doc, RECEIVED, cause, reason=note, status_reason=note)
     repo.add_claims(session, doc, claims)
     if forwarding is not None:
         await forwarding.enqueue(session, doc)
-    return Routed(doc.id, tenant, previous, "received", None)
+    return Routed(doc.id, tenant, previous, RECEIVED, None)
 
 
 async def route_for_participant(
@@ -92,8 +95,9 @@ async def route_for_participant(
     tenant: str,
     participant: str,
     *,
+    lifecycle: Lifecycle,
     forwarding: ForwardingHook | None,
-    actor: str,
+    cause: Cause,
     limit: int = 10_000,
 ) -> list[Routed]:
     """Route every unroutable document addressed to ``participant`` (after it was added)."""
@@ -116,9 +120,9 @@ async def route_for_participant(
                 session,
                 doc,
                 tenant,
+                lifecycle=lifecycle,
                 forwarding=forwarding,
-                source="participants",
-                actor=actor,
+                cause=cause,
                 reason=f"participant {pid} added",
             )
         )

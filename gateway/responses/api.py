@@ -1,7 +1,7 @@
 """HTTP side of Invoice Responses: admin listing/re-matching/settings, document view, wiring.
 
 ``setup(app)`` is called by the app factory after the outbound service is set up. It loads the
-mapping table, registers the outbound status model, hooks the service into intake (received
+mapping table, hooks the service into intake (received
 responses apply themselves) and the document API (status changes send responses; the
 document view shows them), and runs the timers for the app's lifetime.
 """
@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 # gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, SETTINGS  # isort: skip
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.documents import int_param, read_json
 from gateway.api.hooks import (
@@ -31,7 +31,6 @@ from gateway.responses import models as rm
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.rules import register_outbound_model
 from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
 from gateway.store import repo
@@ -45,9 +44,8 @@ MAX_PAGE = 200
 def setup(app: web.Application) -> ResponseService:
     settings = app[SETTINGS]
     mapping = load_mapping(settings.responses.mapping_file or None)
-    register_outbound_model(mapping)
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-    service = ResponseService(app[DB], mapping, app[FORWARDER], limits)
+    service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
     app[RESPONSES] = service
@@ -58,7 +56,7 @@ def setup(app: web.Application) -> ResponseService:
     async def emit(change: StatusChanged) -> None:
         if change.direction == "inbound":
             await emitter.on_status_changed(
-                change.document_id, change.status, change.reason, change.actor
+                change.document_id, change.status, change.reason, change.actor, change.key_id
             )
 
     async def view(session: Any, doc: Any) -> dict[str, Any]:
@@ -203,7 +201,9 @@ async def apply_held(request: web.Request) -> web.Response:
     seq = int_param(request.match_info["id"], "id")
     who = principal.actor + (f" ({actor.strip()[:100]})" if actor and actor.strip() else "")
     try:
-        rec = await request.app[RESPONSES].apply_held(seq, principal.tenant, who, reason)
+        rec = await request.app[RESPONSES].apply_held(
+            seq, principal.tenant, who, reason, principal.key_id
+        )
     except repo.NotFound as exc:
         raise Problem(404, "not-found", f"No received Invoice Response {seq}.") from exc
     except NotHeld as exc:

@@ -139,18 +139,23 @@ class Emitter:
         self.limits = limits or ParseLimits()
 
     async def on_status_changed(
-        self, doc_id: str, status: str, reason: str | None = None, actor: str | None = None
+        self,
+        doc_id: str,
+        status: str,
+        reason: str | None = None,
+        actor: str | None = None,
+        key_id: str | None = None,
     ) -> InvoiceResponseRecord | None:
         """Emit the response for ``status`` if the mapping and the tenant want one. Never raises
         (the status change is committed; the outcome is recorded instead)."""
         try:
-            return await self._emit(doc_id, status, reason, actor)
+            return await self._emit(doc_id, status, reason, actor, key_id)
         except Exception:
             log.exception("sending an invoice response failed", extra={"document": doc_id})
             return None
 
     async def _emit(
-        self, doc_id: str, status: str, reason: str | None, actor: str | None
+        self, doc_id: str, status: str, reason: str | None, actor: str | None, key_id: str | None
     ) -> InvoiceResponseRecord | None:
         code = self.mapping.emit.get(status)
         if code is None:
@@ -192,7 +197,7 @@ class Emitter:
             invoice_id=doc.id,
             issue_date=content.issue_date,
             state=rm.NOT_SENT,
-            details={"reason": content.reason_text, "actor": actor},
+            details={"reason": content.reason_text, "actor": actor, "key": key_id},
         )
         if refused:  # the guard refused the move already; this catches any other caller
             rec.detail = f"refused: {refused}"
@@ -236,7 +241,11 @@ class Emitter:
                         invoice_id=doc.id,
                         state=rm.NOT_SENT,
                         detail=f"refused: {reason}",
-                        details={"actor": change.actor, "reason": change.reason},
+                        details={
+                            "actor": change.actor,
+                            "key": change.key_id,
+                            "reason": change.reason,
+                        },
                     )
                 )
         except Exception:  # the client gets its refusal regardless
@@ -275,7 +284,9 @@ class Emitter:
         async with self.db.read() as s:
             local = await repo.tenant_for_participant(s, rec.receiver)
         if local is not None and self.intake is not None:
-            key, person = _split_actor(rec.details.get("actor"))
+            key, person = rec.details.get("key"), rec.details.get("actor")
+            if person == f"key:{key}":  # no person named: the key is the actor
+                person = None
             result = await self.intake.submit(
                 Submission(
                     xml,
@@ -304,11 +315,3 @@ class Emitter:
             return
         rec.state = rm.QUEUED
         rec.document_id = submitted.item.document_id
-
-
-def _split_actor(actor: str | None) -> tuple[str | None, str | None]:
-    """(key id, person) of an API actor ``key:<id>[ (<actor from the request body>)]``."""
-    if not actor or not actor.startswith("key:"):
-        return None, None
-    key, _, person = actor.removeprefix("key:").partition(" (")
-    return key, person.removesuffix(")") or None

@@ -22,6 +22,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused
+from gateway.lifecycle import Cause, IllegalTransition, Lifecycle
+from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
+from gateway.lifecycle.vocabulary import IN_FLIGHT as QUEUE_STATUSES
 from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import Match, find_invoice, normalise
@@ -39,12 +42,12 @@ from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
-SOURCE = "invoice-response"
+SOURCE = SOURCE_INVOICE_RESPONSE
 #: Inbound statuses of an Invoice Response document that mean "valid, go ahead". Not
 #: ``unroutable``: a response no tenant received is never applied (it is routed first).
 HANDLED_DOC_STATUSES = ("received", "forwarded")
-#: Outbound statuses the queue will still overwrite.
-IN_FLIGHT = ("queued", "sending", "retrying")
+#: Outbound statuses the queue will still move (an Invoice Response waits for them to end).
+IN_FLIGHT = QUEUE_STATUSES
 #: Received responses the sweep tries again.
 RETRY_STATES = (rm.UNMATCHED, rm.WAITING)
 
@@ -78,11 +81,13 @@ class ResponseService:
         mapping: Mapping,
         forwarder: ForwarderLike | None = None,
         limits: ParseLimits | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.db = db
         self.mapping = mapping
         self.forwarder = forwarder
         self.limits = limits or ParseLimits()
+        self.lifecycle = lifecycle or Lifecycle()
         #: Set by the AS4 plug-in: an AS4 response must come from the AP the invoice went to.
         self.served_by: ServedBy | None = None
         #: Optional e-mail trust (per-tenant listed senders with DKIM); see trust.judge.
@@ -263,17 +268,27 @@ class ResponseService:
             return
         # A proven forgery (a tenant speaking for a participant it does not own) is also noted
         # in the invoice's history, with who tried.
-        repo.record_status(
+        by = verdict.submitted_by
+        await self.lifecycle.note(
             s,
             invoice,
-            invoice.status,
-            source=SOURCE,
-            actor=_submitter(verdict),
-            reason=f"{rec.state}, status unchanged: {verdict.how}. {self.summary(rec)}",
+            Cause(
+                SOURCE,
+                role=COUNTERPART,
+                actor=_submitter(verdict),
+                tenant=by.get("tenant"),
+                key_id=by.get("key"),
+            ),
+            f"{rec.state}, status unchanged: {verdict.how}. {self.summary(rec)}",
         )
 
     async def apply_held(
-        self, seq: int, tenant: str, actor: str, reason: str | None = None
+        self,
+        seq: int,
+        tenant: str,
+        actor: str,
+        reason: str | None = None,
+        key_id: str | None = None,
     ) -> InvoiceResponseRecord:
         """An admin of ``tenant`` vouches for the held response ``seq``: apply it now."""
         async with self.db.write() as s:
@@ -284,7 +299,7 @@ class ResponseService:
                 raise NotHeld(rec.state)
             rec.details = {
                 **(rec.details or {}),
-                "vouched_by": {"actor": actor, "tenant": tenant, "reason": reason},
+                "vouched_by": {"actor": actor, "tenant": tenant, "key": key_id, "reason": reason},
             }
             rec.invoice_id = None
             await self._dedupe_and_apply(s, rec)
@@ -374,25 +389,24 @@ class ResponseService:
         assert rec.response_code is not None and rec.status is not None
         why = conflict(current, Step(rec.response_code, rec.partial))
         summary = self.summary(rec)
-        if why is not None:
-            if last is not None and _issued(rec) < _issued(last):
-                why += f" (it was issued before response {last.imr_id} and arrived late)"
-            rec.state, rec.detail = rm.CONFLICT, why
-            repo.record_status(
-                s,
-                invoice,
-                invoice.status,
-                source=SOURCE,
-                actor=_actor(rec),
-                reason=f"conflict, status unchanged: {why}. {summary}",
-            )
-            return
-        rec.state = rm.APPLIED  # detail: what matching said (e.g. which copy)
-        rec.updated_at = utcnow()
-        repo.record_status(s, invoice, rec.status, source=SOURCE, actor=_actor(rec), reason=summary)
-        invoice.status_reason = summary
-        if self.forwarder is not None and invoice.tenant is not None:
-            await self.forwarder.enqueue(s, invoice)
+        cause = _cause(rec)
+        if why is None:
+            try:
+                await self.lifecycle.move(
+                    s, invoice, rec.status, cause, reason=summary, status_reason=summary
+                )
+            except IllegalTransition as exc:  # e.g. the issuer canceled the invoice already
+                why = exc.reason
+            else:
+                rec.state = rm.APPLIED  # detail: what matching said (e.g. which copy)
+                rec.updated_at = utcnow()
+                return
+        if last is not None and _issued(rec) < _issued(last):
+            why += f" (it was issued before response {last.imr_id} and arrived late)"
+        rec.state, rec.detail = rm.CONFLICT, why
+        await self.lifecycle.note(
+            s, invoice, cause, f"conflict, status unchanged: {why}. {summary}"
+        )
 
     def summary(self, rec: InvoiceResponseRecord) -> str:
         """One line for the history: code, text, reasons, actions, notes, responding party."""
@@ -448,6 +462,17 @@ def _who(by: dict[str, Any]) -> str:
     if by.get("actor"):
         bits.append(f"({by['actor']})")
     return " ".join(bits)
+
+
+def _cause(rec: InvoiceResponseRecord) -> Cause:
+    """The history's cause of an applied response: the tenant and key that brought it in (or
+    vouched for it), the responding party as actor."""
+    d = rec.details or {}
+    by = (d.get("proof") or {}).get("submitted_by") or {}
+    tenant, key = by.get("tenant"), by.get("key")
+    if d.get("vouched_by"):
+        tenant, key = d["vouched_by"].get("tenant"), d["vouched_by"].get("key")
+    return Cause(SOURCE, role=COUNTERPART, actor=_actor(rec), tenant=tenant, key_id=key)
 
 
 def _submitter(verdict: Verdict) -> str:

@@ -25,10 +25,11 @@ from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.lifecycle import Lifecycle
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.responses.api import setup as setup_responses
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
@@ -52,13 +53,18 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
-    forwarder = Forwarder(db, settings.webhooks)
+    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics()
-    intake = IntakePipeline(db, validator or _PendingValidator(), forwarder, metrics)
+    lifecycle.attach(events=forwarder, observer=metrics)
+    intake = IntakePipeline(
+        db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
+    )
     app[SETTINGS] = settings
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
+    app[LIFECYCLE] = lifecycle
     app[KEY_CACHE] = KeyCache()
     app[INTAKE] = intake
     with warnings.catch_warnings():

@@ -179,6 +179,8 @@ async def _participants_add(db: Any, args: argparse.Namespace) -> int:
     from gateway.config import load_settings
     from gateway.forwarding import Forwarder
     from gateway.inbound.routing import route_for_participant
+    from gateway.lifecycle import Cause, Lifecycle
+    from gateway.lifecycle.vocabulary import ADMIN
     from gateway.store import repo
 
     async with db.write() as s:
@@ -186,7 +188,12 @@ async def _participants_add(db: Any, args: argparse.Namespace) -> int:
         # Only writes delivery rows in this transaction; the running server sends them.
         forwarder = Forwarder(db, load_settings(args.config).webhooks)
         routed = await route_for_participant(
-            s, row.tenant, row.id, forwarding=forwarder, actor="cli:participants add"
+            s,
+            row.tenant,
+            row.id,
+            lifecycle=Lifecycle(),
+            forwarding=forwarder,
+            cause=Cause("participants", role=ADMIN, actor="cli:participants add"),
         )
     print(f"{row.id} -> {row.tenant}")
     for r in routed:

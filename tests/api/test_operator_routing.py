@@ -83,7 +83,8 @@ async def test_operator_routes_an_unroutable_document(gateway: Gateway, ubl: byt
     assert status == 200
     last = doc["history"][-1]
     assert (last["from"], last["to"], last["source"]) == ("unroutable", "received", "operator")
-    assert last["actor"].startswith("key:") and "ops: Jo" in last["actor"]
+    op_key_id = op.split("_")[1]
+    assert (last["actor"], last["tenant"], last["key_id"]) == ("ops: Jo", "operator", op_key_id)
     assert "buyer confirmed by phone" in last["reason"]
     status, inbox = await gateway.get(acme, "/v1/inbox")
     assert status == 200 and [i["document"]["id"] for i in inbox["items"]] == [doc_id]

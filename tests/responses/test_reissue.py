@@ -16,6 +16,10 @@ BUYER = "0196:6963495890"
 NUMBER = "COPY-2024-1"
 
 
+def _db(url: str | None) -> dict[str, Any]:
+    return {"database_url": url} if url else {}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
@@ -40,7 +44,7 @@ def _ap(imr_id: str) -> bytes:
 async def test_same_invoice_twice_is_refused_unless_reissued(
     gw_factory: Any, make_invoice: Any, database_url: str | None
 ) -> None:
-    gw = await gw_factory(database_url=database_url)
+    gw = await gw_factory(settings=_db(database_url))
     key = await gw.key("acme")
     raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     # Submitted concurrently: the database lets exactly one through.

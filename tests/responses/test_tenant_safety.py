@@ -35,6 +35,10 @@ BUYER = "0196:6963495890"  # buyer-co
 NUMBER = "SAFE-2024-1"
 
 
+def _db(url: str | None) -> dict[str, Any]:
+    return {"database_url": url} if url else {}
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
@@ -72,7 +76,7 @@ async def _count(gw: Any, tenant: str) -> int:
 async def test_local_emit_by_a_tenant_that_is_not_the_buyer_is_refused(
     gw_factory: Any, make_invoice: Any, database_url: str | None
 ) -> None:
-    gw = await gw_factory(database_url=database_url)
+    gw = await gw_factory(settings=_db(database_url))
     await gw.participant("acme", SELLER)
     await gw.participant("buyer-co", BUYER)
     acme, sales_id, delivered = await _acme_invoice(gw, make_invoice)
@@ -117,6 +121,7 @@ async def test_local_emit_by_a_tenant_that_is_not_the_buyer_is_refused(
         "invoice-response",
     )
     assert note["actor"] == "via local tenant:other key:k1"
+    assert (note["tenant"], note["key_id"]) == ("other", "k1")
     _, listed = await gw.call("GET", acme, "/v1/admin/responses?state=refused")
     assert [i["document_id"] for i in listed["items"]] == [forged.document_id]
 
@@ -139,7 +144,12 @@ async def test_local_emit_by_a_tenant_that_is_not_the_buyer_is_refused(
         f"imr:{BUYER} via local tenant:buyer-co key:{buyer_key_id} (Jo from accounts)"
     )
     purchase_history = (await gw.doc(buyer, purchase["id"]))["history"]
-    assert purchase_history[-1]["actor"] == f"key:{buyer_key_id} (Jo from accounts)"
+    assert purchase_history[-1]["actor"] == "Jo from accounts"
+    assert (last["tenant"], last["key_id"]) == ("buyer-co", buyer_key_id)
+    assert (purchase_history[-1]["tenant"], purchase_history[-1]["key_id"]) == (
+        "buyer-co",
+        buyer_key_id,
+    )
 
 
 def _free_port() -> int:
@@ -172,7 +182,7 @@ async def test_anonymous_email_response_is_never_applied(
     gw_factory: Any, make_invoice: Any, database_url: str | None
 ) -> None:
     port = _free_port()
-    gw = await gw_factory(database_url=database_url, smtp_port=port)
+    gw = await gw_factory(settings=_db(database_url) | {"smtp": {"port": port}})
     acme, sales_id, _ = await _acme_invoice(gw, make_invoice)  # acme's id is not registered
 
     reply = await _send_mail(port, _pd())
