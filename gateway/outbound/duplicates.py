@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.store import repo
 
 KIND = "business-key"
+#: Only invoices and credit notes are guarded (responses, MLS and reports have ids of their own).
+GUARDED_KINDS = frozenset({"Invoice", "CreditNote"})
 
 
 class DuplicateOutbound(Exception):
@@ -31,9 +33,9 @@ class DuplicateOutbound(Exception):
         self.original_id = original_id
 
 
-def claims_for(business_key: str | None, receiver: str) -> dict[str, str]:
+def claims_for(kind: str | None, business_key: str | None, receiver: str) -> dict[str, str]:
     """The claim an outbound original holds (none without a business key)."""
-    if not business_key:
+    if kind not in GUARDED_KINDS or not business_key:
         return {}
     return {KIND: repo.sha256_hex(f"{business_key}|{receiver.strip().lower()}")}
 
