@@ -25,6 +25,8 @@ from gateway.web import (
     read_json,
     require,
     status_changed,
+    status_refusal,
+    status_refused,
     too_large,
 )
 
@@ -176,18 +178,25 @@ async def change_status(request: web.Request) -> web.Response:
     async with request.app[DB].write() as s:
         doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        try:
-            await lifecycle.move(s, doc, target, cause, reason=reason)
-        except IllegalTransition as exc:
-            raise Problem(
-                409,
-                exc.code,
-                exc.reason,
-                current_status=exc.current,
-                requested_status=exc.target,
-                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
-            ) from exc
+        refused = await status_refusal(request.app, s, doc, target)
+        if refused is None:
+            try:
+                await lifecycle.move(s, doc, target, cause, reason=reason)
+            except IllegalTransition as exc:
+                raise Problem(
+                    409,
+                    exc.code,
+                    exc.reason,
+                    current_status=exc.current,
+                    requested_status=exc.target,
+                    allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
+                ) from exc
+    change = StatusChanged(
+        doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
+    )
+    if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
+        await status_refused(request.app, change, refused)
+        raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
-    change = StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await status_changed(request.app, change)
     return web.json_response(document_summary(doc))

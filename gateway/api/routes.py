@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.admin import mark_original
+from gateway.admin import list_unrouted, mark_original, route
 from gateway.api import documents
 from gateway.api.inbox import get_inbox
 
@@ -20,4 +20,6 @@ def setup_routes(app: web.Application) -> None:
     )
     app.router.add_post("/v1/documents/{id}/status", documents.change_status)
     app.router.add_post("/v1/admin/documents/{id}/mark-original", mark_original)
+    app.router.add_post("/v1/admin/documents/{id}/route", route)
+    app.router.add_get("/v1/admin/unrouted", list_unrouted)
     app.router.add_get("/v1/inbox", get_inbox)

@@ -19,14 +19,17 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 """
 
 from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
-from gateway.web.auth import PRINCIPAL, Principal, auth_middleware, require
+from gateway.web.auth import PRINCIPAL, Principal, auth_middleware, require, require_operator
 from gateway.web.body import MAX_JSON_BODY, read_capped, read_json, too_large
 from gateway.web.hooks import (
     StatusChanged,
     add_document_view,
+    add_status_guard,
     document_views,
     on_status_changed,
     status_changed,
+    status_refusal,
+    status_refused,
 )
 from gateway.web.instrument import metrics_middleware
 from gateway.web.keycache import KeyCache
@@ -56,6 +59,7 @@ __all__ = [
     "Problem",
     "StatusChanged",
     "add_document_view",
+    "add_status_guard",
     "auth_middleware",
     "cursor",
     "document_or_404",
@@ -72,6 +76,9 @@ __all__ = [
     "read_capped",
     "read_json",
     "require",
+    "require_operator",
     "status_changed",
+    "status_refusal",
+    "status_refused",
     "too_large",
 ]
