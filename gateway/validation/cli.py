@@ -31,18 +31,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
-    from gateway.validation.kosit.cli import add_arguments
+    from gateway.validation.kosit import add_arguments
 
     add_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.validation.kosit import cli as kosit_cli
+    from gateway.validation.kosit import run_cli
     from gateway.validation.scenarios import load_scenarios
 
     if args.kosit_config or args.daemon or args.format.startswith("kosit") or args.output_dir:
-        return kosit_cli.run(args, load_settings(args.config), _read_inputs(args.files))
+        return run_cli(args, load_settings(args.config), _read_inputs(args.files))
     if args.list_scenarios:
         for s in load_scenarios():
             if args.format == "json":

@@ -42,7 +42,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     k.add_argument("--port", type=int, default=8080, help="daemon port (default 8080)")
 
 
-def run(args: argparse.Namespace, settings: Any, inputs: list[tuple[str, bytes]]) -> int:
+def run_cli(args: argparse.Namespace, settings: Any, inputs: list[tuple[str, bytes]]) -> int:
     from gateway.validation.kosit import ConfigError, load_config
 
     if not args.kosit_config:

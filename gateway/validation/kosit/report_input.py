@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
+import functools
 import hashlib
 from importlib.metadata import PackageNotFoundError, version
 
@@ -32,6 +33,7 @@ FRAMEWORK_VERSION = "1.0.2"  # what KoSIT 1.6 writes (app-info.properties framew
 _NSMAP = {"in": IN, "s": S, "svrl": SVRL}
 
 
+@functools.cache
 def engine_name() -> str:
     try:
         return f"einvoice-gateway {version('einvoice-gateway')}"
