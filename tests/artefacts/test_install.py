@@ -67,7 +67,7 @@ def test_manifest_pins_every_shared_file() -> None:
 def test_install_from_folder_and_list(tmp_path: Path) -> None:
     target = tmp_path / "artefacts"
     info = install_artefacts(str(ARTEFACTS_SOURCE), target)
-    assert len(info["bundles"]) == len(load_manifest()) >= 7
+    assert len(info["bundles"]) == len(load_manifest())  # every pinned bundle
     assert (target / "ubl-2.1/xsd/maindoc/UBL-Invoice-2.1.xsd").is_file()
     assert (target / "kosit-xrechnung-config/scenarios.xml").is_file()  # a KoSIT configuration
     listed = installed_info(target, verify=True)
