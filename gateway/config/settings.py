@@ -70,6 +70,11 @@ class ValidationSettings:
     max_worker_rss_mib: int = 400
     #: Documents with more tags than this never take the last free worker (0 = no lane).
     heavy_tags: int = 20000
+    #: A KoSIT validator configuration for ``gateway serve``: a folder with scenarios.xml, or
+    #: the folder name of an installed one under DATA_DIR/artefacts ("kosit-xrechnung-config").
+    kosit_config: str = ""
+    #: Tenants whose documents are validated with it (empty = every tenant).
+    kosit_tenants: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -84,7 +89,15 @@ class OutboundSettings:
     per_receiver_concurrency: int = 4
     poll_interval: float = 0.5
     request_timeout: float = 30.0
-    sml_dns_suffix: str = "edelivery.tech.ec.europa.eu"
+    #: SML: "peppol-prod" | "peppol-test" (OpenPeppol's zones) | a custom DNS zone | "off".
+    sml: str = "peppol-prod"
+    #: Explicit SML zone; overrides ``sml`` when set (kept for older configurations).
+    sml_dns_suffix: str = ""
+    #: Also try the classic CNAME name when no U-NAPTR record exists (private networks only;
+    #: the Peppol SML publishes only NAPTR since 2026-02-01). Implies http for that SMP.
+    sml_cname_fallback: bool = False
+    #: Accept ``http://`` SMP URLs (private networks only; Peppol SMPs are HTTPS only).
+    smp_allow_http: bool = False
     smp_cache_ttl: float = 3600.0
     dns_server: str = ""
     #: PEM/DER files of the CAs that may sign SMP answers (Peppol SMP CA); required for discovery.
@@ -126,6 +139,16 @@ class As4Settings:
 
 
 @dataclass
+class ReportingSettings:
+    """Peppol Reporting (TSR/EUSR to OpenPeppol), see gateway.reporting."""
+
+    #: Send last month's TSR and EUSR between day 1 and 15 (only when [as4] is configured).
+    schedule: bool = True
+    #: Seconds between looks at the schedule (each process; a database claim keeps it once).
+    interval: float = 3600.0
+
+
+@dataclass
 class ResponsesSettings:
     """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
 
@@ -143,6 +166,26 @@ class LogSettings:
     level: str = "INFO"
     #: "json" (default, for machines) or "text" (for people at a terminal).
     format: str = "json"
+
+
+@dataclass
+class MetricsSettings:
+    #: When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    token: str = ""
+    #: Answer /metrics only to peers on the loopback interface.
+    loopback_only: bool = False
+    #: Database figures (documents by status, queue depth) are re-read at most this often.
+    snapshot_seconds: float = 15.0
+    #: Distinct tenant label values per metric; later tenants are counted as ``_other``.
+    max_tenant_labels: int = 50
+
+
+@dataclass
+class ConsoleSettings:
+    #: Console sessions end this long after sign-in (seconds).
+    session_seconds: float = 8 * 3600.0
+    #: ... or after this long without a request (seconds).
+    idle_seconds: float = 3600.0
 
 
 @dataclass
@@ -169,11 +212,20 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
 
     @property
     def artefacts_dir(self) -> Path:
         return self.data_dir / "artefacts"
+
+    @property
+    def kosit_config_path(self) -> Path:
+        """``[validation] kosit_config`` as a path (an installed bundle's folder by name)."""
+        given = Path(self.validation.kosit_config)
+        return given if given.is_absolute() or given.exists() else self.artefacts_dir / given
 
     @property
     def effective_database_url(self) -> str:

@@ -85,7 +85,12 @@ class IntakeRefused(Exception):
 
 class ValidatorLike(Protocol):
     async def validate(
-        self, raw: bytes, scenario: str | None = None, *, key: str = "default"
+        self,
+        raw: bytes,
+        scenario: str | None = None,
+        *,
+        tenant: str | None = None,
+        key: str = "default",
     ) -> ValidationReport: ...
 
 
@@ -100,7 +105,9 @@ class ForwardingHook(Protocol):
 class IntakeObserver(Protocol):
     """Metrics hook: ``status`` is the stored status, or ``refused`` for refused XML."""
 
-    def observe(self, channel: str, status: str, validation_seconds: float) -> None: ...
+    def observe(
+        self, channel: str, status: str, validation_seconds: float, tenant: str | None = None
+    ) -> None: ...
 
 
 class IntakePipeline:
@@ -121,6 +128,13 @@ class IntakePipeline:
         self._writer = BatchWriter(db, forwarding, self.lifecycle)
         #: Called with every stored document's result (e.g. Invoice Responses apply themselves).
         self.after_store: list[Callable[[IntakeResult], Awaitable[None]]] = []
+        #: Called with the id of a stranded document once it was routed to a tenant
+        #: (:mod:`gateway.inbound.routing`), after that commit; hooks must not raise.
+        self.after_route: list[Callable[[str], Awaitable[None]]] = []
+
+    async def routed(self, document_id: str) -> None:
+        for hook in self.after_route:
+            await hook(document_id)
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
@@ -132,7 +146,7 @@ class IntakePipeline:
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and (report.status in REFUSED or report.status == TIMEOUT):
             if self.observer is not None:
-                self.observer.observe(sub.channel, "refused", validation_seconds)
+                self.observer.observe(sub.channel, "refused", validation_seconds, sub.tenant)
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
@@ -148,7 +162,7 @@ class IntakePipeline:
         if self.forwarding is not None:  # a new original, or an event (document.duplicate)
             self.forwarding.wake()
         if self.observer is not None:
-            self.observer.observe(sub.channel, result.status, validation_seconds)
+            self.observer.observe(sub.channel, result.status, validation_seconds, result.tenant)
         return result
 
 
@@ -158,8 +172,8 @@ class CallerGone(Exception):
 
 async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> ValidationReport:
     if sub.caller_gone is None:
-        return await validator.validate(sub.raw, key=key)
-    task = asyncio.ensure_future(validator.validate(sub.raw, key=key))
+        return await validator.validate(sub.raw, tenant=sub.tenant, key=key)
+    task = asyncio.ensure_future(validator.validate(sub.raw, tenant=sub.tenant, key=key))
     while True:
         done, _ = await asyncio.wait({task}, timeout=CALLER_POLL_SECONDS)
         if done:
@@ -170,11 +184,16 @@ async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> Vali
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:
-    if fields["tenant"] is None:
+    return claims_of(fields["tenant"], fields["sha256"], fields["business_key"])
+
+
+def claims_of(tenant: str | None, sha256: str, business_key: str | None) -> dict[str, str]:
+    """The uniqueness claims an original of ``tenant`` holds (none without a tenant)."""
+    if tenant is None:
         return {}
-    out = {"sha256": fields["sha256"]}
-    if fields["business_key"]:
-        out["business-key"] = repo.sha256_hex(fields["business_key"])
+    out = {"sha256": sha256}
+    if business_key:
+        out["business-key"] = repo.sha256_hex(business_key)
     return out
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from gateway.outbound.api import OUTBOUND
-from gateway.server.appkeys import DB, INTAKE
+from gateway.web import DB, INTAKE
 
 STARTED_AT = web.AppKey("started_at", float)
 PINNED_SECONDS = 30.0

@@ -3,7 +3,8 @@
 Status values are stable codes callers can switch on:
 ``accepted`` / ``rejected`` (all layers ran), ``no-scenario`` (recognised but no rules apply),
 ``not-well-formed``, ``forbidden-construct``, ``too-large`` (refused before validation),
-``validation-timeout`` (the document used up its deadline; see ``validation.workers``).
+``validation-timeout`` (the document used up its deadline; see ``validation.pool.workers``);
+in KoSIT mode also ``processing-error`` (a stylesheet failed; KoSIT's daemon answers 422).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class ValidationReport:
     reason: str | None = None
     #: Findings left out of ``findings`` by ``[validation] max_findings`` (counted, not listed).
     findings_omitted: int = 0
+    #: In KoSIT mode: the VARL report (``rep:report``) the configuration's stylesheet made.
+    kosit_report: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -78,6 +81,7 @@ class ValidationReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"kosit_report": self.kosit_report} if self.kosit_report is not None else {}
         return {
             "status": self.status,
             "accepted": self.accepted,
@@ -90,6 +94,7 @@ class ValidationReport:
             "artefacts": self.artefacts,
             "timings": self.timings,
             "document": self.document,
+            **extra,
         }
 
     @classmethod
@@ -104,4 +109,5 @@ class ValidationReport:
             document=data.get("document"),
             reason=data.get("reason"),
             findings_omitted=int(data.get("findings_omitted", 0)),
+            kosit_report=data.get("kosit_report"),
         )

@@ -15,8 +15,8 @@ from as4.peppol import build_peppol_message
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
-from gateway.server.appkeys import DB
 from gateway.store import Database, Document, StatusChange, repo
+from gateway.web import DB
 
 BIS_DOCTYPE = (
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
@@ -103,10 +103,11 @@ def node_settings(
                 "retry_max": 0.5,
                 "poll_interval": 0.05,
                 "request_timeout": 10.0,
-                "sml_dns_suffix": "",
+                "sml": "off",
                 "workers": 4,
             },
             "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
+            "reporting": {"schedule": False},  # tests send reports explicitly
             "routes": routes or [],
         },
     )

@@ -21,11 +21,11 @@ from sqlalchemy import select
 from gateway.inbound.email import SmtpChannel
 from gateway.inbound.intake import CallerGone, Submission
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB, INTAKE, SETTINGS
 from gateway.store import models as m
 from gateway.store import repo
 from gateway.validation import Validator
 from gateway.validation.pool import Bounds
+from gateway.web import DB, INTAKE, SETTINGS
 from tests.api.conftest import gateway_settings
 from tests.inbound_email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads

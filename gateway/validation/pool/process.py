@@ -19,7 +19,7 @@ from typing import Any
 
 from gateway.documents import ParseLimits
 from gateway.validation.compiling import install as install_compile_clock
-from gateway.validation.engine import Engine
+from gateway.validation.engine import Engine, Pipeline
 
 STOP = b""
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -30,11 +30,26 @@ def make_engine(
     limits: ParseLimits,
     warm: bool,
     stand_ins: bool = True,
+    kosit: tuple[str, str | None, bool] | None = None,
     max_findings: int = 0,
-) -> Engine:
-    engine = Engine(
-        Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
-    )
+) -> Pipeline:
+    """The gateway's own engine; with ``kosit=(config dir, repository, exclusive)`` a KoSIT
+    one (exclusive) or both, the KoSIT one chosen per request (see ``WithKosit``)."""
+    engine: Pipeline
+    if kosit is not None:
+        from gateway.validation.kosit import KositEngine, WithKosit, load_config
+
+        config = load_config(Path(kosit[0]), Path(kosit[1]) if kosit[1] else None)
+        engine = KositEngine(config, limits=limits, stand_ins=stand_ins)
+        if not kosit[2]:
+            own = Engine(
+                Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
+            )
+            engine = WithKosit(own, engine)
+    else:
+        engine = Engine(
+            Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
+        )
     if warm:
         engine.warm()
     return engine
@@ -60,7 +75,7 @@ def serve(conn: Connection, clock: Any, *initargs: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_compile_clock(clock)
     try:
-        engine: Engine | None = make_engine(*initargs)
+        engine: Pipeline | None = make_engine(*initargs)
         failure: BaseException | None = None
     except Exception as exc:  # answer every request with the reason instead of dying silently
         engine, failure = None, exc
@@ -72,11 +87,11 @@ def serve(conn: Connection, clock: Any, *initargs: Any) -> None:
             return
         if message == STOP:
             return
-        data, scenario, max_rss_mib = pickle.loads(message)
+        data, scenario, name, max_rss_mib = pickle.loads(message)
         try:
             if engine is None:
                 raise failure  # type: ignore[misc]
-            answer: tuple[bool, Any] = (True, engine.validate(data, scenario))
+            answer: tuple[bool, Any] = (True, engine.validate(data, scenario, name))
         except Exception as exc:
             answer = (False, exc)
         del data, message

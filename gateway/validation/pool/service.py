@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.artefacts import installed_info
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
-from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
+from gateway.validation.engine import ArtefactsMissing, Pipeline, UnknownScenario
 from gateway.validation.pool.process import make_engine
 from gateway.validation.pool.thread import ValidationThread
 from gateway.validation.pool.workers import (
@@ -25,7 +25,7 @@ from gateway.validation.pool.workers import (
     WorkersBroken,
 )
 from gateway.validation.report import Finding, ValidationReport
-from gateway.validation.scenarios import Scenario, load_scenarios
+from gateway.validation.scenarios import USE_KOSIT, Scenario, load_scenarios
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -46,11 +46,28 @@ class Validator:
         limits: ParseLimits | None = None,
         warm: bool = True,
         stand_ins: bool = True,
+        kosit_config: Path | None = None,
+        kosit_repository: Path | None = None,
+        kosit_tenants: list[str] | None = None,
         bounds: Bounds | None = None,
         max_findings: int = 0,
     ) -> None:
+        """With ``kosit_config`` and no ``kosit_tenants``, every document is validated with
+        that KoSIT configuration instead of the gateway's scenarios (the CLI, the daemon); with
+        ``kosit_tenants`` (empty = all tenants) the workers hold both, and those tenants'
+        documents get KoSIT's (``gateway serve``)."""
         self.artefacts_dir = Path(artefacts_dir)
-        if installed_info(self.artefacts_dir) is None:
+        self.kosit_tenants = kosit_tenants
+        self.kosit = (
+            (
+                str(kosit_config),
+                str(kosit_repository) if kosit_repository else None,
+                kosit_tenants is None,
+            )
+            if kosit_config is not None
+            else None
+        )
+        if (self.kosit is None or not self.kosit[2]) and installed_info(self.artefacts_dir) is None:
             raise ArtefactsMissing(
                 f"no validation artefacts installed in {self.artefacts_dir}; run "
                 "'gateway artefacts install --from SOURCE'"
@@ -61,9 +78,9 @@ class Validator:
         self.stand_ins = stand_ins
         self._bounds = bounds or Bounds()
         self.max_findings = max_findings
-        self.scenarios: list[Scenario] = load_scenarios()
+        self.scenarios: list[Scenario] = [] if self.kosit and self.kosit[2] else load_scenarios()
         self._ids = {s.id for s in self.scenarios}
-        self._engine: Engine | None = None
+        self._engine: Pipeline | None = None
         self._workers: ProcessWorkers | None = None
         self._start()
 
@@ -96,6 +113,9 @@ class Validator:
                 heavy_tags=v.heavy_tags,
             ),
         )
+        if settings.validation.kosit_config:
+            kwargs.setdefault("kosit_config", settings.kosit_config_path)
+            kwargs.setdefault("kosit_tenants", list(settings.validation.kosit_tenants))
         return cls(settings.artefacts_dir, jobs=settings.validation.jobs, limits=limits, **kwargs)
 
     def _start(self) -> None:
@@ -104,6 +124,7 @@ class Validator:
             self.limits,
             self.warm,
             self.stand_ins,
+            self.kosit,
             self.max_findings,
         )
         if self.jobs <= 0:
@@ -112,55 +133,68 @@ class Validator:
             self._workers = ProcessWorkers(self.jobs, initargs, self._bounds)
 
     def _check_scenario(self, scenario: str | None) -> None:
-        if scenario is not None and scenario not in self._ids:
+        if scenario is not None and scenario not in self._ids and not self.kosit:
             raise UnknownScenario(
                 f"unknown scenario {scenario!r}; known: {', '.join(sorted(self._ids))}"
             )
 
     async def validate(
-        self, data: bytes, scenario: str | None = None, *, key: str = "default"
+        self,
+        data: bytes,
+        scenario: str | None = None,
+        name: str = "",
+        tenant: str | None = None,
+        *,
+        key: str = "default",
     ) -> ValidationReport:
-        """The report for ``data``. ``key`` names the sender for the fair queue (the intake
-        passes ``channel:tenant``). Cancelling the awaiting task cancels the request: it leaves
-        the queue, or its worker is stopped (see ``workers``)."""
+        """``name`` is the input's name where reports carry one (KoSIT's document reference);
+        ``tenant`` picks the KoSIT configuration for the tenants configured to use it; ``key``
+        names the sender for the fair queue (the intake passes ``channel:tenant``). Cancelling
+        the awaiting task cancels the request: it leaves the queue, or its worker is stopped."""
         self._check_scenario(scenario)
+        scenario = self._for_tenant(scenario, tenant)
         loop = asyncio.get_running_loop()
         try:
             try:
-                return await asyncio.wrap_future(self._submit(data, scenario, key), loop=loop)
+                return await asyncio.wrap_future(self._submit(data, scenario, name, key), loop=loop)
             except WorkersBroken:
                 # A worker died (OOM, crash in native code); a fresh one takes its place. Try
                 # once more, so one poisonous document cannot take validation down for everyone.
-                return await asyncio.wrap_future(self._submit(data, scenario, key), loop=loop)
+                return await asyncio.wrap_future(self._submit(data, scenario, name, key), loop=loop)
         except ValidationTimeout as timeout:
             return await asyncio.to_thread(timeout_report, data, timeout, self.limits)
 
     def _submit(
-        self, data: bytes, scenario: str | None, key: str = "default"
+        self, data: bytes, scenario: str | None, name: str = "", key: str = "default"
     ) -> Future[ValidationReport]:
         if self._workers is not None:
-            return self._workers.submit(data, scenario, key)
+            return self._workers.submit(data, scenario, name, key)
         assert self._engine is not None
-        return ValidationThread.shared().submit(self._engine.validate, data, scenario)
+        return ValidationThread.shared().submit(self._engine.validate, data, scenario, name)
 
-    def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
+    def _for_tenant(self, scenario: str | None, tenant: str | None) -> str | None:
+        wants = self.kosit_tenants is not None and (
+            not self.kosit_tenants or tenant in self.kosit_tenants
+        )
+        return USE_KOSIT if scenario is None and self.kosit is not None and wants else scenario
+
+    def validate_sync(
+        self, data: bytes, scenario: str | None = None, tenant: str | None = None
+    ) -> ValidationReport:
         self._check_scenario(scenario)
         try:
-            return self._submit(data, scenario).result()
+            return self._submit(data, self._for_tenant(scenario, tenant)).result()
         except ValidationTimeout as timeout:
             return timeout_report(data, timeout, self.limits)
 
-    def health(self) -> dict[str, Any]:
-        """Worker states, queue length and age (``/health``); in-process mode has none."""
-        if self._workers is None:
-            return {"workers": [], "mode": "in-process", "queued": 0, "oldest_queued_seconds": 0}
-        return {"mode": "processes", **self._workers.health()}
-
-    def map(self, items: list[tuple[bytes, str | None]]) -> list[ValidationReport]:
+    def map(
+        self, items: list[tuple[bytes, str | None]], names: list[str] | None = None
+    ) -> list[ValidationReport]:
         """Validate many documents using every worker; results in input order."""
         for _, scenario in items:
             self._check_scenario(scenario)
-        futures = [self._submit(d, s) for d, s in items]
+        names = names or [""] * len(items)
+        futures = [self._submit(d, s, n) for (d, s), n in zip(items, names, strict=True)]
         out = []
         for (data, _), future in zip(items, futures, strict=True):
             try:
@@ -168,6 +202,20 @@ class Validator:
             except ValidationTimeout as timeout:
                 out.append(timeout_report(data, timeout, self.limits))
         return out
+
+    def health(self) -> dict[str, Any]:
+        """Worker states, queue length and age (``/health``); in-process mode has none."""
+        if self._workers is None:
+            return {"workers": [], "mode": "in-process", "queued": 0, "oldest_queued_seconds": 0}
+        return {"mode": "processes", **self._workers.health()}
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (none in-process)."""
+        return self._workers.pids() if self._workers is not None else []
+
+    def alive(self) -> bool:
+        """Every worker process is running (in-process: always)."""
+        return self._workers.alive() if self._workers is not None else True
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)

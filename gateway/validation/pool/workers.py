@@ -181,11 +181,11 @@ class ProcessWorkers:
 
     # -- the caller's side --------------------------------------------------------------------
     def submit(
-        self, data: bytes, scenario: str | None, key: str = "default"
+        self, data: bytes, scenario: str | None, name: str = "", key: str = "default"
     ) -> Future[ValidationReport]:
         job = Job(
             message=pickle.dumps(
-                (data, scenario, self.bounds.max_rss_mib), protocol=pickle.HIGHEST_PROTOCOL
+                (data, scenario, name, self.bounds.max_rss_mib), protocol=pickle.HIGHEST_PROTOCOL
             ),
             size=len(data),
             deadline=self.bounds.deadline(len(data)),
@@ -215,6 +215,12 @@ class ProcessWorkers:
                 ),
                 "restarts": dict(self.restarts),
             }
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    def alive(self) -> bool:
+        return bool(self._workers) and all(w.process.is_alive() for w in self._workers)
 
     def shutdown(self) -> None:
         with self._cv:
