@@ -168,8 +168,6 @@ def _cii_party(node: etree._Element | None) -> Party:
     )
 
 
-
-
 def _identify_ubl(root: etree._Element, info: DocumentInfo) -> None:
     info.customization_id = _text(root, "cbc:CustomizationID")
     info.profile_id = _text(root, "cbc:ProfileID")
@@ -246,9 +244,7 @@ def _identify_cdar(root: etree._Element, info: DocumentInfo) -> None:
     info.number = _text(doc, "ram:ID")
     info.issue_date = _cii_date(_text(doc, "ram:IssueDateTime/udt:DateTimeString"))
     info.sender = _cii_party(doc.find("ram:IssuerTradeParty", NS) if doc is not None else None)
-    info.receiver = _cii_party(
-        doc.find("ram:RecipientTradeParty", NS) if doc is not None else None
-    )
+    info.receiver = _cii_party(doc.find("ram:RecipientTradeParty", NS) if doc is not None else None)
     for ref in root.findall("cdar:AcknowledgementDocument/ram:ReferenceReferencedDocument", NS):
         info.responses.append(
             {
@@ -270,6 +266,12 @@ def _cii_date(value: str | None) -> str | None:
     return value
 
 
+_REPORTING_ROOTS = {
+    "urn:fdc:peppol:transaction-statistics-report:1.0": "TransactionStatisticsReport",
+    "urn:fdc:peppol:end-user-statistics-report:1.1": "EndUserStatisticsReport",
+}
+
+
 def identify(tree: etree._ElementTree | etree._Element) -> DocumentInfo:
     """Summarise a parsed document. Never raises for unknown content: it reports what it saw."""
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
@@ -284,6 +286,11 @@ def identify(tree: etree._ElementTree | etree._Element) -> DocumentInfo:
     elif ns == CDAR and local == "CrossDomainAcknowledgementAndResponse":
         info = DocumentInfo(ns, local, "cdar", local)
         _identify_cdar(root, info)
+    elif _REPORTING_ROOTS.get(ns) == local:
+        # Peppol TSR/EUSR: unqualified CustomizationID/ProfileID in the report's namespace.
+        info = DocumentInfo(ns, local, "peppol-reporting", local)
+        info.customization_id = (root.findtext(f"{{{ns}}}CustomizationID") or "").strip() or None
+        info.profile_id = (root.findtext(f"{{{ns}}}ProfileID") or "").strip() or None
     else:
         info = DocumentInfo(ns, local, "unknown", local)
     return info

@@ -17,6 +17,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped
 from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN
+from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -109,6 +110,9 @@ async def submit(request: web.Request) -> web.Response:
         )
     raw = await read_capped(request, service.settings.http.max_body_bytes)
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    reissue = request.query.get("reissue", "false").lower()
+    if reissue not in ("true", "false"):
+        raise Problem(400, "bad-request", "reissue must be true or false.")
     try:
         result = await service.submit(
             principal.tenant,
@@ -117,7 +121,10 @@ async def submit(request: web.Request) -> web.Response:
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
             cause=principal.cause("api"),
+            reissue=reissue == "true",
         )
+    except DuplicateOutbound as exc:
+        raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
