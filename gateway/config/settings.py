@@ -57,6 +57,11 @@ class ValidationSettings:
     #: libxml2 one for large plain base64 values the schema layer has checked itself; see
     #: gateway.validation.speedups.standin. Off = both parse and validate every document byte for byte.
     stand_ins: bool = True
+    #: A KoSIT validator configuration for ``gateway serve``: a folder with scenarios.xml, or
+    #: the folder name of an installed one under DATA_DIR/artefacts ("kosit-xrechnung-config").
+    kosit_config: str = ""
+    #: Tenants whose documents are validated with it (empty = every tenant).
+    kosit_tenants: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -180,6 +185,12 @@ class Settings:
     @property
     def artefacts_dir(self) -> Path:
         return self.data_dir / "artefacts"
+
+    @property
+    def kosit_config_path(self) -> Path:
+        """``[validation] kosit_config`` as a path (an installed bundle's folder by name)."""
+        given = Path(self.validation.kosit_config)
+        return given if given.is_absolute() or given.exists() else self.artefacts_dir / given
 
     @property
     def effective_database_url(self) -> str:

@@ -74,7 +74,9 @@ class IntakeRefused(Exception):
 
 
 class ValidatorLike(Protocol):
-    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> ValidationReport: ...
 
 
 class ForwardingHook(Protocol):
@@ -120,7 +122,7 @@ class IntakePipeline:
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
         started = time.perf_counter()
-        report = await self.validator.validate(sub.raw)
+        report = await self.validator.validate(sub.raw, tenant=sub.tenant)
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and report.status in REFUSED:
             if self.observer is not None:

@@ -43,7 +43,9 @@ STARTED_AT = web.AppKey("started_at", float)
 class _PendingValidator:
     """Placeholder until the real validator pool has started (startup replaces it)."""
 
-    async def validate(self, raw: bytes, scenario: str | None = None) -> Any:
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> Any:
         raise RuntimeError("validator not started")
 
 
