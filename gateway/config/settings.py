@@ -156,6 +156,26 @@ class LogSettings:
 
 
 @dataclass
+class MetricsSettings:
+    #: When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    token: str = ""
+    #: Answer /metrics only to peers on the loopback interface.
+    loopback_only: bool = False
+    #: Database figures (documents by status, queue depth) are re-read at most this often.
+    snapshot_seconds: float = 15.0
+    #: Distinct tenant label values per metric; later tenants are counted as ``_other``.
+    max_tenant_labels: int = 50
+
+
+@dataclass
+class ConsoleSettings:
+    #: Console sessions end this long after sign-in (seconds).
+    session_seconds: float = 8 * 3600.0
+    #: ... or after this long without a request (seconds).
+    idle_seconds: float = 3600.0
+
+
+@dataclass
 class Route:
     """A static routing rule, checked before dynamic (SML/SMP) discovery."""
 
@@ -179,6 +199,8 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
 

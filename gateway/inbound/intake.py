@@ -90,7 +90,9 @@ class ForwardingHook(Protocol):
 class IntakeObserver(Protocol):
     """Metrics hook: ``status`` is the stored status, or ``refused`` for refused XML."""
 
-    def observe(self, channel: str, status: str, validation_seconds: float) -> None: ...
+    def observe(
+        self, channel: str, status: str, validation_seconds: float, tenant: str | None = None
+    ) -> None: ...
 
 
 class IntakePipeline:
@@ -126,7 +128,7 @@ class IntakePipeline:
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and report.status in REFUSED:
             if self.observer is not None:
-                self.observer.observe(sub.channel, "refused", validation_seconds)
+                self.observer.observe(sub.channel, "refused", validation_seconds, sub.tenant)
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
@@ -142,7 +144,7 @@ class IntakePipeline:
         if self.forwarding is not None:  # a new original, or an event (document.duplicate)
             self.forwarding.wake()
         if self.observer is not None:
-            self.observer.observe(sub.channel, result.status, validation_seconds)
+            self.observer.observe(sub.channel, result.status, validation_seconds, result.tenant)
         return result
 
 
