@@ -4,7 +4,8 @@
 
 Fills a SQLite store with ``--documents`` documents through the real intake
 (gateway.inbound.fill), serves it on loopback and measures ``GET /v1/documents/{id}`` latency
-(4 concurrent clients) in three runs of the same process, interleaved:
+(4 concurrent clients) in three kinds of run, interleaved over ``--rounds`` rounds in one
+process, and counts the database aggregates each kind ran:
 
 - ``no scrapes``: the reference;
 - ``scan per scrape``: ``metrics.snapshot_seconds = 0``, so every scrape starts the database
@@ -56,7 +57,9 @@ async def _prefill(work: Path, count: int) -> None:
     await db.dispose()
 
 
-async def _measure(work: Path, snapshot_seconds: float, rate: float, seconds: float) -> list[float]:
+async def _measure(
+    work: Path, snapshot_seconds: float, rate: float, seconds: float
+) -> tuple[list[float], int]:
     from gateway.config import load_settings
     from gateway.server.app import create_app
     from gateway.store import Document, repo
@@ -102,13 +105,19 @@ async def _measure(work: Path, snapshot_seconds: float, rate: float, seconds: fl
 
     async with aiohttp.ClientSession() as http:
         await asyncio.gather(scraper(http), *(client(http, n) for n in range(4)))
+    from gateway.web import METRICS
+
+    scans = app[METRICS].snapshot.refreshes
     await runner.cleanup()
-    return latencies
+    return latencies, scans
 
 
-def _row(name: str, lat: list[float]) -> str:
+def _row(name: str, lat: list[float], scans: int) -> str:
     q = statistics.quantiles(lat, n=100)
-    return f"{name:16} {len(lat):7d} {q[49] * 1000:9.1f} {q[98] * 1000:9.1f} {max(lat) * 1000:9.1f}"
+    return (
+        f"{name:16} {len(lat):8d} {q[49] * 1000:9.1f} {q[98] * 1000:9.1f} "
+        f"{max(lat) * 1000:9.1f} {scans:6d}"
+    )
 
 
 async def main() -> int:
@@ -116,19 +125,27 @@ async def main() -> int:
     p.add_argument("--documents", type=int, default=17_000)
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--rate", type=float, default=25.0, help="scrapes per second")
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         started = time.perf_counter()
         await _prefill(work, args.documents)
         print(f"store: {args.documents:,} documents ({time.perf_counter() - started:.0f} s)")
-        print(f"{'run':16} {'requests':>7} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9}")
-        for name, snap, rate in (
+        kinds = (
             ("no scrapes", 15.0, 0.0),
             ("scan per scrape", 0.0, args.rate),
             ("snapshot", 15.0, args.rate),
-        ):
-            print(_row(name, await _measure(work, snap, rate, args.seconds)), flush=True)
+        )
+        results: dict[str, tuple[list[float], int]] = {k[0]: ([], 0) for k in kinds}
+        for _ in range(args.rounds):
+            for name, snap, rate in kinds:
+                lat, scans = await _measure(work, snap, rate, args.seconds)
+                results[name] = (results[name][0] + lat, results[name][1] + scans)
+        head = f"{'run':16} {'requests':>8} {'p50 ms':>9} {'p99 ms':>9} {'max ms':>9} {'scans':>6}"
+        print(head)
+        for name, (lat, scans) in results.items():
+            print(_row(name, lat, scans), flush=True)
     return 0
 
 
