@@ -7,6 +7,9 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +33,7 @@ from gateway.web import (
 )
 
 AS4 = web.AppKey("as4", As4Channel)
+log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | None:
@@ -52,11 +56,26 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     app.router.add_post("/as4", describe(as4_handler(channel.receiver)))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_mls(channel)) if channel.outbox else None
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await channel.aclose()
 
     app.cleanup_ctx.append(lifecycle)
     return channel
+
+
+async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
+    """Queue MLS owed from before a crash (see gateway.as4.mls_outbox)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await channel.outbox.sweep()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("MLS outbox sweep failed")
 
 
 @operation(
