@@ -30,6 +30,7 @@ from gateway.web import (
     Problem,
     operation,
     require,
+    require_operator,
 )
 
 AS4 = web.AppKey("as4", As4Channel)
@@ -109,7 +110,7 @@ async def reporting(request: web.Request) -> web.Response:
 async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""
-    require(request, "operator")
+    require_operator(request)
     try:
         days = int(request.query.get("days", "7"))
     except ValueError as exc:

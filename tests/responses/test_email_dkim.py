@@ -14,13 +14,10 @@ from typing import Any
 import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from live_gateway import BUYER, SELLER, invoice_response
 
-from gateway.documents.identify import Party
-from gateway.responses import ResponseContent, build_response
 from gateway.responses.api import RESPONSES
 
-SELLER = "0196:6841569459"
-BUYER = "0196:6963495890"
 NUMBER = "MAIL-2024-1"
 SENDER = "billing@buyer.example"
 
@@ -39,18 +36,7 @@ def _key() -> tuple[bytes, bytes]:
 
 
 def _mail(imr_id: str, code: str, private: bytes | None, *, tamper: bool = False) -> bytes:
-    xml = build_response(
-        ResponseContent(
-            imr_id=imr_id,
-            issue_date="2024-03-01",
-            code=code,
-            sender=Party(endpoint=BUYER, name="Buyer organization"),
-            receiver=Party(endpoint=SELLER, name="Seller company"),
-            invoice_number=NUMBER,
-            invoice_type_code="380",
-            reason_code="OTH" if code == "UQ" else None,
-        )
-    )
+    xml = invoice_response(code, imr_id, NUMBER)
     msg = EmailMessage()
     msg["From"] = f"Buyer Billing <{SENDER}>"
     msg["To"] = "invoices@gateway.example"
