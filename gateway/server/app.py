@@ -42,6 +42,7 @@ from gateway.web import (
     KeyCache,
     auth_middleware,
     metrics_middleware,
+    openapi_handler,
     problem_middleware,
 )
 
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     setup_health(app)  # /health (readiness), /health/ready, /health/live
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_routes(app)
     return app

@@ -24,7 +24,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from gateway.outbound.api import OUTBOUND
-from gateway.web import DB, INTAKE
+from gateway.web import DB, INTAKE, operation
 
 STARTED_AT = web.AppKey("started_at", float)
 PINNED_SECONDS = 30.0
@@ -38,10 +38,21 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/health/live", live)
 
 
+@operation(
+    "Liveness: the process answers (200)",
+    tag="system",
+    responses={200: {"type": "object"}},
+)
 async def live(request: web.Request) -> web.Response:
     return web.json_response({"status": "alive", "uptime_seconds": _uptime(request)})
 
 
+@operation(
+    "Readiness: database, validator workers (starting/busy/dead), outbound queue age "
+    "(200 ok, 503 degraded)",
+    tag="system",
+    responses={200: {"type": "object"}, 503: {"type": "object"}},
+)
 async def ready(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
