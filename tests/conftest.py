@@ -8,7 +8,9 @@ operator would, into a temporary data directory.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +78,35 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("GATEWAY_TEST_POSTGRES_URL not set (bash .ci/run starts a PostgreSQL)")
     return url
+
+
+@asynccontextmanager
+async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"gw_test_{secrets.token_hex(4)}"
+    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def pg_databases(postgres_url: str) -> Any:
+    """``async with pg_databases() as url``: a new, empty database, dropped afterwards (for
+    fixtures that choose the database at run time)."""
+    return lambda: _fresh_database(postgres_url)
+
+
+@pytest.fixture
+async def pg_database(postgres_url: str) -> AsyncIterator[str]:
+    """URL of a new, empty database on the test server; dropped afterwards."""
+    async with _fresh_database(postgres_url) as url:
+        yield url

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from gateway.api import hooks
 from gateway.api.auth import require
-from gateway.api.body import read_capped, too_large
+from gateway.api.body import body_timeout, read_capped, read_json, reserve, too_large, too_slow
+from gateway.api.params import field_rejected, field_text, int_param, query_int, query_text
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
 from gateway.server.appkeys import DB, INTAKE, SETTINGS
-from gateway.store import IllegalTransition, model_for, repo
+from gateway.store import Document, FieldRejected, IllegalTransition, model_for, repo
+from gateway.store.fit import column_lengths
 from gateway.store.serialize import (
     attachment_entry,
     delivery_entry,
@@ -23,8 +25,13 @@ from gateway.store.serialize import (
 from gateway.store.statuses import API
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
-MAX_JSON_BODY = 64 * 1024
 MAX_PAGE = 200
+#: Re-exported for the handlers of other packages (responses, admin) that import them here.
+__all__ = ["int_param", "load_document", "read_json"]
+#: Column lengths of the document table: what a filter or a status name may be at most.
+_LENGTHS = column_lengths(Document)
+#: Longest status reason accepted (free text, kept in the history for ever).
+MAX_REASON = 2000
 
 
 async def submit(request: web.Request) -> web.Response:
@@ -50,6 +57,8 @@ async def submit(request: web.Request) -> web.Response:
     )
     try:
         result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
     except IntakeRefused as exc:
         status = 413 if exc.code == "too-large" else 400
         raise Problem(
@@ -76,6 +85,21 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
     """The first XML part is the document; every other part is kept as an attachment."""
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+    timeout = body_timeout(request)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _multipart_parts(request, limit)
+    except TimeoutError:
+        raise too_slow(timeout or 0) from None
+    except (ValueError, AssertionError, RuntimeError) as exc:
+        # No boundary, a truncated body, broken part headers: the client's mistake, not ours.
+        # (aiohttp's reader signals these with ValueError/AssertionError/RuntimeError.)
+        raise Problem(
+            400, "bad-multipart", f"The multipart body cannot be read: {exc or type(exc).__name__}."
+        ) from exc
+
+
+async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
     reader = await request.multipart()
     document: bytes | None = None
     attachments: list[Attachment] = []
@@ -88,6 +112,7 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
             total += len(chunk)
             if total > limit:
                 raise too_large(limit)
+            reserve(request, len(chunk))
             data.extend(chunk)
         ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
         name = part.filename or part.name or "attachment"
@@ -140,16 +165,15 @@ async def get_content(request: web.Request) -> web.Response:
 
 async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    q = request.query
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    after = query_int(request, "cursor", 0)
+    limit = min(max(query_int(request, "limit", 50), 1), MAX_PAGE)
     async with request.app[DB].read() as s:
         docs = await repo.list_documents(
             s,
             principal.tenant,
-            status=q.get("status") or None,
-            channel=q.get("channel") or None,
-            direction=q.get("direction") or None,
+            status=query_text(request, "status", _LENGTHS["status"]),
+            channel=query_text(request, "channel", _LENGTHS["channel"]),
+            direction=query_text(request, "direction", _LENGTHS["direction"]),
             after_seq=after,
             limit=limit,
         )
@@ -161,10 +185,12 @@ async def list_documents(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)
-    target = payload.get("status")
-    reason = payload.get("reason")
-    if not isinstance(target, str) or (reason is not None and not isinstance(reason, str)):
+    if not isinstance(payload.get("status"), str) or not isinstance(
+        payload.get("reason", ""), str | None
+    ):
         raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+    target = field_text(payload, "status", _LENGTHS["status"], required=True)
+    reason = field_text(payload, "reason", MAX_REASON, multiline=True)
     doc_id = request.match_info["id"]
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
@@ -187,17 +213,6 @@ async def change_status(request: web.Request) -> web.Response:
     return web.json_response(document_summary(doc))
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    raw = await read_capped(request, MAX_JSON_BODY)
-    try:
-        payload = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise Problem(400, "invalid-json", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise Problem(400, "invalid-json", "The body must be a JSON object.")
-    return payload
-
-
 async def load_document(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
     try:
         return await repo.get_document(s, doc_id, tenant, for_update=for_update)
@@ -208,13 +223,3 @@ async def load_document(s: Any, doc_id: str, tenant: str, *, for_update: bool = 
 def _not_found(doc_id: str) -> Problem:
     # Same answer for "does not exist" and "belongs to another tenant": ids leak nothing.
     return Problem(404, "not-found", f"No document {doc_id}.")
-
-
-def int_param(value: str, name: str) -> int:
-    try:
-        out = int(value)
-    except ValueError:
-        raise Problem(400, "bad-request", f"{name} must be an integer.") from None
-    if out < 0:
-        raise Problem(400, "bad-request", f"{name} must not be negative.")
-    return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.inbound.storing import BatchWriter, Pending
-from gateway.store import Database, Document, repo
+from gateway.store import Database, Document, check_row, clean_json, repo
 from gateway.store import models as m
 from gateway.validation.report import ValidationReport
 
@@ -29,6 +29,21 @@ log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
 REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: The names senders know for the stored fields read from their document (error messages).
+FIELD_NAMES = {
+    "number": "invoice number (cbc:ID / rsm:ExchangedDocument/ram:ID)",
+    "currency": "currency code (cbc:DocumentCurrencyCode / ram:InvoiceCurrencyCode)",
+    "customization_id": "customization id (cbc:CustomizationID)",
+    "sender_endpoint": "sender endpoint id (cbc:EndpointID)",
+    "receiver_endpoint": "receiver endpoint id (cbc:EndpointID)",
+    "seller_id": "seller id",
+    "buyer_id": "buyer id",
+    "issue_date": "issue date",
+    "due_date": "due date",
+    "payable_amount": "payable amount",
+}
+#: Free-text fields that may hold line breaks (party names are a fallback seller/buyer id).
+MULTILINE = ("status_reason", "business_key", "seller_id", "buyer_id")
 
 
 @dataclass
@@ -144,6 +159,15 @@ def _claims(fields: dict[str, Any]) -> dict[str, str]:
 def _document_fields(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> dict[str, Any]:
+    """The stored record of ``sub``; :class:`~gateway.store.FieldRejected` when a value read
+    from the document cannot be stored (too long for its column, NUL, ...), on every database.
+    """
+    fields = _fields(sub, report, tenant)
+    check_row(Document, fields, names=FIELD_NAMES, multiline=MULTILINE)
+    return fields
+
+
+def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> dict[str, Any]:
     info = report.document or {}
     seller = info.get("seller") or {}
     buyer = info.get("buyer") or {}
@@ -189,7 +213,8 @@ def _document_fields(
         "payable_amount": info.get("payable_amount"),
         "business_key": info.get("business_key"),
         "report": report.to_dict(),
-        "meta": dict(sub.metadata),
+        # Channel facts (mail subjects, file names) are informational: cleaned, never refused.
+        "meta": clean_json(dict(sub.metadata)),
     }
 
 

@@ -15,14 +15,18 @@ from aiohttp import web
 from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.body import read_capped
+from gateway.api.params import field_rejected, header_text, query_text
 from gateway.api.problems import Problem
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
 from gateway.server.metrics import gauge
+from gateway.store import FieldRejected
+from gateway.store.fit import column_lengths
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
-MAX_IDEMPOTENCY_KEY = 200
+MAX_IDEMPOTENCY_KEY = column_lengths(OutboundItem)["idempotency_key"] or 200
+MAX_RECEIVER = column_lengths(OutboundItem)["receiver"] or 300
 
 
 def setup(
@@ -99,26 +103,30 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     service = request.app[OUTBOUND]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY):
+    key = header_text(request, "Idempotency-Key", MAX_IDEMPOTENCY_KEY)
+    if key is not None and not key:
         raise Problem(
             400,
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
+    receiver = query_text(request, "receiver", MAX_RECEIVER) or header_text(
+        request, "X-Receiver", MAX_RECEIVER
+    )
     raw = await read_capped(request, service.settings.http.max_body_bytes)
-    receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     try:
         result = await service.submit(
             principal.tenant,
             raw,
             receiver=receiver,
-            idempotency_key=key.strip() if key else None,
+            idempotency_key=key or None,
             actor=principal.actor,
         )
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
     body = {"id": result.item.document_id, "status": "queued", "message_id": result.item.message_id}
     headers = {"Location": f"/v1/outbound/{result.item.document_id}"}
     if not result.created:

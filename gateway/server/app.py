@@ -19,11 +19,15 @@ from aiohttp import web
 from sqlalchemy import text
 
 from gateway.api import auth_middleware, problem_middleware, setup_routes
-from gateway.api.keycache import KeyCache
+from gateway.api.auth import AUTH_LIMITER
+from gateway.api.body import BODY_BUDGET, BodyBudget, budget_middleware
+from gateway.api.keycache import FailureLimiter, KeyCache
+from gateway.api.params import edge_middleware
 from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.responses.api import setup as setup_responses
@@ -46,9 +50,13 @@ class _PendingValidator:
 
 def create_app(settings: Settings, *, validator: Any | None = None) -> web.Application:
     """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench)."""
+    http = settings.http
     app = web.Application(
-        middlewares=[problem_middleware, auth_middleware],
-        client_max_size=settings.http.max_body_bytes + 64 * 1024,
+        middlewares=[problem_middleware, budget_middleware, edge_middleware, auth_middleware],
+        client_max_size=http.max_body_bytes + 64 * 1024,
+        # keepalive_timeout also bounds the time to send a request's headers: aiohttp closes
+        # a connection that has not completed a request when it fires (slow loris).
+        handler_args={**handler_args(), "keepalive_timeout": http.header_timeout},
     )
     db = Database.from_settings(settings)
     forwarder = Forwarder(db, settings.webhooks)
@@ -58,7 +66,9 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
-    app[KEY_CACHE] = KeyCache()
+    app[KEY_CACHE] = KeyCache(negative_ttl=http.unknown_key_cache_seconds)
+    app[AUTH_LIMITER] = FailureLimiter(http.auth_failures_per_minute, 60.0)
+    app[BODY_BUDGET] = BodyBudget(http.max_bodies_bytes, http.body_timeout)
     app[INTAKE] = intake
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

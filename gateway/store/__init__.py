@@ -7,6 +7,7 @@ models in :mod:`gateway.store.statuses`.
 """
 
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
+from gateway.store.fit import FieldRejected, check_row, check_text, clean_json, text_fault
 from gateway.store.models import (
     ApiKey,
     Attachment,
@@ -29,6 +30,7 @@ __all__ = [
     "DeliveryAttempt",
     "Document",
     "DocumentClaim",
+    "FieldRejected",
     "IllegalTransition",
     "InboxItem",
     "Participant",
@@ -36,8 +38,12 @@ __all__ = [
     "StatusModel",
     "Tenant",
     "WebhookDelivery",
+    "check_row",
+    "check_text",
+    "clean_json",
     "create_engine_from_settings",
     "model_for",
     "register_model",
     "session_factory",
+    "text_fault",
 ]
