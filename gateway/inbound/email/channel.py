@@ -16,6 +16,8 @@ SMTP answers, and why:
   server bounces it to them at once, with our reason), whereas storing it "for review" would
   silently fill the invoice store with out-of-office replies, reminders and spam that nobody
   is paid to look at, and a PDF without embedded XML is not an e-invoice anyway.
+* ``421`` at connect when ``smtp.max_sessions`` sessions are open; a client silent for
+  ``smtp.timeout`` seconds is disconnected.
 * ``552`` for a message over ``smtp.max_message_bytes`` (advertised with the ``SIZE``
   extension, refused at ``MAIL FROM`` when the client declares the size, otherwise after
   ``DATA`` without keeping the excess in memory).
@@ -152,6 +154,19 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+class _Busy(asyncio.Protocol):
+    """Answers a connection over ``smtp.max_sessions`` with 421 and hangs up (RFC 5321 4.2.3).
+
+    Each session can hold a whole message (``max_message_bytes``) in memory while it is being
+    stored: 16 concurrent 26 MB mails took the process to 1.5 GB before this limit.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(b"421 4.3.2 too many connections; try again later\r\n")
+        transport.close()
+
+
 class SmtpChannel:
     """The e-mail inbound channel: ``await start()`` listens, ``await stop()`` drains and closes.
 
@@ -184,7 +199,11 @@ class SmtpChannel:
         self._server = await loop.create_server(self._protocol, host=smtp.host, port=smtp.port)
         log.info("email: SMTP channel listening", extra={"host": smtp.host, "port": self.port})
 
-    def _protocol(self) -> SMTP:
+    def _protocol(self) -> asyncio.Protocol:
+        live = sum(1 for s in self._sessions if s.transport is not None)
+        if live >= self.settings.smtp.max_sessions:
+            log.warning("email: session refused, %d sessions open", live)
+            return _Busy()
         session = SMTP(
             self.handler,
             data_size_limit=self.settings.smtp.max_message_bytes,
@@ -193,6 +212,7 @@ class SmtpChannel:
             hostname=self._hostname,
             ident="einvoice-gateway",
             tls_context=self._tls,
+            timeout=self.settings.smtp.timeout,
             require_starttls=self._tls is not None and self.settings.smtp.require_tls,
             loop=asyncio.get_running_loop(),
         )
