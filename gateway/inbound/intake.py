@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.inbound.storing import BatchWriter, Pending
-from gateway.store import Database, Document, check_row, clean_json, repo
+from gateway.inbound.storing import BatchWriter, Before, Pending
+from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
 from gateway.store import models as m
 from gateway.validation.report import ValidationReport
 
@@ -122,6 +122,45 @@ class IntakePipeline:
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
+        (result,) = await self.submit_all([sub], refuse_unparseable=refuse_unparseable)
+        return result
+
+    async def submit_all(
+        self,
+        subs: list[Submission],
+        *,
+        refuse_unparseable: bool = False,
+        before: Before | None = None,
+    ) -> list[IntakeResult]:
+        """Like :meth:`submit` for several documents stored in one transaction: all or none.
+
+        ``before(session, documents)`` runs first in that transaction (a channel's own record
+        of what it received, e.g. :mod:`gateway.inbound.messages`). Every document is validated
+        and checked (:class:`~gateway.store.FieldRejected`) before anything is written.
+        """
+        prepared = []
+        for index, sub in enumerate(subs):
+            try:
+                prepared.append(await self._prepare(sub, refuse_unparseable))
+            except FieldRejected as exc:
+                exc.index = index
+                raise
+        docs = await self._writer.store_all([p for p, _, _ in prepared], before)
+        results = []
+        for (_, report, seconds), sub, doc in zip(prepared, subs, docs, strict=True):
+            result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+            for hook in self.after_store:
+                await hook(result)
+            if result.status == "received" and self.forwarding is not None:
+                self.forwarding.wake()
+            if self.observer is not None:
+                self.observer.observe(sub.channel, result.status, seconds)
+            results.append(result)
+        return results
+
+    async def _prepare(
+        self, sub: Submission, refuse_unparseable: bool
+    ) -> tuple[Pending, ValidationReport, float]:
         started = time.perf_counter()
         report = await self.validator.validate(sub.raw)
         validation_seconds = time.perf_counter() - started
@@ -136,15 +175,7 @@ class IntakePipeline:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
         fields = _document_fields(sub, report, tenant)
         claims = _claims(fields) if fields["status"] == "received" else {}
-        doc = await self._writer.store(Pending(fields, claims, sub.channel, sub.attachments))
-        result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
-        for hook in self.after_store:
-            await hook(result)
-        if result.status == "received" and self.forwarding is not None:
-            self.forwarding.wake()
-        if self.observer is not None:
-            self.observer.observe(sub.channel, result.status, validation_seconds)
-        return result
+        return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:

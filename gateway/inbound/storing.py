@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.store import Database, Document, DocumentClaim, StatusChange, repo
+from gateway.store import Database, Document, DocumentClaim, StatusChange, clean_json, repo
 from gateway.store import models as m
+from gateway.store.blobs import put_blob
 
 log = logging.getLogger(__name__)
 
@@ -40,48 +42,72 @@ class Pending:
     )
 
 
+#: Extra rows of a unit, written first in its transaction (e.g. the inbound message record).
+Before = Callable[[Any, list[Document]], Awaitable[None]]
+
+
+@dataclass
+class Unit:
+    """Documents stored together or not at all (the invoices of one mail), with ``before``."""
+
+    items: list[Pending]
+    before: Before | None = None
+
+
 class BatchWriter:
     def __init__(self, db: Database, forwarding: Any | None, max_batch: int = 64) -> None:
         self.db = db
         self.forwarding = forwarding
         self.max_batch = max_batch
-        self._queue: list[Pending] = []
+        self._queue: list[Unit] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def store(self, item: Pending) -> Document:
-        self._queue.append(item)
+        (doc,) = await self.store_all([item])
+        return doc
+
+    async def store_all(self, items: list[Pending], before: Before | None = None) -> list[Document]:
+        """Store ``items`` in one transaction (with ``before``): all of them, or none."""
+        self._queue.append(Unit(items, before))
         if self._worker is None or self._worker.done():
             # The worker runs while there is work and then ends: no lifecycle to manage.
             self._worker = asyncio.create_task(self._drain(), name="intake-writer")
-        return await item.outcome
+        outcomes = await asyncio.gather(*(i.outcome for i in items), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, Document)]
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            batch: list[Unit] = []
+            while self._queue and (
+                not batch or _size(batch) + len(self._queue[0].items) <= self.max_batch
+            ):
+                batch.append(self._queue.pop(0))
             try:
                 await self._write(batch)
             except IntegrityError:
-                log.info("claim race lost by a batch; storing its documents one by one")
-                for item in batch:
-                    await self._write_alone(item)
+                log.info("claim race lost by a batch; storing its documents unit by unit")
+                for unit in batch:
+                    await self._write_alone(unit)
             except Exception as exc:
-                for item in batch:
-                    if not item.outcome.done():
-                        item.outcome.set_exception(exc)
+                _fail(batch, exc)
 
-    async def _write_alone(self, item: Pending) -> None:
+    async def _write_alone(self, unit: Unit) -> None:
         for attempt in range(5):
             try:
-                await self._write([item])
+                await self._write([unit])
                 return
             except IntegrityError as exc:
                 if attempt == 4:  # not a lost race after all: report the real error
-                    item.outcome.set_exception(exc)
+                    _fail([unit], exc)
             except Exception as exc:
-                item.outcome.set_exception(exc)
+                _fail([unit], exc)
                 return
 
-    async def _write(self, batch: list[Pending]) -> None:
+    async def _write(self, units: list[Unit]) -> None:
+        batch = [item for unit in units for item in unit.items]
         docs: list[Document] = []
         async with self.db.write() as session:
             for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]}):
@@ -102,8 +128,14 @@ class BatchWriter:
                 docs.append(doc)
             # Documents first (rows of other tables reference them), then everything else.
             await session.flush()
+            done = 0
+            for unit in units:
+                if unit.before is not None:
+                    await unit.before(session, docs[done : done + len(unit.items)])
+                done += len(unit.items)
             for item, doc in zip(batch, docs, strict=True):
                 _add_rows(session, doc, item)
+                await _add_attachments(session, doc, item)
                 if doc.status == "received":
                     repo.add_claims(session, doc, item.claims)
                     if self.forwarding is not None and doc.tenant is not None:
@@ -139,14 +171,32 @@ def _add_rows(session: Any, doc: Document, item: Pending) -> None:
             reason=doc.status_reason,
         )
     )
+
+
+async def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
+    """One row per attachment of ``doc``; the bytes go to the blob store, once per content."""
     for att in item.attachments:
+        sha = await put_blob(session, att.data)
         session.add(
             m.Attachment(
                 document_id=doc.id,
-                filename=att.filename,
-                content_type=att.content_type,
+                # Names and types come from the sender's mail or multipart: informational,
+                # so cut to the column and cleaned rather than refused.
+                filename=clean_json(att.filename)[:300],
+                content_type=clean_json(att.content_type)[:200],
                 size=len(att.data),
-                sha256=repo.sha256_hex(att.data),
-                data=att.data,
+                sha256=sha,
+                data=None,
             )
         )
+
+
+def _size(units: list[Unit]) -> int:
+    return sum(len(u.items) for u in units)
+
+
+def _fail(units: list[Unit], exc: BaseException) -> None:
+    for unit in units:
+        for item in unit.items:
+            if not item.outcome.done():
+                item.outcome.set_exception(exc)

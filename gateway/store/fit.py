@@ -35,6 +35,8 @@ class FieldRejected(ValueError):
         super().__init__(f"{field} {why}")
         self.field = field
         self.why = why
+        #: Which of several documents submitted together it was (set by the intake).
+        self.index: int | None = None
 
 
 def text_fault(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,3 +128,22 @@ async def any_gateway(
         async with aiohttp.ClientSession() as http:
             yield Gateway(app, str(server.make_url("")).rstrip("/"), http)
         await server.close()
+
+
+@pytest.fixture
+async def make_gateway(
+    tmp_path: Path, validator: Any, aiohttp_server: Any
+) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_gateway(**http_settings)``: a gateway with its own ``[http]`` settings."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def make(**http: Any) -> Gateway:
+        app = create_app(gateway_settings(tmp_path, http=http), validator=validator)
+        server = await aiohttp_server(app, host="127.0.0.1", port=0)
+        session = aiohttp.ClientSession()
+        sessions.append(session)
+        return Gateway(app, str(server.make_url("")).rstrip("/"), session)
+
+    yield make
+    for s in sessions:
+        await s.close()

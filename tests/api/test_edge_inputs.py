@@ -6,13 +6,13 @@ deliveries; now each is a 4xx naming the value, answered quickly, and nothing is
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from rawhttp import port_of, raw_http
 from sqlalchemy import func, select
 
 from gateway.outbound.models import OutboundItem
@@ -39,21 +39,6 @@ async def _request(gateway: Gateway, method: str, path: str, **kw: Any) -> tuple
     assert time.monotonic() - started < FAST
     assert ctype == PROBLEM or resp.status < 400, (resp.status, body[:200])
     return resp.status, json.loads(body) if body else None
-
-
-async def raw_http(port: int, request: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
-    """Send ``request`` byte for byte (aiohttp's client refuses to send such headers)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(request)
-    await writer.drain()
-    data = await asyncio.wait_for(reader.read(65536), timeout)
-    writer.close()
-    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.") else 0
-    return status, data
-
-
-def _port(gateway: Gateway) -> int:
-    return int(gateway.url.rsplit(":", 1)[1])
 
 
 async def test_over_long_document_values_are_422_naming_the_field(
@@ -202,7 +187,7 @@ async def test_multipart_without_boundary_or_truncated_is_400(
 async def test_malformed_authorization_headers_are_4xx(any_gateway: Gateway) -> None:
     gw = any_gateway
     key = await gw.key("acme", "read")
-    port = _port(gw)
+    port = port_of(gw)
     for value in (
         b"Bearer \xff\xfe\xfd",  # non-UTF-8: was a traceback per request
         b"Bearer " + key.encode() + b"\xc3",

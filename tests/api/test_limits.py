@@ -8,49 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-import pytest
-from conftest import Gateway, gateway_settings
+from rawhttp import port_of
 from sqlalchemy import event
 
-from gateway.server.app import create_app
-
-
-@pytest.fixture
-async def make_gateway(
-    tmp_path: Path, validator: Any, aiohttp_server: Any
-) -> AsyncIterator[Callable[..., Any]]:
-    sessions: list[aiohttp.ClientSession] = []
-
-    async def make(**http: Any) -> Gateway:
-        app = create_app(gateway_settings(tmp_path, http=http), validator=validator)
-        server = await aiohttp_server(app, host="127.0.0.1", port=0)
-        session = aiohttp.ClientSession()
-        sessions.append(session)
-        return Gateway(app, str(server.make_url("")).rstrip("/"), session)
-
-    yield make
-    for s in sessions:
-        await s.close()
-
-
-def _port(gw: Gateway) -> int:
-    return int(gw.url.rsplit(":", 1)[1])
-
-
-async def _closed_after(reader: asyncio.StreamReader, limit: float) -> tuple[float, bytes]:
-    started = time.monotonic()
-    data = await asyncio.wait_for(reader.read(), limit)
-    return time.monotonic() - started, data
+if TYPE_CHECKING:
+    pass
 
 
 async def test_slow_headers_are_cut_off_at_header_timeout(make_gateway: Any) -> None:
     gw = await make_gateway(header_timeout=1.0)
-    reader, writer = await asyncio.open_connection("127.0.0.1", _port(gw))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gw))
     started = time.monotonic()
     writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
 
@@ -77,7 +46,7 @@ async def test_slow_headers_are_cut_off_at_header_timeout(make_gateway: Any) -> 
 async def test_slow_body_gets_408_at_body_timeout(make_gateway: Any, ubl: bytes) -> None:
     gw = await make_gateway(body_timeout=1.0)
     key = await gw.key("acme", "submit")
-    reader, writer = await asyncio.open_connection("127.0.0.1", _port(gw))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gw))
     writer.write(
         b"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
         b"Authorization: Bearer " + key.encode() + b"\r\n"
@@ -98,7 +67,7 @@ async def test_bodies_in_memory_are_bounded(make_gateway: Any, ubl: bytes) -> No
     gw = await make_gateway(max_bodies_bytes=budget)
     key = await gw.key("acme", "submit")
     # A slow upload of 800 kB holds its reservation while it streams.
-    _reader, writer = await asyncio.open_connection("127.0.0.1", _port(gw))
+    _reader, writer = await asyncio.open_connection("127.0.0.1", port_of(gw))
     writer.write(
         b"POST /v1/documents HTTP/1.1\r\nHost: x\r\nContent-Type: application/xml\r\n"
         b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: 800000\r\n\r\n<x>"

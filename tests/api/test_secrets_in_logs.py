@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from test_edge_inputs import _port, raw_http
+from rawhttp import port_of, raw_http
 
 if TYPE_CHECKING:
     from conftest import Gateway
@@ -54,7 +54,7 @@ async def test_malformed_header_lines_are_not_logged_verbatim(
             b"GET /v1/documents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             b"Authorization: Bearer " + key.encode() + tail + b"\r\n\r\n"
         )
-        status, _ = await raw_http(_port(gateway), req)
+        status, _ = await raw_http(port_of(gateway), req)
         assert status in (400, 401)
     lines = session_log.lines_since(start)
     assert lines, "the refusals were logged"
@@ -73,7 +73,7 @@ async def test_non_utf8_authorization_is_401_without_traceback(
             b"GET /v1/documents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
             b"Authorization: Bearer gw_\xc3\x28\xa0\xa1_\xe2\x82\r\n\r\n"
         )
-        status, data = await raw_http(_port(gateway), req)
+        status, data = await raw_http(port_of(gateway), req)
         assert status == 401, data[:300]
         assert b"unauthorized" in data
     lines = session_log.lines_since(start)
