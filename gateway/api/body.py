@@ -87,6 +87,13 @@ def too_slow(timeout: float) -> Problem:
     )
 
 
+def incomplete() -> Problem:
+    """The client hung up mid-body: nobody will read the answer, but nothing is an error."""
+    return Problem(
+        400, "incomplete-body", "The connection was closed before the whole body arrived."
+    )
+
+
 def _budget(request: web.Request) -> BodyBudget | None:
     return request.app.get(BODY_BUDGET)
 
@@ -115,6 +122,8 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
             return await _read(request, limit, declared)
     except TimeoutError:
         raise too_slow(timeout or 0) from None
+    except ConnectionResetError:
+        raise incomplete() from None
 
 
 async def _read(request: web.Request, limit: int, declared: int) -> bytes:

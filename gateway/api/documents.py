@@ -9,7 +9,15 @@ from aiohttp import BodyPartReader, web
 
 from gateway.api import hooks
 from gateway.api.auth import require
-from gateway.api.body import body_timeout, read_capped, read_json, reserve, too_large, too_slow
+from gateway.api.body import (
+    body_timeout,
+    incomplete,
+    read_capped,
+    read_json,
+    reserve,
+    too_large,
+    too_slow,
+)
 from gateway.api.params import field_rejected, field_text, int_param, query_int, query_text
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
@@ -91,6 +99,8 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
             return await _multipart_parts(request, limit)
     except TimeoutError:
         raise too_slow(timeout or 0) from None
+    except ConnectionResetError:
+        raise incomplete() from None
     except (ValueError, AssertionError, RuntimeError) as exc:
         # No boundary, a truncated body, broken part headers: the client's mistake, not ours.
         # (aiohttp's reader signals these with ValueError/AssertionError/RuntimeError.)
