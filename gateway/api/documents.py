@@ -18,11 +18,20 @@ from gateway.api.body import (
     too_large,
     too_slow,
 )
-from gateway.api.params import field_rejected, field_text, int_param, query_int, query_text
+from gateway.api.params import (
+    field_rejected,
+    field_text,
+    int_param,
+    invalid_field,
+    query_int,
+    query_text,
+)
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.server.appkeys import DB, INTAKE, SETTINGS
-from gateway.store import Document, FieldRejected, IllegalTransition, model_for, repo
+from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
+from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
 from gateway.store.serialize import (
     attachment_entry,
@@ -30,7 +39,6 @@ from gateway.store.serialize import (
     document_summary,
     history_entry,
 )
-from gateway.store.statuses import API
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_PAGE = 200
@@ -158,7 +166,7 @@ async def get_document(request: web.Request) -> web.Response:
     body["history"] = [history_entry(c) for c in changes]
     body["attachments"] = [attachment_entry(a) for a in atts]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    body["next_statuses"] = request.app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
     body.update(extra)
     return web.json_response(body)
 
@@ -195,30 +203,41 @@ async def list_documents(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)
-    if not isinstance(payload.get("status"), str) or not isinstance(
-        payload.get("reason", ""), str | None
+    if (
+        not isinstance(payload.get("status"), str)
+        or not isinstance(payload.get("reason", ""), str | None)
+        or not isinstance(payload.get("actor", ""), str | None)
     ):
-        raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+        raise Problem(
+            422,
+            "invalid-request",
+            'Send {"status": NAME, "reason": optional text, "actor": optional name}.',
+        )
     target = field_text(payload, "status", _LENGTHS["status"], required=True)
     reason = field_text(payload, "reason", MAX_REASON, multiline=True)
+    actor = field_text(payload, "actor", 200)
+    if actor is not None and not actor:
+        raise invalid_field("actor", "must not be empty")
     doc_id = request.match_info["id"]
+    lifecycle = request.app[LIFECYCLE]
+    role = ADMIN if "admin" in principal.scopes else API
+    cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         try:
-            repo.record_status(
-                s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
-            )
+            await lifecycle.move(s, doc, target, cause, reason=reason)
         except IllegalTransition as exc:
             raise Problem(
                 409,
-                "illegal-transition",
+                exc.code,
                 exc.reason,
                 current_status=exc.current,
                 requested_status=exc.target,
-                allowed=model_for(doc.direction).next_statuses(exc.current, API),
+                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
             ) from exc
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+    request.app[FORWARDER].wake()  # the document.status_changed event is committed
+    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 

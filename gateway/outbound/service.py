@@ -18,6 +18,7 @@ import aiohttp
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
+from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
@@ -60,9 +61,11 @@ class OutboundService:
         validator: ValidatorLike | None,
         transports: Transports | None = None,
         discovery: Discovery | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.lifecycle = lifecycle or Lifecycle()
         self.validator = validator
         self.transports = transports or Transports(
             [HttpTransport(timeout=settings.outbound.request_timeout)]
@@ -75,7 +78,7 @@ class OutboundService:
                 self.register_transport(as4)
         self._session: aiohttp.ClientSession | None = None
         self.discovery = discovery
-        self.queue = OutboundQueue(db, settings.outbound)
+        self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
         self._task: asyncio.Task[None] | None = None
@@ -117,6 +120,7 @@ class OutboundService:
         idempotency_key: str | None = None,
         actor: str | None = None,
         channel: str = "api",
+        cause: Cause | None = None,
     ) -> Submitted:
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
@@ -152,7 +156,9 @@ class OutboundService:
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
-        fields.update(status="queued", status_reason=None, receiver_endpoint=pid.value)
+        fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
+        fields.pop("status_reason")
+        fields["receiver_endpoint"] = pid.value
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
@@ -161,6 +167,7 @@ class OutboundService:
             process=str(process) if process else "",
             idempotency_key=idempotency_key,
             actor=actor,
+            cause=cause,
         )
         if created:
             self.worker.notify()

@@ -27,11 +27,12 @@ from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.lifecycle import Lifecycle
 from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.responses.api import setup as setup_responses
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
@@ -59,13 +60,18 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         handler_args={**handler_args(), "keepalive_timeout": http.header_timeout},
     )
     db = Database.from_settings(settings)
-    forwarder = Forwarder(db, settings.webhooks)
+    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics()
-    intake = IntakePipeline(db, validator or _PendingValidator(), forwarder, metrics)
+    lifecycle.attach(events=forwarder, observer=metrics)
+    intake = IntakePipeline(
+        db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
+    )
     app[SETTINGS] = settings
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
+    app[LIFECYCLE] = lifecycle
     app[KEY_CACHE] = KeyCache(negative_ttl=http.unknown_key_cache_seconds)
     app[AUTH_LIMITER] = FailureLimiter(http.auth_failures_per_minute, 60.0)
     app[BODY_BUDGET] = BodyBudget(http.max_bodies_bytes, http.body_timeout)

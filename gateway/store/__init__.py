@@ -2,8 +2,8 @@
 
 Public surface for other concerns: :class:`Base` (add your tables to it and chain an Alembic
 revision after ours), :func:`create_engine_from_settings`, :func:`session_factory`,
-:class:`Database` (engine + write discipline), the models, ``repo`` functions and the status
-models in :mod:`gateway.store.statuses`.
+:class:`Database` (engine + write discipline), the models and ``repo`` functions. Statuses are
+not the store's business: :mod:`gateway.lifecycle` owns them and is the only writer.
 """
 
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
@@ -22,7 +22,6 @@ from gateway.store.models import (
     Tenant,
     WebhookDelivery,
 )
-from gateway.store.statuses import IllegalTransition, StatusModel, model_for, register_model
 
 __all__ = [
     "ApiKey",
@@ -34,20 +33,16 @@ __all__ = [
     "Document",
     "DocumentClaim",
     "FieldRejected",
-    "IllegalTransition",
     "InboundMessage",
     "InboxItem",
     "Participant",
     "StatusChange",
-    "StatusModel",
     "Tenant",
     "WebhookDelivery",
     "check_row",
     "check_text",
     "clean_json",
     "create_engine_from_settings",
-    "model_for",
-    "register_model",
     "session_factory",
     "text_fault",
 ]
