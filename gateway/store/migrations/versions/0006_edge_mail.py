@@ -5,8 +5,8 @@ carried its own copy of the raw mail and of every attachment. Now attachment row
 ``blobs`` by sha256 (older rows keep their inline ``data``), and ``inbound_messages`` records
 each received mail once with the documents it produced.
 
-Revision ID: 0005_edge_mail
-Revises: 0004_merge
+Revision ID: 0006_edge_mail
+Revises: 0005_lifecycle
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_edge_mail"
-down_revision = "0004_merge"
+revision = "0006_edge_mail"
+down_revision = "0005_lifecycle"
 branch_labels = None
 depends_on = None
 
