@@ -54,6 +54,8 @@ class SmtpSettings:
     max_sessions: int = 16
     #: Seconds of silence from the client before the session is closed (per command/line).
     timeout: float = 60.0
+    #: Seconds a whole session may last (a slow-drip client is cut off; see the channel).
+    max_session_seconds: float = 900.0
     #: MIME leaves examined per message; a mail with more is refused (552).
     max_parts: int = 200
     #: Invoices accepted from one message; a mail with more is refused (552).

@@ -192,3 +192,23 @@ async def test_concurrent_sessions_and_idle_clients_are_bounded(
         tmp_path, installed_data_dir, validator, smtp={"max_sessions": 2, "timeout": 1.0}
     ) as stack:
         await asyncio.to_thread(_sessions_scenario, stack.channel.port)
+
+
+def _busy_client(port: int) -> float:
+    """NOOP every 0.3 s (never silent); seconds until the server hangs up."""
+    client = smtplib.SMTP("127.0.0.1", port, timeout=10)
+    started = time.monotonic()
+    with contextlib.suppress(smtplib.SMTPServerDisconnected, OSError):
+        while time.monotonic() - started < 20:
+            client.noop()
+            time.sleep(0.3)
+    return time.monotonic() - started
+
+
+async def test_a_session_ends_after_max_session_seconds(
+    tmp_path: Path, installed_data_dir: Path, validator: Any
+) -> None:
+    smtp = {"timeout": 10.0, "max_session_seconds": 1.5}
+    async with running_stack(tmp_path, installed_data_dir, validator, smtp=smtp) as stack:
+        lasted = await asyncio.to_thread(_busy_client, stack.channel.port)
+    assert 1.4 <= lasted < 10, lasted

@@ -26,7 +26,8 @@ SMTP answers, and why:
   ``DATA`` without keeping the excess in memory), with more than ``smtp.max_parts`` MIME
   parts or ``smtp.max_invoices`` invoices, or needing more than ``smtp.max_stored_bytes``.
 * ``421`` at connect when ``smtp.max_sessions`` sessions are open; a client silent for
-  ``smtp.timeout`` seconds is disconnected.
+  ``smtp.timeout`` seconds is disconnected, and every session ends after
+  ``smtp.max_session_seconds``.
 * Invalid invoices are still ``250``: they are stored as ``invalid`` with their report.
 
 STARTTLS is offered when ``smtp.tls_cert_file``/``tls_key_file`` are set; ``smtp.require_tls``
@@ -234,6 +235,13 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def _hang_up(ref: weakref.ref[SMTP]) -> None:
+    session = ref()
+    if session is not None and session.transport is not None:
+        log.info("email: session closed at smtp.max_session_seconds")
+        session.transport.close()
+
+
 class _Busy(asyncio.Protocol):
     """Answers a connection over ``smtp.max_sessions`` with 421 and hangs up (RFC 5321 4.2.3).
 
@@ -307,6 +315,11 @@ class SmtpChannel:
             loop=asyncio.get_running_loop(),
         )
         self._sessions.add(session)
+        # smtp.timeout bounds each silence; this bounds the whole session (a client dripping
+        # one line per timeout would otherwise hold a session, and its buffer, for hours). A
+        # mail cut off while being stored is stored; its retry is answered "already stored".
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.smtp.max_session_seconds, _hang_up, weakref.ref(session))
         return session
 
     async def stop(self) -> None:
