@@ -31,6 +31,7 @@ from gateway.lifecycle import Lifecycle
 from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
+from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
@@ -86,6 +87,8 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
+    # After AS4: Peppol reports travel through the outbound queue over AS4.
+    setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_routes(app)
