@@ -6,7 +6,7 @@ carried its own copy of the raw mail and of every attachment. Now attachment row
 each received mail once with the documents it produced.
 
 Revision ID: 0006_edge_mail
-Revises: 0005_lifecycle
+Revises: r17_peppol_reports
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_edge_mail"
-down_revision = "0005_lifecycle"
+down_revision = "r17_peppol_reports"
 branch_labels = None
 depends_on = None
 
