@@ -108,6 +108,16 @@ def _pg_admin(url: str, statement: str) -> None:
         pool.submit(asyncio.run, run()).result()
 
 
+@pytest.fixture
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A new, empty database per test on the same server (dropped afterwards), for tests that
+    run once on SQLite and once on PostgreSQL and must not share rows between the two runs."""
+    name = f"gw_test_{uuid.uuid4().hex[:16]}"
+    _pg_admin(postgres_url, f'CREATE DATABASE "{name}"')
+    yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    _pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @asynccontextmanager
 async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
     from sqlalchemy import text
@@ -131,13 +141,6 @@ def pg_databases(postgres_url: str) -> Any:
     """``async with pg_databases() as url``: a new, empty database, dropped afterwards (for
     fixtures that choose the database at run time)."""
     return lambda: _fresh_database(postgres_url)
-
-
-@pytest.fixture
-async def pg_database(postgres_url: str) -> AsyncIterator[str]:
-    """URL of a new, empty database on the test server; dropped afterwards."""
-    async with _fresh_database(postgres_url) as url:
-        yield url
 
 
 # --- every log line of the test session, checked for key material ---------------------------

@@ -24,6 +24,7 @@ from gateway.as4.mls import MlsIssue, MlsStatus, build_mls, mls_wanted, outbound
 from gateway.as4.mls import spis_id as spis_of
 from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
+from gateway.as4.sbdh import Sbdh
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_MLS
 from gateway.store import Database, Document
@@ -93,7 +94,16 @@ class MlsResponder:
         self, tenant: str, meta: InboundMeta, accepted: bool, report: ValidationReport
     ) -> str | None:
         """Build, validate and queue one MLS; returns the outbound document id."""
-        header = meta.sbdh
+        return await self.answer_header(tenant, meta.sbdh, accepted, report)
+
+    @staticmethod
+    def wanted(header: Sbdh, accepted: bool) -> bool:
+        return mls_wanted(header, accepted)
+
+    async def answer_header(
+        self, tenant: str, header: Sbdh, accepted: bool, report: ValidationReport
+    ) -> str | None:
+        """:meth:`answer` from the SBDH alone (what the MLS outbox keeps after a restart)."""
         assert header.mls_to
         status = MlsStatus(
             response_code="AP" if accepted else "RE",
@@ -187,11 +197,14 @@ class MlsConsumer:
     async def _apply(self, status: MlsStatus, meta: InboundMeta) -> str | None:
         target = outbound_state(status)
         async with self.db.write() as s:
-            doc = await s.scalar(
-                select(Document)
-                .join(As4Outbound, As4Outbound.document_id == Document.id)
-                .where(As4Outbound.instance_id == status.referenced_instance_id)
-            )
+            row = (
+                await s.execute(
+                    select(Document, As4Outbound.receiver_party)
+                    .join(As4Outbound, As4Outbound.document_id == Document.id)
+                    .where(As4Outbound.instance_id == status.referenced_instance_id)
+                )
+            ).first()
+            doc, delivered_to = (row[0], row[1]) if row is not None else (None, None)
             if doc is None:
                 log.warning(
                     "MLS %s references unknown instance %s",
@@ -204,13 +217,18 @@ class MlsConsumer:
             if doc.status not in MLS_APPLIES_TO:
                 log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
                 return doc.id
-            await self.lifecycle.move(
-                s,
-                doc,
-                target,
-                Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}"),
-                reason=describe(status),
-            )
+            cause = Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}")
+            if delivered_to and delivered_to != meta.from_party:
+                # Only the AP the document went to may say what its receiver did with it.
+                await self.lifecycle.note(
+                    s,
+                    doc,
+                    cause,
+                    f"MLS refused, status unchanged: it came from access point "
+                    f"{meta.from_party}, but the document was delivered to {delivered_to}",
+                )
+                return doc.id
+            await self.lifecycle.move(s, doc, target, cause, reason=describe(status))
             meta_dict = dict(doc.meta or {})
             meta_dict["mls"] = {
                 "id": status.id,

@@ -89,7 +89,9 @@ class IntakeRefused(Exception):
 
 
 class ValidatorLike(Protocol):
-    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> ValidationReport: ...
 
 
 class ForwardingHook(Protocol):
@@ -103,7 +105,9 @@ class ForwardingHook(Protocol):
 class IntakeObserver(Protocol):
     """Metrics hook: ``status`` is the stored status, or ``refused`` for refused XML."""
 
-    def observe(self, channel: str, status: str, validation_seconds: float) -> None: ...
+    def observe(
+        self, channel: str, status: str, validation_seconds: float, tenant: str | None = None
+    ) -> None: ...
 
 
 class IntakePipeline:
@@ -124,6 +128,13 @@ class IntakePipeline:
         self._writer = BatchWriter(db, forwarding, self.lifecycle)
         #: Called with every stored document's result (e.g. Invoice Responses apply themselves).
         self.after_store: list[Callable[[IntakeResult], Awaitable[None]]] = []
+        #: Called with the id of a stranded document once it was routed to a tenant
+        #: (:mod:`gateway.inbound.routing`), after that commit; hooks must not raise.
+        self.after_route: list[Callable[[str], Awaitable[None]]] = []
+
+    async def routed(self, document_id: str) -> None:
+        for hook in self.after_route:
+            await hook(document_id)
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
@@ -159,7 +170,7 @@ class IntakePipeline:
             if self.forwarding is not None:  # a new original, or an event (document.duplicate)
                 self.forwarding.wake()
             if self.observer is not None:
-                self.observer.observe(sub.channel, result.status, seconds)
+                self.observer.observe(sub.channel, result.status, seconds, result.tenant)
             results.append(result)
         return results
 
@@ -167,11 +178,11 @@ class IntakePipeline:
         self, sub: Submission, refuse_unparseable: bool
     ) -> tuple[Pending, ValidationReport, float]:
         started = time.perf_counter()
-        report = await self.validator.validate(sub.raw)
+        report = await self.validator.validate(sub.raw, tenant=sub.tenant)
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and report.status in REFUSED:
             if self.observer is not None:
-                self.observer.observe(sub.channel, "refused", validation_seconds)
+                self.observer.observe(sub.channel, "refused", validation_seconds, sub.tenant)
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
@@ -184,11 +195,16 @@ class IntakePipeline:
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:
-    if fields["tenant"] is None:
+    return claims_of(fields["tenant"], fields["sha256"], fields["business_key"])
+
+
+def claims_of(tenant: str | None, sha256: str, business_key: str | None) -> dict[str, str]:
+    """The uniqueness claims an original of ``tenant`` holds (none without a tenant)."""
+    if tenant is None:
         return {}
-    out = {"sha256": fields["sha256"]}
-    if fields["business_key"]:
-        out["business-key"] = repo.sha256_hex(fields["business_key"])
+    out = {"sha256": sha256}
+    if business_key:
+        out["business-key"] = repo.sha256_hex(business_key)
     return out
 
 

@@ -20,6 +20,7 @@ from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery, sml_zone
+from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -128,10 +129,12 @@ class OutboundService:
         document_type: str | None = None,
         process: str | None = None,
         sender: str | None = None,
+        reissue: bool = False,
     ) -> Submitted:
         """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
         (Peppol identifiers with scheme) override what identification derives, for documents
-        that are not invoices (Peppol reports name neither)."""
+        that are not invoices (Peppol reports name neither). :class:`DuplicateOutbound` unless
+        ``reissue`` when the tenant already sent this invoice (gateway.outbound.duplicates)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -169,6 +172,15 @@ class OutboundService:
         fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
         fields.pop("status_reason")
         fields["receiver_endpoint"] = pid.value
+        claims = claims_for(fields["kind"], fields["business_key"], pid.value)
+        if claims:
+            async with self.db.read() as s:
+                original = await original_of(s, tenant, claims)
+            if original is not None and not reissue:
+                raise DuplicateOutbound(original)
+            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+                fields["meta"] = {**fields["meta"], "reissue_of": original}
+                claims = {}
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
@@ -178,6 +190,7 @@ class OutboundService:
             idempotency_key=idempotency_key,
             actor=actor,
             cause=cause,
+            claims=claims,
         )
         if created:
             self.worker.notify()

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.store.models import (
@@ -29,6 +29,10 @@ from gateway.store.models import (
 )
 
 SCOPES = ("submit", "read", "status", "admin")
+#: The service provider's scope: acts across tenants (routing stranded documents, management).
+#: Only ``gateway keys create --operator`` grants it; tenant scopes, ``admin`` included, never
+#: imply it.
+OPERATOR = "operator"
 KEY_PREFIX = "gw_"
 
 
@@ -55,16 +59,28 @@ async def ensure_tenant(session: AsyncSession, name: str) -> Tenant:
 
 
 async def create_api_key(
-    session: AsyncSession, tenant: str, scopes: Sequence[str], label: str | None = None
+    session: AsyncSession,
+    tenant: str,
+    scopes: Sequence[str],
+    label: str | None = None,
+    *,
+    operator: bool = False,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext (shown once, never stored).
 
     The secret has 256 bits of entropy, so a plain SHA-256 is enough to make the stored value
     useless to a thief; a slow password hash would only slow every request down.
+    ``operator=True`` adds the cross-tenant :data:`OPERATOR` scope; nothing else can grant it,
+    so a tenant's own key management (admin scope) can never mint one.
     """
     unknown = set(scopes) - set(SCOPES)
-    if unknown or not scopes:
-        raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes)}")
+    if unknown or not (scopes or operator):
+        hint = " (the operator scope comes only with --operator)" if OPERATOR in unknown else ""
+        raise ValueError(
+            f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}{hint}"
+        )
+    if operator:
+        scopes = [*scopes, OPERATOR]
     await ensure_tenant(session, tenant)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
@@ -237,22 +253,43 @@ async def get_report(session: AsyncSession, doc_id: str) -> dict[str, Any]:
 
 async def list_documents(
     session: AsyncSession,
-    tenant: str,
+    tenant: str | None,
     *,
     status: str | None = None,
     channel: str | None = None,
     direction: str | None = None,
+    number: str | None = None,
+    seller: str | None = None,
+    buyer: str | None = None,
+    issued_from: str | None = None,
+    issued_to: str | None = None,
     after_seq: int = 0,
     limit: int = 50,
 ) -> list[Document]:
-    """Keyset page in arrival order: stable under concurrent inserts, cheap at any depth."""
-    stmt = select(Document).where(Document.tenant == tenant, Document.seq > after_seq)
-    if status:
-        stmt = stmt.where(Document.status == status)
-    if channel:
-        stmt = stmt.where(Document.channel == channel)
-    if direction:
-        stmt = stmt.where(Document.direction == direction)
+    """Keyset page in arrival order: stable under concurrent inserts, cheap at any depth.
+
+    ``tenant=None`` lists every tenant (operators). ``seller``/``buyer`` match the party key
+    or the endpoint id exactly; ``issued_from``/``issued_to`` (``YYYY-MM-DD``, inclusive)
+    compare the ISO issue date as text, which orders like the date."""
+    stmt = select(Document).where(Document.seq > after_seq)
+    if tenant is not None:
+        stmt = stmt.where(Document.tenant == tenant)
+    for column, value in (
+        (Document.status, status),
+        (Document.channel, channel),
+        (Document.direction, direction),
+        (Document.number, number),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if seller:
+        stmt = stmt.where(or_(Document.seller_id == seller, Document.sender_endpoint == seller))
+    if buyer:
+        stmt = stmt.where(or_(Document.buyer_id == buyer, Document.receiver_endpoint == buyer))
+    if issued_from:
+        stmt = stmt.where(Document.issue_date >= issued_from)
+    if issued_to:
+        stmt = stmt.where(Document.issue_date <= issued_to)
     return list(await session.scalars(stmt.order_by(Document.seq).limit(limit)))
 
 
@@ -264,6 +301,11 @@ async def history(session: AsyncSession, doc_id: str) -> list[StatusChange]:
 async def attachments(session: AsyncSession, doc_id: str) -> list[Attachment]:
     stmt = select(Attachment).where(Attachment.document_id == doc_id).order_by(Attachment.seq)
     return list(await session.scalars(stmt))
+
+
+async def attachment_data(session: AsyncSession, att: Attachment) -> bytes:
+    """The stored bytes of one attachment (deferred on the row, so loaded on request)."""
+    return await session.scalar(select(Attachment.data).where(Attachment.seq == att.seq)) or b""
 
 
 async def deliveries(

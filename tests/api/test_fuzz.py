@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import repo
+from gateway.web import DB
 
 ROUTE_PARAM = re.compile(r"\{[^}]+\}")
 

@@ -6,7 +6,7 @@ carried its own copy of the raw mail and of every attachment. Now attachment row
 each received mail once with the documents it produced.
 
 Revision ID: 0006_edge_mail
-Revises: r17_peppol_reports
+Revises: r17_as4_mls_outbox
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_edge_mail"
-down_revision = "r17_peppol_reports"
+down_revision = "r17_as4_mls_outbox"
 branch_labels = None
 depends_on = None
 

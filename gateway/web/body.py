@@ -22,8 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.problems import Problem
 from gateway.store import text_fault
+from gateway.web.problems import Problem
 
 _CHUNK = 64 * 1024
 MAX_JSON_BODY = 64 * 1024
@@ -140,9 +140,10 @@ async def _read(request: web.Request, limit: int, declared: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object, refused with 400 when it is not one a handler can trust."""
-    raw = await read_capped(request, MAX_JSON_BODY)
+async def read_json(request: web.Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``), or 400 ``invalid-json`` when it is
+    not one a handler can trust."""
+    raw = await read_capped(request, limit)
     try:
         payload = json.loads(raw or b"{}")
     except RecursionError:

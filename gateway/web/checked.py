@@ -1,9 +1,10 @@
-"""Checked request values: query parameters, headers and JSON fields, refused with their name.
+"""Checked request values: strings from queries, headers, paths and JSON, refused with their name.
 
 Why one helper: the store's columns have lengths and PostgreSQL refuses NULs and lone
 surrogates, so an unchecked ``?receiver=`` or ``reason`` became a 500 there (and a CR/LF in a
 receiver a 202 followed by twelve failed deliveries). Every value a handler takes from a request
-goes through these functions, which apply :func:`gateway.store.fit.text_fault` and answer
+goes through these functions (or :class:`gateway.web.params.Param`, which uses the same
+check), which apply :func:`gateway.store.fit.text_fault` and answer
 ``400 invalid-parameter`` / ``invalid-header`` or ``422 invalid-field`` naming the value.
 
 :func:`edge_middleware` applies the generic part to every request before any handler (and before
@@ -16,15 +17,13 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.problems import Problem
 from gateway.store import FieldRejected, text_fault
+from gateway.web.problems import Problem
 
 #: Longest query parameter value accepted at all; routes ask for less where a column is smaller.
 MAX_PARAMETER = 1000
 #: Longest path segment ({id} and kin) accepted.
 MAX_PATH_SEGMENT = 200
-#: Largest value of an integer parameter (cursors are BIGINT sequence numbers).
-MAX_INT = 2**63 - 1
 #: Query parameters that look like credentials: refused, so clients learn to use the header.
 SECRET_PARAMETERS = frozenset({"api_key", "apikey", "key", "token", "access_token", "auth"})
 
@@ -40,27 +39,6 @@ def query_text(
     if fault is not None:
         raise invalid_parameter(name, fault)
     return value
-
-
-def query_int(
-    request: web.Request, name: str, default: int, *, minimum: int = 0, maximum: int = MAX_INT
-) -> int:
-    """The integer query parameter ``name`` within ``[minimum, maximum]``."""
-    value = request.query.get(name)
-    if value is None or value == "":
-        return default
-    return int_param(value, name, minimum=minimum, maximum=maximum)
-
-
-def int_param(value: str, name: str, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
-    if len(value) > 20 or not value.strip().lstrip("+-").isdigit() or not value.isascii():
-        raise invalid_parameter(name, "must be an integer")
-    out = int(value)
-    if out < minimum:
-        raise invalid_parameter(name, f"must not be less than {minimum}")
-    if out > maximum:
-        raise invalid_parameter(name, f"must not be more than {maximum}")
-    return out
 
 
 def header_text(request: web.Request, name: str, max_length: int) -> str | None:

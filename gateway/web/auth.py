@@ -3,12 +3,14 @@
 Every ``/v1`` request carries ``Authorization: Bearer gw_<id>_<secret>``. The middleware looks
 the key up once per request and stores a :class:`Principal`; handlers call :func:`require`
 for their scope and always filter by ``principal.tenant`` (tenant isolation). ``admin``
-implies every other scope of the same tenant.
+implies every other scope of the same tenant. The ``operator`` scope (service provider, across
+tenants) is separate: handlers that act across tenants call :func:`require_operator`, and no
+tenant scope implies it.
 
 What reaches the database is bounded: a token that is not a well-formed key (wrong characters,
 non-UTF-8 bytes, over-long) is refused without a lookup, unknown keys are cached as unknown, and
 a client with too many failures in a window is answered 429 before anything else
-(:mod:`gateway.api.keycache`). The key itself is never logged or kept, only its hash.
+(:mod:`gateway.web.keycache`). The key itself is never logged or kept, only its hash.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.keycache import UNKNOWN, FailureLimiter
-from gateway.api.problems import Problem
 from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import API
-from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
+from gateway.web.appkeys import DB, KEY_CACHE
+from gateway.web.keycache import UNKNOWN, FailureLimiter
+from gateway.web.problems import Problem
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
+
+    @property
+    def is_operator(self) -> bool:
+        return repo.OPERATOR in self.scopes
 
     def cause(self, source: str, role: str = API, actor: str | None = None) -> Cause:
         """This key as the cause of a lifecycle move (the history names tenant and key)."""
@@ -114,5 +120,18 @@ def require(request: web.Request, scope: str) -> Principal:
             "forbidden",
             f"This API key lacks the '{scope}' scope.",
             required_scope=scope,
+        )
+    return principal
+
+
+def require_operator(request: web.Request) -> Principal:
+    """The principal of an operator key (``gateway keys create --operator``), else 403."""
+    principal = request[PRINCIPAL]
+    if not principal.is_operator:
+        raise Problem(
+            403,
+            "forbidden",
+            "This needs an operator key (made with `gateway keys create --operator`).",
+            required_scope=repo.OPERATOR,
         )
     return principal

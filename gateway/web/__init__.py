@@ -1,0 +1,131 @@
+"""The HTTP toolkit every route module uses: app keys, API-key auth, problems, bodies, params.
+
+Route modules of every package (``gateway.api``, ``gateway.outbound``, ``gateway.responses``,
+``gateway.as4``, ``gateway.admin``, the console) import these names from ``gateway.web`` and
+from nowhere else, so no package reaches into another's HTTP module for its helpers and
+``gateway.server`` stays the app factory. The private modules behind this face:
+
+- ``appkeys``: typed ``app[...]`` keys (``DB``, ``INTAKE``, ``SETTINGS``, ``FORWARDER``,
+  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
+- ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
+- ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
+- ``body``: size-capped body reading with a deadline and a shared memory budget, JSON objects
+  (depth and strings checked);
+- ``params``: declared query parameters, strict parsing (unknown name or bad value = 400);
+- ``checked``: every string a handler takes from a request checked like a stored value
+  (length, NUL, lone surrogates, line breaks), ``edge_middleware`` (no key in the URL);
+- ``lookup``: a tenant's row or 404;
+- ``spec`` / ``openapi``: :func:`operation` describes a route on its handler; the OpenAPI 3.1
+  document is built from the route table (``gateway.web.openapi``);
+- ``instrument``: the request counter middleware;
+- ``hooks``: extension points of the document API (status listeners, document views).
+"""
+
+from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
+from gateway.web.auth import (
+    AUTH_LIMITER,
+    PRINCIPAL,
+    Principal,
+    auth_middleware,
+    require,
+    require_operator,
+)
+from gateway.web.body import (
+    BODY_BUDGET,
+    MAX_JSON_BODY,
+    BodyBudget,
+    body_timeout,
+    budget_middleware,
+    incomplete,
+    read_capped,
+    read_json,
+    reserve,
+    too_large,
+    too_slow,
+)
+from gateway.web.checked import (
+    edge_middleware,
+    field_rejected,
+    field_text,
+    header_text,
+    invalid_field,
+    invalid_parameter,
+    query_text,
+)
+from gateway.web.hooks import (
+    StatusChanged,
+    add_document_view,
+    add_status_guard,
+    document_views,
+    on_status_changed,
+    status_changed,
+    status_refusal,
+    status_refused,
+)
+from gateway.web.instrument import metrics_middleware
+from gateway.web.keycache import FailureLimiter, KeyCache
+from gateway.web.lookup import document_or_404, not_found
+from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
+from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
+from gateway.web.spec import JSON, Content, Operation, operation, operation_of
+
+__all__ = [
+    "AUTH_LIMITER",
+    "BODY_BUDGET",
+    "DB",
+    "FORWARDER",
+    "INTAKE",
+    "JSON",
+    "KEY_CACHE",
+    "LIFECYCLE",
+    "MAX_JSON_BODY",
+    "METRICS",
+    "PRINCIPAL",
+    "PROBLEM_TYPE",
+    "SETTINGS",
+    "BodyBudget",
+    "Content",
+    "FailureLimiter",
+    "KeyCache",
+    "Operation",
+    "Param",
+    "Params",
+    "Principal",
+    "Problem",
+    "StatusChanged",
+    "add_document_view",
+    "add_status_guard",
+    "auth_middleware",
+    "body_timeout",
+    "budget_middleware",
+    "cursor",
+    "document_or_404",
+    "document_views",
+    "edge_middleware",
+    "field_rejected",
+    "field_text",
+    "header_text",
+    "incomplete",
+    "int_param",
+    "invalid",
+    "invalid_field",
+    "invalid_parameter",
+    "limit",
+    "metrics_middleware",
+    "not_found",
+    "on_status_changed",
+    "operation",
+    "operation_of",
+    "problem_middleware",
+    "query_text",
+    "read_capped",
+    "read_json",
+    "require",
+    "require_operator",
+    "reserve",
+    "status_changed",
+    "status_refusal",
+    "status_refused",
+    "too_large",
+    "too_slow",
+]
