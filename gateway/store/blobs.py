@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.store.models import Attachment, Blob, utcnow
+from gateway.store.models import Blob, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
@@ -34,11 +34,3 @@ async def put_blob(session: Any, data: bytes) -> str:
 
 async def get_blob(session: Any, sha256: str) -> bytes | None:
     return await session.scalar(select(Blob.data).where(Blob.sha256 == sha256))
-
-
-async def attachment_data(session: Any, att: Attachment) -> bytes | None:
-    """The bytes of ``att``: inline (rows from before blobs) or from the blob store."""
-    inline = await session.scalar(select(Attachment.data).where(Attachment.seq == att.seq))
-    if inline is not None:
-        return bytes(inline)
-    return await get_blob(session, att.sha256)
