@@ -21,7 +21,7 @@ from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
-from gateway.web import DB, INTAKE, SETTINGS, Problem, require
+from gateway.web import DB, INTAKE, SETTINGS, Problem, require, require_operator
 
 AS4 = web.AppKey("as4", As4Channel)
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ async def reporting(request: web.Request) -> web.Response:
 async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""
-    require(request, "operator")
+    require_operator(request)
     try:
         days = int(request.query.get("days", "7"))
     except ValueError as exc:

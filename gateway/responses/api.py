@@ -17,6 +17,7 @@ from sqlalchemy import select
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
@@ -52,6 +53,8 @@ def setup(app: web.Application) -> ResponseService:
     service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
+    if settings.responses.email_trust:
+        service.email_trust = DkimTrust(settings.responses.email_trust)
     app[RESPONSES] = service
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)

@@ -107,7 +107,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
 
     # Service levels: B sent its MLS within 20 minutes, A received it within 25.
     async def levels(node: Node) -> dict[str, Any]:
-        key = await node.key("ops", "admin")
+        key = await node.operator_key()
         async with node.http.get(
             node.url + "/v1/admin/mls/service-levels?days=2",
             headers={"Authorization": f"Bearer {key}"},
@@ -210,7 +210,12 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
         return channel.responder.outbound.failed == 1 and await outbox_states() == ["pending"]
 
     await wait_for(owed)
-    assert await status_of(a, doc_id) == "delivered" and await b.documents("outbound") == []
+
+    async def a_delivered() -> bool:  # A records B's receipt on its next queue turn
+        return await status_of(a, doc_id) == "delivered"
+
+    await wait_for(a_delivered)
+    assert await b.documents("outbound") == []  # no MLS queued at B
     # The periodic sweep (here called directly) finds the owed MLS and queues it.
     assert len(await channel.outbox.sweep(older_than=0)) == 1
     assert await channel.outbox.sweep(older_than=0) == []  # settled: nothing twice
