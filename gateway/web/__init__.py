@@ -65,14 +65,26 @@ from gateway.web.hooks import (
 from gateway.web.instrument import metrics_middleware
 from gateway.web.keycache import FailureLimiter, KeyCache
 from gateway.web.lookup import document_or_404, not_found
+from gateway.web.openapi import openapi_handler, undescribed
 from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
 from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
-from gateway.web.spec import JSON, Content, Operation, operation, operation_of
+from gateway.web.spec import (
+    DOCUMENT,
+    JSON,
+    OBJECT,
+    TIME,
+    Content,
+    Operation,
+    operation,
+    operation_of,
+    page_of,
+)
 
 __all__ = [
     "AUTH_LIMITER",
     "BODY_BUDGET",
     "DB",
+    "DOCUMENT",
     "FORWARDER",
     "INTAKE",
     "JSON",
@@ -80,9 +92,11 @@ __all__ = [
     "LIFECYCLE",
     "MAX_JSON_BODY",
     "METRICS",
+    "OBJECT",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",
+    "TIME",
     "BodyBudget",
     "Content",
     "FailureLimiter",
@@ -114,8 +128,10 @@ __all__ = [
     "metrics_middleware",
     "not_found",
     "on_status_changed",
+    "openapi_handler",
     "operation",
     "operation_of",
+    "page_of",
     "problem_middleware",
     "query_text",
     "read_capped",
@@ -128,4 +144,5 @@ __all__ = [
     "status_refused",
     "too_large",
     "too_slow",
+    "undescribed",
 ]

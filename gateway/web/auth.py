@@ -53,6 +53,8 @@ class Principal:
 
 PRINCIPAL = web.RequestKey("principal", Principal)
 AUTH_LIMITER = web.AppKey("auth_limiter", FailureLimiter)
+#: ``/v1`` paths anyone may read (the API description).
+PUBLIC = frozenset({"/v1/openapi.json"})
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
 #: RFC 6750 ``b64token``, at most 200 characters (our keys are 60).
@@ -61,7 +63,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/v1/"):
+    if not request.path.startswith("/v1/") or request.path in PUBLIC:
         return await handler(request)
     limiter = request.app.get(AUTH_LIMITER)
     client = request.remote or "unknown"
@@ -113,6 +115,10 @@ def _unauthorized(detail: str) -> Problem:
 
 
 def require(request: web.Request, scope: str) -> Principal:
+    """The principal if its key has ``scope`` (``admin`` implies the tenant scopes, never
+    ``operator``), else 403."""
+    if scope == repo.OPERATOR:
+        return require_operator(request)
     principal = request[PRINCIPAL]
     if scope not in principal.scopes and "admin" not in principal.scopes:
         raise Problem(
