@@ -171,6 +171,18 @@ class IntakePipeline:
                 self.forwarding.wake()
             if self.observer is not None:
                 self.observer.observe(sub.channel, result.status, seconds, result.tenant)
+            log.info(  # one line per stored document (no content, no keys)
+                "document stored",
+                extra={
+                    "document_id": result.document_id,
+                    "tenant": result.tenant,
+                    "channel": sub.channel,
+                    "status": result.status,
+                    "duplicate_of": result.duplicate_of,
+                    "scenario": report.scenario,
+                    "validation_ms": round(seconds * 1000, 1),
+                },
+            )
             results.append(result)
         return results
 
