@@ -119,8 +119,9 @@ class ResponsesSettings:
     #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
     overdue_timer: bool = False
     overdue_interval: float = 3600.0
-    #: Seconds between re-matching runs for responses that arrived before their invoice.
-    rematch_interval: float = 10.0
+    #: Seconds between extra re-matching sweeps (0 = none). Responses that arrived before their
+    #: invoice are applied by a lifecycle event when the invoice is sent; a sweep runs at start.
+    rematch_interval: float = 0.0
     #: Mapping table (TOML); empty = config/invoice-response-mapping.toml of the gateway.
     mapping_file: str = ""
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.lifecycle.model import Models, StatusModel
@@ -104,6 +104,21 @@ class Lifecycle:
     def on_move(self, listener: MoveListener) -> None:
         """Call ``listener(session, moved)`` inside the transaction of every move."""
         self._listeners.append(listener)
+
+    @staticmethod
+    def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` once the session's transaction has committed (a listener uses it
+        to start work that must see the move, e.g. applying responses that waited for it)."""
+        event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
+
+    async def announce(
+        self, session: AsyncSession, *, document_id: str, tenant: str | None, event: str, data: Any
+    ) -> None:
+        """Queue a webhook event that is not a move (e.g. ``response.unmatched``)."""
+        if self.events is not None and tenant is not None:
+            await self.events.emit(
+                session, document_id=document_id, tenant=tenant, event=event, data=data
+            )
 
     def model(self, direction: str, kind: str | None = None) -> StatusModel:
         return self.models.get(direction, kind)

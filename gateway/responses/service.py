@@ -156,7 +156,7 @@ class ResponseService:
             await self.handle_document(doc_id)
             changed += 1
         for seq in waiting:
-            if await self._rematch_one(seq):
+            if await self.rematch_one(seq):
                 changed += 1
         if changed and self.forwarder is not None:
             self.forwarder.wake()
@@ -183,6 +183,18 @@ class ResponseService:
             if rec.state == "":
                 await self._decide(s, rec)
             await s.flush()
+            if rec.state == rm.UNMATCHED:
+                await self.lifecycle.announce(
+                    s,
+                    document_id=doc.id,
+                    tenant=doc.tenant,
+                    event="response.unmatched",
+                    data={
+                        "response_id": rec.imr_id,
+                        "referenced_id": rec.referenced_id,
+                        "detail": rec.detail,
+                    },
+                )
             return rec
 
     def _record(self, doc: Document, imr: InvoiceResponse | None) -> InvoiceResponseRecord:
@@ -241,7 +253,7 @@ class ResponseService:
             return "the response references no document id"
         return None
 
-    async def _rematch_one(self, seq: int) -> bool:
+    async def rematch_one(self, seq: int) -> bool:
         async with self.db.write() as s:
             rec = await s.get(InvoiceResponseRecord, seq)
             if rec is None or rec.state not in RETRY_STATES:
