@@ -112,7 +112,10 @@ async def get_document(request: web.Request) -> web.Response:
         atts = await repo.attachments(s, doc_id)
         deliveries = await repo.deliveries(s, doc_id)
         extra = await hooks.document_views(request.app, s, doc)
-    body = document_summary(doc)
+        lifecycle = request.app[LIFECYCLE]
+        status = await lifecycle.describe(s, doc)
+        next_statuses = await lifecycle.next_statuses(s, doc, API)
+    body = {**document_summary(doc), **status}
     body["validation"] = {
         "status": report.get("status"),
         "scenario": report.get("scenario"),
@@ -124,7 +127,7 @@ async def get_document(request: web.Request) -> web.Response:
     body["history"] = [history_entry(c) for c in changes]
     body["attachments"] = [attachment_entry(a) for a in atts]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = request.app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
+    body["next_statuses"] = next_statuses
     body.update(extra)
     return web.json_response(body)
 
@@ -154,7 +157,9 @@ async def list_documents(request: web.Request) -> web.Response:
             after_seq=after,
             limit=limit,
         )
-    items = [document_summary(d) for d in docs]
+        items = [
+            {**document_summary(d), **await request.app[LIFECYCLE].describe(s, d)} for d in docs
+        ]
     next_cursor = str(docs[-1].seq) if len(docs) == limit else None
     return web.json_response({"items": items, "next_cursor": next_cursor})
 
@@ -182,21 +187,24 @@ async def change_status(request: web.Request) -> web.Response:
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
+        canonical = await lifecycle.resolve(s, doc, target)
         try:
-            await lifecycle.move(s, doc, target, cause, reason=reason)
+            await lifecycle.move(s, doc, canonical, cause, reason=reason)
         except IllegalTransition as exc:
             raise Problem(
                 409,
                 exc.code,
                 exc.reason,
                 current_status=exc.current,
-                requested_status=exc.target,
-                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
+                requested_status=target,
+                allowed=await lifecycle.next_statuses(s, doc, role),
             ) from exc
+        body = {**document_summary(doc), **await lifecycle.describe(s, doc)}
+    target = canonical
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
     change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
-    return web.json_response(document_summary(doc))
+    return web.json_response(body)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

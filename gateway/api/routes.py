@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api import documents
+from gateway.api import documents, settings
 from gateway.api.inbox import get_inbox
 
 
@@ -20,3 +20,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/documents/{id}/status", documents.change_status)
     app.router.add_post("/v1/admin/documents/{id}/mark-original", mark_original)
     app.router.add_get("/v1/inbox", get_inbox)
+    app.router.add_get("/v1/admin/settings", settings.get_settings)
+    app.router.add_put("/v1/admin/settings", settings.put_settings)

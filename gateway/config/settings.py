@@ -127,6 +127,15 @@ class ResponsesSettings:
 
 
 @dataclass
+class LifecycleSettings:
+    """Document statuses (gateway.lifecycle)."""
+
+    #: Folder of your own status profiles (TOML files, see README "Status profiles"); empty =
+    #: only the shipped ones.
+    profiles_dir: str = ""
+
+
+@dataclass
 class LogSettings:
     level: str = "INFO"
     #: "json" (default, for machines) or "text" (for people at a terminal).
@@ -157,6 +166,7 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     routes: list[Route] = field(default_factory=list)
 
     @property

@@ -15,8 +15,16 @@ from typing import Any, Protocol
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle.model import Models, StatusModel
-from gateway.lifecycle.vocabulary import SYSTEM
+from gateway.lifecycle.model import IllegalTransition, Models, StatusModel
+from gateway.lifecycle.profile import (
+    DEFAULT,
+    DirectionProfile,
+    Profile,
+    conditions_of,
+    load_profiles,
+)
+from gateway.lifecycle.tables import LifecycleSettings
+from gateway.lifecycle.vocabulary import ADMIN, API, SYSTEM
 from gateway.store.models import Document, StatusChange, utcnow
 
 
@@ -86,8 +94,10 @@ class Lifecycle:
         *,
         events: EventSink | None = None,
         observer: MoveObserver | None = None,
+        profiles_dir: str | None = None,
     ) -> None:
         self.models = models or Models.load()
+        self.profiles: dict[str, Profile] = load_profiles(self.models, profiles_dir)
         self.events = events
         self.observer = observer
         self._listeners: list[MoveListener] = []
@@ -119,6 +129,96 @@ class Lifecycle:
             await self.events.emit(
                 session, document_id=document_id, tenant=tenant, event=event, data=data
             )
+
+    # --- profiles ------------------------------------------------------------------------------
+
+    async def profile(
+        self, session: AsyncSession, tenant: str | None, direction: str
+    ) -> DirectionProfile:
+        """The tenant's status profile for ``direction`` (``default`` unless one was set)."""
+        chosen = None
+        if tenant is not None:
+            row = await session.get(LifecycleSettings, tenant)
+            if row is not None:
+                chosen = row.inbound_profile if direction == "inbound" else row.outbound_profile
+        return self.profiles.get(chosen or DEFAULT, self.profiles[DEFAULT]).direction(direction)
+
+    async def settings(self, session: AsyncSession, tenant: str) -> dict[str, Any]:
+        row = await session.get(LifecycleSettings, tenant)
+        return {
+            "tenant": tenant,
+            "status_profile": {
+                "inbound": (row.inbound_profile if row else None) or DEFAULT,
+                "outbound": (row.outbound_profile if row else None) or DEFAULT,
+            },
+            "webhook_content": bool(row and row.webhook_content),
+            "profiles": sorted(self.profiles),
+        }
+
+    async def configure(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        *,
+        inbound: str | None = None,
+        outbound: str | None = None,
+        webhook_content: bool | None = None,
+    ) -> dict[str, Any]:
+        """Select the tenant's profiles (ids of :attr:`profiles`) and webhook bodies."""
+        for pid in (inbound, outbound):
+            if pid is not None and pid not in self.profiles:
+                raise KeyError(
+                    f"no status profile {pid!r}; known: {', '.join(sorted(self.profiles))}"
+                )
+        row = await session.get(LifecycleSettings, tenant)
+        if row is None:
+            row = LifecycleSettings(tenant=tenant, webhook_content=False)
+            session.add(row)
+        if inbound is not None:
+            row.inbound_profile = inbound
+        if outbound is not None:
+            row.outbound_profile = outbound
+        if webhook_content is not None:
+            row.webhook_content = webhook_content
+        row.updated_at = utcnow()
+        await session.flush()
+        return await self.settings(session, tenant)
+
+    async def describe(self, session: AsyncSession, doc: Document) -> dict[str, Any]:
+        """``status`` in the tenant's vocabulary, ``canonical_status``, and the conditions."""
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        conditions = conditions_of(doc)
+        return {
+            "status": prof.name_of(doc.status, conditions),
+            "canonical_status": doc.status,
+            "conditions": sorted(conditions),
+        }
+
+    async def resolve(self, session: AsyncSession, doc: Document, name: str) -> str:
+        """The canonical status a client means by ``name`` (a profile name or a canonical one)."""
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        return prof.target_of(name) or name
+
+    async def next_statuses(self, session: AsyncSession, doc: Document, role: str) -> list[str]:
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        model = self.model_of(doc)
+        if prof.transitions is not None and not model.no_workflow:
+            return prof.next_names(prof.name_of(doc.status, conditions_of(doc)), role)
+        return [prof.name_of(s) for s in model.next_statuses(doc.status, role)]
+
+    async def _check(self, session: AsyncSession, doc: Document, to: str, role: str) -> None:
+        """A client's move follows the tenant's profile when it has its own moves; everything
+        else (and every other role) follows the canonical model."""
+        model = self.model_of(doc)
+        if role in (API, ADMIN) and not model.no_workflow:
+            prof = await self.profile(session, doc.tenant, doc.direction)
+            if prof.transitions is not None:
+                current = prof.name_of(doc.status, conditions_of(doc))
+                prof.check(current, prof.name_of(to), role)
+                if to not in model.statuses:
+                    raise IllegalTransition(doc.status, to, f"'{to}' is not a status here.")
+                return
+        model.check(doc.status, to, role)
 
     def model(self, direction: str, kind: str | None = None) -> StatusModel:
         return self.models.get(direction, kind)
@@ -169,7 +269,7 @@ class Lifecycle:
     ) -> StatusChange:
         """Move ``doc`` to ``to`` if the model lets ``cause.role`` do it; raises
         :class:`~gateway.lifecycle.model.IllegalTransition` (changing nothing) otherwise."""
-        self.model_of(doc).check(doc.status, to, cause.role)
+        await self._check(session, doc, to, cause.role)
         previous = doc.status
         change = self._change(doc.id, previous, to, cause, reason)
         doc.status = to
@@ -294,12 +394,13 @@ class Lifecycle:
         model = self.models.get(moved.direction, moved.kind)
         event = model.event_for(moved.status)
         if event is not None and self.events is not None and moved.tenant is not None:
+            prof = await self.profile(session, moved.tenant, moved.direction)
             await self.events.emit(
                 session,
                 document_id=moved.document_id,
                 tenant=moved.tenant,
                 event=event,
-                data=event_data(moved),
+                data=event_data(moved, prof),
             )
         self._observe(moved.direction, moved.status, moved.cause.source)
 
@@ -308,11 +409,13 @@ class Lifecycle:
             self.observer.moved(direction, status, source)
 
 
-def event_data(moved: Moved) -> dict[str, Any]:
-    """The ``change`` part of a ``document.status_changed`` (or outbound.*) webhook event."""
+def event_data(moved: Moved, profile: DirectionProfile | None = None) -> dict[str, Any]:
+    """The ``change`` part of a ``document.status_changed`` (or outbound.*) webhook event:
+    ``from``/``to`` in the tenant's vocabulary, ``canonical_from``/``canonical_to``."""
+    prof = profile or DirectionProfile()
     return {
-        "from": moved.previous,
-        "to": moved.status,
+        "from": prof.name_of(moved.previous) if moved.previous else None,
+        "to": prof.name_of(moved.status),
         "canonical_from": moved.previous,
         "canonical_to": moved.status,
         "source": moved.cause.source,

@@ -17,6 +17,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped
 from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN
+from gateway.outbound import draft_api
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -57,6 +58,9 @@ def setup(
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/outbound", submit)
     app.router.add_get("/v1/outbound/{id}", show)
+    app.router.add_put("/v1/outbound/{id}/content", draft_api.replace_content)
+    app.router.add_delete("/v1/outbound/{id}", draft_api.delete)
+    app.router.add_post("/v1/outbound/{id}/send", draft_api.send)
     app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
 
 
@@ -109,6 +113,8 @@ async def submit(request: web.Request) -> web.Response:
         )
     raw = await read_capped(request, service.settings.http.max_body_bytes)
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    if draft_api.wants_draft(request):
+        return await draft_api.create(request, service, principal, raw, receiver)
     try:
         result = await service.submit(
             principal.tenant,
@@ -133,7 +139,7 @@ async def show(request: web.Request) -> web.Response:
     principal = require(request, "read")
     found = await request.app[OUTBOUND].queue.get(request.match_info["id"], principal.tenant)
     if found is None:
-        raise Problem(404, "not-found", "No outbound document with this id.")
+        return await draft_api.show(request, principal)
     return web.json_response(item_dict(*found))
 
 

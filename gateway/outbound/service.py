@@ -20,6 +20,7 @@ from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery
+from gateway.outbound.drafts import Drafts
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -44,6 +45,15 @@ class SubmissionRefused(Exception):
         self.code = code
         self.detail = detail
         self.report = report
+
+
+@dataclass
+class Prepared:
+    """A validated outbound document: its record's fields and its queue item's routing."""
+
+    fields: dict[str, Any]
+    routing: dict[str, str]
+    report: ValidationReport
 
 
 @dataclass
@@ -81,6 +91,7 @@ class OutboundService:
         self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
+        self.drafts = Drafts(db, self.lifecycle, self.worker.notify)
         self._task: asyncio.Task[None] | None = None
 
     def register_transport(self, transport: Transport) -> None:
@@ -126,6 +137,22 @@ class OutboundService:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
                 return Submitted(existing, False)
+        prepared = await self.prepare(tenant, raw, receiver=receiver, channel=channel)
+        item, created = await self.queue.enqueue(
+            Document(**prepared.fields),
+            **prepared.routing,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            cause=cause,
+        )
+        if created:
+            self.worker.notify()
+        return Submitted(item, created)
+
+    async def prepare(
+        self, tenant: str, raw: bytes, *, receiver: str | None = None, channel: str = "api"
+    ) -> Prepared:
+        """Validate and identify an outbound document; what storing and queueing it need."""
         if self.validator is None:
             raise RuntimeError("outbound service has no validator")
         report = await self.validator.validate(raw)
@@ -156,22 +183,16 @@ class OutboundService:
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
-        fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
+        fields.pop("status")  # given by the lifecycle: queued, or draft
         fields.pop("status_reason")
         fields["receiver_endpoint"] = pid.value
-        item, created = await self.queue.enqueue(
-            Document(**fields),
-            receiver=pid.value,
-            sender=info.sender_endpoint or "",
-            document_type=str(doctype) if doctype else "",
-            process=str(process) if process else "",
-            idempotency_key=idempotency_key,
-            actor=actor,
-            cause=cause,
-        )
-        if created:
-            self.worker.notify()
-        return Submitted(item, created)
+        routing = {
+            "receiver": pid.value,
+            "sender": info.sender_endpoint or "",
+            "document_type": str(doctype) if doctype else "",
+            "process": str(process) if process else "",
+        }
+        return Prepared(fields, routing, report)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -179,9 +200,11 @@ class OutboundService:
         await self.setup_discovery()
         if self._task is None:
             self._task = asyncio.create_task(self.worker.run(), name="outbound-worker")
+            self.drafts.start(self.settings.outbound.poll_interval)
 
     async def aclose(self) -> None:
         if self._task is not None:
+            await self.drafts.stop()
             await self.worker.stop()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

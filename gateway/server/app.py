@@ -52,7 +52,8 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
-    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    # Per app: the status models and profiles, and the only writer of document statuses.
+    lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
     forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics()
     lifecycle.attach(events=forwarder, observer=metrics)
