@@ -12,7 +12,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
 from gateway.store import repo
@@ -115,6 +115,8 @@ async def get_document(request: web.Request) -> web.Response:
         lifecycle = request.app[LIFECYCLE]
         status = await lifecycle.describe(s, doc)
         next_statuses = await lifecycle.next_statuses(s, doc, API)
+        if doc.direction == "outbound" and doc.kind == "Invoice":
+            extra.update(await payments.payments(s, doc))
     body = {**document_summary(doc), **status}
     body["validation"] = {
         "status": report.get("status"),
@@ -170,6 +172,8 @@ async def change_status(request: web.Request) -> web.Response:
     target = payload.get("status")
     reason = payload.get("reason")
     actor = payload.get("actor")
+    amount = payload.get("amount")
+    paid_on = payload.get("paid_on")
     if (
         not isinstance(target, str)
         or (reason is not None and not isinstance(reason, str))
@@ -189,7 +193,10 @@ async def change_status(request: web.Request) -> web.Response:
         previous = doc.status
         canonical = await lifecycle.resolve(s, doc, target)
         try:
-            await lifecycle.move(s, doc, canonical, cause, reason=reason)
+            if amount is not None or _is_payment(doc, canonical):
+                await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
+            else:
+                await lifecycle.move(s, doc, canonical, cause, reason=reason)
         except IllegalTransition as exc:
             raise Problem(
                 409,
@@ -205,6 +212,27 @@ async def change_status(request: web.Request) -> web.Response:
     change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
     return web.json_response(body)
+
+
+def _is_payment(doc: Any, canonical: str) -> bool:
+    """``paid`` of a sales invoice records the open amount as paid (partially_paid without an
+    amount is only a status)."""
+    return doc.direction == "outbound" and canonical == payments.PAID
+
+
+async def _pay(
+    lifecycle: Any, s: Any, doc: Any, cause: Any, amount: Any, paid_on: Any, reason: Any
+) -> None:
+    """A payment of a sales invoice (with ``amount``; without it, the rest is paid)."""
+    if doc.direction != "outbound":
+        raise Problem(422, "invalid-request", "amount applies to sales invoices only.")
+    if paid_on is not None and not isinstance(paid_on, str):
+        raise Problem(422, "invalid-request", "paid_on must be a date such as 2026-12-01.")
+    try:
+        value = payments.parse_amount(amount) if amount is not None else None
+        await payments.pay(lifecycle, s, doc, cause, amount=value, paid_on=paid_on, reason=reason)
+    except payments.BadAmount as exc:
+        raise Problem(422, "bad-amount", str(exc)) from exc
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

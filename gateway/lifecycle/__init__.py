@@ -10,12 +10,15 @@
 - :class:`StatusModel`, :class:`IllegalTransition` / :class:`NoWorkflow` (refusals with the
   model's exact sentence and a problem code).
 - The vocabulary: canonical status names and roles (:mod:`gateway.lifecycle.vocabulary`).
+- Profiles (:mod:`gateway.lifecycle.profile`, ``profiles/*.toml``): each platform's names,
+  client moves and refusal sentences over the canonical statuses, selected per tenant.
+- Payments (:mod:`gateway.lifecycle.payments`): amounts recorded against sales invoices.
 
 Counterpart statuses (Invoice Responses, MLS, later CDAR) are moves with role ``counterpart``;
 their own sequencing rules live with their message kind and ask the lifecycle to move.
 """
 
-from gateway.lifecycle import vocabulary
+from gateway.lifecycle import payments, vocabulary
 from gateway.lifecycle.model import (
     STATUS_CHANGED,
     IllegalTransition,
@@ -56,5 +59,6 @@ __all__ = [
     "family_of",
     "load_model",
     "parse_model",
+    "payments",
     "vocabulary",
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.lifecycle.model import IllegalTransition, Models, StatusModel
+from gateway.lifecycle.payments import counterpart_paid
 from gateway.lifecycle.profile import (
     DEFAULT,
     DirectionProfile,
@@ -100,7 +101,7 @@ class Lifecycle:
         self.profiles: dict[str, Profile] = load_profiles(self.models, profiles_dir)
         self.events = events
         self.observer = observer
-        self._listeners: list[MoveListener] = []
+        self._listeners: list[MoveListener] = [counterpart_paid]
 
     def attach(
         self, *, events: EventSink | None = None, observer: MoveObserver | None = None

@@ -3,6 +3,7 @@ walked through the HTTP API, refused moves answered with the profile's exact sen
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from live_gateway import sales_invoice
@@ -229,3 +230,45 @@ async def test_default(gw_factory: Any) -> None:
     await w.moved(inv, "paid")
     await w.moved(inv, "refunded")
     await w.refused(inv, "paid", "The status refunded is final; it cannot be changed.")
+
+
+async def test_payments_reach_the_payable_amount(gw_factory: Any) -> None:
+    w = await Walk.start(gw_factory, "ar-api")
+    inv = await w.draft("PAY-1")
+    body = await w.sent(inv)
+    total = body["payable_amount"]
+    assert body["open_amount"] == total and body["payments"] == []
+
+    async def pay(amount: str) -> dict[str, Any]:
+        status, out = await w.gw.call(
+            "POST",
+            w.clerk,
+            f"/v1/documents/{inv}/status",
+            json={"status": "partially_paid", "amount": amount, "paid_on": "2026-11-30"},
+        )
+        assert status == 200, out
+        return out
+
+    half = str(Decimal(total) / 2)
+    assert (await pay(half))["status"] == "partially_paid"
+    status, problem = await w.gw.call(
+        "POST", w.clerk, f"/v1/documents/{inv}/status", json={"status": "paid", "amount": "-1"}
+    )
+    assert status == 422 and problem["code"] == "bad-amount"
+    assert (await pay(str(Decimal(total) - Decimal(half))))["status"] == "paid"
+    body = await w.gw.doc(w.admin, inv)
+    assert [p["amount"] for p in body["payments"]] == [half, str(Decimal(total) - Decimal(half))]
+    assert Decimal(body["open_amount"]) == 0 and body["payments"][0]["paid_on"] == "2026-11-30"
+
+
+async def test_invoice_response_pd_counts_as_payment(gw_factory: Any) -> None:
+    w = await Walk.start(gw_factory, "default")
+    status, body = await w.gw.call("POST", w.clerk, "/v1/outbound", xml=w.invoice("PD-1"))
+    assert status == 202
+    inv = body["id"]
+    await w.gw.wait_status(w.admin, inv, "delivered")
+    await w.gw.receive(w.clerk, response("PD", "R-PD", "PD-1"))
+    body = await w.gw.doc(w.admin, inv)
+    assert body["status"] == "paid"
+    assert [p["source"] for p in body["payments"]] == ["invoice-response"]
+    assert Decimal(body["open_amount"]) == 0
