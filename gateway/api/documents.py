@@ -12,7 +12,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped, too_large
 from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment, IntakeRefused, Submission
-from gateway.lifecycle import IllegalTransition, payments
+from gateway.lifecycle import IllegalTransition, credits, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
 from gateway.store import repo
@@ -117,6 +117,8 @@ async def get_document(request: web.Request) -> web.Response:
         next_statuses = await lifecycle.next_statuses(s, doc, API)
         if doc.direction == "outbound" and doc.kind == "Invoice":
             extra.update(await payments.payments(s, doc))
+        if doc.direction == "outbound" and doc.kind in ("Invoice", "CreditNote"):
+            extra.update(await credits.links_of(s, doc.id))
     body = {**document_summary(doc), **status}
     body["validation"] = {
         "status": report.get("status"),

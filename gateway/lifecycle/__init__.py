@@ -18,7 +18,8 @@ Counterpart statuses (Invoice Responses, MLS, later CDAR) are moves with role ``
 their own sequencing rules live with their message kind and ask the lifecycle to move.
 """
 
-from gateway.lifecycle import payments, vocabulary
+from gateway.lifecycle import credits, payments, vocabulary
+from gateway.lifecycle.cause import BulkMove, Cause, Moved
 from gateway.lifecycle.model import (
     STATUS_CHANGED,
     IllegalTransition,
@@ -31,11 +32,8 @@ from gateway.lifecycle.model import (
     parse_model,
 )
 from gateway.lifecycle.mover import (
-    BulkMove,
-    Cause,
     EventSink,
     Lifecycle,
-    Moved,
     MoveListener,
     MoveObserver,
     event_data,
@@ -55,6 +53,7 @@ __all__ = [
     "Moved",
     "NoWorkflow",
     "StatusModel",
+    "credits",
     "event_data",
     "family_of",
     "load_model",

@@ -9,12 +9,13 @@ same transaction too (e.g. Invoice Responses follow the outbound item of a sent 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.lifecycle import credits
+from gateway.lifecycle.cause import BulkMove, Cause, Moved
 from gateway.lifecycle.model import IllegalTransition, Models, StatusModel
 from gateway.lifecycle.payments import counterpart_paid
 from gateway.lifecycle.profile import (
@@ -25,49 +26,8 @@ from gateway.lifecycle.profile import (
     load_profiles,
 )
 from gateway.lifecycle.tables import LifecycleSettings
-from gateway.lifecycle.vocabulary import ADMIN, API, SYSTEM
+from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store.models import Document, StatusChange, utcnow
-
-
-@dataclass(frozen=True)
-class Cause:
-    """Who or what asks for a move, as the history row will name it.
-
-    ``source`` is the history's "from what" (api, admin, outbound, webhook, inbox, mls,
-    invoice-response, timer, ...), ``role`` what the model checks (system, api, admin,
-    counterpart), ``tenant`` and ``key_id`` the tenant and API key that caused it (not
-    necessarily the document's tenant), ``actor`` a name shown to people.
-    """
-
-    source: str
-    role: str = SYSTEM
-    actor: str | None = None
-    tenant: str | None = None
-    key_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Moved:
-    """One committed-with-the-transaction move, as listeners and the event sink see it."""
-
-    document_id: str
-    tenant: str | None
-    direction: str
-    kind: str | None
-    previous: str | None
-    status: str
-    cause: Cause
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class BulkMove:
-    """One move of :meth:`Lifecycle.move_many`: made only if the document is still ``expect``."""
-
-    document_id: str
-    expect: str
-    to: str
-    reason: str | None = None
 
 
 class EventSink(Protocol):
@@ -283,6 +243,12 @@ class Lifecycle:
             Moved(doc.id, doc.tenant, doc.direction, doc.kind, previous, to, cause, reason),
         )
         return change
+
+    async def issued(self, session: AsyncSession, doc: Document) -> None:
+        """A sales document was queued for sending (new, or a draft sent): a credit note
+        among them is linked to the invoices it references, which move as the profile says."""
+        if doc.direction == "outbound" and doc.kind == "CreditNote":
+            await credits.link(self, session, doc)
 
     async def note(
         self, session: AsyncSession, doc: Document, cause: Cause, reason: str

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.lifecycle.cause import Cause, Moved
 from gateway.lifecycle.tables import Payment
 from gateway.lifecycle.vocabulary import COUNTERPART
 from gateway.store.models import Document
 
-if TYPE_CHECKING:  # the mover registers counterpart_paid; this module only needs its types
-    from gateway.lifecycle.mover import Cause, Lifecycle, Moved
+if TYPE_CHECKING:  # the mover registers counterpart_paid; pay() is handed the mover
+    from gateway.lifecycle.mover import Lifecycle
 
 PAID, PARTIALLY_PAID = "paid", "partially_paid"
 

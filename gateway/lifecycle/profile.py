@@ -69,6 +69,8 @@ class DirectionProfile:
     #: None: the canonical model's client moves apply; else from-name -> {to-name: roles}.
     transitions: dict[str, dict[str, frozenset[str]]] | None = None
     hints: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Canonical status an invoice gets when a credit note referencing it is issued.
+    credit_note: str = "credited"
 
     def name_of(self, canonical: str, conditions: frozenset[str] = frozenset()) -> str:
         for entry in sorted(self.statuses, key=lambda e: e.when is None):
@@ -169,7 +171,10 @@ def _direction(raw: dict[str, Any], where: str, canonical: set[str]) -> Directio
         for src in check_names(r.get("from", "*"), f"{entry}.from"):
             for dst in check_names(r.get("to", "*"), f"{entry}.to"):
                 hints[(src, dst)] = str(r["message"])
-    return DirectionProfile(tuple(statuses), transitions, hints)
+    credit = str(raw.get("credit_note", "credited"))
+    if credit not in ("credited", "canceled", "refunded"):
+        raise ModelError(f"{where}.credit_note must be credited, canceled or refunded")
+    return DirectionProfile(tuple(statuses), transitions, hints, credit)
 
 
 def parse_profile(raw: dict[str, Any], where: str, models: Models) -> Profile:

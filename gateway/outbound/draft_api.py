@@ -145,7 +145,7 @@ class _refusals:
         if isinstance(exc, repo.NotFound):
             raise Problem(404, "not-found", "No outbound document with this id.") from exc
         if isinstance(exc, NotADraft):
-            raise Problem(409, "not-a-draft", str(exc), current_status=exc.status) from exc
+            raise Problem(409, "not-a-draft", str(exc), current_status=exc.current) from exc
         if isinstance(exc, IllegalTransition):
             raise Problem(
                 409, exc.code, exc.reason, current_status=exc.current, requested_status=exc.target

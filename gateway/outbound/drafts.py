@@ -46,7 +46,7 @@ class NotADraft(Exception):
 
     def __init__(self, status: str, action: str) -> None:
         super().__init__(f"Only drafts can be {action}; this document is {status}.")
-        self.status = status
+        self.current = status
 
 
 class Drafts:
@@ -167,6 +167,7 @@ class Drafts:
         )
         s.add(item)
         await s.delete(draft)
+        await self.lifecycle.issued(s, doc)
         return item
 
     async def _load(

@@ -171,6 +171,7 @@ class OutboundQueue:
                     cause or Cause("api", role=API, actor=actor, tenant=document.tenant),
                     reason=f"to {receiver}",
                 )
+                await self.lifecycle.issued(s, document)
         except IntegrityError:
             if idempotency_key:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)

@@ -129,7 +129,8 @@ class ResponseFollower:
 
     async def _run(self) -> None:
         try:
-            await self.service.sweep()  # leftovers of a previous run (crash after commit)
+            # Leftovers of a previous run (a crash after commit): the index-backed part only.
+            await self.service.sweep(unhandled=False)
         except Exception:
             log.exception("startup re-match of invoice responses failed")
         while True:

@@ -119,23 +119,27 @@ class ResponseService:
             self.forwarder.wake()
         return rec
 
-    async def sweep(self) -> int:
-        """Handle responses intake could not apply and re-match unmatched ones; returns how many
-        changed state."""
+    async def sweep(self, *, unhandled: bool = True) -> int:
+        """Handle responses intake could not apply (``unhandled``: a scan of stored responses)
+        and re-match unmatched/waiting ones; returns how many changed state."""
         changed = 0
         async with self.db.read() as s:
-            pending = list(
-                await s.scalars(
-                    select(Document.id)
-                    .where(
-                        Document.direction == "inbound",
-                        Document.customization_id == CUSTOMIZATION_ID,
-                        Document.validation_status == "accepted",
-                        Document.status.in_(HANDLED_DOC_STATUSES),
-                        ~exists().where(InvoiceResponseRecord.document_id == Document.id),
+            pending = (
+                []
+                if not unhandled
+                else list(
+                    await s.scalars(
+                        select(Document.id)
+                        .where(
+                            Document.direction == "inbound",
+                            Document.customization_id == CUSTOMIZATION_ID,
+                            Document.validation_status == "accepted",
+                            Document.status.in_(HANDLED_DOC_STATUSES),
+                            ~exists().where(InvoiceResponseRecord.document_id == Document.id),
+                        )
+                        .order_by(Document.seq)
+                        .limit(200)
                     )
-                    .order_by(Document.seq)
-                    .limit(200)
                 )
             )
             waiting = list(

@@ -4,6 +4,7 @@ walked through the HTTP API, refused moves answered with the profile's exact sen
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from live_gateway import sales_invoice
@@ -272,3 +273,22 @@ async def test_invoice_response_pd_counts_as_payment(gw_factory: Any) -> None:
     assert body["status"] == "paid"
     assert [p["source"] for p in body["payments"]] == ["invoice-response"]
     assert Decimal(body["open_amount"]) == 0
+
+
+async def test_credit_note_cancels_the_invoice_it_references(
+    gw_factory: Any, corpus_dir: Path
+) -> None:
+    w = await Walk.start(gw_factory, "smb-invoicing")
+    inv = await w.draft("INV-CN-1")
+    assert (await w.sent(inv))["status"] == "Unpaid"
+    note = (corpus_dir / "peppol-bis-examples/base-creditnote-correction.xml").read_bytes()
+    note = note.replace(b"<cbc:ID>Snippet1</cbc:ID>", b"<cbc:ID>CN-1</cbc:ID>", 1)
+    note = note.replace(b"<cbc:ID>Snippet1</cbc:ID>", b"<cbc:ID>INV-CN-1</cbc:ID>", 1)
+    status, body = await w.gw.call("POST", w.clerk, "/v1/outbound", xml=note)
+    assert status == 202, body
+    cn = body["id"]
+    invoice = await w.gw.doc(w.admin, inv)
+    assert (invoice["status"], invoice["canonical_status"]) == ("Cancelled", "canceled")
+    assert invoice["credited_by"] == [cn]
+    assert invoice["history"][-1]["source"] == "credit-note"
+    assert (await w.gw.doc(w.admin, cn))["credits"] == [inv]
