@@ -194,24 +194,30 @@ async def change_status(request: web.Request) -> web.Response:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         canonical = await lifecycle.resolve(s, doc, target)
-        try:
-            if amount is not None or _is_payment(doc, canonical):
-                await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
-            else:
-                await lifecycle.move(s, doc, canonical, cause, reason=reason)
-        except IllegalTransition as exc:
-            raise Problem(
-                409,
-                exc.code,
-                exc.reason,
-                current_status=exc.current,
-                requested_status=target,
-                allowed=await lifecycle.next_statuses(s, doc, role),
-            ) from exc
+        refused = await hooks.status_refusal(request.app, s, doc, canonical)
+        if refused is None:
+            try:
+                if amount is not None or _is_payment(doc, canonical):
+                    await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
+                else:
+                    await lifecycle.move(s, doc, canonical, cause, reason=reason)
+            except IllegalTransition as exc:
+                raise Problem(
+                    409,
+                    exc.code,
+                    exc.reason,
+                    current_status=exc.current,
+                    requested_status=target,
+                    allowed=await lifecycle.next_statuses(s, doc, role),
+                ) from exc
         body = {**document_summary(doc), **await lifecycle.describe(s, doc)}
-    target = canonical
+    change = hooks.StatusChanged(
+        doc.id, doc.direction, previous, canonical, reason, cause.actor, principal.key_id
+    )
+    if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
+        await hooks.status_refused(request.app, change, refused)
+        raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
     return web.json_response(body)
 

@@ -24,7 +24,7 @@ COMMAND_MODULES = [
     "gateway.outbound.cli",
     "gateway.responses.cli",
     "gateway.lifecycle.cli",
-    "gateway.as4.cli",
+    "gateway.reporting.cli",
 ]
 
 

@@ -18,6 +18,7 @@ from gateway.api.body import read_capped
 from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound import draft_api
+from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -115,6 +116,9 @@ async def submit(request: web.Request) -> web.Response:
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     if draft_api.wants_draft(request):
         return await draft_api.create(request, service, principal, raw, receiver)
+    reissue = request.query.get("reissue", "false").lower()
+    if reissue not in ("true", "false"):
+        raise Problem(400, "bad-request", "reissue must be true or false.")
     try:
         result = await service.submit(
             principal.tenant,
@@ -123,7 +127,10 @@ async def submit(request: web.Request) -> web.Response:
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
             cause=principal.cause("api"),
+            reissue=reissue == "true",
         )
+    except DuplicateOutbound as exc:
+        raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc

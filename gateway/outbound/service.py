@@ -19,8 +19,9 @@ from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
-from gateway.outbound.discovery import Discovery
+from gateway.outbound.discovery import Discovery, sml_zone
 from gateway.outbound.drafts import Drafts
+from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -28,7 +29,7 @@ from gateway.outbound.routing import Router
 from gateway.outbound.transports import HttpTransport, Transport, Transports
 from gateway.outbound.worker import Worker
 from gateway.store import Database, Document
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger("gateway.outbound")
 
@@ -101,7 +102,8 @@ class OutboundService:
     async def setup_discovery(self) -> None:
         """Enable SML/SMP discovery when trust anchors are configured (needed to verify SMPs)."""
         out = self.settings.outbound
-        if self.discovery is not None or not out.sml_dns_suffix:
+        zone = out.sml_dns_suffix or sml_zone(out.sml)
+        if self.discovery is not None or not zone:
             return
         if out.smp_verify_signature and not out.smp_trust_anchors:
             log.warning(
@@ -111,7 +113,10 @@ class OutboundService:
         self._session = aiohttp.ClientSession()
         self.discovery = Discovery.create(
             self._session,
-            zone=out.sml_dns_suffix,
+            zone=zone,
+            cname_fallback=out.sml_cname_fallback,
+            allow_http=out.smp_allow_http or out.sml_cname_fallback,
+            revocation=_smp_revocation(self.settings.as4, self._session),
             dns_server=out.dns_server,
             trust_anchors=out.smp_trust_anchors,
             verify_signatures=out.smp_verify_signature,
@@ -132,25 +137,60 @@ class OutboundService:
         actor: str | None = None,
         channel: str = "api",
         cause: Cause | None = None,
+        document_type: str | None = None,
+        process: str | None = None,
+        sender: str | None = None,
+        reissue: bool = False,
     ) -> Submitted:
+        """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
+        (Peppol identifiers with scheme) override what identification derives, for documents
+        that are not invoices (Peppol reports name neither). :class:`DuplicateOutbound` unless
+        ``reissue`` when the tenant already sent this invoice (gateway.outbound.duplicates)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
                 return Submitted(existing, False)
-        prepared = await self.prepare(tenant, raw, receiver=receiver, channel=channel)
+        prepared = await self.prepare(
+            tenant,
+            raw,
+            receiver=receiver,
+            channel=channel,
+            document_type=document_type,
+            process=process,
+            sender=sender,
+        )
+        fields, routing = prepared.fields, prepared.routing
+        claims = claims_for(fields["kind"], fields["business_key"], routing["receiver"])
+        if claims:
+            async with self.db.read() as s:
+                original = await original_of(s, tenant, claims)
+            if original is not None and not reissue:
+                raise DuplicateOutbound(original)
+            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+                fields["meta"] = {**fields["meta"], "reissue_of": original}
+                claims = {}
         item, created = await self.queue.enqueue(
-            Document(**prepared.fields),
-            **prepared.routing,
+            Document(**fields),
+            **routing,
             idempotency_key=idempotency_key,
             actor=actor,
             cause=cause,
+            claims=claims,
         )
         if created:
             self.worker.notify()
         return Submitted(item, created)
 
     async def prepare(
-        self, tenant: str, raw: bytes, *, receiver: str | None = None, channel: str = "api"
+        self,
+        tenant: str,
+        raw: bytes,
+        *,
+        receiver: str | None = None,
+        channel: str = "api",
+        document_type: str | None = None,
+        process: str | None = None,
+        sender: str | None = None,
     ) -> Prepared:
         """Validate and identify an outbound document; what storing and queueing it need."""
         if self.validator is None:
@@ -179,7 +219,7 @@ class OutboundService:
             pid = participant_id(target)
         except ValueError as exc:
             raise SubmissionRefused("bad-receiver", str(exc), report) from exc
-        doctype, process = document_type_id(info), process_id(info)
+        doctype, proc = document_type_id(info), process_id(info)
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
@@ -188,9 +228,9 @@ class OutboundService:
         fields["receiver_endpoint"] = pid.value
         routing = {
             "receiver": pid.value,
-            "sender": info.sender_endpoint or "",
-            "document_type": str(doctype) if doctype else "",
-            "process": str(process) if process else "",
+            "sender": sender or info.sender_endpoint or "",
+            "document_type": document_type or (str(doctype) if doctype else ""),
+            "process": process or (str(proc) if proc else ""),
         }
         return Prepared(fields, routing, report)
 
@@ -213,3 +253,13 @@ class OutboundService:
         await self.transports.aclose()
         if self._session is not None:
             await self._session.close()
+
+
+def _smp_revocation(as4: Any, session: aiohttp.ClientSession) -> Any | None:
+    """OCSP/CRL for the SMP signing certificates, in the ``[as4] revocation`` mode (sharing
+    the discovery session, closed with it)."""
+    if as4.revocation == "off":
+        return None
+    from gateway.revocation import RevocationChecker
+
+    return RevocationChecker(as4.revocation, timeout=as4.revocation_timeout, session=session)

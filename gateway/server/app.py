@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from gateway.api import auth_middleware, problem_middleware, setup_routes
 from gateway.api.keycache import KeyCache
+from gateway.as4.channel import delivered_to
 from gateway.as4.web import setup as setup_as4
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
@@ -27,6 +28,7 @@ from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
+from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
@@ -74,9 +76,12 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app)
-    setup_responses(app)  # after outbound: sends Invoice Responses through its queue
+    responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
+    responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
+    # After AS4: Peppol reports travel through the outbound queue over AS4.
+    setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_routes(app)

@@ -205,9 +205,9 @@ async def test_einvoicing_network(gw_factory: Any) -> None:
         "Response); a sales invoice's status cannot be changed by its issuer."
     )
     await w.refused(sale, "Paid", message)
-    await w.gw.receive(w.clerk, response("AP", "R-1", "S-1"))
+    await w.gw.hand_in_response(w.admin, response("AP", "R-1", "S-1"))
     assert await w.status(sale) == "Under review"
-    await w.gw.receive(w.clerk, response("PD", "R-2", "S-1"))
+    await w.gw.hand_in_response(w.admin, response("PD", "R-2", "S-1"))
     body = await w.gw.doc(w.admin, sale)
     assert (body["status"], body["canonical_status"]) == ("Paid", "paid")
     assert body["history"][-1]["source"] == "invoice-response"
@@ -268,7 +268,7 @@ async def test_invoice_response_pd_counts_as_payment(gw_factory: Any) -> None:
     assert status == 202
     inv = body["id"]
     await w.gw.wait_status(w.admin, inv, "delivered")
-    await w.gw.receive(w.clerk, response("PD", "R-PD", "PD-1"))
+    await w.gw.hand_in_response(w.admin, response("PD", "R-PD", "PD-1"))
     body = await w.gw.doc(w.admin, inv)
     assert body["status"] == "paid"
     assert [p["source"] for p in body["payments"]] == ["invoice-response"]
