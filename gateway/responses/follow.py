@@ -31,8 +31,9 @@ from gateway.lifecycle.vocabulary import (
     SENDING,
 )
 from gateway.responses import models as rm
+from gateway.responses.matching import INVOICE_KINDS
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.service import INVOICE_KINDS, RETRY_STATES, ResponseService
+from gateway.responses.service import RETRY_STATES, ResponseService
 from gateway.store import Document
 from gateway.store.models import utcnow
 

@@ -205,19 +205,23 @@ class ResponseService:
             if rec.state == "":
                 await self._decide(s, rec, doc)
             await s.flush()
-            if rec.state == rm.UNMATCHED:
-                await self.lifecycle.announce(
-                    s,
-                    document_id=doc.id,
-                    tenant=doc.tenant,
-                    event="response.unmatched",
-                    data={
-                        "response_id": rec.imr_id,
-                        "referenced_id": rec.referenced_id,
-                        "detail": rec.detail,
-                    },
-                )
+            await self._announce(s, rec)
             return rec
+
+    async def _announce(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+        """``response.unmatched``: the tenant learns of a response no invoice of theirs fits."""
+        if rec.state == rm.UNMATCHED and rec.document_id is not None:
+            await self.lifecycle.announce(
+                s,
+                document_id=rec.document_id,
+                tenant=rec.tenant,
+                event="response.unmatched",
+                data={
+                    "response_id": rec.imr_id,
+                    "referenced_id": rec.referenced_id,
+                    "detail": rec.detail,
+                },
+            )
 
     def _record(self, doc: Document, imr: InvoiceResponse | None) -> InvoiceResponseRecord:
         rec = InvoiceResponseRecord(
@@ -321,6 +325,7 @@ class ResponseService:
             await self._dedupe_and_apply(s, rec)
             rec.updated_at = utcnow()
             await s.flush()
+            await self._announce(s, rec)
         if self.forwarder is not None:
             self.forwarder.wake()
         return rec

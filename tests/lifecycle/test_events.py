@@ -122,7 +122,7 @@ async def test_unmatched_response_is_announced(gw_factory: Any) -> None:
     key = await gw.key("seller-co")
     async with gw.db.write() as s:
         await repo.set_webhook(s, "seller-co", gw.ap.url + "/hook")
-    stored = await gw.receive(key, response("AB", "R-9", "NOT-YET-1"))
+    stored = await gw.hand_in_response(key, response("AB", "R-9", "NOT-YET-1"))
     got = [e for _, e in await events(gw, 2)]
     (unmatched,) = [e for e in got if e["event"] == "response.unmatched"]
     assert unmatched["document"]["id"] == stored["id"]

@@ -23,6 +23,8 @@ ALLOWED = {
     ("api/problems.py", "self.status"): "the HTTP status code of a problem response",
     ("responses/service.py", "rec.status"): "InvoiceResponseRecord.status: the mapped status "
     "a response asks for (the lifecycle then moves the invoice)",
+    ("validation/steps.py", "run.report.status"): "ValidationReport.status: the verdict of "
+    "validation (accepted, rejected, ...), not a document status",
 }
 
 
