@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import require
-from gateway.api.documents import read_json
-from gateway.api.problems import Problem
-from gateway.server.appkeys import DB, LIFECYCLE
 from gateway.store import repo
+from gateway.web import DB, LIFECYCLE, Problem, read_json, require
 
 _USAGE = 'Send {"status_profile": {"inbound": ID, "outbound": ID}, "webhook_content": bool}.'
 

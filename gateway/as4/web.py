@@ -7,23 +7,24 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.problems import Problem
 from gateway.as4.channel import As4Channel
 from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
+from gateway.web import DB, INTAKE, SETTINGS, Problem, require, require_operator
 
 AS4 = web.AppKey("as4", As4Channel)
+log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | None:
@@ -39,11 +40,26 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     app.router.add_post("/as4", as4_handler(channel.receiver))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_mls(channel)) if channel.outbox else None
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await channel.aclose()
 
     app.cleanup_ctx.append(lifecycle)
     return channel
+
+
+async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
+    """Queue MLS owed from before a crash (see gateway.as4.mls_outbox)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await channel.outbox.sweep()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("MLS outbox sweep failed")
 
 
 async def reporting(request: web.Request) -> web.Response:
@@ -63,7 +79,7 @@ async def reporting(request: web.Request) -> web.Response:
 async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""
-    require(request, "operator")
+    require_operator(request)
     try:
         days = int(request.query.get("days", "7"))
     except ValueError as exc:

@@ -13,15 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.auth import Principal, require
-from gateway.api.body import read_capped
-from gateway.api.problems import Problem
 from gateway.lifecycle import IllegalTransition
 from gateway.lifecycle.tables import OutboundDraft
 from gateway.outbound.drafts import NotADraft
-from gateway.server.appkeys import DB
 from gateway.store import Document, repo
 from gateway.store.serialize import iso
+from gateway.web import DB, Principal, Problem, read_capped, require
 
 
 def wants_draft(request: web.Request) -> bool:

@@ -3,7 +3,7 @@
 - ``GET /v1/admin/peppol-reports[?month=]``: stored TSR/EUSR, validation findings, delivery.
 - ``POST /v1/admin/peppol-reports`` ``{"kind": "tsr"|"eusr", "month": "YYYY-MM", "send": bool}``.
 - ``GET /v1/admin/peppol-reports/{id}/xml``: the report exactly as validated and sent.
-  These are the access point's (all tenants') figures: ``operator`` scope.
+  These are the access point's (all tenants') figures: operator keys only.
 - ``GET /v1/admin/reporting/c4-unknown``: this tenant's received documents whose receiver
   country (C4) is unknown; ``PUT /v1/admin/reporting/c4/{document_id}`` ``{"country": "SE"}``
   sets it (the receiving end user's system knows its country; the invoice may not say).
@@ -21,16 +21,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.documents import read_json
-from gateway.api.problems import Problem
 from gateway.as4.config import configured
 from gateway.as4.models import PeppolReportRow
 from gateway.reporting.build import is_report, month_bounds
 from gateway.reporting.service import KINDS, ReportingService
 from gateway.reporting.wiring import reporter_id
+from gateway.web import DB, SETTINGS, Problem, read_json, require, require_operator
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +96,14 @@ def _month(value: Any) -> str:
 
 
 async def list_reports(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     month = request.query.get("month")
     reports = await _service(request).list(_month(month) if month else None)
     return web.json_response({"reports": reports})
 
 
 async def create_report(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     body = await read_json(request)
     kind = body.get("kind")
     if kind not in KINDS:
@@ -121,7 +117,7 @@ async def create_report(request: web.Request) -> web.Response:
 
 
 async def report_xml(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     xml = await _service(request).xml(request.match_info["id"])
     if xml is None:
         raise Problem(404, "not-found", "No such report.")

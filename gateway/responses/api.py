@@ -15,20 +15,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.documents import int_param, read_json
-from gateway.api.hooks import (
-    StatusChanged,
-    add_document_view,
-    add_status_guard,
-    on_status_changed,
-)
-from gateway.api.problems import Problem
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.follow import ResponseFollower
 from gateway.responses.mapping import Mapping, load_mapping
@@ -37,6 +27,21 @@ from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
 from gateway.store import repo
 from gateway.store.serialize import iso
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    LIFECYCLE,
+    SETTINGS,
+    Problem,
+    StatusChanged,
+    add_document_view,
+    add_status_guard,
+    int_param,
+    on_status_changed,
+    read_json,
+    require,
+)
 
 RESPONSES = web.AppKey("responses", ResponseService)
 EMITTER = web.AppKey("response_emitter", Emitter)
@@ -51,6 +56,8 @@ def setup(app: web.Application) -> ResponseService:
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
     follower = ResponseFollower(service, app[LIFECYCLE])
+    if settings.responses.email_trust:
+        service.email_trust = DkimTrust(settings.responses.email_trust)
     app[RESPONSES] = service
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)

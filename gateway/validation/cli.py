@@ -24,18 +24,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", metavar="ID", help="use this scenario instead of detecting one")
     p.add_argument(
         "--format",
-        choices=["text", "json", "html"],
+        choices=["text", "json", "html", "kosit", "kosit-html"],
         default="text",
-        help="text (default), json (one JSON object per file per line) or html",
+        help="text (default), json (one JSON object per file per line), html, or with "
+        "--kosit-config: kosit (KoSIT's XML report per file) or kosit-html (its HTML part)",
     )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
+    from gateway.validation.kosit import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gateway.validation.kosit import run_cli
     from gateway.validation.scenarios import load_scenarios
 
+    if args.kosit_config or args.daemon or args.format.startswith("kosit") or args.output_dir:
+        return run_cli(args, load_settings(args.config), _read_inputs(args.files))
     if args.list_scenarios:
         for s in load_scenarios():
             if args.format == "json":
@@ -63,15 +70,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown scenario {args.scenario!r}; see gateway validate --list-scenarios"
         )
-    inputs: list[tuple[str, bytes]] = []
-    for name in args.files:
-        try:
-            inputs.append((name, Path(name).read_bytes()))
-        except OSError as exc:
-            raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
-
+    inputs = _read_inputs(args.files)
     settings = load_settings(args.config)
-    reports = _validate_all(settings, inputs, args.scenario, args.jobs)
+    reports = validate_all(settings, inputs, args.scenario, args.jobs)
     if args.format == "html":
         from gateway.validation.render import html_report
 
@@ -89,25 +90,47 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(r.accepted for r in reports) else 1
 
 
-def _validate_all(settings, inputs, scenario, jobs):  # type: ignore[no-untyped-def]
+def _read_inputs(files: list[str]) -> list[tuple[str, bytes]]:
+    inputs: list[tuple[str, bytes]] = []
+    for name in files:
+        try:
+            inputs.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+    return inputs
+
+
+def validate_all(settings, inputs, scenario, jobs, kosit=None):  # type: ignore[no-untyped-def]
+    """Validate ``inputs`` in this process (one job) or on ``jobs`` workers; with ``kosit`` (a
+    loaded KoSIT configuration) in KoSIT mode. Reports in input order."""
     from gateway.documents import ParseLimits
     from gateway.validation import ArtefactsMissing, Engine, Validator
 
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    stand_ins = settings.validation.stand_ins
+    names = [Path(name).name for name, _ in inputs]
     try:
         if jobs == 1 or len(inputs) == 1:
-            engine = Engine(
-                settings.artefacts_dir, limits=limits, stand_ins=settings.validation.stand_ins
-            )
-            return [engine.validate(data, scenario) for _, data in inputs]
+            if kosit is not None:
+                from gateway.validation.kosit import KositEngine
+
+                engine = KositEngine(kosit, limits=limits, stand_ins=stand_ins)
+            else:
+                engine = Engine(settings.artefacts_dir, limits=limits, stand_ins=stand_ins)
+            return [
+                engine.validate(data, scenario, name)
+                for (_, data), name in zip(inputs, names, strict=True)
+            ]
+        mode = {"kosit_config": kosit.path, "kosit_repository": kosit.repository} if kosit else {}
         with Validator(
             settings.artefacts_dir,
             jobs=jobs,
             limits=limits,
             warm=False,
-            stand_ins=settings.validation.stand_ins,
+            stand_ins=stand_ins,
+            **mode,
         ) as pool:
-            return pool.map([(data, scenario) for _, data in inputs])
+            return pool.map([(data, scenario) for _, data in inputs], names)
     except ArtefactsMissing as exc:
         print(f"gateway: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc

@@ -15,8 +15,8 @@ from as4.peppol import build_peppol_message
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
-from gateway.server.appkeys import DB
 from gateway.store import Database, Document, StatusChange, repo
+from gateway.web import DB
 
 BIS_DOCTYPE = (
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
@@ -53,6 +53,12 @@ class Node:
     async def key(self, tenant: str, *scopes: str) -> str:
         async with self.db.write() as s:
             _, plaintext = await repo.create_api_key(s, tenant, scopes or ("submit", "read"))
+        return plaintext
+
+    async def operator_key(self, tenant: str = "ops") -> str:
+        """A cross-tenant operator key (``gateway keys create --operator``)."""
+        async with self.db.write() as s:
+            _, plaintext = await repo.create_api_key(s, tenant, ("read",), operator=True)
         return plaintext
 
     async def documents(self, direction: str = "inbound") -> list[Document]:
