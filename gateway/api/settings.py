@@ -9,17 +9,41 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.store import repo
-from gateway.web import DB, LIFECYCLE, Problem, read_json, require
+from gateway.web import DB, LIFECYCLE, Problem, operation, read_json, require
+from gateway.web.spec import OBJECT
 
 _USAGE = 'Send {"status_profile": {"inbound": ID, "outbound": ID}, "webhook_content": bool}.'
 
 
+@operation(
+    "The tenant's status profiles and webhook settings",
+    tag="admin",
+    scope="admin",
+    responses={200: OBJECT},
+)
 async def get_settings(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     async with request.app[DB].read() as s:
         return web.json_response(await request.app[LIFECYCLE].settings(s, principal.tenant))
 
 
+@operation(
+    "Choose the tenant's status profiles and webhook bodies",
+    tag="admin",
+    scope="admin",
+    body={
+        "type": "object",
+        "properties": {
+            "status_profile": {
+                "type": "object",
+                "properties": {"inbound": {"type": "string"}, "outbound": {"type": "string"}},
+            },
+            "webhook_content": {"type": "boolean"},
+        },
+    },
+    responses={200: OBJECT},
+    errors=(400, 422),
+)
 async def put_settings(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     payload = await read_json(request)

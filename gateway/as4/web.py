@@ -21,7 +21,17 @@ from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
-from gateway.web import DB, INTAKE, SETTINGS, Problem, require, require_operator
+from gateway.web import (
+    DB,
+    INTAKE,
+    OBJECT,
+    SETTINGS,
+    Content,
+    Problem,
+    operation,
+    require,
+    require_operator,
+)
 
 AS4 = web.AppKey("as4", As4Channel)
 log = logging.getLogger(__name__)
@@ -37,7 +47,14 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
     app[AS4] = channel
-    app.router.add_post("/as4", as4_handler(channel.receiver))
+    describe = operation(
+        "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",
+        tag="peppol",
+        body=Content("multipart/related", {}),
+        responses={200: Content("application/soap+xml", {"type": "string"})},
+        description="Answers are SOAP: a signed receipt, or an ebMS error signal.",
+    )
+    app.router.add_post("/as4", describe(as4_handler(channel.receiver)))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_sweep_mls(channel)) if channel.outbox else None
@@ -62,6 +79,13 @@ async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
             log.exception("MLS outbox sweep failed")
 
 
+@operation(
+    "Peppol reporting rows of the tenant (TSR/EUSR input)",
+    tag="peppol",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def reporting(request: web.Request) -> web.Response:
     """``GET /v1/admin/reporting?from=&to=[&format=summary]``: this tenant's Peppol rows."""
     principal = require(request, "admin")
@@ -76,6 +100,13 @@ async def reporting(request: web.Request) -> web.Response:
     return web.json_response({"rows": rows, "count": len(rows)})
 
 
+@operation(
+    "MLS service levels (operator)",
+    tag="peppol",
+    scope="operator",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""

@@ -18,7 +18,8 @@ from gateway.lifecycle.tables import OutboundDraft
 from gateway.outbound.drafts import NotADraft
 from gateway.store import Document, repo
 from gateway.store.serialize import iso
-from gateway.web import DB, Principal, Problem, read_capped, require
+from gateway.web import DB, Principal, Problem, operation, read_capped, require
+from gateway.web.spec import OBJECT, Content
 
 
 def wants_draft(request: web.Request) -> bool:
@@ -83,6 +84,14 @@ async def show(request: web.Request, principal: Principal) -> web.Response:
     return web.json_response(_body(doc, draft))
 
 
+@operation(
+    "Replace the XML of a draft (a correction)",
+    tag="outbound",
+    scope="submit",
+    body=Content("application/xml", {"type": "string"}),
+    responses={200: OBJECT},
+    errors=(400, 404, 409, 413, 422),
+)
 async def replace_content(request: web.Request) -> web.Response:
     from gateway.outbound.api import OUTBOUND
     from gateway.outbound.service import SubmissionRefused
@@ -107,6 +116,13 @@ async def replace_content(request: web.Request) -> web.Response:
     return web.json_response(_body(doc, None))
 
 
+@operation(
+    "Delete a draft (status deleted; history stays)",
+    tag="outbound",
+    scope="submit",
+    responses={200: OBJECT},
+    errors=(404, 409),
+)
 async def delete(request: web.Request) -> web.Response:
     from gateway.outbound.api import OUTBOUND
 
@@ -118,6 +134,13 @@ async def delete(request: web.Request) -> web.Response:
     return web.json_response(_body(doc, None))
 
 
+@operation(
+    "Send a draft now (if the tenant's status profile allows it)",
+    tag="outbound",
+    scope="submit",
+    responses={202: OBJECT},
+    errors=(404, 409),
+)
 async def send(request: web.Request) -> web.Response:
     from gateway.outbound.api import OUTBOUND
 

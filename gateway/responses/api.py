@@ -32,6 +32,7 @@ from gateway.web import (
     FORWARDER,
     INTAKE,
     LIFECYCLE,
+    OBJECT,
     SETTINGS,
     Problem,
     StatusChanged,
@@ -39,6 +40,8 @@ from gateway.web import (
     add_status_guard,
     int_param,
     on_status_changed,
+    operation,
+    page_of,
     read_json,
     require,
 )
@@ -162,6 +165,13 @@ async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, A
 # --- admin handlers ---------------------------------------------------------------------------
 
 
+@operation(
+    "Invoice Responses by state (unmatched, conflict, refused, ...)",
+    tag="responses",
+    scope="admin",
+    responses={200: page_of(OBJECT)},
+    errors=(400,),
+)
 async def list_responses(request: web.Request) -> web.Response:
     """``GET /v1/admin/responses?state=unmatched|conflict|refused|...&direction=received|sent``."""
     principal = require(request, "admin")
@@ -194,6 +204,13 @@ async def list_responses(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    "Match unmatched Invoice Responses again now",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(),
+)
 async def rematch(request: web.Request) -> web.Response:
     """Match unmatched responses again now (the timer does it every ``rematch_interval``)."""
     require(request, "admin")
@@ -201,6 +218,13 @@ async def rematch(request: web.Request) -> web.Response:
     return web.json_response({"changed": changed})
 
 
+@operation(
+    "Vouch for a held Invoice Response and apply it",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400, 404, 409, 422),
+)
 async def apply_held(request: web.Request) -> web.Response:
     """``POST /v1/admin/responses/{id}/apply`` ``{"reason"?, "actor"?}``: the tenant's admin
     vouches for a *held* response (its channel proved nothing, e.g. e-mail) and applies it, as
@@ -228,6 +252,13 @@ async def apply_held(request: web.Request) -> web.Response:
     return web.json_response(response_entry(rec, request.app[RESPONSES].mapping))
 
 
+@operation(
+    "Invoice Response settings of the tenant",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(),
+)
 async def get_settings(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     async with request.app[DB].read() as s:
@@ -235,6 +266,13 @@ async def get_settings(request: web.Request) -> web.Response:
     return web.json_response({"tenant": principal.tenant, "emit_responses": enabled})
 
 
+@operation(
+    "Turn sending Invoice Responses on or off",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400, 422),
+)
 async def put_settings(request: web.Request) -> web.Response:
     """``{"emit_responses": true}``: send Invoice Responses when this tenant changes the status
     of a purchase invoice."""

@@ -43,6 +43,8 @@ from gateway.web import (
     KeyCache,
     auth_middleware,
     metrics_middleware,
+    openapi_handler,
+    operation,
     problem_middleware,
 )
 
@@ -100,6 +102,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_routes(app)
     return app
@@ -155,6 +158,11 @@ async def _start_smtp(settings: Settings, intake: IntakePipeline) -> Any:
     return channel
 
 
+@operation(
+    "Health: database and validator workers (200 ok, 503 degraded)",
+    tag="system",
+    responses={200: {"type": "object"}, 503: {"type": "object"}},
+)
 async def health(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
