@@ -86,7 +86,8 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         handler_args={**handler_args(), "keepalive_timeout": http.header_timeout},
     )
     db = Database.from_settings(settings)
-    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    # Per app: the status models and profiles, and the only writer of document statuses.
+    lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
     forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,
