@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import views
 from gateway.inbound.intake import Attachment, CallerGone, IntakeRefused, Submission
-from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
-from gateway.store import repo
+from gateway.store import Document, FieldRejected, repo
+from gateway.store.fit import column_lengths
 from gateway.store.serialize import document_summary
 from gateway.web import (
     DB,
@@ -21,22 +25,33 @@ from gateway.web import (
     Content,
     Problem,
     StatusChanged,
+    body_timeout,
     document_or_404,
+    field_rejected,
+    field_text,
+    incomplete,
     int_param,
+    invalid_field,
     not_found,
     operation,
     page_of,
     read_capped,
     read_json,
     require,
+    reserve,
     status_changed,
     status_refusal,
     status_refused,
     too_large,
+    too_slow,
 )
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_PAGE = 200
+#: Column lengths of the document table: what a status name may be at most.
+_LENGTHS = column_lengths(Document)
+#: Longest status reason accepted (free text, kept in the history for ever).
+MAX_REASON = 2000
 
 
 @operation(
@@ -81,6 +96,8 @@ async def submit(request: web.Request) -> web.Response:
     except CallerGone:
         # Nginx's "client closed request": nobody reads it, the access log says what happened.
         return web.Response(status=499)
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
     except IntakeRefused as exc:
         status = {"too-large": 413, "validation-timeout": 422}.get(exc.code, 400)
         raise Problem(
@@ -107,6 +124,23 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
     """The first XML part is the document; every other part is kept as an attachment."""
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+    timeout = body_timeout(request)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _multipart_parts(request, limit)
+    except TimeoutError:
+        raise too_slow(timeout or 0) from None
+    except ConnectionResetError:
+        raise incomplete() from None
+    except (ValueError, AssertionError, RuntimeError) as exc:
+        # No boundary, a truncated body, broken part headers: the client's mistake, not ours.
+        # (aiohttp's reader signals these with ValueError/AssertionError/RuntimeError.)
+        raise Problem(
+            400, "bad-multipart", f"The multipart body cannot be read: {exc or type(exc).__name__}."
+        ) from exc
+
+
+async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
     reader = await request.multipart()
     document: bytes | None = None
     attachments: list[Attachment] = []
@@ -119,6 +153,7 @@ async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list
             total += len(chunk)
             if total > limit:
                 raise too_large(limit)
+            reserve(request, len(chunk))
             data.extend(chunk)
         ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
         name = part.filename or part.name or "attachment"
@@ -210,7 +245,9 @@ async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
     filters = views.DOCUMENT_FILTERS.parse(request)
     async with request.app[DB].read() as s:
-        page = await views.document_page(s, principal.tenant, filters)
+        page = await views.document_page(
+            s, principal.tenant, filters, lifecycle=request.app[LIFECYCLE]
+        )
     return web.json_response(page)
 
 
@@ -233,19 +270,23 @@ async def list_documents(request: web.Request) -> web.Response:
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)
-    target = payload.get("status")
-    reason = payload.get("reason")
-    actor = payload.get("actor")
+    amount = payload.get("amount")
+    paid_on = payload.get("paid_on")
     if (
-        not isinstance(target, str)
-        or (reason is not None and not isinstance(reason, str))
-        or (actor is not None and not (isinstance(actor, str) and 0 < len(actor) <= 200))
+        not isinstance(payload.get("status"), str)
+        or not isinstance(payload.get("reason", ""), str | None)
+        or not isinstance(payload.get("actor", ""), str | None)
     ):
         raise Problem(
             422,
             "invalid-request",
             'Send {"status": NAME, "reason": optional text, "actor": optional name}.',
         )
+    target = field_text(payload, "status", _LENGTHS["status"], required=True)
+    reason = field_text(payload, "reason", MAX_REASON, multiline=True)
+    actor = field_text(payload, "actor", 200)
+    if actor is not None and not actor:
+        raise invalid_field("actor", "must not be empty")
     doc_id = request.match_info["id"]
     lifecycle = request.app[LIFECYCLE]
     role = ADMIN if "admin" in principal.scopes else API
@@ -253,25 +294,51 @@ async def change_status(request: web.Request) -> web.Response:
     async with request.app[DB].write() as s:
         doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        refused = await status_refusal(request.app, s, doc, target)
+        canonical = await lifecycle.resolve(s, doc, target)
+        refused = await status_refusal(request.app, s, doc, canonical)
         if refused is None:
             try:
-                await lifecycle.move(s, doc, target, cause, reason=reason)
+                if amount is not None or _is_payment(doc, canonical):
+                    await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
+                else:
+                    await lifecycle.move(s, doc, canonical, cause, reason=reason)
             except IllegalTransition as exc:
                 raise Problem(
                     409,
                     exc.code,
                     exc.reason,
                     current_status=exc.current,
-                    requested_status=exc.target,
-                    allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
+                    requested_status=target,
+                    allowed=await lifecycle.next_statuses(s, doc, role),
                 ) from exc
+        body = {**document_summary(doc), **await lifecycle.describe(s, doc)}
     change = StatusChanged(
-        doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
+        doc.id, doc.direction, previous, canonical, reason, cause.actor, principal.key_id
     )
     if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
         await status_refused(request.app, change, refused)
         raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
     await status_changed(request.app, change)
-    return web.json_response(document_summary(doc))
+    return web.json_response(body)
+
+
+def _is_payment(doc: Any, canonical: str) -> bool:
+    """``paid`` of a sales invoice records the open amount as paid (partially_paid without an
+    amount is only a status)."""
+    return doc.direction == "outbound" and canonical == payments.PAID
+
+
+async def _pay(
+    lifecycle: Any, s: Any, doc: Any, cause: Any, amount: Any, paid_on: Any, reason: Any
+) -> None:
+    """A payment of a sales invoice (with ``amount``; without it, the rest is paid)."""
+    if doc.direction != "outbound":
+        raise Problem(422, "invalid-request", "amount applies to sales invoices only.")
+    if paid_on is not None and not isinstance(paid_on, str):
+        raise Problem(422, "invalid-request", "paid_on must be a date such as 2026-12-01.")
+    try:
+        value = payments.parse_amount(amount) if amount is not None else None
+        await payments.pay(lifecycle, s, doc, cause, amount=value, paid_on=paid_on, reason=reason)
+    except payments.BadAmount as exc:
+        raise Problem(422, "bad-amount", str(exc)) from exc

@@ -30,6 +30,18 @@ class HttpSettings:
     port: int = 8080
     #: Largest request body accepted (bytes); larger bodies are refused with 413 while streaming.
     max_body_bytes: int = 20 * 1024 * 1024
+    #: Bytes of request bodies held in memory at once, over all requests; a body that does not
+    #: fit next to the others is answered 503 with Retry-After (see gateway.web.body).
+    max_bodies_bytes: int = 256 * 1024 * 1024
+    #: Seconds a client has to send a request's headers (and to keep an idle connection);
+    #: a slow-loris client is disconnected after it.
+    header_timeout: float = 15.0
+    #: Seconds a client has to send a whole request body (408 after it).
+    body_timeout: float = 60.0
+    #: Failed authentications per client address per minute before 429 (0 = no limit).
+    auth_failures_per_minute: int = 60
+    #: Seconds an unknown API key is remembered as unknown (no database read meanwhile).
+    unknown_key_cache_seconds: float = 30.0
 
 
 @dataclass
@@ -38,6 +50,19 @@ class SmtpSettings:
     #: 0 disables the e-mail channel.
     port: int = 0
     max_message_bytes: int = 30 * 1024 * 1024
+    #: Concurrent SMTP sessions; one more is answered 421 and disconnected.
+    max_sessions: int = 16
+    #: Seconds of silence from the client before the session is closed (per command/line).
+    timeout: float = 60.0
+    #: Seconds a whole session may last (a slow-drip client is cut off; see the channel).
+    max_session_seconds: float = 900.0
+    #: MIME leaves examined per message; a mail with more is refused (552).
+    max_parts: int = 200
+    #: Invoices accepted from one message; a mail with more is refused (552).
+    max_invoices: int = 50
+    #: Bytes stored for one message (the raw message plus its decoded attachments and invoice
+    #: documents, each stored once); a mail needing more is refused (552).
+    max_stored_bytes: int = 80 * 1024 * 1024
     #: PEM certificate chain + key: when both are set, the listener offers STARTTLS.
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -165,14 +190,24 @@ class ResponsesSettings:
     #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
     overdue_timer: bool = False
     overdue_interval: float = 3600.0
-    #: Seconds between re-matching runs for responses that arrived before their invoice.
-    rematch_interval: float = 10.0
+    #: Seconds between extra re-matching sweeps (0 = none). Responses that arrived before their
+    #: invoice are applied by a lifecycle event when the invoice is sent; a sweep runs at start.
+    rematch_interval: float = 0.0
     #: Mapping table (TOML); empty = config/invoice-response-mapping.toml of the gateway.
     mapping_file: str = ""
     #: Per tenant: e-mail senders whose Invoice Responses are applied when the mail carries a
     #: valid DKIM signature of the From domain (``[[responses.email_trust]]``, see
     #: gateway.responses.dkim). Every other e-mailed response is held for an admin.
     email_trust: list[EmailTrust] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleSettings:
+    """Document statuses (gateway.lifecycle)."""
+
+    #: Folder of your own status profiles (TOML files, see README "Status profiles"); empty =
+    #: only the shipped ones.
+    profiles_dir: str = ""
 
 
 @dataclass
@@ -226,6 +261,7 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)

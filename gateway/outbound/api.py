@@ -12,10 +12,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway.lifecycle.vocabulary import ADMIN
+from gateway.outbound import draft_api
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
+from gateway.store import FieldRejected
+from gateway.store.fit import column_lengths
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
@@ -27,15 +30,19 @@ from gateway.web import (
     Params,
     Problem,
     cursor,
+    field_rejected,
+    header_text,
     limit,
     operation,
     page_of,
+    query_text,
     read_capped,
     require,
 )
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
-MAX_IDEMPOTENCY_KEY = 200
+MAX_IDEMPOTENCY_KEY = column_lengths(OutboundItem)["idempotency_key"] or 200
+MAX_RECEIVER = column_lengths(OutboundItem)["receiver"] or 300
 
 
 def setup(
@@ -70,6 +77,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/outbound", submit)
     app.router.add_get("/v1/outbound", list_outbound)
     app.router.add_get("/v1/outbound/{id}", show)
+    app.router.add_put("/v1/outbound/{id}/content", draft_api.replace_content)
+    app.router.add_delete("/v1/outbound/{id}", draft_api.delete)
+    app.router.add_post("/v1/outbound/{id}/send", draft_api.send)
     app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
 
 
@@ -111,24 +121,28 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
 
 
 @operation(
-    "Send a document (validated, then queued)",
+    "Send a document (validated, then queued; ?draft=true or ?send_at= keeps a draft: 201)",
     tag="outbound",
     scope="submit",
-    responses={202: OBJECT},
+    responses={201: OBJECT, 202: OBJECT},
     errors=(400, 409, 413, 422),
 )
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     service = request.app[OUTBOUND]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY):
+    key = header_text(request, "Idempotency-Key", MAX_IDEMPOTENCY_KEY)
+    if key is not None and not key:
         raise Problem(
             400,
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
+    receiver = query_text(request, "receiver", MAX_RECEIVER) or header_text(
+        request, "X-Receiver", MAX_RECEIVER
+    )
     raw = await read_capped(request, service.settings.http.max_body_bytes)
-    receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    if draft_api.wants_draft(request):
+        return await draft_api.create(request, service, principal, raw, receiver)
     reissue = request.query.get("reissue", "false").lower()
     if reissue not in ("true", "false"):
         raise Problem(400, "bad-request", "reissue must be true or false.")
@@ -137,7 +151,7 @@ async def submit(request: web.Request) -> web.Response:
             principal.tenant,
             raw,
             receiver=receiver,
-            idempotency_key=key.strip() if key else None,
+            idempotency_key=key or None,
             actor=principal.actor,
             cause=principal.cause("api"),
             reissue=reissue == "true",
@@ -147,6 +161,8 @@ async def submit(request: web.Request) -> web.Response:
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
     body = {"id": result.item.document_id, "status": "queued", "message_id": result.item.message_id}
     headers = {"Location": f"/v1/outbound/{result.item.document_id}"}
     if not result.created:
@@ -166,7 +182,7 @@ async def show(request: web.Request) -> web.Response:
     principal = require(request, "read")
     found = await request.app[OUTBOUND].queue.get(request.match_info["id"], principal.tenant)
     if found is None:
-        raise Problem(404, "not-found", "No outbound document with this id.")
+        return await draft_api.show(request, principal)
     return web.json_response(item_dict(*found))
 
 
