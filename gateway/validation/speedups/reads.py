@@ -258,6 +258,7 @@ class _Walker:
                 namespaces=dict(namespaces), default_collation=CODEPOINT_COLLATION
             )
             parser.external_function(_no_arguments, name="current")
+            parser.external_function(_any_arguments, name="key")  # XSLT's key() (keyed_paths)
             for prefix, name in self.functions:
                 if prefix in parser.namespaces:
                     parser.external_function(_any_arguments, name=name, prefix=prefix)
