@@ -26,6 +26,7 @@ from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
+from gateway.rendering import setup as setup_rendering
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
@@ -73,6 +74,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_routes(app)
+    setup_rendering(app)
     return app
 
 

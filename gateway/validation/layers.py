@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -129,6 +130,7 @@ class SaxonRuntime:
         self.proc = PySaxonProcessor(license=False)
         self.xslt = self.proc.new_xslt30_processor()
         self._compiled: dict[Path, SchematronLayer] = {}
+        self._plain: dict[Path, XsltStylesheet] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -153,6 +155,40 @@ class SaxonRuntime:
 
     def parse(self, text: str) -> object:
         return self.proc.parse_xml(xml_text=text)
+
+    def stylesheet(self, path: Path) -> XsltStylesheet:
+        """A plain XSLT stylesheet (no Schematron preparation), compiled once per process from
+        its file, so its imports and ``unparsed-text()`` resolve beside it (renderings)."""
+        path = path.resolve()
+        with self._lock:
+            if path not in self._plain:
+                executable = self.xslt.compile_stylesheet(stylesheet_file=str(path))
+                if executable is None:
+                    raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
+                self._plain[path] = XsltStylesheet(self, executable)
+            return self._plain[path]
+
+
+class XsltStylesheet:
+    """One compiled plain stylesheet: text in, text out, string parameters.
+
+    Call it only on the Saxon thread (``gateway.validation.saxon_thread``): the parameters are
+    set on the shared executable just before each transform.
+    """
+
+    def __init__(self, runtime: SaxonRuntime, executable: object) -> None:
+        self.runtime = runtime
+        self.executable = executable
+
+    def transform(self, xml_text: str, params: dict[str, str] | None = None) -> str:
+        ex: Any = self.executable
+        ex.clear_parameters()
+        for name, value in (params or {}).items():
+            ex.set_parameter(name, self.runtime.proc.make_string_value(value))
+        out = ex.transform_to_string(xdm_node=self.runtime.parse(xml_text))
+        if out is None:
+            raise RuntimeError(f"XSLT transform failed: {ex.error_message}")
+        return out
 
 
 class SchematronLayer:

@@ -69,6 +69,12 @@ class _ValidationThread(Executor):
         """Shared for the process lifetime: nothing to shut down per validator."""
 
 
+def saxon_thread() -> Executor:
+    """The process's one long-lived thread for in-process Saxon work (validation with
+    ``jobs=0``, renderings): run every call that touches ``SaxonRuntime`` through it."""
+    return _ValidationThread.shared()
+
+
 class Validator:
     """Async validation service shared by every channel.
 
