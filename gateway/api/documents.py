@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 
 from gateway.api import hooks
 from gateway.api.auth import require
-from gateway.api.body import read_capped, too_large
+from gateway.api.body import XML_TYPES, read_capped, read_multipart
 from gateway.api.problems import Problem
-from gateway.inbound.intake import Attachment, IntakeRefused, Submission
+from gateway.inbound.intake import IntakeRefused, Submission
 from gateway.server.appkeys import DB, INTAKE, SETTINGS
 from gateway.store import IllegalTransition, model_for, repo
 from gateway.store.serialize import (
@@ -22,7 +22,6 @@ from gateway.store.serialize import (
 )
 from gateway.store.statuses import API
 
-XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_JSON_BODY = 64 * 1024
 MAX_PAGE = 200
 
@@ -31,7 +30,7 @@ async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     limit = request.app[SETTINGS].http.max_body_bytes
     if request.content_type.startswith("multipart/"):
-        raw, attachments = await _read_multipart(request, limit)
+        raw, attachments = await read_multipart(request, limit)
     elif request.content_type in XML_TYPES:
         raw, attachments = await read_capped(request, limit), []
     else:
@@ -70,35 +69,6 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(
         body, status=201, headers={"Location": f"/v1/documents/{result.document_id}"}
     )
-
-
-async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
-    """The first XML part is the document; every other part is kept as an attachment."""
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large(limit)
-    reader = await request.multipart()
-    document: bytes | None = None
-    attachments: list[Attachment] = []
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise Problem(400, "bad-request", "Nested multipart bodies are not supported.")
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise too_large(limit)
-            data.extend(chunk)
-        ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
-        name = part.filename or part.name or "attachment"
-        is_xml = ctype.strip().lower() in XML_TYPES or name.lower().endswith(".xml")
-        if document is None and (is_xml or part.name == "document"):
-            document = bytes(data)
-        else:
-            attachments.append(Attachment(name, ctype.strip(), bytes(data)))
-    if document is None:
-        raise Problem(400, "missing-document", "The multipart body has no XML part.")
-    return document, attachments
 
 
 async def get_document(request: web.Request) -> web.Response:

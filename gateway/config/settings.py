@@ -130,10 +130,33 @@ class Route:
     """A static routing rule, checked before dynamic (SML/SMP) discovery."""
 
     participant: str
-    url: str
+    url: str = ""
     transport: str = "http"
     certificate: str = ""
     party_id: str = ""
+    #: E-mail address(es), comma-separated, for ``transport = "email"``.
+    to: str = ""
+
+
+@dataclass
+class EmailOutSettings:
+    """The relay the ``email`` transport sends through (empty ``host``: no e-mail transport)."""
+
+    host: str = ""
+    port: int = 587
+    #: "starttls" (submission, port 587), "tls" (implicit TLS, port 465) or "none" (tests only).
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    #: Sender of every mail; its domain also names the Message-ID.
+    from_address: str = ""
+    timeout: float = 60.0
+    #: Extra CA certificates (PEM file) to trust for the relay's TLS certificate.
+    ca_file: str = ""
+    #: Attach a PDF rendering when the client gave no PDF of its own.
+    render_pdf: bool = True
+    #: Labels of the rendering ("de" or "en").
+    render_lang: str = "de"
 
 
 @dataclass
@@ -150,6 +173,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     routes: list[Route] = field(default_factory=list)
+    email_out: EmailOutSettings = field(default_factory=EmailOutSettings)
 
     @property
     def artefacts_dir(self) -> Path:

@@ -22,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.store import Database, Document, DocumentClaim, StatusChange, repo
-from gateway.store import models as m
 
 log = logging.getLogger(__name__)
 
@@ -139,14 +138,4 @@ def _add_rows(session: Any, doc: Document, item: Pending) -> None:
             reason=doc.status_reason,
         )
     )
-    for att in item.attachments:
-        session.add(
-            m.Attachment(
-                document_id=doc.id,
-                filename=att.filename,
-                content_type=att.content_type,
-                size=len(att.data),
-                sha256=repo.sha256_hex(att.data),
-                data=att.data,
-            )
-        )
+    repo.add_attachments(session, doc.id, item.attachments)

@@ -14,7 +14,7 @@ from aiohttp import web
 # gateway.server must be imported before gateway.api (their packages import each other).
 from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
 from gateway.api.auth import require
-from gateway.api.body import read_capped
+from gateway.api.body import read_capped, read_multipart
 from gateway.api.problems import Problem
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
@@ -106,7 +106,12 @@ async def submit(request: web.Request) -> web.Response:
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
-    raw = await read_capped(request, service.settings.http.max_body_bytes)
+    limit = service.settings.http.max_body_bytes
+    if request.content_type.startswith("multipart/"):
+        # XML + the client's own PDF + extra files: stored with it, mailed by `email` routes.
+        raw, attachments = await read_multipart(request, limit)
+    else:
+        raw, attachments = await read_capped(request, limit), []
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     try:
         result = await service.submit(
@@ -115,6 +120,7 @@ async def submit(request: web.Request) -> web.Response:
             receiver=receiver,
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
+            attachments=attachments,
         )
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}

@@ -47,12 +47,12 @@ def _run(coro: Any) -> int:
 def _service(args: argparse.Namespace, validator: Any = None) -> Any:
     from gateway.config import load_settings
     from gateway.observability import configure_logging
-    from gateway.outbound.service import OutboundService
+    from gateway.server.wiring import outbound_service
     from gateway.store import Database
 
     settings = load_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
-    return OutboundService(settings, Database.from_settings(settings), validator)
+    return outbound_service(settings, Database.from_settings(settings), validator)
 
 
 async def _migrated(service: Any) -> None:

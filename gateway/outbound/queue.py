@@ -105,6 +105,7 @@ class OutboundQueue:
         process: str = "",
         idempotency_key: str | None = None,
         actor: str | None = None,
+        attachments: Sequence[Any] = (),
     ) -> tuple[OutboundItem, bool]:
         """Store ``document`` (status queued) and its queue item in one transaction.
 
@@ -137,6 +138,7 @@ class OutboundQueue:
                 s.add(document)
                 await s.flush()
                 s.add(item)
+                repo.add_attachments(s, document.id, attachments)
                 s.add(
                     StatusChange(
                         document_id=document.id,
@@ -424,6 +426,31 @@ class OutboundQueue:
                 actor=actor,
             )
         return item
+
+    async def bounce(self, message_id: str, reason: str) -> str | None:
+        """A bounce (e-mail DSN) for the mail sent as ``message_id``: a delivered item fails.
+
+        Returns the document id when the message id is ours (None otherwise). Only a
+        ``delivered`` item moves: a bounce about an item that is already failed, or that the
+        receiver has since answered (MLS, Invoice Response), changes nothing.
+        """
+        now = utcnow()
+        async with self.db.write() as s:
+            item = await s.scalar(
+                select(OutboundItem).where(OutboundItem.message_id == message_id.strip("<> "))
+            )
+            if item is None:
+                return None
+            status = await s.scalar(select(Document.status).where(Document.id == item.document_id))
+            if item.state != DELIVERED or status != DELIVERED:
+                return item.document_id
+            item.state = FAILED
+            item.last_error = reason
+            item.last_error_code = "email-bounce"
+            await self._set_status(
+                s, [(item.document_id, DELIVERED, FAILED, reason)], now, source="email-dsn"
+            )
+        return item.document_id
 
     async def get(
         self, document_id: str, tenant: str | None = None

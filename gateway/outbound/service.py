@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ import aiohttp
 
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
-from gateway.inbound.intake import Submission, _document_fields
+from gateway.inbound.intake import Attachment, Submission, _document_fields
 from gateway.outbound.discovery import Discovery
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
@@ -64,15 +65,10 @@ class OutboundService:
         self.settings = settings
         self.db = db
         self.validator = validator
+        # The root wires the transports in (gateway.server.wiring); plain HTTP without them.
         self.transports = transports or Transports(
             [HttpTransport(timeout=settings.outbound.request_timeout)]
         )
-        if transports is None:
-            from gateway.as4.transport import from_settings as as4_transport
-
-            as4 = as4_transport(settings, db)  # None unless [as4] is configured
-            if as4 is not None:
-                self.register_transport(as4)
         self._session: aiohttp.ClientSession | None = None
         self.discovery = discovery
         self.queue = OutboundQueue(db, settings.outbound)
@@ -81,7 +77,7 @@ class OutboundService:
         self._task: asyncio.Task[None] | None = None
 
     def register_transport(self, transport: Transport) -> None:
-        """Plug in another transport (e.g. AS4 from gateway.as4) before starting."""
+        """Plug in another transport before starting."""
         self.transports.register(transport)
 
     async def setup_discovery(self) -> None:
@@ -117,7 +113,10 @@ class OutboundService:
         idempotency_key: str | None = None,
         actor: str | None = None,
         channel: str = "api",
+        attachments: Sequence[Attachment] = (),
     ) -> Submitted:
+        """Validate, store and queue ``raw``; ``attachments`` (a PDF of the invoice, other
+        files) are stored with it and go along where the transport can carry them (e-mail)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -161,6 +160,7 @@ class OutboundService:
             process=str(process) if process else "",
             idempotency_key=idempotency_key,
             actor=actor,
+            attachments=attachments,
         )
         if created:
             self.worker.notify()

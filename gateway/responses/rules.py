@@ -95,7 +95,8 @@ def outbound_model(mapping: Mapping) -> StatusModel:
         SENDING: {SENDING: sys_, RETRYING: sys_, DELIVERED: sys_, FAILED: sys_, **_mls()},
         RETRYING: {SENDING: sys_},
         FAILED: {QUEUED: frozenset({ADMIN})},
-        DELIVERED: dict(_mls()),
+        # A bounce (e-mail DSN) after the relay took the mail: the delivery failed after all.
+        DELIVERED: {FAILED: sys_, **_mls()},
         "delivered_to_recipient": {},
         "rejected_by_recipient": {},
     }

@@ -26,10 +26,12 @@ from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
+from gateway.outbound.bounces import BounceHandler
 from gateway.rendering import setup as setup_rendering
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
+from gateway.server.wiring import outbound_service
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
 
@@ -67,7 +69,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     app[STARTED_AT] = time.time()
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
-    setup_outbound(app)
+    setup_outbound(app, outbound_service(settings, db))
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # After outbound: AS4 registers its transport on the outbound service (when configured).
     setup_as4(app, app[OUTBOUND])
@@ -89,7 +91,7 @@ def _lifecycle(*, own_validator: bool) -> Any:
             validator = await asyncio.to_thread(Validator.from_settings, settings)
             intake.validator = validator
         await forwarder.start()
-        smtp = await _start_smtp(settings, intake)
+        smtp = await _start_smtp(settings, intake, BounceHandler(app[OUTBOUND].queue))
         log.info("gateway started", extra={"database": db.engine.dialect.name})
         try:
             yield
@@ -117,12 +119,12 @@ async def _prepare_schema(db: Database) -> None:
         )
 
 
-async def _start_smtp(settings: Settings, intake: IntakePipeline) -> Any:
+async def _start_smtp(settings: Settings, intake: IntakePipeline, bounces: Any) -> Any:
     if not settings.smtp.port:
         return None
     from gateway.inbound.email import SmtpChannel
 
-    channel = SmtpChannel(settings, intake)
+    channel = SmtpChannel(settings, intake, bounces=bounces)
     await channel.start()
     log.info("smtp channel listening", extra={"port": channel.port})
     return channel

@@ -32,6 +32,7 @@ import logging
 import socket
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -59,12 +60,18 @@ class Intake(Protocol):
     async def submit(self, sub: Submission) -> IntakeResult: ...
 
 
+#: Asked first about every mail: the SMTP reply for a delivery-status report (bounce), or
+#: None when the mail is not one. The app factory wires the outbound queue's handler in.
+Bounces = Callable[[bytes], Awaitable[str | None]]
+
+
 class SmtpHandler:
     """aiosmtpd handler: one mail in, one ``intake.submit`` per invoice, then the reply."""
 
-    def __init__(self, intake: Intake, limits: ParseLimits) -> None:
+    def __init__(self, intake: Intake, limits: ParseLimits, bounces: Bounces | None = None) -> None:
         self.intake = intake
         self.limits = limits
+        self.bounces = bounces
         #: Mails being processed; stop() waits for them so nothing half-stored is cut off.
         self.inflight: set[asyncio.Task[str]] = set()
 
@@ -92,6 +99,8 @@ class SmtpHandler:
         return await asyncio.shield(task)
 
     async def process(self, raw: bytes, info: EnvelopeInfo) -> str:
+        if self.bounces is not None and (reply := await self.bounces(raw)) is not None:
+            return reply
         try:
             mail = await asyncio.to_thread(parse_mail, raw, self.limits)
         except Exception:
@@ -158,11 +167,18 @@ class SmtpChannel:
     ``port`` is the bound port once started (useful with port 0 in tests).
     """
 
-    def __init__(self, settings: Settings, intake: Intake, drain_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        intake: Intake,
+        drain_timeout: float = 30.0,
+        bounces: Bounces | None = None,
+    ) -> None:
         self.settings = settings
         self.handler = SmtpHandler(
             intake,
             ParseLimits(settings.validation.max_bytes, settings.validation.max_depth),
+            bounces,
         )
         self.drain_timeout = drain_timeout
         self._server: asyncio.AbstractServer | None = None

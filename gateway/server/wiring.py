@@ -1,0 +1,38 @@
+"""What the root wires in: the outbound transports (and the service built on them).
+
+One function for ``gateway serve`` (the app factory) and ``gateway outbound run`` /
+``gateway send`` (the delivery-only process), so both deliver over exactly the same
+transports. The outbound service never discovers transports itself: adding one is one line
+here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.config import Settings
+from gateway.documents import ParseLimits
+from gateway.outbound.service import OutboundService
+from gateway.outbound.transports import HttpTransport, Transports
+from gateway.outbound.transports.email import from_settings as email_transport
+from gateway.rendering import Renderer
+from gateway.store import Database
+
+
+def outbound_transports(settings: Settings, db: Database) -> Transports:
+    """``http`` always; ``as4`` with an ``[as4]`` identity; ``email`` with ``[email_out] host``."""
+    from gateway.as4.transport import from_settings as as4_transport
+
+    transports = Transports([HttpTransport(timeout=settings.outbound.request_timeout)])
+    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    for transport in (
+        as4_transport(settings, db),
+        email_transport(settings.email_out, db, Renderer(settings.artefacts_dir, limits)),
+    ):
+        if transport is not None:
+            transports.register(transport)
+    return transports
+
+
+def outbound_service(settings: Settings, db: Database, validator: Any = None) -> OutboundService:
+    return OutboundService(settings, db, validator, transports=outbound_transports(settings, db))
