@@ -139,6 +139,23 @@ class Route:
 
 
 @dataclass
+class FolderSettings:
+    """A watched folder (``[[folders]]``): files dropped there enter the gateway."""
+
+    tenant: str
+    path: str
+    #: "inbound": received invoices for ``tenant``; "outbound": documents ``tenant`` sends.
+    direction: str = "inbound"
+    #: A file is complete once its size and time have not changed for this long.
+    stable_seconds: float = 2.0
+    poll_interval: float = 1.0
+    #: Files processed at once (they share the validator pool).
+    concurrency: int = 4
+    #: Outbound only: send to this participant instead of the document's receiver.
+    receiver: str = ""
+
+
+@dataclass
 class EmailOutSettings:
     """The relay the ``email`` transport sends through (empty ``host``: no e-mail transport)."""
 
@@ -174,6 +191,7 @@ class Settings:
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     routes: list[Route] = field(default_factory=list)
     email_out: EmailOutSettings = field(default_factory=EmailOutSettings)
+    folders: list[FolderSettings] = field(default_factory=list)
 
     @property
     def artefacts_dir(self) -> Path:
@@ -233,7 +251,7 @@ def _fields(cls: type) -> dict[str, Any]:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """Turn ``GATEWAY_*`` variables into the nested TOML shape (strings, typed later)."""
     sections = _sections()
-    top = set(_fields(Settings)) - set(sections) - {"routes"}
+    top = set(_fields(Settings)) - set(sections) - {"routes", "folders"}
     out: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":

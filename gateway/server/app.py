@@ -1,9 +1,11 @@
 """The application factory: one place that wires store, validation, intake, forwarding, API.
 
 ``create_app`` builds every long-lived object synchronously (so they can live under typed app
-keys before the app is frozen); the ``_lifecycle`` cleanup context then starts them in order
-and stops them in reverse: migrations (SQLite) -> validator pool -> forwarder -> SMTP channel,
-and on shutdown SMTP first (no new mail), then forwarding, validator and the engine.
+keys before the app is frozen); the cleanup contexts then start them in order and stop them in
+reverse: migrations (SQLite) -> validator pool -> forwarder -> outbound queue -> inbound
+channels (``gateway.server.wiring.inbound_channels``: REST, SMTP, AS4, folders), and on
+shutdown the channels first (nothing new comes in), then the queue, forwarding, validator and
+the engine.
 """
 
 from __future__ import annotations
@@ -18,26 +20,26 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.api import auth_middleware, problem_middleware, setup_routes
+from gateway.api import auth_middleware, problem_middleware
 from gateway.api.keycache import KeyCache
-from gateway.as4.web import setup as setup_as4
+from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
-from gateway.outbound.bounces import BounceHandler
 from gateway.rendering import setup as setup_rendering
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
-from gateway.server.wiring import outbound_service
+from gateway.server.wiring import inbound_channels, outbound_service
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
 
 log = logging.getLogger(__name__)
 
 STARTED_AT = web.AppKey("started_at", float)
+CHANNELS = web.AppKey("channels", list)
 
 
 class _PendingValidator:
@@ -47,8 +49,14 @@ class _PendingValidator:
         raise RuntimeError("validator not started")
 
 
-def create_app(settings: Settings, *, validator: Any | None = None) -> web.Application:
-    """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench)."""
+def create_app(
+    settings: Settings,
+    *,
+    validator: Any | None = None,
+    channels: ChannelRegistry | None = None,
+) -> web.Application:
+    """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench),
+    ``channels`` to use another set of inbound channels than :func:`inbound_channels`."""
     app = web.Application(
         middlewares=[problem_middleware, auth_middleware],
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
@@ -71,13 +79,28 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db))
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
-    # After outbound: AS4 registers its transport on the outbound service (when configured).
-    setup_as4(app, app[OUTBOUND])
+    # Inbound channels last: they may mount routes and feed the intake and the outbound queue.
+    registry = channels if channels is not None else inbound_channels()
+    app[CHANNELS] = registry.build(ChannelContext(app, settings, db, intake, app[OUTBOUND]))
+    app.cleanup_ctx.append(_channels_lifecycle)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
-    setup_routes(app)
     setup_rendering(app)
     return app
+
+
+async def _channels_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start the channels after everything they feed; stop them first, in reverse order."""
+    started: list[Channel] = []
+    try:
+        for channel in app[CHANNELS]:
+            await channel.start()
+            started.append(channel)
+        log.info("channels started", extra={"channels": [c.name for c in started]})
+        yield
+    finally:
+        for channel in reversed(started):
+            await channel.stop()
 
 
 def _lifecycle(*, own_validator: bool) -> Any:
@@ -91,13 +114,10 @@ def _lifecycle(*, own_validator: bool) -> Any:
             validator = await asyncio.to_thread(Validator.from_settings, settings)
             intake.validator = validator
         await forwarder.start()
-        smtp = await _start_smtp(settings, intake, BounceHandler(app[OUTBOUND].queue))
         log.info("gateway started", extra={"database": db.engine.dialect.name})
         try:
             yield
         finally:
-            if smtp is not None:
-                await smtp.stop()
             await forwarder.stop()
             if validator is not None:
                 await validator.aclose()
@@ -119,17 +139,6 @@ async def _prepare_schema(db: Database) -> None:
         )
 
 
-async def _start_smtp(settings: Settings, intake: IntakePipeline, bounces: Any) -> Any:
-    if not settings.smtp.port:
-        return None
-    from gateway.inbound.email import SmtpChannel
-
-    channel = SmtpChannel(settings, intake, bounces=bounces)
-    await channel.start()
-    log.info("smtp channel listening", extra={"port": channel.port})
-    return channel
-
-
 async def health(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:
@@ -140,11 +149,13 @@ async def health(request: web.Request) -> web.Response:
         checks["database"] = f"error: {type(exc).__name__}"
     validator = request.app[INTAKE].validator
     checks["validator"] = "starting" if isinstance(validator, _PendingValidator) else "ok"
-    healthy = all(v == "ok" for v in checks.values())
+    channels = {c.name: c.health() for c in request.app[CHANNELS]}
+    healthy = all(v == "ok" for v in (*checks.values(), *channels.values()))
     return web.json_response(
         {
             "status": "ok" if healthy else "degraded",
             "checks": checks,
+            "channels": channels,
             "uptime_seconds": round(time.time() - request.app[STARTED_AT], 1),
         },
         status=200 if healthy else 503,

@@ -1,4 +1,4 @@
-"""What the root wires in: the outbound transports (and the service built on them).
+"""What the root wires in: the inbound channels and the outbound transports.
 
 One function for ``gateway serve`` (the app factory) and ``gateway outbound run`` /
 ``gateway send`` (the delivery-only process), so both deliver over exactly the same
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.channels import ChannelRegistry, adapters
 from gateway.config import Settings
 from gateway.documents import ParseLimits
 from gateway.outbound.service import OutboundService
@@ -36,3 +37,15 @@ def outbound_transports(settings: Settings, db: Database) -> Transports:
 
 def outbound_service(settings: Settings, db: Database, validator: Any = None) -> OutboundService:
     return OutboundService(settings, db, validator, transports=outbound_transports(settings, db))
+
+
+def inbound_channels() -> ChannelRegistry:
+    """The inbound channel kinds, in start order; a new channel is one line here."""
+    return ChannelRegistry(
+        {
+            "rest": adapters.rest,
+            "smtp": adapters.smtp,
+            "as4": adapters.as4,
+            "folder": adapters.folders,
+        }
+    )
