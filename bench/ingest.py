@@ -6,6 +6,13 @@ Prints accepted documents per second, p50/p99 latency and the peak RSS of the se
 tree (server + validation workers).
 
     python bench/ingest.py [--docs 600] [--concurrency 16] [--jobs 2]
+                           [--prefill 0,1000000] [--database-url postgresql+asyncpg://...]
+
+``--prefill`` runs once per value on a fresh store first filled with that many documents for
+the same tenant through the gateway's own intake and store code (``gateway.inbound.fill``:
+real identification, claims and group commit; the Schematron verdict of the template reused),
+and prints each run's rate next to the first one's: "flat with the store's size" is the ratio.
+With ``--database-url`` (PostgreSQL) every run gets a new database on that server.
 """
 
 from __future__ import annotations
@@ -81,14 +88,66 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-async def run(args: argparse.Namespace) -> int:
+async def prefill(work: Path, database_url: str, count: int) -> float:
+    """Fill the store in ``work`` (or at ``database_url``) with ``count`` documents; seconds."""
+    from gateway.config import load_settings
+    from gateway.inbound.fill import fill
+    from gateway.store import Database
+    from gateway.store.migrate import upgrade
+    from gateway.validation import Validator
+
+    settings = load_settings(
+        env={}, overrides={"data_dir": str(work), "database_url": database_url}
+    )
+    db = Database.from_settings(settings)
+    await upgrade(db.engine)
+    started = time.perf_counter()
+    if count:
+        validator = Validator(work / "artefacts", jobs=0)
+        paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
+        templates = [(p.read_bytes(), await validator.validate(p.read_bytes())) for p in paths]
+        validator.close()
+        started = time.perf_counter()
+
+        def progress(done: int) -> None:
+            if done % 50_000 == 0:
+                rate = done / (time.perf_counter() - started)
+                print(f"  prefill {done:,}/{count:,} ({rate:.0f} docs/s)", file=sys.stderr)
+
+        await fill(db, templates, count, tenant="bench", progress=progress)
+    await db.dispose()
+    return time.perf_counter() - started
+
+
+async def new_database(url: str) -> str:
+    """A new, empty database on the server of ``url`` (PostgreSQL)."""
+    import secrets
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"gw_bench_{secrets.token_hex(4)}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def run(args: argparse.Namespace, stored: int) -> tuple[float, int]:
     from gateway.artefacts import install_artefacts
 
     work = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     install_artefacts(str(SHARED / "artefacts"), work / "artefacts")
+    database_url = await new_database(args.database_url) if args.database_url else ""
+    fill_seconds = await prefill(work, database_url, stored)
+    if stored:
+        print(f"prefilled:      {stored:,} documents in {fill_seconds:.0f} s")
     port = free_port()
     env = dict(
         os.environ,
+        GATEWAY_DATABASE_URL=database_url,
         GATEWAY_DATA_DIR=str(work),
         GATEWAY_HTTP_HOST="127.0.0.1",
         GATEWAY_HTTP_PORT=str(port),
@@ -121,7 +180,7 @@ async def run(args: argparse.Namespace) -> int:
                     pass
                 if server.poll() is not None or time.time() > deadline:
                     print("server did not start", file=sys.stderr)
-                    return 1
+                    return 0.0, 1
                 await asyncio.sleep(0.2)
 
             templates = load_templates(SHARED / "corpus" / "xrechnung-testsuite")
@@ -172,6 +231,7 @@ async def run(args: argparse.Namespace) -> int:
     accepted = statuses.get("201 received", 0)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    print(f"store:          {stored:,} documents stored before the run")
     print(f"documents:      {len(latencies)} ({len(templates)} test-suite files, unique numbers)")
     print(
         f"concurrency:    {args.concurrency} clients, {args.jobs} validation workers, "
@@ -182,7 +242,23 @@ async def run(args: argparse.Namespace) -> int:
     print(f"latency p50:    {statistics.median(latencies) * 1000:.1f} ms")
     print(f"latency p99:    {p99 * 1000:.1f} ms")
     print(f"peak RSS:       {peak / 1024:.0f} MiB (server + validation workers)")
-    return 0 if accepted == len(latencies) else 1
+    return accepted / elapsed, 0 if accepted == len(latencies) else 1
+
+
+async def run_all(args: argparse.Namespace) -> int:
+    sizes = [int(v) for v in args.prefill.split(",")]
+    rates: list[float] = []
+    failed = 0
+    for stored in sizes:
+        rate, rc = await run(args, stored)
+        rates.append(rate)
+        failed |= rc
+        print()
+    if len(sizes) > 1:
+        print("stored documents -> accepted docs/s (ratio to the first run)")
+        for stored, rate in zip(sizes, rates, strict=True):
+            print(f"  {stored:>12,}  {rate:7.1f}  {rate / rates[0]:.2f}x")
+    return failed
 
 
 def main() -> int:
@@ -190,7 +266,11 @@ def main() -> int:
     parser.add_argument("--docs", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2, help="validation worker processes")
-    return asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--prefill", default="0", help="comma-separated store sizes to run at (default 0)"
+    )
+    parser.add_argument("--database-url", default="", help="PostgreSQL server (default SQLite)")
+    return asyncio.run(run_all(parser.parse_args()))
 
 
 if __name__ == "__main__":

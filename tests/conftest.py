@@ -7,8 +7,11 @@ operator would, into a temporary data directory.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +73,32 @@ def validator(installed_data_dir: Path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """URL of a PostgreSQL server for multi-instance tests (``.ci/run`` starts one)."""
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for multi-instance tests (``.ci/run`` starts a server).
+
+    Each test session creates its own database on the server named by
+    ``GATEWAY_TEST_POSTGRES_URL`` and drops it afterwards: a shared server then never mixes
+    schemas of different checkouts (another branch's migrations) or rows of earlier runs."""
     url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
     if not url:
         pytest.skip("GATEWAY_TEST_POSTGRES_URL not set (bash .ci/run starts a PostgreSQL)")
-    return url
+    name = f"gw_test_{uuid.uuid4().hex[:16]}"
+    _pg_admin(url, f'CREATE DATABASE "{name}"')
+    yield f"{url.rsplit('/', 1)[0]}/{name}"
+    _pg_admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    """Run one statement on the server's maintenance database (in a thread of its own: the
+    fixture may be set up while a test's event loop is running)."""
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()

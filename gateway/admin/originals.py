@@ -12,10 +12,9 @@ from aiohttp import web
 from gateway.api.auth import require
 from gateway.api.documents import load_document, read_json
 from gateway.api.problems import Problem
-from gateway.server.appkeys import DB, FORWARDER
-from gateway.store import repo
+from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
+from gateway.server.appkeys import DB, FORWARDER, LIFECYCLE
 from gateway.store.serialize import document_summary
-from gateway.store.statuses import ADMIN
 
 
 async def mark_original(request: web.Request) -> web.Response:
@@ -27,7 +26,7 @@ async def mark_original(request: web.Request) -> web.Response:
     forwarder = request.app[FORWARDER]
     async with request.app[DB].write() as s:
         doc = await load_document(s, request.match_info["id"], principal.tenant, for_update=True)
-        if doc.status != "duplicate":
+        if doc.status != DUPLICATE:
             raise Problem(
                 409,
                 "not-a-duplicate",
@@ -35,17 +34,15 @@ async def mark_original(request: web.Request) -> web.Response:
                 current_status=doc.status,
             )
         was = doc.duplicate_of
-        repo.record_status(
+        await request.app[LIFECYCLE].move(
             s,
             doc,
-            "received",
-            source="admin",
-            actor=principal.actor,
+            RECEIVED,
+            principal.cause("admin", ADMIN),
             reason=f"marked as original (was duplicate of {was}): {reason.strip()}",
-            check_as=ADMIN,
+            status_reason=f"released by admin; was duplicate of {was}",
         )
         doc.duplicate_of = None
-        doc.status_reason = f"released by admin; was duplicate of {was}"
         await forwarder.enqueue(s, doc)
     forwarder.wake()
     body = document_summary(doc)

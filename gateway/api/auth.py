@@ -14,6 +14,8 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.problems import Problem
+from gateway.lifecycle import Cause
+from gateway.lifecycle.vocabulary import API
 from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
 
@@ -27,6 +29,12 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
+
+    def cause(self, source: str, role: str = API, actor: str | None = None) -> Cause:
+        """This key as the cause of a lifecycle move (the history names tenant and key)."""
+        return Cause(
+            source, role=role, actor=actor or self.actor, tenant=self.tenant, key_id=self.key_id
+        )
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)

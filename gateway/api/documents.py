@@ -12,15 +12,16 @@ from gateway.api.auth import require
 from gateway.api.body import XML_TYPES, read_capped, read_multipart
 from gateway.api.problems import Problem
 from gateway.inbound.intake import IntakeRefused, Submission
-from gateway.server.appkeys import DB, INTAKE, SETTINGS
-from gateway.store import IllegalTransition, model_for, repo
+from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
+from gateway.store import repo
 from gateway.store.serialize import (
     attachment_entry,
     delivery_entry,
     document_summary,
     history_entry,
 )
-from gateway.store.statuses import API
 
 MAX_JSON_BODY = 64 * 1024
 MAX_PAGE = 200
@@ -93,7 +94,7 @@ async def get_document(request: web.Request) -> web.Response:
     body["history"] = [history_entry(c) for c in changes]
     body["attachments"] = [attachment_entry(a) for a in atts]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = model_for(doc.direction).next_statuses(doc.status, API)
+    body["next_statuses"] = request.app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
     body.update(extra)
     return web.json_response(body)
 
@@ -133,26 +134,37 @@ async def change_status(request: web.Request) -> web.Response:
     payload = await read_json(request)
     target = payload.get("status")
     reason = payload.get("reason")
-    if not isinstance(target, str) or (reason is not None and not isinstance(reason, str)):
-        raise Problem(422, "invalid-request", 'Send {"status": NAME, "reason": optional text}.')
+    actor = payload.get("actor")
+    if (
+        not isinstance(target, str)
+        or (reason is not None and not isinstance(reason, str))
+        or (actor is not None and not (isinstance(actor, str) and 0 < len(actor) <= 200))
+    ):
+        raise Problem(
+            422,
+            "invalid-request",
+            'Send {"status": NAME, "reason": optional text, "actor": optional name}.',
+        )
     doc_id = request.match_info["id"]
+    lifecycle = request.app[LIFECYCLE]
+    role = ADMIN if "admin" in principal.scopes else API
+    cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
         try:
-            repo.record_status(
-                s, doc, target, source="api", actor=principal.actor, reason=reason, check_as=API
-            )
+            await lifecycle.move(s, doc, target, cause, reason=reason)
         except IllegalTransition as exc:
             raise Problem(
                 409,
-                "illegal-transition",
+                exc.code,
                 exc.reason,
                 current_status=exc.current,
                 requested_status=exc.target,
-                allowed=model_for(doc.direction).next_statuses(exc.current, API),
+                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
             ) from exc
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, principal.actor)
+    request.app[FORWARDER].wake()  # the document.status_changed event is committed
+    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 

@@ -7,7 +7,8 @@ from aiohttp import web
 from gateway.api.auth import require
 from gateway.api.documents import MAX_PAGE, int_param
 from gateway.forwarding import inbox
-from gateway.server.appkeys import DB
+from gateway.lifecycle.vocabulary import SYSTEM
+from gateway.server.appkeys import DB, LIFECYCLE
 
 
 async def get_inbox(request: web.Request) -> web.Response:
@@ -17,6 +18,7 @@ async def get_inbox(request: web.Request) -> web.Response:
     db = request.app[DB]
     if cursor:
         async with db.write() as s:
-            await inbox.acknowledge(s, principal.tenant, cursor, principal.actor)
+            cause = principal.cause("inbox", SYSTEM)  # the gateway forwards on its behalf
+            await inbox.acknowledge(request.app[LIFECYCLE], s, principal.tenant, cursor, cause)
     async with db.read() as s:
         return web.json_response(await inbox.page(s, principal.tenant, cursor, limit))

@@ -56,7 +56,7 @@ class As4Channel:
         seat = self.receiver.identity.party_id
         validator = self._validator
         self.responder = MlsResponder(seat, outbound, validator) if outbound else None
-        self.consumer = MlsConsumer(db, seat, validator)
+        self.consumer = MlsConsumer(db, seat, validator, lifecycle=intake.lifecycle)
         self.country = (settings.as4.country or "").upper()
         self.busy_wait = busy_wait
 
@@ -127,6 +127,7 @@ class As4Channel:
     async def aclose(self) -> None:
         if self.responder is not None:
             await self.responder.aclose()
+        await self.receiver.aclose()
 
 
 def _inbound_row(

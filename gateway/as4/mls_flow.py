@@ -24,7 +24,9 @@ from gateway.as4.mls import MlsIssue, MlsStatus, build_mls, mls_wanted, outbound
 from gateway.as4.mls import spis_id as spis_of
 from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
-from gateway.store import Database, Document, repo
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_MLS
+from gateway.store import Database, Document
 from gateway.validation.report import ValidationReport
 
 log = logging.getLogger(__name__)
@@ -135,8 +137,17 @@ class MlsResponder:
 
 
 class MlsConsumer:
-    def __init__(self, db: Database, seat_id: str, validator: Any, wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        seat_id: str,
+        validator: Any,
+        wait: float = 5.0,
+        *,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
         self.db = db
+        self.lifecycle = lifecycle or Lifecycle()
         self.spis_id = spis_of(seat_id)
         self._validator = validator
         self.wait = wait
@@ -193,12 +204,11 @@ class MlsConsumer:
             if doc.status not in MLS_APPLIES_TO:
                 log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
                 return doc.id
-            repo.record_status(
+            await self.lifecycle.move(
                 s,
                 doc,
                 target,
-                source="mls",
-                actor=f"ap:{meta.from_party}",
+                Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}"),
                 reason=describe(status),
             )
             meta_dict = dict(doc.meta or {})

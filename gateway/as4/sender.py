@@ -57,7 +57,7 @@ class As4Sender:
         as4 = settings.as4
         return cls(
             Identity.from_settings(as4),
-            TrustStore.from_files(as4.trust_anchors, as4.intermediates),
+            TrustStore.from_settings(as4),
             session=session,
             timeout=settings.outbound.request_timeout,
         )
@@ -71,6 +71,8 @@ class As4Sender:
     async def aclose(self) -> None:
         if self._own_session and self._session is not None:
             await self._session.close()
+        if self.trust is not None:
+            await self.trust.aclose()
 
     async def send(
         self,
@@ -94,7 +96,12 @@ class As4Sender:
             try:
                 await self.trust.validate(receiver_cert)
             except UntrustedCertificate as exc:
-                raise As4PermanentError(f"receiver certificate is not trusted: {exc}") from exc
+                # Refused before anything leaves: a revoked (or untrusted) receiver for good,
+                # an unestablished revocation status (hard-fail) until the responder answers.
+                kind = As4TransientError if exc.transient else As4PermanentError
+                raise kind(
+                    f"receiver certificate is not trusted: {exc}", detail="receiver-certificate"
+                ) from exc
         message = build_user_message(
             self.identity,
             receiver_cert,

@@ -217,6 +217,8 @@ def _classify(exc: As4SendError) -> TransientError | PermanentError:
     code = f"as4-{exc.ebms_code.lower().replace(':', '-')}" if exc.ebms_code else "as4-transport"
     if exc.detail and "NOT_SERVICED" in exc.detail:
         code = "as4-not-serviced"
+    if exc.detail == "receiver-certificate":  # untrusted or revoked: refused before sending
+        code = "as4-receiver-certificate"
     if isinstance(exc, As4TransientError):
         return TransientError(str(exc), code)
     assert isinstance(exc, As4PermanentError)

@@ -11,18 +11,29 @@ import itertools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 from gateway.as4.identity import fingerprint, load_certificates
+from gateway.revocation import CertificateRevoked, RevocationChecker, RevocationError
 
-#: ``async revoked(cert, issuer) -> bool``; plug OCSP/CRL in here. Results are cached.
+#: ``async revoked(cert, issuer) -> bool``; may raise ``gateway.revocation.RevocationError``
+#: (``gateway.revocation.RevocationChecker`` does, with the reason). Results are cached for
+#: ``cache_ttl`` (0: the check caches itself, as the OCSP/CRL checker does until nextUpdate).
 RevocationCheck = Callable[[x509.Certificate, x509.Certificate], Awaitable[bool]]
 
 
 class UntrustedCertificate(Exception):
-    """The certificate does not chain to an anchor, is expired or is revoked."""
+    """The certificate does not chain to an anchor, is expired or is revoked.
+
+    ``transient`` is set when only the revocation status could not be established (hard-fail):
+    the same certificate may pass once the responder answers again."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 def _can_sign_certs(cert: x509.Certificate) -> bool:
@@ -78,6 +89,25 @@ class TrustStore:
     ) -> TrustStore:
         return cls(load_certificates(anchors), load_certificates(list(intermediates)), **kwargs)  # type: ignore[arg-type]
 
+    @classmethod
+    def from_settings(cls, as4: Any) -> TrustStore:
+        """Anchors and intermediates of ``[as4]`` with its ``revocation`` mode: OCSP/CRL
+        through :class:`gateway.revocation.RevocationChecker`, which caches until nextUpdate."""
+        revocation = None
+        if as4.revocation != "off":
+            revocation = RevocationChecker(as4.revocation, timeout=as4.revocation_timeout)
+        return cls(
+            load_certificates(as4.trust_anchors),
+            load_certificates(list(as4.intermediates)),
+            revocation=revocation,
+            cache_ttl=0,
+        )
+
+    async def aclose(self) -> None:
+        closer = getattr(self.revocation, "aclose", None)
+        if closer is not None:
+            await closer()
+
     def path(self, leaf: x509.Certificate) -> list[x509.Certificate]:
         """The chain leaf..anchor, or raise :class:`UntrustedCertificate`."""
         key = fingerprint(leaf)
@@ -115,12 +145,20 @@ class TrustStore:
                 )
         if self.revocation is not None:
             for cert, issuer in itertools.pairwise(chain):
-                if await self._revoked(cert, issuer):
+                try:
+                    revoked = await self._revoked(cert, issuer)
+                except CertificateRevoked as exc:
+                    raise UntrustedCertificate(exc.reason) from exc
+                except RevocationError as exc:
+                    raise UntrustedCertificate(exc.reason, transient=True) from exc
+                if revoked:
                     raise UntrustedCertificate(f"{cert.subject.rfc4514_string()} is revoked")
         return chain
 
     async def _revoked(self, cert: x509.Certificate, issuer: x509.Certificate) -> bool:
         assert self.revocation is not None
+        if self.cache_ttl <= 0:
+            return await self.revocation(cert, issuer)
         key = fingerprint(cert)
         hit = self._revocation_cache.get(key)
         if hit is not None and hit[0] > time.monotonic():

@@ -97,7 +97,14 @@ class As4Settings:
     trust_anchors: list[str] = field(default_factory=list)
     intermediates: list[str] = field(default_factory=list)
     max_message_bytes: int = 50 * 1024 * 1024
+    #: Also capped at ``[validation] max_bytes`` (+64 KiB for the SBDH): more is refused (EBMS:0303).
     max_decompressed_bytes: int = 100 * 1024 * 1024
+    #: Most ds:Reference elements one message signature may have (each URI at most once).
+    max_signature_references: int = 32
+    #: OCSP/CRL checking of sending APs, receivers and SMP signers (see gateway.revocation).
+    revocation: typing.Literal["hard-fail", "soft-fail", "off"] = "hard-fail"
+    #: Seconds per OCSP/CRL request.
+    revocation_timeout: float = 10.0
     clock_skew_seconds: float = 300.0
     #: ISO country of our end users: COUNTRY_C1 / C4 when a document names no address country.
     country: str = ""
@@ -297,6 +304,13 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _coerce(args[0], value, where)
+    if origin is typing.Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise ConfigError(
+                f"{where} must be one of {', '.join(map(repr, choices))}, not {value!r}"
+            )
+        return value
     try:
         if tp is bool:
             if isinstance(value, str):

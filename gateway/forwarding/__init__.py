@@ -1,6 +1,15 @@
-"""Forwarding of accepted originals to tenants: signed webhooks with retries, and a pull inbox."""
+"""Forwarding to tenants: signed webhook events (new originals, status changes, deliveries)
+with retries, and a pull inbox of new documents."""
 
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign, verify
-from gateway.forwarding.webhook import Forwarder, mark_forwarded
+from gateway.forwarding.webhook import EVENT_HEADER, Forwarder, WebhookEvents, mark_forwarded
 
-__all__ = ["SIGNATURE_HEADER", "Forwarder", "mark_forwarded", "sign", "verify"]
+__all__ = [
+    "EVENT_HEADER",
+    "SIGNATURE_HEADER",
+    "Forwarder",
+    "WebhookEvents",
+    "mark_forwarded",
+    "sign",
+    "verify",
+]

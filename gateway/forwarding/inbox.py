@@ -14,12 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.forwarding.webhook import mark_forwarded
+from gateway.lifecycle import Cause, Lifecycle
 from gateway.store import Document, InboxItem
 from gateway.store.models import utcnow
 from gateway.store.serialize import document_summary
 
 
-async def acknowledge(session: AsyncSession, tenant: str, cursor: int, actor: str) -> int:
+async def acknowledge(
+    lifecycle: Lifecycle, session: AsyncSession, tenant: str, cursor: int, cause: Cause
+) -> int:
     """Acknowledge the tenant's items with ``seq <= cursor``; returns how many were new."""
     rows = (
         await session.execute(
@@ -34,7 +37,7 @@ async def acknowledge(session: AsyncSession, tenant: str, cursor: int, actor: st
     ).all()
     for item, doc in rows:
         item.acknowledged_at = utcnow()
-        await mark_forwarded(session, doc, "inbox", actor)
+        await mark_forwarded(lifecycle, session, doc, cause)
     return len(rows)
 
 

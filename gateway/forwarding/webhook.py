@@ -1,7 +1,11 @@
-"""Forwarding to the tenant's accounting system: webhook deliveries and inbox entries.
+"""Forwarding to the tenant's accounting system: webhook events and inbox entries.
 
 Intake calls :meth:`Forwarder.enqueue` inside the transaction that stores an original, so a
-delivery can never be lost between "stored" and "queued". A background task then POSTs the
+delivery can never be lost between "stored" and "queued"; it is the ``document.received``
+event and the document's pull-inbox entry. The lifecycle calls :meth:`WebhookEvents.emit` for
+its events (``document.status_changed``, ``document.duplicate``, ``outbound.delivered``, ...),
+in the transaction of the move; those go to the webhook only (the inbox lists new documents).
+Every event carries its type in the JSON (``event``) and in the ``X-Gateway-Event`` header. A background task then POSTs the
 document to the tenant's webhook with tenacity retries (exponential backoff with jitter); every
 attempt is a row in ``delivery_attempts``, visible in ``GET /v1/documents/{id}``. Delivery is
 at-least-once: receivers de-duplicate on ``X-Gateway-Delivery``.
@@ -15,6 +19,7 @@ import contextlib
 import json
 import logging
 import time
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select
@@ -30,6 +35,8 @@ from tenacity import (
 
 from gateway.config import WebhookSettings
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.vocabulary import FORWARDED, RECEIVED
 from gateway.store import (
     Database,
     DeliveryAttempt,
@@ -44,23 +51,60 @@ from gateway.store.serialize import document_summary
 
 log = logging.getLogger(__name__)
 
+RECEIVED_EVENT = "document.received"
+EVENT_HEADER = "X-Gateway-Event"
+
 
 class DeliveryFailed(Exception):
     """One attempt failed (network error or non-2xx answer); tenacity retries it."""
 
 
 async def mark_forwarded(
-    session: AsyncSession, doc: Document, source: str, actor: str | None
+    lifecycle: Lifecycle,
+    session: AsyncSession,
+    doc: Document,
+    cause: Cause,
 ) -> None:
     """received -> forwarded; later workflow statuses are never moved back."""
-    if doc.status == "received":
-        repo.record_status(session, doc, "forwarded", source=source, actor=actor)
+    if doc.status == RECEIVED:
+        await lifecycle.move(session, doc, FORWARDED, cause)
 
 
-class Forwarder:
-    def __init__(self, db: Database, settings: WebhookSettings, max_parallel: int = 8) -> None:
+class WebhookEvents:
+    """Writes webhook events as delivery rows in the caller's transaction (the lifecycle's
+    event sink). A process without a running :class:`Forwarder` (``gateway outbound run``)
+    uses this alone: the rows are delivered by whichever gateway serves webhooks."""
+
+    _work = False
+
+    async def emit(
+        self, session: AsyncSession, *, document_id: str, tenant: str, event: str, data: Any
+    ) -> None:
+        row = await session.get(Tenant, tenant)
+        if row is not None and row.webhook_url:
+            self._work = True
+            session.add(
+                WebhookDelivery(
+                    document_id=document_id,
+                    tenant=tenant,
+                    url=row.webhook_url,
+                    event=event,
+                    payload=data,
+                )
+            )
+
+
+class Forwarder(WebhookEvents):
+    def __init__(
+        self,
+        db: Database,
+        settings: WebhookSettings,
+        lifecycle: Lifecycle | None = None,
+        max_parallel: int = 8,
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.lifecycle = lifecycle or Lifecycle()
         self._wake = asyncio.Event()
         self._work = True  # deliveries left over from a previous run are picked up at start
         self._inflight: dict[int, asyncio.Task[None]] = {}
@@ -77,7 +121,12 @@ class Forwarder:
         if tenant is not None and tenant.webhook_url:
             self._work = True
             session.add(
-                WebhookDelivery(document_id=doc.id, tenant=doc.tenant, url=tenant.webhook_url)
+                WebhookDelivery(
+                    document_id=doc.id,
+                    tenant=doc.tenant,
+                    url=tenant.webhook_url,
+                    event=RECEIVED_EVENT,
+                )
             )
 
     def wake(self) -> None:
@@ -137,17 +186,20 @@ class Forwarder:
             if delivery is None or delivery.state != "pending":
                 return
             doc = await repo.get_document(s, delivery.document_id, None)
-            raw, _ = await repo.get_raw(s, doc.id, None)
             tenant = await s.get(Tenant, delivery.tenant)
-        secret = (tenant.webhook_secret if tenant else None) or ""
-        body = json.dumps(
-            {
-                "event": "document.received",
+            event = delivery.event or RECEIVED_EVENT
+            payload: dict[str, Any] = {
+                "event": event,
                 "delivery": seq,
                 "document": document_summary(doc),
-                "content_base64": base64.b64encode(raw).decode("ascii"),
             }
-        ).encode()
+            if delivery.payload is not None:
+                payload["change"] = delivery.payload
+            if event == RECEIVED_EVENT or await self._wants_content(s, delivery.tenant):
+                raw, _ = await repo.get_raw(s, doc.id, None)
+                payload["content_base64"] = base64.b64encode(raw).decode("ascii")
+        secret = (tenant.webhook_secret if tenant else None) or ""
+        body = json.dumps(payload).encode()
         remaining = max(1, self.settings.max_attempts - delivery.attempts)
         number = delivery.attempts
         retrying = AsyncRetrying(
@@ -163,7 +215,7 @@ class Forwarder:
             async for attempt in retrying:
                 with attempt:
                     number += 1
-                    await self._attempt(delivery, number, body, secret)
+                    await self._attempt(delivery, number, body, secret, event)
         except RetryError as exc:
             last = exc.last_attempt.exception()
             await self._finish(seq, "failed", str(last))
@@ -171,12 +223,17 @@ class Forwarder:
             return
         await self._finish(seq, "delivered", None)
 
+    async def _wants_content(self, session: AsyncSession, tenant: str) -> bool:
+        """Whether the tenant asked for the document body in every event (default: no)."""
+        return False
+
     async def _attempt(
-        self, delivery: WebhookDelivery, number: int, body: bytes, secret: str
+        self, delivery: WebhookDelivery, number: int, body: bytes, secret: str, event: str
     ) -> None:
         assert self._http is not None
         headers = {
             "Content-Type": "application/json",
+            EVENT_HEADER: event,
             SIGNATURE_HEADER: sign(secret, body),
             "X-Gateway-Delivery": str(delivery.seq),
             "X-Gateway-Document-Id": delivery.document_id,
@@ -221,6 +278,7 @@ class Forwarder:
             row.finished_at = utcnow()
             if error:
                 row.last_error = error
-            if state == "delivered":
+            if state == "delivered" and row.event == RECEIVED_EVENT:
                 doc = await repo.get_document(s, row.document_id, None)
-                await mark_forwarded(s, doc, "webhook", row.url)
+                cause = Cause("webhook", actor=row.url, tenant=row.tenant)
+                await mark_forwarded(self.lifecycle, s, doc, cause)

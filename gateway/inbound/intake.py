@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gateway.inbound.storing import BatchWriter, Pending
+from gateway.lifecycle import Lifecycle
+from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
 from gateway.store import Database, Document, repo
 from gateway.store import models as m
 from gateway.validation.report import ValidationReport
@@ -96,12 +98,15 @@ class IntakePipeline:
         validator: ValidatorLike,
         forwarding: ForwardingHook | None = None,
         observer: IntakeObserver | None = None,
+        *,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.db = db
         self.validator = validator
         self.forwarding = forwarding
         self.observer = observer
-        self._writer = BatchWriter(db, forwarding)
+        self.lifecycle = lifecycle or Lifecycle()
+        self._writer = BatchWriter(db, forwarding, self.lifecycle)
         #: Called with every stored document's result (e.g. Invoice Responses apply themselves).
         self.after_store: list[Callable[[IntakeResult], Awaitable[None]]] = []
 
@@ -120,12 +125,12 @@ class IntakePipeline:
             async with self.db.read() as session:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
         fields = _document_fields(sub, report, tenant)
-        claims = _claims(fields) if fields["status"] == "received" else {}
+        claims = _claims(fields) if fields["status"] == RECEIVED else {}
         doc = await self._writer.store(Pending(fields, claims, sub.channel, sub.attachments))
         result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
         for hook in self.after_store:
             await hook(result)
-        if result.status == "received" and self.forwarding is not None:
+        if self.forwarding is not None:  # a new original, or an event (document.duplicate)
             self.forwarding.wake()
         if self.observer is not None:
             self.observer.observe(sub.channel, result.status, validation_seconds)
@@ -144,23 +149,25 @@ def _claims(fields: dict[str, Any]) -> dict[str, str]:
 def _document_fields(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> dict[str, Any]:
+    """The one place that builds a document's record (its first status in the lifecycle's
+    words; :meth:`Lifecycle.begin` gives it to the record and writes its first history row)."""
     info = report.document or {}
     seller = info.get("seller") or {}
     buyer = info.get("buyer") or {}
     if report.status in REFUSED:
-        status, reason = "invalid", f"{report.status}: {report.reason or 'refused'}"
+        status, reason = INVALID, f"{report.status}: {report.reason or 'refused'}"
     elif not report.accepted:
-        status, reason = "invalid", _invalid_reason(report)
+        status, reason = INVALID, _invalid_reason(report)
     elif tenant is None:
         receiver = info.get("receiver_endpoint")
-        status = "unroutable"
+        status = UNROUTABLE
         reason = (
             f"no tenant owns the receiver id {receiver}; add it with `gateway participants add`"
             if receiver
             else "the document names no receiver endpoint id, so no tenant can be determined"
         )
     else:
-        status, reason = "received", None
+        status, reason = RECEIVED, None
     return {
         "id": m.new_document_id(),
         "direction": sub.direction,

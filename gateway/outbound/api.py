@@ -12,10 +12,11 @@ from typing import Any
 from aiohttp import web
 
 # gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
+from gateway.server.appkeys import DB, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.body import read_capped, read_multipart
 from gateway.api.problems import Problem
+from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -35,7 +36,7 @@ def setup(
     the validator pool the intake pipeline started (``app[INTAKE].validator``).
     """
     if service is None:
-        service = OutboundService(app[SETTINGS], app[DB], None)
+        service = OutboundService(app[SETTINGS], app[DB], None, lifecycle=app.get(LIFECYCLE))
     app[OUTBOUND] = service
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -120,6 +121,7 @@ async def submit(request: web.Request) -> web.Response:
             receiver=receiver,
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
+            cause=principal.cause("api"),
             attachments=attachments,
         )
     except SubmissionRefused as exc:
@@ -148,7 +150,8 @@ async def requeue(request: web.Request) -> web.Response:
     if await queue.get(doc_id, principal.tenant) is None:
         raise Problem(404, "not-found", "No outbound document with this id.")
     try:
-        item = await queue.requeue(doc_id, actor=principal.actor)
+        cause = principal.cause("admin", ADMIN)
+        item = await queue.requeue(doc_id, actor=principal.actor, cause=cause)
     except NotRequeueable as exc:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
     request.app[OUTBOUND].worker.notify()

@@ -46,13 +46,17 @@ def _run(coro: Any) -> int:
 
 def _service(args: argparse.Namespace, validator: Any = None) -> Any:
     from gateway.config import load_settings
+    from gateway.forwarding import WebhookEvents
+    from gateway.lifecycle import Lifecycle
     from gateway.observability import configure_logging
     from gateway.server.wiring import outbound_service
     from gateway.store import Database
 
     settings = load_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
-    return outbound_service(settings, Database.from_settings(settings), validator)
+    # Webhook events of deliveries are written as rows; a serving gateway delivers them.
+    lifecycle = Lifecycle(events=WebhookEvents())
+    return outbound_service(settings, Database.from_settings(settings), validator, lifecycle)
 
 
 async def _migrated(service: Any) -> None:

@@ -22,6 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config.settings import OutboundSettings
+from gateway.lifecycle import BulkMove, Cause, Lifecycle
+from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.outbound.errors import DeliveryError, PermanentError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
 from gateway.outbound.models import (
@@ -36,7 +38,7 @@ from gateway.outbound.models import (
     OutboundItem,
 )
 from gateway.outbound.retry import RetryPolicy
-from gateway.store import Database, Document, StatusChange, repo
+from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
 SOURCE = "outbound"
@@ -80,10 +82,13 @@ class QueueStats:
 
 
 class OutboundQueue:
-    def __init__(self, db: Database, settings: OutboundSettings) -> None:
+    def __init__(
+        self, db: Database, settings: OutboundSettings, lifecycle: Lifecycle | None = None
+    ) -> None:
         self.db = db
         self.settings = settings
         self.policy = RetryPolicy(settings)
+        self.lifecycle = lifecycle or Lifecycle()
 
     # --- submission -------------------------------------------------------------------------
 
@@ -105,6 +110,7 @@ class OutboundQueue:
         process: str = "",
         idempotency_key: str | None = None,
         actor: str | None = None,
+        cause: Cause | None = None,
         attachments: Sequence[Any] = (),
     ) -> tuple[OutboundItem, bool]:
         """Store ``document`` (status queued) and its queue item in one transaction.
@@ -115,7 +121,7 @@ class OutboundQueue:
         assert document.tenant is not None
         now = utcnow()
         document.direction = "outbound"
-        document.status = QUEUED
+        self.lifecycle.begin(document, QUEUED)
         item = OutboundItem(
             document_id=document.id,
             tenant=document.tenant,
@@ -139,16 +145,11 @@ class OutboundQueue:
                 await s.flush()
                 s.add(item)
                 repo.add_attachments(s, document.id, attachments)
-                s.add(
-                    StatusChange(
-                        document_id=document.id,
-                        from_status=None,
-                        to_status=QUEUED,
-                        source="api",
-                        actor=actor,
-                        reason=f"to {receiver}",
-                        at=now,
-                    )
+                await self.lifecycle.started(
+                    s,
+                    document,
+                    cause or Cause("api", role=API, actor=actor, tenant=document.tenant),
+                    reason=f"to {receiver}",
                 )
         except IntegrityError:
             if idempotency_key:
@@ -274,35 +275,14 @@ class OutboundQueue:
         s: AsyncSession,
         changes: Sequence[tuple[str, str | None, str, str | None]],
         now: dt.datetime,
-        source: str = SOURCE,
-        actor: str | None = None,
+        cause: Cause | None = None,
     ) -> None:
-        """Move documents to their new status and append history: (id, from, to, reason)."""
-        by_status: dict[str, list[str]] = {}
-        for doc_id, _, to, _ in changes:
-            by_status.setdefault(to, []).append(doc_id)
-        for to, ids in by_status.items():
-            await s.execute(
-                update(Document)
-                .where(Document.id.in_(ids))
-                .values(status=to, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-        await s.execute(
-            insert(StatusChange),
-            [
-                {
-                    "document_id": d,
-                    "from_status": f,
-                    "to_status": t,
-                    "source": source,
-                    "actor": actor,
-                    "reason": r,
-                    "at": now,
-                }
-                for d, f, t, r in changes
-            ],
-        )
+        """Ask the lifecycle to move documents along with their items: (id, from, to, reason).
+
+        Compare-and-set: a document someone else moved meanwhile (e.g. an MLS that arrived
+        while the receipt was being written) keeps its status."""
+        moves = [BulkMove(d, f or QUEUED, t, r) for d, f, t, r in changes]
+        await self.lifecycle.move_many(s, moves, cause or Cause(SOURCE))
 
     # --- finishing --------------------------------------------------------------------------
 
@@ -401,7 +381,9 @@ class OutboundQueue:
 
     # --- administration ---------------------------------------------------------------------
 
-    async def requeue(self, document_id: str, actor: str | None = None) -> OutboundItem:
+    async def requeue(
+        self, document_id: str, actor: str | None = None, cause: Cause | None = None
+    ) -> OutboundItem:
         """Put a failed item back in the queue with a fresh attempt budget and age."""
         now = utcnow()
         async with self.db.write() as s:
@@ -422,8 +404,7 @@ class OutboundQueue:
                 s,
                 [(document_id, FAILED, QUEUED, "requeued by admin")],
                 now,
-                source="admin",
-                actor=actor,
+                cause or Cause("admin", role=ADMIN, actor=actor),
             )
         return item
 
@@ -448,7 +429,7 @@ class OutboundQueue:
             item.last_error = reason
             item.last_error_code = "email-bounce"
             await self._set_status(
-                s, [(item.document_id, DELIVERED, FAILED, reason)], now, source="email-dsn"
+                s, [(item.document_id, DELIVERED, FAILED, reason)], now, Cause("email-dsn")
             )
         return item.document_id
 

@@ -19,6 +19,7 @@ import aiohttp
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Attachment, Submission, _document_fields
+from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
@@ -61,9 +62,11 @@ class OutboundService:
         validator: ValidatorLike | None,
         transports: Transports | None = None,
         discovery: Discovery | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
+        self.lifecycle = lifecycle or Lifecycle()
         self.validator = validator
         # The root wires the transports in (gateway.server.wiring); plain HTTP without them.
         self.transports = transports or Transports(
@@ -71,7 +74,7 @@ class OutboundService:
         )
         self._session: aiohttp.ClientSession | None = None
         self.discovery = discovery
-        self.queue = OutboundQueue(db, settings.outbound)
+        self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
         self._task: asyncio.Task[None] | None = None
@@ -113,6 +116,7 @@ class OutboundService:
         idempotency_key: str | None = None,
         actor: str | None = None,
         channel: str = "api",
+        cause: Cause | None = None,
         attachments: Sequence[Attachment] = (),
     ) -> Submitted:
         """Validate, store and queue ``raw``; ``attachments`` (a PDF of the invoice, other
@@ -151,7 +155,9 @@ class OutboundService:
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
-        fields.update(status="queued", status_reason=None, receiver_endpoint=pid.value)
+        fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
+        fields.pop("status_reason")
+        fields["receiver_endpoint"] = pid.value
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
@@ -160,6 +166,7 @@ class OutboundService:
             process=str(process) if process else "",
             idempotency_key=idempotency_key,
             actor=actor,
+            cause=cause,
             attachments=attachments,
         )
         if created:

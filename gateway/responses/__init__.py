@@ -5,7 +5,7 @@ Public surface:
 - :class:`ResponseService` (``handle_document``, ``sweep``, ``on_intake`` hook) and
   :class:`Emitter` (``on_status_changed``), wired into the app by ``gateway.responses.api.setup``;
 - :func:`load_mapping` / :class:`Mapping` (``config/invoice-response-mapping.toml``);
-- :func:`conflict` / :class:`Step` (sequencing rules), :func:`register_outbound_model`;
+- :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
 - :func:`mark_overdue` (the overdue timer's work).
 """
@@ -14,7 +14,7 @@ from gateway.responses.emit import Emitter, ResponseContent, build_response, set
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
-from gateway.responses.rules import Step, conflict, outbound_model, register_outbound_model
+from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService
 from gateway.responses.timers import mark_overdue
 
@@ -33,8 +33,6 @@ __all__ = [
     "conflict",
     "load_mapping",
     "mark_overdue",
-    "outbound_model",
     "parse_response",
-    "register_outbound_model",
     "set_emission",
 ]

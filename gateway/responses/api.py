@@ -1,7 +1,7 @@
 """HTTP side of Invoice Responses: admin listing/re-matching/settings, document view, wiring.
 
 ``setup(app)`` is called by the app factory after the outbound service is set up. It loads the
-mapping table, registers the outbound status model, hooks the service into intake (received
+mapping table, hooks the service into intake (received
 responses apply themselves) and the document API (status changes send responses; the
 document view shows them), and runs the timers for the app's lifetime.
 """
@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 # gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, SETTINGS  # isort: skip
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.documents import int_param, read_json
 from gateway.api.hooks import StatusChanged, add_document_view, on_status_changed
@@ -26,7 +26,6 @@ from gateway.responses import models as rm
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.rules import register_outbound_model
 from gateway.responses.service import ResponseService
 from gateway.responses.timers import Timers
 from gateway.store.serialize import iso
@@ -39,9 +38,8 @@ MAX_PAGE = 200
 def setup(app: web.Application) -> ResponseService:
     settings = app[SETTINGS]
     mapping = load_mapping(settings.responses.mapping_file or None)
-    register_outbound_model(mapping)
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-    service = ResponseService(app[DB], mapping, app[FORWARDER], limits)
+    service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
     app[RESPONSES] = service

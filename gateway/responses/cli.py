@@ -64,12 +64,16 @@ async def _list(args: argparse.Namespace) -> int:
 
 
 async def _rematch(args: argparse.Namespace) -> int:
+    from gateway.forwarding import WebhookEvents
+    from gateway.lifecycle import Lifecycle
     from gateway.responses.mapping import load_mapping
     from gateway.responses.service import ResponseService
 
     settings, db = await _db(args)
     try:
-        service = ResponseService(db, load_mapping(settings.responses.mapping_file or None))
+        mapping = load_mapping(settings.responses.mapping_file or None)
+        lifecycle = Lifecycle(events=WebhookEvents())
+        service = ResponseService(db, mapping, lifecycle=lifecycle)
         print(json.dumps({"changed": await service.sweep()}))
     finally:
         await db.dispose()

@@ -1,4 +1,4 @@
-"""Sequencing rules of Peppol Invoice Responses, and the outbound (sales) status model.
+"""Sequencing rules of Peppol Invoice Responses (the sales status model is the lifecycle's).
 
 The rules are keyed by response *code* (never by status name), so an operator who renames the
 statuses in the mapping table keeps Peppol's semantics:
@@ -9,6 +9,8 @@ statuses in the mapping table keeps Peppol's semantics:
 - after AP only PD may follow; RE and full PD are final.
 
 A response that breaks them is a *conflict*: recorded, shown to admins, status unchanged.
+A response that passes them asks :mod:`gateway.lifecycle` to move the invoice (role
+``counterpart``); the lifecycle's outbound model still has the last word.
 Because the decision depends only on the last applied response and the new one, responses
 that arrive out of order end where the rules say (AB, PD, IP -> paid), not where arrival
 order would put them.
@@ -18,24 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.responses.mapping import Mapping, load_mapping
-from gateway.store.statuses import ADMIN, SYSTEM, StatusModel, register_model
-
 ORDER = ("AB", "IP", "UQ", "CA", "RE", "AP", "PD")
 _RANK = {code: i for i, code in enumerate(ORDER)}
 ARROWS = " -> ".join(ORDER)
-
-# Statuses written by the outbound queue and by AS4 Message Level Status (MLS).
-QUEUED, SENDING, RETRYING, DELIVERED, FAILED = (
-    "queued",
-    "sending",
-    "retrying",
-    "delivered",
-    "failed",
-)
-QUEUE_STATUSES = (QUEUED, SENDING, RETRYING, DELIVERED, FAILED)
-MLS_STATUSES = ("delivered_to_recipient", "rejected_by_recipient")
-OVERDUE = "overdue"
 
 
 @dataclass(frozen=True)
@@ -77,66 +64,4 @@ def conflict(current: Step | None, new: Step) -> str | None:
     return None
 
 
-def outbound_model(mapping: Mapping) -> StatusModel:
-    """The outbound (sales) status model for ``mapping``'s status names.
-
-    The queue and MLS write their statuses directly (source ``outbound`` / ``as4``); Invoice
-    Responses are applied by :mod:`gateway.responses.service` with the code rules above. The
-    model states the same facts for ``check()`` callers and the API: clients cannot set
-    sales-invoice statuses themselves (the counterpart does, by Invoice Response), only the
-    gateway and admins can.
-    """
-    sys_ = frozenset({SYSTEM})
-    imr = mapping.statuses
-    final = {mapping.codes["RE"].status, mapping.codes["PD"].status}
-    live = [s for s in imr if s not in final]
-    trans: dict[str, dict[str, frozenset[str]]] = {
-        QUEUED: {SENDING: sys_},
-        SENDING: {SENDING: sys_, RETRYING: sys_, DELIVERED: sys_, FAILED: sys_, **_mls()},
-        RETRYING: {SENDING: sys_},
-        FAILED: {QUEUED: frozenset({ADMIN})},
-        # A bounce (e-mail DSN) after the relay took the mail: the delivery failed after all.
-        DELIVERED: {FAILED: sys_, **_mls()},
-        "delivered_to_recipient": {},
-        "rejected_by_recipient": {},
-    }
-    # An Invoice Response can arrive in any non-final state (even before the queue finished).
-    for status in (QUEUED, SENDING, RETRYING, DELIVERED, *MLS_STATUSES, OVERDUE, *live):
-        row = trans.setdefault(status, {})
-        for target in imr:
-            row.setdefault(target, sys_)
-        if status not in (QUEUED, SENDING, RETRYING, OVERDUE):
-            row.setdefault(OVERDUE, sys_)
-    for status in final:
-        trans[status] = {}
-    return StatusModel(
-        direction="outbound",
-        statuses=(*QUEUE_STATUSES, *MLS_STATUSES, *imr, OVERDUE),
-        transitions=trans,
-        final=frozenset(final),
-        hints={
-            **{
-                ("*", s): f"Only the buyer's Invoice Response sets a sales invoice to {s}."
-                for s in imr
-            },
-            **{
-                ("*", s): f"Only the outbound queue sets a sales invoice to {s}."
-                for s in QUEUE_STATUSES
-            },
-            ("*", OVERDUE): "Only the overdue timer marks a sales invoice overdue.",
-        },
-    )
-
-
-def register_outbound_model(mapping: Mapping | None = None) -> StatusModel:
-    """Register the outbound model for ``mapping`` (default: the shipped table)."""
-    model = outbound_model(mapping or load_mapping())
-    register_model(model)
-    return model
-
-
-def _mls() -> dict[str, frozenset[str]]:
-    return {s: frozenset({SYSTEM}) for s in MLS_STATUSES}
-
-
-__all__ = ["ORDER", "Step", "conflict", "outbound_model", "register_outbound_model"]
+__all__ = ["ORDER", "Step", "conflict"]

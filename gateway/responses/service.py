@@ -18,6 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
+from gateway.lifecycle import Cause, IllegalTransition, Lifecycle
+from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
+from gateway.lifecycle.vocabulary import IN_FLIGHT as QUEUE_STATUSES
 from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
 from gateway.responses.models import InvoiceResponseRecord
@@ -34,14 +37,14 @@ from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
-SOURCE = "invoice-response"
+SOURCE = SOURCE_INVOICE_RESPONSE
 #: Inbound statuses of an Invoice Response document that mean "valid, go ahead".
 HANDLED_DOC_STATUSES = ("received", "forwarded", "unroutable")
 INVOICE_KINDS = ("Invoice", "CreditNote")
 #: Transient state between matching and applying (never committed).
 MATCHED = "matched"
-#: Outbound statuses the queue will still overwrite.
-IN_FLIGHT = ("queued", "sending", "retrying")
+#: Outbound statuses the queue will still move (an Invoice Response waits for them to end).
+IN_FLIGHT = QUEUE_STATUSES
 #: Received responses the sweep tries again.
 RETRY_STATES = (rm.UNMATCHED, rm.WAITING)
 
@@ -78,11 +81,13 @@ class ResponseService:
         mapping: Mapping,
         forwarder: ForwarderLike | None = None,
         limits: ParseLimits | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.db = db
         self.mapping = mapping
         self.forwarder = forwarder
         self.limits = limits or ParseLimits()
+        self.lifecycle = lifecycle or Lifecycle()
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -341,25 +346,24 @@ class ResponseService:
         assert rec.response_code is not None and rec.status is not None
         why = conflict(current, Step(rec.response_code, rec.partial))
         summary = self.summary(rec)
-        if why is not None:
-            if last is not None and _issued(rec) < _issued(last):
-                why += f" (it was issued before response {last.imr_id} and arrived late)"
-            rec.state, rec.detail = rm.CONFLICT, why
-            repo.record_status(
-                s,
-                invoice,
-                invoice.status,
-                source=SOURCE,
-                actor=_actor(rec),
-                reason=f"conflict, status unchanged: {why}. {summary}",
-            )
-            return
-        rec.state, rec.detail = rm.APPLIED, None
-        rec.updated_at = utcnow()
-        repo.record_status(s, invoice, rec.status, source=SOURCE, actor=_actor(rec), reason=summary)
-        invoice.status_reason = summary
-        if self.forwarder is not None and invoice.tenant is not None:
-            await self.forwarder.enqueue(s, invoice)
+        cause = Cause(SOURCE, role=COUNTERPART, actor=_actor(rec), tenant=rec.tenant)
+        if why is None:
+            try:
+                await self.lifecycle.move(
+                    s, invoice, rec.status, cause, reason=summary, status_reason=summary
+                )
+            except IllegalTransition as exc:  # e.g. the issuer canceled the invoice already
+                why = exc.reason
+            else:
+                rec.state, rec.detail = rm.APPLIED, None
+                rec.updated_at = utcnow()
+                return
+        if last is not None and _issued(rec) < _issued(last):
+            why += f" (it was issued before response {last.imr_id} and arrived late)"
+        rec.state, rec.detail = rm.CONFLICT, why
+        await self.lifecycle.note(
+            s, invoice, cause, f"conflict, status unchanged: {why}. {summary}"
+        )
 
     def summary(self, rec: InvoiceResponseRecord) -> str:
         """One line for the history: code, text, reasons, actions, notes, responding party."""

@@ -15,16 +15,29 @@ import logging
 
 from sqlalchemy import exists, select
 
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.vocabulary import (
+    FAILED,
+    QUEUED,
+    REJECTED_BY_RECIPIENT,
+    RETRYING,
+    SENDING,
+)
 from gateway.responses.mapping import Mapping
-from gateway.responses.rules import FAILED, MLS_STATUSES, OVERDUE, QUEUED, RETRYING, SENDING
 from gateway.responses.service import ForwarderLike, ResponseService
-from gateway.store import Database, Document, StatusChange, repo
+from gateway.store import Database, Document, StatusChange
+
+OVERDUE = "overdue"
 
 log = logging.getLogger("gateway.responses")
 
 
 async def mark_overdue(
-    db: Database, mapping: Mapping, forwarder: ForwarderLike | None, today: dt.date
+    db: Database,
+    mapping: Mapping,
+    forwarder: ForwarderLike | None,
+    today: dt.date,
+    lifecycle: Lifecycle | None = None,
 ) -> list[str]:
     """Mark delivered sales invoices past their due date and not paid as ``overdue`` (once)."""
     skip = {
@@ -35,8 +48,10 @@ async def mark_overdue(
         SENDING,
         RETRYING,
         FAILED,
-        MLS_STATUSES[1],
+        REJECTED_BY_RECIPIENT,
     }
+    lifecycle = lifecycle or Lifecycle()
+    cause = Cause("timer", actor="overdue-timer")
     marked: list[str] = []
     async with db.write() as s:
         docs = await s.scalars(
@@ -55,17 +70,11 @@ async def mark_overdue(
             .limit(500)
         )
         for doc in docs:
-            repo.record_status(
-                s,
-                doc,
-                OVERDUE,
-                source="timer",
-                actor="overdue-timer",
-                reason=f"not paid by its due date {doc.due_date} (was {doc.status})",
-            )
+            if not lifecycle.model_of(doc).allows(doc.status, OVERDUE, cause.role):
+                continue
+            why = f"not paid by its due date {doc.due_date} (was {doc.status})"
+            await lifecycle.move(s, doc, OVERDUE, cause, reason=why, status_reason=why)
             marked.append(doc.id)
-            if forwarder is not None and doc.tenant is not None:
-                await forwarder.enqueue(s, doc)
     if marked and forwarder is not None:
         forwarder.wake()
     return marked
@@ -113,7 +122,8 @@ class Timers:
 
     async def _overdue(self) -> None:
         svc = self.service
-        await mark_overdue(svc.db, svc.mapping, svc.forwarder, dt.datetime.now(dt.UTC).date())
+        today = dt.datetime.now(dt.UTC).date()
+        await mark_overdue(svc.db, svc.mapping, svc.forwarder, today, svc.lifecycle)
 
     async def _every(self, interval: float, job: object) -> None:
         assert callable(job)

@@ -26,11 +26,12 @@ from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.lifecycle import Lifecycle
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
 from gateway.responses.api import setup as setup_responses
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, METRICS, SETTINGS
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
 from gateway.server.wiring import inbound_channels, outbound_service
 from gateway.store import Database, repo
@@ -62,13 +63,18 @@ def create_app(
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
-    forwarder = Forwarder(db, settings.webhooks)
+    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    forwarder = Forwarder(db, settings.webhooks, lifecycle)
     metrics = Metrics()
-    intake = IntakePipeline(db, validator or _PendingValidator(), forwarder, metrics)
+    lifecycle.attach(events=forwarder, observer=metrics)
+    intake = IntakePipeline(
+        db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
+    )
     app[SETTINGS] = settings
     app[DB] = db
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
+    app[LIFECYCLE] = lifecycle
     app[KEY_CACHE] = KeyCache()
     app[INTAKE] = intake
     with warnings.catch_warnings():
@@ -77,7 +83,7 @@ def create_app(
     app[STARTED_AT] = time.time()
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
-    setup_outbound(app, outbound_service(settings, db))
+    setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     # Inbound channels last: they may mount routes and feed the intake and the outbound queue.
     registry = channels if channels is not None else inbound_channels()

@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
+from gateway.lifecycle import Lifecycle
 from gateway.server.metrics import Metrics
 from gateway.store import Database
 
@@ -24,4 +25,5 @@ DB = web.AppKey("db", Database)
 INTAKE = web.AppKey("intake", IntakePipeline)
 FORWARDER = web.AppKey("forwarder", Forwarder)
 METRICS = web.AppKey("metrics", Metrics)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
 KEY_CACHE: web.AppKey[KeyCache] = web.AppKey("key_cache")

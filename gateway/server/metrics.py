@@ -84,6 +84,10 @@ class Metrics:
             "gateway_validation_seconds", "Validation latency per document (seconds)."
         )
         self.http = Counter("gateway_http_requests_total", "HTTP requests by route and status.")
+        self.status_changes = Counter(
+            "gateway_status_changes_total",
+            "Document status changes made by the lifecycle, by direction, new status and source.",
+        )
 
     def observe(self, channel: str, status: str, validation_seconds: float) -> None:
         self.intake.inc(channel=channel, status=status)
@@ -91,9 +95,19 @@ class Metrics:
             self.duplicates.inc(channel=channel)
         self.validation.observe(validation_seconds)
 
+    def moved(self, direction: str, status: str, source: str) -> None:
+        """The lifecycle's observer: one count per status change."""
+        self.status_changes.inc(direction=direction, status=status, source=source)
+
     def render(self, extra: Iterable[str] = ()) -> str:
         lines: list[str] = []
-        for metric in (self.intake, self.duplicates, self.validation, self.http):
+        for metric in (
+            self.intake,
+            self.duplicates,
+            self.validation,
+            self.http,
+            self.status_changes,
+        ):
             lines.extend(metric.render())
         lines.extend(extra)
         return "\n".join(lines) + "\n"

@@ -35,8 +35,16 @@ def outbound_transports(settings: Settings, db: Database) -> Transports:
     return transports
 
 
-def outbound_service(settings: Settings, db: Database, validator: Any = None) -> OutboundService:
-    return OutboundService(settings, db, validator, transports=outbound_transports(settings, db))
+def outbound_service(
+    settings: Settings, db: Database, validator: Any = None, lifecycle: Any = None
+) -> OutboundService:
+    return OutboundService(
+        settings,
+        db,
+        validator,
+        transports=outbound_transports(settings, db),
+        lifecycle=lifecycle,
+    )
 
 
 def inbound_channels() -> ChannelRegistry:

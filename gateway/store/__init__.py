@@ -2,8 +2,8 @@
 
 Public surface for other concerns: :class:`Base` (add your tables to it and chain an Alembic
 revision after ours), :func:`create_engine_from_settings`, :func:`session_factory`,
-:class:`Database` (engine + write discipline), the models, ``repo`` functions and the status
-models in :mod:`gateway.store.statuses`.
+:class:`Database` (engine + write discipline), the models and ``repo`` functions. Statuses are
+not the store's business: :mod:`gateway.lifecycle` owns them and is the only writer.
 """
 
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
@@ -19,7 +19,6 @@ from gateway.store.models import (
     Tenant,
     WebhookDelivery,
 )
-from gateway.store.statuses import IllegalTransition, StatusModel, model_for, register_model
 
 __all__ = [
     "ApiKey",
@@ -29,15 +28,11 @@ __all__ = [
     "DeliveryAttempt",
     "Document",
     "DocumentClaim",
-    "IllegalTransition",
     "InboxItem",
     "Participant",
     "StatusChange",
-    "StatusModel",
     "Tenant",
     "WebhookDelivery",
     "create_engine_from_settings",
-    "model_for",
-    "register_model",
     "session_factory",
 ]

@@ -18,7 +18,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 #: Packages whose ``migrations/versions`` folder holds revisions of the shared history.
-MIGRATION_PACKAGES = ["gateway.store", "gateway.outbound", "gateway.responses", "gateway.as4"]
+MIGRATION_PACKAGES = [
+    "gateway.store",
+    "gateway.outbound",
+    "gateway.responses",
+    "gateway.as4",
+    "gateway.lifecycle",
+]
 
 _HERE = Path(__file__).resolve().parent
 

@@ -131,7 +131,9 @@ class Document(Base):
 
 
 class StatusChange(Base):
-    """Append-only history; database triggers refuse UPDATE and DELETE on these rows."""
+    """Append-only history; database triggers refuse UPDATE and DELETE on these rows.
+
+    Rows are written only by :mod:`gateway.lifecycle` (a test keeps it that way)."""
 
     __tablename__ = "status_history"
 
@@ -142,6 +144,9 @@ class StatusChange(Base):
     #: Who/what decided: system, api, admin, webhook, inbox, invoice-response, timer, ...
     source: Mapped[str] = mapped_column(String(32))
     actor: Mapped[str | None] = mapped_column(String(200))
+    #: The tenant and API key that caused the change (not necessarily the document's tenant).
+    tenant: Mapped[str | None] = mapped_column(String(100))
+    key_id: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -192,7 +197,10 @@ class InboxItem(Base):
 
 
 class WebhookDelivery(Base):
-    """Forwarding of one document to its tenant's webhook (pending -> delivered | failed)."""
+    """One webhook event for a tenant (pending -> delivered | failed).
+
+    ``event`` is its type (``document.received``, ``document.status_changed``, ...);
+    ``payload`` the event's own data (e.g. from/to of a status change)."""
 
     __tablename__ = "webhook_deliveries"
 
@@ -200,6 +208,8 @@ class WebhookDelivery(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"))
     url: Mapped[str] = mapped_column(Text)
+    event: Mapped[str] = mapped_column(String(40), default="document.received")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

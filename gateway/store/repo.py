@@ -27,7 +27,6 @@ from gateway.store.models import (
     WebhookDelivery,
     utcnow,
 )
-from gateway.store.statuses import model_for
 
 SCOPES = ("submit", "read", "status", "admin")
 KEY_PREFIX = "gw_"
@@ -205,33 +204,6 @@ def add_claims(session: AsyncSession, doc: Document, claims: dict[str, str]) -> 
                 document_id=doc.id,
             )
         )
-
-
-def record_status(
-    session: AsyncSession,
-    doc: Document,
-    to: str,
-    *,
-    source: str,
-    actor: str | None = None,
-    reason: str | None = None,
-    check_as: str | None = None,
-) -> StatusChange:
-    """Move ``doc`` to ``to`` and append the history row (checked when ``check_as`` is given)."""
-    if check_as is not None:
-        model_for(doc.direction).check(doc.status, to, check_as)
-    change = StatusChange(
-        document_id=doc.id,
-        from_status=doc.status,
-        to_status=to,
-        source=source,
-        actor=actor,
-        reason=reason,
-    )
-    doc.status = to
-    doc.updated_at = change.at = utcnow()
-    session.add(change)
-    return change
 
 
 async def get_document(

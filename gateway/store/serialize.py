@@ -62,6 +62,8 @@ def history_entry(change: StatusChange) -> dict[str, Any]:
         "to": change.to_status,
         "source": change.source,
         "actor": change.actor,
+        "tenant": change.tenant,
+        "key_id": change.key_id,
         "reason": change.reason,
         "at": iso(change.at),
     }
@@ -79,6 +81,7 @@ def attachment_entry(att: Attachment) -> dict[str, Any]:
 def delivery_entry(delivery: WebhookDelivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
     return {
         "id": delivery.seq,
+        "event": delivery.event,
         "url": delivery.url,
         "state": delivery.state,
         "attempts": [

@@ -151,13 +151,17 @@ async def test_webhook_forwarding_signed_with_retries(
     gateway: Gateway, ubl: bytes, cii: bytes, aiohttp_server: Any
 ) -> None:
     received: list[tuple[bytes, dict[str, str]]] = []
+    notices: list[dict[str, Any]] = []
     calls = 0
     done = asyncio.Event()
 
     async def hook(request: web.Request) -> web.Response:
         nonlocal calls
-        calls += 1
         body = await request.read()
+        if request.headers["X-Gateway-Event"] != "document.received":
+            notices.append(json.loads(body))
+            return web.Response(status=204)
+        calls += 1
         if calls <= 2:
             return web.Response(status=503, text="accounting system busy")
         received.append((body, dict(request.headers)))
@@ -194,15 +198,21 @@ async def test_webhook_forwarding_signed_with_retries(
     assert not verify("wrong-secret", headers[SIGNATURE_HEADER], body)
     assert not verify(secret, headers[SIGNATURE_HEADER], body + b" ")
     payload = json.loads(body)
+    assert payload["event"] == "document.received"
     assert payload["document"]["id"] == created["id"]
     assert base64.b64decode(payload["content_base64"]) == ubl
     assert headers["X-Gateway-Document-Id"] == created["id"]
 
     await asyncio.sleep(0.3)
-    assert calls == 3  # the duplicate and the invalid document were not sent
-    for other in (dup["id"], bad["id"]):
-        _, doc = await gateway.get(key, f"/v1/documents/{other}")
-        assert doc["deliveries"] == []
+    assert calls == 3  # the duplicate and the invalid document were not forwarded
+    _, doc = await gateway.get(key, f"/v1/documents/{bad['id']}")
+    assert doc["deliveries"] == []
+    # The duplicate is announced (event type document.duplicate), without its content.
+    _, doc = await gateway.get(key, f"/v1/documents/{dup['id']}")
+    assert [d["event"] for d in doc["deliveries"]] == ["document.duplicate"]
+    (notice,) = notices
+    assert notice["event"] == "document.duplicate" and "content_base64" not in notice
+    assert notice["document"]["duplicate_of"] == created["id"]
 
 
 async def test_webhook_gives_up_after_max_attempts(

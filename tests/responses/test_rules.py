@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from gateway.documents.identify import Party
+from gateway.lifecycle import IllegalTransition, Lifecycle
 from gateway.responses import ResponseContent, Step, build_response, conflict, load_mapping
 from gateway.responses import mark_overdue as run_overdue
 from gateway.server.appkeys import SETTINGS
-from gateway.store import IllegalTransition, model_for
 
 SELLER = "0196:6841569459"
 BUYER = "0196:6963495890"
@@ -80,12 +80,17 @@ def test_rules_table() -> None:
 
 
 def test_outbound_model_refuses_client_changes() -> None:
-    model = model_for("outbound")
+    model = Lifecycle().model("outbound", "Invoice")
     model.check("sending", "delivered", "system")
     model.check("failed", "queued", "admin")
-    model.check("delivered", "delivered_to_recipient", "system")
-    with pytest.raises(IllegalTransition, match="Invoice Response"):
-        model.check("delivered", "paid", "api")
+    model.check("delivered", "delivered_to_recipient", "counterpart")
+    model.check("delivered", "paid", "counterpart")
+    with pytest.raises(
+        IllegalTransition, match="Invoice Response sets a sales invoice to accepted"
+    ):
+        model.check("delivered", "accepted", "api")
+    with pytest.raises(IllegalTransition, match="MLS"):
+        model.check("delivered", "delivered_to_recipient", "system")
     with pytest.raises(IllegalTransition):
         model.check("paid", "overdue", "system")
 

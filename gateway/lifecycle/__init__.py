@@ -1,0 +1,60 @@
+"""The document lifecycle: the one owner of every document status.
+
+- :class:`Lifecycle` (held per app, ``app[LIFECYCLE]``): the canonical status models loaded
+  from ``models/*.toml`` (per direction and document family), and the only code that writes
+  ``documents.status``: :meth:`~Lifecycle.begin` (a new record's first status),
+  :meth:`~Lifecycle.move`, :meth:`~Lifecycle.move_many` (the queue's batches) and
+  :meth:`~Lifecycle.note`. Each writes the history row (source, tenant, key, actor, reason),
+  runs the in-transaction listeners, queues the webhook event and counts the metric.
+- :class:`Cause`: who asks (source, role, tenant, key, actor); :class:`Moved`: what listeners get.
+- :class:`StatusModel`, :class:`IllegalTransition` / :class:`NoWorkflow` (refusals with the
+  model's exact sentence and a problem code).
+- The vocabulary: canonical status names and roles (:mod:`gateway.lifecycle.vocabulary`).
+
+Counterpart statuses (Invoice Responses, MLS, later CDAR) are moves with role ``counterpart``;
+their own sequencing rules live with their message kind and ask the lifecycle to move.
+"""
+
+from gateway.lifecycle import vocabulary
+from gateway.lifecycle.model import (
+    STATUS_CHANGED,
+    IllegalTransition,
+    ModelError,
+    Models,
+    NoWorkflow,
+    StatusModel,
+    family_of,
+    load_model,
+    parse_model,
+)
+from gateway.lifecycle.mover import (
+    BulkMove,
+    Cause,
+    EventSink,
+    Lifecycle,
+    Moved,
+    MoveListener,
+    MoveObserver,
+    event_data,
+)
+
+__all__ = [
+    "STATUS_CHANGED",
+    "BulkMove",
+    "Cause",
+    "EventSink",
+    "IllegalTransition",
+    "Lifecycle",
+    "ModelError",
+    "Models",
+    "MoveListener",
+    "MoveObserver",
+    "Moved",
+    "NoWorkflow",
+    "StatusModel",
+    "event_data",
+    "family_of",
+    "load_model",
+    "parse_model",
+    "vocabulary",
+]

@@ -1,0 +1,205 @@
+"""A real gateway for end-to-end tests: create_app on loopback, SQLite in tmp (or a given
+database URL), the real validator, a loopback stub standing in for the receiving access point
+and for webhook receivers, real corpus files.
+
+Shared by the test folders that drive whole gateways through HTTP (``responses``,
+``lifecycle``); each folder's conftest exposes :func:`factory` as its ``gw_factory`` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from gateway.config import load_settings
+from gateway.server.app import create_app
+from gateway.server.appkeys import DB
+from gateway.store import Database, repo
+
+IMR_DIR = "peppol-invoice-response"
+BASE_INVOICE = "peppol-bis-examples/base-example.xml"
+
+
+def sales_invoice(
+    base: bytes,
+    *,
+    number: str,
+    seller: str,
+    buyer: str,
+    issue_date: str | None = None,
+    due_date: str | None = None,
+) -> bytes:
+    """The Peppol BIS base example rewritten to ``number`` / seller / buyer endpoint ids."""
+    out = base.replace(b"<cbc:ID>Snippet1</cbc:ID>", f"<cbc:ID>{number}</cbc:ID>".encode(), 1)
+    for old, new in (
+        ((b"0088", b"9482348239847239874"), seller),
+        ((b"0002", b"FR23342"), buyer),
+    ):
+        scheme, ident = new.split(":", 1)
+        out = out.replace(
+            b'<cbc:EndpointID schemeID="%s">%s</cbc:EndpointID>' % old,
+            f'<cbc:EndpointID schemeID="{scheme}">{ident}</cbc:EndpointID>'.encode(),
+            1,
+        )
+    if issue_date:
+        out = re.sub(
+            rb"<cbc:IssueDate>2017-11-13</cbc:IssueDate>",
+            f"<cbc:IssueDate>{issue_date}</cbc:IssueDate>".encode(),
+            out,
+            count=1,
+        )
+    if due_date:
+        out = re.sub(
+            rb"<cbc:DueDate>[^<]*</cbc:DueDate>",
+            f"<cbc:DueDate>{due_date}</cbc:DueDate>".encode(),
+            out,
+            count=1,
+        )
+    return out
+
+
+@dataclass
+class Stub:
+    """A loopback HTTP endpoint: the 'access point' the outbound queue delivers to, and a
+    webhook receiver. Keeps every body."""
+
+    url: str = ""
+    bodies: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+async def start_stub(stub: Stub) -> web.AppRunner:
+    async def handle(request: web.Request) -> web.Response:
+        stub.bodies.append(await request.read())
+        stub.headers.append(dict(request.headers))
+        return web.Response(status=202, text="ok")
+
+    app = web.Application(client_max_size=50 * 1024 * 1024)
+    app.router.add_post("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    stub.url = f"http://127.0.0.1:{port}"
+    return runner
+
+
+@dataclass
+class Gw:
+    app: Any
+    url: str
+    http: aiohttp.ClientSession
+    ap: Stub  # the receiving access point of every outbound document
+    base_invoice: bytes
+
+    @property
+    def db(self) -> Database:
+        return self.app[DB]
+
+    async def key(self, tenant: str, *scopes: str) -> str:
+        async with self.db.write() as s:
+            _, plaintext = await repo.create_api_key(
+                s, tenant, scopes or ("submit", "read", "status", "admin")
+            )
+        return plaintext
+
+    async def participant(self, tenant: str, pid: str) -> None:
+        async with self.db.write() as s:
+            await repo.add_participant(s, tenant, pid)
+
+    async def call(
+        self, method: str, key: str, path: str, *, json: Any = None, xml: bytes | None = None
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {key}"}
+        if xml is not None:
+            headers["Content-Type"] = "application/xml"
+        async with self.http.request(
+            method, self.url + path, json=json, data=xml, headers=headers
+        ) as resp:
+            if resp.content_type in ("application/json", "application/problem+json"):
+                return resp.status, await resp.json(content_type=None)
+            return resp.status, await resp.read()
+
+    async def doc(self, key: str, doc_id: str) -> dict[str, Any]:
+        status, body = await self.call("GET", key, f"/v1/documents/{doc_id}")
+        assert status == 200, body
+        return body
+
+    async def send_invoice(self, key: str, raw: bytes) -> str:
+        """Submit a sales invoice through POST /v1/outbound and wait until it is delivered."""
+        status, body = await self.call("POST", key, "/v1/outbound", xml=raw)
+        assert status == 202, body
+        await self.wait_status(key, body["id"], "delivered")
+        return body["id"]
+
+    async def receive(self, key: str, raw: bytes) -> dict[str, Any]:
+        """A document arriving for the key's tenant (the REST channel of the intake pipeline)."""
+        status, body = await self.call("POST", key, "/v1/documents", xml=raw)
+        assert status == 201, body
+        return body
+
+    async def wait_status(self, key: str, doc_id: str, wanted: str, timeout: float = 10) -> dict:
+        body: dict[str, Any] = {}
+        for _ in range(int(timeout / 0.05)):
+            body = await self.doc(key, doc_id)
+            if body["status"] == wanted:
+                return body
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{doc_id} never reached {wanted}: {body['status']}")
+
+
+def settings_for(
+    tmp_path: Path, ap_url: str, extra: dict[str, Any] | None = None, **responses: Any
+) -> Any:
+    overrides: dict[str, Any] = {
+        "data_dir": str(tmp_path / "data"),
+        "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
+        "routes": [{"participant": "*", "url": ap_url + "/ap"}],
+        "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 3},
+        "responses": {"rematch_interval": 0, **responses},
+    }
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(overrides.get(key), dict):
+            overrides[key] = {**overrides[key], **value}
+        else:
+            overrides[key] = value
+    return load_settings(env={}, overrides=overrides)
+
+
+@asynccontextmanager
+async def factory(
+    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
+) -> AsyncIterator[Callable[..., Awaitable[Gw]]]:
+    """Build gateways on demand (``await make(**responses_settings)``); ``settings=`` overrides
+    other sections (e.g. ``{"database_url": ...}``)."""
+    runners: list[web.AppRunner] = []
+    sessions: list[aiohttp.ClientSession] = []
+    base = (corpus_dir / BASE_INVOICE).read_bytes()
+
+    async def make(*, settings: dict[str, Any] | None = None, **responses: Any) -> Gw:
+        ap = Stub()
+        runners.append(await start_stub(ap))
+        sub = tmp_path / f"gw{len(runners)}"
+        conf = settings_for(sub, ap.url, settings or {}, **responses)
+        app = create_app(conf, validator=validator)
+        server = await aiohttp_server(app, host="127.0.0.1", port=0)
+        http = aiohttp.ClientSession()
+        sessions.append(http)
+        return Gw(app, str(server.make_url("")).rstrip("/"), http, ap, base)
+
+    try:
+        yield make
+    finally:
+        for http in sessions:
+            await http.close()
+        for runner in runners:
+            await runner.cleanup()
