@@ -33,7 +33,7 @@ from gateway.rendering import setup as setup_rendering
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
-from gateway.server.wiring import inbound_channels, outbound_service
+from gateway.server.wiring import inbound_channels, invoice_mailer, outbound_service
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
 
@@ -64,7 +64,7 @@ def create_app(
     )
     db = Database.from_settings(settings)
     lifecycle = Lifecycle()  # per app: the status models and the only status writer
-    forwarder = Forwarder(db, settings.webhooks, lifecycle)
+    forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
     metrics = Metrics()
     lifecycle.attach(events=forwarder, observer=metrics)
     intake = IntakePipeline(

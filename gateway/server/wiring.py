@@ -13,11 +13,20 @@ from typing import Any
 from gateway.channels import ChannelRegistry, adapters
 from gateway.config import Settings
 from gateway.documents import ParseLimits
+from gateway.mail import InvoiceMailer
 from gateway.outbound.service import OutboundService
 from gateway.outbound.transports import HttpTransport, Transports
-from gateway.outbound.transports.email import from_settings as email_transport
+from gateway.outbound.transports.email import EmailTransport
 from gateway.rendering import Renderer
 from gateway.store import Database
+
+
+def invoice_mailer(settings: Settings, db: Database) -> InvoiceMailer | None:
+    """Mails stored invoices through ``[email_out]`` (None without a relay)."""
+    if not settings.email_out.host:
+        return None
+    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    return InvoiceMailer(settings.email_out, db, Renderer(settings.artefacts_dir, limits))
 
 
 def outbound_transports(settings: Settings, db: Database) -> Transports:
@@ -25,10 +34,10 @@ def outbound_transports(settings: Settings, db: Database) -> Transports:
     from gateway.as4.transport import from_settings as as4_transport
 
     transports = Transports([HttpTransport(timeout=settings.outbound.request_timeout)])
-    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    mailer = invoice_mailer(settings, db)
     for transport in (
         as4_transport(settings, db),
-        email_transport(settings.email_out, db, Renderer(settings.artefacts_dir, limits)),
+        EmailTransport(mailer) if mailer is not None else None,
     ):
         if transport is not None:
             transports.register(transport)
