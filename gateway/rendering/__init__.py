@@ -5,7 +5,7 @@ Public surface:
   UBL CreditNote and CII documents; what the CLI, the REST route, the console's document page
   and the e-mail transport use.
 - :class:`Rendering` - the result (bytes, content type, file name).
-- :class:`NotRenderable` - a clear refusal (``status`` 415 or 422, stable ``code``).
+- :class:`NotRenderable` - a clear refusal (``http_status`` 415, 422 or 503, stable ``code``).
 - :data:`FORMATS`, :data:`LANGUAGES`.
 - :func:`setup` (the REST route, called by the app factory), :func:`document_rendering`
   (``await document_rendering(app, tenant, doc_id, fmt, lang)`` for the console), :data:`RENDERER`.

@@ -44,7 +44,7 @@ class NotRenderable(Exception):
 
     def __init__(self, status: int, code: str, detail: str) -> None:
         super().__init__(detail)
-        self.status = status
+        self.http_status = status
         self.code = code
         self.detail = detail
 

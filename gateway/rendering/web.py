@@ -53,7 +53,7 @@ async def document_rendering(
     try:
         return await app[RENDERER].render(raw, fmt, lang)
     except NotRenderable as exc:
-        raise Problem(exc.status, exc.code, exc.detail) from exc
+        raise Problem(exc.http_status, exc.code, exc.detail) from exc
 
 
 async def get_rendering(request: web.Request) -> web.Response:

@@ -91,7 +91,7 @@ async def test_what_cannot_be_rendered_is_refused_clearly(
     for raw, status, code in cases:
         with pytest.raises(NotRenderable) as err:
             await renderer.html(raw, "de")
-        assert (err.value.status, err.value.code) == (status, code)
+        assert (err.value.http_status, err.value.code) == (status, code)
     with pytest.raises(ValueError):
         await renderer.html(response, "fr")
 
@@ -100,7 +100,7 @@ async def test_missing_stylesheets_answer_503(tmp_path: Path, corpus_dir: Path) 
     raw = (corpus_dir / XR / "business-cases/standard/01.01a-INVOICE_ubl.xml").read_bytes()
     with pytest.raises(NotRenderable) as err:
         await Renderer(tmp_path).html(raw)
-    assert err.value.status == 503
+    assert err.value.http_status == 503
 
 
 def test_rendered_html_is_one_self_contained_page(renderer: Renderer, corpus_dir: Path) -> None:
