@@ -27,7 +27,7 @@ from gateway.as4.receiver import InboundMeta
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_MLS
 from gateway.store import Database, Document
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ class ValidationSettings:
     jobs: int = 2
     #: Give Saxon a stand-in for large text no rule can read (embedded attachments), and
     #: libxml2 one for large plain base64 values the schema layer has checked itself; see
-    #: gateway.validation.standin. Off = both parse and validate every document byte for byte.
+    #: gateway.validation.speedups.standin. Off = both parse and validate every document byte for byte.
     stand_ins: bool = True
 
 

@@ -25,7 +25,7 @@ from gateway.lifecycle import Lifecycle
 from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
 from gateway.store import Database, Document, repo
 from gateway.store import models as m
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from gateway.outbound.routing import Router
 from gateway.outbound.transports import HttpTransport, Transport, Transports
 from gateway.outbound.worker import Worker
 from gateway.store import Database, Document
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 log = logging.getLogger("gateway.outbound")
 

@@ -117,10 +117,8 @@ class Renderer:
         """Both transforms; call only on the Saxon thread."""
         runtime = SaxonRuntime.shared()
         try:
-            model = runtime.stylesheet(self.folder / sheet).transform(text)
-            page = runtime.stylesheet(self.folder / HTML_STYLESHEET).transform(
-                model, {"lang": lang}
-            )
+            model = runtime.transform(self.folder / sheet, text)
+            page = runtime.transform(self.folder / HTML_STYLESHEET, model, {"lang": lang})
         except RuntimeError as exc:
             raise NotRenderable(422, "rendering-failed", str(exc)) from exc
         return page

@@ -1,8 +1,17 @@
 """The validation engine: KoSIT-style pipeline over official XSD and Schematron artefacts.
 
+Layout (the face below is all other packages may import):
+- :mod:`.engine` runs the named steps of :mod:`.steps` in one loop that times each;
+  :mod:`.scenarios` are data, :mod:`.report` is the result;
+- :mod:`.schema` (libxml2 / xmlschema) and :mod:`.schematron` (a small protocol; :mod:`.saxon`
+  is the one module that imports saxonche) are the rule layers;
+- :mod:`.speedups`: the exact stylesheet and document speed-ups, apart from the core;
+- :mod:`.pool`: worker processes and the async :class:`Validator` in front of them.
+
 Public surface:
 - :class:`Validator` - async/sync facade over worker processes; what channels use.
-- :class:`Engine` - one in-process pipeline (parse, identify, select, schema, schematron, report).
+- :class:`Engine` - one in-process pipeline (parse, identify, select, schema, schematron,
+  report, acceptance).
 - :class:`ValidationReport`, :class:`Finding` - the report.
 - :func:`load_scenarios` - the scenarios from ``validation-rules/scenarios.toml``.
 - :class:`SaxonRuntime`, :func:`saxon_thread` - the process's one Saxon processor (plain
@@ -10,9 +19,9 @@ Public surface:
 """
 
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
-from gateway.validation.layers import SaxonRuntime, XsltStylesheet
 from gateway.validation.pool import Validator, saxon_thread
 from gateway.validation.report import Finding, ValidationReport
+from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios
 
 __all__ = [
@@ -24,7 +33,6 @@ __all__ = [
     "UnknownScenario",
     "ValidationReport",
     "Validator",
-    "XsltStylesheet",
     "load_scenarios",
     "saxon_thread",
 ]

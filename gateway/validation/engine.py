@@ -1,25 +1,24 @@
-"""The validation pipeline: parse -> identify -> select scenario -> schema -> schematron ->
-report -> acceptance, as small named steps (the KoSIT validator's shape).
+"""The validation engine: one loop over the pipeline's named steps, timing each.
 
-An :class:`Engine` lives in one process and is not thread-safe; :mod:`gateway.validation.pool`
-runs engines in worker processes for the async server and for ``--jobs N``.
+parse -> identify -> select -> schema -> schematron -> report -> acceptance (:mod:`.steps`),
+the KoSIT validator's shape. An :class:`Engine` lives in one process and is not thread-safe;
+:mod:`gateway.validation.pool` runs engines in worker processes for the async server and for
+``--jobs N``.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
-from lxml import etree
-
 from gateway.artefacts import installed_info
-from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
-from gateway.validation.layers import RawFinding, SaxonRuntime, SchemaLayer, SchematronLayer
-from gateway.validation.reads import Reads
-from gateway.validation.report import BLOCKING, Finding, ValidationReport
+from gateway.documents import DocumentInfo, ParseLimits
+from gateway.validation import steps
+from gateway.validation.report import ValidationReport
+from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios, select
-from gateway.validation.standin import LargeLeaves, saxon_text
+from gateway.validation.schematron import SchematronEngine
+from gateway.validation.speedups import Reads
 
 
 class ArtefactsMissing(RuntimeError):
@@ -28,6 +27,20 @@ class ArtefactsMissing(RuntimeError):
 
 class UnknownScenario(ValueError):
     pass
+
+
+def run_steps(pipeline: tuple[steps.Step, ...], run: steps.Run) -> ValidationReport:
+    """The one loop: each step in turn, timed under its name unless it split its own time."""
+    for step in pipeline:
+        laps = len(run.timings)
+        step.run(run)
+        if len(run.timings) == laps:
+            run.lap(step.name)
+        if run.finished:
+            break
+    assert run.report is not None, "the pipeline ended without a report"
+    run.timings["total"] = round((time.perf_counter() - run.started) * 1000, 3)
+    return run.report
 
 
 class Engine:
@@ -49,34 +62,28 @@ class Engine:
         self.scenarios = scenarios if scenarios is not None else load_scenarios()
         self.by_id = {s.id: s for s in self.scenarios}
         self.limits = limits or ParseLimits()
-        self._schemas: dict[str, SchemaLayer] = {}
-        self._xslts: dict[str, SchematronLayer] = {}
-        self._reads_by_scenario: dict[str, Reads] = {}
-        self.stand_ins = stand_ins  # see gateway.validation.standin
-
-    # -- artefact caches -----------------------------------------------------------------
-    def _schema(self, rel: str) -> SchemaLayer:
-        if rel not in self._schemas:
-            self._schemas[rel] = SchemaLayer(self.artefacts_dir / rel)
-        return self._schemas[rel]
+        self.stand_ins = stand_ins  # see gateway.validation.speedups.standin
+        self.rules = steps.Rules(self.artefacts_dir, self._saxon_runtime)
+        self.steps: tuple[steps.Step, ...] = (
+            steps.Parse(self.limits),
+            steps.Identify(),
+            steps.Select(lambda _tree, info: select(self.scenarios, info), _no_scenario),
+            steps.Schema(self.rules, stand_ins),
+            steps.Schematron(self.rules, stand_ins),
+            steps.Report(self._versions),
+            steps.Acceptance(),
+        )
 
     @staticmethod
-    def _saxon_runtime() -> SaxonRuntime:
+    def _saxon_runtime() -> SchematronEngine:
         return SaxonRuntime.shared()
 
-    def _schematron(self, rel: str) -> SchematronLayer:
-        if rel not in self._xslts:
-            self._xslts[rel] = self._saxon_runtime().compile(self.artefacts_dir / rel)
-        return self._xslts[rel]
+    def _versions(self, scenario: Scenario) -> dict[str, str]:
+        return {b: self.versions.get(b, "?") for b in scenario.artefact_bundles}
 
     def reads(self, scenario: Scenario) -> Reads:
         """What any of the scenario's stylesheets can read (computed on first need)."""
-        if scenario.id not in self._reads_by_scenario:
-            reads = Reads(frozenset())
-            for layer in scenario.schematron:
-                reads |= self._schematron(layer.file).reads
-            self._reads_by_scenario[scenario.id] = reads
-        return self._reads_by_scenario[scenario.id]
+        return self.rules.reads(scenario)
 
     def scenario(self, scenario_id: str) -> Scenario:
         try:
@@ -89,85 +96,20 @@ class Engine:
     def warm(self, scenario_ids: list[str] | None = None) -> None:
         """Compile everything up front so the first document is not slow."""
         for sid in scenario_ids or list(self.by_id):
-            s = self.scenario(sid)
-            self._schema(s.schema)
-            for layer in s.schematron:
-                self._schematron(layer.file)
+            self.rules.warm(self.scenario(sid))
 
-    # -- the pipeline ----------------------------------------------------------------------
     def validate(self, data: bytes, scenario_id: str | None = None) -> ValidationReport:
         forced = self.scenario(scenario_id) if scenario_id else None
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-        start = clock
-
-        def lap(step: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[step] = round((now - clock) * 1000, 3)
-            clock = now
-
-        try:
-            tree = parse_xml(data, self.limits)
-        except XmlRefused as refused:
-            return _refusal(refused)
-        lap("parse")
-        info = identify(tree)
-        lap("identify")
-        scenario = forced or select(self.scenarios, info)
-        lap("select")
-        if scenario is None:
-            return ValidationReport(
-                status="no-scenario",
-                document=info.to_dict(),
-                timings=timings,
-                reason=_why_none(info),
-            )
-        leaves = LargeLeaves(tree, len(data) if self.stand_ins else 0)
-        findings = [
-            _finding(raw, "xsd", scenario)
-            for raw in self._schema(scenario.schema).check(tree, leaves)
-        ]
-        lap("schema")
-        reads = self.reads(scenario) if self.stand_ins else None
-        node = self._saxon_runtime().parse(saxon_text(data, tree, reads, leaves))
-        lap("schematron-parse")
-        for layer in scenario.schematron:
-            try:
-                raws = self._schematron(layer.file).check(node, tree)
-            except Exception as exc:  # a dynamic error in published rules must not hide the rest
-                raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
-            findings += [_finding(raw, layer.source, scenario) for raw in raws]
-            lap(f"schematron-{layer.source}")
-        _add_lines(tree, findings)
-        accepted = not any(f.severity in BLOCKING for f in findings)
-        timings["total"] = round((time.perf_counter() - start) * 1000, 3)
-        return ValidationReport(
-            status="accepted" if accepted else "rejected",
-            scenario=scenario.id,
-            scenario_name=scenario.name,
-            findings=findings,
-            artefacts={b: self.versions.get(b, "?") for b in scenario.artefact_bundles},
-            timings=timings,
-            document=info.to_dict(),
-        )
+        return run_steps(self.steps, steps.Run(data, forced))
 
 
-def _refusal(refused: XmlRefused) -> ValidationReport:
+def _no_scenario(run: steps.Run) -> ValidationReport:
+    assert run.info is not None
     return ValidationReport(
-        status=refused.code,
-        reason=refused.message,
-        findings=[
-            Finding(
-                rule=refused.code,
-                severity="fatal",
-                location=None,
-                message=refused.message,
-                source="parser",
-                line=refused.line,
-                column=refused.column,
-            )
-        ],
+        status="no-scenario",
+        document=run.info.to_dict(),
+        timings=run.timings,
+        reason=_why_none(run.info),
     )
 
 
@@ -180,40 +122,3 @@ def _why_none(info: DocumentInfo) -> str:
         f"{info.customization_id!r}"
         + (f" and ProfileID {info.profile_id!r}" if info.profile_id else "")
     )
-
-
-def _finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
-    override = scenario.severity.get(raw.rule)
-    return Finding(
-        rule=raw.rule,
-        severity=override or raw.severity,
-        original_severity=raw.severity if override and override != raw.severity else None,
-        location=raw.location,
-        message=raw.message,
-        source=source,
-        line=raw.line,
-        column=raw.column,
-        test=raw.test,
-    )
-
-
-_NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")
-
-
-def _add_lines(tree: etree._ElementTree, findings: list[Finding]) -> None:
-    """Give Schematron findings the source line of their location (SVRL has only XPath)."""
-    cache: dict[str, int | None] = {}
-    for f in findings:
-        if f.line is not None or not f.location or not f.location.startswith("/"):
-            continue
-        if f.location not in cache:
-            xpath = _NS_STEP.sub(r"*[local-name()='\1'][namespace-uri()='\2']", f.location)
-            try:
-                hits = tree.xpath(xpath)
-            except etree.XPathError:
-                hits = []
-            node = hits[0] if isinstance(hits, list) and hits else None
-            if node is not None and not isinstance(node, etree._Element):
-                node = getattr(node, "getparent", lambda: None)()
-            cache[f.location] = node.sourceline if isinstance(node, etree._Element) else None
-        f.line = cache[f.location]

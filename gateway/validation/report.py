@@ -16,6 +16,17 @@ _REQUIRED = frozenset({"rule", "severity", "location", "message", "source"})
 
 
 @dataclass
+class RawFinding:
+    rule: str
+    severity: str
+    location: str | None
+    message: str
+    test: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass
 class Finding:
     rule: str
     severity: str  # fatal | error | warning | information (after overrides)

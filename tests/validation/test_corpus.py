@@ -209,8 +209,8 @@ def test_declared_encoding_is_honoured_by_every_layer(engine: Engine, encoding: 
     assert report.document == expected.document
     # What the Schematron layers read: the same characters, whatever the encoding.
     from gateway.documents import parse_xml
-    from gateway.validation.layers import SaxonRuntime
-    from gateway.validation.standin import saxon_text
+    from gateway.validation.saxon import SaxonRuntime
+    from gateway.validation.speedups.standin import saxon_text
 
     runtime = SaxonRuntime.shared()
     xpath = runtime.proc.new_xpath_processor()

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from lxml import etree
 
-from gateway.validation.reads import Reads
+from gateway.validation.speedups.reads import Reads
 
 MIN_CHARS = 4096  # below this, the parsers read a text node faster than we could look for it
 STAND_IN = "AAAA"  # non-blank, and valid base64 in case anything ever decodes it

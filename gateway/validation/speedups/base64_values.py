@@ -7,7 +7,7 @@ UBL schema in libxml2 but not in Xerces (the KoSIT validator) or ``xmlschema``. 
 therefore checks the text of every element whose declared type derives from ``xs:base64Binary``
 against the lexical space XML Schema 1.0 defines (:func:`valid_base64`); a bad value sends the
 document to ``xmlschema``, whose verdict and message are reported (see
-:class:`gateway.validation.layers.SchemaLayer`).
+:class:`gateway.validation.schema.SchemaLayer`).
 
 The same check makes libxml2's own pass over a large attachment (~2 ms for 400 KB) unnecessary:
 when every declaration of an element name has a *plain* base64 type - no facet on the way from
@@ -17,7 +17,7 @@ value validates alike, so libxml2 may validate a short stand-in instead (:mod:`.
 Which elements: found by reading the schema documents (the main XSD and everything it imports
 or includes) with lxml - a named or anonymous type whose ``base`` chain reaches
 ``xs:base64Binary``. Loading the schema in ``xmlschema`` would give the same answer but takes
-three seconds per schema; ``tests/validation/test_base64_values.py`` checks the two agree.
+three seconds per schema; ``tests/validation/speedups/test_base64_values.py`` checks the two agree.
 """
 
 from __future__ import annotations

@@ -11,9 +11,14 @@ from lxml import etree
 
 from gateway.documents import parse_xml
 from gateway.validation import Engine, ValidationReport
-from gateway.validation.base64_values import BASE64, bad_base64, base64_elements, valid_base64
-from gateway.validation.layers import SchemaLayer
-from gateway.validation.standin import MIN_CHARS, STAND_IN, LargeLeaves
+from gateway.validation.schema import SchemaLayer
+from gateway.validation.speedups.base64_values import (
+    BASE64,
+    bad_base64,
+    base64_elements,
+    valid_base64,
+)
+from gateway.validation.speedups.standin import MIN_CHARS, STAND_IN, LargeLeaves
 from tests.conftest import CORPUS
 
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"

@@ -1,4 +1,4 @@
-"""The stylesheet rewrites of ``gateway.validation.optimize`` are exact.
+"""The stylesheet rewrites of ``gateway.validation.speedups.optimize`` are exact.
 
 Three levels: the rewrite itself on crafted expressions and stylesheets; Saxon evaluating the
 original and the rewritten expression on tricky values; and the published stylesheets against
@@ -16,11 +16,15 @@ import pytest
 from lxml import etree
 
 from gateway.documents import identify, parse_xml
-from gateway.validation import Engine, absent
-from gateway.validation.absent import AbsentPaths
-from gateway.validation.layers import RawFinding, SaxonRuntime, parse_svrl
-from gateway.validation.native import EmptyElementPattern, NativeCheck, full_path
-from gateway.validation.optimize import (
+from gateway.validation import Engine
+from gateway.validation.report import RawFinding
+from gateway.validation.saxon import SaxonRuntime
+from gateway.validation.scenarios import select
+from gateway.validation.schematron import parse_svrl
+from gateway.validation.speedups import absent
+from gateway.validation.speedups.absent import AbsentPaths
+from gateway.validation.speedups.native import EmptyElementPattern, NativeCheck, full_path
+from gateway.validation.speedups.optimize import (
     MAP_CONTAINS,
     XSL,
     Prepared,
@@ -30,7 +34,6 @@ from gateway.validation.optimize import (
     prepared_stylesheet,
     skip_attribute_walk,
 )
-from gateway.validation.scenarios import select
 from tests.conftest import CORPUS
 
 LIST = "contains(' AA AB AC ', concat(' ', normalize-space(.), ' '))"

@@ -1,5 +1,5 @@
-"""Attachment stand-ins: the analysis of what a stylesheet can read (``gateway.validation.reads``)
-and the documents Saxon and libxml2 get (``gateway.validation.standin``) change no finding.
+"""Attachment stand-ins: the analysis of what a stylesheet can read (``gateway.validation.speedups.reads``)
+and the documents Saxon and libxml2 get (``gateway.validation.speedups.standin``) change no finding.
 
 Three levels: the analysis on crafted stylesheets (every way of reading a text that we know of
 must be caught); the pinned stylesheets (the analysis understands all of them and clears the
@@ -17,9 +17,10 @@ from lxml import etree
 
 from gateway.documents import parse_xml
 from gateway.validation import Engine
-from gateway.validation.layers import SaxonRuntime, SchemaLayer
-from gateway.validation.reads import Reads, stylesheet_reads
-from gateway.validation.standin import MIN_CHARS, STAND_IN, LargeLeaves, saxon_text
+from gateway.validation.saxon import SaxonRuntime
+from gateway.validation.schema import SchemaLayer
+from gateway.validation.speedups.reads import Reads, stylesheet_reads
+from gateway.validation.speedups.standin import MIN_CHARS, STAND_IN, LargeLeaves, saxon_text
 from tests.conftest import CORPUS
 
 XSL = "http://www.w3.org/1999/XSL/Transform"

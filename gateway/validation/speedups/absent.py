@@ -36,7 +36,7 @@ from functools import cached_property
 
 from lxml import etree
 
-from gateway.validation.native import (
+from gateway.validation.speedups.native import (
     MARKER,
     XSL,
     Finding,

@@ -2,77 +2,27 @@
 
 Why processes: Saxon and libxml2 hold the GIL while they work, so threads would serialise;
 a process per core validates in parallel (see :mod:`.workers`). ``jobs=0`` validates in this
-process on one long-lived thread instead (small setups and tests).
+process on one long-lived thread instead (:mod:`.thread`; small setups and tests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import queue
-import threading
-from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.artefacts import installed_info
 from gateway.documents import ParseLimits
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
+from gateway.validation.pool.thread import ValidationThread
+from gateway.validation.pool.workers import ProcessWorkers, WorkersBroken, make_engine
 from gateway.validation.report import ValidationReport
 from gateway.validation.scenarios import Scenario, load_scenarios
-from gateway.validation.workers import ProcessWorkers, WorkersBroken, make_engine
 
 if TYPE_CHECKING:
     from gateway.config import Settings
-
-
-class _ValidationThread(Executor):
-    """One daemon thread for the whole process that runs in-process validations.
-
-    Saxon must not be used from threads that come and go (see ``layers.SaxonRuntime``), so
-    in-process mode (``jobs=0``) never starts or stops threads per validator: every such
-    validator shares this thread, which lives as long as the process.
-    """
-
-    _instance: _ValidationThread | None = None
-    _lock = threading.Lock()
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
-        self._queue = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="gateway-validate", daemon=True).start()
-
-    @classmethod
-    def shared(cls) -> _ValidationThread:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
-
-    def _run(self) -> None:
-        while True:
-            future, fn, args = self._queue.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(*args))
-            except BaseException as exc:
-                future.set_exception(exc)
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((future, lambda *a: fn(*a, **kwargs), args))
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Shared for the process lifetime: nothing to shut down per validator."""
-
-
-def saxon_thread() -> Executor:
-    """The process's one long-lived thread for in-process Saxon work (validation with
-    ``jobs=0``, renderings): run every call that touches ``SaxonRuntime`` through it."""
-    return _ValidationThread.shared()
 
 
 class Validator:
@@ -118,7 +68,7 @@ class Validator:
     def _start(self) -> None:
         initargs = (str(self.artefacts_dir), self.limits, self.warm, self.stand_ins)
         if self.jobs <= 0:
-            self._engine = _ValidationThread.shared().submit(make_engine, *initargs).result()
+            self._engine = ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
             self._workers = ProcessWorkers(self.jobs, initargs)
 
@@ -142,7 +92,7 @@ class Validator:
         if self._workers is not None:
             return self._workers.submit(data, scenario)
         assert self._engine is not None
-        return _ValidationThread.shared().submit(self._engine.validate, data, scenario)
+        return ValidationThread.shared().submit(self._engine.validate, data, scenario)
 
     def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
         self._check_scenario(scenario)

@@ -30,7 +30,7 @@ on the same document (the lxml tree the engine already parsed), in the same plac
   (:func:`full_path`); a stylesheet whose full-path templates differ is left alone;
 - id, flag and message are the literal texts of the assert.
 
-Anything outside that shape stays in Saxon. ``tests/validation/test_optimize.py`` compares
+Anything outside that shape stays in Saxon. ``tests/validation/speedups/test_optimize.py`` compares
 the findings of the published and the rewritten stylesheets over the whole corpus.
 """
 

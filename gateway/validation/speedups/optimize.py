@@ -32,7 +32,7 @@ Measured and not done: grouping a rule's asserts into one test did not help: the
 evaluating the paths, not in the instructions around them.
 
 Every rewrite is exact - the docstring of each says why - and the installed files stay
-byte-identical to the pinned originals. ``tests/validation/test_optimize.py`` checks each rewrite
+byte-identical to the pinned originals. ``tests/validation/speedups/test_optimize.py`` checks each rewrite
 on crafted inputs and compares the findings of the published and the rewritten stylesheets over
 the whole corpus (XRechnung suite, CEN unit tests, Peppol, MLS, negative examples).
 """
@@ -46,9 +46,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from gateway.validation.absent import extract as extract_absent_paths
-from gateway.validation.native import SVRL, XSL, NativeCheck
-from gateway.validation.native import extract as extract_empty_element_patterns
+from gateway.validation.speedups.absent import extract as extract_absent_paths
+from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
+from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 
 __all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
 MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
@@ -71,7 +71,7 @@ class Rewrites:
 @dataclass(frozen=True)
 class Prepared:
     """A rewritten stylesheet: the text Saxon compiles, and the patterns taken out of it,
-    which :func:`gateway.validation.layers.parse_svrl` answers where their markers are."""
+    which :func:`gateway.validation.schematron.parse_svrl` answers where their markers are."""
 
     text: str
     native: tuple[NativeCheck, ...]

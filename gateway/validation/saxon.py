@@ -1,0 +1,119 @@
+"""Saxon-HE (saxonche) behind the :mod:`.schematron` protocol: the one module that imports it.
+
+Stylesheets are compiled from :mod:`.speedups.optimize`'s rewritten text (exact, in-memory
+rewrites that remove work which cannot change a result) once per process and cached by path,
+since several scenarios share the same XSLT; the installed files stay byte-identical to the
+pinned originals.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from lxml import etree
+
+from gateway.validation.report import RawFinding
+from gateway.validation.schematron import parse_svrl
+from gateway.validation.speedups import (
+    ANY,
+    NativeCheck,
+    Reads,
+    prepared_stylesheet,
+    stylesheet_reads,
+)
+
+
+class SaxonRuntime:
+    """The process's one Saxon processor and its compiled stylesheets (shared by all engines).
+
+    Why one per process: SaxonC runs in a GraalVM isolate; every thread that touches it is
+    attached to the isolate, and a thread that exits detaches. Several processors on several
+    short-lived threads crashed the interpreter ("detachThread", exit 99), so the gateway keeps
+    exactly one processor per process and touches it only from long-lived threads (the main
+    thread of a worker process, or the in-process validation thread, see ``gateway.validation.pool``).
+    """
+
+    _shared: SaxonRuntime | None = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self) -> None:
+        from saxonche import PySaxonProcessor  # here, so importing the package stays cheap
+
+        self.proc = PySaxonProcessor(license=False)
+        self.xslt = self.proc.new_xslt30_processor()
+        self._compiled: dict[Path, SaxonRules] = {}
+        self._plain: dict[Path, object] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> SaxonRuntime:
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def compile(self, path: Path) -> SaxonRules:
+        path = path.resolve()
+        with self._lock:
+            if path not in self._compiled:
+                prepared = prepared_stylesheet(path)
+                executable = self.xslt.compile_stylesheet(
+                    stylesheet_text=prepared.text, base_uri=path.as_uri()
+                )
+                if executable is None:  # saxonche reports compile errors on the processor
+                    raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
+                self._compiled[path] = SaxonRules(self, executable, prepared.native, path)
+            return self._compiled[path]
+
+    def parse(self, text: str) -> object:
+        return self.proc.parse_xml(xml_text=text)
+
+    def transform(self, path: Path, text: str, parameters: dict[str, str] | None = None) -> str:
+        """Run a plain stylesheet (compiled as published, cached) on ``text``."""
+        path = path.resolve()
+        with self._lock:
+            if path not in self._plain:
+                executable = self.xslt.compile_stylesheet(stylesheet_file=str(path))
+                if executable is None:
+                    raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
+                self._plain[path] = executable
+            executable = self._plain[path]
+        for name, value in (parameters or {}).items():
+            executable.set_parameter(name, self.proc.make_string_value(value))  # type: ignore[attr-defined]
+        out = executable.transform_to_string(xdm_node=self.parse(text))  # type: ignore[attr-defined]
+        if out is None:
+            raise RuntimeError(f"{path.name}: {executable.error_message}")  # type: ignore[attr-defined]
+        return out
+
+
+class SaxonRules:
+    """One compiled stylesheet, plus the patterns answered on the lxml tree (``native``)."""
+
+    def __init__(
+        self,
+        runtime: SaxonRuntime,
+        executable: object,
+        native: tuple[NativeCheck, ...] = (),
+        path: Path | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.executable = executable
+        self.native = native
+        self.path = path
+
+    @cached_property
+    def reads(self) -> Reads:
+        """What the stylesheet, as compiled, can read (:mod:`.reads`; ~0.3 s, so on demand)."""
+        if self.path is None:
+            return Reads(frozenset({ANY}), ("stylesheet source unknown",))
+        text = prepared_stylesheet(self.path).text
+        return stylesheet_reads(etree.fromstring(text.encode("utf-8")))
+
+    def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
+        """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""
+        svrl = self.executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
+        if svrl is None:
+            raise RuntimeError(f"Schematron transform failed: {self.executable.error_message}")  # type: ignore[attr-defined]
+        return parse_svrl(svrl, self.native, tree)

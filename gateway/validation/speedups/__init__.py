@@ -1,0 +1,38 @@
+"""Exact speed-ups of the rule layers, kept apart from the pipeline they speed up.
+
+None of these changes a finding; each module says in its docstring why it is exact, and
+``tests/validation/speedups`` compares findings with and without it over the corpus.
+
+- :mod:`.optimize` rewrites a Schematron stylesheet in memory before it is compiled;
+- :mod:`.native` and :mod:`.absent` answer some patterns on the lxml tree instead of in Saxon;
+- :mod:`.reads` works out which elements' text any rule of a stylesheet can read, and
+  :mod:`.standin` hands Saxon (and libxml2) short stand-ins for large texts nobody reads;
+- :mod:`.base64_values` checks ``xs:base64Binary`` values exactly, which libxml2 does not.
+
+The core (:mod:`gateway.validation.schema`, :mod:`gateway.validation.saxon`,
+:mod:`gateway.validation.steps`) imports only what is listed here.
+"""
+
+from gateway.validation.speedups.base64_values import Base64Elements, bad_base64, base64_elements
+from gateway.validation.speedups.native import MARKER, NativeCheck
+from gateway.validation.speedups.native import Finding as NativeFinding
+from gateway.validation.speedups.optimize import SVRL, Prepared, prepared_stylesheet
+from gateway.validation.speedups.reads import ANY, Reads, stylesheet_reads
+from gateway.validation.speedups.standin import LargeLeaves, saxon_text
+
+__all__ = [
+    "ANY",
+    "MARKER",
+    "SVRL",
+    "Base64Elements",
+    "LargeLeaves",
+    "NativeCheck",
+    "NativeFinding",
+    "Prepared",
+    "Reads",
+    "bad_base64",
+    "base64_elements",
+    "prepared_stylesheet",
+    "saxon_text",
+    "stylesheet_reads",
+]

@@ -1,0 +1,278 @@
+"""The steps of the validation pipeline, as small named objects (the KoSIT validator's shape).
+
+KoSIT's ``DefaultCheck`` runs a list of actions (``DocumentParseAction``,
+``ScenarioSelectionAction``, ``SchemaValidationAction``, ``SchematronValidationAction``,
+``CreateReportAction``, ``ComputeAcceptanceAction``) over one mutable bag, timing each. Here
+the same: :class:`~gateway.validation.engine.Engine` runs a tuple of :class:`Step` objects over
+one :class:`Run`; a step that decides the outcome early (a refusal, no scenario) calls
+``run.finish(report)`` and the loop stops. Each step gets what it needs when it is built, so the
+gateway's own scenarios and a KoSIT configuration run through the same steps with a different
+selector, report and acceptance (:mod:`gateway.validation.kosit`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from lxml import etree
+
+from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
+from gateway.validation.report import BLOCKING, Finding, RawFinding, ValidationReport
+from gateway.validation.scenarios import Scenario
+from gateway.validation.schema import SchemaLayer
+from gateway.validation.schematron import CompiledRules, SchematronEngine
+from gateway.validation.speedups import LargeLeaves, Reads, saxon_text
+
+
+@dataclass
+class Run:
+    """One document's way through the steps (KoSIT's ``CheckAction.Bag``)."""
+
+    data: bytes
+    forced: Scenario | None = None
+    tree: etree._ElementTree | None = None
+    info: DocumentInfo | None = None
+    scenario: Scenario | None = None
+    leaves: LargeLeaves | None = None
+    findings: list[Finding] = field(default_factory=list)
+    #: Per layer, what the rule engine said (for reports that carry it, such as KoSIT's).
+    layer_output: list[tuple[str, list[RawFinding]]] = field(default_factory=list)
+    #: The report, once a step has made it.
+    report: ValidationReport | None = None
+    #: Set (with the report) by a step that decides the outcome early; the loop stops.
+    finished: bool = False
+    #: Anything a step leaves for a later one (e.g. the KoSIT report document).
+    extra: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self) -> None:
+        self._clock = self.started
+
+    def finish(self, report: ValidationReport) -> None:
+        self.report, self.finished = report, True
+
+    def lap(self, name: str) -> None:
+        """Record the time since the last lap under ``name`` (milliseconds)."""
+        now = time.perf_counter()
+        self.timings[name] = round((now - self._clock) * 1000, 3)
+        self._clock = now
+
+
+class Step(Protocol):
+    #: Its key in ``report.timings`` (a step that splits its time into laps records those).
+    name: str
+
+    def run(self, run: Run) -> None: ...
+
+
+class Parse:
+    """The gateway's safe parser (no DTDs, entities or network; size and depth limits)."""
+
+    name = "parse"
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self.limits = limits
+
+    def run(self, run: Run) -> None:
+        try:
+            run.tree = parse_xml(run.data, self.limits)
+        except XmlRefused as refused:
+            run.finish(refusal(refused))
+
+
+class Identify:
+    name = "identify"
+
+    def run(self, run: Run) -> None:
+        assert run.tree is not None
+        run.info = identify(run.tree)
+
+
+Selector = Callable[[etree._ElementTree, DocumentInfo], Scenario | None]
+
+
+class Select:
+    """The forced scenario, else the first one ``selector`` finds; none ends the run."""
+
+    name = "select"
+
+    def __init__(self, selector: Selector, no_scenario: Callable[[Run], ValidationReport]) -> None:
+        self.selector = selector
+        self.no_scenario = no_scenario
+
+    def run(self, run: Run) -> None:
+        assert run.tree is not None and run.info is not None
+        run.scenario = run.forced or self.selector(run.tree, run.info)
+        if run.scenario is None:
+            run.finish(self.no_scenario(run))
+
+
+class Rules:
+    """A scenario set's compiled rules, by path relative to ``base`` (compiled on first use)."""
+
+    def __init__(self, base: Any, schematron: Callable[[], SchematronEngine]) -> None:
+        self.base = base
+        self.engine = schematron
+        self._schemas: dict[str, SchemaLayer] = {}
+        self._xslts: dict[str, CompiledRules] = {}
+        self._reads: dict[str, Reads] = {}
+
+    def schema(self, rel: str) -> SchemaLayer:
+        if rel not in self._schemas:
+            self._schemas[rel] = SchemaLayer(self.base / rel)
+        return self._schemas[rel]
+
+    def schematron(self, rel: str) -> CompiledRules:
+        if rel not in self._xslts:
+            self._xslts[rel] = self.engine().compile(self.base / rel)
+        return self._xslts[rel]
+
+    def reads(self, scenario: Scenario) -> Reads:
+        """What any of the scenario's stylesheets can read (computed on first need)."""
+        if scenario.id not in self._reads:
+            reads = Reads(frozenset())
+            for layer in scenario.schematron:
+                reads |= self.schematron(layer.file).reads
+            self._reads[scenario.id] = reads
+        return self._reads[scenario.id]
+
+    def warm(self, scenario: Scenario) -> None:
+        self.schema(scenario.schema)
+        for layer in scenario.schematron:
+            self.schematron(layer.file)
+
+
+class Schema:
+    name = "schema"
+
+    def __init__(self, rules: Rules, stand_ins: bool) -> None:
+        self.rules = rules
+        self.stand_ins = stand_ins
+
+    def run(self, run: Run) -> None:
+        assert run.tree is not None and run.scenario is not None
+        run.leaves = LargeLeaves(run.tree, len(run.data) if self.stand_ins else 0)
+        raws = self.rules.schema(run.scenario.schema).check(run.tree, run.leaves)
+        run.layer_output.append(("xsd", raws))
+        run.findings += [finding(raw, "xsd", run.scenario) for raw in raws]
+
+
+class Schematron:
+    """Every Schematron layer of the scenario, in order, on one parse of the document.
+
+    Its time is split into ``schematron-parse`` and ``schematron-<source>`` per layer."""
+
+    name = "schematron"
+
+    def __init__(self, rules: Rules, stand_ins: bool) -> None:
+        self.rules = rules
+        self.stand_ins = stand_ins
+
+    def run(self, run: Run) -> None:
+        scenario, tree = run.scenario, run.tree
+        assert scenario is not None and tree is not None
+        reads = self.rules.reads(scenario) if self.stand_ins else None
+        node = self.rules.engine().parse(saxon_text(run.data, tree, reads, run.leaves))
+        run.lap("schematron-parse")
+        for layer in scenario.schematron:
+            try:
+                raws = self.rules.schematron(layer.file).check(node, tree)
+            except Exception as exc:  # a dynamic error in published rules must not hide the rest
+                raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
+            run.layer_output.append((layer.source, raws))
+            run.findings += [finding(raw, layer.source, scenario) for raw in raws]
+            run.lap(f"schematron-{layer.source}")
+
+
+class Report:
+    """The gateway's report: findings with source lines, the scenario, artefact versions."""
+
+    name = "report"
+
+    def __init__(self, versions: Callable[[Scenario], dict[str, str]]) -> None:
+        self.versions = versions
+
+    def run(self, run: Run) -> None:
+        scenario, tree = run.scenario, run.tree
+        assert scenario is not None and tree is not None
+        add_lines(tree, run.findings)
+        run.report = ValidationReport(
+            status="rejected",  # until the acceptance step says otherwise
+            scenario=scenario.id,
+            scenario_name=scenario.name,
+            findings=run.findings,
+            artefacts=self.versions(scenario),
+            timings=run.timings,
+            document=run.info.to_dict() if run.info is not None else None,
+        )
+
+
+class Acceptance:
+    """Accepted unless a finding is ``fatal`` or ``error`` after the scenario's overrides."""
+
+    name = "acceptance"
+
+    def run(self, run: Run) -> None:
+        assert run.report is not None
+        blocked = any(f.severity in BLOCKING for f in run.findings)
+        run.report.status = "rejected" if blocked else "accepted"
+
+
+def refusal(refused: XmlRefused) -> ValidationReport:
+    return ValidationReport(
+        status=refused.code,
+        reason=refused.message,
+        findings=[
+            Finding(
+                rule=refused.code,
+                severity="fatal",
+                location=None,
+                message=refused.message,
+                source="parser",
+                line=refused.line,
+                column=refused.column,
+            )
+        ],
+    )
+
+
+def finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
+    override = scenario.severity.get(raw.rule)
+    return Finding(
+        rule=raw.rule,
+        severity=override or raw.severity,
+        original_severity=raw.severity if override and override != raw.severity else None,
+        location=raw.location,
+        message=raw.message,
+        source=source,
+        line=raw.line,
+        column=raw.column,
+        test=raw.test,
+    )
+
+
+_NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")
+
+
+def add_lines(tree: etree._ElementTree, findings: list[Finding]) -> None:
+    """Give Schematron findings the source line of their location (SVRL has only XPath)."""
+    cache: dict[str, int | None] = {}
+    for f in findings:
+        if f.line is not None or not f.location or not f.location.startswith("/"):
+            continue
+        if f.location not in cache:
+            xpath = _NS_STEP.sub(r"*[local-name()='\1'][namespace-uri()='\2']", f.location)
+            try:
+                hits = tree.xpath(xpath)
+            except etree.XPathError:
+                hits = []
+            node = hits[0] if isinstance(hits, list) and hits else None
+            if node is not None and not isinstance(node, etree._Element):
+                node = getattr(node, "getparent", lambda: None)()
+            cache[f.location] = node.sourceline if isinstance(node, etree._Element) else None
+        f.line = cache[f.location]
