@@ -102,3 +102,13 @@ def _pg_admin(url: str, statement: str) -> None:
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A new, empty database per test on the same server (dropped afterwards), for tests that
+    run once on SQLite and once on PostgreSQL and must not share rows between the two runs."""
+    name = f"gw_test_{uuid.uuid4().hex[:16]}"
+    _pg_admin(postgres_url, f'CREATE DATABASE "{name}"')
+    yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
+    _pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

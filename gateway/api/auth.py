@@ -3,7 +3,9 @@
 Every ``/v1`` request carries ``Authorization: Bearer gw_<id>_<secret>``. The middleware looks
 the key up once per request and stores a :class:`Principal`; handlers call :func:`require`
 for their scope and always filter by ``principal.tenant`` (tenant isolation). ``admin``
-implies every other scope of the same tenant.
+implies every other scope of the same tenant. The ``operator`` scope (service provider, across
+tenants) is separate: handlers that act across tenants call :func:`require_operator`, and no
+tenant scope implies it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"key:{self.key_id}"
+
+    @property
+    def is_operator(self) -> bool:
+        return repo.OPERATOR in self.scopes
 
     def cause(self, source: str, role: str = API, actor: str | None = None) -> Cause:
         """This key as the cause of a lifecycle move (the history names tenant and key)."""
@@ -79,5 +85,18 @@ def require(request: web.Request, scope: str) -> Principal:
             "forbidden",
             f"This API key lacks the '{scope}' scope.",
             required_scope=scope,
+        )
+    return principal
+
+
+def require_operator(request: web.Request) -> Principal:
+    """The principal of an operator key (``gateway keys create --operator``), else 403."""
+    principal = request[PRINCIPAL]
+    if not principal.is_operator:
+        raise Problem(
+            403,
+            "forbidden",
+            "This needs an operator key (made with `gateway keys create --operator`).",
+            required_scope=repo.OPERATOR,
         )
     return principal

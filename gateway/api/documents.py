@@ -152,19 +152,26 @@ async def change_status(request: web.Request) -> web.Response:
     async with request.app[DB].write() as s:
         doc = await load_document(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        try:
-            await lifecycle.move(s, doc, target, cause, reason=reason)
-        except IllegalTransition as exc:
-            raise Problem(
-                409,
-                exc.code,
-                exc.reason,
-                current_status=exc.current,
-                requested_status=exc.target,
-                allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
-            ) from exc
+        refused = await hooks.status_refusal(request.app, s, doc, target)
+        if refused is None:
+            try:
+                await lifecycle.move(s, doc, target, cause, reason=reason)
+            except IllegalTransition as exc:
+                raise Problem(
+                    409,
+                    exc.code,
+                    exc.reason,
+                    current_status=exc.current,
+                    requested_status=exc.target,
+                    allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
+                ) from exc
+    change = hooks.StatusChanged(
+        doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
+    )
+    if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
+        await hooks.status_refused(request.app, change, refused)
+        raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
-    change = hooks.StatusChanged(doc.id, doc.direction, previous, target, reason, cause.actor)
     await hooks.status_changed(request.app, change)
     return web.json_response(document_summary(doc))
 

@@ -11,7 +11,7 @@ from gateway.api.inbox import get_inbox
 def setup_routes(app: web.Application) -> None:
     # Imported here: the admin handlers build on this package (auth, problems), so importing
     # them at module level would make gateway.api and gateway.admin import each other.
-    from gateway.admin import mark_original
+    from gateway.admin import list_unrouted, mark_original, route
 
     app.router.add_post("/v1/documents", documents.submit)
     app.router.add_get("/v1/documents", documents.list_documents)
@@ -19,4 +19,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/v1/documents/{id}/content", documents.get_content)
     app.router.add_post("/v1/documents/{id}/status", documents.change_status)
     app.router.add_post("/v1/admin/documents/{id}/mark-original", mark_original)
+    app.router.add_post("/v1/admin/documents/{id}/route", route)
+    app.router.add_get("/v1/admin/unrouted", list_unrouted)
     app.router.add_get("/v1/inbox", get_inbox)

@@ -187,11 +187,14 @@ class MlsConsumer:
     async def _apply(self, status: MlsStatus, meta: InboundMeta) -> str | None:
         target = outbound_state(status)
         async with self.db.write() as s:
-            doc = await s.scalar(
-                select(Document)
-                .join(As4Outbound, As4Outbound.document_id == Document.id)
-                .where(As4Outbound.instance_id == status.referenced_instance_id)
-            )
+            row = (
+                await s.execute(
+                    select(Document, As4Outbound.receiver_party)
+                    .join(As4Outbound, As4Outbound.document_id == Document.id)
+                    .where(As4Outbound.instance_id == status.referenced_instance_id)
+                )
+            ).first()
+            doc, delivered_to = (row[0], row[1]) if row is not None else (None, None)
             if doc is None:
                 log.warning(
                     "MLS %s references unknown instance %s",
@@ -204,13 +207,18 @@ class MlsConsumer:
             if doc.status not in MLS_APPLIES_TO:
                 log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
                 return doc.id
-            await self.lifecycle.move(
-                s,
-                doc,
-                target,
-                Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}"),
-                reason=describe(status),
-            )
+            cause = Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}")
+            if delivered_to and delivered_to != meta.from_party:
+                # Only the AP the document went to may say what its receiver did with it.
+                await self.lifecycle.note(
+                    s,
+                    doc,
+                    cause,
+                    f"MLS refused, status unchanged: it came from access point "
+                    f"{meta.from_party}, but the document was delivered to {delivered_to}",
+                )
+                return doc.id
+            await self.lifecycle.move(s, doc, target, cause, reason=describe(status))
             meta_dict = dict(doc.meta or {})
             meta_dict["mls"] = {
                 "id": status.id,

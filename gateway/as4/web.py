@@ -8,6 +8,7 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from gateway.api.problems import Problem
 from gateway.as4.channel import As4Channel
 from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
+from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
 
 AS4 = web.AppKey("as4", As4Channel)
@@ -28,6 +30,7 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     """Mount ``POST /as4`` when ``[as4]`` is configured (the outbound service registers the
     ``as4`` transport itself, so ``gateway outbound run`` has it too)."""
     app.router.add_get("/v1/admin/reporting", reporting)
+    app.router.add_get("/v1/admin/mls/service-levels", mls_service_levels)
     settings = app[SETTINGS]
     if not configured(settings.as4):
         return None
@@ -55,3 +58,17 @@ async def reporting(request: web.Request) -> web.Response:
     if request.query.get("format") == "summary":
         return web.json_response(summarise(rows))
     return web.json_response({"rows": rows, "count": len(rows)})
+
+
+async def mls_service_levels(request: web.Request) -> web.Response:
+    """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
+    25 min per day, and the messages still waiting (access point wide: ``operator``)."""
+    require(request, "operator")
+    try:
+        days = int(request.query.get("days", "7"))
+    except ValueError as exc:
+        raise Problem(400, "bad-days", "days must be a whole number") from exc
+    if not 1 <= days <= 366:
+        raise Problem(400, "bad-days", "days must be between 1 and 366")
+    since = datetime.now(UTC) - timedelta(days=days)
+    return web.json_response(await service_levels(request.app[DB], since))

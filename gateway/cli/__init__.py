@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "gateway.outbound.cli",
     "gateway.responses.cli",
     "gateway.as4.cli",
+    "gateway.reporting.cli",
     "gateway.rendering.cli",
 ]
 

@@ -71,7 +71,15 @@ class OutboundSettings:
     per_receiver_concurrency: int = 4
     poll_interval: float = 0.5
     request_timeout: float = 30.0
-    sml_dns_suffix: str = "edelivery.tech.ec.europa.eu"
+    #: SML: "peppol-prod" | "peppol-test" (OpenPeppol's zones) | a custom DNS zone | "off".
+    sml: str = "peppol-prod"
+    #: Explicit SML zone; overrides ``sml`` when set (kept for older configurations).
+    sml_dns_suffix: str = ""
+    #: Also try the classic CNAME name when no U-NAPTR record exists (private networks only;
+    #: the Peppol SML publishes only NAPTR since 2026-02-01). Implies http for that SMP.
+    sml_cname_fallback: bool = False
+    #: Accept ``http://`` SMP URLs (private networks only; Peppol SMPs are HTTPS only).
+    smp_allow_http: bool = False
     smp_cache_ttl: float = 3600.0
     dns_server: str = ""
     #: PEM/DER files of the CAs that may sign SMP answers (Peppol SMP CA); required for discovery.
@@ -110,6 +118,16 @@ class As4Settings:
     country: str = ""
     #: MLS_TYPE we ask receiving APs for (ALWAYS_SEND | FAILURE_ONLY); "" requests no MLS.
     mls_type: str = "ALWAYS_SEND"
+
+
+@dataclass
+class ReportingSettings:
+    """Peppol Reporting (TSR/EUSR to OpenPeppol), see gateway.reporting."""
+
+    #: Send last month's TSR and EUSR between day 1 and 15 (only when [as4] is configured).
+    schedule: bool = True
+    #: Seconds between looks at the schedule (each process; a database claim keeps it once).
+    interval: float = 3600.0
 
 
 @dataclass
@@ -196,6 +214,7 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
     email_out: EmailOutSettings = field(default_factory=EmailOutSettings)
     folders: list[FolderSettings] = field(default_factory=list)

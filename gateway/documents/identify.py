@@ -229,6 +229,12 @@ def _identify_cii(root: etree._Element, info: DocumentInfo) -> None:
         )
 
 
+_REPORTING_ROOTS = {
+    "urn:fdc:peppol:transaction-statistics-report:1.0": "TransactionStatisticsReport",
+    "urn:fdc:peppol:end-user-statistics-report:1.1": "EndUserStatisticsReport",
+}
+
+
 def identify(tree: etree._ElementTree | etree._Element) -> DocumentInfo:
     """Summarise a parsed document. Never raises for unknown content: it reports what it saw."""
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
@@ -240,6 +246,11 @@ def identify(tree: etree._ElementTree | etree._Element) -> DocumentInfo:
     elif ns == CII and local == "CrossIndustryInvoice":
         info = DocumentInfo(ns, local, "cii", local)
         _identify_cii(root, info)
+    elif _REPORTING_ROOTS.get(ns) == local:
+        # Peppol TSR/EUSR: unqualified CustomizationID/ProfileID in the report's namespace.
+        info = DocumentInfo(ns, local, "peppol-reporting", local)
+        info.customization_id = (root.findtext(f"{{{ns}}}CustomizationID") or "").strip() or None
+        info.profile_id = (root.findtext(f"{{{ns}}}ProfileID") or "").strip() or None
     else:
         info = DocumentInfo(ns, local, "unknown", local)
     return info

@@ -109,6 +109,13 @@ class IntakePipeline:
         self._writer = BatchWriter(db, forwarding, self.lifecycle)
         #: Called with every stored document's result (e.g. Invoice Responses apply themselves).
         self.after_store: list[Callable[[IntakeResult], Awaitable[None]]] = []
+        #: Called with the id of a stranded document once it was routed to a tenant
+        #: (:mod:`gateway.inbound.routing`), after that commit; hooks must not raise.
+        self.after_route: list[Callable[[str], Awaitable[None]]] = []
+
+    async def routed(self, document_id: str) -> None:
+        for hook in self.after_route:
+            await hook(document_id)
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
@@ -138,11 +145,16 @@ class IntakePipeline:
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:
-    if fields["tenant"] is None:
+    return claims_of(fields["tenant"], fields["sha256"], fields["business_key"])
+
+
+def claims_of(tenant: str | None, sha256: str, business_key: str | None) -> dict[str, str]:
+    """The uniqueness claims an original of ``tenant`` holds (none without a tenant)."""
+    if tenant is None:
         return {}
-    out = {"sha256": fields["sha256"]}
-    if fields["business_key"]:
-        out["business-key"] = repo.sha256_hex(fields["business_key"])
+    out = {"sha256": sha256}
+    if business_key:
+        out["business-key"] = repo.sha256_hex(business_key)
     return out
 
 

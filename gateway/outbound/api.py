@@ -17,6 +17,7 @@ from gateway.api.auth import require
 from gateway.api.body import read_capped, read_multipart
 from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN
+from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused
@@ -114,6 +115,9 @@ async def submit(request: web.Request) -> web.Response:
     else:
         raw, attachments = await read_capped(request, limit), []
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    reissue = request.query.get("reissue", "false").lower()
+    if reissue not in ("true", "false"):
+        raise Problem(400, "bad-request", "reissue must be true or false.")
     try:
         result = await service.submit(
             principal.tenant,
@@ -122,8 +126,11 @@ async def submit(request: web.Request) -> web.Response:
             idempotency_key=key.strip() if key else None,
             actor=principal.actor,
             cause=principal.cause("api"),
+            reissue=reissue == "true",
             attachments=attachments,
         )
+    except DuplicateOutbound as exc:
+        raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc

@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--to", metavar="SCHEME:ID", help="receiver (default: the document's)")
     p.add_argument("--tenant", default="default", help="tenant that sends (default: default)")
     p.add_argument("--idempotency-key", help="submit at most once per key")
+    p.add_argument(
+        "--reissue", action="store_true", help="send again although this invoice was sent before"
+    )
     p.add_argument("--wait", action="store_true", help="deliver now and wait for the outcome")
     p.add_argument("--timeout", type=float, default=120.0, help="with --wait (seconds)")
     p.set_defaults(handler=lambda a: _run(_send(a)))
@@ -68,6 +71,7 @@ async def _migrated(service: Any) -> None:
 
 async def _send(args: argparse.Namespace) -> int:
     from gateway.outbound.api import item_dict
+    from gateway.outbound.duplicates import DuplicateOutbound
     from gateway.outbound.service import SubmissionRefused
     from gateway.validation import Validator
 
@@ -84,7 +88,12 @@ async def _send(args: argparse.Namespace) -> int:
                 idempotency_key=args.idempotency_key,
                 actor="cli",
                 channel="cli",
+                reissue=args.reissue,
             )
+        except DuplicateOutbound as exc:
+            out = {"code": "duplicate-outbound", "detail": str(exc), "original_id": exc.original_id}
+            print(json.dumps(out, indent=2), file=sys.stderr)
+            return 1
         except SubmissionRefused as exc:
             out = {"code": exc.code, "detail": exc.detail}
             if exc.report is not None:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from gateway.documents import DocumentInfo
 
 PARTICIPANT_SCHEME = "iso6523-actorid-upis"
+#: Longest participant identifier value (``0088:...``; Peppol Policy for use of Identifiers,
+#: 2026: 130 characters). Every column that holds one is String(300).
+MAX_PARTICIPANT_ID = 130
 DOCTYPE_SCHEME = "busdox-docid-qns"
 PROCESS_SCHEME = "cenbii-procid-ubl"
 
@@ -38,6 +41,11 @@ def participant_id(text: str) -> Identifier:
         scheme, value = PARTICIPANT_SCHEME, text
     if not value or ":" not in value:
         raise ValueError(f"not a participant id (want SCHEME:ID): {text!r}")
+    if len(value.strip()) > MAX_PARTICIPANT_ID:
+        raise ValueError(
+            f"participant id is {len(value.strip())} characters; Peppol allows "
+            f"{MAX_PARTICIPANT_ID}: {text[:40]!r}..."
+        )
     return Identifier(scheme.strip().lower(), value.strip().lower())
 
 

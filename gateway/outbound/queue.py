@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config.settings import OutboundSettings
 from gateway.lifecycle import BulkMove, Cause, Lifecycle
 from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.outbound.duplicates import DuplicateOutbound, original_of
 from gateway.outbound.errors import DeliveryError, PermanentError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
 from gateway.outbound.models import (
@@ -111,12 +112,15 @@ class OutboundQueue:
         idempotency_key: str | None = None,
         actor: str | None = None,
         cause: Cause | None = None,
+        claims: dict[str, str] | None = None,
         attachments: Sequence[Any] = (),
     ) -> tuple[OutboundItem, bool]:
         """Store ``document`` (status queued) and its queue item in one transaction.
 
         Returns ``(item, created)``; with an ``idempotency_key`` that was already used the
-        existing item comes back with ``created=False`` and nothing new is stored.
+        existing item comes back with ``created=False`` and nothing new is stored. ``claims``
+        (the duplicate guard's) are taken in the same transaction: when another original holds
+        one, :class:`~gateway.outbound.duplicates.DuplicateOutbound` is raised.
         """
         assert document.tenant is not None
         now = utcnow()
@@ -143,6 +147,8 @@ class OutboundQueue:
                 await repo.ensure_tenant(s, document.tenant)
                 s.add(document)
                 await s.flush()
+                if claims:
+                    repo.add_claims(s, document, claims)
                 s.add(item)
                 repo.add_attachments(s, document.id, attachments)
                 await self.lifecycle.started(
@@ -156,6 +162,11 @@ class OutboundQueue:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)
                 if existing is not None:
                     return existing, False
+            if claims:
+                async with self.db.read() as s:
+                    original = await original_of(s, document.tenant, claims)
+                if original is not None:
+                    raise DuplicateOutbound(original) from None
             raise
         return item, True
 

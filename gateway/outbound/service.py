@@ -20,7 +20,8 @@ from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Attachment, Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
-from gateway.outbound.discovery import Discovery
+from gateway.outbound.discovery import Discovery, sml_zone
+from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -86,7 +87,8 @@ class OutboundService:
     async def setup_discovery(self) -> None:
         """Enable SML/SMP discovery when trust anchors are configured (needed to verify SMPs)."""
         out = self.settings.outbound
-        if self.discovery is not None or not out.sml_dns_suffix:
+        zone = out.sml_dns_suffix or sml_zone(out.sml)
+        if self.discovery is not None or not zone:
             return
         if out.smp_verify_signature and not out.smp_trust_anchors:
             log.warning(
@@ -96,7 +98,10 @@ class OutboundService:
         self._session = aiohttp.ClientSession()
         self.discovery = Discovery.create(
             self._session,
-            zone=out.sml_dns_suffix,
+            zone=zone,
+            cname_fallback=out.sml_cname_fallback,
+            allow_http=out.smp_allow_http or out.sml_cname_fallback,
+            revocation=_smp_revocation(self.settings.as4, self._session),
             dns_server=out.dns_server,
             trust_anchors=out.smp_trust_anchors,
             verify_signatures=out.smp_verify_signature,
@@ -118,9 +123,17 @@ class OutboundService:
         channel: str = "api",
         cause: Cause | None = None,
         attachments: Sequence[Attachment] = (),
+        document_type: str | None = None,
+        process: str | None = None,
+        sender: str | None = None,
+        reissue: bool = False,
     ) -> Submitted:
-        """Validate, store and queue ``raw``; ``attachments`` (a PDF of the invoice, other
-        files) are stored with it and go along where the transport can carry them (e-mail)."""
+        """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
+        (Peppol identifiers with scheme) override what identification derives, for documents
+        that are not invoices (Peppol reports name neither). :class:`DuplicateOutbound` unless
+        ``reissue`` when the tenant already sent this invoice (gateway.outbound.duplicates).
+        ``attachments`` (a PDF of the invoice, other files) are stored with it and go along
+        where the transport can carry them (e-mail)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -151,22 +164,32 @@ class OutboundService:
             pid = participant_id(target)
         except ValueError as exc:
             raise SubmissionRefused("bad-receiver", str(exc), report) from exc
-        doctype, process = document_type_id(info), process_id(info)
+        doctype, proc = document_type_id(info), process_id(info)
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
         fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
         fields.pop("status_reason")
         fields["receiver_endpoint"] = pid.value
+        claims = claims_for(fields["kind"], fields["business_key"], pid.value)
+        if claims:
+            async with self.db.read() as s:
+                original = await original_of(s, tenant, claims)
+            if original is not None and not reissue:
+                raise DuplicateOutbound(original)
+            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+                fields["meta"] = {**fields["meta"], "reissue_of": original}
+                claims = {}
         item, created = await self.queue.enqueue(
             Document(**fields),
             receiver=pid.value,
-            sender=info.sender_endpoint or "",
-            document_type=str(doctype) if doctype else "",
-            process=str(process) if process else "",
+            sender=sender or info.sender_endpoint or "",
+            document_type=document_type or (str(doctype) if doctype else ""),
+            process=process or (str(proc) if proc else ""),
             idempotency_key=idempotency_key,
             actor=actor,
             cause=cause,
+            claims=claims,
             attachments=attachments,
         )
         if created:
@@ -190,3 +213,13 @@ class OutboundService:
         await self.transports.aclose()
         if self._session is not None:
             await self._session.close()
+
+
+def _smp_revocation(as4: Any, session: aiohttp.ClientSession) -> Any | None:
+    """OCSP/CRL for the SMP signing certificates, in the ``[as4] revocation`` mode (sharing
+    the discovery session, closed with it)."""
+    if as4.revocation == "off":
+        return None
+    from gateway.revocation import RevocationChecker
+
+    return RevocationChecker(as4.revocation, timeout=as4.revocation_timeout, session=session)

@@ -18,7 +18,12 @@ from sqlalchemy import select
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
 from gateway.api.auth import require
 from gateway.api.documents import int_param, read_json
-from gateway.api.hooks import StatusChanged, add_document_view, on_status_changed
+from gateway.api.hooks import (
+    StatusChanged,
+    add_document_view,
+    add_status_guard,
+    on_status_changed,
+)
 from gateway.api.problems import Problem
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
@@ -26,8 +31,9 @@ from gateway.responses import models as rm
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.service import ResponseService
+from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
+from gateway.store import repo
 from gateway.store.serialize import iso
 
 RESPONSES = web.AppKey("responses", ResponseService)
@@ -45,17 +51,19 @@ def setup(app: web.Application) -> ResponseService:
     app[RESPONSES] = service
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)
+    app[INTAKE].after_route.append(service.on_routed)
 
     async def emit(change: StatusChanged) -> None:
         if change.direction == "inbound":
             await emitter.on_status_changed(
-                change.document_id, change.status, change.reason, change.actor
+                change.document_id, change.status, change.reason, change.actor, change.key_id
             )
 
     async def view(session: Any, doc: Any) -> dict[str, Any]:
         return await document_view(session, doc, mapping)
 
     on_status_changed(app, emit)
+    add_status_guard(app, emitter.refusal, emitter.record_refusal)
     add_document_view(app, view)
     cfg = settings.responses
     timers = Timers(
@@ -73,6 +81,7 @@ def setup(app: web.Application) -> ResponseService:
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/v1/admin/responses", list_responses)
     app.router.add_post("/v1/admin/responses/rematch", rematch)
+    app.router.add_post("/v1/admin/responses/{id}/apply", apply_held)
     app.router.add_get("/v1/admin/responses/settings", get_settings)
     app.router.add_put("/v1/admin/responses/settings", put_settings)
     return service
@@ -109,6 +118,11 @@ def response_entry(rec: InvoiceResponseRecord, mapping: Mapping | None = None) -
         "notes": d.get("notes", []),
         "responding_party": d.get("responding_party"),
         "recipient_party": d.get("recipient_party"),
+        # What the channel proved about the sender, and who brought the response in.
+        "proof": d.get("proof"),
+        "vouched_by": d.get("vouched_by"),
+        "actor": d.get("actor"),  # sent responses: the key whose status change caused it
+        "copies": d.get("copies", []),
         "created_at": iso(rec.created_at),
     }
 
@@ -173,6 +187,33 @@ async def rematch(request: web.Request) -> web.Response:
     require(request, "admin")
     changed = await request.app[RESPONSES].sweep()
     return web.json_response({"changed": changed})
+
+
+async def apply_held(request: web.Request) -> web.Response:
+    """``POST /v1/admin/responses/{id}/apply`` ``{"reason"?, "actor"?}``: the tenant's admin
+    vouches for a *held* response (its channel proved nothing, e.g. e-mail) and applies it, as
+    if it had come with proof; the history names the admin key (and ``actor`` when given)."""
+    principal = require(request, "admin")
+    payload = await read_json(request)
+    reason, actor = payload.get("reason"), payload.get("actor")
+    if any(v is not None and not isinstance(v, str) for v in (reason, actor)):
+        raise Problem(422, "invalid-request", 'Send {"reason": text, "actor": text} (optional).')
+    seq = int_param(request.match_info["id"], "id")
+    who = principal.actor + (f" ({actor.strip()[:100]})" if actor and actor.strip() else "")
+    try:
+        rec = await request.app[RESPONSES].apply_held(
+            seq, principal.tenant, who, reason, principal.key_id
+        )
+    except repo.NotFound as exc:
+        raise Problem(404, "not-found", f"No received Invoice Response {seq}.") from exc
+    except NotHeld as exc:
+        raise Problem(
+            409,
+            "not-held",
+            f"Only held responses can be applied; this one is {exc.state}.",
+            state=exc.state,
+        ) from exc
+    return web.json_response(response_entry(rec, request.app[RESPONSES].mapping))
 
 
 async def get_settings(request: web.Request) -> web.Response:

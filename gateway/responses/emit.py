@@ -25,9 +25,9 @@ from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
 from gateway.inbound.intake import Submission
 from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
+from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
-from gateway.responses.service import INVOICE_KINDS, normalise
 from gateway.store import Database, repo
 from gateway.store.models import utcnow
 
@@ -139,18 +139,23 @@ class Emitter:
         self.limits = limits or ParseLimits()
 
     async def on_status_changed(
-        self, doc_id: str, status: str, reason: str | None = None, actor: str | None = None
+        self,
+        doc_id: str,
+        status: str,
+        reason: str | None = None,
+        actor: str | None = None,
+        key_id: str | None = None,
     ) -> InvoiceResponseRecord | None:
         """Emit the response for ``status`` if the mapping and the tenant want one. Never raises
         (the status change is committed; the outcome is recorded instead)."""
         try:
-            return await self._emit(doc_id, status, reason, actor)
+            return await self._emit(doc_id, status, reason, actor, key_id)
         except Exception:
             log.exception("sending an invoice response failed", extra={"document": doc_id})
             return None
 
     async def _emit(
-        self, doc_id: str, status: str, reason: str | None, actor: str | None
+        self, doc_id: str, status: str, reason: str | None, actor: str | None, key_id: str | None
     ) -> InvoiceResponseRecord | None:
         code = self.mapping.emit.get(status)
         if code is None:
@@ -161,6 +166,7 @@ class Emitter:
                 return None
             if not await emission_enabled(s, doc.tenant):
                 return None
+            refused = await self._not_the_buyer(s, doc)
             raw, _ = await repo.get_raw(s, doc_id, None)
         info = identify(parse_xml(raw, self.limits))
         content = ResponseContent(
@@ -191,12 +197,75 @@ class Emitter:
             invoice_id=doc.id,
             issue_date=content.issue_date,
             state=rm.NOT_SENT,
-            details={"reason": content.reason_text, "actor": actor},
+            details={"reason": content.reason_text, "actor": actor, "key": key_id},
         )
-        await self._deliver(rec, xml, doc.tenant)
+        if refused:  # the guard refused the move already; this catches any other caller
+            rec.detail = f"refused: {refused}"
+        else:
+            await self._deliver(rec, xml, doc.tenant)
         async with self.db.write() as s:
             s.add(rec)
         return rec
+
+    async def refusal(self, s: AsyncSession, doc: Any, status: str) -> str | None:
+        """Why moving purchase invoice ``doc`` to ``status`` must be refused (None: fine).
+
+        A move that would send an Invoice Response is refused when the tenant cannot speak for
+        the invoice's buyer: the response would claim to come from a participant the tenant
+        does not own (the attack of a tenant posting a copy of someone else's invoice)."""
+        if self.mapping.emit.get(status) is None:
+            return None
+        if doc.direction != "inbound" or doc.kind not in INVOICE_KINDS or not doc.tenant:
+            return None
+        if not await emission_enabled(s, doc.tenant):
+            return None
+        return await self._not_the_buyer(s, doc)
+
+    async def record_refusal(self, change: Any, reason: str) -> None:
+        """Keep a refused emission (see :meth:`refusal`) in the tenant's list: who tried what."""
+        code = self.mapping.emit.get(change.status)
+        try:
+            async with self.db.write() as s:
+                doc = await repo.get_document(s, change.document_id, None)
+                s.add(
+                    InvoiceResponseRecord(
+                        direction=rm.SENT,
+                        tenant=doc.tenant,
+                        imr_id="",
+                        sender=normalise(doc.receiver_endpoint),
+                        receiver=normalise(doc.sender_endpoint),
+                        referenced_id=doc.number,
+                        response_code=code,
+                        partial=False,
+                        status=change.status,
+                        invoice_id=doc.id,
+                        state=rm.NOT_SENT,
+                        detail=f"refused: {reason}",
+                        details={
+                            "actor": change.actor,
+                            "key": change.key_id,
+                            "reason": change.reason,
+                        },
+                    )
+                )
+        except Exception:  # the client gets its refusal regardless
+            log.exception("recording a refused invoice response failed")
+        log.warning(
+            "invoice response refused",
+            extra={"document": change.document_id, "actor": change.actor, "reason": reason},
+        )
+
+    async def _not_the_buyer(self, s: AsyncSession, doc: Any) -> str | None:
+        buyer = normalise(doc.receiver_endpoint)
+        owner = await repo.tenant_for_participant(s, buyer) if buyer else None
+        if owner == doc.tenant:
+            return None
+        return (
+            f"tenant {doc.tenant} does not own the invoice's buyer participant "
+            f"{buyer or '(none)'}, so it cannot send an Invoice Response for it; register the "
+            f"participant (gateway participants add) or switch responses off "
+            f"(gateway responses emit {doc.tenant} off)"
+        )
 
     async def _deliver(self, rec: InvoiceResponseRecord, xml: bytes, tenant: str) -> None:
         validator = self.intake.validator if self.intake is not None else None
@@ -215,12 +284,20 @@ class Emitter:
         async with self.db.read() as s:
             local = await repo.tenant_for_participant(s, rec.receiver)
         if local is not None and self.intake is not None:
+            key, person = rec.details.get("key"), rec.details.get("actor")
+            if person == f"key:{key}":  # no person named: the key is the actor
+                person = None
             result = await self.intake.submit(
                 Submission(
                     xml,
                     channel="local",
                     tenant=local,
-                    metadata={"from_tenant": tenant, "invoice_response_for": rec.invoice_id},
+                    metadata={
+                        "from_tenant": tenant,
+                        "from_key": key,
+                        "from_actor": person,
+                        "invoice_response_for": rec.invoice_id,
+                    },
                 )
             )
             rec.state = rm.DELIVERED_LOCALLY

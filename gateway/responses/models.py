@@ -23,7 +23,8 @@ RECEIVED, SENT = "received", "sent"
 # States of a received response.
 APPLIED = "applied"  # moved the invoice's status
 CONFLICT = "conflict"  # matched, but broke the sequencing rules: recorded, status unchanged
-REFUSED = "refused"  # from/to a party that is not the invoice's buyer/seller
+REFUSED = "refused"  # from/to a party that is not the invoice's buyer/seller, or forged
+HELD = "held"  # the channel does not prove the sender: kept for an admin, never applied by itself
 INVALID = "invalid"  # e.g. reason PPD without response code PD, unknown response code
 UNMATCHED = "unmatched"  # no invoice (yet); re-matched when it arrives
 WAITING = "waiting"  # the invoice is still being sent; applied once the queue is done with it
@@ -37,6 +38,7 @@ STATES = (
     APPLIED,
     CONFLICT,
     REFUSED,
+    HELD,
     INVALID,
     UNMATCHED,
     WAITING,

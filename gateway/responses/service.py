@@ -1,10 +1,14 @@
 """Applying received Invoice Responses to the sales invoices they answer.
 
-One write transaction per response: de-duplicate (sender + IMR id), check validity (PPD only
-with PD), match the invoice (referenced id + type, IMR sender = invoice buyer, IMR receiver =
-invoice seller), check the sequencing rules, then move the invoice's status, append history
-and queue a webhook event for the invoice's tenant. Every outcome is a row in
-``invoice_responses``; nothing but an applied response changes an invoice.
+One write transaction per response: check validity (PPD only with PD), judge whether the
+channel proves the sender (:mod:`gateway.responses.trust`; held and refused responses stop
+here), de-duplicate (sender + IMR id), match the invoice *of the tenant that received the
+response* (referenced id + type, IMR sender = invoice buyer, IMR receiver = invoice seller),
+check the sequencing rules, then move the invoice's status, append history and queue a webhook
+event for the invoice's tenant. Every outcome is a row in ``invoice_responses``; nothing but an
+applied response changes an invoice. Documents without a tenant (``unroutable``) are never
+handled: they are routed first (:mod:`gateway.inbound.routing`), and even then only applied
+with the channel's proof.
 """
 
 from __future__ import annotations
@@ -17,32 +21,31 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
+from gateway.documents import ParseLimits, XmlRefused
 from gateway.lifecycle import Cause, IllegalTransition, Lifecycle
 from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
 from gateway.lifecycle.vocabulary import IN_FLIGHT as QUEUE_STATUSES
 from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
+from gateway.responses.matching import Match, find_invoice, normalise
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.parse import (
-    CREDIT_NOTE_CODES,
     CUSTOMIZATION_ID,
     InvoiceResponse,
     is_invoice_response,
     parse_response,
 )
 from gateway.responses.rules import Step, conflict
+from gateway.responses.trust import HELD, Verdict, judge
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
 SOURCE = SOURCE_INVOICE_RESPONSE
-#: Inbound statuses of an Invoice Response document that mean "valid, go ahead".
-HANDLED_DOC_STATUSES = ("received", "forwarded", "unroutable")
-INVOICE_KINDS = ("Invoice", "CreditNote")
-#: Transient state between matching and applying (never committed).
-MATCHED = "matched"
+#: Inbound statuses of an Invoice Response document that mean "valid, go ahead". Not
+#: ``unroutable``: a response no tenant received is never applied (it is routed first).
+HANDLED_DOC_STATUSES = ("received", "forwarded")
 #: Outbound statuses the queue will still move (an Invoice Response waits for them to end).
 IN_FLIGHT = QUEUE_STATUSES
 #: Received responses the sweep tries again.
@@ -61,17 +64,14 @@ class IntakeResultLike(Protocol):
     report: Any
 
 
-def normalise(pid: str | None) -> str | None:
-    if not pid:
-        return None
-    try:
-        return repo.normalise_participant(pid)
-    except ValueError:
-        return pid.strip().lower()
-
-
 def dedupe_key(sender: str | None, imr_id: str) -> str:
     return repo.sha256_hex(f"{sender or ''}|{imr_id}")
+
+
+class ServedBy(Protocol):
+    """Which access point the sales invoice ``invoice_id`` was delivered to (None: unknown)."""
+
+    async def __call__(self, session: AsyncSession, invoice_id: str) -> str | None: ...
 
 
 class ResponseService:
@@ -88,6 +88,10 @@ class ResponseService:
         self.forwarder = forwarder
         self.limits = limits or ParseLimits()
         self.lifecycle = lifecycle or Lifecycle()
+        #: Set by the AS4 plug-in: an AS4 response must come from the AP the invoice went to.
+        self.served_by: ServedBy | None = None
+        #: Optional e-mail trust (per-tenant listed senders with DKIM); see trust.judge.
+        self.email_trust: Any = None
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -105,6 +109,19 @@ class ResponseService:
             log.exception(
                 "applying invoice response failed", extra={"document": result.document_id}
             )
+
+    async def on_routed(self, doc_id: str) -> None:
+        """Intake hook: a stranded document got its tenant; handle it if it is a response."""
+        async with self.db.read() as s:
+            doc = await repo.get_document(s, doc_id, None)
+        if not is_invoice_response(doc.customization_id) or doc.status not in HANDLED_DOC_STATUSES:
+            return
+        if doc.validation_status != "accepted":
+            return
+        try:
+            await self.handle_document(doc_id)
+        except Exception:
+            log.exception("applying a routed invoice response failed", extra={"document": doc_id})
 
     async def handle_document(self, doc_id: str) -> InvoiceResponseRecord:
         """Record and (if it matches and the rules allow) apply the stored response ``doc_id``."""
@@ -145,6 +162,7 @@ class ResponseService:
                         InvoiceResponseRecord.state.in_(RETRY_STATES),
                         exists().where(
                             Document.direction == "outbound",
+                            Document.tenant == InvoiceResponseRecord.tenant,
                             Document.number == InvoiceResponseRecord.referenced_id,
                         ),
                     )
@@ -181,7 +199,7 @@ class ResponseService:
             rec = self._record(doc, imr)
             s.add(rec)
             if rec.state == "":
-                await self._decide(s, rec)
+                await self._decide(s, rec, doc)
             await s.flush()
             return rec
 
@@ -208,7 +226,19 @@ class ResponseService:
             rec.status = self.mapping.status_for(code, imr.partial)
         return rec
 
-    async def _decide(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+    async def _decide(self, s: AsyncSession, rec: InvoiceResponseRecord, doc: Document) -> None:
+        invalid = self._invalid(rec)
+        if invalid:
+            rec.state, rec.detail = rm.INVALID, invalid
+            return
+        verdict = await judge(s, doc, rec.sender, email_trust=self.email_trust)
+        rec.details = {**(rec.details or {}), "proof": _proof(verdict)}
+        if not verdict.proven:
+            await self._hold(s, rec, verdict)
+            return
+        await self._dedupe_and_apply(s, rec)
+
+    async def _dedupe_and_apply(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
         key = dedupe_key(rec.sender, rec.imr_id)
         first = await s.scalar(
             select(InvoiceResponseRecord).where(InvoiceResponseRecord.dedupe_key == key)
@@ -222,11 +252,62 @@ class ResponseService:
             )
             return
         rec.dedupe_key = key
-        invalid = self._invalid(rec)
-        if invalid:
-            rec.state, rec.detail = rm.INVALID, invalid
-            return
         await self._match_and_apply(s, rec)
+
+    async def _hold(self, s: AsyncSession, rec: InvoiceResponseRecord, verdict: Verdict) -> None:
+        """Keep an unproven response for an admin, linked to the invoice it names, unchanged.
+
+        No dedupe key is taken (a forged copy must not block the real response)."""
+        rec.state = rm.HELD if verdict.outcome == HELD else rm.REFUSED
+        rec.detail = f"not applied: {verdict.how}"
+        invoice = (await self._match(s, rec)).invoice
+        if invoice is None:
+            return
+        rec.invoice_id = invoice.id  # the invoice's view lists it
+        if rec.state != rm.REFUSED:
+            return
+        # A proven forgery (a tenant speaking for a participant it does not own) is also noted
+        # in the invoice's history, with who tried.
+        by = verdict.submitted_by
+        await self.lifecycle.note(
+            s,
+            invoice,
+            Cause(
+                SOURCE,
+                role=COUNTERPART,
+                actor=_submitter(verdict),
+                tenant=by.get("tenant"),
+                key_id=by.get("key"),
+            ),
+            f"{rec.state}, status unchanged: {verdict.how}. {self.summary(rec)}",
+        )
+
+    async def apply_held(
+        self,
+        seq: int,
+        tenant: str,
+        actor: str,
+        reason: str | None = None,
+        key_id: str | None = None,
+    ) -> InvoiceResponseRecord:
+        """An admin of ``tenant`` vouches for the held response ``seq``: apply it now."""
+        async with self.db.write() as s:
+            rec = await s.get(InvoiceResponseRecord, seq, with_for_update=not self.db.is_sqlite)
+            if rec is None or rec.tenant != tenant or rec.direction != rm.RECEIVED:
+                raise repo.NotFound(f"no received response {seq}")
+            if rec.state != rm.HELD:
+                raise NotHeld(rec.state)
+            rec.details = {
+                **(rec.details or {}),
+                "vouched_by": {"actor": actor, "tenant": tenant, "key": key_id, "reason": reason},
+            }
+            rec.invoice_id = None
+            await self._dedupe_and_apply(s, rec)
+            rec.updated_at = utcnow()
+            await s.flush()
+        if self.forwarder is not None:
+            self.forwarder.wake()
+        return rec
 
     def _invalid(self, rec: InvoiceResponseRecord) -> str | None:
         code = rec.response_code or ""
@@ -250,9 +331,18 @@ class ResponseService:
             rec.updated_at = utcnow()
             return rec.state not in RETRY_STATES
 
+    async def _match(self, s: AsyncSession, rec: InvoiceResponseRecord) -> Match:
+        return await find_invoice(s, rec, self.limits, lock=not self.db.is_sqlite)
+
     async def _match_and_apply(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
-        invoice, state, detail = await self._match(s, rec)
-        rec.state, rec.detail = state, detail
+        found = await self._match(s, rec)
+        invoice = found.invoice
+        rec.state, rec.detail = found.state, found.detail
+        if found.copies:
+            rec.details = {**(rec.details or {}), "copies": found.copies}
+        if invoice is not None and (wrong_ap := await self._wrong_ap(s, rec, invoice)):
+            rec.state, rec.invoice_id, rec.detail = rm.REFUSED, invoice.id, wrong_ap
+            return
         if invoice is not None and invoice.status in IN_FLIGHT:
             # The queue still writes this invoice's status (sending -> delivered); applying now
             # would be overwritten, so the sweep applies it once delivery is settled.
@@ -263,70 +353,23 @@ class ResponseService:
         elif invoice is not None:
             await self._apply(s, rec, invoice)
 
-    # --- matching ------------------------------------------------------------------------------
+    async def _wrong_ap(
+        self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document
+    ) -> str | None:
+        """Why an AS4 response cannot be from the invoice's buyer (None: it can).
 
-    async def _match(
-        self, s: AsyncSession, rec: InvoiceResponseRecord
-    ) -> tuple[Document | None, str, str | None]:
-        stmt = select(Document).where(
-            Document.direction == "outbound",
-            Document.number == rec.referenced_id,
-            Document.kind.in_(INVOICE_KINDS),
-        )
-        if rec.tenant is not None:
-            stmt = stmt.where(Document.tenant == rec.tenant)
-        if not self.db.is_sqlite:
-            stmt = stmt.with_for_update()
-        wanted_kind = _kind_of(rec.referenced_type_code)
-        ref_date = (rec.details or {}).get("referenced_issue_date")
-        candidates = [
-            d
-            for d in await s.scalars(stmt.order_by(Document.seq.desc()).limit(50))
-            if (wanted_kind is None or d.kind == wanted_kind)
-            and (not ref_date or not d.issue_date or d.issue_date == ref_date)
-        ]
-        where = f" of tenant {rec.tenant}" if rec.tenant else ""
-        if not candidates:
-            return None, rm.UNMATCHED, f"no sales invoice {rec.referenced_id}{where} (yet)"
-        parties = [(d, *await self._parties(s, d)) for d in candidates]
-        for doc, seller, buyer in parties:
-            if seller == rec.receiver and buyer == rec.sender:
-                return doc, MATCHED, None
-        same_seller = [(d, b) for d, sl, b in parties if sl == rec.receiver]
-        if same_seller:
-            buyer = same_seller[0][1]
-            return (
-                None,
-                rm.REFUSED,
-                (
-                    f"the response's sender {rec.sender} is not the buyer ({buyer}) of sales "
-                    f"invoice {rec.referenced_id}; nothing changed"
-                ),
-            )
-        if rec.tenant is None:  # other tenants' invoices with this number are not ours to judge
-            return (
-                None,
-                rm.UNMATCHED,
-                f"no sales invoice {rec.referenced_id} of seller {rec.receiver}",
-            )
-        seller = parties[0][1]
+        The invoice went to the access point that the buyer's SMP named; its response must come
+        back from that access point (when the invoice went by AS4 and we know it)."""
+        by = ((rec.details or {}).get("proof") or {}).get("submitted_by") or {}
+        if by.get("channel") != "as4" or self.served_by is None:
+            return None
+        served = await self.served_by(s, invoice.id)
+        if not served or served == by.get("sending_ap"):
+            return None
         return (
-            None,
-            rm.REFUSED,
-            (
-                f"the response's receiver {rec.receiver} is not the seller ({seller}) of sales "
-                f"invoice {rec.referenced_id}; nothing changed"
-            ),
+            f"not applied: sales invoice {invoice.id} was delivered to access point {served}, "
+            f"but this response came from access point {by.get('sending_ap')}"
         )
-
-    async def _parties(self, s: AsyncSession, doc: Document) -> tuple[str | None, str | None]:
-        """(seller, buyer) endpoint ids of an invoice, read from the document itself."""
-        raw, _ = await repo.get_raw(s, doc.id, None)
-        try:
-            info = identify(parse_xml(raw, self.limits))
-        except XmlRefused:
-            return normalise(doc.seller_id), normalise(doc.buyer_id)
-        return normalise(info.seller.endpoint), normalise(info.buyer.endpoint)
 
     # --- applying ------------------------------------------------------------------------------
 
@@ -346,7 +389,7 @@ class ResponseService:
         assert rec.response_code is not None and rec.status is not None
         why = conflict(current, Step(rec.response_code, rec.partial))
         summary = self.summary(rec)
-        cause = Cause(SOURCE, role=COUNTERPART, actor=_actor(rec), tenant=rec.tenant)
+        cause = _cause(rec)
         if why is None:
             try:
                 await self.lifecycle.move(
@@ -355,7 +398,7 @@ class ResponseService:
             except IllegalTransition as exc:  # e.g. the issuer canceled the invoice already
                 why = exc.reason
             else:
-                rec.state, rec.detail = rm.APPLIED, None
+                rec.state = rm.APPLIED  # detail: what matching said (e.g. which copy)
                 rec.updated_at = utcnow()
                 return
         if last is not None and _issued(rec) < _issued(last):
@@ -389,18 +432,63 @@ class ResponseService:
         return " | ".join(parts)
 
 
-def _kind_of(type_code: str | None) -> str | None:
-    if not type_code:
-        return None
-    return "CreditNote" if type_code.strip() in CREDIT_NOTE_CODES else "Invoice"
-
-
 def _issued(rec: InvoiceResponseRecord) -> tuple[str, str]:
     return (rec.issue_date or "", rec.issue_time or "")
 
 
 def _actor(rec: InvoiceResponseRecord) -> str:
-    return f"imr:{rec.sender}"[:200]
+    """``imr:<sender>``, then who brought it in (channel proof) and who vouched for it."""
+    d = rec.details or {}
+    parts = [f"imr:{rec.sender}"]
+    proof = (d.get("proof") or {}).get("submitted_by") or {}
+    if proof:
+        parts.append(_who(proof))
+    if d.get("vouched_by"):
+        parts.append(f"vouched for by {d['vouched_by']['actor']}")
+    return " ".join(parts)[:200]
+
+
+def _who(by: dict[str, Any]) -> str:
+    channel = by.get("channel")
+    if channel == "as4":
+        return f"via as4 ap:{by.get('sending_ap')}"
+    if channel == "email":
+        return f"via email from {by.get('from') or by.get('mail_from')}"
+    bits = [f"via {channel}"]
+    if by.get("tenant"):
+        bits.append(f"tenant:{by['tenant']}")
+    if by.get("key"):
+        bits.append(f"key:{by['key']}")
+    if by.get("actor"):
+        bits.append(f"({by['actor']})")
+    return " ".join(bits)
+
+
+def _cause(rec: InvoiceResponseRecord) -> Cause:
+    """The history's cause of an applied response: the tenant and key that brought it in (or
+    vouched for it), the responding party as actor."""
+    d = rec.details or {}
+    by = (d.get("proof") or {}).get("submitted_by") or {}
+    tenant, key = by.get("tenant"), by.get("key")
+    if d.get("vouched_by"):
+        tenant, key = d["vouched_by"].get("tenant"), d["vouched_by"].get("key")
+    return Cause(SOURCE, role=COUNTERPART, actor=_actor(rec), tenant=tenant, key_id=key)
+
+
+def _submitter(verdict: Verdict) -> str:
+    return _who(verdict.submitted_by)[:200] if verdict.submitted_by else "unknown"
+
+
+def _proof(verdict: Verdict) -> dict[str, Any]:
+    return {"outcome": verdict.outcome, "how": verdict.how, "submitted_by": verdict.submitted_by}
+
+
+class NotHeld(Exception):
+    """Only held responses can be vouched for; ``state`` is what the response is."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"the response is {state}, not held")
+        self.state = state
 
 
 def today() -> dt.date:

@@ -22,6 +22,7 @@ from sqlalchemy import text
 
 from gateway.api import auth_middleware, problem_middleware
 from gateway.api.keycache import KeyCache
+from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
@@ -30,6 +31,7 @@ from gateway.lifecycle import Lifecycle
 from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
+from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
 from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
 from gateway.server.metrics import Metrics, gauge
@@ -84,11 +86,15 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
-    setup_responses(app)  # after outbound: sends Invoice Responses through its queue
-    # Inbound channels last: they may mount routes and feed the intake and the outbound queue.
+    responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
+    responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
+    # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
+    # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()
     app[CHANNELS] = registry.build(ChannelContext(app, settings, db, intake, app[OUTBOUND]))
     app.cleanup_ctx.append(_channels_lifecycle)
+    # Peppol reports travel through the outbound queue over AS4.
+    setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler)
     setup_rendering(app)

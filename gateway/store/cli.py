@@ -16,6 +16,10 @@ from typing import Any
 
 from gateway.cli import UsageError
 
+#: Kept here (not imported from the store) so ``gateway --help`` loads no SQLAlchemy.
+TENANT_SCOPES = ["submit", "read", "status", "admin"]
+OPERATOR_TENANT = "operator"
+
 Body = Callable[[Any, argparse.Namespace], Awaitable[int]]
 
 
@@ -28,9 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     keys = sub.add_parser("keys", help="API keys").add_subparsers(dest="keys_cmd", metavar="CMD")
     p = keys.add_parser("create", help="create a key (printed once)")
-    p.add_argument("--tenant", required=True)
+    p.add_argument("--tenant", help="the key's tenant (optional with --operator)")
+    p.add_argument("--scope", action="append", default=[], choices=TENANT_SCOPES)
     p.add_argument(
-        "--scope", action="append", required=True, choices=["submit", "read", "status", "admin"]
+        "--operator",
+        action="store_true",
+        help="service-provider key: the 'operator' scope acts across tenants "
+        f"(home tenant '{OPERATOR_TENANT}' unless --tenant is given)",
     )
     p.add_argument("--label")
     p.set_defaults(handler=_run(_keys_create))
@@ -113,8 +121,13 @@ async def _db_status(db: Any, args: argparse.Namespace) -> int:
 async def _keys_create(db: Any, args: argparse.Namespace) -> int:
     from gateway.store import repo
 
+    if not args.operator and (not args.tenant or not args.scope):
+        raise UsageError("give --tenant and at least one --scope (or --operator)")
+    tenant = args.tenant or OPERATOR_TENANT
     async with db.write() as s:
-        key, plaintext = await repo.create_api_key(s, args.tenant, args.scope, args.label)
+        key, plaintext = await repo.create_api_key(
+            s, tenant, args.scope, args.label, operator=args.operator
+        )
     print(plaintext)
     print(
         f"key id {key.id} for tenant {key.tenant}, scopes: {key.scopes} "
@@ -162,11 +175,32 @@ async def _keys_revoke(db: Any, args: argparse.Namespace) -> int:
 
 
 async def _participants_add(db: Any, args: argparse.Namespace) -> int:
+    # This handler is a composition root like `gateway serve`: it may use the intake's routing.
+    from gateway.config import load_settings
+    from gateway.forwarding import Forwarder
+    from gateway.inbound.routing import route_for_participant
+    from gateway.lifecycle import Cause, Lifecycle
+    from gateway.lifecycle.vocabulary import ADMIN
     from gateway.store import repo
 
     async with db.write() as s:
         row = await repo.add_participant(s, args.tenant, args.participant)
+        # Only writes delivery rows in this transaction; the running server sends them.
+        forwarder = Forwarder(db, load_settings(args.config).webhooks)
+        routed = await route_for_participant(
+            s,
+            row.tenant,
+            row.id,
+            lifecycle=Lifecycle(),
+            forwarding=forwarder,
+            cause=Cause("participants", role=ADMIN, actor="cli:participants add"),
+        )
     print(f"{row.id} -> {row.tenant}")
+    for r in routed:
+        extra = f" (duplicate of {r.duplicate_of})" if r.duplicate_of else ""
+        print(f"routed {r.document_id}: {r.previous} -> {r.status}{extra}", file=sys.stderr)
+    if routed:
+        print(f"{len(routed)} stranded document(s) routed to {row.tenant}", file=sys.stderr)
     return 0
 
 

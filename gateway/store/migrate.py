@@ -24,6 +24,7 @@ MIGRATION_PACKAGES = [
     "gateway.responses",
     "gateway.as4",
     "gateway.lifecycle",
+    "gateway.reporting",
 ]
 
 _HERE = Path(__file__).resolve().parent

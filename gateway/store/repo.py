@@ -29,6 +29,10 @@ from gateway.store.models import (
 )
 
 SCOPES = ("submit", "read", "status", "admin")
+#: The service provider's scope: acts across tenants (routing stranded documents, management).
+#: Only ``gateway keys create --operator`` grants it; tenant scopes, ``admin`` included, never
+#: imply it.
+OPERATOR = "operator"
 KEY_PREFIX = "gw_"
 
 
@@ -55,16 +59,28 @@ async def ensure_tenant(session: AsyncSession, name: str) -> Tenant:
 
 
 async def create_api_key(
-    session: AsyncSession, tenant: str, scopes: Sequence[str], label: str | None = None
+    session: AsyncSession,
+    tenant: str,
+    scopes: Sequence[str],
+    label: str | None = None,
+    *,
+    operator: bool = False,
 ) -> tuple[ApiKey, str]:
     """Create a key and return it with its plaintext (shown once, never stored).
 
     The secret has 256 bits of entropy, so a plain SHA-256 is enough to make the stored value
     useless to a thief; a slow password hash would only slow every request down.
+    ``operator=True`` adds the cross-tenant :data:`OPERATOR` scope; nothing else can grant it,
+    so a tenant's own key management (admin scope) can never mint one.
     """
     unknown = set(scopes) - set(SCOPES)
-    if unknown or not scopes:
-        raise ValueError(f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes)}")
+    if unknown or not (scopes or operator):
+        hint = " (the operator scope comes only with --operator)" if OPERATOR in unknown else ""
+        raise ValueError(
+            f"scopes must be among {', '.join(SCOPES)}; got {', '.join(scopes) or 'none'}{hint}"
+        )
+    if operator:
+        scopes = [*scopes, OPERATOR]
     await ensure_tenant(session, tenant)
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)

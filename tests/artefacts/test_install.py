@@ -67,7 +67,7 @@ def test_manifest_pins_every_shared_file() -> None:
 def test_install_from_folder_and_list(tmp_path: Path) -> None:
     target = tmp_path / "artefacts"
     info = install_artefacts(str(ARTEFACTS_SOURCE), target)
-    assert len(info["bundles"]) == len(load_manifest())
+    assert len(info["bundles"]) == len(load_manifest())  # every pinned bundle
     assert (target / "ubl-2.1/xsd/maindoc/UBL-Invoice-2.1.xsd").is_file()
     listed = installed_info(target, verify=True)
     assert listed and all(b["verified"] for b in listed["bundles"])

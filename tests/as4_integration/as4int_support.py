@@ -103,10 +103,11 @@ def node_settings(
                 "retry_max": 0.5,
                 "poll_interval": 0.05,
                 "request_timeout": 10.0,
-                "sml_dns_suffix": "",
+                "sml": "off",
                 "workers": 4,
             },
             "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
+            "reporting": {"schedule": False},  # tests send reports explicitly
             "routes": routes or [],
         },
     )

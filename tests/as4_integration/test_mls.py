@@ -9,6 +9,7 @@ invoice B's validation rejects, to rejected_by_recipient with the issue lines in
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,27 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     await wait_for(both_reported)
     assert await kinds(a) == [("inbound", "mls"), ("outbound", "business")]
     assert await kinds(b) == [("inbound", "business"), ("outbound", "mls")]
+
+    # Service levels: B sent its MLS within 20 minutes, A received it within 25.
+    async def levels(node: Node) -> dict[str, Any]:
+        key = await node.key("ops", "admin")
+        async with node.http.get(
+            node.url + "/v1/admin/mls/service-levels?days=2",
+            headers={"Authorization": f"Bearer {key}"},
+        ) as resp:
+            assert resp.status == 200
+            return await resp.json()
+
+    at_b, at_a = await levels(b), await levels(a)
+    today = datetime.now(UTC).date().isoformat()
+    assert [(d["day"], d["messages"], d["within"], d["share"]) for d in at_b["sent"]] == [
+        (today, 1, 1, 1.0)
+    ]
+    assert at_b["waiting_to_send"] == [] and at_b["received"] == []
+    assert [(d["messages"], d["within"], d["meets_target"]) for d in at_a["received"]] == [
+        (1, 1, True)
+    ]
+    assert at_a["waiting_to_receive"] == [] and at_a["sent"] == []
 
 
 async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:

@@ -101,7 +101,7 @@ async def test_sales_invoice_events_and_inbox(gw_factory: Any) -> None:
     assert delivered["event"] == "outbound.delivered"
     assert delivered["document"]["id"] == inv
 
-    stored = await gw.receive(key, response("AP", "R-2", "S-1"))
+    stored = await gw.hand_in_response(key, response("AP", "R-2", "S-1"))  # held, vouched for
     got = [e for _, e in await events(gw, 3)]
     kinds = sorted((e["event"], e["document"]["id"]) for e in got)
     assert ("document.status_changed", inv) in kinds

@@ -10,7 +10,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from gateway.outbound.discovery import Discovery, cname_name, lookup_smp, make_resolver, naptr_name
+from gateway.outbound.discovery import (
+    Discovery,
+    cname_name,
+    lookup_smp,
+    make_resolver,
+    naptr_name,
+    sml_zone,
+)
 from gateway.outbound.errors import PermanentError
 from gateway.outbound.identifiers import Identifier, participant_id
 from tests.outbound.dnsserver import DnsServer
@@ -49,9 +56,20 @@ async def test_naptr_lookup(dns_server: DnsServer) -> None:
     name = naptr_name(pid, ZONE)
     dns_server.add(name, "NAPTR", '10 100 "U" "Meta:SMP" "!^.*$!http://smp.example.test/!" .')
     resolver = make_resolver(f"127.0.0.1:{dns_server.port}", timeout=2)
-    result = await lookup_smp(pid, ZONE, resolver)
+    result = await lookup_smp(pid, ZONE, resolver, allow_http=True)
     assert (result.smp_url, result.method) == ("http://smp.example.test", "naptr")
     assert (name.lower(), "NAPTR") in dns_server.queries
+    # 2026 rules by default: an http SMP is refused, https accepted.
+    with pytest.raises(PermanentError) as err:
+        await lookup_smp(pid, ZONE, resolver)
+    assert err.value.code == "smp-not-https"
+    other = participant_id("0088:5790000435976")
+    dns_server.add(
+        naptr_name(other, ZONE),
+        "NAPTR",
+        '10 100 "U" "Meta:SMP" "!^.*$!https://smp.example.test/!" .',
+    )
+    assert (await lookup_smp(other, ZONE, resolver)).smp_url == "https://smp.example.test"
 
 
 async def test_cname_fallback_and_unknown_receiver(dns_server: DnsServer) -> None:
@@ -60,12 +78,28 @@ async def test_cname_fallback_and_unknown_receiver(dns_server: DnsServer) -> Non
     dns_server.add(classic, "CNAME", "smp.example.test.")
     dns_server.add("smp.example.test", "A", "127.0.0.1")
     resolver = make_resolver(f"127.0.0.1:{dns_server.port}", timeout=2)
-    result = await lookup_smp(pid, ZONE, resolver)
+    # NAPTR only by default: the classic record is never asked for.
+    with pytest.raises(PermanentError) as err:
+        await lookup_smp(pid, ZONE, resolver)
+    assert err.value.code == "unknown-receiver"
+    assert (classic.lower(), "A") not in dns_server.queries
+    result = await lookup_smp(pid, ZONE, resolver, cname_fallback=True)
     assert result.method == "cname"
     assert result.smp_url == f"http://{classic.lower()}"
     with pytest.raises(PermanentError) as err:
-        await lookup_smp(participant_id("0088:999"), ZONE, resolver)
+        await lookup_smp(participant_id("0088:999"), ZONE, resolver, cname_fallback=True)
     assert err.value.code == "unknown-receiver"
+
+
+def test_sml_presets_and_participant_id_length() -> None:
+    assert sml_zone("peppol-prod") == "participant.sml.prod.tech.peppol.org"
+    assert sml_zone("peppol-test") == "participant.sml.test.tech.peppol.org"
+    assert sml_zone("sml.private.example.") == "sml.private.example"
+    assert sml_zone("off") == sml_zone("") == ""
+    longest = "0088:" + "a" * 125
+    assert participant_id(longest).value == longest
+    with pytest.raises(ValueError, match="130"):
+        participant_id(longest + "b")
 
 
 @pytest.fixture
@@ -82,10 +116,15 @@ async def smp(smp_signer: KeyPair) -> SmpServer:
 
 
 async def _discovery(
-    session: aiohttp.ClientSession, dns: DnsServer, smp: SmpServer, anchor: Path
+    session: aiohttp.ClientSession,
+    dns: DnsServer,
+    smp: SmpServer,
+    anchor: Path,
+    pid: str = PID,
+    **kw: object,
 ) -> Discovery:
     dns.add(
-        naptr_name(participant_id(PID), ZONE),
+        naptr_name(participant_id(pid), ZONE),
         "NAPTR",
         f'10 100 "U" "Meta:SMP" "!^.*$!{smp.base_url}!" .',
     )
@@ -96,6 +135,7 @@ async def _discovery(
         trust_anchors=[str(anchor)],
         ttl=60,
         timeout=5,
+        **{"allow_http": True, **kw},  # the loopback SMP speaks http
     )
 
 
@@ -157,6 +197,7 @@ async def test_tampered_or_untrusted_smp_answers_are_refused(
             trust_anchors=[str(stranger)],
             ttl=60,
             timeout=5,
+            allow_http=True,
         )
         with pytest.raises(PermanentError) as err:
             await disc.endpoints(PID, ident(DOCTYPE), ident(PROCESS))
@@ -166,3 +207,29 @@ async def test_tampered_or_untrusted_smp_answers_are_refused(
         disc = await _discovery(session, dns_server, smp, anchor)
         eps = await disc.endpoints(PID, ident(DOCTYPE), ident(PROCESS))
         assert eps[0].url == "https://ap.example.test/as4"
+
+
+async def test_discovery_of_a_130_character_participant(
+    tmp_path: Path, dns_server: DnsServer, smp: SmpServer, smp_ca: KeyPair
+) -> None:
+    long_pid = "iso6523-actorid-upis::0088:" + "7" * 125
+    smp.entries.append(Published(long_pid, DOCTYPE, PROCESS, "https://ap.example.test/long"))
+    anchor = tmp_path / "smp-ca.pem"
+    smp_ca.write_cert(anchor)
+    async with aiohttp.ClientSession() as session:
+        disc = await _discovery(session, dns_server, smp, anchor, pid=long_pid)
+        eps = await disc.endpoints(long_pid.split("::")[1], ident(DOCTYPE), ident(PROCESS))
+        assert eps[0].url == "https://ap.example.test/long"
+
+
+async def test_default_discovery_refuses_an_http_smp(
+    tmp_path: Path, dns_server: DnsServer, smp: SmpServer, smp_ca: KeyPair
+) -> None:
+    smp.entries.append(Published(PID, DOCTYPE, PROCESS, "https://ap.example.test/as4"))
+    anchor = tmp_path / "smp-ca.pem"
+    smp_ca.write_cert(anchor)
+    async with aiohttp.ClientSession() as session:
+        disc = await _discovery(session, dns_server, smp, anchor, allow_http=False)
+        with pytest.raises(PermanentError) as err:
+            await disc.endpoints(PID, ident(DOCTYPE), ident(PROCESS))
+        assert err.value.code == "smp-not-https" and smp.requests == []

@@ -78,7 +78,7 @@ async def test_corpus_response_applied(
     )
     invoice_id = await gw.send_invoice(seller, invoice)
 
-    stored = await gw.receive(seller, raw)
+    stored = await gw.hand_in_response(seller, raw)
     assert stored["validation"]["scenario"] == "peppol-invoice-response-3"
     assert stored["status"] == "received"
 

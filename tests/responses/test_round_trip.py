@@ -114,6 +114,7 @@ async def test_remote_round_trip_through_outbound_queue(
 ) -> None:
     gw = await gw_factory()
     a, b = await gw.key("tenant-a"), await gw.key("tenant-b")  # A's id is not local here
+    await gw.participant("tenant-b", BUYER)  # B may only answer for a buyer id it owns
     sales_id, purchase_id = await _deliver_to_buyer(gw, a, b, make_invoice)
     await gw.call("PUT", b, "/v1/admin/responses/settings", json={"emit_responses": True})
 
@@ -133,7 +134,7 @@ async def test_remote_round_trip_through_outbound_queue(
     assert b"ApplicationResponse" in wire and b"Order number missing" in wire
     await _assert_valid_t111(validator, wire)
 
-    await gw.receive(a, wire)  # A's access point hands the response in
+    await gw.hand_in_response(a, wire)  # A's access point hands the response in
     sales = await gw.doc(a, sales_id)
     assert sales["status"] == "rejected"
     [resp] = sales["invoice_responses"]

@@ -54,7 +54,7 @@ async def _setup(gw_factory: Any, make_invoice: Any, **settings: Any) -> tuple[A
 
 
 async def _apply(gw: Any, key: str, raw: bytes) -> dict[str, Any]:
-    stored = await gw.receive(key, raw)
+    stored = await gw.hand_in_response(key, raw)
     assert stored["validation"]["accepted"], stored["validation"]
     return stored
 
@@ -215,7 +215,7 @@ async def test_ppd_without_pd_is_invalid(gw_factory: Any, make_invoice: Any) -> 
 async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> None:
     gw = await gw_factory(rematch_interval=0.1)
     key = await gw.key("seller-co")
-    early = await gw.receive(key, imr("AP", "early-1"))
+    early = await gw.hand_in_response(key, imr("AP", "early-1"))
     status, listing = await gw.call("GET", key, "/v1/admin/responses?state=unmatched")
     assert status == 200
     [item] = listing["items"]
@@ -238,7 +238,7 @@ async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> Non
 async def test_rematch_endpoint(gw_factory: Any, make_invoice: Any) -> None:
     gw = await gw_factory()  # no timer: the admin triggers it
     key = await gw.key("seller-co")
-    await gw.receive(key, imr("CA", "c1", reason="PAY"))
+    await gw.hand_in_response(key, imr("CA", "c1", reason="PAY"))
     inv = await gw.send_invoice(
         key, make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     )

@@ -62,7 +62,7 @@ class SmpTrust:
                 certs.append(x509.load_der_x509_certificate(data))
         return cls(certs, verify=verify)
 
-    def _verify_chain(self, chain: list[x509.Certificate], now: datetime) -> x509.Certificate:
+    def _verify_chain(self, chain: list[x509.Certificate], now: datetime) -> list[x509.Certificate]:
         ee_policy = ExtensionPolicy.permit_all().require_present(
             x509.KeyUsage, Criticality.AGNOSTIC, _require_signing
         )
@@ -81,8 +81,7 @@ class SmpTrust:
         for leaf in chain:
             others = [c for c in chain if c is not leaf]
             try:
-                verifier.verify(leaf, others)
-                return leaf
+                return list(verifier.verify(leaf, others).chain)  # leaf, ..., anchor
             except VerificationError as exc:
                 last = exc
         raise PermanentError(
@@ -90,8 +89,13 @@ class SmpTrust:
         )
 
     def verify(self, root: etree._Element) -> etree._Element:
+        return self.verify_signer(root)[0]
+
+    def verify_signer(self, root: etree._Element) -> tuple[etree._Element, list[x509.Certificate]]:
+        """The signed element and the signer's verified chain (leaf first; empty when
+        verification is off)."""
         if not self.enabled:
-            return root
+            return root, []
         certs = root.findall(f".//{{{DS}}}Signature/{{{DS}}}KeyInfo//{{{DS}}}X509Certificate")
         if not certs:
             raise PermanentError("SMP answer is not signed", "smp-unsigned")
@@ -101,7 +105,8 @@ class SmpTrust:
             raise PermanentError(
                 f"SMP signature certificate unreadable: {exc}", "smp-bad-signature"
             ) from exc
-        leaf = self._verify_chain(chain, datetime.now(UTC))
+        verified = self._verify_chain(chain, datetime.now(UTC))
+        leaf = verified[0]
         try:
             result = XMLVerifier().verify(root, x509_cert=leaf)
         except (SignXMLException, InvalidInput, ValueError) as exc:
@@ -109,7 +114,7 @@ class SmpTrust:
         signed = result.signed_xml if not isinstance(result, list) else result[0].signed_xml
         if signed is None:
             raise PermanentError("SMP signature covers nothing", "smp-bad-signature")
-        return signed
+        return signed, verified
 
 
 def _b64(text: str) -> bytes:

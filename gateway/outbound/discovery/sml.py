@@ -1,10 +1,11 @@
 """SML lookup: participant id -> the base URL of the SMP that publishes its capabilities.
 
-Current Peppol SML (since 2024): a U-NAPTR record with service ``Meta:SMP`` at
-``<base32(sha256(lower(value))) without padding>.<scheme>.<zone>`` whose regexp yields the
-SMP URL. The classic form, still served during the migration, is a CNAME/A record at
-``B-<md5 hex(lower(value))>.<scheme>.<zone>`` whose host name *is* the SMP (``http://`` on
-port 80). We ask for NAPTR first and fall back to the classic name, as the spec allows.
+Peppol SML since 2026-02-01 (run by OpenPeppol: :data:`SML_PRESETS`): only a U-NAPTR record
+with service ``Meta:SMP`` at ``<base32(sha256(lower(value))) without padding>.<scheme>.<zone>``,
+whose regexp yields the SMP URL, and SMPs are HTTPS only. Both are the default here. The
+classic form - a CNAME/A record at ``B-<md5 hex(lower(value))>.<scheme>.<zone>`` whose host
+name *is* the SMP (``http://`` on port 80) - is looked up only with ``cname_fallback`` (a
+private network that still runs an old SML), and ``http`` SMP URLs only with ``allow_http``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,20 @@ import dns.resolver
 
 from gateway.outbound.errors import PermanentError, TransientError
 from gateway.outbound.identifiers import Identifier
+
+#: ``[outbound] sml`` presets: the OpenPeppol SML zones; any other value is a custom zone.
+SML_PRESETS = {
+    "peppol-prod": "participant.sml.prod.tech.peppol.org",
+    "peppol-test": "participant.sml.test.tech.peppol.org",
+}
+
+
+def sml_zone(sml: str) -> str:
+    """A preset name or a custom zone -> the DNS zone ("" / "off" -> "": no discovery)."""
+    sml = sml.strip()
+    if sml.lower() in ("", "off"):
+        return ""
+    return SML_PRESETS.get(sml.lower(), sml.strip("."))
 
 
 def naptr_name(pid: Identifier, zone: str) -> str:
@@ -71,7 +86,24 @@ def apply_naptr_regexp(regexp: str, subject: str) -> str:
     return match.expand(repl)
 
 
-async def lookup_smp(pid: Identifier, zone: str, resolver: dns.asyncresolver.Resolver) -> SmlResult:
+def _checked_url(url: str, allow_http: bool, name: str) -> str:
+    if url.startswith("https://") or (allow_http and url.startswith("http://")):
+        return url.rstrip("/")
+    raise PermanentError(
+        f"SML record {name} points at {url!r}: Peppol SMPs are HTTPS only "
+        "(set outbound.smp_allow_http for a private network)",
+        "smp-not-https",
+    )
+
+
+async def lookup_smp(
+    pid: Identifier,
+    zone: str,
+    resolver: dns.asyncresolver.Resolver,
+    *,
+    cname_fallback: bool = False,
+    allow_http: bool = False,
+) -> SmlResult:
     """Find the SMP for ``pid``; PermanentError if the participant is not registered."""
     name = naptr_name(pid, zone)
     try:
@@ -87,13 +119,18 @@ async def lookup_smp(pid: Identifier, zone: str, resolver: dns.asyncresolver.Res
         for rec in candidates:
             url = apply_naptr_regexp(rec.regexp.decode(), name)
             if url.startswith(("http://", "https://")):
-                return SmlResult(url.rstrip("/"), "naptr", name)
+                return SmlResult(_checked_url(url, allow_http, name), "naptr", name)
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
         pass
     except ValueError as exc:
         raise PermanentError(f"SML answer for {pid} unusable: {exc}", "sml-bad-record") from exc
     except dns.exception.DNSException as exc:
         raise TransientError(f"SML lookup of {name} failed: {exc}", "sml-unavailable") from exc
+    if not cname_fallback:
+        raise PermanentError(
+            f"receiver {pid} is not registered in the SML ({zone}): no U-NAPTR record at {name}",
+            "unknown-receiver",
+        )
 
     classic = cname_name(pid, zone)
     try:
@@ -104,4 +141,5 @@ async def lookup_smp(pid: Identifier, zone: str, resolver: dns.asyncresolver.Res
         ) from exc
     except dns.exception.DNSException as exc:
         raise TransientError(f"SML lookup of {classic} failed: {exc}", "sml-unavailable") from exc
+    # The classic form only knows plain HTTP on port 80: opting into it is opting into http.
     return SmlResult(f"http://{classic.lower()}", "cname", classic)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote, unquote
 
 import aiohttp
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from gateway.documents import ParseLimits, XmlRefused, parse_xml
@@ -46,13 +48,63 @@ def _id_matches(node: etree._Element | None, ident: Identifier) -> bool:
     return scheme == ident.scheme.lower() and node.text.strip() == ident.value
 
 
+def _matches_uid(uid: str, cert: x509.Certificate) -> bool:
+    """Peppol SMP 1.x: a Redirect's CertificateUID names the certificate that must sign the
+    redirected answer (its subject, or the subject's CN / serialNumber)."""
+    wanted = " ".join(uid.split()).lower()
+    subject = cert.subject
+    candidates = {
+        subject.rfc4514_string().lower(),
+        ",".join(a.rfc4514_string() for a in reversed(list(subject))).lower(),
+    }
+    for oid in (NameOID.COMMON_NAME, NameOID.SERIAL_NUMBER):
+        candidates.update(str(a.value).lower() for a in subject.get_attributes_for_oid(oid))
+    return wanted in {" ".join(c.split()) for c in candidates}
+
+
 class SmpClient:
-    def __init__(self, session: aiohttp.ClientSession, trust: SmpTrust, timeout: float = 15.0):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        trust: SmpTrust,
+        timeout: float = 15.0,
+        *,
+        allow_http: bool = False,
+        revocation: Any | None = None,
+    ):
         self.session = session
         self.trust = trust
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.allow_http = allow_http
+        #: ``gateway.revocation.RevocationChecker`` for the SMP signing certificates (or None)
+        self.revocation = revocation
+
+    async def _verified(
+        self, root: etree._Element
+    ) -> tuple[etree._Element, list[x509.Certificate]]:
+        signed, chain = self.trust.verify_signer(root)
+        if self.revocation is not None and len(chain) >= 2:
+            from gateway.revocation import CertificateRevoked, RevocationError
+
+            try:
+                await self.revocation.check(chain[0], chain[1])
+            except CertificateRevoked as exc:
+                raise PermanentError(
+                    f"SMP signing certificate revoked: {exc.reason}", "smp-certificate-revoked"
+                ) from exc
+            except RevocationError as exc:
+                raise TransientError(
+                    f"SMP signing certificate: {exc.reason}", "smp-revocation-unavailable"
+                ) from exc
+        return signed, chain
 
     async def _get(self, url: str, what: str) -> etree._Element:
+        if not url.startswith("https://") and not (self.allow_http and url.startswith("http://")):
+            raise PermanentError(
+                f"SMP URL {url!r} is not https (Peppol SMPs are HTTPS only; "
+                "outbound.smp_allow_http allows http on a private network)",
+                "smp-not-https",
+            )
         try:
             async with self.session.get(url, timeout=self.timeout, allow_redirects=False) as resp:
                 if resp.status == 404:
@@ -90,10 +142,22 @@ class SmpClient:
         root = await self._get(url, f"service metadata for {doctype.value}")
         redirect = root.find(".//{*}Redirect")
         if redirect is not None and redirect.get("href"):
-            # One hop only (SMP spec); the redirect itself must be signed by our SMP.
-            self.trust.verify(root)
-            root = await self._get(redirect.get("href") or "", "redirected service metadata")
-        signed = self.trust.verify(root)
+            # One hop only (SMP spec); the redirect itself must be signed by our SMP, and the
+            # answer it points at by the certificate its CertificateUID names.
+            signed_redirect, _ = await self._verified(root)
+            target = signed_redirect.find(".//{*}Redirect")
+            href = (target.get("href") if target is not None else None) or ""
+            uid = (target.findtext("{*}CertificateUID") if target is not None else None) or ""
+            root = await self._get(href, "redirected service metadata")
+            signed, chain = await self._verified(root)
+            if chain and not (uid.strip() and _matches_uid(uid, chain[0])):
+                raise PermanentError(
+                    f"redirected SMP answer is signed by {chain[0].subject.rfc4514_string()}, "
+                    f"not by the certificate the redirect names ({uid.strip() or 'none'})",
+                    "smp-redirect-certificate",
+                )
+            return self._parse(signed, pid, doctype, process)
+        signed, _ = await self._verified(root)
         return self._parse(signed, pid, doctype, process)
 
     def _parse(

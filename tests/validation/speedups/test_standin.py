@@ -174,6 +174,11 @@ def test_the_pinned_stylesheets_are_understood_and_never_read_attachments(
     ).find(f".//{BINARY_CII}")
     for scenario in engine.scenarios:
         reads = engine.reads(scenario)
+        if scenario.id in ("peppol-tsr-1.0", "peppol-eusr-1.1"):
+            # Peppol reports carry no attachments; their rules use key(), which the analysis
+            # does not model, so it counts them as reading everything (no stand-ins): safe.
+            assert reads.unknown, scenario.id
+            continue
         assert not reads.unknown, (scenario.id, reads.unknown)
         assert not reads.broad, (scenario.id, reads.broad)
         if scenario.id.startswith(("peppol-bis3", "xrechnung", "en16931")):

@@ -1,0 +1,82 @@
+"""Operator routes across tenants: list stranded documents, route one to a tenant.
+
+- ``GET /v1/admin/unrouted``: documents stored without a tenant (unroutable, or refused input
+  no tenant could be told about), oldest first, keyset-paged.
+- ``POST /v1/admin/documents/{id}/route`` ``{"tenant": T, "reason"?: str, "actor"?: str}``:
+  gives the document to ``T`` (see :mod:`gateway.inbound.routing` for what that means).
+
+Both need an operator key (``gateway keys create --operator``): a tenant's admin must never see
+or claim documents that are not (yet) its own.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from gateway.api.auth import require_operator
+from gateway.api.documents import int_param, read_json
+from gateway.api.problems import Problem
+from gateway.inbound.routing import RoutingRefused, route_document
+from gateway.lifecycle.vocabulary import ADMIN
+from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE
+from gateway.store import Document, repo
+from gateway.store.serialize import document_summary
+
+MAX_PAGE = 200
+
+
+async def list_unrouted(request: web.Request) -> web.Response:
+    require_operator(request)
+    after = int_param(request.query.get("cursor", "0"), "cursor")
+    limit = min(max(int_param(request.query.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    stmt = (
+        select(Document)
+        .where(Document.tenant.is_(None), Document.seq > after)
+        .order_by(Document.seq)
+        .limit(limit)
+    )
+    async with request.app[DB].read() as s:
+        docs = list(await s.scalars(stmt))
+    return web.json_response(
+        {
+            "items": [document_summary(d) for d in docs],
+            "next_cursor": str(docs[-1].seq) if len(docs) == limit else None,
+        }
+    )
+
+
+async def route(request: web.Request) -> web.Response:
+    principal = require_operator(request)
+    payload = await read_json(request)
+    tenant, reason, actor = payload.get("tenant"), payload.get("reason"), payload.get("actor")
+    if not isinstance(tenant, str) or not tenant.strip():
+        raise Problem(422, "invalid-request", 'Send {"tenant": NAME, "reason": optional text}.')
+    for name, value in (("reason", reason), ("actor", actor)):
+        if value is not None and not isinstance(value, str):
+            raise Problem(422, "invalid-request", f"{name} must be a string.")
+    doc_id = request.match_info["id"]
+    cause = principal.cause("operator", ADMIN, (actor or "").strip()[:200] or None)
+    async with request.app[DB].write() as s:
+        try:
+            doc = await repo.get_document(s, doc_id, None, for_update=True)
+        except repo.NotFound as exc:
+            raise Problem(404, "not-found", f"No document {doc_id}.") from exc
+        try:
+            routed = await route_document(
+                s,
+                doc,
+                tenant.strip(),
+                lifecycle=request.app[LIFECYCLE],
+                forwarding=request.app[FORWARDER],
+                cause=cause,
+                reason=(reason or "").strip() or f"routed by operator key {principal.key_id}",
+            )
+        except RoutingRefused as exc:
+            status = 422 if exc.code == "unknown-tenant" else 409
+            raise Problem(status, exc.code, str(exc), current_tenant=doc.tenant) from exc
+    request.app[FORWARDER].wake()
+    await request.app[INTAKE].routed(routed.document_id)
+    body = document_summary(doc)
+    body["routed"] = {"from_status": routed.previous, "to_status": routed.status}
+    return web.json_response(body)

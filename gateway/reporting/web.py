@@ -1,0 +1,181 @@
+"""HTTP face of Peppol Reporting, mounted by the app factory, and the monthly schedule task.
+
+- ``GET /v1/admin/peppol-reports[?month=]``: stored TSR/EUSR, validation findings, delivery.
+- ``POST /v1/admin/peppol-reports`` ``{"kind": "tsr"|"eusr", "month": "YYYY-MM", "send": bool}``.
+- ``GET /v1/admin/peppol-reports/{id}/xml``: the report exactly as validated and sent.
+  These are the access point's (all tenants') figures: ``operator`` scope.
+- ``GET /v1/admin/reporting/c4-unknown``: this tenant's received documents whose receiver
+  country (C4) is unknown; ``PUT /v1/admin/reporting/c4/{document_id}`` ``{"country": "SE"}``
+  sets it (the receiving end user's system knows its country; the invoice may not say).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import func, select, update
+
+# gateway.server must be imported before gateway.api (their packages import each other).
+from gateway.server.appkeys import DB, SETTINGS  # isort: skip
+from gateway.api.auth import require
+from gateway.api.documents import read_json
+from gateway.api.problems import Problem
+from gateway.as4.config import configured
+from gateway.as4.models import PeppolReportRow
+from gateway.reporting.build import is_report, month_bounds
+from gateway.reporting.service import KINDS, ReportingService
+from gateway.reporting.wiring import reporter_id
+
+log = logging.getLogger(__name__)
+
+REPORTING = web.AppKey("peppol_reporting", ReportingService)
+_COUNTRY = re.compile(r"^[A-Z]{2}$|^1A$")
+
+
+def setup(app: web.Application, outbound: Any | None, validator: Any) -> None:
+    """Routes always; the service and its schedule only when ``[as4]`` is configured."""
+    app.router.add_get("/v1/admin/peppol-reports", list_reports)
+    app.router.add_post("/v1/admin/peppol-reports", create_report)
+    app.router.add_get("/v1/admin/peppol-reports/{id}/xml", report_xml)
+    app.router.add_get("/v1/admin/reporting/c4-unknown", c4_unknown)
+    app.router.add_put("/v1/admin/reporting/c4/{document_id}", set_c4)
+    settings = app[SETTINGS]
+    if not configured(settings.as4):
+        return
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        service = ReportingService(
+            app[DB], reporter_id(settings.as4), _validate(validator), outbound
+        )
+        app[REPORTING] = service
+        task = None
+        if settings.reporting.schedule and outbound is not None:
+            task = asyncio.create_task(_schedule(service, settings.reporting.interval))
+        yield
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+def _validate(validator: Any) -> Any:
+    async def validate(raw: bytes, scenario: str) -> Any:
+        return await validator().validate(raw, scenario)
+
+    return validate
+
+
+async def _schedule(service: ReportingService, interval: float) -> None:
+    # The first look waits a minute: start-up (migrations, validator warm-up) comes first.
+    await asyncio.sleep(min(interval, 60.0))
+    while True:
+        try:
+            await service.run_schedule()
+        except Exception:  # the next look retries; an invalid report is kept and listed
+            log.exception("peppol reporting schedule failed")
+        await asyncio.sleep(interval)
+
+
+def _service(request: web.Request) -> ReportingService:
+    service = request.app.get(REPORTING)
+    if service is None:
+        raise Problem(409, "as4-not-configured", "Peppol reporting needs [as4] to be configured.")
+    return service
+
+
+def _month(value: Any) -> str:
+    try:
+        month_bounds(str(value))
+    except ValueError as exc:
+        raise Problem(400, "bad-month", str(exc)) from exc
+    return str(value)
+
+
+async def list_reports(request: web.Request) -> web.Response:
+    require(request, "operator")
+    month = request.query.get("month")
+    reports = await _service(request).list(_month(month) if month else None)
+    return web.json_response({"reports": reports})
+
+
+async def create_report(request: web.Request) -> web.Response:
+    require(request, "operator")
+    body = await read_json(request)
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise Problem(400, "bad-kind", f"kind must be one of {', '.join(KINDS)}")
+    service = _service(request)
+    record = await service.generate(kind, _month(body.get("month")), origin="api")
+    if body.get("send") and record.valid:
+        await service.send(record)
+    entry = next(r for r in await service.list(record.month) if r["id"] == record.id)
+    return web.json_response(entry, status=201 if record.valid else 422)
+
+
+async def report_xml(request: web.Request) -> web.Response:
+    require(request, "operator")
+    xml = await _service(request).xml(request.match_info["id"])
+    if xml is None:
+        raise Problem(404, "not-found", "No such report.")
+    return web.Response(body=xml, content_type="application/xml")
+
+
+async def c4_unknown(request: web.Request) -> web.Response:
+    principal = require(request, "admin")
+    async with request.app[DB].read() as s:
+        rows = list(
+            await s.scalars(
+                select(PeppolReportRow)
+                .where(
+                    PeppolReportRow.tenant == principal.tenant,
+                    PeppolReportRow.direction == "inbound",
+                    PeppolReportRow.kind == "business",
+                    func.length(PeppolReportRow.country_c4) != 2,
+                )
+                .order_by(PeppolReportRow.seq)
+                .limit(500)
+            )
+        )
+    documents = [
+        {
+            "document_id": r.document_id,
+            "message_id": r.message_id,
+            "receiver": r.receiver,
+            "exchanged_at": r.exchanged_at.isoformat(),
+            "country_c4": r.country_c4,
+        }
+        for r in rows
+        if not is_report({"document_type_id": r.document_type_id})
+    ]
+    return web.json_response({"documents": documents, "count": len(documents)})
+
+
+async def set_c4(request: web.Request) -> web.Response:
+    principal = require(request, "admin")
+    body = await read_json(request)
+    country = str(body.get("country", "")).strip().upper()
+    if not _COUNTRY.match(country):
+        raise Problem(400, "bad-country", "country must be an ISO 3166-1 alpha-2 code")
+    async with request.app[DB].write() as s:
+        result = await s.execute(
+            update(PeppolReportRow)
+            .where(
+                PeppolReportRow.document_id == request.match_info["document_id"],
+                PeppolReportRow.tenant == principal.tenant,
+                PeppolReportRow.direction == "inbound",
+            )
+            .values(country_c4=country)
+        )
+    if not result.rowcount:
+        raise Problem(404, "not-found", "No received Peppol document with this id.")
+    return web.json_response(
+        {"document_id": request.match_info["document_id"], "country_c4": country}
+    )
