@@ -23,7 +23,6 @@ COMMAND_MODULES = [
     "gateway.store.cli",
     "gateway.outbound.cli",
     "gateway.responses.cli",
-    "gateway.as4.cli",
     "gateway.reporting.cli",
     "gateway.rendering.cli",
 ]

@@ -167,6 +167,7 @@ class FolderChannel:
         return None
 
     async def _outbound(self, claim: Claim, raw: bytes) -> tuple[str, dict[str, Any]]:
+        from gateway.outbound.duplicates import DuplicateOutbound
         from gateway.outbound.service import SubmissionRefused
 
         try:
@@ -181,6 +182,13 @@ class FolderChannel:
         except SubmissionRefused as exc:
             report = exc.report.to_dict() if exc.report is not None else None
             return FAILED, {"code": exc.code, "detail": exc.detail, "validation": report}
+        except DuplicateOutbound as exc:  # the same invoice again: sent once, not twice
+            detail = str(exc)
+            return FAILED, {
+                "code": "duplicate-outbound",
+                "detail": detail,
+                "original_id": exc.original_id,
+            }
         item = result.item
         return PROCESSED, {
             "document_id": item.document_id,
