@@ -21,9 +21,9 @@ from aiohttp import web
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import Database, repo
 from gateway.store.migrate import upgrade
+from gateway.web import DB
 
 IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"

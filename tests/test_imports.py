@@ -16,7 +16,7 @@ def _modules() -> list[str]:
         m.name
         for m in pkgutil.walk_packages(gateway.__path__, "gateway.")
         if ".migrations" not in m.name
-        and (m.ispkg or m.name.rsplit(".", 1)[1] in {"api", "cli", "app", "appkeys", "routes"})
+        and (m.ispkg or m.name.rsplit(".", 1)[1] in {"api", "cli", "app", "routes", "web"})
     )
 
 

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import require
-from gateway.api.documents import load_document, read_json
-from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
-from gateway.server.appkeys import DB, FORWARDER, LIFECYCLE
 from gateway.store.serialize import document_summary
+from gateway.web import DB, FORWARDER, LIFECYCLE, Problem, document_or_404, read_json, require
 
 
 async def mark_original(request: web.Request) -> web.Response:
@@ -25,7 +22,7 @@ async def mark_original(request: web.Request) -> web.Response:
         raise Problem(422, "reason-required", 'Say why: send {"reason": "..."}.')
     forwarder = request.app[FORWARDER]
     async with request.app[DB].write() as s:
-        doc = await load_document(s, request.match_info["id"], principal.tenant, for_update=True)
+        doc = await document_or_404(s, request.match_info["id"], principal.tenant, for_update=True)
         if doc.status != DUPLICATE:
             raise Problem(
                 409,

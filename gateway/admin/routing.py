@@ -14,14 +14,20 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.api.auth import require_operator
-from gateway.api.documents import int_param, read_json
-from gateway.api.problems import Problem
 from gateway.inbound.routing import RoutingRefused, route_document
 from gateway.lifecycle.vocabulary import ADMIN
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE
 from gateway.store import Document, repo
 from gateway.store.serialize import document_summary
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    LIFECYCLE,
+    Problem,
+    int_param,
+    read_json,
+    require_operator,
+)
 
 MAX_PAGE = 200
 

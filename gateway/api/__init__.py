@@ -1,14 +1,8 @@
-"""The ``/v1`` REST API: auth middleware, problem+json errors, document and inbox handlers."""
+"""The ``/v1`` document API: submit, list, read and change documents; the pull inbox.
 
-from gateway.api.auth import Principal, auth_middleware, require
-from gateway.api.problems import Problem, problem_middleware
+Its HTTP helpers (auth, problems, bodies, parameters) come from :mod:`gateway.web`.
+"""
+
 from gateway.api.routes import setup_routes
 
-__all__ = [
-    "Principal",
-    "Problem",
-    "auth_middleware",
-    "problem_middleware",
-    "require",
-    "setup_routes",
-]
+__all__ = ["setup_routes"]

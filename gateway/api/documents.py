@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
-from gateway.api import hooks
-from gateway.api.auth import require
-from gateway.api.body import XML_TYPES, read_capped, read_multipart
-from gateway.api.problems import Problem
+from gateway.api import views
 from gateway.inbound.intake import IntakeRefused, Submission
 from gateway.lifecycle import IllegalTransition
 from gateway.lifecycle.vocabulary import ADMIN, API
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS
 from gateway.store import repo
-from gateway.store.serialize import (
-    attachment_entry,
-    delivery_entry,
-    document_summary,
-    history_entry,
+from gateway.store.serialize import document_summary
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    LIFECYCLE,
+    SETTINGS,
+    XML_TYPES,
+    Problem,
+    StatusChanged,
+    document_or_404,
+    int_param,
+    not_found,
+    read_capped,
+    read_json,
+    read_multipart,
+    require,
+    status_changed,
+    status_refusal,
+    status_refused,
 )
 
-MAX_JSON_BODY = 64 * 1024
 MAX_PAGE = 200
 
 
@@ -74,28 +81,10 @@ async def submit(request: web.Request) -> web.Response:
 
 async def get_document(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    doc_id = request.match_info["id"]
     async with request.app[DB].read() as s:
-        doc = await load_document(s, doc_id, principal.tenant)
-        report = await repo.get_report(s, doc_id)
-        changes = await repo.history(s, doc_id)
-        atts = await repo.attachments(s, doc_id)
-        deliveries = await repo.deliveries(s, doc_id)
-        extra = await hooks.document_views(request.app, s, doc)
-    body = document_summary(doc)
-    body["validation"] = {
-        "status": report.get("status"),
-        "scenario": report.get("scenario"),
-        "accepted": report.get("accepted"),
-        "counts": report.get("counts"),
-        "findings": report.get("findings", []),
-        "reason": report.get("reason"),
-    }
-    body["history"] = [history_entry(c) for c in changes]
-    body["attachments"] = [attachment_entry(a) for a in atts]
-    body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = request.app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
-    body.update(extra)
+        body = await views.document_detail(
+            request.app, s, request.match_info["id"], principal.tenant
+        )
     return web.json_response(body)
 
 
@@ -105,28 +94,36 @@ async def get_content(request: web.Request) -> web.Response:
         try:
             raw, ctype = await repo.get_raw(s, request.match_info["id"], principal.tenant)
         except repo.NotFound as exc:
-            raise _not_found(request.match_info["id"]) from exc
+            raise not_found("document", request.match_info["id"]) from exc
     return web.Response(body=raw, content_type=ctype)
+
+
+async def get_attachment(request: web.Request) -> web.Response:
+    """One stored attachment by its position in the document's ``attachments`` list."""
+    principal = require(request, "read")
+    index = int_param(request.match_info["n"], "n")
+    async with request.app[DB].read() as s:
+        data, ctype, name = await views.attachment_file(
+            s, request.match_info["id"], principal.tenant, index=index
+        )
+    return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
+
+
+async def get_attachment_by_name(request: web.Request) -> web.Response:
+    principal = require(request, "read")
+    async with request.app[DB].read() as s:
+        data, ctype, name = await views.attachment_file(
+            s, request.match_info["id"], principal.tenant, name=request.match_info["name"]
+        )
+    return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
 
 
 async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    q = request.query
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    filters = views.DOCUMENT_FILTERS.parse(request)
     async with request.app[DB].read() as s:
-        docs = await repo.list_documents(
-            s,
-            principal.tenant,
-            status=q.get("status") or None,
-            channel=q.get("channel") or None,
-            direction=q.get("direction") or None,
-            after_seq=after,
-            limit=limit,
-        )
-    items = [document_summary(d) for d in docs]
-    next_cursor = str(docs[-1].seq) if len(docs) == limit else None
-    return web.json_response({"items": items, "next_cursor": next_cursor})
+        page = await views.document_page(s, principal.tenant, filters)
+    return web.json_response(page)
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -150,9 +147,9 @@ async def change_status(request: web.Request) -> web.Response:
     role = ADMIN if "admin" in principal.scopes else API
     cause = principal.cause("api", role, actor)
     async with request.app[DB].write() as s:
-        doc = await load_document(s, doc_id, principal.tenant, for_update=True)
+        doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        refused = await hooks.status_refusal(request.app, s, doc, target)
+        refused = await status_refusal(request.app, s, doc, target)
         if refused is None:
             try:
                 await lifecycle.move(s, doc, target, cause, reason=reason)
@@ -165,45 +162,12 @@ async def change_status(request: web.Request) -> web.Response:
                     requested_status=exc.target,
                     allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
                 ) from exc
-    change = hooks.StatusChanged(
+    change = StatusChanged(
         doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
     )
     if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
-        await hooks.status_refused(request.app, change, refused)
+        await status_refused(request.app, change, refused)
         raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
-    await hooks.status_changed(request.app, change)
+    await status_changed(request.app, change)
     return web.json_response(document_summary(doc))
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    raw = await read_capped(request, MAX_JSON_BODY)
-    try:
-        payload = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise Problem(400, "invalid-json", f"The body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise Problem(400, "invalid-json", "The body must be a JSON object.")
-    return payload
-
-
-async def load_document(s: Any, doc_id: str, tenant: str, *, for_update: bool = False) -> Any:
-    try:
-        return await repo.get_document(s, doc_id, tenant, for_update=for_update)
-    except repo.NotFound as exc:
-        raise _not_found(doc_id) from exc
-
-
-def _not_found(doc_id: str) -> Problem:
-    # Same answer for "does not exist" and "belongs to another tenant": ids leak nothing.
-    return Problem(404, "not-found", f"No document {doc_id}.")
-
-
-def int_param(value: str, name: str) -> int:
-    try:
-        out = int(value)
-    except ValueError:
-        raise Problem(400, "bad-request", f"{name} must be an integer.") from None
-    if out < 0:
-        raise Problem(400, "bad-request", f"{name} must not be negative.")
-    return out

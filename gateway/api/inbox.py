@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.api.auth import require
-from gateway.api.documents import MAX_PAGE, int_param
+from gateway.api.documents import MAX_PAGE
 from gateway.forwarding import inbox
 from gateway.lifecycle.vocabulary import SYSTEM
-from gateway.server.appkeys import DB, LIFECYCLE
+from gateway.web import DB, LIFECYCLE, int_param, require
 
 
 async def get_inbox(request: web.Request) -> web.Response:

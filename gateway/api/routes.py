@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.admin import list_unrouted, mark_original, route
 from gateway.api import documents
 from gateway.api.inbox import get_inbox
 
 
 def setup_routes(app: web.Application) -> None:
-    # Imported here: the admin handlers build on this package (auth, problems), so importing
-    # them at module level would make gateway.api and gateway.admin import each other.
-    from gateway.admin import list_unrouted, mark_original, route
-
     app.router.add_post("/v1/documents", documents.submit)
     app.router.add_get("/v1/documents", documents.list_documents)
     app.router.add_get("/v1/documents/{id}", documents.get_document)
     app.router.add_get("/v1/documents/{id}/content", documents.get_content)
+    app.router.add_get(r"/v1/documents/{id}/attachments/{n:\d+}", documents.get_attachment)
+    app.router.add_get(
+        "/v1/documents/{id}/attachments/by-name/{name}", documents.get_attachment_by_name
+    )
     app.router.add_post("/v1/documents/{id}/status", documents.change_status)
     app.router.add_post("/v1/admin/documents/{id}/mark-original", mark_original)
     app.router.add_post("/v1/admin/documents/{id}/route", route)

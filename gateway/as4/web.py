@@ -13,15 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, INTAKE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.problems import Problem
 from gateway.as4.channel import As4Channel
 from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
+from gateway.web import DB, INTAKE, SETTINGS, Problem, require
 
 AS4 = web.AppKey("as4", As4Channel)
 

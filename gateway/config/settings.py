@@ -57,6 +57,11 @@ class ValidationSettings:
     #: libxml2 one for large plain base64 values the schema layer has checked itself; see
     #: gateway.validation.speedups.standin. Off = both parse and validate every document byte for byte.
     stand_ins: bool = True
+    #: A KoSIT validator configuration for ``gateway serve``: a folder with scenarios.xml, or
+    #: the folder name of an installed one under DATA_DIR/artefacts ("kosit-xrechnung-config").
+    kosit_config: str = ""
+    #: Tenants whose documents are validated with it (empty = every tenant).
+    kosit_tenants: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -151,6 +156,26 @@ class LogSettings:
 
 
 @dataclass
+class MetricsSettings:
+    #: When set, GET /metrics requires ``Authorization: Bearer <token>``.
+    token: str = ""
+    #: Answer /metrics only to peers on the loopback interface.
+    loopback_only: bool = False
+    #: Database figures (documents by status, queue depth) are re-read at most this often.
+    snapshot_seconds: float = 15.0
+    #: Distinct tenant label values per metric; later tenants are counted as ``_other``.
+    max_tenant_labels: int = 50
+
+
+@dataclass
+class ConsoleSettings:
+    #: Console sessions end this long after sign-in (seconds).
+    session_seconds: float = 8 * 3600.0
+    #: ... or after this long without a request (seconds).
+    idle_seconds: float = 3600.0
+
+
+@dataclass
 class Route:
     """A static routing rule, checked before dynamic (SML/SMP) discovery."""
 
@@ -214,6 +239,8 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
     email_out: EmailOutSettings = field(default_factory=EmailOutSettings)
@@ -222,6 +249,12 @@ class Settings:
     @property
     def artefacts_dir(self) -> Path:
         return self.data_dir / "artefacts"
+
+    @property
+    def kosit_config_path(self) -> Path:
+        """``[validation] kosit_config`` as a path (an installed bundle's folder by name)."""
+        given = Path(self.validation.kosit_config)
+        return given if given.is_absolute() or given.exists() else self.artefacts_dir / given
 
     @property
     def effective_database_url(self) -> str:

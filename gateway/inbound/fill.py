@@ -49,7 +49,9 @@ class _Replay:
     def __init__(self) -> None:
         self.pending: dict[bytes, ValidationReport] = {}
 
-    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport:
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> ValidationReport:
         return self.pending.pop(raw)
 
 

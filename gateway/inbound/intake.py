@@ -74,7 +74,9 @@ class IntakeRefused(Exception):
 
 
 class ValidatorLike(Protocol):
-    async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> ValidationReport: ...
 
 
 class ForwardingHook(Protocol):
@@ -88,7 +90,9 @@ class ForwardingHook(Protocol):
 class IntakeObserver(Protocol):
     """Metrics hook: ``status`` is the stored status, or ``refused`` for refused XML."""
 
-    def observe(self, channel: str, status: str, validation_seconds: float) -> None: ...
+    def observe(
+        self, channel: str, status: str, validation_seconds: float, tenant: str | None = None
+    ) -> None: ...
 
 
 class IntakePipeline:
@@ -120,11 +124,11 @@ class IntakePipeline:
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
         started = time.perf_counter()
-        report = await self.validator.validate(sub.raw)
+        report = await self.validator.validate(sub.raw, tenant=sub.tenant)
         validation_seconds = time.perf_counter() - started
         if refuse_unparseable and report.status in REFUSED:
             if self.observer is not None:
-                self.observer.observe(sub.channel, "refused", validation_seconds)
+                self.observer.observe(sub.channel, "refused", validation_seconds, sub.tenant)
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
@@ -140,7 +144,7 @@ class IntakePipeline:
         if self.forwarding is not None:  # a new original, or an event (document.duplicate)
             self.forwarding.wake()
         if self.observer is not None:
-            self.observer.observe(sub.channel, result.status, validation_seconds)
+            self.observer.observe(sub.channel, result.status, validation_seconds, result.tenant)
         return result
 
 

@@ -1,5 +1,25 @@
-"""Logging (JSON lines by default) and shared observability helpers."""
+"""Logging (JSON lines by default), Prometheus metrics and the /metrics endpoint."""
+
+from typing import Any
 
 from gateway.observability.logs import configure_logging, redact
+from gateway.observability.metrics import BoundedLabel, Metrics, Snapshot, SnapshotRows
 
-__all__ = ["configure_logging", "redact"]
+__all__ = [
+    "BoundedLabel",
+    "Metrics",
+    "Snapshot",
+    "SnapshotRows",
+    "configure_logging",
+    "metrics_endpoint",
+    "redact",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the endpoint uses gateway.web, whose app keys name Metrics from this package.
+    if name == "metrics_endpoint":
+        from gateway.observability.endpoint import metrics_endpoint
+
+        return metrics_endpoint
+    raise AttributeError(name)

@@ -4,7 +4,7 @@ access point by static ``[[routes]]`` or Peppol SML/SMP discovery, with retries 
 Public surface: the transport plug-in interface exported here (:class:`Transport`,
 :class:`Transports`, :class:`TransientError`, :class:`PermanentError`, :class:`DeliveryResult`,
 :class:`Endpoint`, :class:`OutboundMessage`); ``gateway.outbound.service.OutboundService``
-(submit + worker lifecycle) and ``gateway.outbound.api`` (``setup(app)``, ``metrics_lines``),
+(submit + worker lifecycle) and ``gateway.outbound.api`` (``setup(app)``),
 kept out of this module so importing the interface never pulls in the web server.
 """
 

@@ -1,7 +1,7 @@
 """REST handlers: submit for sending, look at an item, requeue a failed one (admin).
 
 The server's app factory calls :func:`setup` (service lifecycle + routes); every refusal is a
-:class:`~gateway.api.problems.Problem` (``application/problem+json`` with a stable ``code``).
+:class:`~gateway.web.Problem` (``application/problem+json`` with a stable ``code``).
 """
 
 from __future__ import annotations
@@ -11,17 +11,26 @@ from typing import Any
 
 from aiohttp import web
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.body import read_capped, read_multipart
-from gateway.api.problems import Problem
 from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound.duplicates import DuplicateOutbound
-from gateway.outbound.models import OutboundAttempt, OutboundItem
-from gateway.outbound.queue import NotRequeueable, OutboundQueue
+from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
+from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
-from gateway.server.metrics import gauge
+from gateway.store.serialize import iso
+from gateway.web import (
+    DB,
+    INTAKE,
+    LIFECYCLE,
+    SETTINGS,
+    Param,
+    Params,
+    Problem,
+    cursor,
+    limit,
+    read_capped,
+    read_multipart,
+    require,
+)
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
 MAX_IDEMPOTENCY_KEY = 200
@@ -57,6 +66,7 @@ def setup(
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/outbound", submit)
+    app.router.add_get("/v1/outbound", list_outbound)
     app.router.add_get("/v1/outbound/{id}", show)
     app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
 
@@ -72,11 +82,11 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
         "process": item.process or None,
         "attempts": item.total_attempts,
         "endpoint": item.endpoint,
-        "created_at": item.created_at.isoformat() if item.created_at else None,
-        "delivered_at": item.delivered_at.isoformat() if item.delivered_at else None,
+        "created_at": iso(item.created_at),
+        "delivered_at": iso(item.delivered_at),
     }
     if item.state == "retrying":
-        out["next_attempt_at"] = item.next_attempt_at.isoformat()
+        out["next_attempt_at"] = iso(item.next_attempt_at)
     if item.state in ("retrying", "failed"):
         out["last_error"] = item.last_error
         out["last_error_code"] = item.last_error_code
@@ -84,7 +94,7 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
         out["attempt_log"] = [
             {
                 "number": a.number,
-                "at": a.started_at.isoformat(),
+                "at": iso(a.started_at),
                 "endpoint": a.endpoint,
                 "transport": a.transport,
                 "outcome": a.outcome,
@@ -108,12 +118,12 @@ async def submit(request: web.Request) -> web.Response:
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
-    limit = service.settings.http.max_body_bytes
+    limit_bytes = service.settings.http.max_body_bytes
     if request.content_type.startswith("multipart/"):
         # XML + the client's own PDF + extra files: stored with it, mailed by `email` routes.
-        raw, attachments = await read_multipart(request, limit)
+        raw, attachments = await read_multipart(request, limit_bytes)
     else:
-        raw, attachments = await read_capped(request, limit), []
+        raw, attachments = await read_capped(request, limit_bytes), []
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     reissue = request.query.get("reissue", "false").lower()
     if reissue not in ("true", "false"):
@@ -150,6 +160,33 @@ async def show(request: web.Request) -> web.Response:
     return web.json_response(item_dict(*found))
 
 
+OUTBOUND_FILTERS = Params(
+    cursor(),
+    limit(),
+    Param("status", "choice", "Queue state.", choices=STATES),
+    Param("receiver", "text", "Receiver participant id (scheme:id), exactly.", max_length=300),
+)
+
+
+async def list_outbound(request: web.Request) -> web.Response:
+    """``GET /v1/outbound?status=&receiver=&cursor=&limit=``: the tenant's sending queue."""
+    principal = require(request, "read")
+    f = OUTBOUND_FILTERS.parse(request)
+    rows = await request.app[OUTBOUND].queue.list_items(
+        principal.tenant,
+        state=f["status"],
+        receiver=f["receiver"],
+        after_seq=f["cursor"],
+        limit=f["limit"],
+    )
+    return web.json_response(
+        {
+            "items": [item_dict(item) for _, item in rows],
+            "next_cursor": str(rows[-1][0]) if len(rows) == f["limit"] else None,
+        }
+    )
+
+
 async def requeue(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     queue = request.app[OUTBOUND].queue
@@ -163,24 +200,3 @@ async def requeue(request: web.Request) -> web.Response:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
     request.app[OUTBOUND].worker.notify()
     return web.json_response({"id": item.document_id, "status": item.state})
-
-
-async def metrics_lines(queue: OutboundQueue) -> list[str]:
-    """Prometheus lines for /metrics: queue depth per state and the age of the oldest work."""
-    stats = await queue.stats()
-    lines = gauge(
-        "gateway_outbound_queue_depth",
-        "Outbound items by state.",
-        [((("state", s),), float(n)) for s, n in sorted(stats.depth.items())],
-    )
-    lines += gauge(
-        "gateway_outbound_oldest_pending_seconds",
-        "Age of the oldest undelivered outbound item (queued/retrying/sending).",
-        [((), stats.oldest_pending_age)],
-    )
-    lines += gauge(
-        "gateway_outbound_oldest_due_seconds",
-        "How long the oldest due item has waited for a worker (back-pressure).",
-        [((), stats.oldest_due_age)],
-    )
-    return lines

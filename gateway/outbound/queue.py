@@ -461,6 +461,31 @@ class OutboundQueue:
             )
             return item, list(attempts)
 
+    async def list_items(
+        self,
+        tenant: str | None,
+        *,
+        state: str | None = None,
+        receiver: str | None = None,
+        after_seq: int = 0,
+        limit: int = 50,
+    ) -> list[tuple[int, OutboundItem]]:
+        """(document seq, item) pages in submission order; the document's seq is the cursor."""
+        stmt = (
+            select(Document.seq, OutboundItem)
+            .join(Document, Document.id == OutboundItem.document_id)
+            .where(Document.seq > after_seq)
+        )
+        if tenant is not None:
+            stmt = stmt.where(OutboundItem.tenant == tenant)
+        if state:
+            stmt = stmt.where(OutboundItem.state == state)
+        if receiver:
+            stmt = stmt.where(OutboundItem.receiver == receiver)
+        async with self.db.read() as s:
+            rows = await s.execute(stmt.order_by(Document.seq).limit(limit))
+            return [(seq, item) for seq, item in rows.all()]
+
     async def stats(self) -> QueueStats:
         now = utcnow()
         async with self.db.read() as s:

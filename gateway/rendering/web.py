@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.problems import Problem
 from gateway.documents import ParseLimits
 from gateway.rendering.visualization import FORMATS, LANGUAGES, NotRenderable, Renderer, Rendering
 from gateway.store import repo
+from gateway.web import DB, SETTINGS, Problem, require
 
 RENDERER = web.AppKey("renderer", Renderer)
 

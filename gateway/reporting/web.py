@@ -21,16 +21,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.documents import read_json
-from gateway.api.problems import Problem
 from gateway.as4.config import configured
 from gateway.as4.models import PeppolReportRow
 from gateway.reporting.build import is_report, month_bounds
 from gateway.reporting.service import KINDS, ReportingService
 from gateway.reporting.wiring import reporter_id
+from gateway.web import DB, SETTINGS, Problem, read_json, require
 
 log = logging.getLogger(__name__)
 

@@ -14,17 +14,6 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-# gateway.server must be imported before gateway.api (their packages import each other).
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, LIFECYCLE, SETTINGS  # isort: skip
-from gateway.api.auth import require
-from gateway.api.documents import int_param, read_json
-from gateway.api.hooks import (
-    StatusChanged,
-    add_document_view,
-    add_status_guard,
-    on_status_changed,
-)
-from gateway.api.problems import Problem
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
@@ -35,6 +24,21 @@ from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
 from gateway.store import repo
 from gateway.store.serialize import iso
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    LIFECYCLE,
+    SETTINGS,
+    Problem,
+    StatusChanged,
+    add_document_view,
+    add_status_guard,
+    int_param,
+    on_status_changed,
+    read_json,
+    require,
+)
 
 RESPONSES = web.AppKey("responses", ResponseService)
 EMITTER = web.AppKey("response_emitter", Emitter)

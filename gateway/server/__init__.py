@@ -1,8 +1,6 @@
 """The gateway server: app factory (:func:`create_app`), /health, /metrics, ``gateway serve``.
 
-App keys (see :mod:`gateway.server.appkeys`): ``INTAKE`` (the shared
-:class:`~gateway.inbound.intake.IntakePipeline`, also under the string key ``"intake"``),
-``DB``, ``FORWARDER``, ``SETTINGS``, ``METRICS``.
+App keys and every HTTP helper live in :mod:`gateway.web`; this package only wires the app.
 """
 
 from typing import Any
@@ -11,8 +9,8 @@ __all__ = ["create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: the API handlers import gateway.server.appkeys, and the app factory imports the
-    # API; importing the factory eagerly here would make the two packages import each other.
+    # Lazy: the factory imports every package's routes; `gateway --help` and the CLI commands
+    # that only touch the store should not pay for that.
     if name == "create_app":
         from gateway.server.app import create_app
 

@@ -20,24 +20,34 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.api import auth_middleware, problem_middleware
-from gateway.api.keycache import KeyCache
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.outbound.api import OUTBOUND, metrics_lines
+from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
+from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
-from gateway.server.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
-from gateway.server.metrics import Metrics, gauge
 from gateway.server.wiring import inbound_channels, invoice_mailer, outbound_service
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
+from gateway.web import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    KEY_CACHE,
+    LIFECYCLE,
+    METRICS,
+    SETTINGS,
+    KeyCache,
+    auth_middleware,
+    metrics_middleware,
+    problem_middleware,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +58,9 @@ CHANNELS = web.AppKey("channels", list)
 class _PendingValidator:
     """Placeholder until the real validator pool has started (startup replaces it)."""
 
-    async def validate(self, raw: bytes, scenario: str | None = None) -> Any:
+    async def validate(
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+    ) -> Any:
         raise RuntimeError("validator not started")
 
 
@@ -61,13 +73,16 @@ def create_app(
     """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench),
     ``channels`` to use another set of inbound channels than :func:`inbound_channels`."""
     app = web.Application(
-        middlewares=[problem_middleware, auth_middleware],
+        middlewares=[metrics_middleware, problem_middleware, auth_middleware],
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
     lifecycle = Lifecycle()  # per app: the status models and the only status writer
     forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
-    metrics = Metrics()
+    metrics = Metrics(
+        max_tenant_labels=settings.metrics.max_tenant_labels,
+        snapshot_seconds=settings.metrics.snapshot_seconds,
+    )
     lifecycle.attach(events=forwarder, observer=metrics)
     intake = IntakePipeline(
         db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
@@ -96,7 +111,8 @@ def create_app(
     # Peppol reports travel through the outbound queue over AS4.
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
-    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/metrics", metrics_endpoint)
+    metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_rendering(app)
     return app
 
@@ -174,25 +190,20 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-async def metrics_handler(request: web.Request) -> web.Response:
-    async with request.app[DB].read() as s:
-        counts = await repo.count_documents(s)
-        deliveries = await repo.count_deliveries(s)
-    docs = gauge(
-        "gateway_documents",
-        "Stored documents by direction, channel and current status.",
-        (((("channel", c), ("direction", d), ("status", st)), float(n)) for d, c, st, n in counts),
-    )
-    hooks = gauge(
-        "gateway_webhook_deliveries",
-        "Webhook deliveries by state.",
-        (((("state", state),), float(n)) for state, n in deliveries),
-    )
-    queue = await metrics_lines(request.app[OUTBOUND].queue)
-    body = request.app[METRICS].render([*docs, *hooks, *queue])
-    return web.Response(
-        text=body,
-        content_type="text/plain",
-        charset="utf-8",
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+def _snapshot_loader(db: Database, queue: Any) -> Any:
+    """What /metrics reports from the database, read off the request path (see Snapshot)."""
+
+    async def load() -> SnapshotRows:
+        async with db.read() as s:
+            documents = await repo.count_documents(s)
+            deliveries = await repo.count_deliveries(s)
+        stats = await queue.stats()
+        return SnapshotRows(
+            documents=documents,
+            deliveries=deliveries,
+            queue_depth=dict(stats.depth),
+            oldest_pending_seconds=stats.oldest_pending_age,
+            oldest_due_seconds=stats.oldest_due_age,
+        )
+
+    return load

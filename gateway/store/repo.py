@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.store.models import (
@@ -253,22 +253,43 @@ async def get_report(session: AsyncSession, doc_id: str) -> dict[str, Any]:
 
 async def list_documents(
     session: AsyncSession,
-    tenant: str,
+    tenant: str | None,
     *,
     status: str | None = None,
     channel: str | None = None,
     direction: str | None = None,
+    number: str | None = None,
+    seller: str | None = None,
+    buyer: str | None = None,
+    issued_from: str | None = None,
+    issued_to: str | None = None,
     after_seq: int = 0,
     limit: int = 50,
 ) -> list[Document]:
-    """Keyset page in arrival order: stable under concurrent inserts, cheap at any depth."""
-    stmt = select(Document).where(Document.tenant == tenant, Document.seq > after_seq)
-    if status:
-        stmt = stmt.where(Document.status == status)
-    if channel:
-        stmt = stmt.where(Document.channel == channel)
-    if direction:
-        stmt = stmt.where(Document.direction == direction)
+    """Keyset page in arrival order: stable under concurrent inserts, cheap at any depth.
+
+    ``tenant=None`` lists every tenant (operators). ``seller``/``buyer`` match the party key
+    or the endpoint id exactly; ``issued_from``/``issued_to`` (``YYYY-MM-DD``, inclusive)
+    compare the ISO issue date as text, which orders like the date."""
+    stmt = select(Document).where(Document.seq > after_seq)
+    if tenant is not None:
+        stmt = stmt.where(Document.tenant == tenant)
+    for column, value in (
+        (Document.status, status),
+        (Document.channel, channel),
+        (Document.direction, direction),
+        (Document.number, number),
+    ):
+        if value:
+            stmt = stmt.where(column == value)
+    if seller:
+        stmt = stmt.where(or_(Document.seller_id == seller, Document.sender_endpoint == seller))
+    if buyer:
+        stmt = stmt.where(or_(Document.buyer_id == buyer, Document.receiver_endpoint == buyer))
+    if issued_from:
+        stmt = stmt.where(Document.issue_date >= issued_from)
+    if issued_to:
+        stmt = stmt.where(Document.issue_date <= issued_to)
     return list(await session.scalars(stmt.order_by(Document.seq).limit(limit)))
 
 
@@ -295,6 +316,11 @@ def add_attachments(session: AsyncSession, doc_id: str, parts: Iterable[Any]) ->
 async def attachments(session: AsyncSession, doc_id: str) -> list[Attachment]:
     stmt = select(Attachment).where(Attachment.document_id == doc_id).order_by(Attachment.seq)
     return list(await session.scalars(stmt))
+
+
+async def attachment_data(session: AsyncSession, att: Attachment) -> bytes:
+    """The stored bytes of one attachment (deferred on the row, so loaded on request)."""
+    return await session.scalar(select(Attachment.data).where(Attachment.seq == att.seq)) or b""
 
 
 async def deliveries(

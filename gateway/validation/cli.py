@@ -24,18 +24,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", metavar="ID", help="use this scenario instead of detecting one")
     p.add_argument(
         "--format",
-        choices=["text", "json", "html"],
+        choices=["text", "json", "html", "kosit", "kosit-html"],
         default="text",
-        help="text (default), json (one JSON object per file per line) or html",
+        help="text (default), json (one JSON object per file per line), html, or with "
+        "--kosit-config: kosit (KoSIT's XML report per file) or kosit-html (its HTML part)",
     )
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
     p.add_argument("--list-scenarios", action="store_true", help="list the scenarios and exit")
+    from gateway.validation.kosit import add_arguments
+
+    add_arguments(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from gateway.validation.kosit import run_cli
     from gateway.validation.scenarios import load_scenarios
 
+    if args.kosit_config or args.daemon or args.format.startswith("kosit") or args.output_dir:
+        return run_cli(args, load_settings(args.config), _read_inputs(args.files))
     if args.list_scenarios:
         for s in load_scenarios():
             if args.format == "json":
@@ -63,13 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown scenario {args.scenario!r}; see gateway validate --list-scenarios"
         )
-    inputs: list[tuple[str, bytes]] = []
-    for name in args.files:
-        try:
-            inputs.append((name, Path(name).read_bytes()))
-        except OSError as exc:
-            raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
-
+    inputs = _read_inputs(args.files)
     settings = load_settings(args.config)
     reports = _validate_all(settings, inputs, args.scenario, args.jobs)
     if args.format == "html":
@@ -87,6 +88,16 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(text_report(name, report), flush=True)
     return 0 if all(r.accepted for r in reports) else 1
+
+
+def _read_inputs(files: list[str]) -> list[tuple[str, bytes]]:
+    inputs: list[tuple[str, bytes]] = []
+    for name in files:
+        try:
+            inputs.append((name, Path(name).read_bytes()))
+        except OSError as exc:
+            raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+    return inputs
 
 
 def _validate_all(settings, inputs, scenario, jobs):  # type: ignore[no-untyped-def]

@@ -43,7 +43,37 @@ def run_steps(pipeline: tuple[steps.Step, ...], run: steps.Run) -> ValidationRep
     return run.report
 
 
-class Engine:
+class Pipeline:
+    """What every engine has: its scenarios, their compiled rules and the steps it runs."""
+
+    scenarios: list[Scenario]
+    by_id: dict[str, Scenario]
+    rules: steps.Rules
+    steps: tuple[steps.Step, ...]
+
+    def scenario(self, scenario_id: str) -> Scenario:
+        try:
+            return self.by_id[scenario_id]
+        except KeyError:
+            raise UnknownScenario(
+                f"unknown scenario {scenario_id!r}; known: {', '.join(self.by_id)}"
+            ) from None
+
+    def warm(self, scenario_ids: list[str] | None = None) -> None:
+        """Compile everything up front so the first document is not slow."""
+        for sid in scenario_ids or list(self.by_id):
+            self.rules.warm(self.scenario(sid))
+
+    def validate(
+        self, data: bytes, scenario_id: str | None = None, name: str = ""
+    ) -> ValidationReport:
+        forced = self.scenario(scenario_id) if scenario_id else None
+        return run_steps(self.steps, steps.Run(data, forced, name))
+
+
+class Engine(Pipeline):
+    """The gateway's own scenarios (``validation-rules/scenarios.toml``) over installed artefacts."""
+
     def __init__(
         self,
         artefacts_dir: Path,
@@ -84,23 +114,6 @@ class Engine:
     def reads(self, scenario: Scenario) -> Reads:
         """What any of the scenario's stylesheets can read (computed on first need)."""
         return self.rules.reads(scenario)
-
-    def scenario(self, scenario_id: str) -> Scenario:
-        try:
-            return self.by_id[scenario_id]
-        except KeyError:
-            raise UnknownScenario(
-                f"unknown scenario {scenario_id!r}; known: {', '.join(self.by_id)}"
-            ) from None
-
-    def warm(self, scenario_ids: list[str] | None = None) -> None:
-        """Compile everything up front so the first document is not slow."""
-        for sid in scenario_ids or list(self.by_id):
-            self.rules.warm(self.scenario(sid))
-
-    def validate(self, data: bytes, scenario_id: str | None = None) -> ValidationReport:
-        forced = self.scenario(scenario_id) if scenario_id else None
-        return run_steps(self.steps, steps.Run(data, forced))
 
 
 def _no_scenario(run: steps.Run) -> ValidationReport:

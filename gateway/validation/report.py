@@ -2,7 +2,8 @@
 
 Status values are stable codes callers can switch on:
 ``accepted`` / ``rejected`` (all layers ran), ``no-scenario`` (recognised but no rules apply),
-``not-well-formed``, ``forbidden-construct``, ``too-large`` (refused before validation).
+``not-well-formed``, ``forbidden-construct``, ``too-large`` (refused before validation);
+in KoSIT mode also ``processing-error`` (a stylesheet failed; KoSIT's daemon answers 422).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class ValidationReport:
     document: dict[str, Any] | None = None
     #: For refusals before validation: a human-readable reason.
     reason: str | None = None
+    #: In KoSIT mode: the VARL report (``rep:report``) the configuration's stylesheet made.
+    kosit_report: str | None = None
 
     @property
     def accepted(self) -> bool:
@@ -75,6 +78,7 @@ class ValidationReport:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"kosit_report": self.kosit_report} if self.kosit_report is not None else {}
         return {
             "status": self.status,
             "accepted": self.accepted,
@@ -86,6 +90,7 @@ class ValidationReport:
             "artefacts": self.artefacts,
             "timings": self.timings,
             "document": self.document,
+            **extra,
         }
 
     @classmethod
@@ -99,4 +104,5 @@ class ValidationReport:
             timings=dict(data.get("timings", {})),
             document=data.get("document"),
             reason=data.get("reason"),
+            kosit_report=data.get("kosit_report"),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -23,6 +24,8 @@ from gateway.validation.speedups import (
     prepared_stylesheet,
     stylesheet_reads,
 )
+
+ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
 
 class SaxonRuntime:
@@ -42,9 +45,12 @@ class SaxonRuntime:
         from saxonche import PySaxonProcessor  # here, so importing the package stays cheap
 
         self.proc = PySaxonProcessor(license=False)
+        # No stylesheet, included module or document may come from the network (KoSIT's
+        # advisory GHSA-hg2c-p2m3-q29m was a remote stylesheet include): file: URIs only.
+        self.proc.set_configuration_property(ALLOWED_PROTOCOLS, "file")
         self.xslt = self.proc.new_xslt30_processor()
         self._compiled: dict[Path, SaxonRules] = {}
-        self._plain: dict[Path, object] = {}
+        self._plain: dict[Path | str, SaxonStylesheet] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -70,21 +76,39 @@ class SaxonRuntime:
     def parse(self, text: str) -> object:
         return self.proc.parse_xml(xml_text=text)
 
-    def transform(self, path: Path, text: str, parameters: dict[str, str] | None = None) -> str:
-        """Run a plain stylesheet (compiled as published, cached) on ``text``."""
-        path = path.resolve()
+    def stylesheet(self, path: Path | None = None, text: str | None = None) -> SaxonStylesheet:
+        """A plain stylesheet (a report stylesheet, a generated one), compiled as given, once."""
+        key: Path | str = path.resolve() if path is not None else str(text)
         with self._lock:
-            if path not in self._plain:
-                executable = self.xslt.compile_stylesheet(stylesheet_file=str(path))
+            if key not in self._plain:
+                if path is not None:
+                    executable = self.xslt.compile_stylesheet(stylesheet_file=str(key))
+                else:
+                    executable = self.xslt.compile_stylesheet(stylesheet_text=text)
                 if executable is None:
-                    raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
-                self._plain[path] = executable
-            executable = self._plain[path]
+                    raise RuntimeError(
+                        f"cannot compile {path or 'stylesheet'}: {self.xslt.error_message}"
+                    )
+                self._plain[key] = SaxonStylesheet(executable, str(path or "generated stylesheet"))
+            return self._plain[key]
+
+
+class SaxonStylesheet:
+    """A compiled plain stylesheet; ``run`` gives its output as text."""
+
+    def __init__(self, executable: object, name: str) -> None:
+        self.executable = executable
+        self.name = name
+
+    def run(self, node: object, parameters: dict[str, object] | None = None) -> str:
+        """Transform ``node`` (from :meth:`SaxonRuntime.parse`); parameters are parsed nodes."""
+        ex: Any = self.executable
+        ex.clear_parameters()
         for name, value in (parameters or {}).items():
-            executable.set_parameter(name, self.proc.make_string_value(value))  # type: ignore[attr-defined]
-        out = executable.transform_to_string(xdm_node=self.parse(text))  # type: ignore[attr-defined]
+            ex.set_parameter(name, value)
+        out = ex.transform_to_string(xdm_node=node)
         if out is None:
-            raise RuntimeError(f"{path.name}: {executable.error_message}")  # type: ignore[attr-defined]
+            raise RuntimeError(f"{self.name}: {ex.error_message}")
         return out
 
 

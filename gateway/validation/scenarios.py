@@ -14,6 +14,9 @@ from gateway.documents import DocumentInfo
 from gateway.resources import data_folder
 from gateway.validation.report import SEVERITIES
 
+#: The scenario argument that asks for the KoSIT configuration's own selection (``WithKosit``).
+USE_KOSIT = "kosit"
+
 
 @dataclass(frozen=True)
 class Layer:

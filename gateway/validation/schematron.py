@@ -29,6 +29,12 @@ class CompiledRules(Protocol):
         ...
 
 
+class Stylesheet(Protocol):
+    """A plain compiled stylesheet (a KoSIT report stylesheet, a generated one)."""
+
+    def run(self, node: object, parameters: dict[str, object] | None = None) -> str: ...
+
+
 class SchematronEngine(Protocol):
     """Compiles stylesheets (once, cached by path) and parses documents into its own trees."""
 
@@ -36,9 +42,7 @@ class SchematronEngine(Protocol):
 
     def parse(self, text: str) -> object: ...
 
-    def transform(self, path: Path, text: str, parameters: dict[str, str] | None = None) -> str:
-        """Run a plain (non-Schematron) stylesheet, e.g. a report stylesheet, on ``text``."""
-        ...
+    def stylesheet(self, path: Path | None = None, text: str | None = None) -> Stylesheet: ...
 
 
 _FLAG_TO_SEVERITY = {

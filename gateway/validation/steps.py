@@ -34,6 +34,8 @@ class Run:
 
     data: bytes
     forced: Scenario | None = None
+    #: The input's name (KoSIT's document reference: a file name, the daemon's last path segment).
+    name: str = ""
     tree: etree._ElementTree | None = None
     info: DocumentInfo | None = None
     scenario: Scenario | None = None
@@ -165,19 +167,28 @@ class Schema:
 class Schematron:
     """Every Schematron layer of the scenario, in order, on one parse of the document.
 
-    Its time is split into ``schematron-parse`` and ``schematron-<source>`` per layer."""
+    Its time is split into ``schematron-parse`` and ``schematron-<source>`` per layer. The
+    gateway's own scenarios run every layer even when the XSD fails, so the report is complete;
+    KoSIT skips Schematron after an XSD failure (``after_invalid_schema=False``)."""
 
     name = "schematron"
 
-    def __init__(self, rules: Rules, stand_ins: bool) -> None:
+    def __init__(self, rules: Rules, stand_ins: bool, after_invalid_schema: bool = True) -> None:
         self.rules = rules
         self.stand_ins = stand_ins
+        self.after_invalid_schema = after_invalid_schema
 
     def run(self, run: Run) -> None:
         scenario, tree = run.scenario, run.tree
         assert scenario is not None and tree is not None
+        if not self.after_invalid_schema and any(
+            raws for src, raws in run.layer_output if src == "xsd"
+        ):
+            return
         reads = self.rules.reads(scenario) if self.stand_ins else None
-        node = self.rules.engine().parse(saxon_text(run.data, tree, reads, run.leaves))
+        text = saxon_text(run.data, tree, reads, run.leaves)
+        parsed = run.extra.get("saxon-document")  # (text, node) when a step parsed it already
+        node = parsed[1] if parsed and parsed[0] == text else self.rules.engine().parse(text)
         run.lap("schematron-parse")
         for layer in scenario.schematron:
             try:

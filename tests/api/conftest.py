@@ -13,8 +13,8 @@ import pytest
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import Database, repo
+from gateway.web import DB
 
 XR = "xrechnung-testsuite/business-cases/standard/"
 

@@ -137,7 +137,7 @@ async def test_oversized_bodies_are_413(gateway: Gateway, ubl: bytes) -> None:
 
 
 def _settings_key() -> Any:
-    from gateway.server.appkeys import SETTINGS
+    from gateway.web import SETTINGS
 
     return SETTINGS
 

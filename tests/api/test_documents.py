@@ -139,6 +139,8 @@ async def test_multipart_with_attachments(gateway: Gateway, ubl: bytes) -> None:
     assert doc["status"] == "received"
     assert doc["attachments"] == [
         {
+            "index": 0,
+            "url": f"/v1/documents/{body['id']}/attachments/0",
             "filename": "invoice.pdf",
             "content_type": "application/pdf",
             "size": 13,

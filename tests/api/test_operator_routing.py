@@ -11,8 +11,8 @@ import pytest
 from gateway.cli import main
 from gateway.config import load_settings
 from gateway.inbound.intake import Submission
-from gateway.server.appkeys import INTAKE
 from gateway.store import Database, repo
+from gateway.web import INTAKE
 
 if TYPE_CHECKING:
     from conftest import Gateway

@@ -12,8 +12,8 @@ from sqlalchemy import text
 
 from gateway.forwarding import SIGNATURE_HEADER, verify
 from gateway.inbound import Submission
-from gateway.server.appkeys import INTAKE
 from gateway.store import repo
+from gateway.web import INTAKE
 
 if TYPE_CHECKING:
     from conftest import Gateway

@@ -69,6 +69,7 @@ def test_install_from_folder_and_list(tmp_path: Path) -> None:
     info = install_artefacts(str(ARTEFACTS_SOURCE), target)
     assert len(info["bundles"]) == len(load_manifest())  # every pinned bundle
     assert (target / "ubl-2.1/xsd/maindoc/UBL-Invoice-2.1.xsd").is_file()
+    assert (target / "kosit-xrechnung-config/scenarios.xml").is_file()  # a KoSIT configuration
     listed = installed_info(target, verify=True)
     assert listed and all(b["verified"] for b in listed["bundles"])
     # Tampering after install is detected by list --verify.
@@ -86,6 +87,7 @@ def test_install_from_zip(tmp_path: Path, prefix: str) -> None:
     assert sum(len(b["files"]) for b in info["bundles"]) == sum(
         len(b.files) for b in load_manifest()
     )
+    assert sum(len(b["files"]) for b in info["bundles"] if b["id"] == "kosit-xrechnung-3.0.2") == 79
 
 
 @pytest.fixture

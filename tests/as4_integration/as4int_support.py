@@ -15,8 +15,8 @@ from as4.peppol import build_peppol_message
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
-from gateway.server.appkeys import DB
 from gateway.store import Database, Document, StatusChange, repo
+from gateway.web import DB
 
 BIS_DOCTYPE = (
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"

@@ -150,7 +150,7 @@ async def test_reporting_cli_exports_every_tenant(
     import asyncio
 
     from gateway.cli import main
-    from gateway.server.appkeys import SETTINGS
+    from gateway.web import SETTINGS
 
     assert (await post(node, message(peer_party, gateway_party, invoice)))[0] == 200
     config = tmp_path / "gateway.toml"

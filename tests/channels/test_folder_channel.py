@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import Document
+from gateway.web import DB
 
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 

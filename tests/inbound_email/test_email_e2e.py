@@ -20,9 +20,9 @@ from mailbuild import attach, facturx_pdf, new_mail, send, wire
 
 from gateway.config import load_settings
 from gateway.server import create_app
-from gateway.server.appkeys import DB
 from gateway.store import repo
 from gateway.validation import Validator
+from gateway.web import DB
 
 
 @dataclass

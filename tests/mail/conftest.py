@@ -14,8 +14,8 @@ import pytest
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import repo
+from gateway.web import DB
 from tests.mail.relay import PASSWORD, USER, Relay, start_relay
 
 XR = "xrechnung-testsuite/business-cases/standard/"

@@ -8,8 +8,8 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from gateway.server.appkeys import DB
 from gateway.store import repo
+from gateway.web import DB
 from tests.mail.conftest import MailGateway
 
 

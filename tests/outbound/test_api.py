@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
-from gateway.outbound.api import OUTBOUND, metrics_lines
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import repo
+from gateway.web import DB
 from tests.outbound.conftest import Receiver
 
 
@@ -84,7 +83,8 @@ async def test_submit_deliver_idempotency_and_refusals(
     resp = await client.get(f"/v1/outbound/{first['id']}", headers=auth(client, "other"))
     assert resp.status == 404  # but cannot see ours
 
-    lines = await metrics_lines(client.app[OUTBOUND].queue)
+    resp = await client.get("/metrics")
+    lines = (await resp.text()).splitlines()
     assert any(line.startswith('gateway_outbound_queue_depth{state="delivered"}') for line in lines)
 
 
@@ -106,3 +106,37 @@ async def test_failed_then_admin_requeue(client, receiver: Receiver, invoice: by
     assert [a["outcome"] for a in done["attempt_log"]] == ["permanent", "delivered"]
     resp = await client.post(f"/v1/admin/outbound/{doc_id}/requeue", headers=auth(client, "admin"))
     assert resp.status == 409 and (await resp.json())["code"] == "not-requeueable"
+
+
+async def test_list_outbound_with_filters(client, receiver: Receiver, invoice: bytes) -> None:
+    receiver.mode = "reject"
+    resp = await client.post("/v1/outbound", data=invoice, headers=auth(client))
+    failed_id = (await resp.json())["id"]
+    await wait_status(client, failed_id, "failed")
+    receiver.mode = "ok"
+    second = re.sub(rb"<cbc:ID>[^<]*</cbc:ID>", b"<cbc:ID>LIST-2</cbc:ID>", invoice, count=1)
+    resp = await client.post("/v1/outbound", data=second, headers=auth(client))
+    ok_id = (await resp.json())["id"]
+    await wait_status(client, ok_id, "delivered")
+    resp = await client.post("/v1/outbound", data=invoice, headers=auth(client, "other"))
+    assert resp.status == 202
+
+    async def ids(query: str, who: str = "submit") -> list[str]:
+        resp = await client.get(f"/v1/outbound?{query}", headers=auth(client, who))
+        assert resp.status == 200, await resp.text()
+        return [i["id"] for i in (await resp.json())["items"]]
+
+    assert await ids("") == [failed_id, ok_id]  # the other tenant's item is not listed
+    assert await ids("status=failed") == [failed_id]
+    assert await ids("status=delivered") == [ok_id]
+    resp = await client.get("/v1/outbound?limit=1", headers=auth(client))
+    page = await resp.json()
+    assert [i["id"] for i in page["items"]] == [failed_id]
+    assert page["items"][0]["last_error_code"] == "http-400"
+    assert page["items"][0]["created_at"].endswith("Z")  # ISO 8601 with a time zone
+    assert await ids(f"cursor={page['next_cursor']}") == [ok_id]
+    receiver_id = page["items"][0]["receiver"]
+    assert await ids(f"receiver={receiver_id}") == [failed_id, ok_id]
+    for query, name in [("status=lost", "status"), ("state=failed", "state")]:
+        resp = await client.get(f"/v1/outbound?{query}", headers=auth(client))
+        assert resp.status == 400 and (await resp.json())["parameter"] == name

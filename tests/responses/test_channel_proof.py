@@ -10,7 +10,7 @@ from gateway.as4.models import As4Outbound
 from gateway.documents.identify import Party
 from gateway.inbound.intake import Submission
 from gateway.responses import ResponseContent, build_response
-from gateway.server.appkeys import INTAKE
+from gateway.web import INTAKE
 
 SELLER = "0196:6841569459"
 BUYER = "0196:6963495890"

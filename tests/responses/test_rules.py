@@ -13,7 +13,7 @@ from gateway.documents.identify import Party
 from gateway.lifecycle import IllegalTransition, Lifecycle
 from gateway.responses import ResponseContent, Step, build_response, conflict, load_mapping
 from gateway.responses import mark_overdue as run_overdue
-from gateway.server.appkeys import SETTINGS
+from gateway.web import SETTINGS
 
 SELLER = "0196:6841569459"
 BUYER = "0196:6963495890"

@@ -27,8 +27,8 @@ from gateway.documents.identify import Party
 from gateway.inbound.intake import Submission
 from gateway.responses import ResponseContent, build_response
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.server.appkeys import INTAKE
 from gateway.store import Document, repo
+from gateway.web import INTAKE
 
 SELLER = "0196:6841569459"  # acme
 BUYER = "0196:6963495890"  # buyer-co

@@ -25,6 +25,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of a Prometheus exposition, keyed by name and label set."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
 def _call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -102,13 +113,24 @@ def test_serve_health_metrics_and_graceful_stop(server_env: dict[str, str], corp
 
         status, headers, body = _call(base + "/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain")
-        text = body.decode()
-        assert 'gateway_documents{channel="api",direction="inbound",status="received"} 1' in text
-        assert 'gateway_documents{channel="api",direction="inbound",status="duplicate"} 1' in text
-        assert 'gateway_duplicates_total{channel="api"} 1' in text
-        assert "# TYPE gateway_validation_seconds histogram" in text
-        assert "gateway_validation_seconds_count 3" in text
-        assert 'gateway_intake_total{channel="api",status="refused"} 1' in text
+        got = samples(body.decode())
+        docs = {"channel": "api", "direction": "inbound"}
+        assert got["gateway_documents", frozenset({**docs, "status": "received"}.items())] == 1
+        assert got["gateway_documents", frozenset({**docs, "status": "duplicate"}.items())] == 1
+        assert (
+            got["gateway_duplicates_total", frozenset({"channel": "api", "tenant": "acme"}.items())]
+            == 1
+        )
+        assert got["gateway_validation_seconds_count", frozenset()] == 3
+        refused = {"channel": "api", "status": "refused", "tenant": "acme"}
+        assert got["gateway_intake_total", frozenset(refused.items())] == 1
+        posted = {"route": "/v1/documents", "method": "POST"}
+        assert (
+            got["gateway_http_requests_total", frozenset({**posted, "status": "201"}.items())] == 2
+        )
+        assert (
+            got["gateway_http_requests_total", frozenset({**posted, "status": "400"}.items())] == 1
+        )
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

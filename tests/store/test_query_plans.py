@@ -28,8 +28,8 @@ from sqlalchemy import event, text
 from gateway.config import load_settings
 from gateway.inbound.fill import fill, renumber
 from gateway.server.app import create_app
-from gateway.server.appkeys import DB
 from gateway.store import Database, repo
+from gateway.web import DB
 
 #: Tables that grow with traffic. Small configuration tables (tenants, participants, keys,
 #: settings) may be scanned.

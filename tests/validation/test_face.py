@@ -14,7 +14,7 @@ import gateway.validation as validation
 GATEWAY = Path(gateway.__file__).parent
 PACKAGE = GATEWAY / "validation"
 #: Sub-packages with a face of their own.
-FACES = ("gateway.validation.speedups", "gateway.validation.pool")
+FACES = ("gateway.validation.speedups", "gateway.validation.pool", "gateway.validation.kosit")
 
 
 def _imports(path: Path) -> list[str]:

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.artefacts import installed_info
 from gateway.documents import ParseLimits
-from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
+from gateway.validation.engine import ArtefactsMissing, Pipeline, UnknownScenario
 from gateway.validation.pool.thread import ValidationThread
 from gateway.validation.pool.workers import ProcessWorkers, WorkersBroken, make_engine
 from gateway.validation.report import ValidationReport
-from gateway.validation.scenarios import Scenario, load_scenarios
+from gateway.validation.scenarios import USE_KOSIT, Scenario, load_scenarios
 
 if TYPE_CHECKING:
     from gateway.config import Settings
@@ -40,9 +40,26 @@ class Validator:
         limits: ParseLimits | None = None,
         warm: bool = True,
         stand_ins: bool = True,
+        kosit_config: Path | None = None,
+        kosit_repository: Path | None = None,
+        kosit_tenants: list[str] | None = None,
     ) -> None:
+        """With ``kosit_config`` and no ``kosit_tenants``, every document is validated with
+        that KoSIT configuration instead of the gateway's scenarios (the CLI, the daemon); with
+        ``kosit_tenants`` (empty = all tenants) the workers hold both, and those tenants'
+        documents get KoSIT's (``gateway serve``)."""
         self.artefacts_dir = Path(artefacts_dir)
-        if installed_info(self.artefacts_dir) is None:
+        self.kosit_tenants = kosit_tenants
+        self.kosit = (
+            (
+                str(kosit_config),
+                str(kosit_repository) if kosit_repository else None,
+                kosit_tenants is None,
+            )
+            if kosit_config is not None
+            else None
+        )
+        if (self.kosit is None or not self.kosit[2]) and installed_info(self.artefacts_dir) is None:
             raise ArtefactsMissing(
                 f"no validation artefacts installed in {self.artefacts_dir}; run "
                 "'gateway artefacts install --from SOURCE'"
@@ -51,9 +68,9 @@ class Validator:
         self.limits = limits or ParseLimits()
         self.warm = warm
         self.stand_ins = stand_ins
-        self.scenarios: list[Scenario] = load_scenarios()
+        self.scenarios: list[Scenario] = [] if self.kosit and self.kosit[2] else load_scenarios()
         self._ids = {s.id for s in self.scenarios}
-        self._engine: Engine | None = None
+        self._engine: Pipeline | None = None
         self._workers: ProcessWorkers | None = None
         self._start()
 
@@ -63,47 +80,76 @@ class Validator:
             max_bytes=settings.validation.max_bytes, max_depth=settings.validation.max_depth
         )
         kwargs.setdefault("stand_ins", settings.validation.stand_ins)
+        if settings.validation.kosit_config:
+            kwargs.setdefault("kosit_config", settings.kosit_config_path)
+            kwargs.setdefault("kosit_tenants", list(settings.validation.kosit_tenants))
         return cls(settings.artefacts_dir, jobs=settings.validation.jobs, limits=limits, **kwargs)
 
     def _start(self) -> None:
-        initargs = (str(self.artefacts_dir), self.limits, self.warm, self.stand_ins)
+        initargs = (str(self.artefacts_dir), self.limits, self.warm, self.stand_ins, self.kosit)
         if self.jobs <= 0:
             self._engine = ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
             self._workers = ProcessWorkers(self.jobs, initargs)
 
     def _check_scenario(self, scenario: str | None) -> None:
-        if scenario is not None and scenario not in self._ids:
+        if scenario is not None and scenario not in self._ids and not self.kosit:
             raise UnknownScenario(
                 f"unknown scenario {scenario!r}; known: {', '.join(sorted(self._ids))}"
             )
 
-    async def validate(self, data: bytes, scenario: str | None = None) -> ValidationReport:
+    async def validate(
+        self, data: bytes, scenario: str | None = None, name: str = "", tenant: str | None = None
+    ) -> ValidationReport:
+        """``name`` is the input's name where reports carry one (KoSIT's document reference);
+        ``tenant`` picks the KoSIT configuration for the tenants configured to use it."""
         self._check_scenario(scenario)
+        scenario = self._for_tenant(scenario, tenant)
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
+            return await asyncio.wrap_future(self._submit(data, scenario, name), loop=loop)
         except WorkersBroken:
             # A worker died (OOM, crash in native code); a fresh one takes its place. Try once
             # more, so one poisonous document cannot take validation down for everyone.
-            return await asyncio.wrap_future(self._submit(data, scenario), loop=loop)
+            return await asyncio.wrap_future(self._submit(data, scenario, name), loop=loop)
 
-    def _submit(self, data: bytes, scenario: str | None) -> Future[ValidationReport]:
+    def _submit(
+        self, data: bytes, scenario: str | None, name: str = ""
+    ) -> Future[ValidationReport]:
         if self._workers is not None:
-            return self._workers.submit(data, scenario)
+            return self._workers.submit(data, scenario, name)
         assert self._engine is not None
-        return ValidationThread.shared().submit(self._engine.validate, data, scenario)
+        return ValidationThread.shared().submit(self._engine.validate, data, scenario, name)
 
-    def validate_sync(self, data: bytes, scenario: str | None = None) -> ValidationReport:
+    def _for_tenant(self, scenario: str | None, tenant: str | None) -> str | None:
+        wants = self.kosit_tenants is not None and (
+            not self.kosit_tenants or tenant in self.kosit_tenants
+        )
+        return USE_KOSIT if scenario is None and self.kosit is not None and wants else scenario
+
+    def validate_sync(
+        self, data: bytes, scenario: str | None = None, tenant: str | None = None
+    ) -> ValidationReport:
         self._check_scenario(scenario)
-        return self._submit(data, scenario).result()
+        return self._submit(data, self._for_tenant(scenario, tenant)).result()
 
-    def map(self, items: list[tuple[bytes, str | None]]) -> list[ValidationReport]:
+    def map(
+        self, items: list[tuple[bytes, str | None]], names: list[str] | None = None
+    ) -> list[ValidationReport]:
         """Validate many documents using every worker; results in input order."""
         for _, scenario in items:
             self._check_scenario(scenario)
-        futures = [self._submit(d, s) for d, s in items]
+        names = names or [""] * len(items)
+        futures = [self._submit(d, s, n) for (d, s), n in zip(items, names, strict=True)]
         return [f.result() for f in futures]
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (none in-process)."""
+        return self._workers.pids() if self._workers is not None else []
+
+    def alive(self) -> bool:
+        """Every worker process is running (in-process: always)."""
+        return self._workers.alive() if self._workers is not None else True
 
     async def aclose(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)

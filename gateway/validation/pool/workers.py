@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.documents import ParseLimits
-from gateway.validation.engine import Engine
+from gateway.validation.engine import Engine, Pipeline
 from gateway.validation.report import ValidationReport
 
 _STOP = b""
@@ -37,21 +37,42 @@ class WorkersBroken(RuntimeError):
 
 
 def make_engine(
-    artefacts_dir: str, limits: ParseLimits, warm: bool, stand_ins: bool = True
-) -> Engine:
-    engine = Engine(Path(artefacts_dir), limits=limits, stand_ins=stand_ins)
+    artefacts_dir: str,
+    limits: ParseLimits,
+    warm: bool,
+    stand_ins: bool = True,
+    kosit: tuple[str, str | None, bool] | None = None,
+) -> Pipeline:
+    """The gateway's own engine; with ``kosit=(config dir, repository, exclusive)`` a KoSIT
+    one (exclusive) or both, the KoSIT one chosen per request (see ``WithKosit``)."""
+    engine: Pipeline
+    if kosit is not None:
+        from gateway.validation.kosit import KositEngine, WithKosit, load_config
+
+        config = load_config(Path(kosit[0]), Path(kosit[1]) if kosit[1] else None)
+        engine = KositEngine(config, limits=limits, stand_ins=stand_ins)
+        if not kosit[2]:
+            own = Engine(Path(artefacts_dir), limits=limits, stand_ins=stand_ins)
+            engine = WithKosit(own, engine)
+    else:
+        engine = Engine(Path(artefacts_dir), limits=limits, stand_ins=stand_ins)
     if warm:
         engine.warm()
     return engine
 
 
 def _serve(
-    conn: Connection, artefacts_dir: str, limits: ParseLimits, warm: bool, stand_ins: bool
+    conn: Connection,
+    artefacts_dir: str,
+    limits: ParseLimits,
+    warm: bool,
+    stand_ins: bool,
+    kosit: tuple[str, str | None, bool] | None = None,
 ) -> None:
     """Worker process main loop: one request in, one ``(ok, report | exception)`` out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        engine: Engine | None = make_engine(artefacts_dir, limits, warm, stand_ins)
+        engine: Pipeline | None = make_engine(artefacts_dir, limits, warm, stand_ins, kosit)
         failure: BaseException | None = None
     except Exception as exc:  # answer every request with the reason instead of dying silently
         engine, failure = None, exc
@@ -62,11 +83,11 @@ def _serve(
             return
         if message == _STOP:
             return
-        data, scenario = pickle.loads(message)
+        data, scenario, name = pickle.loads(message)
         try:
             if engine is None:
                 raise failure  # type: ignore[misc]
-            answer: tuple[bool, Any] = (True, engine.validate(data, scenario))
+            answer: tuple[bool, Any] = (True, engine.validate(data, scenario, name))
         except Exception as exc:
             answer = (False, exc)
         try:
@@ -160,8 +181,8 @@ class ProcessWorkers:
     def _spawn(self, index: int) -> _Worker:
         return _Worker(self._ctx, self._initargs, f"gateway-validate-{index}")
 
-    def submit(self, data: bytes, scenario: str | None) -> Future[ValidationReport]:
-        message = pickle.dumps((data, scenario), protocol=pickle.HIGHEST_PROTOCOL)
+    def submit(self, data: bytes, scenario: str | None, name: str = "") -> Future[ValidationReport]:
+        message = pickle.dumps((data, scenario, name), protocol=pickle.HIGHEST_PROTOCOL)
         with self._lock:
             index = min(range(len(self._workers)), key=lambda i: len(self._workers[i].pending))
             worker = self._workers[index]
@@ -169,6 +190,12 @@ class ProcessWorkers:
                 worker.close(timeout=1)
                 worker = self._workers[index] = self._spawn(index)
             return worker.submit(message)
+
+    def pids(self) -> list[int]:
+        return [w.process.pid for w in self._workers if w.process.pid is not None]
+
+    def alive(self) -> bool:
+        return bool(self._workers) and all(w.process.is_alive() for w in self._workers)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -6,19 +6,15 @@ stored under the plain string key ``"intake"`` for code written before these key
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.server.metrics import Metrics
+from gateway.observability.metrics import Metrics
 from gateway.store import Database
-
-if TYPE_CHECKING:  # gateway.api imports these keys; importing it here would be a cycle
-    from gateway.api.keycache import KeyCache
+from gateway.web.keycache import KeyCache
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
@@ -26,4 +22,4 @@ INTAKE = web.AppKey("intake", IntakePipeline)
 FORWARDER = web.AppKey("forwarder", Forwarder)
 METRICS = web.AppKey("metrics", Metrics)
 LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
-KEY_CACHE: web.AppKey[KeyCache] = web.AppKey("key_cache")
+KEY_CACHE = web.AppKey("key_cache", KeyCache)

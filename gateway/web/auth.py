@@ -15,11 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.problems import Problem
 from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import API
-from gateway.server.appkeys import DB, KEY_CACHE
 from gateway.store import repo
+from gateway.web.appkeys import DB, KEY_CACHE
+from gateway.web.problems import Problem
 
 
 @dataclass(frozen=True)

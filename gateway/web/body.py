@@ -1,13 +1,18 @@
-"""Request bodies read with a hard cap, so a huge upload is refused before it is buffered."""
+"""Request bodies read with a hard cap, so a huge upload is refused before it is buffered;
+JSON bodies parsed into an object or refused with ``invalid-json``."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from aiohttp import BodyPartReader, web
 
-from gateway.api.problems import Problem
 from gateway.inbound.intake import Attachment
+from gateway.web.problems import Problem
 
 _CHUNK = 64 * 1024
+MAX_JSON_BODY = 64 * 1024
 XML_TYPES = frozenset({"application/xml", "text/xml"})
 
 
@@ -32,6 +37,18 @@ async def read_capped(request: web.Request, limit: int) -> bytes:
             raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_json(request: web.Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    """The body as a JSON object (an empty body is ``{}``), or 400 ``invalid-json``."""
+    raw = await read_capped(request, limit)
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise Problem(400, "invalid-json", f"The body is not valid JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise Problem(400, "invalid-json", "The body must be a JSON object.")
+    return payload
 
 
 async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:

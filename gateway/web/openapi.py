@@ -1,0 +1,168 @@
+"""The OpenAPI 3.1 description, built from the app's routes and their :func:`operation`s.
+
+Nothing is written by hand per route here: paths, methods, parameters (from the route's
+:class:`~gateway.web.params.Params` and its URL pattern), bodies, responses and the
+problem+json errors all come from the route table, so the description cannot drift from
+the server. :func:`undescribed` lists routes without an operation (a test keeps it empty).
+The console's HTML pages (``/console``) are not part of the API and are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from gateway.web.params import Param
+from gateway.web.spec import JSON, Content, Operation, operation_of
+
+EXCLUDED_PREFIXES = ("/console",)
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+_PATH_VAR = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
+_TITLES = {
+    400: "Bad request",
+    401: "No or unknown API key",
+    403: "The key lacks the scope",
+    404: "Not found",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable machine-readable reason."},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+
+def api_routes(app: web.Application) -> Iterable[tuple[str, str, Any]]:
+    """(method, path template, handler) of every API route."""
+    for route in app.router.routes():
+        if route.method not in _METHODS:
+            continue
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter")
+        if path is None or path.startswith(EXCLUDED_PREFIXES):
+            continue
+        yield route.method, _PATH_VAR.sub(r"{\1}", path), route.handler
+
+
+def undescribed(app: web.Application) -> list[str]:
+    return [f"{m} {p}" for m, p, h in api_routes(app) if operation_of(h) is None]
+
+
+def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, handler in api_routes(app):
+        op = operation_of(handler)
+        if op is not None:
+            paths.setdefault(path, {})[method.lower()] = _operation(method, path, op)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Every refusal is application/problem+json with a stable `code`.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": _operation_id(method, path),
+        "summary": op.summary,
+        "tags": [op.tag],
+    }
+    if op.description:
+        out["description"] = op.description
+    if op.scope is not None:
+        out["security"] = [{"bearer": []}]
+        out["x-scope"] = op.scope
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for n in _PATH_VAR.findall(path)
+    ]
+    params += [_query_param(p) for p in op.params.params]
+    if params:
+        out["parameters"] = params
+    if op.body:
+        out["requestBody"] = {
+            "required": True,
+            "content": {c.media_type: {"schema": dict(c.schema)} for c in op.body},
+        }
+    out["responses"] = _responses(op, has_query=bool(op.params.params))
+    return out
+
+
+def _operation_id(method: str, path: str) -> str:
+    words = re.sub(r"[{}]", "", path).strip("/").replace("-", "_").split("/")
+    return "_".join([method.lower(), *filter(None, words)]) or method.lower()
+
+
+def _query_param(p: Param) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if p.kind == "int":
+        schema = {"type": "integer", "minimum": p.minimum, "maximum": p.maximum}
+    elif p.kind == "choice":
+        schema = {"type": "string", "enum": p.allowed()}
+    elif p.kind == "bool":
+        schema = {"type": "boolean"}
+    elif p.kind == "date":
+        schema = {"type": "string", "format": "date"}
+    elif p.kind == "datetime":
+        schema = {"type": "string", "format": "date-time"}
+    else:
+        schema = {"type": "string", "minLength": 1, "maxLength": p.max_length}
+    if p.default is not None:
+        schema["default"] = p.default
+    out: dict[str, Any] = {"name": p.name, "in": "query", "required": False, "schema": schema}
+    if p.description:
+        out["description"] = p.description
+    return out
+
+
+def _responses(op: Operation, *, has_query: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for status, spec in op.responses.items():
+        entry: dict[str, Any] = {"description": _describe(status)}
+        content = spec if isinstance(spec, Content) else Content(JSON, spec) if spec else None
+        if content is not None:
+            entry["content"] = {content.media_type: {"schema": dict(content.schema)}}
+        out[str(status)] = entry
+    errors = set(op.errors)
+    if has_query:
+        errors.add(400)
+    if op.scope is not None:
+        errors |= {401, 403}
+    for status in sorted(errors):
+        out[str(status)] = {
+            "description": _TITLES.get(status, "Error"),
+            "content": {
+                "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+            },
+        }
+    return out
+
+
+def _describe(status: int) -> str:
+    return {200: "OK", 201: "Created", 202: "Accepted", 204: "No content"}.get(status, "Success")

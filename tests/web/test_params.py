@@ -1,0 +1,74 @@
+"""Declared query parameters: unknown names and bad values are refused, naming the parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from multidict import MultiDict
+
+from gateway.web import Param, Params, Problem, cursor, limit
+
+SPEC = Params(
+    cursor(),
+    limit(),
+    Param("status", "choice", choices=lambda: ["received", "invalid"]),
+    Param("number", "text"),
+    Param("issued_from", "date"),
+    Param("since", "datetime"),
+)
+
+
+def _refusal(query: dict[str, str] | MultiDict[str]) -> Problem:
+    with pytest.raises(Problem) as info:
+        SPEC.parse(MultiDict(query))
+    return info.value
+
+
+def test_defaults_and_values() -> None:
+    got = SPEC.parse(MultiDict({"status": "invalid", "limit": "7", "issued_from": "2026-01-31"}))
+    assert got == {
+        "cursor": 0,
+        "limit": 7,
+        "status": "invalid",
+        "number": None,
+        "issued_from": dt.date(2026, 1, 31),
+        "since": None,
+    }
+    assert SPEC.parse(MultiDict({"status": ""}))["status"] is None  # empty counts as absent
+
+
+def test_unknown_parameter_is_named() -> None:
+    p = _refusal({"numbr": "INV-1"})
+    assert (p.status, p.code, p.extra["parameter"]) == (400, "unknown-parameter", "numbr")
+    assert "number" in p.extra["accepted"]
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ({"status": "bogus"}, "status"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "201"}, "limit"),
+        ({"cursor": str(2**63)}, "cursor"),
+        ({"cursor": "-1"}, "cursor"),
+        ({"cursor": "x"}, "cursor"),
+        ({"issued_from": "31.01.2026"}, "issued_from"),
+        ({"since": "2026-01-31T10:00:00"}, "since"),  # no time zone
+        ({"number": "a\x00b"}, "number"),
+        ({"number": "x" * 201}, "number"),
+    ],
+)
+def test_bad_values_are_named(query: dict[str, str], name: str) -> None:
+    p = _refusal(query)
+    assert (p.status, p.code, p.extra["parameter"]) == (400, "invalid-parameter", name)
+    assert p.detail.startswith(f"{name}: ")
+
+
+def test_repeated_parameter_is_refused() -> None:
+    p = _refusal(MultiDict([("status", "received"), ("status", "invalid")]))
+    assert p.extra["parameter"] == "status"
+
+
+def test_choice_lists_what_is_allowed() -> None:
+    assert _refusal({"status": "bogus"}).extra["allowed"] == ["invalid", "received"]
