@@ -3,8 +3,8 @@
 Public surface:
 - :class:`Channel` (``name``, ``start``, ``stop``, ``health``), :class:`ChannelContext`,
   :data:`ChannelFactory`, :class:`ChannelRegistry`, :class:`StaticChannel`;
-- the built-in factories in :mod:`gateway.channels.adapters` (``rest``, ``smtp``, ``as4``,
-  ``folders``), registered by ``gateway.server.wiring``; the folder channel in
+- the built-in factories in :mod:`gateway.channels.adapters` (``smtp``, ``as4``,
+  ``folders``; REST in ``gateway.server.wiring``), registered there; the folder channel in
   :mod:`gateway.channels.folder`.
 """
 

@@ -1,16 +1,9 @@
-"""The factories of the built-in inbound channels: REST, SMTP, AS4 and watched folders."""
+"""The factories of the built-in inbound channels: SMTP, AS4 and watched folders (REST is the
+document API's, wired by ``gateway.server.wiring``)."""
 
 from __future__ import annotations
 
 from gateway.channels.base import Channel, ChannelContext, StaticChannel
-
-
-def rest(ctx: ChannelContext) -> list[Channel]:
-    """``POST /v1/documents`` and the document API (always on)."""
-    from gateway.api import setup_routes
-
-    setup_routes(ctx.app)
-    return [StaticChannel("rest")]
 
 
 class _Smtp:

@@ -52,8 +52,8 @@ def _service(args: argparse.Namespace, validator: Any = None) -> Any:
     from gateway.forwarding import WebhookEvents
     from gateway.lifecycle import Lifecycle
     from gateway.observability import configure_logging
-    from gateway.server.wiring import outbound_service
     from gateway.store import Database
+    from gateway.transports import outbound_service
 
     settings = load_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)

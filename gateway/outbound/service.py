@@ -69,7 +69,7 @@ class OutboundService:
         self.db = db
         self.lifecycle = lifecycle or Lifecycle()
         self.validator = validator
-        # The root wires the transports in (gateway.server.wiring); plain HTTP without them.
+        # The root wires the transports in (gateway.transports); plain HTTP without them.
         self.transports = transports or Transports(
             [HttpTransport(timeout=settings.outbound.request_timeout)]
         )

@@ -117,8 +117,10 @@ class Renderer:
         """Both transforms; call only on the Saxon thread."""
         runtime = SaxonRuntime.shared()
         try:
-            model = runtime.transform(self.folder / sheet, text)
-            page = runtime.transform(self.folder / HTML_STYLESHEET, model, {"lang": lang})
+            model = runtime.stylesheet(self.folder / sheet).run(runtime.parse(text))
+            page = runtime.stylesheet(self.folder / HTML_STYLESHEET).run(
+                runtime.parse(model), {"lang": runtime.proc.make_string_value(lang)}
+            )
         except RuntimeError as exc:
             raise NotRenderable(422, "rendering-failed", str(exc)) from exc
         return page

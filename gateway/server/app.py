@@ -32,9 +32,10 @@ from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
-from gateway.server.wiring import inbound_channels, invoice_mailer, outbound_service
+from gateway.server.wiring import inbound_channels
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
+from gateway.transports import invoice_mailer, outbound_service
 from gateway.web import (
     DB,
     FORWARDER,
