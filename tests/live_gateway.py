@@ -27,6 +27,37 @@ from gateway.web import DB
 
 IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"
+#: The parties of the test invoices (a seller and a buyer with Peppol endpoint ids).
+SELLER = "0196:6841569459"
+BUYER = "0196:6963495890"
+
+
+def invoice_response(
+    code: str,
+    imr_id: str,
+    number: str,
+    *,
+    sender: str = BUYER,
+    receiver: str = SELLER,
+    issue_date: str = "2024-03-01",
+) -> bytes:
+    """A generated Peppol Invoice Response (the buyer answering the seller's ``number``)."""
+    from gateway.documents.identify import Party
+    from gateway.responses import ResponseContent, build_response
+
+    return build_response(
+        ResponseContent(
+            imr_id=imr_id,
+            issue_date=issue_date,
+            code=code,
+            sender=Party(endpoint=sender, name="Buyer organization"),
+            receiver=Party(endpoint=receiver, name="Seller company"),
+            invoice_number=number,
+            invoice_type_code="380",
+            reason_code="OTH" if code in ("UQ", "RE") else None,
+            effective_date=issue_date if code == "PD" else None,
+        )
+    )
 
 
 def sales_invoice(

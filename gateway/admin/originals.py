@@ -11,9 +11,27 @@ from aiohttp import web
 
 from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
 from gateway.store.serialize import document_summary
-from gateway.web import DB, FORWARDER, LIFECYCLE, Problem, document_or_404, read_json, require
+from gateway.web import (
+    DB,
+    DOCUMENT,
+    FORWARDER,
+    LIFECYCLE,
+    Problem,
+    document_or_404,
+    operation,
+    read_json,
+    require,
+)
 
 
+@operation(
+    "Release a duplicate as an original (it is forwarded; history records who and why)",
+    tag="admin",
+    scope="admin",
+    body={"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+    responses={200: DOCUMENT},
+    errors=(400, 404, 409, 422),
+)
 async def mark_original(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     payload = await read_json(request)

@@ -20,11 +20,14 @@ from gateway.store import Document, repo
 from gateway.store.serialize import document_summary
 from gateway.web import (
     DB,
+    DOCUMENT,
     FORWARDER,
     INTAKE,
     LIFECYCLE,
     Problem,
     int_param,
+    operation,
+    page_of,
     read_json,
     require_operator,
 )
@@ -32,6 +35,13 @@ from gateway.web import (
 MAX_PAGE = 200
 
 
+@operation(
+    "Documents no tenant owns yet (operator)",
+    tag="admin",
+    scope="operator",
+    responses={200: page_of(DOCUMENT)},
+    errors=(400,),
+)
 async def list_unrouted(request: web.Request) -> web.Response:
     require_operator(request)
     after = int_param(request.query.get("cursor", "0"), "cursor")
@@ -52,6 +62,13 @@ async def list_unrouted(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    "Give a stranded document to a tenant (operator)",
+    tag="admin",
+    scope="operator",
+    responses={200: DOCUMENT},
+    errors=(400, 404, 409, 422),
+)
 async def route(request: web.Request) -> web.Response:
     principal = require_operator(request)
     payload = await read_json(request)

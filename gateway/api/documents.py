@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import views
 from gateway.inbound.intake import IntakeRefused, Submission
@@ -12,16 +13,20 @@ from gateway.store import repo
 from gateway.store.serialize import document_summary
 from gateway.web import (
     DB,
+    DOCUMENT,
     FORWARDER,
     INTAKE,
     LIFECYCLE,
     SETTINGS,
     XML_TYPES,
+    Content,
     Problem,
     StatusChanged,
     document_or_404,
     int_param,
     not_found,
+    operation,
+    page_of,
     read_capped,
     read_json,
     read_multipart,
@@ -34,11 +39,26 @@ from gateway.web import (
 MAX_PAGE = 200
 
 
+@operation(
+    "Submit a document (XML, or multipart with attachments)",
+    tag="documents",
+    scope="submit",
+    body=(
+        Content("application/xml", {"type": "string"}),
+        Content("multipart/form-data", {"type": "object"}),
+    ),
+    responses={201: {"type": "object", "required": ["id", "status", "validation"]}},
+    errors=(400, 413, 415, 422),
+)
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     limit = request.app[SETTINGS].http.max_body_bytes
     if request.content_type.startswith("multipart/"):
-        raw, attachments = await read_multipart(request, limit)
+        try:
+            raw, attachments = await read_multipart(request, limit)
+        except (ValueError, HttpProcessingError) as exc:
+            # Broken part headers, no boundary, a truncated body: the client's mistake.
+            raise Problem(400, "bad-multipart", "The multipart body cannot be read.") from exc
     elif request.content_type in XML_TYPES:
         raw, attachments = await read_capped(request, limit), []
     else:
@@ -79,6 +99,13 @@ async def submit(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    "A document with its report, history, attachments and deliveries",
+    tag="documents",
+    scope="read",
+    responses={200: DOCUMENT},
+    errors=(404,),
+)
 async def get_document(request: web.Request) -> web.Response:
     principal = require(request, "read")
     async with request.app[DB].read() as s:
@@ -88,6 +115,13 @@ async def get_document(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@operation(
+    "The document's bytes exactly as received",
+    tag="documents",
+    scope="read",
+    responses={200: Content("application/xml", {"type": "string"})},
+    errors=(404,),
+)
 async def get_content(request: web.Request) -> web.Response:
     principal = require(request, "read")
     async with request.app[DB].read() as s:
@@ -98,6 +132,13 @@ async def get_content(request: web.Request) -> web.Response:
     return web.Response(body=raw, content_type=ctype)
 
 
+@operation(
+    "One stored attachment by its index in the document's attachments",
+    tag="documents",
+    scope="read",
+    responses={200: Content("application/octet-stream", {})},
+    errors=(404,),
+)
 async def get_attachment(request: web.Request) -> web.Response:
     """One stored attachment by its position in the document's ``attachments`` list."""
     principal = require(request, "read")
@@ -109,6 +150,13 @@ async def get_attachment(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
 
 
+@operation(
+    "One stored attachment by its file name",
+    tag="documents",
+    scope="read",
+    responses={200: Content("application/octet-stream", {})},
+    errors=(404,),
+)
 async def get_attachment_by_name(request: web.Request) -> web.Response:
     principal = require(request, "read")
     async with request.app[DB].read() as s:
@@ -118,6 +166,13 @@ async def get_attachment_by_name(request: web.Request) -> web.Response:
     return web.Response(body=data, content_type=ctype, headers=views.download_headers(name))
 
 
+@operation(
+    "Search documents (cursor-paged)",
+    tag="documents",
+    scope="read",
+    params=views.DOCUMENT_FILTERS,
+    responses={200: page_of(DOCUMENT)},
+)
 async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
     filters = views.DOCUMENT_FILTERS.parse(request)
@@ -126,6 +181,22 @@ async def list_documents(request: web.Request) -> web.Response:
     return web.json_response(page)
 
 
+@operation(
+    "Change a document's status (the status model decides what is allowed)",
+    tag="documents",
+    scope="status",
+    body={
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string"},
+            "reason": {"type": "string"},
+            "actor": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+    },
+    responses={200: DOCUMENT},
+    errors=(400, 404, 409, 422),
+)
 async def change_status(request: web.Request) -> web.Response:
     principal = require(request, "status")
     payload = await read_json(request)

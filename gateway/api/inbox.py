@@ -7,9 +7,16 @@ from aiohttp import web
 from gateway.api.documents import MAX_PAGE
 from gateway.forwarding import inbox
 from gateway.lifecycle.vocabulary import SYSTEM
-from gateway.web import DB, LIFECYCLE, int_param, require
+from gateway.web import DB, LIFECYCLE, OBJECT, int_param, operation, require
 
 
+@operation(
+    "Pull inbox: documents to fetch; asking for the page after N acknowledges up to N",
+    tag="documents",
+    scope="read",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def get_inbox(request: web.Request) -> web.Response:
     principal = require(request, "read")
     cursor = int_param(request.query.get("cursor", "0"), "cursor")

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from gateway.as4.errors import RecipientNotServiced
 from gateway.as4.mls import is_mls
 from gateway.as4.mls_flow import MlsConsumer, MlsRefused, MlsResponder
+from gateway.as4.mls_outbox import MlsOutbox
 from gateway.as4.models import As4Outbound, PeppolReportRow
 from gateway.as4.receiver import As4Receiver, InboundMeta
 from gateway.as4.reporting import countries, report_row
@@ -58,6 +59,8 @@ class As4Channel:
         seat = self.receiver.identity.party_id
         validator = self._validator
         self.responder = MlsResponder(seat, outbound, validator) if outbound else None
+        self.outbox = MlsOutbox(db, self.responder, validator) if self.responder else None
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.consumer = MlsConsumer(db, seat, validator, lifecycle=intake.lifecycle)
         self.country = (settings.as4.country or "").upper()
         self.busy_wait = busy_wait
@@ -74,6 +77,8 @@ class As4Channel:
             tenant = await repo.tenant_for_participant(s, header.receiver)
         if tenant is None:
             raise RecipientNotServiced(header.receiver)
+        if self.outbox is not None:  # before the document: an owed MLS survives a crash
+            await self.outbox.intend(meta, tenant)
         instance_key = f"{header.sender}|{header.instance_id}"
         if not await self._claim(meta, instance_key, document):
             return
@@ -92,9 +97,13 @@ class As4Channel:
         log.info(
             "as4 message %s stored as %s (%s)", meta.message_id, result.document_id, result.status
         )
-        if self.responder is not None:
+        if self.outbox is not None:
+            # In the background: the sender's receipt does not wait for the MLS. Should this
+            # process die first, the outbox row makes MlsOutbox.sweep queue it later.
             accepted = result.status in ACCEPTED
-            self.responder.answer_later(tenant, meta, accepted, result.report)
+            task = asyncio.create_task(self.outbox.answer(tenant, header, accepted, result.report))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _claim(self, meta: InboundMeta, instance_key: str, document: bytes) -> bool:
         """True when this call must deliver; False when a copy was already delivered."""
@@ -127,6 +136,8 @@ class As4Channel:
         )
 
     async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
         if self.responder is not None:
             await self.responder.aclose()
         await self.receiver.aclose()

@@ -24,6 +24,7 @@ from gateway.as4.mls import MlsIssue, MlsStatus, build_mls, mls_wanted, outbound
 from gateway.as4.mls import spis_id as spis_of
 from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
+from gateway.as4.sbdh import Sbdh
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_MLS
 from gateway.store import Database, Document
@@ -93,7 +94,16 @@ class MlsResponder:
         self, tenant: str, meta: InboundMeta, accepted: bool, report: ValidationReport
     ) -> str | None:
         """Build, validate and queue one MLS; returns the outbound document id."""
-        header = meta.sbdh
+        return await self.answer_header(tenant, meta.sbdh, accepted, report)
+
+    @staticmethod
+    def wanted(header: Sbdh, accepted: bool) -> bool:
+        return mls_wanted(header, accepted)
+
+    async def answer_header(
+        self, tenant: str, header: Sbdh, accepted: bool, report: ValidationReport
+    ) -> str | None:
+        """:meth:`answer` from the SBDH alone (what the MLS outbox keeps after a restart)."""
         assert header.mls_to
         status = MlsStatus(
             response_code="AP" if accepted else "RE",

@@ -87,3 +87,24 @@ class PeppolReportRow(Base):
     kind: Mapped[str] = mapped_column(String(16), default="business")
 
     __table_args__ = (Index("ix_peppol_reporting_at", "exchanged_at"),)
+
+
+class As4MlsOutbox(Base):
+    """An MLS we owe for a received message, written before the document enters the intake and
+    settled once the MLS is in the outbound queue (or not needed). A row still ``pending`` after
+    a crash is picked up by :meth:`gateway.as4.mls_outbox.MlsOutbox.sweep`, so no owed MLS is
+    lost; the queue's idempotency key (``mls:<sender>|<instance>``) keeps it to one."""
+
+    __tablename__ = "as4_mls_outbox"
+
+    instance_key: Mapped[str] = mapped_column(String(700), primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(300))
+    tenant: Mapped[str] = mapped_column(String(100))
+    sender: Mapped[str] = mapped_column(String(300))
+    instance_id: Mapped[str] = mapped_column(String(300))
+    mls_to: Mapped[str] = mapped_column(String(300))
+    mls_type: Mapped[str] = mapped_column(String(32), default="")
+    #: pending | queued | skipped
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

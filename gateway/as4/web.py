@@ -7,6 +7,9 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,9 +21,20 @@ from gateway.as4.config import configured
 from gateway.as4.http import as4_handler
 from gateway.as4.mls_levels import service_levels
 from gateway.as4.reporting import export, parse_when, summarise
-from gateway.web import DB, INTAKE, SETTINGS, Problem, require
+from gateway.web import (
+    DB,
+    INTAKE,
+    OBJECT,
+    SETTINGS,
+    Content,
+    Problem,
+    operation,
+    require,
+    require_operator,
+)
 
 AS4 = web.AppKey("as4", As4Channel)
+log = logging.getLogger(__name__)
 
 
 def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | None:
@@ -33,16 +47,45 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
     app[AS4] = channel
-    app.router.add_post("/as4", as4_handler(channel.receiver))
+    describe = operation(
+        "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",
+        tag="peppol",
+        body=Content("multipart/related", {}),
+        responses={200: Content("application/soap+xml", {"type": "string"})},
+        description="Answers are SOAP: a signed receipt, or an ebMS error signal.",
+    )
+    app.router.add_post("/as4", describe(as4_handler(channel.receiver)))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_mls(channel)) if channel.outbox else None
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         await channel.aclose()
 
     app.cleanup_ctx.append(lifecycle)
     return channel
 
 
+async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
+    """Queue MLS owed from before a crash (see gateway.as4.mls_outbox)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await channel.outbox.sweep()  # type: ignore[union-attr]
+        except Exception:
+            log.exception("MLS outbox sweep failed")
+
+
+@operation(
+    "Peppol reporting rows of the tenant (TSR/EUSR input)",
+    tag="peppol",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def reporting(request: web.Request) -> web.Response:
     """``GET /v1/admin/reporting?from=&to=[&format=summary]``: this tenant's Peppol rows."""
     principal = require(request, "admin")
@@ -57,10 +100,17 @@ async def reporting(request: web.Request) -> web.Response:
     return web.json_response({"rows": rows, "count": len(rows)})
 
 
+@operation(
+    "MLS service levels (operator)",
+    tag="peppol",
+    scope="operator",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""
-    require(request, "operator")
+    require_operator(request)
     try:
         days = int(request.query.get("days", "7"))
     except ValueError as exc:

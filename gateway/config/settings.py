@@ -136,6 +136,16 @@ class ReportingSettings:
 
 
 @dataclass
+class EmailTrust:
+    """One trusted e-mail sender of a tenant's counterpart: ``sender`` (an address), and the
+    participant id its responses may speak for (empty: any)."""
+
+    tenant: str
+    sender: str
+    participant: str = ""
+
+
+@dataclass
 class ResponsesSettings:
     """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
 
@@ -146,6 +156,10 @@ class ResponsesSettings:
     rematch_interval: float = 10.0
     #: Mapping table (TOML); empty = config/invoice-response-mapping.toml of the gateway.
     mapping_file: str = ""
+    #: Per tenant: e-mail senders whose Invoice Responses are applied when the mail carries a
+    #: valid DKIM signature of the From domain (``[[responses.email_trust]]``, see
+    #: gateway.responses.dkim). Every other e-mailed response is held for an admin.
+    email_trust: list[EmailTrust] = field(default_factory=list)
 
 
 @dataclass

@@ -21,12 +21,15 @@ from gateway.web import (
     DB,
     INTAKE,
     LIFECYCLE,
+    OBJECT,
     SETTINGS,
     Param,
     Params,
     Problem,
     cursor,
     limit,
+    operation,
+    page_of,
     read_capped,
     read_multipart,
     require,
@@ -108,6 +111,13 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
     return out
 
 
+@operation(
+    "Send a document (validated, then queued)",
+    tag="outbound",
+    scope="submit",
+    responses={202: OBJECT},
+    errors=(400, 409, 413, 422),
+)
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     service = request.app[OUTBOUND]
@@ -152,6 +162,13 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(body, status=202, headers=headers)
 
 
+@operation(
+    "An outbound item with every attempt",
+    tag="outbound",
+    scope="read",
+    responses={200: OBJECT},
+    errors=(404,),
+)
 async def show(request: web.Request) -> web.Response:
     principal = require(request, "read")
     found = await request.app[OUTBOUND].queue.get(request.match_info["id"], principal.tenant)
@@ -168,6 +185,13 @@ OUTBOUND_FILTERS = Params(
 )
 
 
+@operation(
+    "The sending queue (cursor-paged)",
+    tag="outbound",
+    scope="read",
+    responses={200: page_of(OBJECT)},
+    errors=(),
+)
 async def list_outbound(request: web.Request) -> web.Response:
     """``GET /v1/outbound?status=&receiver=&cursor=&limit=``: the tenant's sending queue."""
     principal = require(request, "read")
@@ -187,6 +211,13 @@ async def list_outbound(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    "Queue a failed item again",
+    tag="outbound",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(404, 409),
+)
 async def requeue(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     queue = request.app[OUTBOUND].queue

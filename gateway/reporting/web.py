@@ -3,7 +3,7 @@
 - ``GET /v1/admin/peppol-reports[?month=]``: stored TSR/EUSR, validation findings, delivery.
 - ``POST /v1/admin/peppol-reports`` ``{"kind": "tsr"|"eusr", "month": "YYYY-MM", "send": bool}``.
 - ``GET /v1/admin/peppol-reports/{id}/xml``: the report exactly as validated and sent.
-  These are the access point's (all tenants') figures: ``operator`` scope.
+  These are the access point's (all tenants') figures: operator keys only.
 - ``GET /v1/admin/reporting/c4-unknown``: this tenant's received documents whose receiver
   country (C4) is unknown; ``PUT /v1/admin/reporting/c4/{document_id}`` ``{"country": "SE"}``
   sets it (the receiving end user's system knows its country; the invoice may not say).
@@ -26,7 +26,17 @@ from gateway.as4.models import PeppolReportRow
 from gateway.reporting.build import is_report, month_bounds
 from gateway.reporting.service import KINDS, ReportingService
 from gateway.reporting.wiring import reporter_id
-from gateway.web import DB, SETTINGS, Problem, read_json, require
+from gateway.web import (
+    DB,
+    OBJECT,
+    SETTINGS,
+    Content,
+    Problem,
+    operation,
+    read_json,
+    require,
+    require_operator,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,15 +105,29 @@ def _month(value: Any) -> str:
     return str(value)
 
 
+@operation(
+    "Peppol TSR/EUSR reports (operator)",
+    tag="peppol",
+    scope="operator",
+    responses={200: OBJECT},
+    errors=(400, 409),
+)
 async def list_reports(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     month = request.query.get("month")
     reports = await _service(request).list(_month(month) if month else None)
     return web.json_response({"reports": reports})
 
 
+@operation(
+    "Build a Peppol report for a month (operator)",
+    tag="peppol",
+    scope="operator",
+    responses={201: OBJECT, 422: OBJECT},
+    errors=(400, 409),
+)
 async def create_report(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     body = await read_json(request)
     kind = body.get("kind")
     if kind not in KINDS:
@@ -116,14 +140,28 @@ async def create_report(request: web.Request) -> web.Response:
     return web.json_response(entry, status=201 if record.valid else 422)
 
 
+@operation(
+    "A Peppol report's XML (operator)",
+    tag="peppol",
+    scope="operator",
+    responses={200: Content("application/xml", {"type": "string"})},
+    errors=(404, 409),
+)
 async def report_xml(request: web.Request) -> web.Response:
-    require(request, "operator")
+    require_operator(request)  # the access point's figures, all tenants
     xml = await _service(request).xml(request.match_info["id"])
     if xml is None:
         raise Problem(404, "not-found", "No such report.")
     return web.Response(body=xml, content_type="application/xml")
 
 
+@operation(
+    "Received documents whose end user country (C4) is unknown",
+    tag="peppol",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400,),
+)
 async def c4_unknown(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     async with request.app[DB].read() as s:
@@ -154,6 +192,13 @@ async def c4_unknown(request: web.Request) -> web.Response:
     return web.json_response({"documents": documents, "count": len(documents)})
 
 
+@operation(
+    "Set a received document's C4 country",
+    tag="peppol",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400, 404, 422),
+)
 async def set_c4(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     body = await read_json(request)

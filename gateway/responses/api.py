@@ -17,6 +17,7 @@ from sqlalchemy import select
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
@@ -29,6 +30,7 @@ from gateway.web import (
     FORWARDER,
     INTAKE,
     LIFECYCLE,
+    OBJECT,
     SETTINGS,
     Problem,
     StatusChanged,
@@ -36,6 +38,8 @@ from gateway.web import (
     add_status_guard,
     int_param,
     on_status_changed,
+    operation,
+    page_of,
     read_json,
     require,
 )
@@ -52,6 +56,8 @@ def setup(app: web.Application) -> ResponseService:
     service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
+    if settings.responses.email_trust:
+        service.email_trust = DkimTrust(settings.responses.email_trust)
     app[RESPONSES] = service
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)
@@ -154,6 +160,13 @@ async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, A
 # --- admin handlers ---------------------------------------------------------------------------
 
 
+@operation(
+    "Invoice Responses by state (unmatched, conflict, refused, ...)",
+    tag="responses",
+    scope="admin",
+    responses={200: page_of(OBJECT)},
+    errors=(400,),
+)
 async def list_responses(request: web.Request) -> web.Response:
     """``GET /v1/admin/responses?state=unmatched|conflict|refused|...&direction=received|sent``."""
     principal = require(request, "admin")
@@ -186,6 +199,13 @@ async def list_responses(request: web.Request) -> web.Response:
     )
 
 
+@operation(
+    "Match unmatched Invoice Responses again now",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(),
+)
 async def rematch(request: web.Request) -> web.Response:
     """Match unmatched responses again now (the timer does it every ``rematch_interval``)."""
     require(request, "admin")
@@ -193,6 +213,13 @@ async def rematch(request: web.Request) -> web.Response:
     return web.json_response({"changed": changed})
 
 
+@operation(
+    "Vouch for a held Invoice Response and apply it",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400, 404, 409, 422),
+)
 async def apply_held(request: web.Request) -> web.Response:
     """``POST /v1/admin/responses/{id}/apply`` ``{"reason"?, "actor"?}``: the tenant's admin
     vouches for a *held* response (its channel proved nothing, e.g. e-mail) and applies it, as
@@ -220,6 +247,13 @@ async def apply_held(request: web.Request) -> web.Response:
     return web.json_response(response_entry(rec, request.app[RESPONSES].mapping))
 
 
+@operation(
+    "Invoice Response settings of the tenant",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(),
+)
 async def get_settings(request: web.Request) -> web.Response:
     principal = require(request, "admin")
     async with request.app[DB].read() as s:
@@ -227,6 +261,13 @@ async def get_settings(request: web.Request) -> web.Response:
     return web.json_response({"tenant": principal.tenant, "emit_responses": enabled})
 
 
+@operation(
+    "Turn sending Invoice Responses on or off",
+    tag="responses",
+    scope="admin",
+    responses={200: OBJECT},
+    errors=(400, 422),
+)
 async def put_settings(request: web.Request) -> web.Response:
     """``{"emit_responses": true}``: send Invoice Responses when this tenant changes the status
     of a purchase invoice."""

@@ -36,7 +36,7 @@ from gateway.responses.parse import (
     parse_response,
 )
 from gateway.responses.rules import Step, conflict
-from gateway.responses.trust import HELD, Verdict, judge
+from gateway.responses.trust import HELD, Verdict, cause_of, judge, proof_of, submitter
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
@@ -232,7 +232,7 @@ class ResponseService:
             rec.state, rec.detail = rm.INVALID, invalid
             return
         verdict = await judge(s, doc, rec.sender, email_trust=self.email_trust)
-        rec.details = {**(rec.details or {}), "proof": _proof(verdict)}
+        rec.details = {**(rec.details or {}), "proof": proof_of(verdict)}
         if not verdict.proven:
             await self._hold(s, rec, verdict)
             return
@@ -275,7 +275,7 @@ class ResponseService:
             Cause(
                 SOURCE,
                 role=COUNTERPART,
-                actor=_submitter(verdict),
+                actor=submitter(verdict),
                 tenant=by.get("tenant"),
                 key_id=by.get("key"),
             ),
@@ -389,7 +389,7 @@ class ResponseService:
         assert rec.response_code is not None and rec.status is not None
         why = conflict(current, Step(rec.response_code, rec.partial))
         summary = self.summary(rec)
-        cause = _cause(rec)
+        cause = cause_of(rec)
         if why is None:
             try:
                 await self.lifecycle.move(
@@ -434,53 +434,6 @@ class ResponseService:
 
 def _issued(rec: InvoiceResponseRecord) -> tuple[str, str]:
     return (rec.issue_date or "", rec.issue_time or "")
-
-
-def _actor(rec: InvoiceResponseRecord) -> str:
-    """``imr:<sender>``, then who brought it in (channel proof) and who vouched for it."""
-    d = rec.details or {}
-    parts = [f"imr:{rec.sender}"]
-    proof = (d.get("proof") or {}).get("submitted_by") or {}
-    if proof:
-        parts.append(_who(proof))
-    if d.get("vouched_by"):
-        parts.append(f"vouched for by {d['vouched_by']['actor']}")
-    return " ".join(parts)[:200]
-
-
-def _who(by: dict[str, Any]) -> str:
-    channel = by.get("channel")
-    if channel == "as4":
-        return f"via as4 ap:{by.get('sending_ap')}"
-    if channel == "email":
-        return f"via email from {by.get('from') or by.get('mail_from')}"
-    bits = [f"via {channel}"]
-    if by.get("tenant"):
-        bits.append(f"tenant:{by['tenant']}")
-    if by.get("key"):
-        bits.append(f"key:{by['key']}")
-    if by.get("actor"):
-        bits.append(f"({by['actor']})")
-    return " ".join(bits)
-
-
-def _cause(rec: InvoiceResponseRecord) -> Cause:
-    """The history's cause of an applied response: the tenant and key that brought it in (or
-    vouched for it), the responding party as actor."""
-    d = rec.details or {}
-    by = (d.get("proof") or {}).get("submitted_by") or {}
-    tenant, key = by.get("tenant"), by.get("key")
-    if d.get("vouched_by"):
-        tenant, key = d["vouched_by"].get("tenant"), d["vouched_by"].get("key")
-    return Cause(SOURCE, role=COUNTERPART, actor=_actor(rec), tenant=tenant, key_id=key)
-
-
-def _submitter(verdict: Verdict) -> str:
-    return _who(verdict.submitted_by)[:200] if verdict.submitted_by else "unknown"
-
-
-def _proof(verdict: Verdict) -> dict[str, Any]:
-    return {"outcome": verdict.outcome, "how": verdict.how, "submitted_by": verdict.submitted_by}
 
 
 class NotHeld(Exception):

@@ -23,7 +23,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.lifecycle import Cause
+from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
 from gateway.responses.matching import normalise
+from gateway.responses.models import InvoiceResponseRecord
 from gateway.store import Document, repo
 
 PROVEN, HELD, REFUSED = "proven", "held", "refused"
@@ -127,3 +130,55 @@ async def _email(session: AsyncSession, doc: Document, sender: str, email_trust:
         f"that {sender} sent it",
         who,
     )
+
+
+# --- how the history and the admin list name who brought a response in -----------------------
+
+
+def actor_of(rec: InvoiceResponseRecord) -> str:
+    """``imr:<sender>``, then who brought it in (channel proof) and who vouched for it."""
+    d = rec.details or {}
+    parts = [f"imr:{rec.sender}"]
+    proof = (d.get("proof") or {}).get("submitted_by") or {}
+    if proof:
+        parts.append(_who(proof))
+    if d.get("vouched_by"):
+        parts.append(f"vouched for by {d['vouched_by']['actor']}")
+    return " ".join(parts)[:200]
+
+
+def _who(by: dict[str, Any]) -> str:
+    channel = by.get("channel")
+    if channel == "as4":
+        return f"via as4 ap:{by.get('sending_ap')}"
+    if channel == "email":
+        return f"via email from {by.get('from') or by.get('mail_from')}"
+    bits = [f"via {channel}"]
+    if by.get("tenant"):
+        bits.append(f"tenant:{by['tenant']}")
+    if by.get("key"):
+        bits.append(f"key:{by['key']}")
+    if by.get("actor"):
+        bits.append(f"({by['actor']})")
+    return " ".join(bits)
+
+
+def cause_of(rec: InvoiceResponseRecord) -> Cause:
+    """The history's cause of an applied response: the tenant and key that brought it in (or
+    vouched for it), the responding party as actor."""
+    d = rec.details or {}
+    by = (d.get("proof") or {}).get("submitted_by") or {}
+    tenant, key = by.get("tenant"), by.get("key")
+    if d.get("vouched_by"):
+        tenant, key = d["vouched_by"].get("tenant"), d["vouched_by"].get("key")
+    return Cause(
+        SOURCE_INVOICE_RESPONSE, role=COUNTERPART, actor=actor_of(rec), tenant=tenant, key_id=key
+    )
+
+
+def submitter(verdict: Verdict) -> str:
+    return _who(verdict.submitted_by)[:200] if verdict.submitted_by else "unknown"
+
+
+def proof_of(verdict: Verdict) -> dict[str, Any]:
+    return {"outcome": verdict.outcome, "how": verdict.how, "submitted_by": verdict.submitted_by}

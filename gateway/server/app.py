@@ -47,6 +47,8 @@ from gateway.web import (
     KeyCache,
     auth_middleware,
     metrics_middleware,
+    openapi_handler,
+    operation,
     problem_middleware,
 )
 
@@ -113,6 +115,7 @@ def create_app(
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_endpoint)
+    app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_rendering(app)
     return app
@@ -168,6 +171,11 @@ async def _prepare_schema(db: Database) -> None:
         )
 
 
+@operation(
+    "Health: database and validator workers (200 ok, 503 degraded)",
+    tag="system",
+    responses={200: {"type": "object"}, 503: {"type": "object"}},
+)
 async def health(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     try:

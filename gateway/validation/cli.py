@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         )
     inputs = _read_inputs(args.files)
     settings = load_settings(args.config)
-    reports = _validate_all(settings, inputs, args.scenario, args.jobs)
+    reports = validate_all(settings, inputs, args.scenario, args.jobs)
     if args.format == "html":
         from gateway.validation.render import html_report
 
@@ -100,25 +100,37 @@ def _read_inputs(files: list[str]) -> list[tuple[str, bytes]]:
     return inputs
 
 
-def _validate_all(settings, inputs, scenario, jobs):  # type: ignore[no-untyped-def]
+def validate_all(settings, inputs, scenario, jobs, kosit=None):  # type: ignore[no-untyped-def]
+    """Validate ``inputs`` in this process (one job) or on ``jobs`` workers; with ``kosit`` (a
+    loaded KoSIT configuration) in KoSIT mode. Reports in input order."""
     from gateway.documents import ParseLimits
     from gateway.validation import ArtefactsMissing, Engine, Validator
 
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    stand_ins = settings.validation.stand_ins
+    names = [Path(name).name for name, _ in inputs]
     try:
         if jobs == 1 or len(inputs) == 1:
-            engine = Engine(
-                settings.artefacts_dir, limits=limits, stand_ins=settings.validation.stand_ins
-            )
-            return [engine.validate(data, scenario) for _, data in inputs]
+            if kosit is not None:
+                from gateway.validation.kosit import KositEngine
+
+                engine = KositEngine(kosit, limits=limits, stand_ins=stand_ins)
+            else:
+                engine = Engine(settings.artefacts_dir, limits=limits, stand_ins=stand_ins)
+            return [
+                engine.validate(data, scenario, name)
+                for (_, data), name in zip(inputs, names, strict=True)
+            ]
+        mode = {"kosit_config": kosit.path, "kosit_repository": kosit.repository} if kosit else {}
         with Validator(
             settings.artefacts_dir,
             jobs=jobs,
             limits=limits,
             warm=False,
-            stand_ins=settings.validation.stand_ins,
+            stand_ins=stand_ins,
+            **mode,
         ) as pool:
-            return pool.map([(data, scenario) for _, data in inputs])
+            return pool.map([(data, scenario) for _, data in inputs], names)
     except ArtefactsMissing as exc:
         print(f"gateway: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc

@@ -41,12 +41,24 @@ from gateway.web.hooks import (
 from gateway.web.instrument import metrics_middleware
 from gateway.web.keycache import KeyCache
 from gateway.web.lookup import document_or_404, not_found
+from gateway.web.openapi import openapi_handler, undescribed
 from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
 from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
-from gateway.web.spec import JSON, Content, Operation, operation, operation_of
+from gateway.web.spec import (
+    DOCUMENT,
+    JSON,
+    OBJECT,
+    TIME,
+    Content,
+    Operation,
+    operation,
+    operation_of,
+    page_of,
+)
 
 __all__ = [
     "DB",
+    "DOCUMENT",
     "FORWARDER",
     "INTAKE",
     "JSON",
@@ -54,9 +66,11 @@ __all__ = [
     "LIFECYCLE",
     "MAX_JSON_BODY",
     "METRICS",
+    "OBJECT",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",
+    "TIME",
     "XML_TYPES",
     "Content",
     "KeyCache",
@@ -78,8 +92,10 @@ __all__ = [
     "metrics_middleware",
     "not_found",
     "on_status_changed",
+    "openapi_handler",
     "operation",
     "operation_of",
+    "page_of",
     "problem_middleware",
     "read_capped",
     "read_json",
@@ -90,4 +106,5 @@ __all__ = [
     "status_refusal",
     "status_refused",
     "too_large",
+    "undescribed",
 ]

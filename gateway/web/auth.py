@@ -44,13 +44,15 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+#: ``/v1`` paths anyone may read (the API description).
+PUBLIC = frozenset({"/v1/openapi.json"})
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/v1/"):
+    if not request.path.startswith("/v1/") or request.path in PUBLIC:
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -78,6 +80,10 @@ async def auth_middleware(request: web.Request, handler: Any) -> web.StreamRespo
 
 
 def require(request: web.Request, scope: str) -> Principal:
+    """The principal if its key has ``scope`` (``admin`` implies the tenant scopes, never
+    ``operator``), else 403."""
+    if scope == repo.OPERATOR:
+        return require_operator(request)
     principal = request[PRINCIPAL]
     if scope not in principal.scopes and "admin" not in principal.scopes:
         raise Problem(

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.web.params import Param
-from gateway.web.spec import JSON, Content, Operation, operation_of
+from gateway.web.spec import JSON, Content, Operation, operation, operation_of
 
 EXCLUDED_PREFIXES = ("/console",)
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
@@ -47,6 +47,17 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": True,
 }
+
+
+@operation(
+    "This API description (OpenAPI 3.1), built from the route table",
+    tag="system",
+    responses={200: {"type": "object", "required": ["openapi", "paths"]}},
+)
+async def openapi_handler(request: web.Request) -> web.Response:
+    from gateway import __version__
+
+    return web.json_response(build(request.app, title="einvoice-gateway", version=__version__))
 
 
 def api_routes(app: web.Application) -> Iterable[tuple[str, str, Any]]:

@@ -86,3 +86,42 @@ def operation(
 
 def operation_of(handler: Any) -> Operation | None:
     return getattr(handler, ATTR, None)
+
+
+# --- schemas shared by several routes -----------------------------------------------------------
+
+OBJECT: Schema = {"type": "object"}
+TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+TEXT_OR_NULL: Schema = {"type": ["string", "null"]}
+DOCUMENT: Schema = {
+    "type": "object",
+    "required": ["id", "direction", "channel", "status", "sha256", "created_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "direction": {"type": "string", "enum": ["inbound", "outbound"]},
+        "channel": {"type": "string"},
+        "tenant": TEXT_OR_NULL,
+        "status": {"type": "string"},
+        "duplicate_of": TEXT_OR_NULL,
+        "sha256": {"type": "string"},
+        "number": TEXT_OR_NULL,
+        "issue_date": TEXT_OR_NULL,
+        "seller_id": TEXT_OR_NULL,
+        "buyer_id": TEXT_OR_NULL,
+        "created_at": TIME,
+        "updated_at": TIME,
+    },
+}
+
+
+def page_of(item: Schema) -> Schema:
+    """A cursor page: ``{"items": [...], "next_cursor": "N" | null}``."""
+    return {
+        "type": "object",
+        "required": ["items", "next_cursor"],
+        "properties": {"items": {"type": "array", "items": item}, "next_cursor": TEXT_OR_NULL},
+    }
+
+
+def xml_or_json(schema: Schema) -> tuple[Content, ...]:
+    return (Content("application/xml", {"type": "string"}), Content(JSON, schema))

@@ -55,6 +55,12 @@ class Node:
             _, plaintext = await repo.create_api_key(s, tenant, scopes or ("submit", "read"))
         return plaintext
 
+    async def operator_key(self, tenant: str = "ops") -> str:
+        """A cross-tenant operator key (``gateway keys create --operator``)."""
+        async with self.db.write() as s:
+            _, plaintext = await repo.create_api_key(s, tenant, ("read",), operator=True)
+        return plaintext
+
     async def documents(self, direction: str = "inbound") -> list[Document]:
         async with self.db.read() as s:
             return list(

@@ -107,7 +107,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
 
     # Service levels: B sent its MLS within 20 minutes, A received it within 25.
     async def levels(node: Node) -> dict[str, Any]:
-        key = await node.key("ops", "admin")
+        key = await node.operator_key()
         async with node.http.get(
             node.url + "/v1/admin/mls/service-levels?days=2",
             headers={"Authorization": f"Bearer {key}"},
@@ -176,3 +176,54 @@ async def test_invalid_invoice_gets_mls_re_and_rejected_by_recipient(
     assert issues and all(i["reason"] in ("BV", "SV") for i in issues)
     async with a.db.read() as s:
         assert (await s.get(OutboundItem, doc_id)).state == "delivered"  # transport did its job
+
+
+class FailingOnce:
+    """B's outbound service, unavailable for the first MLS (as if B died before queueing it)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.failed = real, 0
+
+    async def submit(self, *args: Any, **kw: Any) -> Any:
+        if not self.failed:
+            self.failed += 1
+            raise ConnectionError("database went away")
+        return await self.real.submit(*args, **kw)
+
+
+async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
+    pair: tuple[Node, Node], invoice: bytes
+):
+    from gateway.as4.models import As4MlsOutbox
+    from gateway.as4.web import AS4
+
+    a, b = pair
+    channel = b.app[AS4]
+    channel.responder.outbound = FailingOnce(channel.responder.outbound)
+    doc_id = await send(a, await a.key("seller", "submit", "read"), invoice)
+
+    async def outbox_states() -> list[str]:
+        async with b.db.read() as s:
+            return [r.state for r in await s.scalars(select(As4MlsOutbox))]
+
+    async def owed() -> bool:
+        return channel.responder.outbound.failed == 1 and await outbox_states() == ["pending"]
+
+    await wait_for(owed)
+
+    async def a_delivered() -> bool:  # A records B's receipt on its next queue turn
+        return await status_of(a, doc_id) == "delivered"
+
+    await wait_for(a_delivered)
+    assert await b.documents("outbound") == []  # no MLS queued at B
+    # The periodic sweep (here called directly) finds the owed MLS and queues it.
+    assert len(await channel.outbox.sweep(older_than=0)) == 1
+    assert await channel.outbox.sweep(older_than=0) == []  # settled: nothing twice
+    assert await outbox_states() == ["queued"]
+
+    async def settled() -> str | None:
+        status = await status_of(a, doc_id)
+        return status if status.endswith("_recipient") else None
+
+    assert await wait_for(settled) == "delivered_to_recipient"
+    assert len(await b.documents("outbound")) == 1

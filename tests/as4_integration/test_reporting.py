@@ -31,7 +31,12 @@ async def test_tsr_is_sent_over_as4_to_the_reporting_receiver(
         "party_id": "POP000002",
     }
     node = await start_node("ours", "POP000001", routes=[route])
-    key = await node.key("ops", "admin")  # admin implies operator (until the operator scope lands)
+    tenant_admin = await node.key("acme", "admin")
+    async with node.http.get(
+        node.url + "/v1/admin/peppol-reports", headers={"Authorization": f"Bearer {tenant_admin}"}
+    ) as resp:
+        assert resp.status == 403  # AP-wide figures: not for a tenant's admin
+    key = await node.operator_key()
     async with node.http.post(
         node.url + "/v1/admin/peppol-reports",
         json={"kind": "tsr", "month": "2026-01", "send": True},

@@ -22,6 +22,7 @@ OWNER = ROOT / "lifecycle"
 ALLOWED = {
     ("web/problems.py", "self.status"): "the HTTP status code of a problem response",
     ("validation/steps.py", "run.report.status"): "the validation report's verdict",
+    ("validation/kosit/steps.py", "report.status"): "the KoSIT report's verdict",
     ("responses/service.py", "rec.status"): "InvoiceResponseRecord.status: the mapped status "
     "a response asks for (the lifecycle then moves the invoice)",
 }

@@ -6,30 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from live_gateway import BUYER, SELLER, invoice_response
+
 from gateway.as4.models import As4Outbound
-from gateway.documents.identify import Party
 from gateway.inbound.intake import Submission
-from gateway.responses import ResponseContent, build_response
 from gateway.web import INTAKE
 
-SELLER = "0196:6841569459"
-BUYER = "0196:6963495890"
 NUMBER = "PROOF-2024-1"
-
-
-def _imr(code: str, imr_id: str) -> bytes:
-    return build_response(
-        ResponseContent(
-            imr_id=imr_id,
-            issue_date="2024-03-01",
-            code=code,
-            sender=Party(endpoint=BUYER, name="Buyer organization"),
-            receiver=Party(endpoint=SELLER, name="Seller company"),
-            invoice_number=NUMBER,
-            invoice_type_code="380",
-            reason_code="OTH" if code == "UQ" else None,
-        )
-    )
 
 
 def _as4(ap: str, sbdh_sender: str = BUYER) -> dict[str, Any]:
@@ -63,8 +46,10 @@ async def test_as4_from_the_buyers_access_point_applies(gw_factory: Any, make_in
         row = await s.get(As4Outbound, inv)
         row.receiver_party = "POP000002"
 
-    await _as4_response(gw, _imr("UQ", "q-1"), _as4("POP000099"))
-    await _as4_response(gw, _imr("UQ", "q-2"), _as4("POP000002", sbdh_sender="0196:1111111111"))
+    await _as4_response(gw, invoice_response("UQ", "q-1", NUMBER), _as4("POP000099"))
+    await _as4_response(
+        gw, invoice_response("UQ", "q-2", NUMBER), _as4("POP000002", sbdh_sender="0196:1111111111")
+    )
     body = await gw.doc(key, inv)
     assert body["status"] == "delivered"
     details = [(r["response_id"], r["state"], r["detail"]) for r in body["invoice_responses"]]
@@ -73,7 +58,7 @@ async def test_as4_from_the_buyers_access_point_applies(gw_factory: Any, make_in
     assert details[1][:2] == ("q-2", "refused")
     assert "sent it for 0196:1111111111" in details[1][2]
 
-    await _as4_response(gw, _imr("AP", "a-1"), _as4("POP000002"))
+    await _as4_response(gw, invoice_response("AP", "a-1", NUMBER), _as4("POP000002"))
     body = await gw.doc(key, inv)
     assert body["status"] == "accepted"
     assert body["history"][-1]["actor"] == f"imr:{BUYER} via as4 ap:POP000002"
@@ -84,7 +69,7 @@ async def test_rest_proves_only_a_sender_the_tenant_owns(
     gw_factory: Any, make_invoice: Any
 ) -> None:
     gw, key, inv = await _setup(gw_factory, make_invoice)
-    held = await gw.receive(key, _imr("UQ", "u-1"))
+    held = await gw.receive(key, invoice_response("UQ", "u-1", NUMBER))
     body = await gw.doc(key, inv)
     assert body["status"] == "delivered"
     [resp] = body["invoice_responses"]
@@ -117,5 +102,5 @@ async def test_rest_proves_only_a_sender_the_tenant_owns(
 
     # A tenant that owns the buyer id too (both sides on one tenant) is proven at once.
     await gw.participant("acme", BUYER)
-    await gw.receive(key, _imr("AP", "a-1"))
+    await gw.receive(key, invoice_response("AP", "a-1", NUMBER))
     assert (await gw.doc(key, inv))["status"] == "accepted"

@@ -7,12 +7,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from live_gateway import BUYER, SELLER, invoice_response
 
-from gateway.documents.identify import Party
-from gateway.responses import ResponseContent, build_response
-
-SELLER = "0196:6841569459"
-BUYER = "0196:6963495890"
 NUMBER = "COPY-2024-1"
 
 
@@ -25,20 +21,6 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     return str(request.getfixturevalue("pg_database"))
-
-
-def _ap(imr_id: str) -> bytes:
-    return build_response(
-        ResponseContent(
-            imr_id=imr_id,
-            issue_date="2024-03-01",
-            code="AP",
-            sender=Party(endpoint=BUYER, name="Buyer organization"),
-            receiver=Party(endpoint=SELLER, name="Seller company"),
-            invoice_number=NUMBER,
-            invoice_type_code="380",
-        )
-    )
 
 
 async def test_same_invoice_twice_is_refused_unless_reissued(
@@ -87,7 +69,7 @@ async def test_response_moves_one_copy_deterministically(
     status, second = await gw.call("POST", key, "/v1/outbound?reissue=true", xml=raw)
     assert status == 202
     await gw.wait_status(key, second["id"], "delivered")
-    await gw.hand_in_response(key, _ap("AP-1"))
+    await gw.hand_in_response(key, invoice_response("AP", "AP-1", NUMBER))
 
     newest = await gw.doc(key, second["id"])
     assert newest["status"] == "accepted"

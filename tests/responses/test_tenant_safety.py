@@ -21,17 +21,14 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+from live_gateway import BUYER, SELLER, invoice_response
 from sqlalchemy import func, select
 
-from gateway.documents.identify import Party
 from gateway.inbound.intake import Submission
-from gateway.responses import ResponseContent, build_response
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.store import Document, repo
 from gateway.web import INTAKE
 
-SELLER = "0196:6841569459"  # acme
-BUYER = "0196:6963495890"  # buyer-co
 NUMBER = "SAFE-2024-1"
 
 
@@ -44,21 +41,6 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     if request.param == "sqlite":
         return None
     return str(request.getfixturevalue("pg_database"))
-
-
-def _pd(imr_id: str = "IMR-FORGED-1") -> bytes:
-    return build_response(
-        ResponseContent(
-            imr_id=imr_id,
-            issue_date="2024-03-01",
-            code="PD",
-            sender=Party(endpoint=BUYER, name="Buyer organization"),
-            receiver=Party(endpoint=SELLER, name="acme"),
-            invoice_number=NUMBER,
-            invoice_type_code="380",
-            effective_date="2024-03-01",
-        )
-    )
 
 
 async def _acme_invoice(gw: Any, make_invoice: Any) -> tuple[str, str, bytes]:
@@ -106,7 +88,12 @@ async def test_local_emit_by_a_tenant_that_is_not_the_buyer_is_refused(
 
     # A local response that names other as its emitter anyway is refused at acme, with who.
     forged = await gw.app[INTAKE].submit(
-        Submission(_pd(), "local", "acme", metadata={"from_tenant": "other", "from_key": "k1"})
+        Submission(
+            invoice_response("PD", "IMR-FORGED-1", NUMBER),
+            "local",
+            "acme",
+            metadata={"from_tenant": "other", "from_key": "k1"},
+        )
     )
     assert forged.status == "received"
     sales = await gw.doc(acme, sales_id)
@@ -185,7 +172,7 @@ async def test_anonymous_email_response_is_never_applied(
     gw = await gw_factory(settings=_db(database_url) | {"smtp": {"port": port}})
     acme, sales_id, _ = await _acme_invoice(gw, make_invoice)  # acme's id is not registered
 
-    reply = await _send_mail(port, _pd())
+    reply = await _send_mail(port, invoice_response("PD", "IMR-FORGED-1", NUMBER))
     assert "(unroutable)" in reply
     sales = await gw.doc(acme, sales_id)
     assert sales["status"] == "delivered" and sales["invoice_responses"] == []

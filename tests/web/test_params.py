@@ -72,3 +72,18 @@ def test_repeated_parameter_is_refused() -> None:
 
 def test_choice_lists_what_is_allowed() -> None:
     assert _refusal({"status": "bogus"}).extra["allowed"] == ["invalid", "received"]
+
+
+def test_admin_never_implies_operator() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from gateway.web import PRINCIPAL, Principal, require
+
+    request = make_mocked_request("GET", "/v1/admin/peppol-reports")
+    request[PRINCIPAL] = Principal("k1", "acme", frozenset({"admin"}))
+    assert require(request, "read").tenant == "acme"
+    with pytest.raises(Problem) as info:
+        require(request, "operator")
+    assert (info.value.status, info.value.extra["required_scope"]) == (403, "operator")
+    request[PRINCIPAL] = Principal("k2", "operator", frozenset({"operator"}))
+    assert require(request, "operator").key_id == "k2"

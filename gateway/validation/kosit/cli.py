@@ -60,31 +60,11 @@ def run_cli(args: argparse.Namespace, settings: Any, inputs: list[tuple[str, byt
         raise UsageError("no files given (see gateway validate --help)")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    reports = _validate(config, settings, inputs, args.jobs)
+    from gateway.validation.cli import validate_all
+
+    reports = validate_all(settings, inputs, None, args.jobs, config)
     _write(args, inputs, reports)
     return 0 if all(r.accepted for r in reports) else 1
-
-
-def _validate(config, settings, inputs, jobs):  # type: ignore[no-untyped-def]
-    from gateway.documents import ParseLimits
-    from gateway.validation import Validator
-    from gateway.validation.kosit import KositEngine
-
-    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-    names = [Path(name).name for name, _ in inputs]
-    if jobs == 1 or len(inputs) == 1:
-        engine = KositEngine(config, limits=limits, stand_ins=settings.validation.stand_ins)
-        return [engine.validate(data, None, n) for (_, data), n in zip(inputs, names, strict=True)]
-    with Validator(
-        settings.artefacts_dir,
-        jobs=jobs,
-        limits=limits,
-        warm=False,
-        stand_ins=settings.validation.stand_ins,
-        kosit_config=config.path,
-        kosit_repository=config.repository,
-    ) as pool:
-        return pool.map([(data, None) for _, data in inputs], names)
 
 
 def _write(args: argparse.Namespace, inputs: list[tuple[str, bytes]], reports: list) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,118 @@
+"""E-mailed Invoice Responses: applied only from a sender the tenant listed, with a valid DKIM
+signature of its own domain (a key generated here; DNS answered by the test)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import smtplib
+import socket
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+import dkim
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from live_gateway import BUYER, SELLER, invoice_response
+
+from gateway.responses.api import RESPONSES
+
+NUMBER = "MAIL-2024-1"
+SENDER = "billing@buyer.example"
+
+
+def _key() -> tuple[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def _mail(imr_id: str, code: str, private: bytes | None, *, tamper: bool = False) -> bytes:
+    xml = invoice_response(code, imr_id, NUMBER)
+    msg = EmailMessage()
+    msg["From"] = f"Buyer Billing <{SENDER}>"
+    msg["To"] = "invoices@gateway.example"
+    msg["Subject"] = f"Invoice response {imr_id}"
+    msg["Message-ID"] = f"<{imr_id}@buyer.example>"
+    msg.set_content("Our response is attached.")
+    msg.add_attachment(xml, maintype="application", subtype="xml", filename="response.xml")
+    wire = msg.as_bytes(policy=policy.SMTP)
+    if private is not None:
+        signature = dkim.sign(
+            wire,
+            b"sel1",
+            b"buyer.example",
+            private,
+            include_headers=[b"from", b"to", b"subject", b"message-id"],
+        )
+        wire = signature + wire
+    if tamper:
+        wire = wire.replace(b"Our response is attached.", b"Our response is attached!")
+    return wire
+
+
+async def _send(port: int, wire: bytes) -> None:
+    def send() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            smtp.ehlo()
+            smtp.mail(SENDER)
+            smtp.rcpt("invoices@gateway.example")
+            code, reply = smtp.data(wire)
+        assert code == 250, reply
+
+    await asyncio.to_thread(send)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_listed_sender_with_valid_dkim_is_applied(gw_factory: Any, make_invoice: Any) -> None:
+    private, record = _key()
+    port = _free_port()
+    gw = await gw_factory(
+        settings={"smtp": {"port": port}},
+        email_trust=[{"tenant": "acme", "sender": SENDER, "participant": BUYER}],
+    )
+    asked: list[bytes] = []
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        asked.append(name)
+        return record if name == b"sel1._domainkey.buyer.example." else b""
+
+    gw.app[RESPONSES].email_trust.dnsfunc = dns
+    key = await gw.key("acme")
+    await gw.participant("acme", SELLER)
+    inv = await gw.send_invoice(
+        key, make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    )
+
+    await _send(port, _mail("no-sig", "UQ", None))
+    await _send(port, _mail("tampered", "UQ", private, tamper=True))
+    body = await gw.doc(key, inv)
+    assert body["status"] == "delivered"
+    details = {r["response_id"]: (r["state"], r["detail"]) for r in body["invoice_responses"]}
+    assert details["no-sig"] == (
+        "held",
+        f"not applied: e-mail from {SENDER} has no valid DKIM signature",
+    )
+    assert details["tampered"][0] == "held"
+
+    await _send(port, _mail("signed-1", "AP", private))
+    body = await gw.doc(key, inv)
+    assert body["status"] == "accepted"
+    applied = body["invoice_responses"][-1]
+    assert (applied["response_id"], applied["state"]) == ("signed-1", "applied")
+    assert applied["proof"]["submitted_by"]["dkim_domain"] == "buyer.example"
+    assert body["history"][-1]["actor"] == f"imr:{BUYER} via email from Buyer Billing <{SENDER}>"
+    assert b"sel1._domainkey.buyer.example." in asked
