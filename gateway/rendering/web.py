@@ -12,7 +12,7 @@ from aiohttp import web
 from gateway.documents import ParseLimits
 from gateway.rendering.visualization import FORMATS, LANGUAGES, NotRenderable, Renderer, Rendering
 from gateway.store import repo
-from gateway.web import DB, SETTINGS, Problem, require
+from gateway.web import DB, SETTINGS, Content, Param, Params, Problem, operation, require
 
 RENDERER = web.AppKey("renderer", Renderer)
 
@@ -53,15 +53,29 @@ async def document_rendering(
         raise Problem(exc.http_status, exc.code, exc.detail) from exc
 
 
+RENDERING_PARAMS = Params(
+    Param(
+        "format", "choice", "html (KoSIT's viewer page) or pdf.", default="html", choices=FORMATS
+    ),
+    Param("lang", "choice", "Labels: de or en.", default="de", choices=LANGUAGES),
+)
+
+
+@operation(
+    "The invoice as people read it (KoSIT XRechnung visualization, HTML or PDF)",
+    tag="documents",
+    scope="read",
+    params=RENDERING_PARAMS,
+    responses={
+        200: (Content("text/html", {"type": "string"}), Content("application/pdf", {})),
+    },
+    errors=(400, 404, 415, 422, 503),
+)
 async def get_rendering(request: web.Request) -> web.Response:
     principal = require(request, "read")
-    q = request.query
+    q = RENDERING_PARAMS.parse(request)
     rendering = await document_rendering(
-        request.app,
-        principal.tenant,
-        request.match_info["id"],
-        q.get("format", "html"),
-        q.get("lang", "de"),
+        request.app, principal.tenant, request.match_info["id"], q["format"], q["lang"]
     )
     headers = {
         "Content-Disposition": f'inline; filename="{rendering.filename}"',

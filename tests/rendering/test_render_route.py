@@ -65,8 +65,9 @@ async def test_rendering_route(served: Any, corpus_dir: Path) -> None:
         assert "123456XX" in text
 
     for query, status, code in [
-        ("?format=docx", 400, "bad-parameter"),
-        ("?lang=fr", 400, "bad-parameter"),
+        ("?format=docx", 400, "invalid-parameter"),
+        ("?lang=fr", 400, "invalid-parameter"),
+        ("?colour=red", 400, "unknown-parameter"),
     ]:
         async with http.get(path + query, headers=acme) as resp:
             assert resp.status == status
