@@ -16,6 +16,8 @@ UBL_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 UBL_CREDITNOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 UBL_APPRESPONSE = "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2"
 CII = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+#: UN/CEFACT Cross Domain Acknowledgement and Response: France's lifecycle messages (CDV).
+CDAR = "urn:un:unece:uncefact:data:standard:CrossDomainAcknowledgementAndResponse:100"
 
 NS = {
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
@@ -23,6 +25,8 @@ NS = {
     "rsm": CII,
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
     "udt": "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100",
+    "qdt": "urn:un:unece:uncefact:data:standard:QualifiedDataType:100",
+    "cdar": CDAR,
 }
 
 _UBL_ROOTS = {
@@ -54,8 +58,10 @@ class DocumentInfo:
 
     root_namespace: str
     root_name: str
-    syntax: str  # "ubl" | "cii" | "unknown"
-    doc_type: str  # Invoice | CreditNote | ApplicationResponse | CrossIndustryInvoice | <root>
+    syntax: str  # "ubl" | "cii" | "cdar" | "unknown"
+    #: Invoice | CreditNote | ApplicationResponse | CrossIndustryInvoice |
+    #: CrossDomainAcknowledgementAndResponse | <root>
+    doc_type: str
     customization_id: str | None = None
     profile_id: str | None = None
     number: str | None = None
@@ -66,7 +72,8 @@ class DocumentInfo:
     payable_amount: str | None = None
     seller: Party = field(default_factory=Party)
     buyer: Party = field(default_factory=Party)
-    #: ApplicationResponse only: the sending / receiving party and the documents answered.
+    #: ApplicationResponse and CDAR: the sending / receiving party and the documents answered
+    #: (CDAR: ``response_code`` is the lifecycle status, e.g. 205, with its ``status_code``).
     sender: Party = field(default_factory=Party)
     receiver: Party = field(default_factory=Party)
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -161,12 +168,6 @@ def _cii_party(node: etree._Element | None) -> Party:
     )
 
 
-def _cii_date(value: str | None) -> str | None:
-    if value and len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value
-
-
 def _identify_ubl(root: etree._Element, info: DocumentInfo) -> None:
     info.customization_id = _text(root, "cbc:CustomizationID")
     info.profile_id = _text(root, "cbc:ProfileID")
@@ -229,6 +230,42 @@ def _identify_cii(root: etree._Element, info: DocumentInfo) -> None:
         )
 
 
+def _identify_cdar(root: etree._Element, info: DocumentInfo) -> None:
+    """A CDAR lifecycle message (XP Z12-012): its emitter, recipients and the invoices whose
+    status it gives. Dates in format 204 (CCYYMMDDHHMMSS) are reduced to the day."""
+    ctx = "cdar:ExchangedDocumentContext/"
+    info.customization_id = _text(
+        root, ctx + "ram:GuidelineSpecifiedDocumentContextParameter/ram:ID"
+    )
+    info.profile_id = _text(
+        root, ctx + "ram:BusinessProcessSpecifiedDocumentContextParameter/ram:ID"
+    )
+    doc = root.find("cdar:ExchangedDocument", NS)
+    info.number = _text(doc, "ram:ID")
+    info.issue_date = _cii_date(_text(doc, "ram:IssueDateTime/udt:DateTimeString"))
+    info.sender = _cii_party(doc.find("ram:IssuerTradeParty", NS) if doc is not None else None)
+    info.receiver = _cii_party(doc.find("ram:RecipientTradeParty", NS) if doc is not None else None)
+    for ref in root.findall("cdar:AcknowledgementDocument/ram:ReferenceReferencedDocument", NS):
+        info.responses.append(
+            {
+                "response_code": _text(ref, "ram:ProcessConditionCode"),
+                "status_code": _text(ref, "ram:StatusCode"),
+                "document_id": _text(ref, "ram:IssuerAssignedID"),
+                "document_type_code": _text(ref, "ram:TypeCode"),
+                "issue_date": _cii_date(
+                    _text(ref, "ram:FormattedIssueDateTime/qdt:DateTimeString")
+                ),
+                "issuer": _text(ref, "ram:IssuerTradeParty/ram:GlobalID"),
+            }
+        )
+
+
+def _cii_date(value: str | None) -> str | None:
+    if value and value.isdigit() and len(value) in (8, 12, 14):
+        return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
+    return value
+
+
 _REPORTING_ROOTS = {
     "urn:fdc:peppol:transaction-statistics-report:1.0": "TransactionStatisticsReport",
     "urn:fdc:peppol:end-user-statistics-report:1.1": "EndUserStatisticsReport",
@@ -246,6 +283,9 @@ def identify(tree: etree._ElementTree | etree._Element) -> DocumentInfo:
     elif ns == CII and local == "CrossIndustryInvoice":
         info = DocumentInfo(ns, local, "cii", local)
         _identify_cii(root, info)
+    elif ns == CDAR and local == "CrossDomainAcknowledgementAndResponse":
+        info = DocumentInfo(ns, local, "cdar", local)
+        _identify_cdar(root, info)
     elif _REPORTING_ROOTS.get(ns) == local:
         # Peppol TSR/EUSR: unqualified CustomizationID/ProfileID in the report's namespace.
         info = DocumentInfo(ns, local, "peppol-reporting", local)

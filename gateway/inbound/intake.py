@@ -145,6 +145,18 @@ class IntakePipeline:
             self.forwarding.wake()
         if self.observer is not None:
             self.observer.observe(sub.channel, result.status, validation_seconds, result.tenant)
+        log.info(  # one line per stored document (no content, no keys)
+            "document stored",
+            extra={
+                "document_id": result.document_id,
+                "tenant": result.tenant,
+                "channel": sub.channel,
+                "status": result.status,
+                "duplicate_of": result.duplicate_of,
+                "scenario": report.scenario,
+                "validation_ms": round(validation_seconds * 1000, 1),
+            },
+        )
         return result
 
 

@@ -1,7 +1,6 @@
 """Prometheus metrics (prometheus-client), cheap to scrape.
 
-Counters and histograms are kept as things happen (intake, status moves, HTTP requests,
-Invoice Responses, MLS, webhook and outbound attempts). Stock figures that only the database
+Counters and histograms are kept as things happen (intake, status moves, HTTP requests). Stock figures that only the database
 knows (documents by status, webhook deliveries by state, the outbound queue's depth and age)
 come from a :class:`Snapshot` refreshed at most every ``metrics.snapshot_seconds`` in the
 background, so a scrape renders memory and never waits on the database. Why: the scrape used to
@@ -192,31 +191,6 @@ class Metrics:
             ["direction", "status", "source"],
             registry=r,
         )
-        self.responses = Counter(
-            "gateway_invoice_responses",
-            "Invoice Responses received or sent, by outcome (applied, unmatched, conflict, "
-            "refused, invalid, duplicate, sent, ...) and response code.",
-            ["direction", "outcome", "code"],
-            registry=r,
-        )
-        self.mls = Counter(
-            "gateway_mls",
-            "Peppol Message Level Status messages received or sent, by response code.",
-            ["direction", "code"],
-            registry=r,
-        )
-        self.webhook_attempts = Counter(
-            "gateway_webhook_attempts",
-            "Webhook delivery attempts by outcome (delivered, retry, failed).",
-            ["outcome"],
-            registry=r,
-        )
-        self.outbound_attempts = Counter(
-            "gateway_outbound_attempts",
-            "Outbound sending attempts by transport and outcome.",
-            ["transport", "outcome"],
-            registry=r,
-        )
         self.snapshot = Snapshot(snapshot_seconds)
         r.register(self.snapshot)
 
@@ -239,18 +213,6 @@ class Metrics:
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http.labels(route, method, str(status)).inc()
         self.http_seconds.labels(route).observe(seconds)
-
-    def response(self, direction: str, outcome: str, code: str | None) -> None:
-        self.responses.labels(direction, outcome, code or "-").inc()
-
-    def mls_message(self, direction: str, code: str | None) -> None:
-        self.mls.labels(direction, code or "-").inc()
-
-    def webhook_attempt(self, outcome: str) -> None:
-        self.webhook_attempts.labels(outcome).inc()
-
-    def outbound_attempt(self, transport: str | None, outcome: str) -> None:
-        self.outbound_attempts.labels(transport or "-", outcome).inc()
 
     # --- exposition ----------------------------------------------------------------------------
 

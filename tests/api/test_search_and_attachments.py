@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -120,3 +120,23 @@ def test_download_names_are_safe_and_keep_unicode() -> None:
         'attachment; filename="Rechnung _M_rz___.pdf"; '
         "filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%0D%0A.pdf"
     )
+
+
+async def test_one_json_log_line_per_stored_document(
+    gateway: Gateway, ubl: bytes, caplog: Any
+) -> None:
+    import json
+    import logging
+
+    from gateway.observability.logs import JsonFormatter
+
+    key = await gateway.key("acme")
+    with caplog.at_level(logging.INFO, logger="gateway.inbound.intake"):
+        status, body = await gateway.submit(key, ubl)
+    assert status == 201
+    lines = [r for r in caplog.records if r.getMessage() == "document stored"]
+    assert len(lines) == 1
+    line = json.loads(JsonFormatter().format(lines[0]))
+    assert line["document_id"] == body["id"] and line["tenant"] == "acme"
+    assert line["status"] == "received" and line["channel"] == "api"
+    assert key not in json.dumps(line)

@@ -243,13 +243,22 @@ class _Walker:
         if namespaces not in self._parsers:
             from elementpath.xpath31 import XPath31Parser
 
-            parser = XPath31Parser(namespaces=dict(namespaces))
+            # XPath's default collation is the codepoint one. elementpath would otherwise take
+            # the process locale's (C.UTF-8 -> "...?lang=C"), and entering that collation while
+            # folding constants at parse time fails, leaving its global lock held: the next
+            # distinct-values() waited forever (the French Flux2 CII rules hung the engine).
+            parser = XPath31Parser(
+                namespaces=dict(namespaces), default_collation=CODEPOINT_COLLATION
+            )
             parser.external_function(_no_arguments, name="current")
             for prefix, name in self.functions:
                 if prefix in parser.namespaces:
                     parser.external_function(_any_arguments, name=name, prefix=prefix)
             self._parsers[namespaces] = parser
         return self._parsers[namespaces]
+
+
+CODEPOINT_COLLATION = "http://www.w3.org/2005/xpath-functions/collation/codepoint"
 
 
 def _any_arguments(*args: object) -> None:
