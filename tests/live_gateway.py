@@ -196,7 +196,7 @@ class Gw:
         body: dict[str, Any] = {}
         for _ in range(int(timeout / 0.05)):
             body = await self.doc(key, doc_id)
-            if body["status"] == wanted:
+            if wanted in (body["status"], body.get("canonical_status")):
                 return body
             await asyncio.sleep(0.05)
         raise AssertionError(f"{doc_id} never reached {wanted}: {body['status']}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import views
 from gateway.inbound.intake import IntakeRefused, Submission
-from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store import repo
 from gateway.store.serialize import document_summary
@@ -177,7 +179,9 @@ async def list_documents(request: web.Request) -> web.Response:
     principal = require(request, "read")
     filters = views.DOCUMENT_FILTERS.parse(request)
     async with request.app[DB].read() as s:
-        page = await views.document_page(s, principal.tenant, filters)
+        page = await views.document_page(
+            s, principal.tenant, filters, lifecycle=request.app[LIFECYCLE]
+        )
     return web.json_response(page)
 
 
@@ -203,6 +207,8 @@ async def change_status(request: web.Request) -> web.Response:
     target = payload.get("status")
     reason = payload.get("reason")
     actor = payload.get("actor")
+    amount = payload.get("amount")
+    paid_on = payload.get("paid_on")
     if (
         not isinstance(target, str)
         or (reason is not None and not isinstance(reason, str))
@@ -220,25 +226,51 @@ async def change_status(request: web.Request) -> web.Response:
     async with request.app[DB].write() as s:
         doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
         previous = doc.status
-        refused = await status_refusal(request.app, s, doc, target)
+        canonical = await lifecycle.resolve(s, doc, target)
+        refused = await status_refusal(request.app, s, doc, canonical)
         if refused is None:
             try:
-                await lifecycle.move(s, doc, target, cause, reason=reason)
+                if amount is not None or _is_payment(doc, canonical):
+                    await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
+                else:
+                    await lifecycle.move(s, doc, canonical, cause, reason=reason)
             except IllegalTransition as exc:
                 raise Problem(
                     409,
                     exc.code,
                     exc.reason,
                     current_status=exc.current,
-                    requested_status=exc.target,
-                    allowed=lifecycle.model_of(doc).next_statuses(exc.current, role),
+                    requested_status=target,
+                    allowed=await lifecycle.next_statuses(s, doc, role),
                 ) from exc
+        body = {**document_summary(doc), **await lifecycle.describe(s, doc)}
     change = StatusChanged(
-        doc.id, doc.direction, previous, target, reason, cause.actor, principal.key_id
+        doc.id, doc.direction, previous, canonical, reason, cause.actor, principal.key_id
     )
     if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
         await status_refused(request.app, change, refused)
         raise Problem(409, "response-refused", refused, current_status=previous)
     request.app[FORWARDER].wake()  # the document.status_changed event is committed
     await status_changed(request.app, change)
-    return web.json_response(document_summary(doc))
+    return web.json_response(body)
+
+
+def _is_payment(doc: Any, canonical: str) -> bool:
+    """``paid`` of a sales invoice records the open amount as paid (partially_paid without an
+    amount is only a status)."""
+    return doc.direction == "outbound" and canonical == payments.PAID
+
+
+async def _pay(
+    lifecycle: Any, s: Any, doc: Any, cause: Any, amount: Any, paid_on: Any, reason: Any
+) -> None:
+    """A payment of a sales invoice (with ``amount``; without it, the rest is paid)."""
+    if doc.direction != "outbound":
+        raise Problem(422, "invalid-request", "amount applies to sales invoices only.")
+    if paid_on is not None and not isinstance(paid_on, str):
+        raise Problem(422, "invalid-request", "paid_on must be a date such as 2026-12-01.")
+    try:
+        value = payments.parse_amount(amount) if amount is not None else None
+        await payments.pay(lifecycle, s, doc, cause, amount=value, paid_on=paid_on, reason=reason)
+    except payments.BadAmount as exc:
+        raise Problem(422, "bad-amount", str(exc)) from exc

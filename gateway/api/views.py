@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.lifecycle import Models
+from gateway.lifecycle import Lifecycle, Models, credits, payments
 from gateway.lifecycle.vocabulary import API
 from gateway.store import repo
 from gateway.store.serialize import (
@@ -73,7 +73,11 @@ DOCUMENT_FILTERS = Params(
 
 
 async def document_page(
-    session: Any, tenant: str | None, filters: dict[str, Any]
+    session: Any,
+    tenant: str | None,
+    filters: dict[str, Any],
+    *,
+    lifecycle: Lifecycle | None = None,
 ) -> dict[str, Any]:
     """One cursor page of documents matching ``filters`` (parsed by :data:`DOCUMENT_FILTERS`)."""
     f = dict(filters)
@@ -82,8 +86,13 @@ async def document_page(
     for key in ("issued_from", "issued_to"):
         f[key] = f[key].isoformat() if f.get(key) else None
     docs = await repo.list_documents(session, tenant, after_seq=after, limit=size, **f)
+    items = [document_summary(d) for d in docs]
+    if lifecycle is not None:  # status in the tenant's vocabulary next to canonical_status
+        items = [
+            {**i, **await lifecycle.describe(session, d)} for i, d in zip(items, docs, strict=True)
+        ]
     return {
-        "items": [document_summary(d) for d in docs],
+        "items": items,
         "next_cursor": str(docs[-1].seq) if len(docs) == size else None,
     }
 
@@ -99,7 +108,12 @@ async def document_detail(
     atts = await repo.attachments(session, doc_id)
     deliveries = await repo.deliveries(session, doc_id)
     extra = await document_views(app, session, doc)
-    body = document_summary(doc)
+    lifecycle = app[LIFECYCLE]
+    body = {**document_summary(doc), **await lifecycle.describe(session, doc)}
+    if doc.direction == "outbound" and doc.kind == "Invoice":
+        extra.update(await payments.payments(session, doc))
+    if doc.direction == "outbound" and doc.kind in ("Invoice", "CreditNote"):
+        extra.update(await credits.links_of(session, doc.id))
     body["validation"] = {
         "status": report.get("status"),
         "scenario": report.get("scenario"),
@@ -114,7 +128,7 @@ async def document_detail(
         for i, a in enumerate(atts)
     ]
     body["deliveries"] = [delivery_entry(d, a) for d, a in deliveries]
-    body["next_statuses"] = app[LIFECYCLE].model_of(doc).next_statuses(doc.status, API)
+    body["next_statuses"] = await lifecycle.next_statuses(session, doc, API)
     body.update(extra)
     return body
 

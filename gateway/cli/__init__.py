@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "gateway.store.cli",
     "gateway.outbound.cli",
     "gateway.responses.cli",
+    "gateway.lifecycle.cli",
     "gateway.reporting.cli",
     "gateway.rendering.cli",
 ]

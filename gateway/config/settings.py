@@ -152,14 +152,24 @@ class ResponsesSettings:
     #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
     overdue_timer: bool = False
     overdue_interval: float = 3600.0
-    #: Seconds between re-matching runs for responses that arrived before their invoice.
-    rematch_interval: float = 10.0
+    #: Seconds between extra re-matching sweeps (0 = none). Responses that arrived before their
+    #: invoice are applied by a lifecycle event when the invoice is sent; a sweep runs at start.
+    rematch_interval: float = 0.0
     #: Mapping table (TOML); empty = config/invoice-response-mapping.toml of the gateway.
     mapping_file: str = ""
     #: Per tenant: e-mail senders whose Invoice Responses are applied when the mail carries a
     #: valid DKIM signature of the From domain (``[[responses.email_trust]]``, see
     #: gateway.responses.dkim). Every other e-mailed response is held for an admin.
     email_trust: list[EmailTrust] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleSettings:
+    """Document statuses (gateway.lifecycle)."""
+
+    #: Folder of your own status profiles (TOML files, see README "Status profiles"); empty =
+    #: only the shipped ones.
+    profiles_dir: str = ""
 
 
 @dataclass
@@ -253,6 +263,7 @@ class Settings:
     as4: As4Settings = field(default_factory=As4Settings)
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)

@@ -262,7 +262,7 @@ class Forwarder(WebhookEvents):
 
     async def _wants_content(self, session: AsyncSession, tenant: str) -> bool:
         """Whether the tenant asked for the document body in every event (default: no)."""
-        return False
+        return bool((await self.lifecycle.settings(session, tenant))["webhook_content"])
 
     async def _attempt(
         self, delivery: WebhookDelivery, number: int, body: bytes, secret: str, event: str

@@ -10,12 +10,16 @@
 - :class:`StatusModel`, :class:`IllegalTransition` / :class:`NoWorkflow` (refusals with the
   model's exact sentence and a problem code).
 - The vocabulary: canonical status names and roles (:mod:`gateway.lifecycle.vocabulary`).
+- Profiles (:mod:`gateway.lifecycle.profile`, ``profiles/*.toml``): each platform's names,
+  client moves and refusal sentences over the canonical statuses, selected per tenant.
+- Payments (:mod:`gateway.lifecycle.payments`): amounts recorded against sales invoices.
 
 Counterpart statuses (Invoice Responses, MLS, later CDAR) are moves with role ``counterpart``;
 their own sequencing rules live with their message kind and ask the lifecycle to move.
 """
 
-from gateway.lifecycle import vocabulary
+from gateway.lifecycle import credits, payments, vocabulary
+from gateway.lifecycle.cause import BulkMove, Cause, Moved
 from gateway.lifecycle.model import (
     STATUS_CHANGED,
     IllegalTransition,
@@ -28,11 +32,8 @@ from gateway.lifecycle.model import (
     parse_model,
 )
 from gateway.lifecycle.mover import (
-    BulkMove,
-    Cause,
     EventSink,
     Lifecycle,
-    Moved,
     MoveListener,
     MoveObserver,
     event_data,
@@ -52,9 +53,11 @@ __all__ = [
     "Moved",
     "NoWorkflow",
     "StatusModel",
+    "credits",
     "event_data",
     "family_of",
     "load_model",
     "parse_model",
+    "payments",
     "vocabulary",
 ]

@@ -9,56 +9,25 @@ same transaction too (e.g. Invoice Responses follow the outbound item of a sent 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle.model import Models, StatusModel
-from gateway.lifecycle.vocabulary import SYSTEM
+from gateway.lifecycle import credits
+from gateway.lifecycle.cause import BulkMove, Cause, Moved
+from gateway.lifecycle.model import IllegalTransition, Models, StatusModel
+from gateway.lifecycle.payments import counterpart_paid
+from gateway.lifecycle.profile import (
+    DEFAULT,
+    DirectionProfile,
+    Profile,
+    conditions_of,
+    load_profiles,
+)
+from gateway.lifecycle.tables import LifecycleSettings
+from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store.models import Document, StatusChange, utcnow
-
-
-@dataclass(frozen=True)
-class Cause:
-    """Who or what asks for a move, as the history row will name it.
-
-    ``source`` is the history's "from what" (api, admin, outbound, webhook, inbox, mls,
-    invoice-response, timer, ...), ``role`` what the model checks (system, api, admin,
-    counterpart), ``tenant`` and ``key_id`` the tenant and API key that caused it (not
-    necessarily the document's tenant), ``actor`` a name shown to people.
-    """
-
-    source: str
-    role: str = SYSTEM
-    actor: str | None = None
-    tenant: str | None = None
-    key_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Moved:
-    """One committed-with-the-transaction move, as listeners and the event sink see it."""
-
-    document_id: str
-    tenant: str | None
-    direction: str
-    kind: str | None
-    previous: str | None
-    status: str
-    cause: Cause
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class BulkMove:
-    """One move of :meth:`Lifecycle.move_many`: made only if the document is still ``expect``."""
-
-    document_id: str
-    expect: str
-    to: str
-    reason: str | None = None
 
 
 class EventSink(Protocol):
@@ -86,11 +55,13 @@ class Lifecycle:
         *,
         events: EventSink | None = None,
         observer: MoveObserver | None = None,
+        profiles_dir: str | None = None,
     ) -> None:
         self.models = models or Models.load()
+        self.profiles: dict[str, Profile] = load_profiles(self.models, profiles_dir)
         self.events = events
         self.observer = observer
-        self._listeners: list[MoveListener] = []
+        self._listeners: list[MoveListener] = [counterpart_paid]
 
     def attach(
         self, *, events: EventSink | None = None, observer: MoveObserver | None = None
@@ -104,6 +75,111 @@ class Lifecycle:
     def on_move(self, listener: MoveListener) -> None:
         """Call ``listener(session, moved)`` inside the transaction of every move."""
         self._listeners.append(listener)
+
+    @staticmethod
+    def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+        """Run ``callback()`` once the session's transaction has committed (a listener uses it
+        to start work that must see the move, e.g. applying responses that waited for it)."""
+        event.listen(session.sync_session, "after_commit", lambda _s: callback(), once=True)
+
+    async def announce(
+        self, session: AsyncSession, *, document_id: str, tenant: str | None, event: str, data: Any
+    ) -> None:
+        """Queue a webhook event that is not a move (e.g. ``response.unmatched``)."""
+        if self.events is not None and tenant is not None:
+            await self.events.emit(
+                session, document_id=document_id, tenant=tenant, event=event, data=data
+            )
+
+    # --- profiles ------------------------------------------------------------------------------
+
+    async def profile(
+        self, session: AsyncSession, tenant: str | None, direction: str
+    ) -> DirectionProfile:
+        """The tenant's status profile for ``direction`` (``default`` unless one was set)."""
+        chosen = None
+        if tenant is not None:
+            row = await session.get(LifecycleSettings, tenant)
+            if row is not None:
+                chosen = row.inbound_profile if direction == "inbound" else row.outbound_profile
+        return self.profiles.get(chosen or DEFAULT, self.profiles[DEFAULT]).direction(direction)
+
+    async def settings(self, session: AsyncSession, tenant: str) -> dict[str, Any]:
+        row = await session.get(LifecycleSettings, tenant)
+        return {
+            "tenant": tenant,
+            "status_profile": {
+                "inbound": (row.inbound_profile if row else None) or DEFAULT,
+                "outbound": (row.outbound_profile if row else None) or DEFAULT,
+            },
+            "webhook_content": bool(row and row.webhook_content),
+            "profiles": sorted(self.profiles),
+        }
+
+    async def configure(
+        self,
+        session: AsyncSession,
+        tenant: str,
+        *,
+        inbound: str | None = None,
+        outbound: str | None = None,
+        webhook_content: bool | None = None,
+    ) -> dict[str, Any]:
+        """Select the tenant's profiles (ids of :attr:`profiles`) and webhook bodies."""
+        for pid in (inbound, outbound):
+            if pid is not None and pid not in self.profiles:
+                raise KeyError(
+                    f"no status profile {pid!r}; known: {', '.join(sorted(self.profiles))}"
+                )
+        row = await session.get(LifecycleSettings, tenant)
+        if row is None:
+            row = LifecycleSettings(tenant=tenant, webhook_content=False)
+            session.add(row)
+        if inbound is not None:
+            row.inbound_profile = inbound
+        if outbound is not None:
+            row.outbound_profile = outbound
+        if webhook_content is not None:
+            row.webhook_content = webhook_content
+        row.updated_at = utcnow()
+        await session.flush()
+        return await self.settings(session, tenant)
+
+    async def describe(self, session: AsyncSession, doc: Document) -> dict[str, Any]:
+        """``status`` in the tenant's vocabulary, ``canonical_status``, and the conditions."""
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        conditions = conditions_of(doc)
+        return {
+            "status": prof.name_of(doc.status, conditions),
+            "canonical_status": doc.status,
+            "conditions": sorted(conditions),
+        }
+
+    async def resolve(self, session: AsyncSession, doc: Document, name: str) -> str:
+        """The canonical status a client means by ``name`` (a profile name or a canonical one)."""
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        return prof.target_of(name) or name
+
+    async def next_statuses(self, session: AsyncSession, doc: Document, role: str) -> list[str]:
+        prof = await self.profile(session, doc.tenant, doc.direction)
+        model = self.model_of(doc)
+        if prof.transitions is not None and not model.no_workflow:
+            return prof.next_names(prof.name_of(doc.status, conditions_of(doc)), role)
+        return [prof.name_of(s) for s in model.next_statuses(doc.status, role)]
+
+    async def _check(self, session: AsyncSession, doc: Document, to: str, role: str) -> None:
+        """A client's move follows the tenant's profile when it has its own moves; everything
+        else (and every other role) follows the canonical model."""
+        model = self.model_of(doc)
+        if role in (API, ADMIN) and not model.no_workflow:
+            prof = await self.profile(session, doc.tenant, doc.direction)
+            if prof.transitions is not None:
+                current = prof.name_of(doc.status, conditions_of(doc))
+                prof.check(current, prof.name_of(to), role)
+                if to not in model.statuses:
+                    raise IllegalTransition(doc.status, to, f"'{to}' is not a status here.")
+                return
+        model.check(doc.status, to, role)
 
     def model(self, direction: str, kind: str | None = None) -> StatusModel:
         return self.models.get(direction, kind)
@@ -154,7 +230,7 @@ class Lifecycle:
     ) -> StatusChange:
         """Move ``doc`` to ``to`` if the model lets ``cause.role`` do it; raises
         :class:`~gateway.lifecycle.model.IllegalTransition` (changing nothing) otherwise."""
-        self.model_of(doc).check(doc.status, to, cause.role)
+        await self._check(session, doc, to, cause.role)
         previous = doc.status
         change = self._change(doc.id, previous, to, cause, reason)
         doc.status = to
@@ -167,6 +243,12 @@ class Lifecycle:
             Moved(doc.id, doc.tenant, doc.direction, doc.kind, previous, to, cause, reason),
         )
         return change
+
+    async def issued(self, session: AsyncSession, doc: Document) -> None:
+        """A sales document was queued for sending (new, or a draft sent): a credit note
+        among them is linked to the invoices it references, which move as the profile says."""
+        if doc.direction == "outbound" and doc.kind == "CreditNote":
+            await credits.link(self, session, doc)
 
     async def note(
         self, session: AsyncSession, doc: Document, cause: Cause, reason: str
@@ -279,12 +361,13 @@ class Lifecycle:
         model = self.models.get(moved.direction, moved.kind)
         event = model.event_for(moved.status)
         if event is not None and self.events is not None and moved.tenant is not None:
+            prof = await self.profile(session, moved.tenant, moved.direction)
             await self.events.emit(
                 session,
                 document_id=moved.document_id,
                 tenant=moved.tenant,
                 event=event,
-                data=event_data(moved),
+                data=event_data(moved, prof),
             )
         self._observe(moved.direction, moved.status, moved.cause.source)
 
@@ -293,11 +376,13 @@ class Lifecycle:
             self.observer.moved(direction, status, source)
 
 
-def event_data(moved: Moved) -> dict[str, Any]:
-    """The ``change`` part of a ``document.status_changed`` (or outbound.*) webhook event."""
+def event_data(moved: Moved, profile: DirectionProfile | None = None) -> dict[str, Any]:
+    """The ``change`` part of a ``document.status_changed`` (or outbound.*) webhook event:
+    ``from``/``to`` in the tenant's vocabulary, ``canonical_from``/``canonical_to``."""
+    prof = profile or DirectionProfile()
     return {
-        "from": moved.previous,
-        "to": moved.status,
+        "from": prof.name_of(moved.previous) if moved.previous else None,
+        "to": prof.name_of(moved.status),
         "canonical_from": moved.previous,
         "canonical_to": moved.status,
         "source": moved.cause.source,

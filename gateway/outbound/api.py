@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.lifecycle.vocabulary import ADMIN
+from gateway.outbound import draft_api
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
@@ -71,6 +72,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/outbound", submit)
     app.router.add_get("/v1/outbound", list_outbound)
     app.router.add_get("/v1/outbound/{id}", show)
+    app.router.add_put("/v1/outbound/{id}/content", draft_api.replace_content)
+    app.router.add_delete("/v1/outbound/{id}", draft_api.delete)
+    app.router.add_post("/v1/outbound/{id}/send", draft_api.send)
     app.router.add_post("/v1/admin/outbound/{id}/requeue", requeue)
 
 
@@ -112,10 +116,10 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
 
 
 @operation(
-    "Send a document (validated, then queued)",
+    "Send a document (validated, then queued; ?draft=true or ?send_at= keeps a draft: 201)",
     tag="outbound",
     scope="submit",
-    responses={202: OBJECT},
+    responses={201: OBJECT, 202: OBJECT},
     errors=(400, 409, 413, 422),
 )
 async def submit(request: web.Request) -> web.Response:
@@ -135,6 +139,8 @@ async def submit(request: web.Request) -> web.Response:
     else:
         raw, attachments = await read_capped(request, limit_bytes), []
     receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
+    if draft_api.wants_draft(request):
+        return await draft_api.create(request, service, principal, raw, receiver)
     reissue = request.query.get("reissue", "false").lower()
     if reissue not in ("true", "false"):
         raise Problem(400, "bad-request", "reissue must be true or false.")
@@ -173,7 +179,7 @@ async def show(request: web.Request) -> web.Response:
     principal = require(request, "read")
     found = await request.app[OUTBOUND].queue.get(request.match_info["id"], principal.tenant)
     if found is None:
-        raise Problem(404, "not-found", "No outbound document with this id.")
+        return await draft_api.show(request, principal)
     return web.json_response(item_dict(*found))
 
 

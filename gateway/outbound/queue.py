@@ -54,6 +54,36 @@ def new_message_id() -> str:
     return f"{uuid.uuid4()}@einvoice-gateway"
 
 
+def new_item(
+    document_id: str,
+    tenant: str,
+    *,
+    receiver: str,
+    sender: str = "",
+    document_type: str = "",
+    process: str = "",
+    idempotency_key: str | None = None,
+) -> OutboundItem:
+    """A queue item due now (for a new document, or a draft being sent)."""
+    now = utcnow()
+    return OutboundItem(
+        document_id=document_id,
+        tenant=tenant,
+        message_id=new_message_id(),
+        idempotency_key=idempotency_key,
+        sender=sender,
+        receiver=receiver,
+        document_type=document_type,
+        process=process,
+        state=QUEUED,
+        attempts=0,
+        total_attempts=0,
+        next_attempt_at=now,
+        queued_at=now,
+        created_at=now,
+    )
+
+
 class NotRequeueable(Exception):
     def __init__(self, state: str) -> None:
         super().__init__(f"only failed items can be requeued; this one is {state}")
@@ -123,24 +153,16 @@ class OutboundQueue:
         one, :class:`~gateway.outbound.duplicates.DuplicateOutbound` is raised.
         """
         assert document.tenant is not None
-        now = utcnow()
         document.direction = "outbound"
         self.lifecycle.begin(document, QUEUED)
-        item = OutboundItem(
-            document_id=document.id,
-            tenant=document.tenant,
-            message_id=new_message_id(),
-            idempotency_key=idempotency_key,
-            sender=sender,
+        item = new_item(
+            document.id,
+            document.tenant,
             receiver=receiver,
+            sender=sender,
             document_type=document_type,
             process=process,
-            state=QUEUED,
-            attempts=0,
-            total_attempts=0,
-            next_attempt_at=now,
-            queued_at=now,
-            created_at=now,
+            idempotency_key=idempotency_key,
         )
         try:
             async with self.db.write() as s:
@@ -157,6 +179,7 @@ class OutboundQueue:
                     cause or Cause("api", role=API, actor=actor, tenant=document.tenant),
                     reason=f"to {receiver}",
                 )
+                await self.lifecycle.issued(s, document)
         except IntegrityError:
             if idempotency_key:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)

@@ -21,6 +21,7 @@ from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
 from gateway.inbound.intake import Attachment, Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery, sml_zone
+from gateway.outbound.drafts import Drafts
 from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
@@ -46,6 +47,15 @@ class SubmissionRefused(Exception):
         self.code = code
         self.detail = detail
         self.report = report
+
+
+@dataclass
+class Prepared:
+    """A validated outbound document: its record's fields and its queue item's routing."""
+
+    fields: dict[str, Any]
+    routing: dict[str, str]
+    report: ValidationReport
 
 
 @dataclass
@@ -78,10 +88,11 @@ class OutboundService:
         self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
+        self.drafts = Drafts(db, self.lifecycle, self.worker.notify)
         self._task: asyncio.Task[None] | None = None
 
     def register_transport(self, transport: Transport) -> None:
-        """Plug in another transport before starting."""
+        """Plug in another transport (e.g. AS4 from gateway.as4) before starting."""
         self.transports.register(transport)
 
     async def setup_discovery(self) -> None:
@@ -122,11 +133,11 @@ class OutboundService:
         actor: str | None = None,
         channel: str = "api",
         cause: Cause | None = None,
-        attachments: Sequence[Attachment] = (),
         document_type: str | None = None,
         process: str | None = None,
         sender: str | None = None,
         reissue: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> Submitted:
         """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
         (Peppol identifiers with scheme) override what identification derives, for documents
@@ -138,6 +149,50 @@ class OutboundService:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
                 return Submitted(existing, False)
+        prepared = await self.prepare(
+            tenant,
+            raw,
+            receiver=receiver,
+            channel=channel,
+            document_type=document_type,
+            process=process,
+            sender=sender,
+        )
+        fields, routing = prepared.fields, prepared.routing
+        claims = claims_for(fields["kind"], fields["business_key"], routing["receiver"])
+        if claims:
+            async with self.db.read() as s:
+                original = await original_of(s, tenant, claims)
+            if original is not None and not reissue:
+                raise DuplicateOutbound(original)
+            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+                fields["meta"] = {**fields["meta"], "reissue_of": original}
+                claims = {}
+        item, created = await self.queue.enqueue(
+            Document(**fields),
+            **routing,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            cause=cause,
+            claims=claims,
+            attachments=attachments,
+        )
+        if created:
+            self.worker.notify()
+        return Submitted(item, created)
+
+    async def prepare(
+        self,
+        tenant: str,
+        raw: bytes,
+        *,
+        receiver: str | None = None,
+        channel: str = "api",
+        document_type: str | None = None,
+        process: str | None = None,
+        sender: str | None = None,
+    ) -> Prepared:
+        """Validate and identify an outbound document; what storing and queueing it need."""
         if self.validator is None:
             raise RuntimeError("outbound service has no validator")
         report = await self.validator.validate(raw)
@@ -168,33 +223,16 @@ class OutboundService:
         fields: dict[str, Any] = _document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
-        fields.pop("status")  # the queue gives it its first status (queued), via the lifecycle
+        fields.pop("status")  # given by the lifecycle: queued, or draft
         fields.pop("status_reason")
         fields["receiver_endpoint"] = pid.value
-        claims = claims_for(fields["kind"], fields["business_key"], pid.value)
-        if claims:
-            async with self.db.read() as s:
-                original = await original_of(s, tenant, claims)
-            if original is not None and not reissue:
-                raise DuplicateOutbound(original)
-            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
-                fields["meta"] = {**fields["meta"], "reissue_of": original}
-                claims = {}
-        item, created = await self.queue.enqueue(
-            Document(**fields),
-            receiver=pid.value,
-            sender=sender or info.sender_endpoint or "",
-            document_type=document_type or (str(doctype) if doctype else ""),
-            process=process or (str(proc) if proc else ""),
-            idempotency_key=idempotency_key,
-            actor=actor,
-            cause=cause,
-            claims=claims,
-            attachments=attachments,
-        )
-        if created:
-            self.worker.notify()
-        return Submitted(item, created)
+        routing = {
+            "receiver": pid.value,
+            "sender": sender or info.sender_endpoint or "",
+            "document_type": document_type or (str(doctype) if doctype else ""),
+            "process": process or (str(proc) if proc else ""),
+        }
+        return Prepared(fields, routing, report)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -202,9 +240,11 @@ class OutboundService:
         await self.setup_discovery()
         if self._task is None:
             self._task = asyncio.create_task(self.worker.run(), name="outbound-worker")
+            self.drafts.start(self.settings.outbound.poll_interval)
 
     async def aclose(self) -> None:
         if self._task is not None:
+            await self.drafts.stop()
             await self.worker.stop()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

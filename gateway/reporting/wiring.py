@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from cryptography import x509
@@ -24,17 +23,22 @@ def reporter_id(as4: Any) -> str:
 
 
 class EngineValidator:
-    """An in-process validation engine with the async ``validate(raw, scenario)`` face."""
+    """The validation pool in process (``jobs=0``): one long-lived validation thread.
+
+    Why not ``asyncio.to_thread(engine.validate)``: SaxonC attaches every thread that touches it
+    to its isolate, and threads that come and go crashed the interpreter (see
+    ``gateway.validation``'s Saxon runtime); the pool's own thread is the supported way.
+    """
 
     def __init__(self, settings: Any) -> None:
         from gateway.documents import ParseLimits
-        from gateway.validation import Engine
+        from gateway.validation import Validator
 
         limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-        self.engine = Engine(settings.artefacts_dir, limits=limits)
+        self.validator = Validator(settings.artefacts_dir, jobs=0, limits=limits, warm=False)
 
     async def validate(self, raw: bytes, scenario: str | None = None) -> Any:
-        return await asyncio.to_thread(self.engine.validate, raw, scenario)
+        return await self.validator.validate(raw, scenario)
 
 
 async def reporting_service(

@@ -2,7 +2,8 @@
 
 ``setup(app)`` is called by the app factory after the outbound service is set up. It loads the
 mapping table, hooks the service into intake (received
-responses apply themselves) and the document API (status changes send responses; the
+responses apply themselves) and the lifecycle (sent responses follow their outbound item;
+waiting responses apply when their invoice leaves the queue) and the document API (status changes send responses; the
 document view shows them), and runs the timers for the app's lifetime.
 """
 
@@ -19,6 +20,7 @@ from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
+from gateway.responses.follow import ResponseFollower
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import NotHeld, ResponseService
@@ -56,6 +58,7 @@ def setup(app: web.Application) -> ResponseService:
     service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
+    follower = ResponseFollower(service, app[LIFECYCLE])
     if settings.responses.email_trust:
         service.email_trust = DkimTrust(settings.responses.email_trust)
     app[RESPONSES] = service
@@ -84,9 +87,11 @@ def setup(app: web.Application) -> ResponseService:
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        follower.start()
         timers.start()
         yield
         await timers.stop()
+        await follower.stop()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/v1/admin/responses", list_responses)

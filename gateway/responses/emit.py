@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, identify, parse_xml
 from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
 from gateway.inbound.intake import Submission
 from gateway.responses import models as rm
+from gateway.responses.follow import SENT_STATE_OF
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
-from gateway.store import Database, repo
+from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
@@ -204,6 +206,10 @@ class Emitter:
         else:
             await self._deliver(rec, xml, doc.tenant)
         async with self.db.write() as s:
+            if rec.document_id is not None:  # the queue may have moved it already
+                sent = await s.scalar(select(Document).where(Document.id == rec.document_id))
+                if sent is not None:
+                    rec.state = SENT_STATE_OF.get(sent.status, rec.state)
             s.add(rec)
         return rec
 

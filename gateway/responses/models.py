@@ -29,8 +29,12 @@ INVALID = "invalid"  # e.g. reason PPD without response code PD, unknown respons
 UNMATCHED = "unmatched"  # no invoice (yet); re-matched when it arrives
 WAITING = "waiting"  # the invoice is still being sent; applied once the queue is done with it
 DUPLICATE = "duplicate"  # same sender + IMR id as one handled before
-# States of a sent response.
+# States of a sent response (one going out follows its outbound item: queued, sent, delivered,
+# failed).
 QUEUED = "queued"  # handed to the outbound queue
+SENT_STATE = "sent"  # a worker is delivering it (attempts under way)
+DELIVERED = "delivered"  # the receiving access point confirmed it
+FAILED = "failed"  # delivery failed for good
 DELIVERED_LOCALLY = "delivered-locally"  # the seller is a tenant of this gateway
 NOT_SENT = "not-sent"  # the generated response did not validate (a bug, logged)
 
@@ -44,6 +48,9 @@ STATES = (
     WAITING,
     DUPLICATE,
     QUEUED,
+    SENT_STATE,
+    DELIVERED,
+    FAILED,
     DELIVERED_LOCALLY,
     NOT_SENT,
 )

@@ -136,23 +136,27 @@ class ResponseService:
             self.forwarder.wake()
         return rec
 
-    async def sweep(self) -> int:
-        """Handle responses intake could not apply and re-match unmatched ones; returns how many
-        changed state."""
+    async def sweep(self, *, unhandled: bool = True) -> int:
+        """Handle responses intake could not apply (``unhandled``: a scan of stored responses)
+        and re-match unmatched/waiting ones; returns how many changed state."""
         changed = 0
         async with self.db.read() as s:
-            pending = list(
-                await s.scalars(
-                    select(Document.id)
-                    .where(
-                        Document.direction == "inbound",
-                        Document.customization_id == CUSTOMIZATION_ID,
-                        Document.validation_status == "accepted",
-                        Document.status.in_(HANDLED_DOC_STATUSES),
-                        ~exists().where(InvoiceResponseRecord.document_id == Document.id),
+            pending = (
+                []
+                if not unhandled
+                else list(
+                    await s.scalars(
+                        select(Document.id)
+                        .where(
+                            Document.direction == "inbound",
+                            Document.customization_id == CUSTOMIZATION_ID,
+                            Document.validation_status == "accepted",
+                            Document.status.in_(HANDLED_DOC_STATUSES),
+                            ~exists().where(InvoiceResponseRecord.document_id == Document.id),
+                        )
+                        .order_by(Document.seq)
+                        .limit(200)
                     )
-                    .order_by(Document.seq)
-                    .limit(200)
                 )
             )
             waiting = list(
@@ -174,7 +178,7 @@ class ResponseService:
             await self.handle_document(doc_id)
             changed += 1
         for seq in waiting:
-            if await self._rematch_one(seq):
+            if await self.rematch_one(seq):
                 changed += 1
         if changed and self.forwarder is not None:
             self.forwarder.wake()
@@ -201,7 +205,23 @@ class ResponseService:
             if rec.state == "":
                 await self._decide(s, rec, doc)
             await s.flush()
+            await self._announce(s, rec)
             return rec
+
+    async def _announce(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+        """``response.unmatched``: the tenant learns of a response no invoice of theirs fits."""
+        if rec.state == rm.UNMATCHED and rec.document_id is not None:
+            await self.lifecycle.announce(
+                s,
+                document_id=rec.document_id,
+                tenant=rec.tenant,
+                event="response.unmatched",
+                data={
+                    "response_id": rec.imr_id,
+                    "referenced_id": rec.referenced_id,
+                    "detail": rec.detail,
+                },
+            )
 
     def _record(self, doc: Document, imr: InvoiceResponse | None) -> InvoiceResponseRecord:
         rec = InvoiceResponseRecord(
@@ -305,6 +325,7 @@ class ResponseService:
             await self._dedupe_and_apply(s, rec)
             rec.updated_at = utcnow()
             await s.flush()
+            await self._announce(s, rec)
         if self.forwarder is not None:
             self.forwarder.wake()
         return rec
@@ -322,7 +343,7 @@ class ResponseService:
             return "the response references no document id"
         return None
 
-    async def _rematch_one(self, seq: int) -> bool:
+    async def rematch_one(self, seq: int) -> bool:
         async with self.db.write() as s:
             rec = await s.get(InvoiceResponseRecord, seq)
             if rec is None or rec.state not in RETRY_STATES:

@@ -80,7 +80,8 @@ def create_app(
         client_max_size=settings.http.max_body_bytes + 64 * 1024,
     )
     db = Database.from_settings(settings)
-    lifecycle = Lifecycle()  # per app: the status models and the only status writer
+    # Per app: the status models and profiles, and the only writer of document statuses.
+    lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
     forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,

@@ -115,3 +115,16 @@ async def test_sales_invoice_events_and_inbox(gw_factory: Any) -> None:
     # Only the new document (the response) is in the inbox, not the sales invoice.
     _, inbox = await gw.call("GET", key, "/v1/inbox")
     assert [i["document"]["id"] for i in inbox["items"]] == [stored["id"]]
+
+
+async def test_unmatched_response_is_announced(gw_factory: Any) -> None:
+    gw = await gw_factory()
+    key = await gw.key("seller-co")
+    async with gw.db.write() as s:
+        await repo.set_webhook(s, "seller-co", gw.ap.url + "/hook")
+    stored = await gw.hand_in_response(key, response("AB", "R-9", "NOT-YET-1"))
+    got = [e for _, e in await events(gw, 2)]
+    (unmatched,) = [e for e in got if e["event"] == "response.unmatched"]
+    assert unmatched["document"]["id"] == stored["id"]
+    assert unmatched["change"]["referenced_id"] == "NOT-YET-1"
+    assert "content_base64" not in unmatched

@@ -213,7 +213,7 @@ async def test_ppd_without_pd_is_invalid(gw_factory: Any, make_invoice: Any) -> 
 
 
 async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> None:
-    gw = await gw_factory(rematch_interval=0.1)
+    gw = await gw_factory()  # no sweep timer: the lifecycle event applies it
     key = await gw.key("seller-co")
     early = await gw.hand_in_response(key, imr("AP", "early-1"))
     status, listing = await gw.call("GET", key, "/v1/admin/responses?state=unmatched")
@@ -226,7 +226,7 @@ async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> Non
     raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
     assert status == 202
-    # The sweep waits for delivery (the queue still writes the status), then applies.
+    # Applied when the invoice leaves the queue (delivered), not by a sweep.
     body = await gw.wait_status(key, sent["id"], "accepted")
     [resp] = body["invoice_responses"]
     assert resp["response_id"] == "early-1" and resp["state"] == "applied"
@@ -236,16 +236,15 @@ async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> Non
 
 
 async def test_rematch_endpoint(gw_factory: Any, make_invoice: Any) -> None:
-    gw = await gw_factory()  # no timer: the admin triggers it
+    gw = await gw_factory()  # no timer
     key = await gw.key("seller-co")
     await gw.hand_in_response(key, imr("CA", "c1", reason="PAY"))
-    inv = await gw.send_invoice(
-        key, make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
-    )
-    assert (await gw.doc(key, inv))["status"] == "delivered"
+    raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
+    assert status == 202
+    await gw.wait_status(key, sent["id"], "conditionally_accepted")  # the lifecycle event
     status, body = await gw.call("POST", key, "/v1/admin/responses/rematch")
-    assert status == 200 and body["changed"] == 1
-    assert (await gw.doc(key, inv))["status"] == "conditionally_accepted"
+    assert status == 200 and body["changed"] == 0  # nothing left for the admin
 
 
 async def test_overdue_keeps_response_status_in_history(gw_factory: Any, make_invoice: Any) -> None:

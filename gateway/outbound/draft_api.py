@@ -1,0 +1,173 @@
+"""REST handlers of drafts: ``POST /v1/outbound?draft=true|send_at=``, ``PUT .../content``,
+``DELETE /v1/outbound/{id}``, ``POST .../send`` (see :mod:`gateway.outbound.drafts`).
+
+Refusals: 409 ``not-a-draft`` (the document was sent or deleted), 409 with the lifecycle's
+code and exact sentence when the tenant's profile does not allow the move yet (e.g. sending a
+``New`` invoice in the channel-marketplace profile), 422 for invalid XML or a bad ``send_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from gateway.lifecycle import IllegalTransition
+from gateway.lifecycle.tables import OutboundDraft
+from gateway.outbound.drafts import NotADraft
+from gateway.store import Document, repo
+from gateway.store.serialize import iso
+from gateway.web import DB, Principal, Problem, operation, read_capped, require
+from gateway.web.spec import OBJECT, Content
+
+
+def wants_draft(request: web.Request) -> bool:
+    return request.query.get("draft", "").lower() in ("true", "1") or "send_at" in request.query
+
+
+def _send_at(request: web.Request) -> dt.datetime | None:
+    value = request.query.get("send_at")
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Problem(
+            422, "bad-send-at", "send_at must be an ISO 8601 date-time, e.g. 2026-12-24T08:00:00Z."
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _body(doc: Document, draft: OutboundDraft | None) -> dict[str, Any]:
+    return {
+        "id": doc.id,
+        "status": doc.status,
+        "receiver": draft.receiver if draft else doc.receiver_endpoint,
+        "send_at": iso(draft.send_at) if draft else None,
+        "corrections": int((doc.meta or {}).get("corrections", 0)),
+    }
+
+
+async def create(
+    request: web.Request, service: Any, principal: Principal, raw: bytes, receiver: str | None
+) -> web.Response:
+    from gateway.outbound.service import SubmissionRefused
+
+    send_at = _send_at(request)
+    try:
+        prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
+    except SubmissionRefused as exc:
+        extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
+        raise Problem(422, exc.code, exc.detail, **extra) from exc
+    doc = await service.drafts.create(
+        Document(**prepared.fields),
+        prepared.routing,
+        send_at=send_at,
+        cause=principal.cause("api"),
+    )
+    body = {**_body(doc, None), "send_at": iso(send_at), "receiver": prepared.routing["receiver"]}
+    body["validation"] = {"status": prepared.report.status, "accepted": True}
+    return web.json_response(body, status=201, headers={"Location": f"/v1/outbound/{doc.id}"})
+
+
+async def show(request: web.Request, principal: Principal) -> web.Response:
+    doc_id = request.match_info["id"]
+    async with request.app[DB].read() as s:
+        try:
+            doc = await repo.get_document(s, doc_id, principal.tenant)
+        except repo.NotFound:
+            doc = None
+        if doc is None or doc.direction != "outbound":
+            raise Problem(404, "not-found", "No outbound document with this id.")
+        draft = await s.get(OutboundDraft, doc_id)
+    return web.json_response(_body(doc, draft))
+
+
+@operation(
+    "Replace the XML of a draft (a correction)",
+    tag="outbound",
+    scope="submit",
+    body=Content("application/xml", {"type": "string"}),
+    responses={200: OBJECT},
+    errors=(400, 404, 409, 413, 422),
+)
+async def replace_content(request: web.Request) -> web.Response:
+    from gateway.outbound.api import OUTBOUND
+    from gateway.outbound.service import SubmissionRefused
+
+    principal = require(request, "submit")
+    service = request.app[OUTBOUND]
+    raw = await read_capped(request, service.settings.http.max_body_bytes)
+    receiver = request.query.get("receiver") or None
+    try:
+        prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
+    except SubmissionRefused as exc:
+        extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
+        raise Problem(422, exc.code, exc.detail, **extra) from exc
+    async with _refusals():
+        doc = await service.drafts.replace_content(
+            principal.tenant,
+            request.match_info["id"],
+            prepared.fields,
+            prepared.routing,
+            principal.cause("api"),
+        )
+    return web.json_response(_body(doc, None))
+
+
+@operation(
+    "Delete a draft (status deleted; history stays)",
+    tag="outbound",
+    scope="submit",
+    responses={200: OBJECT},
+    errors=(404, 409),
+)
+async def delete(request: web.Request) -> web.Response:
+    from gateway.outbound.api import OUTBOUND
+
+    principal = require(request, "submit")
+    async with _refusals():
+        doc = await request.app[OUTBOUND].drafts.delete(
+            principal.tenant, request.match_info["id"], principal.cause("api")
+        )
+    return web.json_response(_body(doc, None))
+
+
+@operation(
+    "Send a draft now (if the tenant's status profile allows it)",
+    tag="outbound",
+    scope="submit",
+    responses={202: OBJECT},
+    errors=(404, 409),
+)
+async def send(request: web.Request) -> web.Response:
+    from gateway.outbound.api import OUTBOUND
+
+    principal = require(request, "submit")
+    role = "admin" if "admin" in principal.scopes else "api"
+    async with _refusals():
+        item = await request.app[OUTBOUND].drafts.send(
+            principal.tenant, request.match_info["id"], principal.cause("api", role)
+        )
+    return web.json_response(
+        {"id": item.document_id, "status": "queued", "message_id": item.message_id}, status=202
+    )
+
+
+class _refusals:
+    """Turn draft and lifecycle refusals into problem responses."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, repo.NotFound):
+            raise Problem(404, "not-found", "No outbound document with this id.") from exc
+        if isinstance(exc, NotADraft):
+            raise Problem(409, "not-a-draft", str(exc), current_status=exc.current) from exc
+        if isinstance(exc, IllegalTransition):
+            raise Problem(
+                409, exc.code, exc.reason, current_status=exc.current, requested_status=exc.target
+            ) from exc
+        return False

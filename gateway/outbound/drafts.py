@@ -1,0 +1,207 @@
+"""Drafts and scheduled sending: outbound documents stored, validated and reported, not queued.
+
+A draft is a document in status ``draft`` with an ``outbound_drafts`` row holding what its
+queue item will need (receiver, sender, document type, process) and, for scheduled sending,
+``send_at``. Sending - by the client (``POST /v1/outbound/{id}/send``) or by the scheduler at
+``send_at`` - is one write transaction: the lifecycle moves the document to ``queued``, the
+queue item is inserted (its primary key is the document id) and the draft row is deleted.
+
+Crash-safe and multi-instance safe: a process killed before the commit changed nothing, so
+another (or the restarted) one sends it; after the commit the draft row is gone. Due rows are
+claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (``BEGIN IMMEDIATE`` serialises writers on
+SQLite), and the item's primary key would refuse a second queue item anyway: a scheduled draft
+is queued exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.tables import OutboundDraft
+from gateway.lifecycle.vocabulary import DELETED, DRAFT, QUEUED
+from gateway.outbound.models import OutboundItem
+from gateway.outbound.queue import new_item
+from gateway.store import Database, Document, repo
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.outbound")
+
+#: Statuses in which a document is still unsent and editable / deletable.
+EDITABLE = (DRAFT,)
+SCHEDULER = Cause("scheduler", actor="send_at")
+#: Record fields a content replacement keeps (identity and ownership of the document).
+_KEPT = {"id", "direction", "channel", "tenant", "meta"}
+
+
+class NotADraft(Exception):
+    """The document is not (or no longer) an unsent draft; ``status`` says what it is."""
+
+    def __init__(self, status: str, action: str) -> None:
+        super().__init__(f"Only drafts can be {action}; this document is {status}.")
+        self.current = status
+
+
+class Drafts:
+    def __init__(
+        self, db: Database, lifecycle: Lifecycle, notify: Callable[[], None] | None = None
+    ) -> None:
+        self.db = db
+        self.lifecycle = lifecycle
+        self.notify = notify or (lambda: None)
+        self._task: asyncio.Task[None] | None = None
+
+    async def create(
+        self,
+        document: Document,
+        routing: dict[str, str],
+        *,
+        send_at: dt.datetime | None,
+        cause: Cause,
+    ) -> Document:
+        assert document.tenant is not None
+        document.direction = "outbound"
+        when = f"; to be sent at {send_at.isoformat()}" if send_at else ""
+        self.lifecycle.begin(document, DRAFT)
+        async with self.db.write() as s:
+            await repo.ensure_tenant(s, document.tenant)
+            s.add(document)
+            await s.flush()
+            s.add(
+                OutboundDraft(
+                    document_id=document.id, tenant=document.tenant, send_at=send_at, **routing
+                )
+            )
+            await self.lifecycle.started(
+                s, document, cause, reason=f"draft for {routing['receiver']}{when}"
+            )
+        return document
+
+    async def replace_content(
+        self,
+        tenant: str,
+        doc_id: str,
+        fields: dict[str, Any],
+        routing: dict[str, str],
+        cause: Cause,
+    ) -> Document:
+        """A correction: new XML for a draft (validated by the caller); history says so."""
+        async with self.db.write() as s:
+            doc, draft = await self._load(s, tenant, doc_id, "corrected")
+            for key, value in fields.items():
+                if key not in _KEPT:
+                    setattr(doc, key, value)
+            for key, value in routing.items():
+                setattr(draft, key, value)
+            meta = dict(doc.meta or {})
+            meta["corrections"] = int(meta.get("corrections", 0)) + 1
+            doc.meta = meta
+            # Still a draft (profiles may show it as corrected, e.g. "New Corrected").
+            await self.lifecycle.note(
+                s, doc, cause, f"content replaced (correction {meta['corrections']})"
+            )
+        return doc
+
+    async def delete(self, tenant: str, doc_id: str, cause: Cause) -> Document:
+        """Drafts only; the record and its history stay (history is append-only)."""
+        async with self.db.write() as s:
+            doc, draft = await self._load(s, tenant, doc_id, "deleted")
+            await self.lifecycle.move(s, doc, DELETED, cause, reason="draft deleted")
+            await s.delete(draft)
+        return doc
+
+    async def send(self, tenant: str, doc_id: str, cause: Cause) -> OutboundItem:
+        """Send a draft now (the tenant's profile decides whether it may be sent yet)."""
+        async with self.db.write() as s:
+            doc = await self._document(s, doc_id, tenant)
+            draft = await s.get(OutboundDraft, doc_id)
+            if draft is None:
+                raise NotADraft(doc.status, "sent")
+            item = await self._queue(s, doc, draft, cause, "sent by the issuer")
+        self.notify()
+        return item
+
+    async def send_due(self, limit: int = 50) -> list[str]:
+        """Queue the drafts whose ``send_at`` has come; returns their ids."""
+        now = utcnow()
+        sent: list[str] = []
+        async with self.db.write() as s:
+            stmt = (
+                select(OutboundDraft)
+                .where(OutboundDraft.send_at.is_not(None), OutboundDraft.send_at <= now)
+                .order_by(OutboundDraft.send_at)
+                .limit(limit)
+            )
+            if not self.db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            for draft in list(await s.scalars(stmt)):
+                doc = await self._document(s, draft.document_id, None)
+                if not self.lifecycle.model_of(doc).allows(doc.status, QUEUED, SCHEDULER.role):
+                    log.warning("scheduled draft %s is %s; not sent", doc.id, doc.status)
+                    await s.delete(draft)
+                    continue
+                await self._queue(s, doc, draft, SCHEDULER, f"send_at {draft.send_at.isoformat()}")
+                sent.append(doc.id)
+        if sent:
+            self.notify()
+        return sent
+
+    async def _queue(
+        self, s: Any, doc: Document, draft: OutboundDraft, cause: Cause, why: str
+    ) -> OutboundItem:
+        await self.lifecycle.move(s, doc, QUEUED, cause, reason=f"{why}; to {draft.receiver}")
+        item = new_item(
+            doc.id,
+            draft.tenant,
+            receiver=draft.receiver,
+            sender=draft.sender,
+            document_type=draft.document_type,
+            process=draft.process,
+        )
+        s.add(item)
+        await s.delete(draft)
+        await self.lifecycle.issued(s, doc)
+        return item
+
+    async def _load(
+        self, s: Any, tenant: str, doc_id: str, action: str
+    ) -> tuple[Document, OutboundDraft]:
+        doc = await self._document(s, doc_id, tenant)
+        draft = await s.get(OutboundDraft, doc_id)
+        if draft is None or doc.status not in EDITABLE:
+            raise NotADraft(doc.status, action)
+        return doc, draft
+
+    @staticmethod
+    async def _document(s: Any, doc_id: str, tenant: str | None) -> Document:
+        doc = await repo.get_document(s, doc_id, tenant, for_update=True)
+        if doc.direction != "outbound":
+            raise repo.NotFound(f"no outbound document {doc_id}")
+        return doc
+
+    # --- the scheduler (every gateway process runs one) ----------------------------------------
+
+    def start(self, interval: float) -> None:
+        self._task = asyncio.create_task(self._run(interval), name="outbound-drafts")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, interval: float) -> None:
+        while True:
+            try:
+                await self.send_due()
+            except Exception:  # keep scheduling; the next round retries (nothing was committed)
+                log.exception("sending scheduled drafts failed")
+            await asyncio.sleep(interval)

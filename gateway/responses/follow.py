@@ -1,0 +1,145 @@
+"""Invoice Responses as listeners of the lifecycle (instead of a sweep over all documents).
+
+- A response we *sent* follows its outbound item: when the lifecycle moves its document
+  (queued -> sending -> delivered | failed), the ``sent`` row's state moves with it, in the same
+  transaction.
+- A received response that arrived before its invoice (``unmatched``) or while the invoice was
+  still being sent (``waiting``) is applied the moment the invoice leaves the queue: the move
+  out of queued/sending/retrying schedules, after its commit, a re-match of exactly the
+  responses that reference that invoice's number. Nothing scans all documents; the one sweep
+  left runs at startup, for rows a crash left between commit and re-match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.lifecycle import Lifecycle, Moved
+from gateway.lifecycle.vocabulary import (
+    DELIVERED,
+    DELIVERED_TO_RECIPIENT,
+    FAILED,
+    IN_FLIGHT,
+    QUEUED,
+    REJECTED_BY_RECIPIENT,
+    RETRYING,
+    SENDING,
+)
+from gateway.responses import models as rm
+from gateway.responses.matching import INVOICE_KINDS
+from gateway.responses.models import InvoiceResponseRecord
+from gateway.responses.service import RETRY_STATES, ResponseService
+from gateway.store import Document
+from gateway.store.models import utcnow
+
+log = logging.getLogger("gateway.responses")
+
+#: Status of a sent response's outbound document -> state of its ``sent`` row.
+SENT_STATE_OF = {
+    QUEUED: rm.QUEUED,
+    SENDING: rm.SENT_STATE,
+    RETRYING: rm.SENT_STATE,
+    DELIVERED: rm.DELIVERED,
+    DELIVERED_TO_RECIPIENT: rm.DELIVERED,
+    FAILED: rm.FAILED,
+    REJECTED_BY_RECIPIENT: rm.FAILED,
+}
+
+
+class ResponseFollower:
+    def __init__(self, service: ResponseService, lifecycle: Lifecycle) -> None:
+        self.service = service
+        self.lifecycle = lifecycle
+        self._settled: set[str] = set()
+        self._kick = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        lifecycle.on_move(self.on_move)
+
+    async def on_move(self, session: AsyncSession, moved: Moved) -> None:
+        if moved.direction != "outbound":
+            return
+        if moved.kind == "ApplicationResponse":
+            state = SENT_STATE_OF.get(moved.status)
+            if state is not None:
+                await session.execute(
+                    update(InvoiceResponseRecord)
+                    .where(
+                        InvoiceResponseRecord.document_id == moved.document_id,
+                        InvoiceResponseRecord.direction == rm.SENT,
+                    )
+                    .values(state=state, updated_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+        elif (
+            moved.kind in INVOICE_KINDS
+            and moved.previous in IN_FLIGHT
+            and moved.status not in IN_FLIGHT
+        ):
+            doc_id = moved.document_id
+            self.lifecycle.after_commit(session, lambda: self._invoice_settled(doc_id))
+
+    def _invoice_settled(self, doc_id: str) -> None:
+        self._settled.add(doc_id)
+        self._kick.set()
+
+    async def rematch_invoice(self, doc_id: str) -> int:
+        """Apply the responses that wait for sales invoice ``doc_id``; returns how many moved."""
+        svc = self.service
+        async with svc.db.read() as s:
+            doc = await s.scalar(select(Document).where(Document.id == doc_id))
+            if doc is None or not doc.number:
+                return 0
+            seqs = list(
+                await s.scalars(
+                    select(InvoiceResponseRecord.seq)
+                    .where(
+                        InvoiceResponseRecord.state.in_(RETRY_STATES),
+                        InvoiceResponseRecord.referenced_id == doc.number,
+                        or_(
+                            InvoiceResponseRecord.tenant == doc.tenant,
+                            InvoiceResponseRecord.tenant.is_(None),
+                        ),
+                    )
+                    .order_by(InvoiceResponseRecord.seq)
+                )
+            )
+        changed = 0
+        for seq in seqs:
+            if await svc.rematch_one(seq):
+                changed += 1
+        if changed and svc.forwarder is not None:
+            svc.forwarder.wake()
+        return changed
+
+    # --- the background task (one per app) -----------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="imr-follow")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        try:
+            # Leftovers of a previous run (a crash after commit): the index-backed part only.
+            await self.service.sweep(unhandled=False)
+        except Exception:
+            log.exception("startup re-match of invoice responses failed")
+        while True:
+            await self._kick.wait()
+            self._kick.clear()
+            batch, self._settled = self._settled, set()
+            for doc_id in sorted(batch):
+                try:
+                    await self.rematch_invoice(doc_id)
+                except Exception:  # keep following; the admin rematch or the next start retries
+                    log.exception("re-matching responses for %s failed", doc_id)

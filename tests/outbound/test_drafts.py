@@ -1,0 +1,111 @@
+"""Scheduled drafts are queued exactly once at ``send_at``: two ``gateway outbound run``
+processes on one PostgreSQL, one of them killed with SIGKILL while drafts fall due."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import signal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.lifecycle import Cause, Lifecycle
+from gateway.lifecycle.tables import OutboundDraft
+from gateway.outbound.drafts import Drafts
+from gateway.outbound.models import OutboundItem
+from gateway.store import Document, StatusChange
+from gateway.store.models import new_document_id, utcnow
+from tests.outbound.conftest import make_settings, open_db
+from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
+    CountingReceiver,
+    counting,
+    numbered,
+    pg_database,
+    start_gateway,
+    until,
+    write_config,
+)
+
+
+def draft_doc(raw: bytes) -> Document:
+    return Document(
+        id=new_document_id(),
+        channel="api",
+        tenant="acme",
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        kind="Invoice",
+        validation_status="accepted",
+        report={},
+        meta={},
+    )
+
+
+async def _count(db, model, *where) -> int:  # type: ignore[no-untyped-def]
+    async with db.read() as s:
+        return int(await s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+@pytest.mark.postgres
+async def test_scheduled_drafts_sent_once_by_two_processes_with_a_kill_9(
+    tmp_path: Path,
+    counting: CountingReceiver,  # noqa: F811  (the fixture imported above)
+    invoice: bytes,
+    pg_database: str,  # noqa: F811
+) -> None:
+    n = 40
+    counting.delay = 0.02
+    settings = make_settings(tmp_path, database_url=pg_database)
+    db = await open_db(settings)
+    drafts = Drafts(db, Lifecycle())
+    start = utcnow()
+    routing = {
+        "receiver": "0002:fr23342",
+        "sender": "0088:sender",
+        "document_type": "",
+        "process": "",
+    }
+    for i in range(n):
+        # Two waves: one due while both processes run, one due around the kill.
+        when = start + dt.timedelta(seconds=4 if i % 2 else 8)
+        await drafts.create(
+            draft_doc(numbered(invoice, i)), routing, send_at=when, cause=Cause("api", "api")
+        )
+    assert await _count(db, OutboundItem) == 0  # drafts are not queued
+    config = write_config(
+        tmp_path / "gw.toml", tmp_path, counting.url, database_url=pg_database, lease_seconds=3.0
+    )
+    procs = [await start_gateway(config), await start_gateway(config)]
+    try:
+        await until(lambda: _delivered_at_least(db, n // 2), 60, "the first wave")
+        victim = procs.pop(0)
+        victim.send_signal(signal.SIGKILL)
+        await victim.wait()
+        assert victim.returncode == -signal.SIGKILL
+        procs.append(await start_gateway(config))
+        await until(lambda: _delivered_at_least(db, n), 90, "every scheduled draft delivered")
+    finally:
+        for proc in procs:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+    assert await _count(db, OutboundItem) == n  # one queue item per draft
+    assert await _count(db, OutboundDraft) == 0
+    queued = await _count(
+        db, StatusChange, StatusChange.to_status == "queued", StatusChange.source == "scheduler"
+    )
+    assert queued == n  # each draft moved to queued exactly once
+    ids = counting.repeats()
+    assert len(ids) == n and all(len(m) == 1 for m in ids.values())  # one Message-Id each
+    async with db.read() as s:
+        early = await s.scalar(select(func.min(OutboundItem.queued_at)))
+    assert early is not None and early >= start + dt.timedelta(seconds=4)  # never before send_at
+    await db.dispose()
+
+
+async def _delivered_at_least(db, k: int) -> bool:  # type: ignore[no-untyped-def]
+    return await _count(db, OutboundItem, OutboundItem.state == "delivered") >= k
