@@ -8,10 +8,14 @@ operator would, into a temporary data directory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
+import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +116,102 @@ def pg_database(postgres_url: str) -> Iterator[str]:
     _pg_admin(postgres_url, f'CREATE DATABASE "{name}"')
     yield f"{postgres_url.rsplit('/', 1)[0]}/{name}"
     _pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"gw_test_{secrets.token_hex(4)}"
+    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def pg_databases(postgres_url: str) -> Any:
+    """``async with pg_databases() as url``: a new, empty database, dropped afterwards (for
+    fixtures that choose the database at run time)."""
+    return lambda: _fresh_database(postgres_url)
+
+
+# --- every log line of the test session, checked for key material ---------------------------
+
+#: A whole API key (``gw_<12 hex>_<43 url-safe>``) or a bearer credential of any shape.
+KEY_MATERIAL = re.compile(r"gw_[0-9a-f]{12}_[A-Za-z0-9_-]{20,}|Bearer\s+[A-Za-z0-9._~+/=-]{20,}")
+
+
+class SessionLog(logging.Handler):
+    """Writes every record of the session (formatted as the gateway's JSON lines, tracebacks
+    included) to one file, so the suite can prove no log it produced holds a key."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.DEBUG)
+        from gateway.observability.logs import JsonFormatter
+
+        self.path = path
+        self.setFormatter(JsonFormatter())
+        self._file = path.open("a", encoding="utf-8", errors="backslashreplace")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._file.write(self.format(record) + "\n")
+            self._file.flush()
+        except Exception:  # a log handler must never fail the code that logs
+            self.handleError(record)
+
+    def lines_since(self, offset: int) -> list[str]:
+        with self.path.open(encoding="utf-8", errors="backslashreplace") as f:
+            f.seek(offset)
+            return f.read().splitlines()
+
+    def offset(self) -> int:
+        return self.path.stat().st_size
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+_SESSION_LOG: SessionLog | None = None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _SESSION_LOG
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="gateway-test-logs-")) / "session.log"
+    path.touch()
+    _SESSION_LOG = SessionLog(path)
+    root = logging.getLogger()
+    root.addHandler(_SESSION_LOG)
+    # INFO so access logs and channel logs are produced (and checked); SQL echo stays off.
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SESSION_LOG is None:
+        return
+    logging.getLogger().removeHandler(_SESSION_LOG)
+    _SESSION_LOG.close()
+    leaks = [line for line in _SESSION_LOG.lines_since(0) if KEY_MATERIAL.search(line)]
+    if leaks:
+        print(f"\nKEY MATERIAL IN LOGS ({len(leaks)} line(s)); first: {leaks[0][:300]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def session_log() -> SessionLog:
+    """The session's log file (see :class:`SessionLog`): ``lines_since(offset())``."""
+    assert _SESSION_LOG is not None
+    return _SESSION_LOG

@@ -52,6 +52,7 @@ from gateway.as4.wssec import (
     verify,
 )
 from gateway.documents import ParseLimits
+from gateway.store import FieldRejected
 
 log = logging.getLogger(__name__)
 
@@ -393,6 +394,9 @@ class As4Receiver:
                 raise not_serviced() from exc
             except EbmsError:
                 raise
+            except FieldRejected as exc:
+                # Permanent: the same document can never be stored, so no 503 to retry on.
+                raise EbmsError("EBMS:0004", f"the document cannot be stored: {exc}") from exc
             except Exception as exc:
                 log.exception("as4 intake failed for %s", opened.message_id)
                 raise EbmsError(

@@ -30,6 +30,18 @@ class HttpSettings:
     port: int = 8080
     #: Largest request body accepted (bytes); larger bodies are refused with 413 while streaming.
     max_body_bytes: int = 20 * 1024 * 1024
+    #: Bytes of request bodies held in memory at once, over all requests; a body that does not
+    #: fit next to the others is answered 503 with Retry-After (see gateway.web.body).
+    max_bodies_bytes: int = 256 * 1024 * 1024
+    #: Seconds a client has to send a request's headers (and to keep an idle connection);
+    #: a slow-loris client is disconnected after it.
+    header_timeout: float = 15.0
+    #: Seconds a client has to send a whole request body (408 after it).
+    body_timeout: float = 60.0
+    #: Failed authentications per client address per minute before 429 (0 = no limit).
+    auth_failures_per_minute: int = 60
+    #: Seconds an unknown API key is remembered as unknown (no database read meanwhile).
+    unknown_key_cache_seconds: float = 30.0
 
 
 @dataclass
@@ -38,6 +50,19 @@ class SmtpSettings:
     #: 0 disables the e-mail channel.
     port: int = 0
     max_message_bytes: int = 30 * 1024 * 1024
+    #: Concurrent SMTP sessions; one more is answered 421 and disconnected.
+    max_sessions: int = 16
+    #: Seconds of silence from the client before the session is closed (per command/line).
+    timeout: float = 60.0
+    #: Seconds a whole session may last (a slow-drip client is cut off; see the channel).
+    max_session_seconds: float = 900.0
+    #: MIME leaves examined per message; a mail with more is refused (552).
+    max_parts: int = 200
+    #: Invoices accepted from one message; a mail with more is refused (552).
+    max_invoices: int = 50
+    #: Bytes stored for one message (the raw message plus its decoded attachments and invoice
+    #: documents, each stored once); a mail needing more is refused (552).
+    max_stored_bytes: int = 80 * 1024 * 1024
     #: PEM certificate chain + key: when both are set, the listener offers STARTTLS.
     tls_cert_file: str = ""
     tls_key_file: str = ""

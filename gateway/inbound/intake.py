@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway.inbound.storing import BatchWriter, Pending
+from gateway.inbound.storing import BatchWriter, Before, Pending
 from gateway.lifecycle import Lifecycle
 from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
-from gateway.store import Database, Document, repo
+from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
 from gateway.store import models as m
 from gateway.validation import ValidationReport
 
@@ -31,6 +31,21 @@ log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
 REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: The names senders know for the stored fields read from their document (error messages).
+FIELD_NAMES = {
+    "number": "invoice number (cbc:ID / rsm:ExchangedDocument/ram:ID)",
+    "currency": "currency code (cbc:DocumentCurrencyCode / ram:InvoiceCurrencyCode)",
+    "customization_id": "customization id (cbc:CustomizationID)",
+    "sender_endpoint": "sender endpoint id (cbc:EndpointID)",
+    "receiver_endpoint": "receiver endpoint id (cbc:EndpointID)",
+    "seller_id": "seller id",
+    "buyer_id": "buyer id",
+    "issue_date": "issue date",
+    "due_date": "due date",
+    "payable_amount": "payable amount",
+}
+#: Free-text fields that may hold line breaks (party names are a fallback seller/buyer id).
+MULTILINE = ("status_reason", "business_key", "seller_id", "buyer_id")
 
 
 @dataclass
@@ -123,6 +138,57 @@ class IntakePipeline:
 
     async def submit(self, sub: Submission, *, refuse_unparseable: bool = False) -> IntakeResult:
         """Validate, classify and durably store ``sub``; forward it when it is a valid original."""
+        (result,) = await self.submit_all([sub], refuse_unparseable=refuse_unparseable)
+        return result
+
+    async def submit_all(
+        self,
+        subs: list[Submission],
+        *,
+        refuse_unparseable: bool = False,
+        before: Before | None = None,
+    ) -> list[IntakeResult]:
+        """Like :meth:`submit` for several documents stored in one transaction: all or none.
+
+        ``before(session, documents)`` runs first in that transaction (a channel's own record
+        of what it received, e.g. :mod:`gateway.inbound.messages`). Every document is validated
+        and checked (:class:`~gateway.store.FieldRejected`) before anything is written.
+        """
+        prepared = []
+        for index, sub in enumerate(subs):
+            try:
+                prepared.append(await self._prepare(sub, refuse_unparseable))
+            except FieldRejected as exc:
+                exc.index = index
+                raise
+        docs = await self._writer.store_all([p for p, _, _ in prepared], before)
+        results = []
+        for (_, report, seconds), sub, doc in zip(prepared, subs, docs, strict=True):
+            result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+            for hook in self.after_store:
+                await hook(result)
+            if self.forwarding is not None:  # a new original, or an event (document.duplicate)
+                self.forwarding.wake()
+            if self.observer is not None:
+                self.observer.observe(sub.channel, result.status, seconds, result.tenant)
+            log.info(  # one line per stored document (no content, no keys)
+                "document stored",
+                extra={
+                    "document_id": result.document_id,
+                    "tenant": result.tenant,
+                    "channel": sub.channel,
+                    "status": result.status,
+                    "duplicate_of": result.duplicate_of,
+                    "scenario": report.scenario,
+                    "validation_ms": round(seconds * 1000, 1),
+                },
+            )
+            results.append(result)
+        return results
+
+    async def _prepare(
+        self, sub: Submission, refuse_unparseable: bool
+    ) -> tuple[Pending, ValidationReport, float]:
         started = time.perf_counter()
         report = await self.validator.validate(sub.raw, tenant=sub.tenant)
         validation_seconds = time.perf_counter() - started
@@ -137,27 +203,7 @@ class IntakePipeline:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
         fields = _document_fields(sub, report, tenant)
         claims = _claims(fields) if fields["status"] == RECEIVED else {}
-        doc = await self._writer.store(Pending(fields, claims, sub.channel, sub.attachments))
-        result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
-        for hook in self.after_store:
-            await hook(result)
-        if self.forwarding is not None:  # a new original, or an event (document.duplicate)
-            self.forwarding.wake()
-        if self.observer is not None:
-            self.observer.observe(sub.channel, result.status, validation_seconds, result.tenant)
-        log.info(  # one line per stored document (no content, no keys)
-            "document stored",
-            extra={
-                "document_id": result.document_id,
-                "tenant": result.tenant,
-                "channel": sub.channel,
-                "status": result.status,
-                "duplicate_of": result.duplicate_of,
-                "scenario": report.scenario,
-                "validation_ms": round(validation_seconds * 1000, 1),
-            },
-        )
-        return result
+        return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:
@@ -178,7 +224,16 @@ def _document_fields(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> dict[str, Any]:
     """The one place that builds a document's record (its first status in the lifecycle's
-    words; :meth:`Lifecycle.begin` gives it to the record and writes its first history row)."""
+    words; :meth:`Lifecycle.begin` gives it to the record and writes its first history row).
+    :class:`~gateway.store.FieldRejected` when a value read from the document cannot be stored
+    (too long for its column, NUL, ...), on every database.
+    """
+    fields = _fields(sub, report, tenant)
+    check_row(Document, fields, names=FIELD_NAMES, multiline=MULTILINE)
+    return fields
+
+
+def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> dict[str, Any]:
     info = report.document or {}
     seller = info.get("seller") or {}
     buyer = info.get("buyer") or {}
@@ -224,7 +279,8 @@ def _document_fields(
         "payable_amount": info.get("payable_amount"),
         "business_key": info.get("business_key"),
         "report": report.to_dict(),
-        "meta": dict(sub.metadata),
+        # Channel facts (mail subjects, file names) are informational: cleaned, never refused.
+        "meta": clean_json(dict(sub.metadata)),
     }
 
 

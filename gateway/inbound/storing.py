@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import DUPLICATE, RECEIVED
-from gateway.store import Database, Document, DocumentClaim, repo
+from gateway.store import Database, Document, DocumentClaim, clean_json, repo
+from gateway.store import models as m
+from gateway.store.blobs import put_blob
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,18 @@ class Pending:
     )
 
 
+#: Extra rows of a unit, written first in its transaction (e.g. the inbound message record).
+Before = Callable[[Any, list[Document]], Awaitable[None]]
+
+
+@dataclass
+class Unit:
+    """Documents stored together or not at all (the invoices of one mail), with ``before``."""
+
+    items: list[Pending]
+    before: Before | None = None
+
+
 class BatchWriter:
     def __init__(
         self,
@@ -53,43 +68,55 @@ class BatchWriter:
         self.forwarding = forwarding
         self.lifecycle = lifecycle or Lifecycle()
         self.max_batch = max_batch
-        self._queue: list[Pending] = []
+        self._queue: list[Unit] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def store(self, item: Pending) -> Document:
-        self._queue.append(item)
+        (doc,) = await self.store_all([item])
+        return doc
+
+    async def store_all(self, items: list[Pending], before: Before | None = None) -> list[Document]:
+        """Store ``items`` in one transaction (with ``before``): all of them, or none."""
+        self._queue.append(Unit(items, before))
         if self._worker is None or self._worker.done():
             # The worker runs while there is work and then ends: no lifecycle to manage.
             self._worker = asyncio.create_task(self._drain(), name="intake-writer")
-        return await item.outcome
+        outcomes = await asyncio.gather(*(i.outcome for i in items), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, Document)]
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            batch: list[Unit] = []
+            while self._queue and (
+                not batch or _size(batch) + len(self._queue[0].items) <= self.max_batch
+            ):
+                batch.append(self._queue.pop(0))
             try:
                 await self._write(batch)
             except IntegrityError:
-                log.info("claim race lost by a batch; storing its documents one by one")
-                for item in batch:
-                    await self._write_alone(item)
+                log.info("claim race lost by a batch; storing its documents unit by unit")
+                for unit in batch:
+                    await self._write_alone(unit)
             except Exception as exc:
-                for item in batch:
-                    if not item.outcome.done():
-                        item.outcome.set_exception(exc)
+                _fail(batch, exc)
 
-    async def _write_alone(self, item: Pending) -> None:
+    async def _write_alone(self, unit: Unit) -> None:
         for attempt in range(5):
             try:
-                await self._write([item])
+                await self._write([unit])
                 return
             except IntegrityError as exc:
                 if attempt == 4:  # not a lost race after all: report the real error
-                    item.outcome.set_exception(exc)
+                    _fail([unit], exc)
             except Exception as exc:
-                item.outcome.set_exception(exc)
+                _fail([unit], exc)
                 return
 
-    async def _write(self, batch: list[Pending]) -> None:
+    async def _write(self, units: list[Unit]) -> None:
+        batch = [item for unit in units for item in unit.items]
         docs: list[Document] = []
         async with self.db.write() as session:
             for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]}):
@@ -113,13 +140,18 @@ class BatchWriter:
                 docs.append(doc)
             # Documents first (rows of other tables reference them), then everything else.
             await session.flush()
+            done = 0
+            for unit in units:
+                if unit.before is not None:
+                    await unit.before(session, docs[done : done + len(unit.items)])
+                done += len(unit.items)
             for item, doc in zip(batch, docs, strict=True):
                 await self.lifecycle.started(
                     session,
                     doc,
                     Cause("system", actor=f"channel:{item.channel}", tenant=doc.tenant),
                 )
-                _add_attachments(session, doc, item)
+                await _add_attachments(session, doc, item)
                 if doc.status == RECEIVED:
                     repo.add_claims(session, doc, item.claims)
                     if self.forwarding is not None and doc.tenant is not None:
@@ -158,5 +190,30 @@ async def _existing_claims(session: Any, batch: list[Pending]) -> dict[tuple[str
     return owners
 
 
-def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
-    repo.add_attachments(session, doc.id, item.attachments)
+async def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
+    """One row per attachment of ``doc``; the bytes go to the blob store, once per content."""
+    for att in item.attachments:
+        sha = await put_blob(session, att.data)
+        session.add(
+            m.Attachment(
+                document_id=doc.id,
+                # Names and types come from the sender's mail or multipart: informational,
+                # so cut to the column and cleaned rather than refused.
+                filename=clean_json(att.filename)[:300],
+                content_type=clean_json(att.content_type)[:200],
+                size=len(att.data),
+                sha256=sha,
+                data=None,
+            )
+        )
+
+
+def _size(units: list[Unit]) -> int:
+    return sum(len(u.items) for u in units)
+
+
+def _fail(units: list[Unit], exc: BaseException) -> None:
+    for unit in units:
+        for item in unit.items:
+            if not item.outcome.done():
+                item.outcome.set_exception(exc)

@@ -19,6 +19,7 @@ from gateway.mail.build import MailPart, invoice_mail
 from gateway.mail.relay import Relay
 from gateway.rendering import NotRenderable, Renderer
 from gateway.store import Attachment, Database
+from gateway.store.blobs import get_blob
 
 log = logging.getLogger("gateway.mail")
 
@@ -74,7 +75,12 @@ class InvoiceMailer:
                 .options(undefer(Attachment.data))
                 .order_by(Attachment.seq)
             )
-            parts = [MailPart(a.filename, a.content_type.lower(), a.data) for a in rows]
+            parts = []
+            for a in rows:
+                # Attachments of received mail live in the blob store, once per content.
+                data = a.data if a.data is not None else await get_blob(s, a.sha256)
+                if data is not None:
+                    parts.append(MailPart(a.filename, a.content_type.lower(), data))
         return [p for p in parts if p.content_type not in NOT_FORWARDED]
 
     async def _rendering(self, document_id: str, raw: bytes) -> MailPart | None:

@@ -17,6 +17,8 @@ from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
+from gateway.store import FieldRejected
+from gateway.store.fit import column_lengths
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
@@ -28,16 +30,20 @@ from gateway.web import (
     Params,
     Problem,
     cursor,
+    field_rejected,
+    header_text,
     limit,
     operation,
     page_of,
+    query_text,
     read_capped,
     read_multipart,
     require,
 )
 
 OUTBOUND = web.AppKey("outbound", OutboundService)
-MAX_IDEMPOTENCY_KEY = 200
+MAX_IDEMPOTENCY_KEY = column_lengths(OutboundItem)["idempotency_key"] or 200
+MAX_RECEIVER = column_lengths(OutboundItem)["receiver"] or 300
 
 
 def setup(
@@ -125,20 +131,22 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
     service = request.app[OUTBOUND]
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key.strip()) <= MAX_IDEMPOTENCY_KEY):
+    key = header_text(request, "Idempotency-Key", MAX_IDEMPOTENCY_KEY)
+    if key is not None and not key:
         raise Problem(
             400,
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
+    receiver = query_text(request, "receiver", MAX_RECEIVER) or header_text(
+        request, "X-Receiver", MAX_RECEIVER
+    )
     limit_bytes = service.settings.http.max_body_bytes
     if request.content_type.startswith("multipart/"):
         # XML + the client's own PDF + extra files: stored with it, mailed by `email` routes.
         raw, attachments = await read_multipart(request, limit_bytes)
     else:
         raw, attachments = await read_capped(request, limit_bytes), []
-    receiver = request.query.get("receiver") or request.headers.get("X-Receiver") or None
     if draft_api.wants_draft(request):
         return await draft_api.create(request, service, principal, raw, receiver)
     reissue = request.query.get("reissue", "false").lower()
@@ -149,7 +157,7 @@ async def submit(request: web.Request) -> web.Response:
             principal.tenant,
             raw,
             receiver=receiver,
-            idempotency_key=key.strip() if key else None,
+            idempotency_key=key or None,
             actor=principal.actor,
             cause=principal.cause("api"),
             reissue=reissue == "true",
@@ -160,6 +168,8 @@ async def submit(request: web.Request) -> web.Response:
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
     body = {"id": result.item.document_id, "status": "queued", "message_id": result.item.message_id}
     headers = {"Location": f"/v1/outbound/{result.item.document_id}"}
     if not result.created:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.responses.trust import HELD, PROVEN, Verdict
-from gateway.store import Document
+from gateway.store import Document, repo
 from gateway.store.models import Attachment
 
 ORIGINAL_MESSAGE = "original-message.eml"
@@ -48,11 +48,13 @@ class DkimTrust:
             return None
         if not any(not r.participant or r.participant.strip().lower() == sender for r in rules):
             return Verdict(HELD, f"{address} is trusted by {doc.tenant}, but not for {sender}", who)
-        raw = await session.scalar(
-            select(Attachment.data).where(
+        original = await session.scalar(
+            select(Attachment).where(
                 Attachment.document_id == doc.id, Attachment.filename == ORIGINAL_MESSAGE
             )
         )
+        # The bytes are the mail's shared blob (stored once per message), read through repo.
+        raw = await repo.attachment_data(session, original) if original is not None else None
         # dkimpy is synchronous (its DNS lookup too): keep it off the event loop.
         domain = await asyncio.to_thread(verified_domain, raw, self.dnsfunc) if raw else None
         mail_domain = address.rpartition("@")[2]

@@ -27,6 +27,7 @@ from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
+from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
@@ -37,6 +38,8 @@ from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
 from gateway.transports import invoice_mailer, outbound_service
 from gateway.web import (
+    AUTH_LIMITER,
+    BODY_BUDGET,
     DB,
     FORWARDER,
     INTAKE,
@@ -44,8 +47,12 @@ from gateway.web import (
     LIFECYCLE,
     METRICS,
     SETTINGS,
+    BodyBudget,
+    FailureLimiter,
     KeyCache,
     auth_middleware,
+    budget_middleware,
+    edge_middleware,
     metrics_middleware,
     openapi_handler,
     operation,
@@ -75,9 +82,19 @@ def create_app(
 ) -> web.Application:
     """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench),
     ``channels`` to use another set of inbound channels than :func:`inbound_channels`."""
+    http = settings.http
     app = web.Application(
-        middlewares=[metrics_middleware, problem_middleware, auth_middleware],
-        client_max_size=settings.http.max_body_bytes + 64 * 1024,
+        middlewares=[
+            metrics_middleware,
+            problem_middleware,
+            budget_middleware,
+            edge_middleware,
+            auth_middleware,
+        ],
+        client_max_size=http.max_body_bytes + 64 * 1024,
+        # keepalive_timeout also bounds the time to send a request's headers: aiohttp closes
+        # a connection that has not completed a request when it fires (slow loris).
+        handler_args={**handler_args(), "keepalive_timeout": http.header_timeout},
     )
     db = Database.from_settings(settings)
     # Per app: the status models and profiles, and the only writer of document statuses.
@@ -96,7 +113,9 @@ def create_app(
     app[FORWARDER] = forwarder
     app[METRICS] = metrics
     app[LIFECYCLE] = lifecycle
-    app[KEY_CACHE] = KeyCache()
+    app[KEY_CACHE] = KeyCache(negative_ttl=http.unknown_key_cache_seconds)
+    app[AUTH_LIMITER] = FailureLimiter(http.auth_failures_per_minute, 60.0)
+    app[BODY_BUDGET] = BodyBudget(http.max_bodies_bytes, http.body_timeout)
     app[INTAKE] = intake
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

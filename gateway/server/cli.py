@@ -33,7 +33,8 @@ def _serve(args: argparse.Namespace) -> int:
         app,
         host=settings.http.host,
         port=settings.http.port,
-        access_log_format='%a "%r" %s %b %Tfs',
+        # The access log class comes with the app (gateway.observability.httplog): fields,
+        # never the raw request line (a key in a query string must not reach a log file).
         shutdown_timeout=30.0,
         print=None,
     )

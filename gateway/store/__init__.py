@@ -7,12 +7,15 @@ not the store's business: :mod:`gateway.lifecycle` owns them and is the only wri
 """
 
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
+from gateway.store.fit import FieldRejected, check_row, check_text, clean_json, text_fault
 from gateway.store.models import (
     ApiKey,
     Attachment,
+    Blob,
     DeliveryAttempt,
     Document,
     DocumentClaim,
+    InboundMessage,
     InboxItem,
     Participant,
     StatusChange,
@@ -24,15 +27,22 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "Base",
+    "Blob",
     "Database",
     "DeliveryAttempt",
     "Document",
     "DocumentClaim",
+    "FieldRejected",
+    "InboundMessage",
     "InboxItem",
     "Participant",
     "StatusChange",
     "Tenant",
     "WebhookDelivery",
+    "check_row",
+    "check_text",
+    "clean_json",
     "create_engine_from_settings",
     "session_factory",
+    "text_fault",
 ]

@@ -169,7 +169,12 @@ class DocumentClaim(Base):
 
 
 class Attachment(Base):
-    """Files that came with a document (other e-mail attachments, multipart parts)."""
+    """Files that came with a document (other e-mail attachments, multipart parts).
+
+    The bytes are in :class:`Blob` under ``sha256`` (rows written before revision 0005 keep
+    them in ``data``): a mail's raw message and attachments are stored once, however many
+    documents the mail produced and however often it is delivered again.
+    """
 
     __tablename__ = "attachments"
 
@@ -179,7 +184,35 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(200))
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class Blob(Base):
+    """Content-addressed bytes (attachments, raw messages): one row per distinct content."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
     data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboundMessage(Base):
+    """A received message (e-mail) and the documents stored from it, written in the same
+    transaction as those documents: the same message delivered again (an SMTP retry after a
+    lost reply) is recognised by ``sha256`` and answered with the documents already stored."""
+
+    __tablename__ = "inbound_messages"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: Document ids in the order of the message's invoices.
+    documents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Headers, envelope, parts (name/type/size/sha256) and what was not a document, and why.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InboxItem(Base):

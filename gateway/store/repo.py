@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.store.blobs import get_blob
 from gateway.store.models import (
     ApiKey,
     Attachment,
@@ -319,8 +320,12 @@ async def attachments(session: AsyncSession, doc_id: str) -> list[Attachment]:
 
 
 async def attachment_data(session: AsyncSession, att: Attachment) -> bytes:
-    """The stored bytes of one attachment (deferred on the row, so loaded on request)."""
-    return await session.scalar(select(Attachment.data).where(Attachment.seq == att.seq)) or b""
+    """The stored bytes of one attachment (deferred on the row, so loaded on request): inline
+    on rows from before revision 0006, else the shared blob of that content."""
+    inline = await session.scalar(select(Attachment.data).where(Attachment.seq == att.seq))
+    if inline is not None:
+        return bytes(inline)
+    return await get_blob(session, att.sha256) or b""
 
 
 async def deliveries(

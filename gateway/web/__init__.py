@@ -9,8 +9,11 @@ from nowhere else, so no package reaches into another's HTTP module for its help
   ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
 - ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
 - ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
-- ``body``: size-capped body reading, JSON objects;
+- ``body``: size-capped body reading with a deadline and a shared memory budget, JSON objects
+  (depth and strings checked);
 - ``params``: declared query parameters, strict parsing (unknown name or bad value = 400);
+- ``checked``: every string a handler takes from a request checked like a stored value
+  (length, NUL, lone surrogates, line breaks), ``edge_middleware`` (no key in the URL);
 - ``lookup``: a tenant's row or 404;
 - ``spec`` / ``openapi``: :func:`operation` describes a route on its handler; the OpenAPI 3.1
   document is built from the route table (``gateway.web.openapi``);
@@ -19,14 +22,37 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 """
 
 from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
-from gateway.web.auth import PRINCIPAL, Principal, auth_middleware, require, require_operator
+from gateway.web.auth import (
+    AUTH_LIMITER,
+    PRINCIPAL,
+    Principal,
+    auth_middleware,
+    require,
+    require_operator,
+)
 from gateway.web.body import (
+    BODY_BUDGET,
     MAX_JSON_BODY,
     XML_TYPES,
+    BodyBudget,
+    body_timeout,
+    budget_middleware,
+    incomplete,
     read_capped,
     read_json,
     read_multipart,
+    reserve,
     too_large,
+    too_slow,
+)
+from gateway.web.checked import (
+    edge_middleware,
+    field_rejected,
+    field_text,
+    header_text,
+    invalid_field,
+    invalid_parameter,
+    query_text,
 )
 from gateway.web.hooks import (
     StatusChanged,
@@ -39,7 +65,7 @@ from gateway.web.hooks import (
     status_refused,
 )
 from gateway.web.instrument import metrics_middleware
-from gateway.web.keycache import KeyCache
+from gateway.web.keycache import FailureLimiter, KeyCache
 from gateway.web.lookup import document_or_404, not_found
 from gateway.web.openapi import openapi_handler, undescribed
 from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
@@ -57,6 +83,8 @@ from gateway.web.spec import (
 )
 
 __all__ = [
+    "AUTH_LIMITER",
+    "BODY_BUDGET",
     "DB",
     "DOCUMENT",
     "FORWARDER",
@@ -72,7 +100,9 @@ __all__ = [
     "SETTINGS",
     "TIME",
     "XML_TYPES",
+    "BodyBudget",
     "Content",
+    "FailureLimiter",
     "KeyCache",
     "Operation",
     "Param",
@@ -83,11 +113,20 @@ __all__ = [
     "add_document_view",
     "add_status_guard",
     "auth_middleware",
+    "body_timeout",
+    "budget_middleware",
     "cursor",
     "document_or_404",
     "document_views",
+    "edge_middleware",
+    "field_rejected",
+    "field_text",
+    "header_text",
+    "incomplete",
     "int_param",
     "invalid",
+    "invalid_field",
+    "invalid_parameter",
     "limit",
     "metrics_middleware",
     "not_found",
@@ -97,14 +136,17 @@ __all__ = [
     "operation_of",
     "page_of",
     "problem_middleware",
+    "query_text",
     "read_capped",
     "read_json",
     "read_multipart",
     "require",
     "require_operator",
+    "reserve",
     "status_changed",
     "status_refusal",
     "status_refused",
     "too_large",
+    "too_slow",
     "undescribed",
 ]

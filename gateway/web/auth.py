@@ -6,10 +6,17 @@ for their scope and always filter by ``principal.tenant`` (tenant isolation). ``
 implies every other scope of the same tenant. The ``operator`` scope (service provider, across
 tenants) is separate: handlers that act across tenants call :func:`require_operator`, and no
 tenant scope implies it.
+
+What reaches the database is bounded: a token that is not a well-formed key (wrong characters,
+non-UTF-8 bytes, over-long) is refused without a lookup, unknown keys are cached as unknown, and
+a client with too many failures in a window is answered 429 before anything else
+(:mod:`gateway.web.keycache`). The key itself is never logged or kept, only its hash.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +26,7 @@ from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import API
 from gateway.store import repo
 from gateway.web.appkeys import DB, KEY_CACHE
+from gateway.web.keycache import UNKNOWN, FailureLimiter
 from gateway.web.problems import Problem
 
 
@@ -44,39 +52,66 @@ class Principal:
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
+AUTH_LIMITER = web.AppKey("auth_limiter", FailureLimiter)
 #: ``/v1`` paths anyone may read (the API description).
 PUBLIC = frozenset({"/v1/openapi.json"})
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="gateway"'}
+#: RFC 6750 ``b64token``, at most 200 characters (our keys are 60).
+_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if not request.path.startswith("/v1/") or request.path in PUBLIC:
         return await handler(request)
+    limiter = request.app.get(AUTH_LIMITER)
+    client = request.remote or "unknown"
+    if limiter is not None:
+        wait = limiter.retry_after(client)
+        if wait is not None:
+            raise Problem(
+                429,
+                "too-many-auth-failures",
+                "Too many failed authentications from this address; wait before retrying.",
+                headers={"Retry-After": str(math.ceil(wait))},
+                retry_after_seconds=math.ceil(wait),
+            )
+    try:
+        request[PRINCIPAL] = await _authenticate(request)
+    except Problem:
+        if limiter is not None:
+            limiter.failed(client)
+        raise
+    return await handler(request)
+
+
+async def _authenticate(request: web.Request) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(
-            401,
-            "unauthorized",
-            "Send an API key as 'Authorization: Bearer KEY'.",
-            headers=_CHALLENGE,
-        )
     token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _unauthorized("Send an API key as 'Authorization: Bearer KEY'.")
+    if not _TOKEN.fullmatch(token):
+        raise _unauthorized("The Authorization header does not hold a well-formed API key.")
     cache = request.app[KEY_CACHE]
-    principal = cache.get(token)
-    if principal is None:
-        async with request.app[DB].read() as session:
-            key = await repo.verify_api_key(session, token)
-        if key is None:
-            raise Problem(
-                401, "unauthorized", "The API key is unknown or revoked.", headers=_CHALLENGE
-            )
-        principal = Principal(key.id, key.tenant, key.scope_set)
-        cache.put(token, principal)
-    request[PRINCIPAL] = principal
-    return await handler(request)
+    cached = cache.get(token)
+    if cached is UNKNOWN:
+        raise _unauthorized("The API key is unknown or revoked.")
+    if cached is not None:
+        return cached
+    async with request.app[DB].read() as session:
+        key = await repo.verify_api_key(session, token)
+    if key is None:
+        cache.put_unknown(token)
+        raise _unauthorized("The API key is unknown or revoked.")
+    principal = Principal(key.id, key.tenant, key.scope_set)
+    cache.put(token, principal)
+    return principal
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", detail, headers=_CHALLENGE)
 
 
 def require(request: web.Request, scope: str) -> Principal:

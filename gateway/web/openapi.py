@@ -167,11 +167,11 @@ def _responses(op: Operation, *, has_query: bool) -> dict[str, Any]:
         if contents:
             entry["content"] = {c.media_type: {"schema": dict(c.schema)} for c in contents}
         out[str(status)] = entry
-    errors = set(op.errors)
-    if has_query:
-        errors.add(400)
+    # 400 on every route: the edge middleware (gateway.web.checked) refuses a key in the URL
+    # and query parameters or path segments no column could hold before any handler runs.
+    errors = set(op.errors) | {400}
     if op.scope is not None:
-        errors |= {401, 403}
+        errors |= {401, 403, 429}  # 429: too many failed authentications from the client
     for status in sorted(errors):
         out[str(status)] = {
             "description": _TITLES.get(status, "Error"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.store import text_fault
 from gateway.web.problems import Problem
 
 MAX_INT = 2**63 - 1  # the database's BIGINT; larger cursors are refused, not overflowed
@@ -45,8 +46,11 @@ class Param:
         return sorted(set(values))
 
     def convert(self, raw: str) -> Any:
-        if "\x00" in raw or len(raw) > max(self.max_length, 32):
-            raise invalid(self.name, f"at most {self.max_length} characters, no NUL.")
+        # The check every stored string passes (gateway.store.fit): length, NUL, lone
+        # surrogates, line breaks and control characters, named in the answer.
+        fault = text_fault(raw, max(self.max_length, 32))
+        if fault is not None:
+            raise invalid(self.name, f"{fault}.", reason=fault)
         return getattr(self, f"_{self.kind}")(raw)
 
     def _text(self, raw: str) -> str:

@@ -4,6 +4,7 @@ replays, unknown recipients, AS4 + REST duplicates, reporting rows."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -161,3 +162,22 @@ async def test_reporting_cli_exports_every_tenant(
     lines = capsys.readouterr().out.strip().splitlines()
     assert code == 0 and lines[0].startswith("direction,exchanged_at,tenant")
     assert len(lines) == 2 and lines[1].startswith("inbound,") and ",acme," in lines[1]
+
+
+async def test_value_that_cannot_be_stored_is_a_permanent_ebms_error(
+    node, peer_party, gateway_party, invoice
+):
+    """Issue 14, item 3: a 201-character cbc:ID was a 503 (the sending AP retried for days)."""
+    long_id = re.sub(
+        rb"<cbc:ID>[^<]*</cbc:ID>", b"<cbc:ID>" + b"X" * 201 + b"</cbc:ID>", invoice, count=1
+    )
+    assert long_id != invoice
+    status, answer = await post(
+        node, message(peer_party, gateway_party, long_id, instance_id="inst-long")
+    )
+    signal, _ = parse_signal(answer)
+    assert status == 200, answer[:300]
+    ((code, detail, severity),) = [(e.code, e.detail, e.severity) for e in signal.errors]
+    assert (code, severity) == ("EBMS:0004", "failure")
+    assert "invoice number (cbc:ID" in detail and "longer than 200 characters" in detail
+    assert await node.documents() == []

@@ -56,7 +56,7 @@ def wire(msg: EmailMessage) -> bytes:
 
 def _send(port: int, raw: bytes, size_option: bool = True, noop: bool = True) -> tuple[int, bytes]:
     """One SMTP transaction; returns the final reply (code, text) of MAIL, RCPT or DATA."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as client:  # a loaded CI machine
         client.ehlo("seller-mta.example")
         options = [f"SIZE={len(raw)}"] if size_option and client.has_extn("size") else []
         code, text = client.mail(SENDER, options)

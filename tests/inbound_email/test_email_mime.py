@@ -56,7 +56,7 @@ def test_facturx_pdf_yields_embedded_cii_and_keeps_pdf(cii_bytes: bytes) -> None
     assert [a.summary()["sha256"] for a in mail.attachments] == [hashlib.sha256(pdf).hexdigest()]
 
 
-def test_zugferd_name_is_case_insensitive_and_broken_embedded_xml_is_kept(
+def test_zugferd_name_is_case_insensitive_and_broken_embedded_xml_is_reported(
     ubl_bytes: bytes,
 ) -> None:
     pdf = facturx_pdf(b"<rsm:CrossIndustryInvoice", name="ZUGFeRD-invoice.xml")
@@ -64,9 +64,10 @@ def test_zugferd_name_is_case_insensitive_and_broken_embedded_xml_is_kept(
     attach(msg, pdf, "zugferd.pdf", "application/pdf")
     mail = parse_mail(msg.as_bytes())
 
-    (inv,) = mail.invoices
-    assert inv.refused == "not-well-formed"
-    assert inv.part.filename == "ZUGFeRD-invoice.xml"
+    assert mail.invoices == []
+    (bad,) = mail.unreadable
+    assert (bad.name, bad.code) == ("ZUGFeRD-invoice.xml", "not-well-formed")
+    assert [a.filename for a in mail.attachments] == ["zugferd.pdf"]
 
 
 def test_pdf_without_invoice_and_unreadable_pdf_are_attachments_only() -> None:
@@ -120,18 +121,21 @@ def test_base64_nested_multipart_and_forwarded_message(
     assert mail.headers["subject"] == "Fwd: Original from seller"
 
 
-def test_malformed_and_doctype_xml_attachments_are_kept_as_invoices() -> None:
-    """Declared XML that cannot be parsed goes to the pipeline (stored invalid), not dropped."""
+def test_malformed_and_doctype_xml_attachments_are_not_invoices() -> None:
+    """Declared XML that cannot be parsed is reported with the reason, and kept as a part."""
     doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><Invoice>&a;</Invoice>'
     msg = new_mail()
     attach(msg, b"<Invoice><cbc:ID>1</Invoice", "broken.xml")
     attach(msg, doctype, "xxe.xml", "text/xml")
     mail = parse_mail(msg.as_bytes())
 
-    assert [(i.part.filename, i.refused) for i in mail.invoices] == [
+    assert mail.invoices == []
+    assert [(u.name, u.code) for u in mail.unreadable] == [
         ("broken.xml", "not-well-formed"),
         ("xxe.xml", "forbidden-construct"),
     ]
+    assert all(u.reason for u in mail.unreadable)
+    assert [a.filename for a in mail.attachments] == ["broken.xml", "xxe.xml"]
 
 
 def test_mail_without_invoice() -> None:

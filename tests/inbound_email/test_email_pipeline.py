@@ -1,34 +1,22 @@
 """Real SMTP into the real intake pipeline: validator with official artefacts, SQLite store.
 
 Checks what ends up in the database: one document per invoice (channel ``email``, routed to
-its tenant by the buyer's endpoint id), the malformed one stored as ``invalid``, the mail
+its tenant by the buyer's endpoint id), a malformed part reported but not a document, the mail
 context and attachments kept, and a byte-identical re-send stored as a duplicate.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from mailbuild import attach, facturx_pdf, new_mail, send, wire
+from mailstack import Stack, running_stack
 from sqlalchemy import select
 
-from gateway.config import Settings, load_settings
-from gateway.inbound import IntakePipeline
-from gateway.inbound.email import SmtpChannel
-from gateway.store import Database, Document, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Document, repo
 from gateway.validation import Validator
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    db: Database
-    intake: IntakePipeline
-    channel: SmtpChannel
 
 
 @pytest.fixture(scope="module")
@@ -42,29 +30,8 @@ def validator(installed_data_dir: Path) -> Iterator[Validator]:
 async def stack(
     tmp_path: Path, installed_data_dir: Path, validator: Validator
 ) -> AsyncIterator[Stack]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "artefacts").symlink_to(installed_data_dir / "artefacts")
-    settings = load_settings(
-        env={},
-        overrides={
-            "data_dir": str(data_dir),
-            "smtp": {"host": "127.0.0.1", "port": 0},
-        },
-    )
-    db = Database.from_settings(settings)
-    await upgrade(db.engine)
-    async with db.write() as session:
-        await repo.add_participant(session, "acme", "0002:FR23342")
-        await repo.add_participant(session, "kosit", "EM:rechnungseingang@test.de")
-    intake = IntakePipeline(db, validator)
-    channel = SmtpChannel(settings, intake)
-    await channel.start()
-    try:
-        yield Stack(settings, db, intake, channel)
-    finally:
-        await channel.stop()
-        await db.dispose()
+    async with running_stack(tmp_path, installed_data_dir, validator) as running:
+        yield running
 
 
 async def test_mail_invoices_are_validated_routed_and_stored(
@@ -118,7 +85,7 @@ async def test_same_invoice_resent_is_a_duplicate(stack: Stack, ubl_bytes: bytes
         assert next(d for d in docs if d.status == "duplicate").duplicate_of == original.id
 
 
-async def test_malformed_attachment_is_stored_as_invalid(stack: Stack, ubl_bytes: bytes) -> None:
+async def test_malformed_attachment_is_not_a_document(stack: Stack, ubl_bytes: bytes) -> None:
     broken = b"<Invoice><oops></Invoice>"
     msg = new_mail("Broken export")
     attach(msg, ubl_bytes, "good.xml")
@@ -127,10 +94,12 @@ async def test_malformed_attachment_is_stored_as_invalid(stack: Stack, ubl_bytes
     code, text = await send(stack.channel.port, wire(msg))
 
     assert code == 250, text
+    assert b"not readable: broken.xml (not-well-formed)" in text
     async with stack.db.read() as session:
         docs = list(await session.scalars(select(Document).where(Document.channel == "email")))
-        bad = next(d for d in docs if d.sha256 == repo.sha256_hex(broken))
-        assert (bad.status, bad.validation_status) == ("invalid", "not-well-formed")
-        assert bad.meta["email"]["invoice"]["filename"] == "broken.xml"
-        good = next(d for d in docs if d.sha256 == repo.sha256_hex(ubl_bytes))
-        assert good.status == "received"
+        (good,) = docs
+        assert good.sha256 == repo.sha256_hex(ubl_bytes) and good.status == "received"
+        (unreadable,) = good.meta["email"]["unreadable"]
+        assert (unreadable["part"], unreadable["code"]) == ("broken.xml", "not-well-formed")
+        stored = await repo.attachments(session, good.id)
+        assert "broken.xml" in [a.filename for a in stored]  # kept, as a part of the mail

@@ -33,16 +33,20 @@ class RecordingIntake:
         self.entered = asyncio.Event()
         self.calls = 0
 
-    async def submit(self, sub: Submission) -> IntakeResult:
+    async def submit_all(self, subs: list[Submission], *, before: Any = None) -> list[IntakeResult]:
+        """All of a mail's documents or none, like the real pipeline's one transaction."""
         self.calls += 1
         self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
         if self.fail_on == self.calls:
             raise RuntimeError("database is gone")
-        self.submissions.append(sub)
-        doc_id = f"doc-{len(self.submissions)}"
-        return IntakeResult(doc_id, "received", None, ValidationReport("accepted"), None)
+        out = []
+        for sub in subs:
+            self.submissions.append(sub)
+            doc_id = f"doc-{len(self.submissions)}"
+            out.append(IntakeResult(doc_id, "received", None, ValidationReport("accepted"), None))
+        return out
 
 
 @pytest.fixture
@@ -144,19 +148,20 @@ async def test_oversized_mail_gets_552_declared_or_not(
     assert [s.raw for s in intake.submissions] == [ubl_bytes]
 
 
-async def test_malformed_xml_attachment_is_submitted_not_dropped(
+async def test_mail_whose_only_invoice_is_unreadable_is_refused_with_the_reason(
     channel: SmtpChannel, intake: RecordingIntake
 ) -> None:
+    """Issue 13, item 8: no document for nobody; the sender learns why at once."""
     msg = new_mail("Broken")
     ubl_ns = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
     attach(msg, f"<Invoice xmlns='{ubl_ns}'>".encode(), "bad.xml")
 
-    code, _ = await send(channel.port, wire(msg))
+    code, text = await send(channel.port, wire(msg))
 
-    assert code == 250
-    (sub,) = intake.submissions
-    assert sub.raw.startswith(b"<Invoice")
-    assert sub.metadata["email"]["invoice"]["refused"] == "not-well-formed"
+    assert code == 550, text
+    assert text.startswith(b"5.6.0 bad.xml: not a readable invoice (not-well-formed:"), text
+    assert b"nothing was stored" in text
+    assert intake.calls == 0 and intake.submissions == []
 
 
 async def test_storage_failure_answers_451_and_the_retry_stores_everything(
@@ -165,15 +170,15 @@ async def test_storage_failure_answers_451_and_the_retry_stores_everything(
     msg = new_mail("Retry me")
     attach(msg, ubl_bytes, "a.xml")
     attach(msg, cii_bytes, "b.xml")
-    intake.fail_on = 2
+    intake.fail_on = 1
 
     first = await send(channel.port, wire(msg))
     second = await send(channel.port, wire(msg))
 
     assert first[0] == 451  # temporary: the sender's MTA keeps the mail and retries
     assert second[0] == 250
-    # the retry re-submits both; the real pipeline marks the first as a byte-identical duplicate
-    assert [s.raw for s in intake.submissions] == [ubl_bytes, ubl_bytes, cii_bytes]
+    # all or nothing: the failed attempt stored nothing, the retry stores each invoice once
+    assert [s.raw for s in intake.submissions] == [ubl_bytes, cii_bytes]
 
 
 async def test_stop_lets_a_mail_being_stored_finish(

@@ -6,19 +6,28 @@ the channel creates the listening socket itself with ``loop.create_server``.
 
 SMTP answers, and why:
 
-* ``250`` only after every invoice of the mail was committed by the intake pipeline, so a
-  mail the sender's server considers delivered is never lost. If storing fails part-way the
-  answer is ``451`` (try again later); the retry re-submits everything and the documents
-  already stored come back as byte-identical duplicates, which the pipeline records but never
-  forwards twice.
-* ``550 5.6.0 no UBL/CII invoice found in message`` when a mail has no invoice at all. A
-  refusal during the SMTP dialogue is the only feedback the sender is sure to get (their own
-  server bounces it to them at once, with our reason), whereas storing it "for review" would
-  silently fill the invoice store with out-of-office replies, reminders and spam that nobody
-  is paid to look at, and a PDF without embedded XML is not an e-invoice anyway.
+* ``250`` only after every invoice of the mail was committed, together, with the record of the
+  mail (:mod:`gateway.inbound.messages`): all of its documents or none. The same mail delivered
+  again (our 250 got lost) is answered ``250 ... already stored`` with the same documents and
+  creates nothing.
+* ``451`` (try again later) only for what a retry can cure: the database is unreachable or
+  busy. Nothing of the mail was stored, so the retry stores it once.
+* ``550 5.6.0 no UBL/CII invoice found in message`` when a mail has no invoice at all, and
+  ``550 5.6.0 <part>: ...`` when its only invoices cannot be parsed (the parser's reason) or
+  a value in one cannot be stored (the field and why). A refusal during the SMTP dialogue is
+  the only feedback the sender is sure to get (their own server bounces it to them at once,
+  with our reason), whereas storing it "for review" would silently fill the invoice store
+  with out-of-office replies, reminders, spam and unreadable files nobody is paid to look at
+  (and an unreadable invoice names no buyer to route it to).
+* ``554`` when the mail can never be stored (it cannot be decoded, the database refuses a
+  value): a permanent refusal, never a 451 the sender retries forever.
 * ``552`` for a message over ``smtp.max_message_bytes`` (advertised with the ``SIZE``
   extension, refused at ``MAIL FROM`` when the client declares the size, otherwise after
-  ``DATA`` without keeping the excess in memory).
+  ``DATA`` without keeping the excess in memory), with more than ``smtp.max_parts`` MIME
+  parts or ``smtp.max_invoices`` invoices, or needing more than ``smtp.max_stored_bytes``.
+* ``421`` at connect when ``smtp.max_sessions`` sessions are open; a client silent for
+  ``smtp.timeout`` seconds is disconnected, and every session ends after
+  ``smtp.max_session_seconds``.
 * Invalid invoices are still ``250``: they are stored as ``invalid`` with their report.
 
 STARTTLS is offered when ``smtp.tls_cert_file``/``tls_key_file`` are set; ``smtp.require_tls``
@@ -36,12 +45,22 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy.exc import DataError
 
 from gateway.config import ConfigError, Settings
+from gateway.config.settings import SmtpSettings
 from gateway.documents import ParseLimits
-from gateway.inbound.email.mime import parse_mail
-from gateway.inbound.email.submissions import EnvelopeInfo, build_submissions
-from gateway.inbound.intake import IntakeResult, Submission
+from gateway.inbound.email.mime import ParsedMail, TooManyParts, Unreadable, parse_mail
+from gateway.inbound.email.submissions import (
+    CHANNEL,
+    EnvelopeInfo,
+    build_submissions,
+    message_meta,
+    stored_bytes,
+)
+from gateway.inbound.intake import IntakePipeline, IntakeResult, Submission
+from gateway.inbound.messages import MessageLog, MessageRecord
+from gateway.store import FieldRejected
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +73,13 @@ REPLY_GRACE = 0.2
 
 NO_INVOICE = "550 5.6.0 no UBL/CII invoice found in message"
 TRY_LATER = "451 4.3.0 the invoices could not be stored; please try again later"
+UNDECODABLE = "554 5.6.0 the message cannot be decoded; nothing was stored"
 
 
 class Intake(Protocol):
-    async def submit(self, sub: Submission) -> IntakeResult: ...
+    async def submit_all(
+        self, subs: list[Submission], *, before: Any = None
+    ) -> list[IntakeResult]: ...
 
 
 #: Asked first about every mail: the SMTP reply for a delivery-status report (bounce), or
@@ -66,11 +88,20 @@ Bounces = Callable[[bytes], Awaitable[str | None]]
 
 
 class SmtpHandler:
-    """aiosmtpd handler: one mail in, one ``intake.submit`` per invoice, then the reply."""
+    """aiosmtpd handler: one mail in, its invoices stored together, then the reply."""
 
-    def __init__(self, intake: Intake, limits: ParseLimits, bounces: Bounces | None = None) -> None:
+    def __init__(
+        self,
+        intake: Intake,
+        limits: ParseLimits,
+        smtp: SmtpSettings | None = None,
+        messages: MessageLog | None = None,
+        bounces: Bounces | None = None,
+    ) -> None:
         self.intake = intake
         self.limits = limits
+        self.smtp = smtp or SmtpSettings()
+        self.messages = messages
         self.bounces = bounces
         #: Mails being processed; stop() waits for them so nothing half-stored is cut off.
         self.inflight: set[asyncio.Task[str]] = set()
@@ -102,23 +133,41 @@ class SmtpHandler:
         if self.bounces is not None and (reply := await self.bounces(raw)) is not None:
             return reply
         try:
-            mail = await asyncio.to_thread(parse_mail, raw, self.limits)
+            mail = await asyncio.to_thread(parse_mail, raw, self.limits, self.smtp.max_parts)
+        except TooManyParts as exc:
+            log.info("email: refused, too many parts", extra={"peer": info.peer})
+            return f"552 5.3.4 {exc}; nothing was stored"
         except Exception:
             log.exception("email: message could not be decoded", extra={"peer": info.peer})
-            return TRY_LATER
+            return UNDECODABLE
         ident = {"message_id": mail.headers.get("message_id"), "peer": info.peer}
-        if not mail.invoices:
-            log.info("email: refused, no invoice in message", extra=ident)
-            return NO_INVOICE
-        results: list[IntakeResult] = []
+        refusal = self._refusal(mail, raw)
+        if refusal is not None:
+            log.info("email: refused: %s", refusal, extra=ident)
+            return refusal
+        record = MessageRecord(raw, CHANNEL, message_meta(mail, info, len(mail.invoices)))
+        if self.messages is not None:
+            try:
+                stored = await self.messages.find(record.sha256)
+            except Exception:
+                log.exception("email: the message log cannot be read", extra=ident)
+                return TRY_LATER
+            if stored is not None:
+                log.info("email: message already stored", extra=ident)
+                return _accepted(stored, "already stored")
+        subs = build_submissions(mail, info, raw)
+        before = self.messages.recorder(record) if self.messages is not None else None
         try:
-            for sub in build_submissions(mail, info, raw):
-                results.append(await self.intake.submit(sub))
+            results = await self.intake.submit_all(subs, before=before)
+        except FieldRejected as exc:
+            part = subs[exc.index].metadata.get("filename") if exc.index is not None else None
+            log.info("email: refused, %s", exc, extra=ident)
+            return _reply(f"550 5.6.0 {part or 'invoice'}: {exc}; nothing was stored")
+        except DataError as exc:
+            log.exception("email: the database refused a value", extra=ident)
+            return _reply(f"554 5.3.0 the invoices cannot be stored ({type(exc.orig).__name__})")
         except Exception:
-            log.exception(
-                "email: storing failed; asking the sender to retry",
-                extra={**ident, "stored": [r.document_id for r in results]},
-            )
+            log.exception("email: storing failed; asking the sender to retry", extra=ident)
             return TRY_LATER
         log.info(
             "email: stored %d document(s)",
@@ -129,17 +178,52 @@ class SmtpHandler:
                 "statuses": [r.status for r in results],
             },
         )
-        return _accepted(results)
+        skipped = f"; not readable: {_names(mail.unreadable)}" if mail.unreadable else ""
+        return _accepted(results, "stored", skipped)
+
+    def _refusal(self, mail: ParsedMail, raw: bytes) -> str | None:
+        """The 5xx reply for a mail that is refused as a whole, or None."""
+        smtp = self.smtp
+        if not mail.invoices:
+            if mail.unreadable:
+                first = mail.unreadable[0]
+                return _reply(
+                    f"550 5.6.0 {first.name}: not a readable invoice ({first.code}: "
+                    f"{first.reason}); nothing was stored"
+                )
+            return NO_INVOICE
+        if len(mail.invoices) > smtp.max_invoices:
+            return (
+                f"552 5.3.4 {len(mail.invoices)} invoices in one message; at most "
+                f"{smtp.max_invoices}, nothing was stored"
+            )
+        needed = stored_bytes(mail, raw)
+        if needed > smtp.max_stored_bytes:
+            return (
+                f"552 5.3.4 storing this message takes {needed} bytes; at most "
+                f"{smtp.max_stored_bytes}, nothing was stored"
+            )
+        return None
 
 
-def _accepted(results: list[IntakeResult]) -> str:
-    reply = f"250 2.0.0 OK {len(results)} document(s) stored:"
+def _names(unreadable: list[Unreadable]) -> str:
+    return ", ".join(f"{u.name} ({u.code})" for u in unreadable)
+
+
+def _reply(text: str) -> str:
+    """One SMTP reply line: printable, within the line limit."""
+    text = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return text if len(text) <= MAX_REPLY else text[: MAX_REPLY - 3] + "..."
+
+
+def _accepted(results: list[Any], what: str, tail: str = "") -> str:
+    reply = f"250 2.0.0 OK {len(results)} document(s) {what}:"
     for r in results:
         item = f" {r.document_id} ({r.status})"
         if len(reply) + len(item) > MAX_REPLY:
-            return reply + " ..."
+            return _reply(reply + " ..." + tail)
         reply += item
-    return reply
+    return _reply(reply + tail)
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -161,6 +245,26 @@ def tls_context(settings: Settings) -> ssl.SSLContext | None:
     return context
 
 
+def _hang_up(ref: weakref.ref[SMTP]) -> None:
+    session = ref()
+    if session is not None and session.transport is not None:
+        log.info("email: session closed at smtp.max_session_seconds")
+        session.transport.close()
+
+
+class _Busy(asyncio.Protocol):
+    """Answers a connection over ``smtp.max_sessions`` with 421 and hangs up (RFC 5321 4.2.3).
+
+    Each session can hold a whole message (``max_message_bytes``) in memory while it is being
+    stored: 16 concurrent 26 MB mails took the process to 1.5 GB before this limit.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(b"421 4.3.2 too many connections; try again later\r\n")
+        transport.close()
+
+
 class SmtpChannel:
     """The e-mail inbound channel: ``await start()`` listens, ``await stop()`` drains and closes.
 
@@ -172,12 +276,17 @@ class SmtpChannel:
         settings: Settings,
         intake: Intake,
         drain_timeout: float = 30.0,
+        messages: MessageLog | None = None,
         bounces: Bounces | None = None,
     ) -> None:
         self.settings = settings
+        if messages is None and isinstance(intake, IntakePipeline):
+            messages = MessageLog(intake.db)
         self.handler = SmtpHandler(
             intake,
             ParseLimits(settings.validation.max_bytes, settings.validation.max_depth),
+            settings.smtp,
+            messages,
             bounces,
         )
         self.drain_timeout = drain_timeout
@@ -200,7 +309,11 @@ class SmtpChannel:
         self._server = await loop.create_server(self._protocol, host=smtp.host, port=smtp.port)
         log.info("email: SMTP channel listening", extra={"host": smtp.host, "port": self.port})
 
-    def _protocol(self) -> SMTP:
+    def _protocol(self) -> asyncio.Protocol:
+        live = sum(1 for s in self._sessions if s.transport is not None)
+        if live >= self.settings.smtp.max_sessions:
+            log.warning("email: session refused, %d sessions open", live)
+            return _Busy()
         session = SMTP(
             self.handler,
             data_size_limit=self.settings.smtp.max_message_bytes,
@@ -209,10 +322,16 @@ class SmtpChannel:
             hostname=self._hostname,
             ident="einvoice-gateway",
             tls_context=self._tls,
+            timeout=self.settings.smtp.timeout,
             require_starttls=self._tls is not None and self.settings.smtp.require_tls,
             loop=asyncio.get_running_loop(),
         )
         self._sessions.add(session)
+        # smtp.timeout bounds each silence; this bounds the whole session (a client dripping
+        # one line per timeout would otherwise hold a session, and its buffer, for hours). A
+        # mail cut off while being stored is stored; its retry is answered "already stored".
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.settings.smtp.max_session_seconds, _hang_up, weakref.ref(session))
         return session
 
     async def stop(self) -> None:

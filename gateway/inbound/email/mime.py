@@ -1,10 +1,13 @@
 """Find the invoices in a received e-mail and keep everything else that came with them.
 
 A part is an invoice when the safe parser plus :func:`identify` say it is UBL or CII, never
-because of its file name. One exception keeps "nothing accepted is lost" true: a part that
-*declares* itself XML (``*/xml`` content type or ``.xml`` name, or a Factur-X file name inside
-a PDF) but cannot be parsed is still handed on as an invoice, so the pipeline stores it as
-``invalid`` with a report the sender can act on, instead of it vanishing in an attachment.
+because of its file name. A part that *declares* itself XML (``*/xml`` content type or ``.xml``
+name, or a Factur-X file name inside a PDF) but cannot be parsed is not a document: it is
+listed in :attr:`ParsedMail.unreadable` with the parser's reason (it stays in the stored raw
+message), and a mail with nothing else is refused with that reason while the sender is still
+on the line. Why: each such part used to become an ``invalid`` document with its own copy of
+the whole mail (50 broken parts in a 2.75 MB mail wrote 238 MB), stored for nobody, since an
+unreadable invoice names no buyer to route it to.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 
 #: Deepest nesting of multiparts / forwarded messages looked into.
 MAX_NESTING = 10
-#: Most MIME leaves examined in one message (a mail bomb of tiny parts stops here).
+#: Most MIME leaves in one message by default (``smtp.max_parts``); a mail with more is refused.
 MAX_PARTS = 500
 #: Body text kept in metadata, in characters.
 MAX_BODY_TEXT = 4000
@@ -68,13 +71,32 @@ class InvoicePart:
     container: Part | None = None
     #: Headers of the forwarded message (message/rfc822) it was found in, if any.
     forwarded: dict[str, Any] | None = None
-    #: Root element recognised by identification, or None when the XML was refused.
+    #: Root element recognised by identification.
     doc_type: str | None = None
-    #: Refusal code (not-well-formed, forbidden-construct, too-large) when unparseable.
-    refused: str | None = None
     #: Part paths of byte-identical copies in the same mail (e.g. the XML attached both on
     #: its own and inside the Factur-X PDF): one document, not a document and its duplicate.
     copies: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A part that declared itself XML but was refused by the safe parser."""
+
+    name: str
+    #: not-well-formed, forbidden-construct or too-large.
+    code: str
+    reason: str
+
+    def summary(self) -> dict[str, str]:
+        return {"part": self.name, "code": self.code, "reason": self.reason}
+
+
+class TooManyParts(ValueError):
+    """The message has more MIME leaves than allowed; nothing of it is examined further."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the message has more than {limit} MIME parts")
+        self.limit = limit
 
 
 @dataclass
@@ -86,15 +108,21 @@ class ParsedMail:
     body_text: str | None = None
     #: Things a human may want to know (unreadable PDF, limits hit); never fatal.
     warnings: list[str] = field(default_factory=list)
+    #: Declared XML that could not be parsed: not documents (see the module docstring).
+    unreadable: list[Unreadable] = field(default_factory=list)
 
 
-def parse_mail(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
+def parse_mail(
+    raw: bytes, limits: ParseLimits | None = None, max_parts: int = MAX_PARTS
+) -> ParsedMail:
     """Decode ``raw`` (RFC 5322 bytes) and sort its parts into invoices and the rest.
 
-    CPU-bound (MIME decoding, XML and PDF parsing): call it in a worker thread.
+    CPU-bound (MIME decoding, XML and PDF parsing): call it in a worker thread. Raises
+    :class:`TooManyParts` past ``max_parts`` leaves (a mail bomb of tiny parts stops there).
     """
     msg = BytesParser(policy=policy.default).parsebytes(raw)
-    walker = _Walker(limits or ParseLimits(), ParsedMail(headers=message_headers(msg)))
+    mail = ParsedMail(headers=message_headers(msg))
+    walker = _Walker(limits or ParseLimits(), mail, max_parts)
     walker.walk(msg, "", 0, None)
     return walker.mail
 
@@ -131,9 +159,10 @@ def _addresses(msg: Message, name: str) -> list[str]:
 class _Walker:
     """Depth-first walk over the MIME tree collecting into one :class:`ParsedMail`."""
 
-    def __init__(self, limits: ParseLimits, mail: ParsedMail) -> None:
+    def __init__(self, limits: ParseLimits, mail: ParsedMail, max_parts: int) -> None:
         self.limits = limits
         self.mail = mail
+        self.max_parts = max_parts
         self.leaves = 0
 
     def walk(self, msg: Message, path: str, depth: int, forwarded: dict[str, Any] | None) -> None:
@@ -157,10 +186,8 @@ class _Walker:
 
     def leaf(self, msg: Message, path: str, forwarded: dict[str, Any] | None) -> None:
         self.leaves += 1
-        if self.leaves > MAX_PARTS:
-            if self.leaves == MAX_PARTS + 1:
-                self._warn(f"more than {MAX_PARTS} parts; the rest were not examined")
-            return
+        if self.leaves > self.max_parts:
+            raise TooManyParts(self.max_parts)
         ctype = msg.get_content_type()
         try:
             filename = msg.get_filename()
@@ -220,19 +247,18 @@ class _Walker:
             if known.part.data == part.data:
                 known.copies.append(part.path)
                 return True
-        doc_type = refused = None
         try:
             info = identify(parse_xml(part.data, self.limits))
         except XmlRefused as exc:
-            if not declared:
-                return False
-            refused = exc.code
-        else:
-            if info.syntax not in _INVOICE_SYNTAXES:
-                return False
-            doc_type = info.doc_type
+            if declared:
+                name = part.filename or f"part {part.path}"
+                at = f" (line {exc.line})" if exc.line else ""
+                self.mail.unreadable.append(Unreadable(name, exc.code, f"{exc.message}{at}"))
+            return False
+        if info.syntax not in _INVOICE_SYNTAXES:
+            return False
         self.mail.invoices.append(
-            InvoicePart(part, source, container, forwarded, doc_type=doc_type, refused=refused)
+            InvoicePart(part, source, container, forwarded, doc_type=info.doc_type)
         )
         return True
 

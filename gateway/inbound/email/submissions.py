@@ -3,7 +3,10 @@
 Every document carries the whole context of the mail it came in: who sent it to whom, the
 subject and Message-ID, where in the mail the XML was, every other attachment (bytes, plus
 name/type/size/sha256 in the metadata) and the original message itself, so an operator can
-always answer "what exactly did we receive?" without a mail archive.
+always answer "what exactly did we receive?" without a mail archive. The bytes are shared: the
+documents of one mail reference the same attachment objects, which the store keeps once
+(content-addressed blobs), so a mail costs its own size plus its decoded parts, not that
+times the number of invoices (:func:`stored_bytes` is what the size limit is checked against).
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ def build_submissions(mail: ParsedMail, envelope: EnvelopeInfo, raw: bytes) -> l
         "attachments": listed,
         "body_text": mail.body_text,
         "warnings": list(mail.warnings),
+        "unreadable": [u.summary() for u in mail.unreadable],
+        "message_sha256": hashlib.sha256(raw).hexdigest(),
     }
     total = len(mail.invoices)
     out = []
@@ -72,11 +77,31 @@ def build_submissions(mail: ParsedMail, envelope: EnvelopeInfo, raw: bytes) -> l
                 channel=CHANNEL,
                 tenant=None,
                 metadata={"email": meta, "filename": _filename(invoice.part)},
-                # A fresh list per document: the store may own (and mutate) what it is given.
+                # A fresh list per document (the store may own the list); the same bytes.
                 attachments=list(attachments),
             )
         )
     return out
+
+
+def message_meta(mail: ParsedMail, envelope: EnvelopeInfo, documents: int) -> dict[str, Any]:
+    """What the inbound message record keeps (besides the raw bytes, stored as a blob)."""
+    return {
+        **mail.headers,
+        "envelope": envelope.to_dict(),
+        "parts": [p.summary() for p in mail.attachments]
+        + [i.part.summary() for i in mail.invoices],
+        "unreadable": [u.summary() for u in mail.unreadable],
+        "warnings": list(mail.warnings),
+        "documents": documents,
+    }
+
+
+def stored_bytes(mail: ParsedMail, raw: bytes) -> int:
+    """Bytes storing ``mail`` takes: the raw message, each distinct part once, the invoices."""
+    parts = {p.sha256: len(p.data) for p in mail.attachments}
+    invoices = sum(len(i.part.data) for i in mail.invoices)
+    return len(raw) + sum(parts.values()) + invoices
 
 
 def _origin(invoice: InvoicePart, index: int, total: int) -> dict[str, Any]:
@@ -91,7 +116,6 @@ def _origin(invoice: InvoicePart, index: int, total: int) -> dict[str, Any]:
         "sha256": invoice.part.sha256,
         "container": container.summary() if container else None,
         "forwarded": invoice.forwarded,
-        "refused": invoice.refused,
         "copies": list(invoice.copies),
     }
 
