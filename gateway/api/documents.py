@@ -9,7 +9,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import views
-from gateway.inbound.intake import Attachment, IntakeRefused, Submission
+from gateway.inbound.intake import Attachment, CallerGone, IntakeRefused, Submission
 from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
@@ -89,13 +89,17 @@ async def submit(request: web.Request) -> web.Response:
         tenant=principal.tenant,
         metadata={"api_key": principal.key_id},
         attachments=attachments,
+        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
     )
     try:
         result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except CallerGone:
+        # Nginx's "client closed request": nobody reads it, the access log says what happened.
+        return web.Response(status=499)
     except FieldRejected as exc:
         raise field_rejected(exc) from exc
     except IntakeRefused as exc:
-        status = 413 if exc.code == "too-large" else 400
+        status = {"too-large": 413, "validation-timeout": 422}.get(exc.code, 400)
         raise Problem(
             status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
         ) from exc

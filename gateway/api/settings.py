@@ -9,8 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.store import repo
-from gateway.web import DB, LIFECYCLE, Problem, operation, read_json, require
-from gateway.web.spec import OBJECT
+from gateway.web import DB, LIFECYCLE, OBJECT, Problem, operation, read_json, require
 
 _USAGE = 'Send {"status_profile": {"inbound": ID, "outbound": ID}, "webhook_content": bool}.'
 

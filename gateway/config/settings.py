@@ -82,6 +82,19 @@ class ValidationSettings:
     #: libxml2 one for large plain base64 values the schema layer has checked itself; see
     #: gateway.validation.speedups.standin. Off = both parse and validate every document byte for byte.
     stand_ins: bool = True
+    #: Seconds of worker time every document may use, plus ``timeout_per_mb`` per MB of XML;
+    #: then the worker is killed and replaced and the document's report is
+    #: ``validation-timeout`` (0 = no deadline). Worker processes only (``jobs`` >= 1).
+    timeout: float = 10.0
+    timeout_per_mb: float = 5.0
+    #: A request whose caller went away (task cancelled) for this long has its worker killed.
+    cancel_after: float = 2.0
+    #: Findings listed per report; the rest are counted in ``findings_omitted`` (0 = all).
+    max_findings: int = 1000
+    #: A worker whose resident size is above this after a document is replaced (0 = never).
+    max_worker_rss_mib: int = 400
+    #: Documents with more tags than this never take the last free worker (0 = no lane).
+    heavy_tags: int = 20000
     #: A KoSIT validator configuration for ``gateway serve``: a folder with scenarios.xml, or
     #: the folder name of an installed one under DATA_DIR/artefacts ("kosit-xrechnung-config").
     kosit_config: str = ""

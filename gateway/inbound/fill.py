@@ -50,7 +50,7 @@ class _Replay:
         self.pending: dict[bytes, ValidationReport] = {}
 
     async def validate(
-        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None, **_: object
     ) -> ValidationReport:
         return self.pending.pop(raw)
 

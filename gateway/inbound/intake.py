@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
 REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: The document used up its validation deadline (issue 14): never forwarded; refused to an
+#: interactive sender like refused XML, stored as ``invalid`` from network channels.
+TIMEOUT = "validation-timeout"
+#: How often a waiting validation looks whether its caller is still there.
+CALLER_POLL_SECONDS = 0.25
 #: The names senders know for the stored fields read from their document (error messages).
 FIELD_NAMES = {
     "number": "invoice number (cbc:ID / rsm:ExchangedDocument/ram:ID)",
@@ -64,6 +70,9 @@ class Submission:
     direction: str = "inbound"
     metadata: dict[str, Any] = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    #: True once the sender is gone (a REST client that hung up): validation stops, nothing is
+    #: stored. Channels that must finish what they accepted (SMTP, AS4) leave it unset.
+    caller_gone: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -76,7 +85,8 @@ class IntakeResult:
 
 
 class IntakeRefused(Exception):
-    """Raised only with ``refuse_unparseable=True``: the XML was refused before validation.
+    """Raised only with ``refuse_unparseable=True``: the XML was refused before validation,
+    or validation ran out of time (``validation-timeout``).
 
     Interactive channels (REST) answer such input with a 4xx and store nothing; the sender is
     still on the line and can fix it. Network channels store it (status ``invalid``).
@@ -90,7 +100,12 @@ class IntakeRefused(Exception):
 
 class ValidatorLike(Protocol):
     async def validate(
-        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+        self,
+        raw: bytes,
+        scenario: str | None = None,
+        *,
+        tenant: str | None = None,
+        key: str = "default",
     ) -> ValidationReport: ...
 
 
@@ -190,9 +205,12 @@ class IntakePipeline:
         self, sub: Submission, refuse_unparseable: bool
     ) -> tuple[Pending, ValidationReport, float]:
         started = time.perf_counter()
-        report = await self.validator.validate(sub.raw, tenant=sub.tenant)
+        # The fair queue's key: one sender's slow documents wait behind each other, not in
+        # front of everybody else's (gateway.validation.pool.fairqueue).
+        key = f"{sub.channel}:{sub.tenant or '-'}"
+        report = await _validate(self.validator, sub, key)
         validation_seconds = time.perf_counter() - started
-        if refuse_unparseable and report.status in REFUSED:
+        if refuse_unparseable and (report.status in REFUSED or report.status == TIMEOUT):
             if self.observer is not None:
                 self.observer.observe(sub.channel, "refused", validation_seconds, sub.tenant)
             raise IntakeRefused(report)
@@ -204,6 +222,23 @@ class IntakePipeline:
         fields = _document_fields(sub, report, tenant)
         claims = _claims(fields) if fields["status"] == RECEIVED else {}
         return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
+
+
+class CallerGone(Exception):
+    """The sender hung up while its document was being validated; nothing was stored."""
+
+
+async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> ValidationReport:
+    if sub.caller_gone is None:
+        return await validator.validate(sub.raw, tenant=sub.tenant, key=key)
+    task = asyncio.ensure_future(validator.validate(sub.raw, tenant=sub.tenant, key=key))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=CALLER_POLL_SECONDS)
+        if done:
+            return task.result()
+        if sub.caller_gone():
+            task.cancel()  # the pool drops the request or stops its worker
+            raise CallerGone(f"{sub.channel} sender went away during validation")
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:
@@ -237,7 +272,7 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
     info = report.document or {}
     seller = info.get("seller") or {}
     buyer = info.get("buyer") or {}
-    if report.status in REFUSED:
+    if report.status in REFUSED or report.status == TIMEOUT:
         status, reason = INVALID, f"{report.status}: {report.reason or 'refused'}"
     elif not report.accepted:
         status, reason = INVALID, _invalid_reason(report)

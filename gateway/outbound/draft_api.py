@@ -18,8 +18,7 @@ from gateway.lifecycle.tables import OutboundDraft
 from gateway.outbound.drafts import NotADraft
 from gateway.store import Document, repo
 from gateway.store.serialize import iso
-from gateway.web import DB, Principal, Problem, operation, read_capped, require
-from gateway.web.spec import OBJECT, Content
+from gateway.web import DB, OBJECT, Content, Principal, Problem, operation, read_capped, require
 
 
 def wants_draft(request: web.Request) -> bool:

@@ -484,6 +484,19 @@ class OutboundQueue:
             )
             return item, list(attempts)
 
+    async def oldest_due_age(self) -> float:
+        """Seconds the oldest due item has waited for a worker (one ``ix_outbound_due``
+        lookup: cheap enough for every ``/health`` probe)."""
+        now = utcnow()
+        async with self.db.read() as s:
+            oldest_due = await s.scalar(
+                select(func.min(OutboundItem.next_attempt_at)).where(
+                    OutboundItem.state.in_((QUEUED, RETRYING)),
+                    OutboundItem.next_attempt_at <= now,
+                )
+            )
+        return (now - aware(oldest_due)).total_seconds() if oldest_due else 0.0
+
     async def list_items(
         self,
         tenant: str | None,

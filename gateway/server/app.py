@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
@@ -33,6 +31,8 @@ from gateway.outbound.api import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
+from gateway.server.health import CHANNELS
+from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
@@ -55,21 +55,17 @@ from gateway.web import (
     edge_middleware,
     metrics_middleware,
     openapi_handler,
-    operation,
     problem_middleware,
 )
 
 log = logging.getLogger(__name__)
-
-STARTED_AT = web.AppKey("started_at", float)
-CHANNELS = web.AppKey("channels", list)
 
 
 class _PendingValidator:
     """Placeholder until the real validator pool has started (startup replaces it)."""
 
     async def validate(
-        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None
+        self, raw: bytes, scenario: str | None = None, *, tenant: str | None = None, **_: Any
     ) -> Any:
         raise RuntimeError("validator not started")
 
@@ -120,7 +116,6 @@ def create_app(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         app["intake"] = intake  # plain key for channels written against the string contract
-    app[STARTED_AT] = time.time()
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
@@ -133,7 +128,7 @@ def create_app(
     app.cleanup_ctx.append(_channels_lifecycle)
     # Peppol reports travel through the outbound queue over AS4.
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
-    app.router.add_get("/health", health)
+    setup_health(app)  # /health (readiness), /health/ready, /health/live
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
@@ -189,34 +184,6 @@ async def _prepare_schema(db: Database) -> None:
             f"database schema is not current (pending: {', '.join(pending)}); "
             "run `gateway db upgrade` first"
         )
-
-
-@operation(
-    "Health: database and validator workers (200 ok, 503 degraded)",
-    tag="system",
-    responses={200: {"type": "object"}, 503: {"type": "object"}},
-)
-async def health(request: web.Request) -> web.Response:
-    checks: dict[str, str] = {}
-    try:
-        async with request.app[DB].read() as s:
-            await s.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:  # report, do not raise: health must always answer
-        checks["database"] = f"error: {type(exc).__name__}"
-    validator = request.app[INTAKE].validator
-    checks["validator"] = "starting" if isinstance(validator, _PendingValidator) else "ok"
-    channels = {c.name: c.health() for c in request.app[CHANNELS]}
-    healthy = all(v == "ok" for v in (*checks.values(), *channels.values()))
-    return web.json_response(
-        {
-            "status": "ok" if healthy else "degraded",
-            "checks": checks,
-            "channels": channels,
-            "uptime_seconds": round(time.time() - request.app[STARTED_AT], 1),
-        },
-        status=200 if healthy else 503,
-    )
 
 
 def _snapshot_loader(db: Database, queue: Any) -> Any:

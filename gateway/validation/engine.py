@@ -80,6 +80,7 @@ class Engine(Pipeline):
         scenarios: list[Scenario] | None = None,
         limits: ParseLimits | None = None,
         stand_ins: bool = True,
+        max_findings: int = 0,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         info = installed_info(self.artefacts_dir)
@@ -93,6 +94,8 @@ class Engine(Pipeline):
         self.by_id = {s.id: s for s in self.scenarios}
         self.limits = limits or ParseLimits()
         self.stand_ins = stand_ins  # see gateway.validation.speedups.standin
+        #: Findings listed per report (0 = all); the rest are only counted (findings_omitted).
+        self.max_findings = max_findings
         self.rules = steps.Rules(self.artefacts_dir, self._saxon_runtime)
         self.steps: tuple[steps.Step, ...] = (
             steps.Parse(self.limits),
@@ -100,7 +103,7 @@ class Engine(Pipeline):
             steps.Select(lambda _tree, info: select(self.scenarios, info), _no_scenario),
             steps.Schema(self.rules, stand_ins),
             steps.Schematron(self.rules, stand_ins),
-            steps.Report(self._versions),
+            steps.Report(self._versions, lambda: self.max_findings),
             steps.Acceptance(),
         )
 

@@ -2,7 +2,8 @@
 
 Status values are stable codes callers can switch on:
 ``accepted`` / ``rejected`` (all layers ran), ``no-scenario`` (recognised but no rules apply),
-``not-well-formed``, ``forbidden-construct``, ``too-large`` (refused before validation);
+``not-well-formed``, ``forbidden-construct``, ``too-large`` (refused before validation),
+``validation-timeout`` (the document used up its deadline; see ``validation.pool.workers``);
 in KoSIT mode also ``processing-error`` (a stylesheet failed; KoSIT's daemon answers 422).
 """
 
@@ -64,6 +65,8 @@ class ValidationReport:
     document: dict[str, Any] | None = None
     #: For refusals before validation: a human-readable reason.
     reason: str | None = None
+    #: Findings left out of ``findings`` by ``[validation] max_findings`` (counted, not listed).
+    findings_omitted: int = 0
     #: In KoSIT mode: the VARL report (``rep:report``) the configuration's stylesheet made.
     kosit_report: str | None = None
 
@@ -87,6 +90,7 @@ class ValidationReport:
             "reason": self.reason,
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
+            "findings_omitted": self.findings_omitted,
             "artefacts": self.artefacts,
             "timings": self.timings,
             "document": self.document,
@@ -104,5 +108,6 @@ class ValidationReport:
             timings=dict(data.get("timings", {})),
             document=data.get("document"),
             reason=data.get("reason"),
+            findings_omitted=int(data.get("findings_omitted", 0)),
             kosit_report=data.get("kosit_report"),
         )

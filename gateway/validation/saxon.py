@@ -70,7 +70,9 @@ class SaxonRuntime:
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
-                self._compiled[path] = SaxonRules(self, executable, prepared.native, path)
+                self._compiled[path] = SaxonRules(
+                    self, executable, prepared.native, path, prepared.tests
+                )
             return self._compiled[path]
 
     def parse(self, text: str) -> object:
@@ -121,11 +123,13 @@ class SaxonRules:
         executable: object,
         native: tuple[NativeCheck, ...] = (),
         path: Path | None = None,
+        tests: tuple[str, ...] = (),
     ) -> None:
         self.runtime = runtime
         self.executable = executable
         self.native = native
         self.path = path
+        self.tests = tests  # long assert texts the SVRL carries as markers
 
     @cached_property
     def reads(self) -> Reads:
@@ -140,4 +144,4 @@ class SaxonRules:
         svrl = self.executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
         if svrl is None:
             raise RuntimeError(f"Schematron transform failed: {self.executable.error_message}")  # type: ignore[attr-defined]
-        return parse_svrl(svrl, self.native, tree)
+        return parse_svrl(svrl, self.native, tree, self.tests)

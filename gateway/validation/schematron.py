@@ -13,7 +13,14 @@ from typing import Protocol
 from lxml import etree
 
 from gateway.validation.report import RawFinding
-from gateway.validation.speedups import MARKER, SVRL, NativeCheck, NativeFinding, Reads
+from gateway.validation.speedups import (
+    MARKER,
+    SVRL,
+    NativeCheck,
+    NativeFinding,
+    Reads,
+    restore_assert_text,
+)
 
 
 class CompiledRules(Protocol):
@@ -59,9 +66,10 @@ def parse_svrl(
     svrl: str,
     native: tuple[NativeCheck, ...] = (),
     tree: etree._ElementTree | None = None,
+    tests: tuple[str, ...] = (),
 ) -> list[RawFinding]:
     """The findings in an SVRL report, in report order; a native-pattern marker is replaced
-    by that pattern's findings on ``tree``."""
+    by that pattern's findings on ``tree``, a ``test`` marker by its text (``tests``)."""
     root = etree.fromstring(svrl.encode("utf-8"))
     out = []
     answers: dict[int, list[list[NativeFinding]]] = {}  # marker n -> findings per occurrence
@@ -87,7 +95,7 @@ def parse_svrl(
                 severity=_FLAG_TO_SEVERITY.get(flag, "error"),
                 location=el.get("location"),
                 message=message,
-                test=el.get("test"),
+                test=restore_assert_text(el.get("test"), tests),
             )
         )
     return out

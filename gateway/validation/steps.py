@@ -12,7 +12,6 @@ selector, report and acceptance (:mod:`gateway.validation.kosit`).
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,11 +20,12 @@ from typing import Any, Protocol
 from lxml import etree
 
 from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
+from gateway.validation.compiling import compiling
 from gateway.validation.report import BLOCKING, Finding, RawFinding, ValidationReport
 from gateway.validation.scenarios import Scenario
 from gateway.validation.schema import SchemaLayer
 from gateway.validation.schematron import CompiledRules, SchematronEngine
-from gateway.validation.speedups import LargeLeaves, Reads, saxon_text
+from gateway.validation.speedups import LargeLeaves, Locator, Reads, saxon_text
 
 
 @dataclass
@@ -124,22 +124,26 @@ class Rules:
         self._xslts: dict[str, CompiledRules] = {}
         self._reads: dict[str, Reads] = {}
 
+    # Every one-time build runs inside compiling(): a document's deadline never pays for it.
     def schema(self, rel: str) -> SchemaLayer:
         if rel not in self._schemas:
-            self._schemas[rel] = SchemaLayer(self.base / rel)
+            with compiling():
+                self._schemas[rel] = SchemaLayer(self.base / rel)
         return self._schemas[rel]
 
     def schematron(self, rel: str) -> CompiledRules:
         if rel not in self._xslts:
-            self._xslts[rel] = self.engine().compile(self.base / rel)
+            with compiling():
+                self._xslts[rel] = self.engine().compile(self.base / rel)
         return self._xslts[rel]
 
     def reads(self, scenario: Scenario) -> Reads:
         """What any of the scenario's stylesheets can read (computed on first need)."""
         if scenario.id not in self._reads:
             reads = Reads(frozenset())
-            for layer in scenario.schematron:
-                reads |= self.schematron(layer.file).reads
+            with compiling():
+                for layer in scenario.schematron:
+                    reads |= self.schematron(layer.file).reads
             self._reads[scenario.id] = reads
         return self._reads[scenario.id]
 
@@ -201,25 +205,33 @@ class Schematron:
 
 
 class Report:
-    """The gateway's report: findings with source lines, the scenario, artefact versions."""
+    """The gateway's report: findings with source lines, the scenario, artefact versions;
+    at most ``max_findings()`` findings listed (0 = all), the rest counted."""
 
     name = "report"
 
-    def __init__(self, versions: Callable[[Scenario], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        versions: Callable[[Scenario], dict[str, str]],
+        max_findings: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.versions = versions
+        self.max_findings = max_findings
 
     def run(self, run: Run) -> None:
         scenario, tree = run.scenario, run.tree
         assert scenario is not None and tree is not None
-        add_lines(tree, run.findings)
+        listed = capped(run.findings, self.max_findings())
+        add_lines(tree, listed)
         run.report = ValidationReport(
             status="rejected",  # until the acceptance step says otherwise
             scenario=scenario.id,
             scenario_name=scenario.name,
-            findings=run.findings,
+            findings=listed,
             artefacts=self.versions(scenario),
             timings=run.timings,
             document=run.info.to_dict() if run.info is not None else None,
+            findings_omitted=len(run.findings) - len(listed),
         )
 
 
@@ -267,23 +279,23 @@ def finding(raw: RawFinding, source: str, scenario: Scenario) -> Finding:
     )
 
 
-_NS_STEP = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)='([^']*)'\]")
+def capped(findings: list[Finding], cap: int) -> list[Finding]:
+    """The first ``cap`` findings (all with 0), errors before warnings, in report order.
+
+    Why a cap: a hostile document can carry one finding per element (50,000 empty notes make
+    a 10 MB report); the report says how many more there were. Errors are kept first so the
+    reason a document was rejected is always listed; the acceptance step sees them all."""
+    if not cap or len(findings) <= cap:
+        return findings
+    blocking = [i for i, f in enumerate(findings) if f.blocking]
+    other = [i for i, f in enumerate(findings) if not f.blocking]
+    return [findings[i] for i in sorted((blocking + other)[:cap])]
 
 
 def add_lines(tree: etree._ElementTree, findings: list[Finding]) -> None:
-    """Give Schematron findings the source line of their location (SVRL has only XPath)."""
-    cache: dict[str, int | None] = {}
+    """Give Schematron findings the source line of their location (SVRL has only XPath), in
+    one pass per parent however many findings there are (:class:`.speedups.Locator`)."""
+    locator = Locator(tree)
     for f in findings:
-        if f.line is not None or not f.location or not f.location.startswith("/"):
-            continue
-        if f.location not in cache:
-            xpath = _NS_STEP.sub(r"*[local-name()='\1'][namespace-uri()='\2']", f.location)
-            try:
-                hits = tree.xpath(xpath)
-            except etree.XPathError:
-                hits = []
-            node = hits[0] if isinstance(hits, list) and hits else None
-            if node is not None and not isinstance(node, etree._Element):
-                node = getattr(node, "getparent", lambda: None)()
-            cache[f.location] = node.sourceline if isinstance(node, etree._Element) else None
-        f.line = cache[f.location]
+        if f.line is None and f.location and f.location.startswith("/"):
+            f.line = locator.line(f.location)

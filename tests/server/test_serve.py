@@ -100,7 +100,12 @@ def test_serve_health_metrics_and_graceful_stop(server_env: dict[str, str], corp
             time.sleep(0.2)
         health = json.loads(body)
         assert health["status"] == "ok"
-        assert health["checks"] == {"database": "ok", "validator": "ok"}
+        assert health["checks"] == {"database": "ok", "validator": "ok", "outbound": "ok"}
+        workers = health["validation"]["workers"]
+        assert len(workers) == 1 and workers[0]["state"] in ("idle", "busy")
+        assert health["outbound"] == {"oldest_due_seconds": 0.0}
+        status, _, body = _call(base + "/health/live")
+        assert status == 200 and json.loads(body)["status"] == "alive"
 
         raw = (corpus_dir / XR).read_bytes()
         auth = {"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}

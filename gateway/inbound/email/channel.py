@@ -219,7 +219,9 @@ def _reply(text: str) -> str:
 def _accepted(results: list[Any], what: str, tail: str = "") -> str:
     reply = f"250 2.0.0 OK {len(results)} document(s) {what}:"
     for r in results:
-        item = f" {r.document_id} ({r.status})"
+        # A document that ran out of validation time says so (issue 14), others their status.
+        timeout = r.report.status == "validation-timeout"
+        item = f" {r.document_id} ({r.status}{': validation-timeout' if timeout else ''})"
         if len(reply) + len(item) > MAX_REPLY:
             return _reply(reply + " ..." + tail)
         reply += item

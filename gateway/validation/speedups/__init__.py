@@ -7,13 +7,18 @@ None of these changes a finding; each module says in its docstring why it is exa
 - :mod:`.native` and :mod:`.absent` answer some patterns on the lxml tree instead of in Saxon;
 - :mod:`.reads` works out which elements' text any rule of a stylesheet can read, and
   :mod:`.standin` hands Saxon (and libxml2) short stand-ins for large texts nobody reads;
-- :mod:`.base64_values` checks ``xs:base64Binary`` values exactly, which libxml2 does not.
+- :mod:`.base64_values` checks ``xs:base64Binary`` values exactly, which libxml2 does not;
+- :mod:`.keyed_paths` (line-level rules reading the header through keys) and
+  :mod:`.assert_texts` (long assert texts as markers) are two of :mod:`.optimize`'s rewrites;
+- :mod:`.locations` computes skeleton locations and finds their lines in linear time.
 
 The core (:mod:`gateway.validation.schema`, :mod:`gateway.validation.saxon`,
 :mod:`gateway.validation.steps`) imports only what is listed here.
 """
 
+from gateway.validation.speedups.assert_texts import restore as restore_assert_text
 from gateway.validation.speedups.base64_values import Base64Elements, bad_base64, base64_elements
+from gateway.validation.speedups.locations import FullPaths, Locator, full_path
 from gateway.validation.speedups.native import MARKER, NativeCheck
 from gateway.validation.speedups.native import Finding as NativeFinding
 from gateway.validation.speedups.optimize import SVRL, Prepared, prepared_stylesheet
@@ -25,14 +30,18 @@ __all__ = [
     "MARKER",
     "SVRL",
     "Base64Elements",
+    "FullPaths",
     "LargeLeaves",
+    "Locator",
     "NativeCheck",
     "NativeFinding",
     "Prepared",
     "Reads",
     "bad_base64",
     "base64_elements",
+    "full_path",
     "prepared_stylesheet",
+    "restore_assert_text",
     "saxon_text",
     "stylesheet_reads",
 ]

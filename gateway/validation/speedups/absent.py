@@ -36,13 +36,13 @@ from functools import cached_property
 
 from lxml import etree
 
+from gateway.validation.speedups.locations import FullPaths
 from gateway.validation.speedups.native import (
     MARKER,
     XSL,
     Finding,
     calls_into,
     children,
-    full_path,
     full_path_is_canonical,
     in_root_template,
     literal_assert,
@@ -109,6 +109,7 @@ class AbsentPaths:
     def findings(self, tree: etree._ElementTree) -> list[list[Finding]]:
         """The failed asserts for each firing of the rule (each element it matches)."""
         out = []
+        full_path = FullPaths()
         for context in self._contexts(tree):
             present: set[int] = set()
             _walk(context, self._trie, present)

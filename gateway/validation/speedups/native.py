@@ -27,7 +27,7 @@ on the same document (the lxml tree the engine already parsed), in the same plac
   (no element child, blank text) only skips elements where one of the first two conjuncts is
   false; every remaining candidate is confirmed by libxml2 evaluating the original predicate;
 - the location is the skeleton's ``schematron-get-full-path`` form, computed the same way
-  (:func:`full_path`); a stylesheet whose full-path templates differ is left alone;
+  (:func:`.locations.full_path`); a stylesheet whose full-path templates differ is left alone;
 - id, flag and message are the literal texts of the assert.
 
 Anything outside that shape stays in Saxon. ``tests/validation/speedups/test_optimize.py`` compares
@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from lxml import etree
+
+from gateway.validation.speedups.locations import FullPaths
 
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
@@ -97,6 +99,7 @@ class EmptyElementPattern:
         """(rule, flag, location, message, test) for every element the rule fires on (the
         marker is output once per document, so there is one list)."""
         confirm = _compiled(self.predicate)
+        paths = FullPaths()
         out = []
         for el in tree.iter(etree.Element):
             if len(el):
@@ -106,7 +109,7 @@ class EmptyElementPattern:
             elif el.text and el.text.strip(" \t\r\n"):
                 continue
             if confirm(el):
-                out.append((self.rule, self.flag, full_path(el), self.message, self.test))
+                out.append((self.rule, self.flag, paths(el), self.message, self.test))
         return [out]
 
 
@@ -117,28 +120,6 @@ def _compiled(predicate: str) -> etree.XPath:
     if predicate not in _XPATHS:
         _XPATHS[predicate] = etree.XPath(f"boolean(self::*[{predicate}])")
     return _XPATHS[predicate]
-
-
-def full_path(el: etree._Element) -> str:
-    """The skeleton's ``schematron-get-full-path`` location of an element."""
-    steps = []
-    node: etree._Element | None = el
-    while node is not None:
-        qname = etree.QName(node)
-        ns, local = qname.namespace or "", qname.localname
-        step = f"*:{local}[namespace-uri()='{ns}']" if ns else _name(node)
-        position = 1 + sum(
-            1
-            for sib in node.itersiblings(etree.Element, preceding=True)
-            if etree.QName(sib).localname == local and (etree.QName(sib).namespace or "") == ns
-        )
-        steps.append(f"/{step}[{position}]")
-        node = node.getparent()
-    return "".join(reversed(steps))
-
-
-def _name(el: etree._Element) -> str:
-    return f"{el.prefix}:{etree.QName(el).localname}" if el.prefix else etree.QName(el).localname
 
 
 # -- recognising the pattern in a stylesheet -----------------------------------------------------

@@ -28,6 +28,13 @@ work that can be avoided or done far cheaper without changing any result:
    the document, and ``name()`` builds a new ``prefix:local`` string each time.
    ``local-name()`` returns the stored name: 13% of that layer.
 
+7. Line-level rules that read the header through ``../../../`` (PEPPOL-EN16931-R110/R111:
+   O(lines^2)) answer through keys built once per document (:mod:`.keyed_paths`).
+
+8. Long literal ``test`` attributes of SVRL results (BR-CL-23 spells out a 9 KB code list):
+   Saxon writes a short marker and the SVRL reader puts the text back (:mod:`.assert_texts`),
+   so a finding costs the same whatever its assert's length.
+
 Measured and not done: grouping a rule's asserts into one test did not help: the cost is in
 evaluating the paths, not in the instructions around them.
 
@@ -47,6 +54,8 @@ from pathlib import Path
 from lxml import etree
 
 from gateway.validation.speedups.absent import extract as extract_absent_paths
+from gateway.validation.speedups.assert_texts import shorten as shorten_assert_texts
+from gateway.validation.speedups.keyed_paths import keyed_paths
 from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
 from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 
@@ -75,6 +84,8 @@ class Prepared:
 
     text: str
     native: tuple[NativeCheck, ...]
+    #: Long literal ``test`` texts of SVRL results, written as markers (:mod:`.assert_texts`).
+    tests: tuple[str, ...] = ()
 
 
 def prepared_stylesheet(path: Path) -> Prepared:
@@ -82,7 +93,8 @@ def prepared_stylesheet(path: Path) -> Prepared:
     tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
     native: list[NativeCheck] = []
     optimize(tree.getroot(), native)
-    return Prepared(etree.tostring(tree, encoding="unicode"), tuple(native))
+    tests = shorten_assert_texts(tree.getroot())  # last: the native checks read the originals
+    return Prepared(etree.tostring(tree, encoding="unicode"), tuple(native), tests)
 
 
 def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> Rewrites:
@@ -92,6 +104,7 @@ def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> R
     done.add("code-list", hash_code_lists(root))
     done.add("attribute-walk", skip_attribute_walk(root))
     done.add("name-suffix", local_name_suffixes(root))
+    done.add("keyed-paths", keyed_paths(root))
     taken: list[NativeCheck] = []
     taken += extract_empty_element_patterns(root, start=len(taken))
     done.add("empty-element-pattern", len(taken))

@@ -120,6 +120,8 @@ class _Walker:
         self.unknown: list[str] = []
         self.broad: list[str] = []  # expressions that read any element or the whole document
         self.globals: dict[str, Keys] = {}
+        #: xsl:key name -> what its match pattern selects (what ``key(name, ...)`` returns).
+        self.keys: dict[str, Keys] = {}
         # The stylesheet's own functions: (prefix, name) -> declared result type ("" if none).
         self.functions = {
             tuple(f.get("name", "").split(":", 1)): f.get("as", "")
@@ -136,6 +138,10 @@ class _Walker:
                 # A global variable's context item is the document node.
                 self.globals[el.get("name", "")] = self._bind(el, {}, frozenset({DOC}))
         entered = _entered_modes(self.root)
+        for el in self.root.iter(f"{{{XSL}}}key"):
+            if el.getparent() is self.root:  # keys first: templates look them up
+                context = self.expr(el, el.get("match"), {}, frozenset({ANY, DOC}))
+                self.keys[el.get("name", "")] = context
         for el in self.root:
             if el.tag == f"{{{XSL}}}template":
                 if not _modes(el) & entered:
@@ -150,6 +156,7 @@ class _Walker:
                 self.body(el, {p.get("name", ""): NOTHING for p in el}, NOTHING)
             elif el.tag == f"{{{XSL}}}key":
                 context = self.expr(el, el.get("match"), {}, frozenset({ANY, DOC}))
+                self.keys[el.get("name", "")] = context
                 self.atomize(self.expr(el, el.get("use"), {}, context), f"xsl:key {el.get('use')}")
 
     def atomize(self, keys: Keys, where: str = "") -> None:
@@ -442,6 +449,14 @@ class _Expression:
         name, args = t.symbol, list(t)
         if name == "current" and not args:
             return self.current
+        if name == "key" and args and args[0].symbol == "(string)":
+            # key('k', ...) returns nodes the key's match pattern selects: the walker has seen
+            # every xsl:key of the stylesheet before any template (``run``).
+            selected = self.walker.keys.get(str(args[0].value))
+            if selected is not None:
+                for a in args[1:]:
+                    self.value(a, context)
+                return selected
         if name in ("root", "key", "id", "element-with-id"):
             for a in args:
                 self.value(a, context)

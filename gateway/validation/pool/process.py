@@ -1,0 +1,110 @@
+"""The validation worker process: build an engine once, then one request in, one answer out.
+
+Runs in a ``spawn``-ed child of :mod:`.workers` (which holds the parent side). After each
+document it reports its resident size; above the request's bound it first gives freed heap
+back to the system (``malloc_trim``) and, if still above, says so in its answer and exits, so
+a fresh worker takes its place before the next document (issue 18 item 7).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import pickle
+import signal
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from gateway.documents import ParseLimits
+from gateway.validation.compiling import install as install_compile_clock
+from gateway.validation.engine import Engine, Pipeline
+
+STOP = b""
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def make_engine(
+    artefacts_dir: str,
+    limits: ParseLimits,
+    warm: bool,
+    stand_ins: bool = True,
+    kosit: tuple[str, str | None, bool] | None = None,
+    max_findings: int = 0,
+) -> Pipeline:
+    """The gateway's own engine; with ``kosit=(config dir, repository, exclusive)`` a KoSIT
+    one (exclusive) or both, the KoSIT one chosen per request (see ``WithKosit``)."""
+    engine: Pipeline
+    if kosit is not None:
+        from gateway.validation.kosit import KositEngine, WithKosit, load_config
+
+        config = load_config(Path(kosit[0]), Path(kosit[1]) if kosit[1] else None)
+        engine = KositEngine(config, limits=limits, stand_ins=stand_ins)
+        if not kosit[2]:
+            own = Engine(
+                Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
+            )
+            engine = WithKosit(own, engine)
+    else:
+        engine = Engine(
+            Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
+        )
+    if warm:
+        engine.warm()
+    return engine
+
+
+def rss_mib() -> float:
+    """This process's resident set size in MiB (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _trim() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def serve(conn: Connection, clock: Any, *initargs: Any) -> None:
+    """Worker process main loop: ``("ready", pid)`` once, then per request
+    ``("done", ok, report | exception, rss_mib, retiring)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_compile_clock(clock)
+    try:
+        engine: Pipeline | None = make_engine(*initargs)
+        failure: BaseException | None = None
+    except Exception as exc:  # answer every request with the reason instead of dying silently
+        engine, failure = None, exc
+    conn.send_bytes(pickle.dumps(("ready", os.getpid())))
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except EOFError:
+            return
+        if message == STOP:
+            return
+        data, scenario, name, max_rss_mib = pickle.loads(message)
+        try:
+            if engine is None:
+                raise failure  # type: ignore[misc]
+            answer: tuple[bool, Any] = (True, engine.validate(data, scenario, name))
+        except Exception as exc:
+            answer = (False, exc)
+        del data, message
+        rss = rss_mib()
+        if max_rss_mib and rss > max_rss_mib:
+            _trim()
+            rss = rss_mib()
+        retiring = bool(max_rss_mib and rss > max_rss_mib)
+        try:
+            payload = pickle.dumps(("done", *answer, rss, retiring), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an unpicklable exception must still answer the request
+            error = RuntimeError(f"{answer[1]!r} ({exc})")
+            payload = pickle.dumps(("done", False, error, rss, retiring))
+        conn.send_bytes(payload)
+        if retiring:
+            return
