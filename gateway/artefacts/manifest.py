@@ -1,4 +1,4 @@
-"""The pinned artefact manifests, read from ``schemas/`` and ``validation-rules/``."""
+"""The pinned artefact manifests, read from ``schemas/``, ``validation-rules/`` and ``rendering/``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 
 from gateway.resources import data_folder
 
-MANIFESTS = (("schemas", "manifest.toml"), ("validation-rules", "manifest.toml"))
+MANIFESTS = (
+    ("schemas", "manifest.toml"),
+    ("validation-rules", "manifest.toml"),
+    ("rendering", "manifest.toml"),
+)
 
 
 @dataclass(frozen=True)

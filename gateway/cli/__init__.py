@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "gateway.responses.cli",
     "gateway.lifecycle.cli",
     "gateway.reporting.cli",
+    "gateway.rendering.cli",
 ]
 
 

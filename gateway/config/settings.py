@@ -242,10 +242,50 @@ class Route:
     """A static routing rule, checked before dynamic (SML/SMP) discovery."""
 
     participant: str
-    url: str
+    url: str = ""
     transport: str = "http"
     certificate: str = ""
     party_id: str = ""
+    #: E-mail address(es), comma-separated, for ``transport = "email"``.
+    to: str = ""
+
+
+@dataclass
+class FolderSettings:
+    """A watched folder (``[[folders]]``): files dropped there enter the gateway."""
+
+    tenant: str
+    path: str
+    #: "inbound": received invoices for ``tenant``; "outbound": documents ``tenant`` sends.
+    direction: str = "inbound"
+    #: A file is complete once its size and time have not changed for this long.
+    stable_seconds: float = 2.0
+    poll_interval: float = 1.0
+    #: Files processed at once (they share the validator pool).
+    concurrency: int = 4
+    #: Outbound only: send to this participant instead of the document's receiver.
+    receiver: str = ""
+
+
+@dataclass
+class EmailOutSettings:
+    """The relay the ``email`` transport sends through (empty ``host``: no e-mail transport)."""
+
+    host: str = ""
+    port: int = 587
+    #: "starttls" (submission, port 587), "tls" (implicit TLS, port 465) or "none" (tests only).
+    security: str = "starttls"
+    username: str = ""
+    password: str = ""
+    #: Sender of every mail; its domain also names the Message-ID.
+    from_address: str = ""
+    timeout: float = 60.0
+    #: Extra CA certificates (PEM file) to trust for the relay's TLS certificate.
+    ca_file: str = ""
+    #: Attach a PDF rendering when the client gave no PDF of its own.
+    render_pdf: bool = True
+    #: Labels of the rendering ("de" or "en").
+    render_lang: str = "de"
 
 
 @dataclass
@@ -266,6 +306,8 @@ class Settings:
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)
     routes: list[Route] = field(default_factory=list)
+    email_out: EmailOutSettings = field(default_factory=EmailOutSettings)
+    folders: list[FolderSettings] = field(default_factory=list)
 
     @property
     def artefacts_dir(self) -> Path:
@@ -331,7 +373,7 @@ def _fields(cls: type) -> dict[str, Any]:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """Turn ``GATEWAY_*`` variables into the nested TOML shape (strings, typed later)."""
     sections = _sections()
-    top = set(_fields(Settings)) - set(sections) - {"routes"}
+    top = set(_fields(Settings)) - set(sections) - {"routes", "folders"}
     out: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":

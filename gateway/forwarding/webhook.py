@@ -9,6 +9,11 @@ Every event carries its type in the JSON (``event``) and in the ``X-Gateway-Even
 document to the tenant's webhook with tenacity retries (exponential backoff with jitter); every
 attempt is a row in ``delivery_attempts``, visible in ``GET /v1/documents/{id}``. Delivery is
 at-least-once: receivers de-duplicate on ``X-Gateway-Delivery``.
+
+A tenant whose forwarding address is ``mailto:ap@tenant.example`` gets each received invoice
+by e-mail instead (the XML, its PDF or the gateway's rendering, the other stored files), through
+``[email_out]``, with the same rows, retries and ``forwarded`` status; status events are not
+mailed. A relay's 4xx retries, a 5xx fails the delivery at once.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import contextlib
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from sqlalchemy import select
@@ -59,6 +64,27 @@ class DeliveryFailed(Exception):
     """One attempt failed (network error or non-2xx answer); tenacity retries it."""
 
 
+class DeliveryRefused(Exception):
+    """Retrying cannot help (a relay's 5xx, a bad address): the delivery fails at once."""
+
+
+class Mailer(Protocol):
+    async def send(
+        self,
+        *,
+        document_id: str,
+        raw: bytes,
+        to: list[str],
+        message_id: str,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[str, str]: ...
+
+
+def is_mail(url: str) -> bool:
+    """A ``mailto:`` forwarding address: received invoices go there by e-mail (XML + PDF)."""
+    return url.lower().startswith("mailto:")
+
+
 async def mark_forwarded(
     lifecycle: Lifecycle,
     session: AsyncSession,
@@ -81,7 +107,7 @@ class WebhookEvents:
         self, session: AsyncSession, *, document_id: str, tenant: str, event: str, data: Any
     ) -> None:
         row = await session.get(Tenant, tenant)
-        if row is not None and row.webhook_url:
+        if row is not None and row.webhook_url and not is_mail(row.webhook_url):
             self._work = True
             session.add(
                 WebhookDelivery(
@@ -101,8 +127,11 @@ class Forwarder(WebhookEvents):
         settings: WebhookSettings,
         lifecycle: Lifecycle | None = None,
         max_parallel: int = 8,
+        mailer: Mailer | None = None,
     ) -> None:
         self.db = db
+        #: Sends received invoices to tenants whose forwarding address is ``mailto:``.
+        self.mailer = mailer
         self.settings = settings
         self.lifecycle = lifecycle or Lifecycle()
         self._wake = asyncio.Event()
@@ -195,6 +224,7 @@ class Forwarder(WebhookEvents):
             }
             if delivery.payload is not None:
                 payload["change"] = delivery.payload
+            raw = b""
             if event == RECEIVED_EVENT or await self._wants_content(s, delivery.tenant):
                 raw, _ = await repo.get_raw(s, doc.id, None)
                 payload["content_base64"] = base64.b64encode(raw).decode("ascii")
@@ -215,7 +245,14 @@ class Forwarder(WebhookEvents):
             async for attempt in retrying:
                 with attempt:
                     number += 1
-                    await self._attempt(delivery, number, body, secret, event)
+                    if is_mail(delivery.url):
+                        await self._mail(delivery, number, raw)
+                    else:
+                        await self._attempt(delivery, number, body, secret, event)
+        except DeliveryRefused as exc:
+            await self._finish(seq, "failed", str(exc))
+            log.warning("e-mail forwarding refused for good", extra={"delivery": seq})
+            return
         except RetryError as exc:
             last = exc.last_attempt.exception()
             await self._finish(seq, "failed", str(last))
@@ -251,23 +288,54 @@ class Forwarder(WebhookEvents):
                         error = f"HTTP {status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-        elapsed = (time.perf_counter() - started) * 1000
+        await self._record(delivery.seq, number, status, error, started)
+        if error:
+            raise DeliveryFailed(error)
+
+    async def _mail(self, delivery: WebhookDelivery, number: int, raw: bytes) -> None:
+        """One e-mail forwarding attempt (XML + PDF); the Message-ID is stable per delivery."""
+        from gateway.mail import MailPermanent, MailTransient, mail_addresses
+
+        started = time.perf_counter()
+        error: str | None = None
+        final = False
+        try:
+            if self.mailer is None:
+                raise MailPermanent("e-mail forwarding needs [email_out]", "no-relay")
+            await self.mailer.send(
+                document_id=delivery.document_id,
+                raw=raw,
+                to=mail_addresses(delivery.url),
+                message_id=f"forward-{delivery.seq}@einvoice-gateway",
+                headers={"X-Gateway-Delivery": str(delivery.seq)},
+            )
+        except (MailPermanent, ValueError) as exc:
+            error, final = str(exc), True
+        except MailTransient as exc:
+            error = str(exc)
+        await self._record(delivery.seq, number, None, error, started)
+        if error and final:
+            raise DeliveryRefused(error)
+        if error:
+            raise DeliveryFailed(error)
+
+    async def _record(
+        self, seq: int, number: int, status: int | None, error: str | None, started: float
+    ) -> None:
         async with self.db.write() as s:
             s.add(
                 DeliveryAttempt(
-                    delivery_seq=delivery.seq,
+                    delivery_seq=seq,
                     number=number,
                     http_status=status,
                     error=error,
-                    duration_ms=elapsed,
+                    duration_ms=(time.perf_counter() - started) * 1000,
                 )
             )
-            row = await s.get(WebhookDelivery, delivery.seq)
+            row = await s.get(WebhookDelivery, seq)
             if row is not None:
                 row.attempts = number
                 row.last_error = error
-        if error:
-            raise DeliveryFailed(error)
 
     async def _finish(self, seq: int, state: str, error: str | None) -> None:
         async with self.db.write() as s:

@@ -37,6 +37,7 @@ from gateway.web import (
     page_of,
     query_text,
     read_capped,
+    read_multipart,
     require,
 )
 
@@ -140,7 +141,12 @@ async def submit(request: web.Request) -> web.Response:
     receiver = query_text(request, "receiver", MAX_RECEIVER) or header_text(
         request, "X-Receiver", MAX_RECEIVER
     )
-    raw = await read_capped(request, service.settings.http.max_body_bytes)
+    limit_bytes = service.settings.http.max_body_bytes
+    if request.content_type.startswith("multipart/"):
+        # XML + the client's own PDF + extra files: stored with it, mailed by `email` routes.
+        raw, attachments = await read_multipart(request, limit_bytes)
+    else:
+        raw, attachments = await read_capped(request, limit_bytes), []
     if draft_api.wants_draft(request):
         return await draft_api.create(request, service, principal, raw, receiver)
     reissue = request.query.get("reissue", "false").lower()
@@ -155,6 +161,7 @@ async def submit(request: web.Request) -> web.Response:
             actor=principal.actor,
             cause=principal.cause("api"),
             reissue=reissue == "true",
+            attachments=attachments,
         )
     except DuplicateOutbound as exc:
         raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc

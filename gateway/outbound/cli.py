@@ -52,16 +52,14 @@ def _service(args: argparse.Namespace, validator: Any = None) -> Any:
     from gateway.forwarding import WebhookEvents
     from gateway.lifecycle import Lifecycle
     from gateway.observability import configure_logging
-    from gateway.outbound.service import OutboundService
     from gateway.store import Database
+    from gateway.transports import outbound_service
 
     settings = load_settings(args.config)
     configure_logging(settings.log.level, settings.log.format)
     # Webhook events of deliveries are written as rows; a serving gateway delivers them.
     lifecycle = Lifecycle(events=WebhookEvents())
-    return OutboundService(
-        settings, Database.from_settings(settings), validator, lifecycle=lifecycle
-    )
+    return outbound_service(settings, Database.from_settings(settings), validator, lifecycle)
 
 
 async def _migrated(service: Any) -> None:

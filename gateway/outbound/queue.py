@@ -143,6 +143,7 @@ class OutboundQueue:
         actor: str | None = None,
         cause: Cause | None = None,
         claims: dict[str, str] | None = None,
+        attachments: Sequence[Any] = (),
     ) -> tuple[OutboundItem, bool]:
         """Store ``document`` (status queued) and its queue item in one transaction.
 
@@ -171,6 +172,7 @@ class OutboundQueue:
                 if claims:
                     repo.add_claims(s, document, claims)
                 s.add(item)
+                repo.add_attachments(s, document.id, attachments)
                 await self.lifecycle.started(
                     s,
                     document,
@@ -439,6 +441,31 @@ class OutboundQueue:
                 cause or Cause("admin", role=ADMIN, actor=actor),
             )
         return item
+
+    async def bounce(self, message_id: str, reason: str) -> str | None:
+        """A bounce (e-mail DSN) for the mail sent as ``message_id``: a delivered item fails.
+
+        Returns the document id when the message id is ours (None otherwise). Only a
+        ``delivered`` item moves: a bounce about an item that is already failed, or that the
+        receiver has since answered (MLS, Invoice Response), changes nothing.
+        """
+        now = utcnow()
+        async with self.db.write() as s:
+            item = await s.scalar(
+                select(OutboundItem).where(OutboundItem.message_id == message_id.strip("<> "))
+            )
+            if item is None:
+                return None
+            status = await s.scalar(select(Document.status).where(Document.id == item.document_id))
+            if item.state != DELIVERED or status != DELIVERED:
+                return item.document_id
+            item.state = FAILED
+            item.last_error = reason
+            item.last_error_code = "email-bounce"
+            await self._set_status(
+                s, [(item.document_id, DELIVERED, FAILED, reason)], now, Cause("email-dsn")
+            )
+        return item.document_id
 
     async def get(
         self, document_id: str, tenant: str | None = None

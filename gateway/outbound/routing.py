@@ -17,6 +17,9 @@ from gateway.outbound.identifiers import Identifier
 from gateway.outbound.messages import Endpoint, OutboundMessage
 from gateway.outbound.transports import Transports
 
+#: Electronic address scheme (EAS) code of an e-mail address.
+EMAIL_SCHEME = "EM"
+
 
 def _ident(text: str) -> Identifier | None:
     if not text or "::" not in text:
@@ -49,12 +52,21 @@ class Router:
         route = self.static_route(item.receiver)
         if route is not None:
             return Endpoint(
-                url=route.url,
+                url=f"mailto:{route.to}" if route.transport == "email" and route.to else route.url,
                 transport=route.transport,
                 certificate=route.certificate,
                 party_id=route.party_id,
                 source="static",
             )
+        scheme, _, address = _bare(item.receiver).partition(":")
+        if scheme.upper() == EMAIL_SCHEME:
+            # The buyer's electronic address is an e-mail address (EAS code EM): mail it.
+            if "email" not in self.transports:
+                raise PermanentError(
+                    f"{item.receiver} is an e-mail address and [email_out] is not configured",
+                    "no-transport",
+                )
+            return Endpoint(url=f"mailto:{address}", transport="email", source="buyer-address")
         if self.discovery is None:
             raise PermanentError(
                 f"no static route matches {item.receiver} and dynamic discovery is off", "no-route"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ import aiohttp
 
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
-from gateway.inbound.intake import Submission, _document_fields
+from gateway.inbound.intake import Attachment, Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery, sml_zone
 from gateway.outbound.drafts import Drafts
@@ -78,15 +79,10 @@ class OutboundService:
         self.db = db
         self.lifecycle = lifecycle or Lifecycle()
         self.validator = validator
+        # The root wires the transports in (gateway.transports); plain HTTP without them.
         self.transports = transports or Transports(
             [HttpTransport(timeout=settings.outbound.request_timeout)]
         )
-        if transports is None:
-            from gateway.as4.transport import from_settings as as4_transport
-
-            as4 = as4_transport(settings, db)  # None unless [as4] is configured
-            if as4 is not None:
-                self.register_transport(as4)
         self._session: aiohttp.ClientSession | None = None
         self.discovery = discovery
         self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
@@ -141,11 +137,14 @@ class OutboundService:
         process: str | None = None,
         sender: str | None = None,
         reissue: bool = False,
+        attachments: Sequence[Attachment] = (),
     ) -> Submitted:
         """Validate, identify and queue ``raw``. ``document_type``, ``process`` and ``sender``
         (Peppol identifiers with scheme) override what identification derives, for documents
         that are not invoices (Peppol reports name neither). :class:`DuplicateOutbound` unless
-        ``reissue`` when the tenant already sent this invoice (gateway.outbound.duplicates)."""
+        ``reissue`` when the tenant already sent this invoice (gateway.outbound.duplicates).
+        ``attachments`` (a PDF of the invoice, other files) are stored with it and go along
+        where the transport can carry them (e-mail)."""
         if idempotency_key:
             existing = await self.queue.find_idempotent(tenant, idempotency_key)
             if existing is not None:
@@ -176,6 +175,7 @@ class OutboundService:
             actor=actor,
             cause=cause,
             claims=claims,
+            attachments=attachments,
         )
         if created:
             self.worker.notify()

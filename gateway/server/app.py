@@ -1,9 +1,11 @@
 """The application factory: one place that wires store, validation, intake, forwarding, API.
 
 ``create_app`` builds every long-lived object synchronously (so they can live under typed app
-keys before the app is frozen); the ``_lifecycle`` cleanup context then starts them in order
-and stops them in reverse: migrations (SQLite) -> validator pool -> forwarder -> SMTP channel,
-and on shutdown SMTP first (no new mail), then forwarding, validator and the engine.
+keys before the app is frozen); the cleanup contexts then start them in order and stop them in
+reverse: migrations (SQLite) -> validator pool -> forwarder -> outbound queue -> inbound
+channels (``gateway.server.wiring.inbound_channels``: REST, SMTP, AS4, folders), and on
+shutdown the channels first (nothing new comes in), then the queue, forwarding, validator and
+the engine.
 """
 
 from __future__ import annotations
@@ -16,9 +18,8 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api import setup_routes
 from gateway.as4.channel import delivered_to
-from gateway.as4.web import setup as setup_as4
+from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
@@ -27,11 +28,15 @@ from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
 from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
+from gateway.rendering import setup as setup_rendering
 from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
+from gateway.server.health import CHANNELS
 from gateway.server.health import setup as setup_health
+from gateway.server.wiring import inbound_channels
 from gateway.store import Database, repo
 from gateway.store.migrate import pending_heads, upgrade
+from gateway.transports import invoice_mailer, outbound_service
 from gateway.web import (
     AUTH_LIMITER,
     BODY_BUDGET,
@@ -65,8 +70,14 @@ class _PendingValidator:
         raise RuntimeError("validator not started")
 
 
-def create_app(settings: Settings, *, validator: Any | None = None) -> web.Application:
-    """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench)."""
+def create_app(
+    settings: Settings,
+    *,
+    validator: Any | None = None,
+    channels: ChannelRegistry | None = None,
+) -> web.Application:
+    """The gateway's aiohttp application. Pass ``validator`` to share one pool (tests, bench),
+    ``channels`` to use another set of inbound channels than :func:`inbound_channels`."""
     http = settings.http
     app = web.Application(
         middlewares=[
@@ -84,7 +95,7 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
     db = Database.from_settings(settings)
     # Per app: the status models and profiles, and the only writer of document statuses.
     lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
-    forwarder = Forwarder(db, settings.webhooks, lifecycle)
+    forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,
         snapshot_seconds=settings.metrics.snapshot_seconds,
@@ -107,19 +118,36 @@ def create_app(settings: Settings, *, validator: Any | None = None) -> web.Appli
         app["intake"] = intake  # plain key for channels written against the string contract
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
-    setup_outbound(app)
+    setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
-    # After outbound: AS4 registers its transport on the outbound service (when configured).
-    setup_as4(app, app[OUTBOUND])
-    # After AS4: Peppol reports travel through the outbound queue over AS4.
+    # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
+    # and the outbound queue; started last, stopped first.
+    registry = channels if channels is not None else inbound_channels()
+    app[CHANNELS] = registry.build(ChannelContext(app, settings, db, intake, app[OUTBOUND]))
+    app.cleanup_ctx.append(_channels_lifecycle)
+    # Peppol reports travel through the outbound queue over AS4.
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     setup_health(app)  # /health (readiness), /health/ready, /health/live
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
-    setup_routes(app)
+    setup_rendering(app)
     return app
+
+
+async def _channels_lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Start the channels after everything they feed; stop them first, in reverse order."""
+    started: list[Channel] = []
+    try:
+        for channel in app[CHANNELS]:
+            await channel.start()
+            started.append(channel)
+        log.info("channels started", extra={"channels": [c.name for c in started]})
+        yield
+    finally:
+        for channel in reversed(started):
+            await channel.stop()
 
 
 def _lifecycle(*, own_validator: bool) -> Any:
@@ -133,13 +161,10 @@ def _lifecycle(*, own_validator: bool) -> Any:
             validator = await asyncio.to_thread(Validator.from_settings, settings)
             intake.validator = validator
         await forwarder.start()
-        smtp = await _start_smtp(settings, intake)
         log.info("gateway started", extra={"database": db.engine.dialect.name})
         try:
             yield
         finally:
-            if smtp is not None:
-                await smtp.stop()
             await forwarder.stop()
             if validator is not None:
                 await validator.aclose()
@@ -159,17 +184,6 @@ async def _prepare_schema(db: Database) -> None:
             f"database schema is not current (pending: {', '.join(pending)}); "
             "run `gateway db upgrade` first"
         )
-
-
-async def _start_smtp(settings: Settings, intake: IntakePipeline) -> Any:
-    if not settings.smtp.port:
-        return None
-    from gateway.inbound.email import SmtpChannel
-
-    channel = SmtpChannel(settings, intake)
-    await channel.start()
-    log.info("smtp channel listening", extra={"port": channel.port})
-    return channel
 
 
 def _snapshot_loader(db: Database, queue: Any) -> Any:

@@ -27,6 +27,8 @@ from gateway.outbound.api import OUTBOUND
 from gateway.web import DB, INTAKE, operation
 
 STARTED_AT = web.AppKey("started_at", float)
+#: The inbound channels the app factory built (gateway.channels); each reports its health.
+CHANNELS = web.AppKey("channels", list)
 PINNED_SECONDS = 30.0
 OUTBOUND_STUCK_SECONDS = 600.0
 
@@ -73,11 +75,13 @@ async def ready(request: web.Request) -> web.Response:
             )
         except Exception as exc:
             checks["outbound"] = f"error: {type(exc).__name__}"
-    healthy = all(v == "ok" for v in checks.values())
+    channels = {c.name: c.health() for c in request.app.get(CHANNELS, [])}
+    healthy = all(v == "ok" for v in (*checks.values(), *channels.values()))
     return web.json_response(
         {
             "status": "ok" if healthy else "degraded",
             "checks": checks,
+            "channels": channels,
             "validation": validation,
             "outbound": outbound,
             "uptime_seconds": _uptime(request),

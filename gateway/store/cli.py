@@ -228,8 +228,11 @@ async def _participants_remove(db: Any, args: argparse.Namespace) -> int:
 async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
     from gateway.store import repo
 
-    if not args.url.startswith(("http://", "https://")):
-        raise UsageError("webhook URL must start with http:// or https://")
+    if not args.url.startswith(("http://", "https://", "mailto:")):
+        raise UsageError(
+            "webhook URL must start with http:// or https:// (or mailto: to forward received "
+            "invoices by e-mail through [email_out])"
+        )
     async with db.write() as s:
         secret = await repo.set_webhook(s, args.tenant, args.url)
     print(secret)

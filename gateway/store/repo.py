@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -297,6 +297,21 @@ async def list_documents(
 async def history(session: AsyncSession, doc_id: str) -> list[StatusChange]:
     stmt = select(StatusChange).where(StatusChange.document_id == doc_id)
     return list(await session.scalars(stmt.order_by(StatusChange.seq)))
+
+
+def add_attachments(session: AsyncSession, doc_id: str, parts: Iterable[Any]) -> None:
+    """Store files that came with a document (anything with filename, content_type, data)."""
+    for part in parts:
+        session.add(
+            Attachment(
+                document_id=doc_id,
+                filename=part.filename,
+                content_type=part.content_type,
+                size=len(part.data),
+                sha256=sha256_hex(part.data),
+                data=part.data,
+            )
+        )
 
 
 async def attachments(session: AsyncSession, doc_id: str) -> list[Attachment]:

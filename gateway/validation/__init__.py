@@ -14,20 +14,25 @@ Public surface:
   report, acceptance).
 - :class:`ValidationReport`, :class:`Finding` - the report.
 - :func:`load_scenarios` - the scenarios from ``validation-rules/scenarios.toml``.
+- :class:`SaxonRuntime`, :func:`saxon_thread` - the process's one Saxon processor (plain
+  stylesheets for renderings) and the one thread that may touch it.
 """
 
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
-from gateway.validation.pool import Validator
+from gateway.validation.pool import Validator, saxon_thread
 from gateway.validation.report import Finding, ValidationReport
+from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios
 
 __all__ = [
     "ArtefactsMissing",
     "Engine",
     "Finding",
+    "SaxonRuntime",
     "Scenario",
     "UnknownScenario",
     "ValidationReport",
     "Validator",
     "load_scenarios",
+    "saxon_thread",
 ]

@@ -20,13 +20,15 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from gateway.inbound.intake import Attachment
 from gateway.store import text_fault
 from gateway.web.problems import Problem
 
 _CHUNK = 64 * 1024
 MAX_JSON_BODY = 64 * 1024
+XML_TYPES = frozenset({"application/xml", "text/xml"})
 MAX_JSON_DEPTH = 32
 
 
@@ -181,3 +183,32 @@ def _check_json(payload: Any) -> None:
             fault = text_fault(value, None, single_line=False)
             if fault is not None:
                 raise _bad_json(f"has a string that {fault}", where)
+
+
+async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
+    """The first XML part is the document; every other part is kept as an attachment."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    reader = await request.multipart()
+    document: bytes | None = None
+    attachments: list[Attachment] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise Problem(400, "bad-request", "Nested multipart bodies are not supported.")
+        data = bytearray()
+        while chunk := await part.read_chunk(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise too_large(limit)
+            data.extend(chunk)
+        ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
+        name = part.filename or part.name or "attachment"
+        is_xml = ctype.strip().lower() in XML_TYPES or name.lower().endswith(".xml")
+        if document is None and (is_xml or part.name == "document"):
+            document = bytes(data)
+        else:
+            attachments.append(Attachment(name, ctype.strip(), bytes(data)))
+    if document is None:
+        raise Problem(400, "missing-document", "The multipart body has no XML part.")
+    return document, attachments

@@ -156,9 +156,16 @@ def _responses(op: Operation, *, has_query: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for status, spec in op.responses.items():
         entry: dict[str, Any] = {"description": _describe(status)}
-        content = spec if isinstance(spec, Content) else Content(JSON, spec) if spec else None
-        if content is not None:
-            entry["content"] = {content.media_type: {"schema": dict(content.schema)}}
+        # One content, a schema (JSON), or a tuple of contents (a route that answers in
+        # several media types, e.g. a rendering as HTML or PDF).
+        if isinstance(spec, tuple):
+            contents: tuple[Content, ...] = spec
+        elif isinstance(spec, Content):
+            contents = (spec,)
+        else:
+            contents = (Content(JSON, spec),) if spec else ()
+        if contents:
+            entry["content"] = {c.media_type: {"schema": dict(c.schema)} for c in contents}
         out[str(status)] = entry
     # 400 on every route: the edge middleware (gateway.web.checked) refuses a key in the URL
     # and query parameters or path segments no column could hold before any handler runs.

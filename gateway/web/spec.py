@@ -35,7 +35,9 @@ class Operation:
     scope: str | None = None  # None: no API key needed
     params: Params = field(default_factory=Params)
     body: tuple[Content, ...] = ()
-    responses: Mapping[int, Content | Schema | None] = field(default_factory=dict)
+    responses: Mapping[int, Content | Schema | tuple[Content, ...] | None] = field(
+        default_factory=dict
+    )
     errors: tuple[int, ...] = ()
     description: str = ""
 
@@ -50,7 +52,7 @@ def operation(
     scope: str | None = None,
     params: Params | None = None,
     body: Content | Schema | tuple[Content, ...] | None = None,
-    responses: Mapping[int, Content | Schema | None] | None = None,
+    responses: Mapping[int, Content | Schema | tuple[Content, ...] | None] | None = None,
     errors: tuple[int, ...] = (),
     description: str = "",
 ) -> Callable[[H], H]:

@@ -41,6 +41,7 @@ import logging
 import socket
 import ssl
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -81,6 +82,11 @@ class Intake(Protocol):
     ) -> list[IntakeResult]: ...
 
 
+#: Asked first about every mail: the SMTP reply for a delivery-status report (bounce), or
+#: None when the mail is not one. The app factory wires the outbound queue's handler in.
+Bounces = Callable[[bytes], Awaitable[str | None]]
+
+
 class SmtpHandler:
     """aiosmtpd handler: one mail in, its invoices stored together, then the reply."""
 
@@ -90,11 +96,13 @@ class SmtpHandler:
         limits: ParseLimits,
         smtp: SmtpSettings | None = None,
         messages: MessageLog | None = None,
+        bounces: Bounces | None = None,
     ) -> None:
         self.intake = intake
         self.limits = limits
         self.smtp = smtp or SmtpSettings()
         self.messages = messages
+        self.bounces = bounces
         #: Mails being processed; stop() waits for them so nothing half-stored is cut off.
         self.inflight: set[asyncio.Task[str]] = set()
 
@@ -122,6 +130,8 @@ class SmtpHandler:
         return await asyncio.shield(task)
 
     async def process(self, raw: bytes, info: EnvelopeInfo) -> str:
+        if self.bounces is not None and (reply := await self.bounces(raw)) is not None:
+            return reply
         try:
             mail = await asyncio.to_thread(parse_mail, raw, self.limits, self.smtp.max_parts)
         except TooManyParts as exc:
@@ -269,6 +279,7 @@ class SmtpChannel:
         intake: Intake,
         drain_timeout: float = 30.0,
         messages: MessageLog | None = None,
+        bounces: Bounces | None = None,
     ) -> None:
         self.settings = settings
         if messages is None and isinstance(intake, IntakePipeline):
@@ -278,6 +289,7 @@ class SmtpChannel:
             ParseLimits(settings.validation.max_bytes, settings.validation.max_depth),
             settings.smtp,
             messages,
+            bounces,
         )
         self.drain_timeout = drain_timeout
         self._server: asyncio.AbstractServer | None = None

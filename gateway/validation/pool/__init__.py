@@ -7,6 +7,14 @@ in-process mode (``jobs=0``).
 """
 
 from gateway.validation.pool.service import Validator, default_jobs
+from gateway.validation.pool.thread import saxon_thread
 from gateway.validation.pool.workers import Bounds, ValidationTimeout, WorkersBroken
 
-__all__ = ["Bounds", "ValidationTimeout", "Validator", "WorkersBroken", "default_jobs"]
+__all__ = [
+    "Bounds",
+    "ValidationTimeout",
+    "Validator",
+    "WorkersBroken",
+    "default_jobs",
+    "saxon_thread",
+]

@@ -49,3 +49,9 @@ class ValidationThread(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Shared for the process lifetime: nothing to shut down per validator."""
+
+
+def saxon_thread() -> Executor:
+    """The process's one long-lived thread for in-process Saxon work (validation with
+    ``jobs=0``, renderings): run every call that touches ``SaxonRuntime`` through it."""
+    return ValidationThread.shared()
