@@ -220,7 +220,9 @@ def _accepted(results: list[Any], what: str, tail: str = "") -> str:
     reply = f"250 2.0.0 OK {len(results)} document(s) {what}:"
     for r in results:
         # A document that ran out of validation time says so (issue 14), others their status.
-        timeout = r.report.status == "validation-timeout"
+        # A mail stored before ("already stored") answers with its stored documents, no report.
+        report = getattr(r, "report", None)
+        timeout = report is not None and report.status == "validation-timeout"
         item = f" {r.document_id} ({r.status}{': validation-timeout' if timeout else ''})"
         if len(reply) + len(item) > MAX_REPLY:
             return _reply(reply + " ..." + tail)
