@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.orm import undefer
 
 from gateway.config.settings import FolderSettings
 from gateway.inbound.intake import IntakeResult, Submission
@@ -155,7 +156,9 @@ class FolderChannel:
 
         async with self.db.read() as s:
             rows = await s.scalars(
-                select(Document).where(
+                select(Document)
+                .options(undefer(Document.report))  # deferred: a lazy load here cannot await
+                .where(
                     Document.tenant == self.cfg.tenant,
                     Document.channel == CHANNEL,
                     Document.sha256 == repo.sha256_hex(raw),
