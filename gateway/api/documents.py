@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import views
-from gateway.inbound.intake import Attachment, CallerGone, IntakeRefused, Submission
+from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
 from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
@@ -25,11 +24,9 @@ from gateway.web import (
     Content,
     Problem,
     StatusChanged,
-    body_timeout,
     document_or_404,
     field_rejected,
     field_text,
-    incomplete,
     int_param,
     invalid_field,
     not_found,
@@ -37,13 +34,11 @@ from gateway.web import (
     page_of,
     read_capped,
     read_json,
+    read_multipart,
     require,
-    reserve,
     status_changed,
     status_refusal,
     status_refused,
-    too_large,
-    too_slow,
 )
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -70,7 +65,7 @@ async def submit(request: web.Request) -> web.Response:
     limit = request.app[SETTINGS].http.max_body_bytes
     if request.content_type.startswith("multipart/"):
         try:
-            raw, attachments = await _read_multipart(request, limit)
+            raw, attachments = await read_multipart(request, limit)
         except (ValueError, HttpProcessingError) as exc:
             # Broken part headers, no boundary, a truncated body: the client's mistake.
             raise Problem(400, "bad-multipart", "The multipart body cannot be read.") from exc
@@ -118,53 +113,6 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(
         body, status=201, headers={"Location": f"/v1/documents/{result.document_id}"}
     )
-
-
-async def _read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
-    """The first XML part is the document; every other part is kept as an attachment."""
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large(limit)
-    timeout = body_timeout(request)
-    try:
-        async with asyncio.timeout(timeout):
-            return await _multipart_parts(request, limit)
-    except TimeoutError:
-        raise too_slow(timeout or 0) from None
-    except ConnectionResetError:
-        raise incomplete() from None
-    except (ValueError, AssertionError, RuntimeError) as exc:
-        # No boundary, a truncated body, broken part headers: the client's mistake, not ours.
-        # (aiohttp's reader signals these with ValueError/AssertionError/RuntimeError.)
-        raise Problem(
-            400, "bad-multipart", f"The multipart body cannot be read: {exc or type(exc).__name__}."
-        ) from exc
-
-
-async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
-    reader = await request.multipart()
-    document: bytes | None = None
-    attachments: list[Attachment] = []
-    total = 0
-    while (part := await reader.next()) is not None:
-        if not isinstance(part, BodyPartReader):
-            raise Problem(400, "bad-request", "Nested multipart bodies are not supported.")
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):
-            total += len(chunk)
-            if total > limit:
-                raise too_large(limit)
-            reserve(request, len(chunk))
-            data.extend(chunk)
-        ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
-        name = part.filename or part.name or "attachment"
-        is_xml = ctype.strip().lower() in XML_TYPES or name.lower().endswith(".xml")
-        if document is None and (is_xml or part.name == "document"):
-            document = bytes(data)
-        else:
-            attachments.append(Attachment(name, ctype.strip(), bytes(data)))
-    if document is None:
-        raise Problem(400, "missing-document", "The multipart body has no XML part.")
-    return document, attachments
 
 
 @operation(

@@ -186,9 +186,29 @@ def _check_json(payload: Any) -> None:
 
 
 async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
-    """The first XML part is the document; every other part is kept as an attachment."""
+    """The first XML part is the document; every other part is kept as an attachment.
+
+    Bounded like every body: ``limit`` bytes, the shared body budget and the body timeout; a
+    broken body (no boundary, truncated, bad part headers) is the client's 400, not a 500.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
+    timeout = body_timeout(request)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _multipart_parts(request, limit)
+    except TimeoutError:
+        raise too_slow(timeout or 0) from None
+    except ConnectionResetError:
+        raise incomplete() from None
+    except (ValueError, AssertionError, RuntimeError) as exc:
+        # aiohttp's reader signals a broken body with ValueError/AssertionError/RuntimeError.
+        raise Problem(
+            400, "bad-multipart", f"The multipart body cannot be read: {exc or type(exc).__name__}."
+        ) from exc
+
+
+async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
     reader = await request.multipart()
     document: bytes | None = None
     attachments: list[Attachment] = []
@@ -201,6 +221,7 @@ async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[
             total += len(chunk)
             if total > limit:
                 raise too_large(limit)
+            reserve(request, len(chunk))
             data.extend(chunk)
         ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
         name = part.filename or part.name or "attachment"
