@@ -14,9 +14,13 @@ from typing import Any
 from gateway.config import Settings
 from gateway.documents import ParseLimits
 from gateway.mail import InvoiceMailer
-from gateway.outbound.service import OutboundService
-from gateway.outbound.transports import HttpTransport, Transports
-from gateway.outbound.transports.email import EmailTransport
+from gateway.outbound import (
+    EmailTransport,
+    HttpTransport,
+    OutboundService,
+    Transports,
+    as4_transport,
+)
 from gateway.rendering import Renderer
 from gateway.store import Database
 
@@ -31,8 +35,6 @@ def invoice_mailer(settings: Settings, db: Database) -> InvoiceMailer | None:
 
 def outbound_transports(settings: Settings, db: Database) -> Transports:
     """``http`` always; ``as4`` with an ``[as4]`` identity; ``email`` with ``[email_out] host``."""
-    from gateway.as4.transport import from_settings as as4_transport
-
     transports = Transports([HttpTransport(timeout=settings.outbound.request_timeout)])
     mailer = invoice_mailer(settings, db)
     for transport in (

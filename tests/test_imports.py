@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import pkgutil
 import subprocess
 import sys
@@ -45,3 +46,119 @@ def test_migration_history_has_one_head() -> None:
     from gateway.store.migrate import alembic_config
 
     assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+#: The stages of the data flow "channel -> intake -> (store) -> queue -> transport", by module
+#: prefix (the longest prefix wins). An import may point forward along the flow, never back:
+#: a transport does not reach into the queue, the queue not into the intake, the intake not
+#: into a channel. The store is what every stage writes to: all may import it, it imports no
+#: stage. Entry points (``gateway.server``, ``gateway.cli``, ``*.cli``) assemble everything
+#: and package faces only re-export, so neither is a stage; a name taken from a face counts
+#: as the module that defines it.
+STAGES: dict[str, tuple[str, ...]] = {
+    "channel": (
+        "gateway.channels",
+        "gateway.inbound.email",
+        "gateway.api",
+        "gateway.outbound.api",
+        "gateway.outbound.draft_api",
+    ),
+    "intake": ("gateway.inbound", "gateway.outbound.service", "gateway.outbound.drafts"),
+    "queue": ("gateway.outbound",),
+    "transport": (
+        "gateway.outbound.transports",
+        "gateway.outbound.errors",
+        "gateway.outbound.messages",
+        "gateway.as4",
+        "gateway.mail",
+    ),
+}
+ORDER = list(STAGES)
+STORE = "gateway.store"
+
+
+def _stage(module: str) -> str | None:
+    best: tuple[int, str] | None = None
+    for stage, prefixes in STAGES.items():
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                best is None or len(prefix) > best[0]
+            ):
+                best = (len(prefix), stage)
+    return best[1] if best else None
+
+
+def _defining_module(module: str, name: str) -> str:
+    """Where ``from module import name`` really comes from (faces re-export)."""
+    import importlib
+
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return f"{module}.{name}"
+    if inspect.ismodule(obj):
+        return obj.__name__
+    if inspect.isclass(obj) or inspect.isfunction(obj):
+        return obj.__module__
+    return module  # a constant: attributed to the face it came through
+
+
+def _module_imports() -> list[tuple[str, str]]:
+    """(importing module, imported module) for every import in gateway/, faces resolved."""
+    import ast
+    import pathlib
+
+    root = pathlib.Path(gateway.__file__).parent
+    out = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root.parent).with_suffix("").as_posix().replace("/", ".")
+        if rel.endswith(".__init__") or ".migrations." in rel:
+            continue  # a face only re-exports
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                out.extend((rel, _defining_module(node.module, a.name)) for a in node.names)
+            elif isinstance(node, ast.Import):
+                out.extend((rel, a.name) for a in node.names)
+    return out
+
+
+def _entry_point(module: str) -> bool:
+    return module.startswith(("gateway.server", "gateway.cli")) or module.endswith(".cli")
+
+
+def _back_arrows(imports: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    bad = []
+    for importer, imported in imports:
+        if _entry_point(importer) or not imported.startswith("gateway."):
+            continue
+        if importer.startswith(STORE + ".") or importer == STORE:
+            if _stage(imported) is not None:
+                bad.append((importer, imported))
+            continue
+        here, there = _stage(importer), _stage(imported)
+        if here is not None and there is not None and ORDER.index(there) < ORDER.index(here):
+            bad.append((importer, imported))
+    return bad
+
+
+def test_data_flows_one_way() -> None:
+    """channel -> intake -> store -> queue -> transport: no import runs back up the flow."""
+    imports = _module_imports()
+    staged = {m for m, _ in imports if _stage(m)}
+    # The moved AS4 adapters are where issue 19 put them.
+    assert _stage("gateway.channels.as4.channel") == "channel"
+    assert _stage("gateway.outbound.transports.as4") == "transport"
+    assert {"gateway.channels.as4.channel", "gateway.outbound.transports.as4"} <= staged
+    assert not _back_arrows(imports), _back_arrows(imports)
+
+
+def test_flow_check_sees_an_arrow_back_up() -> None:
+    arrows = [
+        ("gateway.outbound.transports.as4", "gateway.outbound.queue"),  # transport -> queue
+        ("gateway.as4.receiver", "gateway.channels.as4.channel"),  # transport -> channel
+        ("gateway.inbound.intake", "gateway.channels.folder.channel"),  # intake -> channel
+        ("gateway.store.repo", "gateway.inbound.intake"),  # store -> a stage
+        ("gateway.channels.as4.channel", "gateway.inbound.intake"),  # forward: fine
+        ("gateway.outbound.queue", "gateway.store.models"),  # the store: fine
+    ]
+    assert _back_arrows(arrows) == arrows[:4]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.documents import MAX_PAGE
-from gateway.forwarding import inbox
+from gateway.forwarding import inbox_acknowledge, inbox_page
 from gateway.lifecycle.vocabulary import SYSTEM
 from gateway.web import DB, LIFECYCLE, OBJECT, int_param, operation, require
 
@@ -25,6 +25,6 @@ async def get_inbox(request: web.Request) -> web.Response:
     if cursor:
         async with db.write() as s:
             cause = principal.cause("inbox", SYSTEM)  # the gateway forwards on its behalf
-            await inbox.acknowledge(request.app[LIFECYCLE], s, principal.tenant, cursor, cause)
+            await inbox_acknowledge(request.app[LIFECYCLE], s, principal.tenant, cursor, cause)
     async with db.read() as s:
-        return web.json_response(await inbox.page(s, principal.tenant, cursor, limit))
+        return web.json_response(await inbox_page(s, principal.tenant, cursor, limit))

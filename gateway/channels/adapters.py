@@ -11,7 +11,7 @@ class _Smtp:
 
     def __init__(self, ctx: ChannelContext) -> None:
         from gateway.inbound.email import SmtpChannel
-        from gateway.outbound.bounces import BounceHandler
+        from gateway.outbound import BounceHandler
 
         bounces = BounceHandler(ctx.outbound.queue) if ctx.outbound is not None else None
         self.channel = SmtpChannel(ctx.settings, ctx.intake, bounces=bounces)
@@ -36,7 +36,7 @@ def smtp(ctx: ChannelContext) -> list[Channel]:
 
 def as4(ctx: ChannelContext) -> list[Channel]:
     """``POST /as4`` when ``[as4]`` is configured (the protocol library is gateway.as4)."""
-    from gateway.as4.web import setup as setup_as4
+    from gateway.channels.as4 import setup as setup_as4
 
     channel = setup_as4(ctx.app, ctx.outbound)
     return [] if channel is None else [StaticChannel("as4")]

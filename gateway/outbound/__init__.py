@@ -1,25 +1,56 @@
 """Outbound: validated documents queued in the database and delivered to the receiver's
 access point by static ``[[routes]]`` or Peppol SML/SMP discovery, with retries and leases.
 
-Public surface: the transport plug-in interface exported here (:class:`Transport`,
-:class:`Transports`, :class:`TransientError`, :class:`PermanentError`, :class:`DeliveryResult`,
-:class:`Endpoint`, :class:`OutboundMessage`); ``gateway.outbound.service.OutboundService``
-(submit + worker lifecycle) and ``gateway.outbound.api`` (``setup(app)``),
-kept out of this module so importing the interface never pulls in the web server.
+Public surface (other packages import these names from here, never the modules behind them;
+``tests/web/test_toolkit_face.py`` keeps it so):
+
+- the transport plug-in interface: :class:`Transport`, :class:`Transports`,
+  :class:`TransientError`, :class:`PermanentError`, :class:`DeliveryResult`,
+  :class:`Endpoint`, :class:`OutboundMessage`;
+- the built-in transports: :class:`HttpTransport`, :class:`EmailTransport`,
+  :class:`As4Transport` (``as4_transport(settings, db)`` builds it when ``[as4]`` is on,
+  ``as4_delivered_to`` says which access point a document went to);
+- the service: :class:`OutboundService` (submit + worker lifecycle; refusals
+  :class:`SubmissionRefused`, :class:`DuplicateOutbound`), the queue
+  (:class:`OutboundQueue`, :class:`OutboundItem`), :class:`BounceHandler` (DSNs);
+- the REST API: :func:`setup` and the app key :data:`OUTBOUND`.
 """
 
+from gateway.outbound.api import OUTBOUND, setup
+from gateway.outbound.bounces import BounceHandler
+from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.errors import DeliveryError, PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
+from gateway.outbound.models import OutboundItem
+from gateway.outbound.queue import OutboundQueue
+from gateway.outbound.service import OutboundService, SubmissionRefused, Submitted
 from gateway.outbound.transports import HttpTransport, Transport, Transports
+from gateway.outbound.transports.as4 import As4Transport
+from gateway.outbound.transports.as4 import delivered_to as as4_delivered_to
+from gateway.outbound.transports.as4 import from_settings as as4_transport
+from gateway.outbound.transports.email import EmailTransport
 
 __all__ = [
+    "OUTBOUND",
+    "As4Transport",
+    "BounceHandler",
     "DeliveryError",
     "DeliveryResult",
+    "DuplicateOutbound",
+    "EmailTransport",
     "Endpoint",
     "HttpTransport",
+    "OutboundItem",
     "OutboundMessage",
+    "OutboundQueue",
+    "OutboundService",
     "PermanentError",
+    "SubmissionRefused",
+    "Submitted",
     "TransientError",
     "Transport",
     "Transports",
+    "as4_delivered_to",
+    "as4_transport",
+    "setup",
 ]

@@ -111,7 +111,9 @@ async def _services(args: argparse.Namespace, *, send: bool = False) -> AsyncIte
 
 
 async def _export(args: argparse.Namespace) -> int:
-    from gateway.as4.reporting import COLUMNS, export, parse_when, summarise
+    from gateway.as4 import REPORT_COLUMNS as COLUMNS
+    from gateway.as4 import export_rows as export
+    from gateway.as4 import parse_when, summarise
     from gateway.config import load_settings
     from gateway.store import Database
 

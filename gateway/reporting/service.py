@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.as4.reporting import export
+from gateway.as4 import export_rows as export
 from gateway.reporting.build import (
     EUSR_DOCUMENT_TYPE,
     REPORTING_PROCESS,

@@ -21,8 +21,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select, update
 
-from gateway.as4.config import configured
-from gateway.as4.models import PeppolReportRow
+from gateway.as4 import PeppolReportRow, configured
 from gateway.reporting.build import is_report, month_bounds
 from gateway.reporting.service import KINDS, ReportingService
 from gateway.reporting.wiring import reporter_id

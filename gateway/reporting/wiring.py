@@ -6,8 +6,7 @@ from typing import Any
 
 from cryptography import x509
 
-from gateway.as4.config import configured
-from gateway.as4.identity import common_name
+from gateway.as4 import common_name, configured
 from gateway.reporting.service import ReportingService
 from gateway.store import Database
 
@@ -51,7 +50,7 @@ async def reporting_service(
     if with_outbound:
         if not configured(settings.as4):
             raise ValueError("--send needs [as4] (reports travel over Peppol AS4)")
-        from gateway.outbound.service import OutboundService
+        from gateway.outbound import OutboundService
 
         outbound = OutboundService(settings, db, validator)
     service = ReportingService(db, reporter_id(settings.as4), validator.validate, outbound)

@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gateway.documents import ParseLimits
-from gateway.outbound.api import OUTBOUND
+from gateway.outbound import OUTBOUND
 from gateway.responses import models as rm
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission

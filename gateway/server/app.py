@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
@@ -26,8 +25,8 @@ from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
 from gateway.observability.httplog import handler_args
-from gateway.outbound.api import OUTBOUND
-from gateway.outbound.api import setup as setup_outbound
+from gateway.outbound import OUTBOUND, as4_delivered_to
+from gateway.outbound import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting.web import setup as setup_reporting
 from gateway.responses.api import setup as setup_responses
@@ -120,7 +119,7 @@ def create_app(
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
-    responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
+    responses.served_by = as4_delivered_to  # AS4 responses must come from the invoice's AP
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.outbound.api import OUTBOUND
+from gateway.outbound import OUTBOUND
 from gateway.web import DB, INTAKE, operation
 
 STARTED_AT = web.AppKey("started_at", float)

@@ -195,7 +195,7 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
     pair: tuple[Node, Node], invoice: bytes
 ):
     from gateway.as4.models import As4MlsOutbox
-    from gateway.as4.web import AS4
+    from gateway.channels.as4 import AS4
 
     a, b = pair
     channel = b.app[AS4]

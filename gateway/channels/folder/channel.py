@@ -170,8 +170,7 @@ class FolderChannel:
         return None
 
     async def _outbound(self, claim: Claim, raw: bytes) -> tuple[str, dict[str, Any]]:
-        from gateway.outbound.duplicates import DuplicateOutbound
-        from gateway.outbound.service import SubmissionRefused
+        from gateway.outbound import DuplicateOutbound, SubmissionRefused
 
         try:
             result = await self.outbound.submit(

@@ -1,4 +1,4 @@
-"""The ``as4`` transport of the outbound queue.
+"""The ``as4`` transport of the outbound queue (the adapter of the :mod:`gateway.as4` library).
 
 Stable identity: on the first attempt the document is wrapped in its SBDH (fresh
 InstanceIdentifier) and the SBD bytes are stored with the queue item's message id in
@@ -23,15 +23,25 @@ from cryptography import x509
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway.as4.config import configured
-from gateway.as4.errors import As4PermanentError, As4SendError, As4TransientError
-from gateway.as4.identity import common_name
-from gateway.as4.mls import CUSTOMIZATION_ID as MLS_CUSTOMIZATION
-from gateway.as4.mls import spis_id
-from gateway.as4.models import As4Outbound
-from gateway.as4.reporting import countries, report_row
-from gateway.as4.sbdh import Sbdh, SbdhError, read_header, wrap
-from gateway.as4.sender import As4Sender
+from gateway.as4 import (
+    MLS_CUSTOMIZATION_ID as MLS_CUSTOMIZATION,
+)
+from gateway.as4 import (
+    As4Outbound,
+    As4PermanentError,
+    As4Sender,
+    As4SendError,
+    As4TransientError,
+    Sbdh,
+    SbdhError,
+    common_name,
+    configured,
+    countries,
+    report_row,
+    spis_id,
+)
+from gateway.as4 import read_sbdh_header as read_header
+from gateway.as4 import wrap_sbdh as wrap
 from gateway.documents import ParseLimits, parse_xml
 from gateway.outbound.errors import PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
@@ -225,4 +235,14 @@ def _classify(exc: As4SendError) -> TransientError | PermanentError:
     return PermanentError(str(exc), code)
 
 
-__all__ = ["As4Transport", "from_settings", "load_certificate"]
+async def delivered_to(session: Any, document_id: str) -> str | None:
+    """The access point (certificate CN) an outbound document was delivered to over AS4, or
+    None. An Invoice Response to that document must come back from the same access point: the
+    one the buyer's SMP named (see gateway.responses.service.ServedBy)."""
+    party = await session.scalar(
+        select(As4Outbound.receiver_party).where(As4Outbound.document_id == document_id)
+    )
+    return party or None
+
+
+__all__ = ["As4Transport", "delivered_to", "from_settings", "load_certificate"]

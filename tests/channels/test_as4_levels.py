@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.as4.mls_levels import SEND_WITHIN, _per_day
+from gateway.channels.as4.levels import SEND_WITHIN, _per_day
 
 
 def test_per_day_counts_within_late_and_missing():

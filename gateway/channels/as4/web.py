@@ -1,4 +1,4 @@
-"""Wiring AS4 into the gateway app: ``POST /as4``, the ``as4`` outbound transport, reporting.
+"""Wiring AS4 into the gateway app: ``POST /as4``, the reporting rows, the MLS service levels.
 
 ``create_app`` calls :func:`setup` once, after the outbound service exists. Without an
 ``[as4]`` identity (key, certificate, trust anchors) nothing AS4 is mounted except the
@@ -16,11 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.as4.channel import As4Channel
-from gateway.as4.config import configured
-from gateway.as4.http import as4_handler
-from gateway.as4.mls_levels import service_levels
-from gateway.as4.reporting import export, parse_when, summarise
+from gateway.as4 import as4_handler, configured, parse_when, summarise
+from gateway.as4 import export_rows as export
+from gateway.channels.as4.channel import As4Channel
+from gateway.channels.as4.levels import service_levels
 from gateway.web import (
     DB,
     INTAKE,
@@ -70,7 +69,7 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
 
 
 async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
-    """Queue MLS owed from before a crash (see gateway.as4.mls_outbox)."""
+    """Queue MLS owed from before a crash (see gateway.as4.MlsOutbox)."""
     while True:
         await asyncio.sleep(interval)
         try:

@@ -18,17 +18,22 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import select
-
-from gateway.as4.errors import RecipientNotServiced
-from gateway.as4.mls import is_mls
-from gateway.as4.mls_flow import MlsConsumer, MlsRefused, MlsResponder
-from gateway.as4.mls_outbox import MlsOutbox
-from gateway.as4.models import As4Outbound, PeppolReportRow
-from gateway.as4.receiver import As4Receiver, InboundMeta
-from gateway.as4.reporting import countries, report_row
-from gateway.as4.seen_db import Claim, DbSeenStore
-from gateway.inbound.intake import IntakePipeline, Submission
+from gateway.as4 import (
+    As4Receiver,
+    Claim,
+    DbSeenStore,
+    InboundMeta,
+    MlsConsumer,
+    MlsOutbox,
+    MlsRefused,
+    MlsResponder,
+    PeppolReportRow,
+    RecipientNotServiced,
+    countries,
+    is_mls,
+    report_row,
+)
+from gateway.inbound import IntakePipeline, Submission
 from gateway.store import Database, repo
 
 log = logging.getLogger(__name__)
@@ -164,13 +169,3 @@ def _inbound_row(
         country_c4=country_c4,
         **extra,
     )
-
-
-async def delivered_to(session: Any, document_id: str) -> str | None:
-    """The access point (certificate CN) an outbound document was delivered to over AS4, or
-    None. An Invoice Response to that document must come back from the same access point: the
-    one the buyer's SMP named (see gateway.responses.service.ServedBy)."""
-    party = await session.scalar(
-        select(As4Outbound.receiver_party).where(As4Outbound.document_id == document_id)
-    )
-    return party or None

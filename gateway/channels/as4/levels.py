@@ -4,7 +4,7 @@
   (99.5%). Measured from the receipt of the message (``as4_inbound_messages.created_at``) to the
   verified AS4 receipt of the MLS we queued for it (``as4_outbound.delivered_at`` of the queue
   item whose idempotency key is ``mls:<sender>|<InstanceIdentifier>``, as
-  :class:`~gateway.as4.mls_flow.MlsResponder` queues it).
+  :class:`~gateway.as4.MlsResponder` queues it).
 - **Receiving** (we are C2): the MLS for a message we sent must reach us within 25 minutes.
   Measured from our verified receipt (``as4_outbound.delivered_at``) to the first status change
   an MLS made on the document (``status_history.source = 'mls'``).
@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import func, literal, select
 
-from gateway.as4.models import As4InboundMessage, As4Outbound
+from gateway.as4 import As4InboundMessage, As4Outbound
 from gateway.lifecycle.vocabulary import SOURCE_MLS
-from gateway.outbound.models import OutboundItem
+from gateway.outbound import OutboundItem
 from gateway.store import Database, StatusChange
 
 SEND_WITHIN = dt.timedelta(minutes=20)
