@@ -80,20 +80,20 @@ def free_port() -> int:
 async def serve(
     identity: Identity, trust: TrustStore, port: int, db_dir: str | None = None
 ) -> web.AppRunner:
-    """Our receiver. With ``db_dir``: the gateway's duplicate elimination on SQLite (claim
-    before delivery, receipt remembered in the database), as ``POST /as4`` of the gateway
-    does it; the intake itself (validation) is left out, ``bench/ingest.py`` measures that."""
+    """Our receiver. With ``db_dir``: the gateway's duplicate elimination on SQLite (the
+    message-id claim and the receipt committed in one transaction before the receipt is sent),
+    as ``POST /as4`` of the gateway does it; the intake itself (validation, and the document in
+    that transaction) is left out, ``bench/ingest.py`` measures that."""
     store: Any = MemorySeenStore()
     db: Any = None
 
     async def deliver(document: bytes, meta: Any) -> None:
         if db is not None:
             key = f"{meta.sbdh.sender}|{meta.sbdh.instance_id}"
-            await store.claim(meta.message_id, key, meta.from_party, document)
-            store.complete(meta.message_id, None)
+            await store.record_alone(meta.message_id, key, meta.receipt, [], meta.from_party)
 
     if db_dir:
-        from gateway.as4.seen_db import DbSeenStore
+        from gateway.as4 import DbSeenStore
         from gateway.config import load_settings
         from gateway.store import Database
         from gateway.store.migrate import upgrade

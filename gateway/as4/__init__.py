@@ -56,26 +56,38 @@ from gateway.as4.models import (
     As4InboundMessage,
     As4MlsOutbox,
     As4Outbound,
+    PeppolEndUserCountry,
     PeppolReportRow,
 )
 from gateway.as4.receipt import Receipt, Signal, parse_signal, verify_receipt
 from gateway.as4.receiver import As4Limits, As4Receiver, Deliver, InboundMeta
+from gateway.as4.reporting import (
+    C4_GUESSED,
+    C4_SOURCES,
+    countries,
+    parse_when,
+    receiver_country,
+    report_row,
+    summarise,
+)
 from gateway.as4.reporting import COLUMNS as REPORT_COLUMNS
-from gateway.as4.reporting import countries, parse_when, report_row, summarise
 from gateway.as4.reporting import export as export_rows
 from gateway.as4.sbdh import Sbdh, SbdhError
 from gateway.as4.sbdh import read_header as read_sbdh_header
 from gateway.as4.sbdh import unwrap as unwrap_sbdh
 from gateway.as4.sbdh import wrap as wrap_sbdh
-from gateway.as4.seen_db import Claim, DbSeenStore
+from gateway.as4.seen_db import AlreadyDelivered, DbSeenStore
 from gateway.as4.sender import As4Sender
 from gateway.as4.store import MemorySeenStore, SeenStore
 from gateway.as4.trust import RevocationCheck, TrustStore, UntrustedCertificate
 
 __all__ = [
+    "C4_GUESSED",
+    "C4_SOURCES",
     "MLS_CUSTOMIZATION_ID",
     "NOT_SERVICED",
     "REPORT_COLUMNS",
+    "AlreadyDelivered",
     "As4InboundInstance",
     "As4InboundMessage",
     "As4Limits",
@@ -86,7 +98,6 @@ __all__ = [
     "As4SendError",
     "As4Sender",
     "As4TransientError",
-    "Claim",
     "DbSeenStore",
     "Deliver",
     "EbmsError",
@@ -101,6 +112,7 @@ __all__ = [
     "MlsResponder",
     "MlsStatus",
     "OutboundMessage",
+    "PeppolEndUserCountry",
     "PeppolReportRow",
     "Receipt",
     "ReceiptInvalid",
@@ -129,6 +141,7 @@ __all__ = [
     "parse_signal",
     "parse_when",
     "read_sbdh_header",
+    "receiver_country",
     "report_row",
     "spis_id",
     "summarise",

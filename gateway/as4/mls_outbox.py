@@ -1,25 +1,25 @@
 """The MLS we owe, kept in the database so a crash cannot lose it (issue 17, MLS mandatory
 from 2027-03-31).
 
-Before a received document enters the intake, :meth:`MlsOutbox.intend` records that an MLS may
-be owed for it (when the SBDH names an ``MLS_TO``). Once the intake has stored the document the
-channel builds and queues the MLS (background, so the sender's receipt does not wait) and
-:meth:`settle` marks the row. If the process dies in between, :meth:`sweep` - run periodically
-by the app - finds the ``pending`` row, reads the stored document and its validation result,
-and queues the MLS then; the outbound queue's idempotency key makes a second attempt a no-op.
-A pending row whose document never got stored (the crash came first) is dropped after
-``forget_after``: the sending AP retries the message and the intent is written again.
+:meth:`MlsOutbox.intend` records that an MLS is owed for a received document (when the SBDH
+names an ``MLS_TO``) in the intake's transaction, with the document and the message-id claim:
+one commit (issue 17). After that commit the channel builds and queues the MLS (background, so
+the sender's receipt does not wait) and :meth:`settle` marks the row. If the process dies in
+between, :meth:`sweep` - run periodically by the app - finds the ``pending`` row, reads the
+stored document and its validation result, and queues the MLS then; the outbound queue's
+idempotency key (``mls:<sender>|<instance>``) makes a second attempt a no-op, so an MLS is
+never queued twice. (A pending row without a stored document can only be left by a version
+that wrote the intent before the intake; it is dropped after ``forget_after``.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 
 from gateway.as4.models import As4InboundInstance, As4MlsOutbox
 from gateway.as4.receiver import InboundMeta
@@ -43,7 +43,8 @@ class MlsOutbox:
         self.responder = responder
         self._validator = validator
 
-    async def intend(self, meta: InboundMeta, tenant: str) -> None:
+    async def intend(self, session: Any, meta: InboundMeta, tenant: str) -> None:
+        """Record the owed MLS in ``session`` (the intake's transaction)."""
         header = meta.sbdh
         if not header.mls_to:
             return
@@ -58,15 +59,9 @@ class MlsOutbox:
             "state": "pending",
             "created_at": utcnow(),
         }
-        try:
-            async with self.db.write() as s:
-                if s.bind.dialect.name == "sqlite":
-                    stmt = sqlite_insert(As4MlsOutbox).values(**values).on_conflict_do_nothing()
-                    await s.execute(stmt)
-                else:
-                    s.add(As4MlsOutbox(**values))
-        except IntegrityError:
-            pass  # a retry of the same message: the intent is already on record
+        key = values["instance_key"]
+        if await session.get(As4MlsOutbox, key) is None:  # a retry: the intent is on record
+            session.add(As4MlsOutbox(**values))
 
     async def settle(self, instance_key: str, state: str) -> None:
         async with self.db.write() as s:
@@ -76,13 +71,23 @@ class MlsOutbox:
                 .values(state=state, settled_at=utcnow())
             )
 
-    async def answer(self, tenant: str, header: Sbdh, accepted: bool, report: Any) -> str | None:
-        """Queue the MLS ``header`` asks for (if any) and settle the outbox row."""
+    async def answer(
+        self,
+        tenant: str,
+        header: Sbdh,
+        accepted: bool,
+        report: Any,
+        after_queue: Callable[[], None] | None = None,
+    ) -> str | None:
+        """Queue the MLS ``header`` asks for (if any) and settle the outbox row
+        (``after_queue`` runs in between: the kill -9 test's crash point)."""
         key = f"{header.sender}|{header.instance_id}"
         if not self.responder.wanted(header, accepted):
             await self.settle(key, "skipped")
             return None
         document_id = await self.responder.answer_header(tenant, header, accepted, report)
+        if after_queue is not None:
+            after_queue()
         if document_id is not None:
             await self.settle(key, "queued")
         return document_id

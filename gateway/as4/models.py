@@ -83,6 +83,10 @@ class PeppolReportRow(Base):
     process_id: Mapped[str] = mapped_column(Text)
     country_c1: Mapped[str] = mapped_column(String(8), default="")
     country_c4: Mapped[str] = mapped_column(String(8), default="")
+    #: How C4 was determined (:data:`gateway.as4.reporting.C4_SOURCES`): ``participant`` /
+    #: ``tenant`` (registered), ``document`` (buyer address), ``config`` (``[as4] country``, a
+    #: guess), ``admin`` (set through the API), ``unknown``.
+    c4_source: Mapped[str] = mapped_column(String(16), default="unknown")
     #: "business" or "mls" (Peppol counts them separately).
     kind: Mapped[str] = mapped_column(String(16), default="business")
 
@@ -108,3 +112,17 @@ class As4MlsOutbox(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PeppolEndUserCountry(Base):
+    """The country of a receiving end user, as its registration says: per participant id, or
+    the tenant's (``participant = ""``). The first source of C4 (see
+    :func:`gateway.as4.reporting.receiver_country`)."""
+
+    __tablename__ = "peppol_end_user_countries"
+
+    tenant: Mapped[str] = mapped_column(String(100), primary_key=True)
+    #: Lower-cased ``scheme:id`` as in ``participants``; "" for the tenant's own country.
+    participant: Mapped[str] = mapped_column(String(300), primary_key=True, default="")
+    country: Mapped[str] = mapped_column(String(2))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -104,6 +104,9 @@ class InboundMeta:
     signer_subject: str
     signer_fingerprint: str
     duplicate_instance: bool = False
+    #: The signed receipt we will answer with: built before delivery, so the channel can
+    #: commit it with the document (it is sent only after that commit).
+    receipt: bytes = b""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -372,6 +375,7 @@ class As4Receiver:
         ):
             raise EbmsError("EBMS:0003", "originalSender/finalRecipient do not match the SBDH")
         um = opened.user_message
+        receipt = build_receipt(self.identity, opened.message_id, opened.signature.references)
         meta = InboundMeta(
             message_id=opened.message_id,
             conversation_id=_eb(um, "CollaborationInfo/ConversationId"),
@@ -384,6 +388,7 @@ class As4Receiver:
             sbdh=header,
             signer_subject=opened.signature.signer.subject.rfc4514_string(),
             signer_fingerprint=fingerprint(opened.signature.signer),
+            receipt=receipt,
         )
         instance_key = f"{header.sender}|{header.instance_id}"
         meta.duplicate_instance = await self.seen_store.seen_instance(instance_key)
@@ -404,5 +409,4 @@ class As4Receiver:
                     "temporary failure at the receiving access point; retry later",
                     http_status=503,
                 ) from exc
-        receipt = build_receipt(self.identity, opened.message_id, opened.signature.references)
         return await self.seen_store.remember(opened.message_id, instance_key, receipt)

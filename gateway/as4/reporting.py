@@ -6,8 +6,21 @@ process, C1 country / C4 country); the End User Statistics Report counts distinc
 rows written here, so the exact report layouts (which Peppol revises) stay a pure export
 concern: :func:`export` returns the rows and :func:`summarise` the TSR-style counts.
 
-Countries: C1 comes from the SBDH ``COUNTRY_C1`` (inbound) or the seller's address (outbound);
-C4 from the buyer's address, else the ``as4.country`` setting (the country of our end users).
+Countries: C1 comes from the SBDH ``COUNTRY_C1`` (inbound) or the seller's address (outbound).
+C4 of a received document is the receiving end user's country, taken in this order
+(:func:`receiver_country`; the row's ``c4_source`` says which):
+
+1. ``participant``: the country registered for the receiving participant id
+   (``PUT /v1/admin/reporting/countries {"participant": ..., "country": ...}``);
+2. ``tenant``: the country registered for the tenant that serves it;
+3. ``document``: the buyer's country in the document (UBL ``AccountingCustomerParty`` /
+   CII ``BuyerTradeParty`` postal address);
+4. ``config``: ``[as4] country`` - a guess, listed with ``?guessed=true`` by
+   ``GET /v1/admin/reporting/c4-unknown``;
+5. ``unknown`` (empty): listed by that API until an admin sets it (``admin``).
+
+The SMP business card would be another source between 3 and 4, but the gateway does not read
+business cards (nothing to look one up for our own participants), so it is not used.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.as4.models import PeppolReportRow
+from gateway.as4.models import PeppolEndUserCountry, PeppolReportRow
 from gateway.documents import ParseLimits, XmlRefused, parse_xml
 from gateway.store import Database
 
@@ -61,6 +74,38 @@ def countries(document: bytes) -> tuple[str, str]:
     )
     found = [(root.findtext(p) or "").strip().upper()[:2] for p in paths]
     return found[0] or found[2], found[1] or found[3]
+
+
+#: Where a C4 came from, most trusted first (``admin`` is an explicit correction).
+C4_SOURCES = ("admin", "participant", "tenant", "document", "config", "unknown")
+#: Sources that are no more than a guess: registering a country replaces them.
+C4_GUESSED = ("config", "unknown")
+
+
+async def receiver_country(
+    session: Any, tenant: str | None, participant: str, document: bytes, fallback: str = ""
+) -> tuple[str, str]:
+    """(C4 country, source) of a received document, in the order of the module docstring."""
+    if tenant is not None:
+        rows = dict(
+            (
+                await session.execute(
+                    select(PeppolEndUserCountry.participant, PeppolEndUserCountry.country).where(
+                        PeppolEndUserCountry.tenant == tenant,
+                        PeppolEndUserCountry.participant.in_(["", participant.strip().lower()]),
+                    )
+                )
+            ).all()
+        )
+        for key, source in ((participant.strip().lower(), "participant"), ("", "tenant")):
+            if rows.get(key):
+                return rows[key], source
+    buyer = countries(document)[1]
+    if buyer:
+        return buyer, "document"
+    if fallback:
+        return fallback.upper()[:2], "config"
+    return "", "unknown"
 
 
 def report_row(**values: Any) -> PeppolReportRow:
@@ -156,4 +201,14 @@ def parse_when(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-__all__ = ["COLUMNS", "countries", "export", "parse_when", "report_row", "summarise"]
+__all__ = [
+    "C4_GUESSED",
+    "C4_SOURCES",
+    "COLUMNS",
+    "countries",
+    "export",
+    "parse_when",
+    "receiver_country",
+    "report_row",
+    "summarise",
+]

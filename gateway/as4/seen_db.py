@@ -1,67 +1,41 @@
 """Database-backed AS4 duplicate elimination (the :class:`SeenStore` of a real gateway).
 
-Why claims: the intake pipeline commits the document in its own (group-commit) transaction, so
-"deliver + remember" cannot literally share one transaction. Instead the delivery is bracketed:
+One transaction on receipt (issue 17): the message-id claim, the receipt we answer with, the
+stored document(s), the Peppol reporting row and the MLS we owe commit together. The channel
+passes :meth:`DbSeenStore.record` to the intake as its in-transaction hook
+(:data:`gateway.inbound.storing.InTransaction`), and the receiver sends the receipt only after
+that commit. So after a crash at any moment either everything is on record (a retry gets the
+stored receipt and no second document) or nothing is (the retry is processed like the first
+try): never a receipt for nothing, never a document without its message-id claim.
 
-1. :meth:`DbSeenStore.claim` inserts the MessageId row and the ``sender|InstanceIdentifier``
-   row *before* delivery. Both are primary keys, so of two concurrent copies (same process or
-   another gateway process on the same database) exactly one wins; the loser waits for the
-   winner's outcome instead of delivering a second document.
-2. The intake stores the document.
-3. :meth:`DbSeenStore.remember` marks both rows done, stores the receipt and the Peppol
-   reporting row in one transaction.
-
-A process that dies between 2 and 3 leaves a ``delivering`` claim. Once it is older than
-``stale_after`` a retry of the sender takes it over and first looks for the document the dead
-process may already have stored (same bytes, channel ``as4``, stored after the claim), so even
-then no second document appears. :meth:`release` drops a claim when delivery failed, so the
-sender's retry can succeed.
+Concurrent copies of one message (two gateway processes on one database) both validate; the
+primary keys of ``as4_inbound_messages`` (MessageId) and ``as4_inbound_instances``
+(``sender|InstanceIdentifier``) let exactly one transaction commit. The other loses the race
+(IntegrityError: the intake retries it alone) and then finds the claim taken:
+:class:`AlreadyDelivered`, and it answers with the winner's receipt.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
-import os
-import secrets
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 
-from gateway.as4.models import DELIVERING, DONE, As4InboundInstance, As4InboundMessage
-from gateway.store import Database, Document, repo
+from gateway.as4.models import DONE, As4InboundInstance, As4InboundMessage
+from gateway.store import Database
 from gateway.store.models import utcnow
 
 
-class Claim(enum.Enum):
-    #: Ours: deliver now, then :meth:`remember`.
-    CLAIMED = "claimed"
-    #: Already delivered under this MessageId or InstanceIdentifier: do not deliver again.
-    DONE = "done"
-    #: Another delivery of the same message/instance is in progress: wait and look again.
-    BUSY = "busy"
-
-
-@dataclass
-class Completion:
-    """What :meth:`DbSeenStore.remember` writes along with the receipt."""
-
-    document_id: str | None
-    extra_rows: list[Any]
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+class AlreadyDelivered(Exception):
+    """This MessageId or SBDH instance is on record already: store nothing, answer with the
+    receipt on record (:meth:`DbSeenStore.remember`)."""
 
 
 class DbSeenStore:
-    def __init__(self, db: Database, *, stale_after: float = 120.0, owner: str | None = None):
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.stale_after = dt.timedelta(seconds=stale_after)
-        self.owner = owner or f"{os.getpid()}:{secrets.token_hex(4)}"
-        self._completions: dict[str, Completion] = {}
+        #: MessageIds whose receipt :meth:`record` wrote in a transaction that committed.
+        self._committed: dict[str, bytes] = {}
 
     # --- SeenStore protocol -----------------------------------------------------------------
 
@@ -77,215 +51,122 @@ class DbSeenStore:
 
     async def seen_instance(self, instance_key: str) -> bool:
         async with self.db.read() as s:
-            state = await s.scalar(
+            found = await s.scalar(
                 select(As4InboundInstance.message_id).where(
                     As4InboundInstance.instance_key == instance_key,
                     As4InboundInstance.document_id.is_not(None),
                 )
             )
-            return state is not None
+            return found is not None
 
     async def remember(self, message_id: str, instance_key: str, receipt: bytes) -> bytes:
-        completion = self._completions.pop(message_id, Completion(None, []))
-        for attempt in range(3):
-            try:
-                return await self._remember(message_id, instance_key, receipt, completion)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        """The receipt to answer with. Delivered messages have it on record already (written by
+        :meth:`record` with the document); only a message that delivered nothing new (a
+        repeated instance, an MLS, a copy that lost the race) is written here."""
+        committed = self._committed.pop(message_id, None)
+        if committed is not None:
+            return committed
+        async with self.db.write() as s:
+            on_record, _ = await self._remember(s, message_id, instance_key, receipt, None)
+        return on_record
 
+    async def record_alone(
+        self, message_id: str, instance_key: str, receipt: bytes, rows: list[Any], from_party: str
+    ) -> None:
+        """:meth:`record` for a message that is not a stored document (an MLS we applied), in a
+        transaction of its own; ``rows`` (its reporting row) are written only with a new claim."""
+        async with self.db.write() as s:
+            on_record, new = await self._remember(
+                s, message_id, instance_key, receipt, None, from_party
+            )
+            if new:
+                s.add_all(rows)
+        self.committed(message_id, on_record)
+
+    # --- in the intake's transaction ----------------------------------------------------------
+
+    async def record(
+        self,
+        session: Any,
+        message_id: str,
+        instance_key: str,
+        receipt: bytes,
+        document_id: str | None,
+        from_party: str = "",
+    ) -> None:
+        """Claim ``message_id`` and its instance for ``document_id`` with ``receipt``, in the
+        caller's transaction; :class:`AlreadyDelivered` when either is on record already."""
+        m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
+        msg = (await session.execute(select(m.c.state).where(m.c.message_id == message_id))).first()
+        inst = (
+            await session.execute(select(i.c.document_id).where(i.c.instance_key == instance_key))
+        ).first()
+        if (msg is not None and msg.state == DONE) or (
+            inst is not None and inst.document_id is not None
+        ):
+            raise AlreadyDelivered(message_id)
+        await self._remember(session, message_id, instance_key, receipt, document_id, from_party)
+
+    def committed(self, message_id: str, receipt: bytes) -> None:
+        """The transaction :meth:`record` wrote in has committed: :meth:`remember` writes nothing."""
+        self._committed[message_id] = receipt
+
+    def forget(self, message_id: str) -> None:
+        self._committed.pop(message_id, None)
+
+    @staticmethod
     async def _remember(
-        self, message_id: str, instance_key: str, receipt: bytes, completion: Completion
-    ) -> bytes:
+        s: Any,
+        message_id: str,
+        instance_key: str,
+        receipt: bytes,
+        doc_id: str | None,
+        from_party: str = "",
+    ) -> tuple[bytes, bool]:
+        """(the receipt on record, whether this call put it there)."""
         # Core statements, not ORM objects: this runs once per message inside the single
         # SQLite writer, so every statement saved is throughput.
         m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
-        now, doc_id = utcnow(), completion.document_id
-        async with self.db.write() as s:
-            row = (
-                await s.execute(select(m.c.state, m.c.receipt).where(m.c.message_id == message_id))
-            ).first()
-            if row is None:
-                await s.execute(
-                    insert(m).values(
-                        message_id=message_id,
-                        instance_key=instance_key,
-                        state=DONE,
-                        claimed_at=now,
-                        created_at=now,
-                        receipt=receipt,
-                        document_id=doc_id,
-                        from_party=instance_key.split("|", 1)[0],
-                    )
-                )
-            elif row.state == DONE and row.receipt is not None:
-                return bytes(row.receipt)  # an earlier receipt wins: repeats get identical bytes
-            else:
-                values: dict[str, Any] = {"state": DONE, "receipt": receipt, "claim_owner": None}
-                if doc_id:
-                    values["document_id"] = doc_id
-                await s.execute(update(m).where(m.c.message_id == message_id).values(**values))
-            inst = (
-                await s.execute(select(i.c.message_id).where(i.c.instance_key == instance_key))
-            ).first()
-            if inst is None:
-                await s.execute(
-                    insert(i).values(
-                        instance_key=instance_key,
-                        message_id=message_id,
-                        document_id=doc_id,
-                        created_at=now,
-                    )
-                )
-            elif inst.message_id == message_id and doc_id:
-                await s.execute(
-                    update(i).where(i.c.instance_key == instance_key).values(document_id=doc_id)
-                )
-            for extra in completion.extra_rows:
-                s.add(extra)
-            return receipt
-
-    # --- claims around delivery ---------------------------------------------------------------
-
-    def complete(self, message_id: str, document_id: str | None, *rows: Any) -> None:
-        """Hand what :meth:`remember` must write with the receipt (document id, report rows)."""
-        self._completions[message_id] = Completion(document_id, list(rows))
-
-    def forget(self, message_id: str) -> None:
-        self._completions.pop(message_id, None)
-
-    async def claim(
-        self, message_id: str, instance_key: str, from_party: str, document: bytes
-    ) -> Claim:
-        """Reserve the delivery of ``document`` (see the module docstring)."""
-        try:
-            return await self._claim(message_id, instance_key, from_party, document)
-        except IntegrityError:
-            return Claim.BUSY  # another server inserted the same key a moment ago
-
-    async def _claim(
-        self, message_id: str, instance_key: str, from_party: str, document: bytes
-    ) -> Claim:
-        m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
         now = utcnow()
-        async with self.db.write() as s:
-            msg = (
-                await s.execute(
-                    select(m.c.state, m.c.claim_owner, m.c.claimed_at).where(
-                        m.c.message_id == message_id
-                    )
-                )
-            ).first()
-            inst = (
-                await s.execute(
-                    select(i.c.message_id, i.c.document_id, i.c.created_at).where(
-                        i.c.instance_key == instance_key
-                    )
-                )
-            ).first()
-            if (msg is not None and msg.state == DONE) or (
-                inst is not None and inst.document_id is not None
-            ):
-                return Claim.DONE
-            if (
-                msg is not None
-                and msg.claim_owner != self.owner
-                and not self._stale(msg.claimed_at, now)
-            ):
-                return Claim.BUSY
-            if (
-                inst is not None
-                and inst.message_id != message_id
-                and not self._stale(inst.created_at, now)
-            ):
-                return Claim.BUSY
-            if msg is not None or inst is not None:
-                # An earlier claim of a stopped process (or our own failed try): did the
-                # document get stored already?
-                since = min(
-                    _aware(t) for t in (msg and msg.claimed_at, inst and inst.created_at) if t
-                )
-                doc_id = await _stored_since(s, document, since)
-                if doc_id is not None:
-                    self.complete(message_id, doc_id)
-                    return Claim.DONE
-            if msg is None:
-                await s.execute(
-                    insert(m).values(
-                        message_id=message_id,
-                        instance_key=instance_key,
-                        state=DELIVERING,
-                        claim_owner=self.owner,
-                        claimed_at=now,
-                        from_party=from_party,
-                        created_at=now,
-                    )
-                )
-            else:
-                await s.execute(
-                    update(m)
-                    .where(m.c.message_id == message_id)
-                    .values(claim_owner=self.owner, claimed_at=now)
-                )
-            if inst is None:
-                await s.execute(
-                    insert(i).values(
-                        instance_key=instance_key, message_id=message_id, created_at=now
-                    )
-                )
-            else:
-                await s.execute(
-                    update(i)
-                    .where(i.c.instance_key == instance_key)
-                    .values(message_id=message_id, created_at=now)
-                )
-        return Claim.CLAIMED
-
-    def _stale(self, since: dt.datetime, now: dt.datetime) -> bool:
-        return now - _aware(since) > self.stale_after
-
-    async def release(self, message_id: str, instance_key: str) -> None:
-        """Drop our claim after a failed delivery (nothing was stored)."""
-        self.forget(message_id)
-        async with self.db.write() as s:
+        row = (
+            await s.execute(select(m.c.state, m.c.receipt).where(m.c.message_id == message_id))
+        ).first()
+        if row is None:
             await s.execute(
-                delete(As4InboundMessage).where(
-                    As4InboundMessage.message_id == message_id,
-                    As4InboundMessage.state == DELIVERING,
-                    As4InboundMessage.claim_owner == self.owner,
+                insert(m).values(
+                    message_id=message_id,
+                    instance_key=instance_key,
+                    state=DONE,
+                    claimed_at=now,
+                    created_at=now,
+                    receipt=receipt,
+                    document_id=doc_id,
+                    from_party=from_party or instance_key.split("|", 1)[0],
                 )
             )
+        elif row.state == DONE and row.receipt is not None:
+            return bytes(row.receipt), False  # an earlier receipt wins: repeats get the same
+        else:  # a ``delivering`` claim left by a version that claimed before delivery
+            values: dict[str, Any] = {"state": DONE, "receipt": receipt, "claim_owner": None}
+            if doc_id:
+                values["document_id"] = doc_id
+            await s.execute(update(m).where(m.c.message_id == message_id).values(**values))
+        inst = (
+            await s.execute(select(i.c.message_id).where(i.c.instance_key == instance_key))
+        ).first()
+        if inst is None:
             await s.execute(
-                delete(As4InboundInstance).where(
-                    As4InboundInstance.instance_key == instance_key,
-                    As4InboundInstance.message_id == message_id,
-                    As4InboundInstance.document_id.is_(None),
+                insert(i).values(
+                    instance_key=instance_key,
+                    message_id=message_id,
+                    document_id=doc_id,
+                    created_at=now,
                 )
             )
-
-    async def settled(self, message_id: str, instance_key: str) -> bool:
-        """Whether a concurrent delivery of this message or instance has finished."""
-        async with self.db.read() as s:
-            done = await s.scalar(
-                select(As4InboundMessage.message_id).where(
-                    As4InboundMessage.message_id == message_id, As4InboundMessage.state == DONE
-                )
+        elif doc_id:
+            await s.execute(
+                update(i)
+                .where(i.c.instance_key == instance_key)
+                .values(message_id=message_id, document_id=doc_id)
             )
-            if done is not None:
-                return True
-        return await self.seen_instance(instance_key)
-
-
-async def _stored_since(s: Any, document: bytes, since: dt.datetime) -> str | None:
-    return await s.scalar(
-        select(Document.id)
-        .where(
-            Document.sha256 == repo.sha256_hex(document),
-            Document.channel == "as4",
-            Document.direction == "inbound",
-            Document.created_at >= since - dt.timedelta(seconds=1),
-        )
-        .order_by(Document.seq)
-        .limit(1)
-    )
+        return receipt, True

@@ -44,8 +44,23 @@ class Pending:
     )
 
 
-#: Extra rows of a unit, written first in its transaction (e.g. the inbound message record).
+#: The in-transaction hook of a unit (a phase4-style SPI): called with the write session and
+#: the unit's documents (flushed, their statuses decided) before the commit, so a channel's own
+#: rows commit with the documents or not at all - the inbound mail record, AS4's message-id
+#: claim, receipt, reporting row and owed MLS. Raising refuses the unit: it alone is rolled
+#: back and its ``store_all`` raises that error; the other units of the batch are stored.
+#: (An IntegrityError is a lost race, not a refusal: the batch is retried unit by unit.)
 Before = Callable[[Any, list[Document]], Awaitable[None]]
+InTransaction = Before
+
+
+class UnitRefused(Exception):
+    """A unit's hook raised ``error``: roll back, fail that unit, store the rest."""
+
+    def __init__(self, unit: Unit, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.unit = unit
+        self.error = error
 
 
 @dataclass
@@ -95,7 +110,7 @@ class BatchWriter:
             ):
                 batch.append(self._queue.pop(0))
             try:
-                await self._write(batch)
+                await self._write_refusing(batch)
             except IntegrityError:
                 log.info("claim race lost by a batch; storing its documents unit by unit")
                 for unit in batch:
@@ -103,10 +118,23 @@ class BatchWriter:
             except Exception as exc:
                 _fail(batch, exc)
 
+    async def _write_refusing(self, batch: list[Unit]) -> None:
+        """Write ``batch``; a unit its hook refuses fails alone and the rest is written again."""
+        while batch:
+            try:
+                await self._write(batch)
+                return
+            except UnitRefused as refused:
+                _fail([refused.unit], refused.error)
+                batch = [unit for unit in batch if unit is not refused.unit]
+
     async def _write_alone(self, unit: Unit) -> None:
         for attempt in range(5):
             try:
                 await self._write([unit])
+                return
+            except UnitRefused as refused:
+                _fail([unit], refused.error)
                 return
             except IntegrityError as exc:
                 if attempt == 4:  # not a lost race after all: report the real error
@@ -143,7 +171,12 @@ class BatchWriter:
             done = 0
             for unit in units:
                 if unit.before is not None:
-                    await unit.before(session, docs[done : done + len(unit.items)])
+                    try:
+                        await unit.before(session, docs[done : done + len(unit.items)])
+                    except IntegrityError:
+                        raise
+                    except Exception as exc:
+                        raise UnitRefused(unit, exc) from exc
                 done += len(unit.items)
             for item, doc in zip(batch, docs, strict=True):
                 await self.lifecycle.started(

@@ -1,6 +1,7 @@
 """Duplicate elimination in the database: concurrent copies across two gateway instances on one
-database give one document and one receipt; a claim left by a stopped process is taken over
-without delivering twice (or without losing the document when it was never stored)."""
+database give one document and one receipt; the message-id claim commits with the document in
+one transaction (nothing of a rolled-back try is on record), a second copy is refused, and a
+claim left by an older version is taken over. The kill -9 test is test_receipt_kill9.py."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 from as4int_support import BUYER, SELLER, StartNode, message
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from gateway.as4 import parse_signal
-from gateway.as4.seen_db import Claim, DbSeenStore
+from gateway.as4 import AlreadyDelivered, As4InboundMessage, DbSeenStore, parse_signal
 from gateway.config import load_settings
 from gateway.store import Database, Document, repo
 from gateway.store.migrate import upgrade
@@ -58,62 +60,101 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     await database.dispose()
 
 
-async def store_document(db: Database, raw: bytes) -> str:
-    async with db.write() as s:
-        await repo.ensure_tenant(s, "acme")
-        doc = Document(
-            direction="inbound",
-            channel="as4",
-            tenant="acme",
-            status="received",
-            raw=raw,
-            sha256=repo.sha256_hex(raw),
-            size=len(raw),
-            validation_status="accepted",
-            report={},
-        )
-        s.add(doc)
-        await s.flush()
-        return doc.id
+def hashes(raws: list[bytes]) -> list[str]:
+    return [repo.sha256_hex(r) for r in raws]
 
 
-async def test_claim_race_has_one_winner(db: Database):
-    stores = [DbSeenStore(db) for _ in range(6)]  # six "processes"
-    outcomes = await asyncio.gather(
-        *(st.claim(f"m1@{RUN}", f"{SELLER}|i1-{RUN}", "POP2", b"<a/>") for st in stores)
+async def add_document(s: Any, raw: bytes) -> str:
+    await repo.ensure_tenant(s, "acme")
+    doc = Document(
+        direction="inbound",
+        channel="as4",
+        tenant="acme",
+        status="received",
+        raw=raw,
+        sha256=repo.sha256_hex(raw),
+        size=len(raw),
+        validation_status="accepted",
+        report={},
     )
-    assert outcomes.count(Claim.CLAIMED) == 1
-    assert set(outcomes) <= {Claim.CLAIMED, Claim.BUSY}
+    s.add(doc)
+    await s.flush()
+    return doc.id
 
 
-async def test_stale_claim_after_stored_document_is_not_delivered_again(db: Database):
-    dead, alive = DbSeenStore(db), DbSeenStore(db, stale_after=0.0)
-    raw = f"<Invoice>{RUN} stored before the crash</Invoice>".encode()
-    assert await dead.claim(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", "POP2", raw) is Claim.CLAIMED
-    doc_id = await store_document(db, raw)  # the intake committed, then the process died
-    assert await alive.claim(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", "POP2", raw) is Claim.DONE
-    await alive.remember(f"m2@{RUN}", f"{SELLER}|i2-{RUN}", b"receipt")
-    assert await alive.seen(f"m2@{RUN}") == b"receipt"
-    assert await alive.seen_instance(f"{SELLER}|i2-{RUN}")
-    from gateway.as4.models import As4InboundMessage
-
-    async with db.read() as s:
-        row = await s.get(As4InboundMessage, f"m2@{RUN}")
-        assert row is not None and row.document_id == doc_id
-
-
-async def test_stale_claim_without_document_is_delivered_by_the_next_try(db: Database):
-    dead, alive = DbSeenStore(db), DbSeenStore(db, stale_after=0.0)
-    raw = f"<Invoice>{RUN} never stored</Invoice>".encode()
-    assert await dead.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.CLAIMED
-    fresh = DbSeenStore(db)  # a third process before the claim is stale: must wait
-    assert await fresh.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.BUSY
-    assert await alive.claim(f"m3@{RUN}", f"{SELLER}|i3-{RUN}", "POP2", raw) is Claim.CLAIMED
-
-
-async def test_release_lets_the_retry_deliver(db: Database):
+async def test_record_commits_with_the_transaction_or_not_at_all(db: Database):
     store = DbSeenStore(db)
-    assert await store.claim(f"m4@{RUN}", f"{SELLER}|i4-{RUN}", "POP2", b"<a/>") is Claim.CLAIMED
-    await store.release(f"m4@{RUN}", f"{SELLER}|i4-{RUN}")
-    other = DbSeenStore(db)
-    assert await other.claim(f"m4@{RUN}", f"{SELLER}|i4-{RUN}", "POP2", b"<a/>") is Claim.CLAIMED
+    mid, key = f"m1@{RUN}", f"{SELLER}|i1-{RUN}"
+    raw = f"<Invoice>{RUN} one</Invoice>".encode()
+
+    class Crash(Exception):
+        pass
+
+    with pytest.raises(Crash):  # the process died before the commit: nothing is on record
+        async with db.write() as s:
+            doc_id = await add_document(s, raw)
+            await store.record(s, mid, key, b"receipt-1", doc_id)
+            raise Crash
+    assert await store.seen(mid) is None and not await store.seen_instance(key)
+    async with db.write() as s:  # the retry is processed like the first try
+        doc_id = await add_document(s, raw)
+        await store.record(s, mid, key, b"receipt-1", doc_id, "POP2")
+    store.committed(mid, b"receipt-1")
+    assert await store.remember(mid, key, b"receipt-1") == b"receipt-1"
+    assert await store.seen(mid) == b"receipt-1" and await store.seen_instance(key)
+    async with db.read() as s:
+        row = await s.get(As4InboundMessage, mid)
+        assert row is not None and (row.document_id, row.from_party) == (doc_id, "POP2")
+
+
+async def test_a_second_record_of_a_message_or_instance_is_refused(db: Database):
+    first, other = DbSeenStore(db), DbSeenStore(db)  # two processes
+    mid, key = f"m2@{RUN}", f"{SELLER}|i2-{RUN}"
+    raws = [f"<{tag}>{RUN}</{tag}>".encode() for tag in ("a", "b", "c")]
+    async with db.write() as s:
+        await first.record(s, mid, key, b"receipt-2", await add_document(s, raws[0]))
+    with pytest.raises(AlreadyDelivered):  # the same MessageId again
+        async with db.write() as s:
+            await other.record(s, mid, key, b"other", await add_document(s, raws[1]))
+    with pytest.raises(AlreadyDelivered):  # the same SBDH instance under a new MessageId
+        async with db.write() as s:
+            await other.record(s, f"m2b@{RUN}", key, b"other", await add_document(s, raws[2]))
+    # Nothing was stored by the refused copies; each gets a receipt on record.
+    assert await other.remember(mid, key, b"other") == b"receipt-2"
+    assert await other.remember(f"m2b@{RUN}", key, b"new-id") == b"new-id"
+    async with db.read() as s:
+        docs = list(await s.scalars(select(Document.raw).where(Document.sha256.in_(hashes(raws)))))
+    assert [bytes(r) for r in docs] == raws[:1]
+
+
+async def test_concurrent_records_have_one_winner(db: Database):
+    """Six processes commit the same message at once: the primary key lets one through."""
+    mid, key = f"m3@{RUN}", f"{SELLER}|i3-{RUN}"
+    raw = f"<a3>{RUN}</a3>".encode()
+
+    async def attempt(n: int) -> str:
+        store = DbSeenStore(db)
+        try:
+            async with db.write() as s:
+                await store.record(s, mid, key, f"r{n}".encode(), await add_document(s, raw))
+        except (AlreadyDelivered, IntegrityError):
+            return "lost"
+        return "won"
+
+    outcomes = await asyncio.gather(*(attempt(n) for n in range(6)))
+    assert outcomes.count("won") == 1
+    async with db.read() as s:
+        stored = select(func.count()).where(Document.sha256 == repo.sha256_hex(raw))
+        assert await s.scalar(stored) == 1
+
+
+async def test_a_claim_left_by_an_older_version_is_taken_over(db: Database):
+    """Versions before the one-transaction receipt claimed before delivery (``delivering``)."""
+    mid, key = f"m4@{RUN}", f"{SELLER}|i4-{RUN}"
+    async with db.write() as s:
+        s.add(As4InboundMessage(message_id=mid, instance_key=key, state="delivering"))
+    store = DbSeenStore(db)
+    async with db.write() as s:
+        doc_id = await add_document(s, b"<a4/>")
+        await store.record(s, mid, key, b"receipt-4", doc_id)
+    assert await store.seen(mid) == b"receipt-4"

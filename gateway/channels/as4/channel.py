@@ -6,10 +6,17 @@ For every verified, decrypted message:
   outbound document), never into the intake;
 - otherwise the tenant is looked up by the SBDH receiver (final recipient) *before* anything
   is stored: unknown -> :class:`RecipientNotServiced` (EBMS:0004 PEPPOL:NOT_SERVICED);
-- the delivery is claimed in the database (:class:`DbSeenStore`), the business document goes
-  through the same :class:`IntakePipeline` as every channel (channel ``as4``), and the
-  reporting row is written with the receipt;
-- the MLS the SBDH asks for is queued to the sending AP.
+- the business document goes through the same :class:`IntakePipeline` as every channel
+  (channel ``as4``), and in the intake's own transaction (its in-transaction hook) the
+  message-id claim with the receipt, the Peppol reporting row (C4 from
+  :func:`receiver_country`) and the owed MLS are written: one commit, after which the
+  receiver sends the receipt (issue 17);
+- after that commit the MLS the SBDH asks for is queued to the sending AP (in the background;
+  the outbox row makes the sweep queue it if this process dies first).
+
+Crash points (:func:`gateway.channels.crash.crash_point`, for the kill -9 test):
+``as4.in-transaction`` (rows written, not committed), ``as4.committed`` (committed, no receipt
+sent yet), ``as4.mls-queued`` (MLS queued, its outbox row not settled).
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import logging
 from typing import Any
 
 from gateway.as4 import (
+    AlreadyDelivered,
     As4Receiver,
-    Claim,
     DbSeenStore,
     InboundMeta,
     MlsConsumer,
@@ -29,21 +36,18 @@ from gateway.as4 import (
     MlsResponder,
     PeppolReportRow,
     RecipientNotServiced,
-    countries,
     is_mls,
+    receiver_country,
     report_row,
 )
+from gateway.channels.crash import crash_point
 from gateway.inbound import IntakePipeline, Submission
-from gateway.store import Database, repo
+from gateway.store import Database, Document, repo
 
 log = logging.getLogger(__name__)
 
 #: Intake outcomes that count as "accepted" for the MLS (a duplicate was still delivered).
 ACCEPTED = frozenset({"received", "duplicate", "forwarded"})
-
-
-class ConcurrentDelivery(Exception):
-    """Another copy of this message is being delivered right now; the sender should retry."""
 
 
 class As4Channel:
@@ -53,8 +57,6 @@ class As4Channel:
         db: Database,
         intake: IntakePipeline,
         outbound: Any | None,
-        *,
-        busy_wait: float = 10.0,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -68,7 +70,6 @@ class As4Channel:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.consumer = MlsConsumer(db, seat, validator, lifecycle=intake.lifecycle)
         self.country = (settings.as4.country or "").upper()
-        self.busy_wait = busy_wait
 
     def _validator(self) -> Any:
         return self.intake.validator
@@ -82,23 +83,30 @@ class As4Channel:
             tenant = await repo.tenant_for_participant(s, header.receiver)
         if tenant is None:
             raise RecipientNotServiced(header.receiver)
-        if self.outbox is not None:  # before the document: an owed MLS survives a crash
-            await self.outbox.intend(meta, tenant)
         instance_key = f"{header.sender}|{header.instance_id}"
-        if not await self._claim(meta, instance_key, document):
-            return
-        try:
-            result = await self.intake.submit(
-                Submission(document, "as4", tenant, metadata={"as4": meta.to_dict()})
+
+        async def in_transaction(session: Any, documents: list[Document]) -> None:
+            (doc,) = documents
+            await self.store.record(
+                session, meta.message_id, instance_key, meta.receipt, doc.id, meta.from_party
             )
-        except BaseException:
-            await asyncio.shield(self.store.release(meta.message_id, instance_key))
-            raise
-        self.store.complete(
-            meta.message_id,
-            result.document_id,
-            _inbound_row(meta, tenant, result.document_id, countries(document)[1] or self.country),
-        )
+            c4, source = await receiver_country(
+                session, tenant, header.receiver, document, self.country
+            )
+            session.add(_inbound_row(meta, tenant, doc.id, c4, c4_source=source))
+            if self.outbox is not None:
+                await self.outbox.intend(session, meta, tenant)
+            crash_point("as4.in-transaction")
+
+        sub = Submission(document, "as4", tenant, metadata={"as4": meta.to_dict()})
+        try:
+            (result,) = await self.intake.submit_all([sub], before=in_transaction)
+        except AlreadyDelivered:
+            # Another copy committed first (another process): answer with its receipt.
+            log.info("as4 message %s: already on record, nothing stored", meta.message_id)
+            return
+        self.store.committed(meta.message_id, meta.receipt)
+        crash_point("as4.committed")
         log.info(
             "as4 message %s stored as %s (%s)", meta.message_id, result.document_id, result.status
         )
@@ -106,26 +114,13 @@ class As4Channel:
             # In the background: the sender's receipt does not wait for the MLS. Should this
             # process die first, the outbox row makes MlsOutbox.sweep queue it later.
             accepted = result.status in ACCEPTED
-            task = asyncio.create_task(self.outbox.answer(tenant, header, accepted, result.report))
+            task = asyncio.create_task(self._answer(tenant, header, accepted, result.report))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _claim(self, meta: InboundMeta, instance_key: str, document: bytes) -> bool:
-        """True when this call must deliver; False when a copy was already delivered."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.busy_wait
-        while True:
-            claim = await self.store.claim(meta.message_id, instance_key, meta.from_party, document)
-            if claim is Claim.CLAIMED:
-                return True
-            if claim is Claim.DONE:
-                log.info(
-                    "as4 message %s: instance %s already delivered", meta.message_id, instance_key
-                )
-                return False
-            if loop.time() >= deadline:
-                raise ConcurrentDelivery(f"{meta.message_id} is being delivered by another copy")
-            await asyncio.sleep(0.05)
+    async def _answer(self, tenant: str, header: Any, accepted: bool, report: Any) -> None:
+        assert self.outbox is not None
+        await self.outbox.answer(tenant, header, accepted, report, after_queue=_mls_queued)
 
     async def _consume_mls(self, document: bytes, meta: InboundMeta) -> None:
         if not self.consumer.addressed_to_us(meta):
@@ -134,11 +129,10 @@ class As4Channel:
             doc_id = await self.consumer.consume(document, meta)
         except MlsRefused:
             raise  # -> 503: the sending AP retries once our receipt bookkeeping caught up
-        self.store.complete(
-            meta.message_id,
-            None,
-            _inbound_row(meta, None, doc_id, self.country, kind="mls"),
-        )
+        # The message-id claim and the MLS's reporting row commit together (C4: our seat's).
+        row = _inbound_row(meta, None, doc_id, self.country, kind="mls", c4_source="config")
+        key = f"{meta.sbdh.sender}|{meta.sbdh.instance_id}"
+        await self.store.record_alone(meta.message_id, key, meta.receipt, [row], meta.from_party)
 
     async def aclose(self) -> None:
         if self._tasks:
@@ -146,6 +140,10 @@ class As4Channel:
         if self.responder is not None:
             await self.responder.aclose()
         await self.receiver.aclose()
+
+
+def _mls_queued() -> None:
+    crash_point("as4.mls-queued")
 
 
 def _inbound_row(
