@@ -148,6 +148,24 @@ def parse_signal(data: bytes, max_bytes: int = 10 * 1024 * 1024) -> tuple[Signal
     return signal, root
 
 
+def repeat_receipt(
+    stored: bytes, identity: Identity, message_id: str, references: list[etree._Element]
+) -> bytes:
+    """The answer to a repeat of a message we already have: the stored receipt when the copy
+    is the same message (a replay: its signature covers the same digests), else a receipt for
+    this copy. A sender that rebuilt the message under the same MessageId after losing our
+    receipt (new timestamp, new signature, like our own queue's retries) could not verify the
+    stored one, which acknowledges other digests, and would retry forever. Nothing is delivered
+    again either way."""
+    try:
+        signal, _ = parse_signal(stored)
+    except (ReceiptInvalid, ValueError):  # not ours to judge: answer what we have
+        return stored
+    if set(signal.acknowledged) == {Ref.from_element(r) for r in references}:
+        return stored
+    return build_receipt(identity, message_id, references)
+
+
 def verify_receipt(
     data: bytes, message_id: str, signed: list[Ref], expected_signer: x509.Certificate
 ) -> Signal:

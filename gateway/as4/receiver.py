@@ -36,7 +36,7 @@ from gateway.as4.errors import (
     not_serviced,
 )
 from gateway.as4.identity import Identity, common_name, fingerprint
-from gateway.as4.receipt import build_error, build_receipt
+from gateway.as4.receipt import build_error, build_receipt, repeat_receipt
 from gateway.as4.store import SeenStore
 from gateway.as4.trust import TrustStore, UntrustedCertificate
 from gateway.as4.wssec import (
@@ -202,7 +202,7 @@ class As4Receiver:
             stored = await self.seen_store.seen(message_id)
             if stored is not None:
                 log.info("as4 duplicate message %s answered with its stored receipt", message_id)
-                return 200, dict(SOAP_HEADERS), stored
+                return 200, dict(SOAP_HEADERS), self._repeat(stored, opened)
             lock = self._locks.setdefault(message_id, asyncio.Lock())
             # Only a copy that had to wait for another one needs to look at the store again.
             recheck = lock.locked()
@@ -355,7 +355,7 @@ class As4Receiver:
         if recheck:
             stored = await self.seen_store.seen(opened.message_id)
             if stored is not None:
-                return stored
+                return self._repeat(stored, opened)
         sbd = await self._run(self._decrypt, opened, size=size)
         try:
             header, document = sbdh.unwrap(
@@ -409,4 +409,8 @@ class As4Receiver:
                     "temporary failure at the receiving access point; retry later",
                     http_status=503,
                 ) from exc
-        return await self.seen_store.remember(opened.message_id, instance_key, receipt)
+        on_record = await self.seen_store.remember(opened.message_id, instance_key, receipt)
+        return receipt if on_record == receipt else self._repeat(on_record, opened)
+
+    def _repeat(self, stored: bytes, opened: _Opened) -> bytes:
+        return repeat_receipt(stored, self.identity, opened.message_id, opened.signature.references)

@@ -226,6 +226,24 @@ async def test_intake_failure_is_transient_and_not_remembered(our_ap, pki, invoi
     await sender.aclose()
 
 
+async def test_a_rebuilt_resend_of_a_delivered_message_gets_a_receipt_it_can_verify(
+    our_ap, pki, invoice, ours
+):
+    """Our queue rebuilds a retry (new timestamp, new signature) under the same MessageId.
+    After a lost receipt the stored one acknowledges other digests: the sender could never
+    verify it and would retry forever. It gets a receipt for its copy; nothing is delivered
+    twice, and a byte-identical replay still gets the stored receipt."""
+    peer = Identity("POP000002", pki.peer.cert, pki.peer.key)
+    sender = As4Sender(peer)
+    sbd = make_sbd(invoice, "rebuilt", sender=PEER_SERVED, receiver=SERVED)
+    first = await sender.send(our_ap.url, ours.certificate, sbd, message_id="rebuilt@test")
+    again = await sender.send(our_ap.url, ours.certificate, sbd, message_id="rebuilt@test")
+    assert again.ref_to_message_id == first.ref_to_message_id == "rebuilt@test"
+    assert set(again.acknowledged) != set(first.acknowledged)  # it acknowledges this copy
+    assert len(our_ap.intake.delivered) == 1
+    await sender.aclose()
+
+
 # --- us -> peer (as4 package) -------------------------------------------------------------------
 
 

@@ -70,6 +70,7 @@ async def test_a_refusing_hook_fails_its_unit_alone(db: Database) -> None:
     )
     assert isinstance(results[1], Refused)  # the refusal reaches the unit's caller as it is
     (doc_a,), (doc_c,) = results[0], results[2]
+    assert doc_c.status == doc_a.status == "received"
     assert calls == ["a", "b", "a"]  # one batch; rolled back and written again without b
     async with db.read() as s:
         texts = sorted(d.meta["text"] for d in await s.scalars(select(Document)))

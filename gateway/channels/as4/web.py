@@ -56,7 +56,8 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     app.router.add_post("/as4", describe(as4_handler(channel.receiver)))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep_mls(channel)) if channel.outbox else None
+        interval = settings.as4.mls_sweep_interval
+        sweeper = asyncio.create_task(_sweep_mls(channel, interval)) if channel.outbox else None
         yield
         if sweeper is not None:
             sweeper.cancel()
@@ -68,12 +69,12 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     return channel
 
 
-async def _sweep_mls(channel: As4Channel, interval: float = 30.0) -> None:
+async def _sweep_mls(channel: As4Channel, interval: float) -> None:
     """Queue MLS owed from before a crash (see gateway.as4.MlsOutbox)."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await channel.outbox.sweep()  # type: ignore[union-attr]
+            await channel.outbox.sweep(older_than=2 * interval)  # type: ignore[union-attr]
         except Exception:
             log.exception("MLS outbox sweep failed")
 
