@@ -193,6 +193,15 @@ class Metrics:
         )
         self.snapshot = Snapshot(snapshot_seconds)
         r.register(self.snapshot)
+        #: Every snapshot refreshed before a scrape renders (see :meth:`add_snapshot`).
+        self.snapshots: list[Snapshot] = [self.snapshot]
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        """Another :class:`Snapshot` subclass (its own ``loader`` and ``collect``), refreshed
+        like the first: at most once per ``max_age``, in the background, never per scrape.
+        A plug-in's database figures (e.g. the AS4 channel's MLS service levels) come this way."""
+        self.registry.register(snapshot)
+        self.snapshots.append(snapshot)
 
     # --- observers -----------------------------------------------------------------------------
 
@@ -217,7 +226,8 @@ class Metrics:
     # --- exposition ----------------------------------------------------------------------------
 
     async def render(self) -> bytes:
-        await self.snapshot.refresh()
+        for snapshot in self.snapshots:
+            await snapshot.refresh()
         return generate_latest(self.registry)
 
     def value(self, name: str, **labels: str) -> float:

@@ -4,9 +4,7 @@
 - ``POST /v1/admin/peppol-reports`` ``{"kind": "tsr"|"eusr", "month": "YYYY-MM", "send": bool}``.
 - ``GET /v1/admin/peppol-reports/{id}/xml``: the report exactly as validated and sent.
   These are the access point's (all tenants') figures: operator keys only.
-- ``GET /v1/admin/reporting/c4-unknown``: this tenant's received documents whose receiver
-  country (C4) is unknown; ``PUT /v1/admin/reporting/c4/{document_id}`` ``{"country": "SE"}``
-  sets it (the receiving end user's system knows its country; the invoice may not say).
+- the receiver country (C4) routes: :mod:`gateway.reporting.countries`.
 """
 
 from __future__ import annotations
@@ -14,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select, update
 
-from gateway.as4 import PeppolReportRow, configured
-from gateway.reporting.build import is_report, month_bounds
+from gateway.as4 import configured
+from gateway.reporting import countries
+from gateway.reporting.build import month_bounds
 from gateway.reporting.service import KINDS, ReportingService
 from gateway.reporting.wiring import reporter_id
 from gateway.web import (
@@ -33,14 +30,12 @@ from gateway.web import (
     Problem,
     operation,
     read_json,
-    require,
     require_operator,
 )
 
 log = logging.getLogger(__name__)
 
 REPORTING = web.AppKey("peppol_reporting", ReportingService)
-_COUNTRY = re.compile(r"^[A-Z]{2}$|^1A$")
 
 
 def setup(app: web.Application, outbound: Any | None, validator: Any) -> None:
@@ -48,8 +43,7 @@ def setup(app: web.Application, outbound: Any | None, validator: Any) -> None:
     app.router.add_get("/v1/admin/peppol-reports", list_reports)
     app.router.add_post("/v1/admin/peppol-reports", create_report)
     app.router.add_get("/v1/admin/peppol-reports/{id}/xml", report_xml)
-    app.router.add_get("/v1/admin/reporting/c4-unknown", c4_unknown)
-    app.router.add_put("/v1/admin/reporting/c4/{document_id}", set_c4)
+    countries.add_routes(app)
     settings = app[SETTINGS]
     if not configured(settings.as4):
         return
@@ -152,70 +146,3 @@ async def report_xml(request: web.Request) -> web.Response:
     if xml is None:
         raise Problem(404, "not-found", "No such report.")
     return web.Response(body=xml, content_type="application/xml")
-
-
-@operation(
-    "Received documents whose end user country (C4) is unknown",
-    tag="peppol",
-    scope="admin",
-    responses={200: OBJECT},
-    errors=(400,),
-)
-async def c4_unknown(request: web.Request) -> web.Response:
-    principal = require(request, "admin")
-    async with request.app[DB].read() as s:
-        rows = list(
-            await s.scalars(
-                select(PeppolReportRow)
-                .where(
-                    PeppolReportRow.tenant == principal.tenant,
-                    PeppolReportRow.direction == "inbound",
-                    PeppolReportRow.kind == "business",
-                    func.length(PeppolReportRow.country_c4) != 2,
-                )
-                .order_by(PeppolReportRow.seq)
-                .limit(500)
-            )
-        )
-    documents = [
-        {
-            "document_id": r.document_id,
-            "message_id": r.message_id,
-            "receiver": r.receiver,
-            "exchanged_at": r.exchanged_at.isoformat(),
-            "country_c4": r.country_c4,
-        }
-        for r in rows
-        if not is_report({"document_type_id": r.document_type_id})
-    ]
-    return web.json_response({"documents": documents, "count": len(documents)})
-
-
-@operation(
-    "Set a received document's C4 country",
-    tag="peppol",
-    scope="admin",
-    responses={200: OBJECT},
-    errors=(400, 404, 422),
-)
-async def set_c4(request: web.Request) -> web.Response:
-    principal = require(request, "admin")
-    body = await read_json(request)
-    country = str(body.get("country", "")).strip().upper()
-    if not _COUNTRY.match(country):
-        raise Problem(400, "bad-country", "country must be an ISO 3166-1 alpha-2 code")
-    async with request.app[DB].write() as s:
-        result = await s.execute(
-            update(PeppolReportRow)
-            .where(
-                PeppolReportRow.document_id == request.match_info["document_id"],
-                PeppolReportRow.tenant == principal.tenant,
-                PeppolReportRow.direction == "inbound",
-            )
-            .values(country_c4=country)
-        )
-    if not result.rowcount:
-        raise Problem(404, "not-found", "No received Peppol document with this id.")
-    return web.json_response(
-        {"document_id": request.match_info["document_id"], "country_c4": country}
-    )

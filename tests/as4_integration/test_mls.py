@@ -126,6 +126,32 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     ]
     assert at_a["waiting_to_receive"] == [] and at_a["sent"] == []
 
+    # The same figures as Prometheus gauges on /metrics (from a snapshot, not per scrape).
+    at_b, at_a = await mls_gauges(b), await mls_gauges(a)
+    assert at_b[("gateway_mls_messages", "send")] == at_b[("gateway_mls_within", "send")] == 1
+    assert at_b[("gateway_mls_share", "send")] == 1.0
+    assert at_b[("gateway_mls_waiting", "send")] == 0
+    assert at_b[("gateway_mls_messages", "receive")] == 0
+    assert ("gateway_mls_share", "receive") not in at_b  # no messages: no share
+    assert at_a[("gateway_mls_messages", "receive")] == at_a[("gateway_mls_within", "receive")]
+    assert at_a[("gateway_mls_within", "receive")] == 1
+    assert at_a[("gateway_mls_limit_seconds", "receive")] == 25 * 60
+    assert at_a[("gateway_mls_target_share", "")] == 0.995
+
+
+async def mls_gauges(node: Node) -> dict[tuple[str, str], float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    async with node.http.get(node.url + "/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    return {
+        (sample.name, sample.labels.get("direction", "")): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name.startswith("gateway_mls_")
+        for sample in family.samples
+    }
+
 
 async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
     """Queue a document A's own validation would refuse (as if A's rules were older than B's)."""
@@ -216,6 +242,10 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
 
     await wait_for(a_delivered)
     assert await b.documents("outbound") == []  # no MLS queued at B
+    # Owed but not queued: counted as waiting by the service levels and on /metrics.
+    gauges = await mls_gauges(b)
+    assert gauges[("gateway_mls_messages", "send")] == gauges[("gateway_mls_waiting", "send")] == 1
+    assert gauges[("gateway_mls_within", "send")] == 0
     # The periodic sweep (here called directly) finds the owed MLS and queues it.
     assert len(await channel.outbox.sweep(older_than=0)) == 1
     assert await channel.outbox.sweep(older_than=0) == []  # settled: nothing twice

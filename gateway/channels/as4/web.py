@@ -20,9 +20,11 @@ from gateway.as4 import as4_handler, configured, parse_when, summarise
 from gateway.as4 import export_rows as export
 from gateway.channels.as4.channel import As4Channel
 from gateway.channels.as4.levels import service_levels
+from gateway.channels.as4.metrics import MlsLevels
 from gateway.web import (
     DB,
     INTAKE,
+    METRICS,
     OBJECT,
     SETTINGS,
     Content,
@@ -46,6 +48,9 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
     app[AS4] = channel
+    metrics = app.get(METRICS)
+    if metrics is not None:  # the MLS service levels on /metrics
+        metrics.add_snapshot(MlsLevels(app[DB], settings.metrics.snapshot_seconds))
     describe = operation(
         "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",
         tag="peppol",

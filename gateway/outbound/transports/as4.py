@@ -183,7 +183,8 @@ class As4Transport:
     ) -> None:
         now = utcnow()
         header = ident.header
-        c4 = countries(item.payload)[1] or self.country
+        buyer = countries(item.payload)[1]  # the receiver is another AP's end user
+        c4, c4_source = (buyer, "document") if buyer else (self.country, "config")
         async with self.db.write() as s:
             await s.execute(
                 update(As4Outbound)
@@ -206,6 +207,7 @@ class As4Transport:
                     process_id=header.process_id,
                     country_c1=header.country_c1,
                     country_c4=c4,
+                    c4_source=c4_source,
                     kind="mls" if MLS_CUSTOMIZATION in header.document_type_id else "business",
                 )
             )
