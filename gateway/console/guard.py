@@ -44,7 +44,7 @@ class Refused(Exception):
 
     def __init__(self, status: int, title: str, detail: str) -> None:
         super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
+        self.http_status, self.title, self.detail = status, title, detail
 
 
 @web.middleware
@@ -52,7 +52,7 @@ async def guard_middleware(request: web.Request, handler: Any) -> web.StreamResp
     try:
         response = await _guarded(request, handler)
     except Refused as exc:
-        response = error_page(request, exc.status, exc.title, exc.detail)
+        response = error_page(request, exc.http_status, exc.title, exc.detail)
     except Problem as exc:  # from the shared view functions (bad filter, unknown document)
         response = error_page(request, exc.status, exc.title, exc.detail)
     except web.HTTPException as exc:
