@@ -17,6 +17,7 @@ from gateway.console.documents import scope_of
 from gateway.console.guard import Refused, acting, see_other
 from gateway.console.keys import PREFIX, ROOT
 from gateway.console.sessions import Viewer
+from gateway.console.signin import safe_next
 from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import ADMIN
 from gateway.outbound import NotRequeueable
@@ -40,8 +41,10 @@ async def _form_text(request: web.Request, name: str, *, required: bool = False)
     return value
 
 
-def _back(doc_id: str) -> web.Response:
-    return see_other(f"{PREFIX}/documents/{doc_id}")
+async def _back(request: web.Request, doc_id: str) -> web.Response:
+    """To the page the form names (a console path), else the document's page."""
+    wanted = str((await request.post()).get("next", ""))
+    return see_other(safe_next(wanted) if wanted else f"{PREFIX}/documents/{doc_id}")
 
 
 async def mark_original(request: web.Request) -> web.Response:
@@ -54,7 +57,7 @@ async def mark_original(request: web.Request) -> web.Response:
         doc = await document_or_404(s, doc_id, scope_of(v), for_update=True)
         await release_duplicate(s, doc, root[LIFECYCLE], forwarder, cause_of(v), reason)
     forwarder.wake()
-    return _back(doc_id)
+    return await _back(request, doc_id)
 
 
 async def change_status(request: web.Request) -> web.Response:
@@ -63,7 +66,7 @@ async def change_status(request: web.Request) -> web.Response:
     reason = await _form_text(request, "reason") or None
     doc_id = request.match_info["id"]
     await set_status(request.app[ROOT], doc_id, scope_of(v), target, cause_of(v), reason)
-    return _back(doc_id)
+    return await _back(request, doc_id)
 
 
 async def requeue(request: web.Request) -> web.Response:
@@ -77,7 +80,7 @@ async def requeue(request: web.Request) -> web.Response:
     except NotRequeueable as exc:  # not failed (any more)
         raise Refused(409, "Not requeued", str(exc)) from exc
     service.worker.notify()
-    return _back(doc_id)
+    return await _back(request, doc_id)
 
 
 async def route(request: web.Request) -> web.Response:
@@ -88,4 +91,4 @@ async def route(request: web.Request) -> web.Response:
     reason = await _form_text(request, "reason") or f"routed in the console by key {v.key_id}"
     doc_id = request.match_info["id"]
     await route_stranded(request.app[ROOT], doc_id, tenant, cause_of(v, "operator"), reason)
-    return _back(doc_id)
+    return await _back(request, doc_id)

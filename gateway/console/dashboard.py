@@ -53,7 +53,7 @@ def chart(daily: list[tuple[str, dict[str, int]]]) -> dict[str, object]:
     labels = [
         (round(PAD + i * step, 1), day[5:])
         for i, (day, _) in enumerate(daily)
-        if i % 7 == 0 or i == len(daily) - 1
+        if (len(daily) - 1 - i) % 7 == 0
     ]
     return {"bars": bars, "labels": labels, "top": top, "w": CHART_W, "h": CHART_H}
 
