@@ -229,3 +229,32 @@ async def test_console_is_not_part_of_the_api_description(gw: Any) -> None:
         spec = await resp.json()
     assert spec["paths"] and not [p for p in spec["paths"] if p.startswith("/console")]
     assert DB in gw.app
+
+
+async def test_duplicates_page_pairs_each_with_its_original(gw: Any, console_for: Any) -> None:
+    key = await gw.key("acme")
+    first = await gw.receive(key, gw.base_invoice)
+    # Same business key, other bytes (a comment): a duplicate by key fields, not by bytes.
+    again = await gw.receive(
+        key, gw.base_invoice.replace(b"<cbc:ID>", b"<!-- resent --><cbc:ID>", 1)
+    )
+    assert again["status"] == "duplicate"
+    c = console_for(gw)
+    await c.sign_in(key)
+    status, html, _ = await c.get("/duplicates")
+    tree = lxml.html.fromstring(html)
+    card = tree.xpath(f'//section[@id="dup-{again["id"]}"]')[0]
+    assert "same business key" in card.text_content() and first["id"] in html
+    rows = {r.xpath("th")[0].text_content(): r.get("class") for r in card.xpath(".//tbody/tr")}
+    assert (
+        rows["number"] == "same" and rows["seller"] == "same" and rows["bytes (sha256)"] != "same"
+    )
+    status, _ = await c.act(
+        f"/documents/{again['id']}/mark-original",
+        {"reason": "a real second invoice", "next": "/console/duplicates"},
+        page="/duplicates",
+    )
+    assert status == 303
+    html = (await c.get("/duplicates"))[1]
+    assert f"dup-{again['id']}" not in html
+    assert (await gw.doc(key, again["id"]))["status"] == "received"
