@@ -183,9 +183,7 @@ class _refusals:
         if isinstance(exc, NotADraft):
             raise Problem(409, "not-a-draft", str(exc), current_status=exc.current) from exc
         if isinstance(exc, DuplicateOutbound):
-            raise Problem(
-                409, "duplicate-outbound", str(exc), original_id=exc.original_id
-            ) from exc
+            raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc
         if isinstance(exc, IllegalTransition):
             raise Problem(
                 409, exc.code, exc.reason, current_status=exc.current, requested_status=exc.target

@@ -146,7 +146,11 @@ class Drafts:
             async with self.db.read() as s:
                 doc = await self._document(s, doc_id, tenant)
                 await guard(
-                    s, tenant, doc.kind, doc.business_key, doc.receiver_endpoint or "",
+                    s,
+                    tenant,
+                    doc.kind,
+                    doc.business_key,
+                    doc.receiver_endpoint or "",
                     reissue=False,
                 )
             raise
@@ -179,7 +183,9 @@ class Drafts:
                     # Not sent twice: it stays a draft for the issuer to correct or reissue.
                     draft.send_at = None
                     await self.lifecycle.note(s, doc, SCHEDULER, f"not sent at {why}: {dup}")
-                    log.warning("scheduled draft %s duplicates %s; not sent", doc.id, dup.original_id)
+                    log.warning(
+                        "scheduled draft %s duplicates %s; not sent", doc.id, dup.original_id
+                    )
                     continue
                 sent.append(doc.id)
         if sent:
@@ -212,7 +218,7 @@ class Drafts:
         )
         s.add(item)
         await s.delete(draft)
-        await self.lifecycle.issued(s, doc)
+        await self.lifecycle.issued(s, doc, cause)
         return item
 
     @staticmethod

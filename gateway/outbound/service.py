@@ -161,7 +161,11 @@ class OutboundService:
         fields, routing = prepared.fields, prepared.routing
         async with self.db.read() as s:
             claims, original = await guard(
-                s, tenant, fields["kind"], fields["business_key"], routing["receiver"],
+                s,
+                tenant,
+                fields["kind"],
+                fields["business_key"],
+                routing["receiver"],
                 reissue=reissue,
             )
         if original is not None:  # a deliberate copy: sent, holds no claim, names its original
