@@ -1,7 +1,7 @@
 """lifecycle: overdue is a condition with notices (an index, a cursor, one row per episode)
 
 Revision ID: r13_lifecycle_overdue
-Revises: 0006_edge_mail
+Revises: 0007_console_sessions
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r13_lifecycle_overdue"
-down_revision = "0006_edge_mail"
+down_revision = "0007_console_sessions"
 branch_labels = None
 depends_on = None
 
