@@ -258,3 +258,70 @@ async def test_duplicates_page_pairs_each_with_its_original(gw: Any, console_for
     html = (await c.get("/duplicates"))[1]
     assert f"dup-{again['id']}" not in html
     assert (await gw.doc(key, again["id"]))["status"] == "received"
+
+
+async def test_operator_routes_a_stranded_document(
+    gw: Any, console_for: Any, corpus_dir: Any
+) -> None:
+    from gateway.inbound.intake import Submission
+    from gateway.store import repo
+    from gateway.web import INTAKE
+
+    raw = (
+        corpus_dir / "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
+    ).read_bytes()
+    stranded = await gw.app[INTAKE].submit(Submission(raw, "email", None))
+    assert stranded.status == "unroutable"
+    admin = await gw.key("acme")
+    tenant_admin = console_for(gw)
+    await tenant_admin.sign_in(admin)
+    assert (await tenant_admin.get(f"/documents/{stranded.document_id}"))[0] == 404
+    status, _ = await tenant_admin.act(
+        f"/documents/{stranded.document_id}/route", {"tenant": "acme"}
+    )
+    assert status == 403
+    async with gw.db.write() as s:
+        _, operator = await repo.create_api_key(s, "provider", [], operator=True)
+    c = console_for(gw)
+    await c.sign_in(operator)
+    html = (await c.get(f"/documents/{stranded.document_id}"))[1]
+    assert 'id="route"' in html
+    status, _ = await c.act(
+        f"/documents/{stranded.document_id}/route", {"tenant": "acme", "reason": "buyer is acme"}
+    )
+    assert status == 303
+    body = await gw.doc(admin, stranded.document_id)
+    assert body["tenant"] == "acme" and body["status"] == "received"
+    assert body["history"][-1]["reason"].endswith("buyer is acme")
+
+
+async def test_failed_send_is_requeued_from_the_outbound_page(
+    gw_factory: Any, console_for: Any
+) -> None:
+    gw = await gw_factory(
+        settings={
+            "routes": [{"participant": "*", "url": "http://127.0.0.1:9/nowhere"}],
+            "outbound": {"max_attempts": 1, "retry_initial": 0.05, "retry_max": 0.05},
+        }
+    )
+    key = await gw.key("acme")
+    status, sent = await gw.call(
+        "POST", key, "/v1/outbound", xml=numbered(gw.base_invoice, "OUT-9")
+    )
+    assert status == 202, sent
+    await gw.wait_status(key, sent["id"], "failed")
+    c = console_for(gw)
+    await c.sign_in(key)
+    html = (await c.get("/outbound?status=failed"))[1]
+    tree = lxml.html.fromstring(html)
+    row = tree.xpath('//table[@id="outbound"]/tbody/tr')[0].text_content()
+    assert "failed" in row and "OUT-9" not in row  # the row shows the queue, the error
+    assert tree.xpath('//table[@id="outbound"]//form[contains(@action, "/requeue")]')
+    dash = cells((await c.get("/"))[1])
+    assert dash[("outbound", "api", "today", "failed")] == 1
+    status, _ = await c.act(
+        f"/documents/{sent['id']}/requeue", {"next": "/console/outbound"}, page="/outbound"
+    )
+    assert status == 303
+    body = await gw.doc(key, sent["id"])
+    assert body["history"][-1]["from"] == "failed"
