@@ -30,8 +30,8 @@ from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
+from gateway.responses.settings import settings_row
 from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
@@ -115,13 +115,8 @@ async def emission_enabled(s: AsyncSession, tenant: str) -> bool:
 
 
 async def set_emission(s: AsyncSession, tenant: str, enabled: bool) -> ResponseSettings:
-    await repo.ensure_tenant(s, tenant)
-    row = await s.get(ResponseSettings, tenant)
-    if row is None:
-        row = ResponseSettings(tenant=tenant, emit_responses=enabled)
-        s.add(row)
+    row = await settings_row(s, tenant)
     row.emit_responses = enabled
-    row.updated_at = utcnow()
     return row
 
 

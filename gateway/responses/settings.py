@@ -57,12 +57,17 @@ async def email_trust_of(session: AsyncSession, tenant: str) -> list[dict[str, s
 async def set_email_trust(session: AsyncSession, tenant: str, value: Any) -> list[dict[str, str]]:
     """Replace the tenant's trusted senders (ValueError for a bad ``value``)."""
     rules = parse_rules(value)
+    (await settings_row(session, tenant)).email_trust = rules
+    await session.flush()
+    return rules
+
+
+async def settings_row(session: AsyncSession, tenant: str) -> ResponseSettings:
+    """The tenant's row (made, with its tenant, when missing), stamped as changed now."""
     await repo.ensure_tenant(session, tenant)
     row = await session.get(ResponseSettings, tenant)
     if row is None:
         row = ResponseSettings(tenant=tenant, emit_responses=False)
         session.add(row)
-    row.email_trust = rules
     row.updated_at = utcnow()
-    await session.flush()
-    return rules
+    return row
