@@ -325,3 +325,42 @@ async def test_failed_send_is_requeued_from_the_outbound_page(
     assert status == 303
     body = await gw.doc(key, sent["id"])
     assert body["history"][-1]["from"] == "failed"
+
+
+async def test_paging_attachments_and_the_bare_console_url(gw: Any, console_for: Any) -> None:
+    import aiohttp
+
+    key = await gw.key("acme")
+    for i in range(3):
+        await gw.receive(key, numbered(gw.base_invoice, f"P-{i}"))
+    form = aiohttp.FormData()
+    form.add_field(
+        "document",
+        numbered(gw.base_invoice, "WITH-PDF"),
+        content_type="application/xml",
+        filename="inv.xml",
+    )
+    form.add_field(
+        "file", b"%PDF-1.4 tiny", content_type="application/pdf", filename="Rechnung-Kopie.pdf"
+    )
+    async with gw.http.post(
+        gw.url + "/v1/documents", data=form, headers={"Authorization": f"Bearer {key}"}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        with_pdf = await resp.json()
+    c = console_for(gw)
+    await c.sign_in(key)
+    async with c.http.get(gw.url + "/console", allow_redirects=False) as bare:
+        assert bare.status == 303 and bare.headers["Location"] == "/console/"
+    html = (await c.get("/documents?limit=2"))[1]
+    tree = lxml.html.fromstring(html)
+    assert len(tree.xpath('//table[@id="documents"]/tbody/tr')) == 2
+    nxt = tree.xpath('//a[@id="next-page"]/@href')[0]
+    html = (await c.get("/documents" + nxt))[1]
+    numbers = lxml.html.fromstring(html).xpath('//table[@id="documents"]/tbody/tr/td[6]')
+    assert [n.text_content() for n in numbers] == ["P-2", "WITH-PDF"]
+    html = (await c.get(f"/documents/{with_pdf['id']}"))[1]
+    assert "Rechnung-Kopie.pdf" in html
+    status, body, resp = await c.get(f"/documents/{with_pdf['id']}/attachments/0")
+    assert status == 200 and resp.content_type == "application/pdf" and body.startswith("%PDF")
+    assert 'filename="Rechnung-Kopie.pdf"' in resp.headers["Content-Disposition"]
