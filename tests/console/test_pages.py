@@ -364,3 +364,40 @@ async def test_paging_attachments_and_the_bare_console_url(gw: Any, console_for:
     status, body, resp = await c.get(f"/documents/{with_pdf['id']}/attachments/0")
     assert status == 200 and resp.content_type == "application/pdf" and body.startswith("%PDF")
     assert 'filename="Rechnung-Kopie.pdf"' in resp.headers["Content-Disposition"]
+
+
+async def test_invoice_responses_held_applied_and_counted(gw: Any, console_for: Any) -> None:
+    from live_gateway import BUYER, SELLER, invoice_response, sales_invoice
+
+    key = await gw.key("acme")
+    await gw.participant("acme", SELLER)
+    raw = sales_invoice(gw.base_invoice, number="S-100", seller=SELLER, buyer=BUYER)
+    inv = await gw.send_invoice(key, raw)
+    held = await gw.receive(key, invoice_response("UQ", "u-1", "S-100"))  # REST proves nothing
+    await gw.receive(key, invoice_response("AP", "u-2", "NO-SUCH-INVOICE"))
+    c = console_for(gw)
+    await c.sign_in(key)
+    html = (await c.get("/"))[1]
+    tree = lxml.html.fromstring(html)
+    shown = int(
+        tree.xpath('//table[@id="responses"]//td[@data-window="today"][@data-state="held"]')[
+            0
+        ].text_content()
+    )
+    status, api = await gw.call("GET", key, "/v1/admin/responses?state=held")
+    assert status == 200 and shown == len(api["items"]) == 2
+    html = (await c.get("/responses?state=held"))[1]
+    assert "S-100" in html and "NO-SUCH-INVOICE" in html
+    resp_id = next(r["id"] for r in api["items"] if r["document_id"] == held["id"])
+    status, _ = await c.act(
+        f"/responses/{resp_id}/apply", {"reason": "buyer confirmed"}, page="/responses"
+    )
+    assert status == 303
+    body = await gw.doc(key, inv)
+    assert body["status"] == "under_query"
+    html = (await c.get(f"/documents/{inv}"))[1]
+    assert "Invoice Responses" in html and "UQ" in html
+    assert (
+        "under_query" in lxml.html.fromstring(html).xpath('//*[@id="status"]')[0].text_content()
+        or body["status"] in html
+    )
