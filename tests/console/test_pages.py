@@ -398,3 +398,31 @@ async def test_invoice_responses_held_applied_and_counted(gw: Any, console_for: 
     html = (await c.get(f"/documents/{inv}"))[1]
     assert "Invoice Responses" in html and "UQ" in html
     assert lxml.html.fromstring(html).xpath('//*[@id="status"]')[0].text_content() == "under_query"
+
+
+async def test_system_and_api_pages(gw: Any, console_for: Any, installed_data_dir: Any) -> None:
+    from gateway.web import SETTINGS
+
+    (gw.app[SETTINGS].artefacts_dir).symlink_to(installed_data_dir / "artefacts")
+    c = console_for(gw)
+    await c.sign_in(await gw.key("acme", "read"))
+    html = (await c.get("/system"))[1]
+    tree = lxml.html.fromstring(html)
+    bundles = [
+        r.xpath("td")[0].text_content() for r in tree.xpath('//table[@id="bundles"]/tbody/tr')
+    ]
+    assert {"ubl-2.1", "en16931-1.3.16", "xrechnung-3.0.2"} <= set(bundles)
+    assert tree.xpath('//dd[@id="db"]')[0].text_content().startswith("ok (sqlite")
+    async with gw.http.get(gw.url + "/v1/openapi.json") as resp:
+        spec = await resp.json()
+    html = (await c.get("/api"))[1]
+    tree = lxml.html.fromstring(html)
+    shown = {
+        (
+            op.xpath(".//span[@class='method']")[0].text_content(),
+            op.xpath(".//code")[0].text_content(),
+        )
+        for op in tree.xpath('//div[@class="op"]')
+    }
+    described = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert shown == described and ("POST", "/v1/documents") in shown
