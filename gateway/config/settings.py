@@ -189,7 +189,8 @@ class EmailTrust:
 class ResponsesSettings:
     """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
 
-    #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
+    #: Tell tenants (history note + webhook ``document.overdue``) when a sales invoice becomes
+    #: overdue; the status never changes: overdue is a condition (off by default).
     overdue_timer: bool = False
     overdue_interval: float = 3600.0
     #: Seconds between extra re-matching sweeps (0 = none). Responses that arrived before their
@@ -237,6 +238,9 @@ class ConsoleSettings:
     session_seconds: float = 8 * 3600.0
     #: ... or after this long without a request (seconds).
     idle_seconds: float = 3600.0
+    #: Always mark console cookies Secure (they are anyway over TLS, or when a proxy in front
+    #: sends ``X-Forwarded-Proto: https``).
+    secure_cookies: bool = False
 
 
 @dataclass

@@ -12,17 +12,19 @@ Public surface (other packages import these names from here, never the modules b
   ``as4_delivered_to`` says which access point a document went to);
 - the service: :class:`OutboundService` (submit + worker lifecycle; refusals
   :class:`SubmissionRefused`, :class:`DuplicateOutbound`), the queue
-  (:class:`OutboundQueue`, :class:`OutboundItem`), :class:`BounceHandler` (DSNs);
-- the REST API: :func:`setup` and the app key :data:`OUTBOUND`.
+  (:class:`OutboundQueue`, :class:`OutboundItem`, :class:`NotRequeueable`),
+  :class:`BounceHandler` (DSNs);
+- the REST API: :func:`setup`, the app key :data:`OUTBOUND`, :func:`item_dict` (an item as the
+  API shows it) and :data:`OUTBOUND_FILTERS`.
 """
 
-from gateway.outbound.api import OUTBOUND, setup
+from gateway.outbound.api import OUTBOUND, OUTBOUND_FILTERS, item_dict, setup
 from gateway.outbound.bounces import BounceHandler
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.errors import DeliveryError, PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
 from gateway.outbound.models import OutboundItem
-from gateway.outbound.queue import OutboundQueue
+from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused, Submitted
 from gateway.outbound.transports import HttpTransport, Transport, Transports
 from gateway.outbound.transports.as4 import As4Transport
@@ -32,6 +34,7 @@ from gateway.outbound.transports.email import EmailTransport
 
 __all__ = [
     "OUTBOUND",
+    "OUTBOUND_FILTERS",
     "As4Transport",
     "BounceHandler",
     "DeliveryError",
@@ -40,6 +43,7 @@ __all__ = [
     "EmailTransport",
     "Endpoint",
     "HttpTransport",
+    "NotRequeueable",
     "OutboundItem",
     "OutboundMessage",
     "OutboundQueue",
@@ -52,5 +56,6 @@ __all__ = [
     "Transports",
     "as4_delivered_to",
     "as4_transport",
+    "item_dict",
     "setup",
 ]

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
+from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
@@ -132,6 +133,7 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_rendering(app)
+    setup_console(app)  # /console: the operator console (HTML pages, own session auth)
     return app
 
 

@@ -1,7 +1,7 @@
 """as4: how each C4 was determined, and the receiving end users' registered countries
 
 Revision ID: r17_as4_c4_sources
-Revises: 0006_edge_mail
+Revises: r13_responses_pending
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r17_as4_c4_sources"
-down_revision = "0006_edge_mail"
+down_revision = "r13_responses_pending"
 branch_labels = None
 depends_on = None
 
