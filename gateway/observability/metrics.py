@@ -191,6 +191,12 @@ class Metrics:
             ["direction", "status", "source"],
             registry=r,
         )
+        self.webhook_attempts = Counter(
+            "gateway_webhook_attempts",
+            "Webhook delivery attempts by kind (http, mail) and result (ok, http_4xx, ...).",
+            ["kind", "result"],
+            registry=r,
+        )
         self.snapshot = Snapshot(snapshot_seconds)
         r.register(self.snapshot)
 
@@ -209,6 +215,10 @@ class Metrics:
     def moved(self, direction: str, status: str, source: str) -> None:
         """The lifecycle's observer: one count per status change."""
         self.status_changes.labels(direction, status, source).inc()
+
+    def webhook_attempt(self, kind: str, result: str) -> None:
+        """The forwarder's observer: one count per delivery attempt."""
+        self.webhook_attempts.labels(kind, result).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http.labels(route, method, str(status)).inc()

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.admin import setup_admin
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
@@ -95,10 +96,12 @@ def create_app(
     db = Database.from_settings(settings)
     # Per app: the status models and profiles, and the only writer of document statuses.
     lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
-    forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,
         snapshot_seconds=settings.metrics.snapshot_seconds,
+    )
+    forwarder = Forwarder(
+        db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db), observer=metrics
     )
     lifecycle.attach(events=forwarder, observer=metrics)
     intake = IntakePipeline(
@@ -129,6 +132,7 @@ def create_app(
     # Peppol reports travel through the outbound queue over AS4.
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     setup_health(app)  # /health (readiness), /health/ready, /health/live
+    setup_admin(app)  # /v1/admin tenants, participants, keys, webhooks, settings
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
