@@ -35,7 +35,7 @@ Work = Callable[[web.Request, Any, str], Awaitable[Any]]
 
 
 def problem_of(exc: Refused) -> Problem:
-    return Problem(exc.status, exc.code, exc.detail, **exc.extra)
+    return Problem(exc.http_status, exc.code, exc.detail, **exc.extra)
 
 
 def answers_refusals(handler: Handler) -> Handler:

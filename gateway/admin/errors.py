@@ -10,11 +10,11 @@ from typing import Any
 
 
 class Refused(Exception):
-    """A management request that cannot be done (``status``/``code``; ``str()`` says why)."""
+    """A management request that cannot be done (``http_status``/``code``; ``str()`` says why)."""
 
     def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
         super().__init__(detail)
-        self.status = status
+        self.http_status = status
         self.code = code
         self.detail = detail
         #: More fields for the problem+json answer (e.g. the known profile ids).

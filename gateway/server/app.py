@@ -25,7 +25,7 @@ from gateway.config import Settings
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
+from gateway.observability import Metrics, SnapshotRows, log_status_change, metrics_endpoint
 from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
@@ -104,6 +104,7 @@ def create_app(
         db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db), observer=metrics
     )
     lifecycle.attach(events=forwarder, observer=metrics)
+    lifecycle.on_move(log_status_change)  # one JSON line per status change, after commit
     intake = IntakePipeline(
         db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
     )
@@ -122,8 +123,10 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
+    app[OUTBOUND].worker.observer = metrics  # outbound attempts by transport and result
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
+    responses.observer = metrics  # Invoice Response outcomes
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()
