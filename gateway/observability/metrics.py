@@ -212,8 +212,8 @@ class Metrics:
         )
         self.mls = Counter(
             "gateway_mls",
-            "Peppol MLS by direction (received, sent) and outcome.",
-            ["direction", "outcome"],
+            "Peppol MLS by direction (received, sent), outcome and response code (AP, AB, RE).",
+            ["direction", "outcome", "code"],
             registry=r,
         )
         self.snapshot = Snapshot(snapshot_seconds)
@@ -247,9 +247,9 @@ class Metrics:
         """The Invoice Response service's observer: one count per decided response."""
         self.responses.labels(direction, outcome, code).inc()
 
-    def mls_outcome(self, direction: str, outcome: str) -> None:
+    def mls_outcome(self, direction: str, outcome: str, code: str) -> None:
         """The MLS flow's observer: one count per MLS received or sent."""
-        self.mls.labels(direction, outcome).inc()
+        self.mls.labels(direction, outcome, code).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http.labels(route, method, str(status)).inc()
