@@ -15,13 +15,16 @@ the webhook test, and raises :class:`Refused` with an HTTP status and a problem 
   :func:`known_events`, :func:`webhook_view`;
 - settings: :func:`get_settings`, :func:`put_settings` (status profiles, webhook bodies).
 
+Documents: :func:`release_duplicate` (mark as original) and :func:`route_stranded` (give a
+stranded document to a tenant), shared by their routes and the console.
+
 Routes: :func:`setup_admin` mounts the management API; :func:`mark_original`, :func:`route`
 and :func:`list_unrouted` are handlers mounted by the document API.
 """
 
 from gateway.admin.errors import Refused
 from gateway.admin.keys import NewKey, create_key, key_view, list_keys, revoke_key
-from gateway.admin.originals import mark_original
+from gateway.admin.originals import mark_original, release_duplicate
 from gateway.admin.participants import (
     Added,
     add_participant,
@@ -29,7 +32,7 @@ from gateway.admin.participants import (
     remove_participant,
 )
 from gateway.admin.routes import setup_admin
-from gateway.admin.routing import list_unrouted, route
+from gateway.admin.routing import list_unrouted, route, route_stranded
 from gateway.admin.settings import get_settings, put_settings
 from gateway.admin.tenants import (
     create_tenant,
@@ -68,9 +71,11 @@ __all__ = [
     "probe_webhook",
     "put_settings",
     "redeliver",
+    "release_duplicate",
     "remove_participant",
     "revoke_key",
     "route",
+    "route_stranded",
     "set_webhook",
     "setup_admin",
     "show_tenant",

@@ -22,6 +22,7 @@ from gateway.admin import setup_admin
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
+from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
@@ -140,6 +141,7 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_rendering(app)
+    setup_console(app)  # /console: the operator console (HTML pages, own session auth)
     return app
 
 
