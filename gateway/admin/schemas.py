@@ -143,5 +143,13 @@ SETTINGS_BODY: dict[str, Any] = {
             "properties": {"inbound": {"type": "string"}, "outbound": {"type": "string"}},
         },
         "webhook_content": {"type": "boolean"},
+        "email_trust": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"sender": {"type": "string"}, "participant": {"type": "string"}},
+                "required": ["sender"],
+            },
+        },
     },
 }
