@@ -3,7 +3,7 @@ every event), set with ``PUT /v1/admin/tenants/{tenant}/webhook`` or ``gateway w
 --event``.
 
 Revision ID: 0015_mgmt_webhook_events
-Revises: 0007_console_sessions
+Revises: r13_responses_pending
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_mgmt_webhook_events"
-down_revision = "0007_console_sessions"
+down_revision = "r13_responses_pending"
 branch_labels = None
 depends_on = None
 
