@@ -49,8 +49,11 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
     app[AS4] = channel
     metrics = app.get(METRICS)
-    if metrics is not None:  # the MLS service levels on /metrics
+    if metrics is not None:  # MLS outcomes and the MLS service levels on /metrics
         metrics.add_snapshot(MlsLevels(app[DB], settings.metrics.snapshot_seconds))
+        channel.consumer.observer = metrics
+        if channel.responder is not None:
+            channel.responder.observer = metrics
     describe = operation(
         "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",
         tag="peppol",

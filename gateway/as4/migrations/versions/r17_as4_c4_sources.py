@@ -1,7 +1,7 @@
 """as4: how each C4 was determined, and the receiving end users' registered countries
 
 Revision ID: r17_as4_c4_sources
-Revises: r13_responses_pending
+Revises: 0015_mgmt_webhook_events
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r17_as4_c4_sources"
-down_revision = "r13_responses_pending"
+down_revision = "0015_mgmt_webhook_events"
 branch_labels = None
 depends_on = None
 
