@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from gateway.as4.models import DONE, As4InboundInstance, As4InboundMessage
 from gateway.store import Database
@@ -66,21 +67,33 @@ class DbSeenStore:
         committed = self._committed.pop(message_id, None)
         if committed is not None:
             return committed
-        async with self.db.write() as s:
-            on_record, _ = await self._remember(s, message_id, instance_key, receipt, None)
-        return on_record
+        for attempt in range(3):  # a lost race: the next look finds the winner's receipt
+            try:
+                async with self.db.write() as s:
+                    on_record, _ = await self._remember(s, message_id, instance_key, receipt, None)
+                return on_record
+            except (IntegrityError, AlreadyDelivered):
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def record_alone(
         self, message_id: str, instance_key: str, receipt: bytes, rows: list[Any], from_party: str
     ) -> None:
         """:meth:`record` for a message that is not a stored document (an MLS we applied), in a
         transaction of its own; ``rows`` (its reporting row) are written only with a new claim."""
-        async with self.db.write() as s:
-            on_record, new = await self._remember(
-                s, message_id, instance_key, receipt, None, from_party
-            )
-            if new:
-                s.add_all(rows)
+        for attempt in range(3):
+            try:
+                async with self.db.write() as s:
+                    on_record, new = await self._remember(
+                        s, message_id, instance_key, receipt, None, from_party
+                    )
+                    if new:
+                        s.add_all(rows)
+                break
+            except (IntegrityError, AlreadyDelivered):
+                if attempt == 2:
+                    raise
         self.committed(message_id, on_record)
 
     # --- in the intake's transaction ----------------------------------------------------------
@@ -123,7 +136,13 @@ class DbSeenStore:
         doc_id: str | None,
         from_party: str = "",
     ) -> tuple[bytes, bool]:
-        """(the receipt on record, whether this call put it there)."""
+        """(the receipt on record, whether this call put it there).
+
+        With ``doc_id`` (from :meth:`record`) a claim another transaction committed since our
+        first look raises :class:`AlreadyDelivered`: on PostgreSQL each statement sees what
+        committed before it, so a copy that looked too early must not take over (or overwrite)
+        a claim; inserts are settled by the primary keys, updates are conditional.
+        """
         # Core statements, not ORM objects: this runs once per message inside the single
         # SQLite writer, so every statement saved is throughput.
         m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
@@ -144,15 +163,23 @@ class DbSeenStore:
                     from_party=from_party or instance_key.split("|", 1)[0],
                 )
             )
-        elif row.state == DONE and row.receipt is not None:
-            return bytes(row.receipt), False  # an earlier receipt wins: repeats get the same
-        else:  # a ``delivering`` claim left by a version that claimed before delivery
+        elif row.state != DONE or row.receipt is None:  # left by a version that claimed first
             values: dict[str, Any] = {"state": DONE, "receipt": receipt, "claim_owner": None}
             if doc_id:
                 values["document_id"] = doc_id
-            await s.execute(update(m).where(m.c.message_id == message_id).values(**values))
+            taken = await s.execute(
+                update(m).where(m.c.message_id == message_id, m.c.state != DONE).values(**values)
+            )
+            if taken.rowcount != 1:
+                raise AlreadyDelivered(message_id)
+        elif doc_id:
+            raise AlreadyDelivered(message_id)
+        else:
+            return bytes(row.receipt), False  # an earlier receipt wins: repeats get the same
         inst = (
-            await s.execute(select(i.c.message_id).where(i.c.instance_key == instance_key))
+            await s.execute(
+                select(i.c.message_id, i.c.document_id).where(i.c.instance_key == instance_key)
+            )
         ).first()
         if inst is None:
             await s.execute(
@@ -164,9 +191,11 @@ class DbSeenStore:
                 )
             )
         elif doc_id:
-            await s.execute(
+            taken = await s.execute(
                 update(i)
-                .where(i.c.instance_key == instance_key)
+                .where(i.c.instance_key == instance_key, i.c.document_id.is_(None))
                 .values(message_id=message_id, document_id=doc_id)
             )
+            if taken.rowcount != 1:
+                raise AlreadyDelivered(message_id)
         return receipt, True
