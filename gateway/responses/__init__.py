@@ -7,7 +7,6 @@ Public surface:
 - :func:`load_mapping` / :class:`Mapping` (``config/invoice-response-mapping.toml``);
 - :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
-- :func:`mark_overdue` (the overdue timer's work).
 """
 
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
@@ -16,7 +15,6 @@ from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService
-from gateway.responses.timers import mark_overdue
 
 __all__ = [
     "SCENARIO",
@@ -32,7 +30,6 @@ __all__ = [
     "build_response",
     "conflict",
     "load_mapping",
-    "mark_overdue",
     "parse_response",
     "set_emission",
 ]
