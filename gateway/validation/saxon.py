@@ -3,7 +3,8 @@
 Stylesheets are compiled from :mod:`.speedups.optimize`'s rewritten text (exact, in-memory
 rewrites that remove work which cannot change a result) once per process and cached by path,
 since several scenarios share the same XSLT; the installed files stay byte-identical to the
-pinned originals.
+pinned originals. The rewritten text and its analyses come from :mod:`.speedups.cache` (on
+disk between processes); Saxon's compile itself cannot be kept (SaxonC-HE exports no SEF).
 """
 
 from __future__ import annotations
@@ -17,13 +18,7 @@ from lxml import etree
 
 from gateway.validation.report import RawFinding
 from gateway.validation.schematron import parse_svrl
-from gateway.validation.speedups import (
-    ANY,
-    NativeCheck,
-    Reads,
-    prepared_stylesheet,
-    stylesheet_reads,
-)
+from gateway.validation.speedups import ANALYSES, ANY, NativeCheck, Reads
 
 ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
@@ -64,7 +59,7 @@ class SaxonRuntime:
         path = path.resolve()
         with self._lock:
             if path not in self._compiled:
-                prepared = prepared_stylesheet(path)
+                prepared = ANALYSES.prepared(path)
                 executable = self.xslt.compile_stylesheet(
                     stylesheet_text=prepared.text, base_uri=path.as_uri()
                 )
@@ -133,11 +128,11 @@ class SaxonRules:
 
     @cached_property
     def reads(self) -> Reads:
-        """What the stylesheet, as compiled, can read (:mod:`.reads`; ~0.3 s, so on demand)."""
+        """What the stylesheet, as compiled, can read (:mod:`.reads`; ~0.3 s, so on demand,
+        and kept on disk by :mod:`.speedups.cache`)."""
         if self.path is None:
             return Reads(frozenset({ANY}), ("stylesheet source unknown",))
-        text = prepared_stylesheet(self.path).text
-        return stylesheet_reads(etree.fromstring(text.encode("utf-8")))
+        return ANALYSES.reads(self.path)
 
     def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
         """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""
