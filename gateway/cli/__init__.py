@@ -8,9 +8,11 @@ happen inside the command handlers so ``gateway --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from gateway import __version__
 from gateway.config import ConfigError
@@ -21,9 +23,9 @@ COMMAND_MODULES = [
     "gateway.validation.cli",
     "gateway.artefacts.cli",
     "gateway.store.cli",
+    "gateway.admin.cli",
     "gateway.outbound.cli",
     "gateway.responses.cli",
-    "gateway.lifecycle.cli",
     "gateway.reporting.cli",
     "gateway.rendering.cli",
 ]
@@ -35,6 +37,40 @@ DIRECT = {"validate": "gateway.validation.cli"}
 
 class UsageError(Exception):
     """Wrong arguments; exits with status 2 like argparse does."""
+
+
+#: A command body: ``await body(db, args)`` with the server's :class:`~gateway.store.Database`.
+DbBody = Callable[[Any, argparse.Namespace], Awaitable[int]]
+
+
+def with_database(body: DbBody, *, migrate: bool = True) -> Callable[[argparse.Namespace], int]:
+    """A handler that runs ``body`` on the database of ``--config`` (the server's). On SQLite
+    the schema is brought up to date first; on PostgreSQL a pending migration is an error
+    (an operator runs ``gateway db upgrade`` deliberately). ``ValueError`` is a usage error."""
+
+    def handler(args: argparse.Namespace) -> int:
+        return asyncio.run(_on_database(body, args, migrate))
+
+    return handler
+
+
+async def _on_database(body: DbBody, args: argparse.Namespace, migrate: bool) -> int:
+    from gateway.config import load_settings
+    from gateway.store import Database
+    from gateway.store.migrate import pending_heads, upgrade
+
+    db = Database.from_settings(load_settings(args.config))
+    try:
+        if migrate:
+            if db.is_sqlite:
+                await upgrade(db.engine)
+            elif await pending_heads(db.engine):
+                raise UsageError("the database schema is not current; run `gateway db upgrade`")
+        return int(await body(db, args) or 0)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        await db.dispose()
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:

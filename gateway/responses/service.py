@@ -29,6 +29,7 @@ from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import Match, find_invoice, normalise
 from gateway.responses.models import InvoiceResponseRecord
+from gateway.responses.outcomes import OutcomeObserver, report_outcome
 from gateway.responses.parse import (
     InvoiceResponse,
     is_invoice_response,
@@ -91,6 +92,8 @@ class ResponseService:
         self.served_by: ServedBy | None = None
         #: Optional e-mail trust (per-tenant listed senders with DKIM); see trust.judge.
         self.email_trust: Any = None
+        #: Counts decided responses (the app factory plugs the metrics in); see outcomes.
+        self.observer: OutcomeObserver | None = None
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -241,6 +244,7 @@ class ResponseService:
                 await self._decide(s, rec, doc)
             await s.flush()
             await self._announce(s, rec)
+            self._outcome(s, rec)
             return rec
 
     async def _announce(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
@@ -363,9 +367,13 @@ class ResponseService:
             rec.updated_at = utcnow()
             await s.flush()
             await self._announce(s, rec)
+            self._outcome(s, rec)
         if self.forwarder is not None:
             self.forwarder.wake()
         return rec
+
+    def _outcome(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+        report_outcome(s, rec, self.observer, self.mapping.codes)
 
     def _invalid(self, rec: InvoiceResponseRecord) -> str | None:
         code = rec.response_code or ""
@@ -385,8 +393,11 @@ class ResponseService:
             rec = await s.get(InvoiceResponseRecord, seq)
             if rec is None or rec.state not in RETRY_STATES:
                 return False
+            before = rec.state
             await self._match_and_apply(s, rec)
             rec.updated_at = utcnow()
+            if rec.state != before:
+                self._outcome(s, rec)
             return rec.state not in RETRY_STATES
 
     async def _match(self, s: AsyncSession, rec: InvoiceResponseRecord) -> Match:
