@@ -37,4 +37,6 @@ IN_FLIGHT = (QUEUED, SENDING, RETRYING)
 # --- sources: the history's "from what" (counterpart sources are generic message kinds) --------
 SOURCE_INVOICE_RESPONSE = "invoice-response"
 SOURCE_MLS = "mls"
+#: Peppol Invoice Response (T111) codes (UNCL4343 subset), in their sequencing order.
+RESPONSE_CODES = ("AB", "IP", "UQ", "CA", "RE", "AP", "PD")
 COUNTERPART_SOURCES = (SOURCE_INVOICE_RESPONSE, SOURCE_MLS)  # later: "cdar"
