@@ -1,6 +1,8 @@
-"""Safe XML parsing and document identification (type, profile, parties, number, totals)."""
+"""Safe XML parsing and document identification (type, profile, parties, number, totals;
+a French party's SIREN)."""
 
 from gateway.documents.identify import DocumentInfo, identify
+from gateway.documents.siren import siren_of, siren_participant
 from gateway.documents.xmlsafe import (
     ForbiddenConstruct,
     NotWellFormed,
@@ -19,4 +21,6 @@ __all__ = [
     "XmlRefused",
     "identify",
     "parse_xml",
+    "siren_of",
+    "siren_participant",
 ]

@@ -22,6 +22,7 @@ from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.forwarding import Forwarder
+from gateway.france import setup as setup_france
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
@@ -121,6 +122,7 @@ def create_app(
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
+    setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()

@@ -25,6 +25,7 @@ MIGRATION_PACKAGES = [
     "gateway.as4",
     "gateway.lifecycle",
     "gateway.reporting",
+    "gateway.france",
 ]
 
 _HERE = Path(__file__).resolve().parent
