@@ -1,7 +1,9 @@
 """HTTP side of France's lifecycle messages, and their wiring into the app.
 
 ``setup(app)`` (called by the app factory after the Invoice Responses) hooks the CDAR service
-into intake (received messages apply themselves, routed ones once routed), re-tries waiting
+into intake (received messages apply themselves, routed ones once routed) and the emitter into
+status changes and intake (a tenant's action on a French invoice, a DOUBLON, sends a CDAR
+through the outbound queue), re-tries waiting
 and unmatched messages when a sales invoice of theirs leaves the queue, adds the messages to
 the document view, and serves ``GET /v1/france/cdar`` (every message of the tenant with its
 state: applied, noted, conflict, held, refused, unmatched, ...).
@@ -17,10 +19,13 @@ from sqlalchemy import select
 
 from gateway.documents import ParseLimits
 from gateway.france import service as fs
+from gateway.france.codes import load_codes
+from gateway.france.emit import CdarEmitter
 from gateway.france.models import CdarRecord
 from gateway.france.service import CdarService
 from gateway.lifecycle import Moved
 from gateway.lifecycle.vocabulary import IN_FLIGHT
+from gateway.outbound.api import OUTBOUND
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
@@ -31,12 +36,14 @@ from gateway.web import (
     Problem,
     add_document_view,
     int_param,
+    on_status_changed,
     operation,
     page_of,
     require,
 )
 
 CDAR = web.AppKey("france_cdar", CdarService)
+CDAR_EMITTER = web.AppKey("france_cdar_emitter", CdarEmitter)
 STATES = (
     fs.APPLIED,
     fs.NOTED,
@@ -54,9 +61,15 @@ MAX_PAGE = 200
 def setup(app: web.Application) -> CdarService:
     settings = app[SETTINGS]
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
-    service = CdarService(app[DB], app[LIFECYCLE], limits=limits)
-    app[CDAR] = service
+    codes = load_codes()
+    service = CdarService(app[DB], app[LIFECYCLE], codes, limits)
+    emitter = CdarEmitter(
+        app[DB], codes, settings.france, app[INTAKE].validator, app.get(OUTBOUND), limits
+    )
+    app[CDAR], app[CDAR_EMITTER] = service, emitter
     app[INTAKE].after_store.append(service.on_intake)
+    app[INTAKE].after_store.append(emitter.on_intake)
+    on_status_changed(app, emitter.on_status_changed)
     app[INTAKE].after_route.append(service.on_routed)
     tasks: set[asyncio.Task[Any]] = set()
 

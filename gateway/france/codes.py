@@ -34,6 +34,7 @@ class Code:
     sales: str | None = None
     t111: str | None = None
     reason_required: bool = False
+    default_reason: str | None = None
     final: bool = False
 
     @property

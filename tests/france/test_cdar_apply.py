@@ -160,6 +160,7 @@ async def test_a_cdar_before_its_invoice_applies_when_the_invoice_is_sent(
     raw = french_invoice(
         corpus_dir, number=NUMBER, issue_date="2025-07-01", seller_siren=SELLER, buyer_siren=BUYER
     )
-    invoice_id = await gw.send_invoice(key, raw)
-    body = await gw.wait_status(key, invoice_id, "in_process")
+    status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
+    assert status == 202, sent
+    body = await gw.wait_status(key, sent["id"], "in_process")  # once delivered, at once
     assert body["history"][-1]["source"] == "cdar"
