@@ -89,8 +89,16 @@ class Prepared:
 
 
 def prepared_stylesheet(path: Path) -> Prepared:
-    """The stylesheet at ``path`` with every rewrite applied."""
+    """The stylesheet at ``path`` with every rewrite applied.
+
+    First its ``doc()``/``document()`` names are bound to the files of its own folder (the
+    Factur-X rules read code databases so; :func:`~gateway.validation.kosit.safety.bind_loaders`
+    refuses anything else): Saxon does not keep the base URI of a stylesheet compiled from text.
+    """
+    from gateway.validation.kosit.safety import bind_loaders  # late: kosit imports the engine
+
     tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
+    bind_loaders(tree.getroot(), path, path.parent)
     native: list[NativeCheck] = []
     optimize(tree.getroot(), native)
     tests = shorten_assert_texts(tree.getroot())  # last: the native checks read the originals
