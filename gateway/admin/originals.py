@@ -8,8 +8,12 @@ document it duplicated: that one stays the original for later submissions.
 from __future__ import annotations
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.forwarding import Forwarder
+from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
+from gateway.store import Document
 from gateway.store.serialize import document_summary
 from gateway.web import (
     DB,
@@ -41,25 +45,44 @@ async def mark_original(request: web.Request) -> web.Response:
     forwarder = request.app[FORWARDER]
     async with request.app[DB].write() as s:
         doc = await document_or_404(s, request.match_info["id"], principal.tenant, for_update=True)
-        if doc.status != DUPLICATE:
-            raise Problem(
-                409,
-                "not-a-duplicate",
-                f"Only duplicates can be marked as original; this document is {doc.status}.",
-                current_status=doc.status,
-            )
-        was = doc.duplicate_of
-        await request.app[LIFECYCLE].move(
-            s,
-            doc,
-            RECEIVED,
-            principal.cause("admin", ADMIN),
-            reason=f"marked as original (was duplicate of {was}): {reason.strip()}",
-            status_reason=f"released by admin; was duplicate of {was}",
+        was = await release_duplicate(
+            s, doc, request.app[LIFECYCLE], forwarder, principal.cause("admin", ADMIN), reason
         )
-        doc.duplicate_of = None
-        await forwarder.enqueue(s, doc)
     forwarder.wake()
     body = document_summary(doc)
     body["was_duplicate_of"] = was
     return web.json_response(body)
+
+
+async def release_duplicate(
+    session: AsyncSession,
+    doc: Document,
+    lifecycle: Lifecycle,
+    forwarder: Forwarder,
+    cause: Cause,
+    reason: str,
+) -> str | None:
+    """Make the duplicate ``doc`` (loaded for update) an original and queue its forwarding;
+    returns the id it duplicated. The API and the console both release through here; call
+    ``forwarder.wake()`` after the commit."""
+    if doc.status != DUPLICATE:
+        raise Problem(
+            409,
+            "not-a-duplicate",
+            f"Only duplicates can be marked as original; this document is {doc.status}.",
+            current_status=doc.status,
+        )
+    if not reason.strip():
+        raise Problem(422, "reason-required", 'Say why: send {"reason": "..."}.')
+    was = doc.duplicate_of
+    await lifecycle.move(
+        session,
+        doc,
+        RECEIVED,
+        cause,
+        reason=f"marked as original (was duplicate of {was}): {reason.strip()}",
+        status_reason=f"released by admin; was duplicate of {was}",
+    )
+    doc.duplicate_of = None
+    await forwarder.enqueue(session, doc)
+    return was

@@ -14,7 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.inbound.routing import RoutingRefused, route_document
+from gateway.inbound.routing import Routed, RoutingRefused, route_document
+from gateway.lifecycle import Cause
 from gateway.lifecycle.vocabulary import ADMIN
 from gateway.store import Document, repo
 from gateway.store.serialize import document_summary
@@ -78,9 +79,24 @@ async def route(request: web.Request) -> web.Response:
     for name, value in (("reason", reason), ("actor", actor)):
         if value is not None and not isinstance(value, str):
             raise Problem(422, "invalid-request", f"{name} must be a string.")
-    doc_id = request.match_info["id"]
     cause = principal.cause("operator", ADMIN, (actor or "").strip()[:200] or None)
-    async with request.app[DB].write() as s:
+    doc, routed = await route_stranded(
+        request.app,
+        request.match_info["id"],
+        tenant.strip(),
+        cause,
+        (reason or "").strip() or f"routed by operator key {principal.key_id}",
+    )
+    body = document_summary(doc)
+    body["routed"] = {"from_status": routed.previous, "to_status": routed.status}
+    return web.json_response(body)
+
+
+async def route_stranded(
+    app: web.Application, doc_id: str, tenant: str, cause: Cause, reason: str
+) -> tuple[Document, Routed]:
+    """Give the stranded ``doc_id`` to ``tenant`` (operators; the API and the console)."""
+    async with app[DB].write() as s:
         try:
             doc = await repo.get_document(s, doc_id, None, for_update=True)
         except repo.NotFound as exc:
@@ -89,17 +105,15 @@ async def route(request: web.Request) -> web.Response:
             routed = await route_document(
                 s,
                 doc,
-                tenant.strip(),
-                lifecycle=request.app[LIFECYCLE],
-                forwarding=request.app[FORWARDER],
+                tenant,
+                lifecycle=app[LIFECYCLE],
+                forwarding=app[FORWARDER],
                 cause=cause,
-                reason=(reason or "").strip() or f"routed by operator key {principal.key_id}",
+                reason=reason,
             )
         except RoutingRefused as exc:
             status = 422 if exc.code == "unknown-tenant" else 409
             raise Problem(status, exc.code, str(exc), current_tenant=doc.tenant) from exc
-    request.app[FORWARDER].wake()
-    await request.app[INTAKE].routed(routed.document_id)
-    body = document_summary(doc)
-    body["routed"] = {"from_status": routed.previous, "to_status": routed.status}
-    return web.json_response(body)
+    app[FORWARDER].wake()
+    await app[INTAKE].routed(routed.document_id)
+    return doc, routed

@@ -1,8 +1,28 @@
 """The ``/v1`` document API: submit, list, read and change documents; the pull inbox.
 
-Its HTTP helpers (auth, problems, bodies, parameters) come from :mod:`gateway.web`.
+Its HTTP helpers (auth, problems, bodies, parameters) come from :mod:`gateway.web`. The view
+functions (what ``GET /v1/documents...`` answers with) are exported for the console, which
+renders exactly what the API returns.
 """
 
 from gateway.api.routes import setup_routes
+from gateway.api.status import set_status
+from gateway.api.views import (
+    DOCUMENT_FILTERS,
+    attachment_file,
+    document_detail,
+    document_page,
+    download_headers,
+    known_statuses,
+)
 
-__all__ = ["setup_routes"]
+__all__ = [
+    "DOCUMENT_FILTERS",
+    "attachment_file",
+    "document_detail",
+    "document_page",
+    "download_headers",
+    "known_statuses",
+    "set_status",
+    "setup_routes",
+]

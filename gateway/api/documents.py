@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.api import views
+from gateway.api import status, views
 from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
-from gateway.lifecycle import IllegalTransition, payments
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
-from gateway.store.serialize import document_summary
 from gateway.web import (
     DB,
     DOCUMENT,
-    FORWARDER,
     INTAKE,
     LIFECYCLE,
     SETTINGS,
     Content,
     Problem,
-    StatusChanged,
-    document_or_404,
     field_rejected,
     field_text,
     int_param,
@@ -36,9 +29,6 @@ from gateway.web import (
     read_json,
     read_multipart,
     require,
-    status_changed,
-    status_refusal,
-    status_refused,
 )
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -235,58 +225,16 @@ async def change_status(request: web.Request) -> web.Response:
     actor = field_text(payload, "actor", 200)
     if actor is not None and not actor:
         raise invalid_field("actor", "must not be empty")
-    doc_id = request.match_info["id"]
-    lifecycle = request.app[LIFECYCLE]
     role = ADMIN if "admin" in principal.scopes else API
     cause = principal.cause("api", role, actor)
-    async with request.app[DB].write() as s:
-        doc = await document_or_404(s, doc_id, principal.tenant, for_update=True)
-        previous = doc.status
-        canonical = await lifecycle.resolve(s, doc, target)
-        refused = await status_refusal(request.app, s, doc, canonical)
-        if refused is None:
-            try:
-                if amount is not None or _is_payment(doc, canonical):
-                    await _pay(lifecycle, s, doc, cause, amount, paid_on, reason)
-                else:
-                    await lifecycle.move(s, doc, canonical, cause, reason=reason)
-            except IllegalTransition as exc:
-                raise Problem(
-                    409,
-                    exc.code,
-                    exc.reason,
-                    current_status=exc.current,
-                    requested_status=target,
-                    allowed=await lifecycle.next_statuses(s, doc, role),
-                ) from exc
-        body = {**document_summary(doc), **await lifecycle.describe(s, doc)}
-    change = StatusChanged(
-        doc.id, doc.direction, previous, canonical, reason, cause.actor, principal.key_id
+    body = await status.set_status(
+        request.app,
+        request.match_info["id"],
+        principal.tenant,
+        target,
+        cause,
+        reason,
+        amount,
+        paid_on,
     )
-    if refused is not None:  # nothing was written; the refusal itself is recorded by listeners
-        await status_refused(request.app, change, refused)
-        raise Problem(409, "response-refused", refused, current_status=previous)
-    request.app[FORWARDER].wake()  # the document.status_changed event is committed
-    await status_changed(request.app, change)
     return web.json_response(body)
-
-
-def _is_payment(doc: Any, canonical: str) -> bool:
-    """``paid`` of a sales invoice records the open amount as paid (partially_paid without an
-    amount is only a status)."""
-    return doc.direction == "outbound" and canonical == payments.PAID
-
-
-async def _pay(
-    lifecycle: Any, s: Any, doc: Any, cause: Any, amount: Any, paid_on: Any, reason: Any
-) -> None:
-    """A payment of a sales invoice (with ``amount``; without it, the rest is paid)."""
-    if doc.direction != "outbound":
-        raise Problem(422, "invalid-request", "amount applies to sales invoices only.")
-    if paid_on is not None and not isinstance(paid_on, str):
-        raise Problem(422, "invalid-request", "paid_on must be a date such as 2026-12-01.")
-    try:
-        value = payments.parse_amount(amount) if amount is not None else None
-        await payments.pay(lifecycle, s, doc, cause, amount=value, paid_on=paid_on, reason=reason)
-    except payments.BadAmount as exc:
-        raise Problem(422, "bad-amount", str(exc)) from exc

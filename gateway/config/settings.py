@@ -252,6 +252,9 @@ class ConsoleSettings:
     session_seconds: float = 8 * 3600.0
     #: ... or after this long without a request (seconds).
     idle_seconds: float = 3600.0
+    #: Always mark console cookies Secure (they are anyway over TLS, or when a proxy in front
+    #: sends ``X-Forwarded-Proto: https``).
+    secure_cookies: bool = False
 
 
 @dataclass

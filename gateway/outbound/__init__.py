@@ -10,6 +10,8 @@ kept out of this module so importing the interface never pulls in the web server
 
 from gateway.outbound.errors import DeliveryError, PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
+from gateway.outbound.models import OutboundItem
+from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.transports import HttpTransport, Transport, Transports
 
 __all__ = [
@@ -17,6 +19,8 @@ __all__ = [
     "DeliveryResult",
     "Endpoint",
     "HttpTransport",
+    "NotRequeueable",
+    "OutboundItem",
     "OutboundMessage",
     "PermanentError",
     "TransientError",

@@ -21,6 +21,7 @@ from aiohttp import web
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
+from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.france import setup as setup_france
 from gateway.inbound.intake import IntakePipeline
@@ -135,6 +136,7 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)
     setup_rendering(app)
+    setup_console(app)  # /console: the operator console (HTML pages, own session auth)
     return app
 
 

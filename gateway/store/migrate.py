@@ -25,6 +25,7 @@ MIGRATION_PACKAGES = [
     "gateway.as4",
     "gateway.lifecycle",
     "gateway.reporting",
+    "gateway.console",
     "gateway.france",
 ]
 

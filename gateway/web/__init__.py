@@ -67,6 +67,7 @@ from gateway.web.hooks import (
 from gateway.web.instrument import metrics_middleware
 from gateway.web.keycache import FailureLimiter, KeyCache
 from gateway.web.lookup import document_or_404, not_found
+from gateway.web.openapi import build as build_openapi
 from gateway.web.openapi import openapi_handler, undescribed
 from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
 from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
@@ -115,6 +116,7 @@ __all__ = [
     "auth_middleware",
     "body_timeout",
     "budget_middleware",
+    "build_openapi",
     "cursor",
     "document_or_404",
     "document_views",

@@ -234,6 +234,29 @@ async def _walk_paths(
     from gateway.responses import load_mapping, mark_overdue
 
     await mark_overdue(app[DB], load_mapping(), None, dt.date(2030, 1, 1))
+    await _walk_console(url, key, app, doc["id"])
+
+
+async def _walk_console(url: str, key: str, app: Any, doc_id: str) -> None:
+    """The console's pages: dashboard aggregates (a tenant's, and an operator's over every
+    tenant), the document list and page, for a tenant admin and an operator."""
+    async with app[DB].write() as s:
+        _, operator = await repo.create_api_key(s, "provider", [], operator=True)
+    for who in (key, operator):
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as browser:
+            async with browser.get(url + "/console/sign-in") as r:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', await r.text()).group(1)  # type: ignore[union-attr]
+            form = {"csrf": csrf, "key": who, "next": "/console/"}
+            async with browser.post(url + "/console/sign-in", data=form) as r:
+                assert r.status == 200, await r.text()  # followed to the dashboard
+            for path in (
+                "/console/",
+                "/console/documents?status=received",
+                f"/console/documents/{doc_id}",
+            ):
+                async with browser.get(url + path) as r:
+                    assert r.status == 200, (path, await r.text())
 
 
 async def _check(tmp_path: Path, ap_url: str, database_url: str, validator: Any, corpus: Path):

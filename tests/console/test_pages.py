@@ -1,0 +1,260 @@
+"""Console pages against a real gateway: tenant isolation, operators, read-only keys, escaping,
+the dashboard's counts against the API's, the document page and its actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lxml.html
+
+from gateway.web import DB
+
+
+def invalid(base: bytes) -> bytes:
+    """The Peppol base example with an unknown currency: stored as invalid (BR-CL-04)."""
+    return base.replace(b'currencyID="EUR"', b'currencyID="EUX"').replace(
+        b"<cbc:DocumentCurrencyCode>EUR<", b"<cbc:DocumentCurrencyCode>EUX<"
+    )
+
+
+def numbered(base: bytes, number: str) -> bytes:
+    return base.replace(b"<cbc:ID>Snippet1</cbc:ID>", f"<cbc:ID>{number}</cbc:ID>".encode(), 1)
+
+
+def cells(html: str) -> dict[tuple[str, str, str, str], int]:
+    """(direction, channel, window, bucket) -> count from the dashboard's table."""
+    tree = lxml.html.fromstring(html)
+    out = {}
+    for tr in tree.xpath('//table[@id="counts"]/tbody/tr[@data-direction]'):
+        for td in tr.xpath("td[@data-bucket]"):
+            key = (
+                tr.get("data-direction"),
+                tr.get("data-channel"),
+                td.get("data-window"),
+                td.get("data-bucket"),
+            )
+            out[key] = int(td.text_content())
+    return out
+
+
+async def api_count(gw: Any, key: str, **filters: str) -> int:
+    """How many documents ``GET /v1/documents`` lists for these filters (all pages)."""
+    total, cursor = 0, ""
+    while True:
+        query = "&".join(
+            f"{k}={v}" for k, v in {**filters, "limit": "2", "cursor": cursor}.items() if v
+        )
+        status, page = await gw.call("GET", key, f"/v1/documents?{query}")
+        assert status == 200, page
+        total += len(page["items"])
+        if not page["next_cursor"]:
+            return total
+        cursor = page["next_cursor"]
+
+
+async def test_dashboard_counts_equal_the_api(gw: Any, console_for: Any) -> None:
+    key = await gw.key("acme")
+    base = gw.base_invoice
+    for raw in (
+        base,
+        base,
+        numbered(base, "N-2"),
+        invalid(numbered(base, "N-3")),
+        numbered(base, "N-4"),
+    ):
+        await gw.receive(key, raw)
+    other = await gw.key("globex")
+    await gw.receive(other, numbered(base, "G-1"))
+    c = console_for(gw)
+    await c.sign_in(key)
+    status, html, _ = await c.get("/")
+    assert status == 200
+    got = cells(html)
+    for window in ("today", "7 days", "30 days"):
+        k = ("inbound", "api", window)
+        for bucket, api_status in (
+            ("waiting", "received"),
+            ("duplicate", "duplicate"),
+            ("invalid", "invalid"),
+        ):
+            expected = await api_count(
+                gw, key, direction="inbound", channel="api", status=api_status
+            )
+            assert got[(*k, bucket)] == expected, (window, bucket)
+        everything = await api_count(gw, key, direction="inbound", channel="api")
+        assert (
+            sum(
+                got[(*k, b)]
+                for b in ("processed", "waiting", "duplicate", "invalid", "failed", "unroutable")
+            )
+            == everything
+        )
+    assert got[("inbound", "api", "30 days", "duplicate")] == 1
+    assert got[("inbound", "api", "30 days", "invalid")] == 1
+    assert got[("inbound", "api", "30 days", "waiting")] == 3  # globex's document is not counted
+    assert "<svg" in html and 'class="inbound"' in html
+
+
+async def test_tenant_admin_sees_only_its_tenant_also_by_url(gw: Any, console_for: Any) -> None:
+    acme, globex = await gw.key("acme"), await gw.key("globex")
+    mine = await gw.receive(acme, numbered(gw.base_invoice, "ACME-1"))
+    theirs = await gw.receive(globex, numbered(gw.base_invoice, "GLOBEX-1"))
+    c = console_for(gw)
+    await c.sign_in(acme)
+    status, html, _ = await c.get("/documents")
+    assert status == 200 and "ACME-1" in html and "GLOBEX-1" not in html
+    assert (await c.get(f"/documents/{mine['id']}"))[0] == 200
+    for path in (
+        f"/documents/{theirs['id']}",
+        f"/documents/{theirs['id']}/raw",
+        f"/documents/{theirs['id']}/attachments/0",
+    ):
+        status, body, _ = await c.get(path)
+        assert status == 404 and "GLOBEX-1" not in body, path
+    status, body = await c.act(f"/documents/{theirs['id']}/status", {"status": "approved"})
+    assert status == 404
+    status, body = await c.act("/tenant", {"tenant": "globex"})
+    assert status == 403
+    status, html, _ = await c.get("/documents?number=GLOBEX-1")
+    assert "GLOBEX-1" not in html.split('id="documents"')[1]
+    assert (await gw.doc(globex, theirs["id"]))["status"] == "received"
+
+
+async def test_operator_sees_every_tenant_and_switches(gw: Any, console_for: Any) -> None:
+    acme, globex = await gw.key("acme"), await gw.key("globex")
+    await gw.receive(acme, numbered(gw.base_invoice, "ACME-1"))
+    theirs = await gw.receive(globex, numbered(gw.base_invoice, "GLOBEX-1"))
+    async with gw.db.write() as s:
+        from gateway.store import repo
+
+        _, operator = await repo.create_api_key(s, "provider", [], operator=True)
+    c = console_for(gw)
+    assert (await c.sign_in(operator)).status == 303
+    html = (await c.get("/documents"))[1]
+    assert "ACME-1" in html and "GLOBEX-1" in html  # an operator starts on every tenant
+    status, _ = await c.act("/tenant", {"tenant": "globex", "next": "/console/documents"})
+    assert status == 303
+    html = (await c.get("/documents"))[1]
+    assert "GLOBEX-1" in html and "ACME-1" not in html
+    assert (await c.get(f"/documents/{theirs['id']}"))[0] == 200
+    status, _body = await c.act("/tenant", {"tenant": "nobody"})
+    assert status == 404
+
+
+async def test_read_keys_look_but_cannot_act(gw: Any, console_for: Any) -> None:
+    admin = await gw.key("acme")
+    await gw.receive(admin, gw.base_invoice)
+    dup = await gw.receive(admin, gw.base_invoice)
+    reader = await gw.key("acme", "read")
+    c = console_for(gw)
+    assert (await c.sign_in(reader)).status == 303
+    status, html, _ = await c.get(f"/documents/{dup['id']}")
+    assert status == 200 and 'id="actions"' not in html and "read-only" in html
+    status, _body = await c.act(f"/documents/{dup['id']}/mark-original", {"reason": "x"})
+    assert status == 403
+    assert (await gw.doc(admin, dup["id"]))["status"] == "duplicate"
+
+
+async def test_everything_shown_is_escaped(gw: Any, console_for: Any) -> None:
+    key = await gw.key("acme")
+    evil = numbered(gw.base_invoice, "&lt;script&gt;alert(1)&lt;/script&gt;")
+    doc = await gw.receive(key, evil)
+    c = console_for(gw)
+    await c.sign_in(key)
+    for path in ("/documents", f"/documents/{doc['id']}"):
+        html = (await c.get(path))[1]
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+async def test_document_page_shows_report_history_and_marks_original(
+    gw: Any, console_for: Any
+) -> None:
+    key = await gw.key("acme")
+    first = await gw.receive(key, gw.base_invoice)
+    dup = await gw.receive(key, gw.base_invoice)
+    bad = await gw.receive(key, invalid(numbered(gw.base_invoice, "BAD-1")))
+    c = console_for(gw)
+    await c.sign_in(key)
+    status, html, _ = await c.get(f"/documents/{bad['id']}")
+    tree = lxml.html.fromstring(html)
+    assert status == 200
+    summary = tree.xpath('//section[@id="report"]//p[@class="summary"]')[0].text_content()
+    assert "error" in summary and not summary.startswith("0 fatal 0 error")
+    rules = [r.text_content() for r in tree.xpath('//details[@class="rule"]/summary/b')]
+    assert "BR-CL-04" in rules
+    assert (
+        tree.xpath('//details[@class="rule"]//span[@class="line"]')[0]
+        .text_content()
+        .startswith("line ")
+    )
+    status, html, _ = await c.get(f"/documents/{dup['id']}")
+    assert 'id="mark-original"' in html and first["id"] in html  # the original, side by side
+    status, _ = await c.act(
+        f"/documents/{dup['id']}/mark-original",
+        {"reason": "a second delivery of goods"},
+        page=f"/documents/{dup['id']}",
+    )
+    assert status == 303
+    html = (await c.get(f"/documents/{dup['id']}"))[1]
+    tree = lxml.html.fromstring(html)
+    assert tree.xpath('//*[@id="status"]')[0].text_content() == "received"
+    history = tree.xpath('//ol[@id="history"]/li')[-1].text_content()
+    assert "duplicate → received" in history and "a second delivery of goods" in history
+    api = await gw.doc(key, dup["id"])
+    assert api["status"] == "received" and api["history"][-1]["key_id"]
+    raw_status, raw, resp = await c.get(f"/documents/{first['id']}/raw")
+    assert raw_status == 200 and raw.encode() == gw.base_invoice
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+
+
+async def test_change_status_goes_through_the_lifecycle(gw: Any, console_for: Any) -> None:
+    key = await gw.key("acme")
+    doc = await gw.receive(key, gw.base_invoice)
+    c = console_for(gw)
+    await c.sign_in(key)
+    status, _ = await c.act(
+        f"/documents/{doc['id']}/status", {"status": "approved", "reason": "ok"}
+    )
+    assert status == 303
+    body = await gw.doc(key, doc["id"])
+    assert body["status"] == "approved" and body["history"][-1]["reason"] == "ok"
+    status, _html = await c.act(f"/documents/{doc['id']}/status", {"status": "received"})
+    assert status == 409  # the model refuses, shown as a page
+    assert (await gw.doc(key, doc["id"]))["status"] == "approved"
+
+
+async def test_console_is_not_part_of_the_api_description(gw: Any) -> None:
+    async with gw.http.get(gw.url + "/v1/openapi.json") as resp:
+        spec = await resp.json()
+    assert spec["paths"] and not [p for p in spec["paths"] if p.startswith("/console")]
+    assert DB in gw.app
+
+
+async def test_duplicates_page_pairs_each_with_its_original(gw: Any, console_for: Any) -> None:
+    key = await gw.key("acme")
+    first = await gw.receive(key, gw.base_invoice)
+    # Same business key, other bytes (a comment): a duplicate by key fields, not by bytes.
+    again = await gw.receive(
+        key, gw.base_invoice.replace(b"<cbc:ID>", b"<!-- resent --><cbc:ID>", 1)
+    )
+    assert again["status"] == "duplicate"
+    c = console_for(gw)
+    await c.sign_in(key)
+    status, html, _ = await c.get("/duplicates")
+    tree = lxml.html.fromstring(html)
+    card = tree.xpath(f'//section[@id="dup-{again["id"]}"]')[0]
+    assert "same business key" in card.text_content() and first["id"] in html
+    rows = {r.xpath("th")[0].text_content(): r.get("class") for r in card.xpath(".//tbody/tr")}
+    assert (
+        rows["number"] == "same" and rows["seller"] == "same" and rows["bytes (sha256)"] != "same"
+    )
+    status, _ = await c.act(
+        f"/documents/{again['id']}/mark-original",
+        {"reason": "a real second invoice", "next": "/console/duplicates"},
+        page="/duplicates",
+    )
+    assert status == 303
+    html = (await c.get("/duplicates"))[1]
+    assert f"dup-{again['id']}" not in html
+    assert (await gw.doc(key, again["id"]))["status"] == "received"
