@@ -30,7 +30,7 @@ from gateway.france.models import CdarRecord
 from gateway.france.rules import conflict
 from gateway.lifecycle import IllegalTransition, Lifecycle
 from gateway.lifecycle.vocabulary import IN_FLIGHT, SOURCE_CDAR
-from gateway.responses import actor_of, cause_of_proof, judge, proof_of
+from gateway.responses import actor_of, cause_of_proof, judge, proof_of, wrong_access_point
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
@@ -57,6 +57,9 @@ class CdarService:
         self.codes = codes or load_codes()
         self.limits = limits or ParseLimits()
         self.email_trust: Any = None
+        #: Set by the app factory (AS4): a status over AS4 must come from the access point the
+        #: invoice was delivered to (gateway.responses.wrong_access_point).
+        self.served_by: Any = None
 
     # --- entry points ------------------------------------------------------------------------
 
@@ -171,6 +174,9 @@ class CdarService:
             rec.state, rec.detail = state, why
             return
         rec.invoice_id = invoice.id
+        if wrong := await wrong_access_point(s, self.served_by, rec.details, invoice.id):
+            rec.state, rec.detail = REFUSED, wrong
+            return
         if invoice.status in IN_FLIGHT:
             # The queue still writes this invoice's status; applied once delivery is settled.
             rec.state = WAITING

@@ -8,7 +8,8 @@ Public surface:
 - :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
 - :func:`mark_overdue` (the overdue timer's work);
-- :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`: whether a
+- :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`,
+  :func:`wrong_access_point`: whether a
   channel proves a counterpart message's sender (also used for France's CDAR messages).
 """
 
@@ -19,7 +20,14 @@ from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService
 from gateway.responses.timers import mark_overdue
-from gateway.responses.trust import Verdict, actor_of, cause_of_proof, judge, proof_of
+from gateway.responses.trust import (
+    Verdict,
+    actor_of,
+    cause_of_proof,
+    judge,
+    proof_of,
+    wrong_access_point,
+)
 
 __all__ = [
     "SCENARIO",
@@ -43,4 +51,5 @@ __all__ = [
     "parse_response",
     "proof_of",
     "set_emission",
+    "wrong_access_point",
 ]

@@ -185,3 +185,23 @@ def submitter(verdict: Verdict) -> str:
 
 def proof_of(verdict: Verdict) -> dict[str, Any]:
     return {"outcome": verdict.outcome, "how": verdict.how, "submitted_by": verdict.submitted_by}
+
+
+async def wrong_access_point(
+    session: AsyncSession, served_by: Any, details: dict[str, Any], invoice_id: str
+) -> str | None:
+    """Why a message that came over AS4 cannot be from the invoice's buyer (None: it can).
+
+    The invoice went to the access point that the buyer's SMP named; its answer (an Invoice
+    Response, a CDAR) must come back from that access point, when the invoice went by AS4 and
+    ``served_by(session, invoice_id)`` knows which one it was."""
+    by = (details.get("proof") or {}).get("submitted_by") or {}
+    if by.get("channel") != "as4" or served_by is None:
+        return None
+    served = await served_by(session, invoice_id)
+    if not served or served == by.get("sending_ap"):
+        return None
+    return (
+        f"not applied: sales invoice {invoice_id} was delivered to access point {served}, "
+        f"but this message came from access point {by.get('sending_ap')}"
+    )

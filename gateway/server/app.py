@@ -123,7 +123,8 @@ def create_app(
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
-    setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
+    france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
+    france.served_by = delivered_to  # like Invoice Responses: from the invoice's AP
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()

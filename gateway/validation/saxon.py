@@ -28,6 +28,16 @@ from gateway.validation.speedups import (
 ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
 
+def _bind_loaders(root: etree._Element, path: Path) -> None:
+    """Saxon does not keep the base URI of a stylesheet compiled from text (it resolved the
+    Factur-X rules' ``document('FACTUR-X_EN16931_codedb.xml')`` in the working directory), so
+    every ``doc()``/``document()`` name is bound to the file of the stylesheet's own folder it
+    names, and anything else is refused (the KoSIT safety rules, :func:`bind_loaders`)."""
+    from gateway.validation.kosit import bind_loaders  # late: the kosit package imports us
+
+    bind_loaders(root, path, path.parent)
+
+
 class SaxonRuntime:
     """The process's one Saxon processor and its compiled stylesheets (shared by all engines).
 
@@ -64,7 +74,7 @@ class SaxonRuntime:
         path = path.resolve()
         with self._lock:
             if path not in self._compiled:
-                prepared = prepared_stylesheet(path)
+                prepared = prepared_stylesheet(path, bind=_bind_loaders)
                 executable = self.xslt.compile_stylesheet(
                     stylesheet_text=prepared.text, base_uri=path.as_uri()
                 )

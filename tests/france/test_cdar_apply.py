@@ -14,6 +14,7 @@ from typing import Any
 
 from french_invoices import french_invoice
 
+from gateway.as4.models import As4Outbound
 from gateway.inbound.intake import Submission
 from gateway.web import INTAKE
 
@@ -145,6 +146,17 @@ async def test_a_cdar_from_the_wrong_party_or_unproven_changes_nothing(
     assert len(refused["items"]) == 2 and len(held["items"]) == 1
     assert "not the buyer" in " ".join(i["detail"] for i in refused["items"])
     assert all(i["invoice_id"] in (invoice_id, None) for i in refused["items"] + held["items"])
+    # 4. Over AS4 for the right company, but not from the access point the invoice went to.
+    async with gw.db.write() as s:  # the invoice went to POP000777 over AS4
+        s.add(As4Outbound(document_id=invoice_id, message_id="m1", instance_id="i1", sbd=b""))
+        await s.flush()
+        (await s.get(As4Outbound, invoice_id)).receiver_party = "POP000777"
+    other_ap = _as4()
+    other_ap["as4"]["from_party"] = "POP000666"
+    await _arrive(gw, other_id(approve, 4), other_ap)
+    _, refused = await gw.call("GET", key, "/v1/france/cdar?state=refused")
+    assert "delivered to access point POP000777" in refused["items"][-1]["detail"]
+    assert (await gw.doc(key, invoice_id))["canonical_status"] == "delivered"
     # Afterwards the real approval still applies: forgeries took no de-duplication key.
     await _arrive(gw, approve)
     assert (await gw.doc(key, invoice_id))["canonical_status"] == "accepted"

@@ -19,7 +19,7 @@ from lxml import etree
 from pypdf import PdfWriter
 
 from gateway.validation import Engine
-from gateway.validation.kosit.safety import ConfigError, bind_loaders
+from gateway.validation.kosit import ConfigError, bind_loaders
 
 EXTENDED = "urn:cen.eu:en16931:2017#conformant#urn:factur-x.eu:1p0:extended"
 BASIC_WL = "urn:factur-x.eu:1p0:basicwl"
