@@ -1,6 +1,7 @@
 """Validation throughput and latency on the KoSIT XRechnung test suite.
 
 Usage: python bench/validate.py [--data-dir DIR] [--rounds N] [--jobs 1 2] [--clients-per-job K]
+                                [--anchor] [--pairs P]
 
 For each job count it starts fresh worker processes, warms them, then runs a closed loop of
 ``jobs x K`` concurrent clients (K=2 by default, so a worker always finds its next document
@@ -12,6 +13,11 @@ Because this machine's speed drifts (shared VM: the same code measures 30-40% ap
 apart), it also times the reference the issue uses - a straightforward saxonche loop (Saxon
 parses each file, the two published XRechnung rule layers run on one thread) - in the same run,
 and prints our throughput as a multiple of it. 200 docs/s with 2 jobs is 2x that reference.
+
+``--anchor`` measures issue 18's target-4 reference instead: the Java anchor
+(``bench/jvm/Anchor.java``, Saxon-HE 9.9 in a warm JVM, 1 and 2 threads, JIT warm-up passes
+discarded), run ``--pairs`` times alternately with ours (A B A B ...), and prints each figure
+next to the anchor's and the median ratio per job count (target: >= 1.0x with 2 jobs).
 """
 
 from __future__ import annotations
@@ -143,6 +149,11 @@ def main() -> None:
         action="store_true",
         help="Saxon parses attachments byte for byte (validation.stand_ins = false)",
     )
+    parser.add_argument(
+        "--anchor", action="store_true", help="measure against the warm-JVM Java anchor"
+    )
+    parser.add_argument("--pairs", type=int, default=2, help="ours/anchor pairs with --anchor")
+    parser.add_argument("--anchor-warmup", type=int, default=4, help="JVM passes not counted")
     parser.add_argument("--reference-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     artefacts = Path(args.data_dir) / "artefacts"
@@ -156,6 +167,8 @@ def main() -> None:
         f"{args.clients_per_job} clients per job, cpus={os.cpu_count()}, "
         f"stand-ins {'off' if args.no_stand_ins else 'on'}"
     )
+    if args.anchor:
+        return versus_anchor(args, artefacts, files, docs)
     results = {}
     for jobs in args.jobs:
         clients = jobs * args.clients_per_job
@@ -199,6 +212,42 @@ def main() -> None:
     print(f"reference (straightforward saxonche loop, 1 thread, published XSLTs): {ref:.1f} docs/s")
     for jobs, r in results.items():
         print(f"  jobs={jobs}: {r['docs_per_s'] / ref:.2f}x the reference")
+
+
+def versus_anchor(
+    args: argparse.Namespace, artefacts: Path, files: list[Path], docs: list[bytes]
+) -> None:
+    """Ours and the Java anchor alternately, ``--pairs`` times; ratios pair by pair."""
+    import anchor
+
+    ratios: dict[int, list[float]] = {jobs: [] for jobs in args.jobs}
+    for pair in range(args.pairs):
+        ours = {
+            jobs: asyncio.run(
+                run(
+                    artefacts,
+                    docs,
+                    jobs,
+                    args.rounds,
+                    jobs * args.clients_per_job,
+                    not args.no_stand_ins,
+                )
+            )["docs_per_s"]
+            for jobs in args.jobs
+        }
+        jvm = anchor.warm(artefacts, files, args.jobs, args.anchor_warmup, args.rounds)
+        for jobs in args.jobs:
+            ratios[jobs].append(ours[jobs] / jvm[jobs])
+            print(
+                f"pair {pair + 1}: jobs={jobs}: ours {ours[jobs]:.1f} docs/s, "
+                f"warm JVM {jobs} thread(s) {jvm[jobs]:.1f} docs/s: {ours[jobs] / jvm[jobs]:.2f}x",
+                flush=True,
+            )
+    for jobs, values in ratios.items():
+        print(
+            f"jobs={jobs} vs warm JVM {jobs} thread(s): median {statistics.median(values):.2f}x "
+            f"(min {min(values):.2f}, max {max(values):.2f}; target 4 is >= 1.00x at 2)"
+        )
 
 
 if __name__ == "__main__":

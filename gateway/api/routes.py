@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.admin import list_unrouted, mark_original, route
-from gateway.api import documents, settings
+from gateway.api import documents
 from gateway.api.inbox import get_inbox
 
 
@@ -23,5 +23,3 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/v1/admin/documents/{id}/route", route)
     app.router.add_get("/v1/admin/unrouted", list_unrouted)
     app.router.add_get("/v1/inbox", get_inbox)
-    app.router.add_get("/v1/admin/settings", settings.get_settings)
-    app.router.add_put("/v1/admin/settings", settings.put_settings)

@@ -46,6 +46,18 @@ class ValidatorLike(Protocol):
     async def validate(self, raw: bytes, scenario: str | None = None) -> ValidationReport: ...
 
 
+class MlsObserver(Protocol):
+    """Told of every MLS: ``direction`` received/sent, ``outcome`` (received: applied, invalid,
+    unknown, ignored, wrong-ap; sent: queued, invalid, failed) and the response code."""
+
+    def mls_outcome(self, direction: str, outcome: str, code: str) -> None: ...
+
+
+def _tell(observer: MlsObserver | None, direction: str, outcome: str, code: str) -> None:
+    if observer is not None:
+        observer.mls_outcome(direction, outcome, code if code in ("AP", "AB", "RE") else "other")
+
+
 class MlsRefused(Exception):
     """An inbound MLS that cannot be applied yet (its document is still being sent): retry."""
 
@@ -79,6 +91,8 @@ class MlsResponder:
         self.outbound = outbound
         self._validator = validator
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Counts the MLS we send (set by whoever wires the metrics); None = not counted.
+        self.observer: MlsObserver | None = None
 
     def answer_later(
         self, tenant: str, meta: InboundMeta, accepted: bool, report: ValidationReport
@@ -118,6 +132,7 @@ class MlsResponder:
         try:
             checked = await self._validator().validate(raw, SCENARIO)
             if not checked.accepted:
+                _tell(self.observer, "sent", "invalid", status.response_code)
                 log.error(
                     "our MLS for %s does not pass %s: %s",
                     header.instance_id,
@@ -134,8 +149,10 @@ class MlsResponder:
                 actor="as4:mls",
             )
         except Exception:
+            _tell(self.observer, "sent", "failed", status.response_code)
             log.exception("could not queue the MLS for %s", header.instance_id)
             return None
+        _tell(self.observer, "sent", "queued", status.response_code)
         log.info(
             "MLS %s for %s queued to %s", status.response_code, header.instance_id, header.mls_to
         )
@@ -161,6 +178,8 @@ class MlsConsumer:
         self.spis_id = spis_of(seat_id)
         self._validator = validator
         self.wait = wait
+        #: Counts the MLS we receive (set by whoever wires the metrics); None = not counted.
+        self.observer: MlsObserver | None = None
 
     def addressed_to_us(self, meta: InboundMeta) -> bool:
         return meta.sbdh.receiver.strip().lower() == self.spis_id.lower()
@@ -173,6 +192,7 @@ class MlsConsumer:
         """
         report = await self._validator().validate(document, SCENARIO)
         if not report.accepted:
+            _tell(self.observer, "received", "invalid", "other")
             log.warning(
                 "inbound MLS %s from %s refused by %s: %s",
                 meta.message_id,
@@ -206,6 +226,7 @@ class MlsConsumer:
             ).first()
             doc, delivered_to = (row[0], row[1]) if row is not None else (None, None)
             if doc is None:
+                _tell(self.observer, "received", "unknown", status.response_code)
                 log.warning(
                     "MLS %s references unknown instance %s",
                     status.id,
@@ -215,6 +236,7 @@ class MlsConsumer:
             if doc.status in IN_FLIGHT:
                 return "wait"
             if doc.status not in MLS_APPLIES_TO:
+                _tell(self.observer, "received", "ignored", status.response_code)
                 log.info("MLS %s for %s ignored: document is %s", status.id, doc.id, doc.status)
                 return doc.id
             cause = Cause(SOURCE_MLS, role=COUNTERPART, actor=f"ap:{meta.from_party}")
@@ -227,8 +249,10 @@ class MlsConsumer:
                     f"MLS refused, status unchanged: it came from access point "
                     f"{meta.from_party}, but the document was delivered to {delivered_to}",
                 )
+                _tell(self.observer, "received", "wrong-ap", status.response_code)
                 return doc.id
             await self.lifecycle.move(s, doc, target, cause, reason=describe(status))
+            _tell(self.observer, "received", "applied", status.response_code)
             meta_dict = dict(doc.meta or {})
             meta_dict["mls"] = {
                 "id": status.id,

@@ -187,7 +187,8 @@ class EmailTrust:
 class ResponsesSettings:
     """Peppol Invoice Responses (T111): timers and the response-code mapping table."""
 
-    #: Mark sales invoices that are not paid by their due date ``overdue`` (off by default).
+    #: Tell tenants (history note + webhook ``document.overdue``) when a sales invoice becomes
+    #: overdue; the status never changes: overdue is a condition (off by default).
     overdue_timer: bool = False
     overdue_interval: float = 3600.0
     #: Seconds between extra re-matching sweeps (0 = none). Responses that arrived before their

@@ -42,8 +42,8 @@ def setup(app: web.Application) -> web.Application:
     r.add_post("/documents/{id}/route", actions.route)
     pages.add_routes(r)
     r.add_static("/static", HERE / "static", append_version=False)
+    app.router.add_get(PREFIX, _home)  # before the sub-application, which would answer 404
     app.add_subapp(PREFIX, console)
-    app.router.add_get(PREFIX, _home)
     return console
 
 

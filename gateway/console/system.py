@@ -32,7 +32,7 @@ async def show(request: web.Request) -> web.Response:
     settings = root[SETTINGS]
     info = await asyncio.to_thread(installed_info, settings.artefacts_dir)
     bundles = [
-        {k: b.get(k) for k in ("name", "version", "publisher", "licence", "source")}
+        {k: b.get(k) for k in ("id", "name", "version", "publisher", "licence", "source", "kind")}
         | {"files": len(b.get("files", {}))}
         for b in (info or {}).get("bundles", [])
     ]

@@ -1,15 +1,31 @@
 """Forwarding to tenants: signed webhook events (new originals, status changes, deliveries)
-with retries, and a pull inbox of new documents."""
+with retries, a pull inbox of new documents, and a test event sent on demand."""
 
+from gateway.forwarding.post import EVENT_HEADER, PostResult, post_signed
+from gateway.forwarding.probe import TEST_EVENT, send_test_event
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign, verify
-from gateway.forwarding.webhook import EVENT_HEADER, Forwarder, WebhookEvents, mark_forwarded
+from gateway.forwarding.webhook import (
+    RECEIVED_EVENT,
+    AttemptObserver,
+    Forwarder,
+    WebhookEvents,
+    mark_forwarded,
+    subscribed,
+)
 
 __all__ = [
     "EVENT_HEADER",
+    "RECEIVED_EVENT",
     "SIGNATURE_HEADER",
+    "TEST_EVENT",
+    "AttemptObserver",
     "Forwarder",
+    "PostResult",
     "WebhookEvents",
     "mark_forwarded",
+    "post_signed",
+    "send_test_event",
     "sign",
+    "subscribed",
     "verify",
 ]

@@ -39,7 +39,7 @@ from tenacity import (
 )
 
 from gateway.config import WebhookSettings
-from gateway.forwarding.signing import SIGNATURE_HEADER, sign
+from gateway.forwarding.post import post_signed
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.vocabulary import FORWARDED, RECEIVED
 from gateway.store import (
@@ -57,7 +57,6 @@ from gateway.store.serialize import document_summary
 log = logging.getLogger(__name__)
 
 RECEIVED_EVENT = "document.received"
-EVENT_HEADER = "X-Gateway-Event"
 
 
 class DeliveryFailed(Exception):
@@ -78,6 +77,19 @@ class Mailer(Protocol):
         message_id: str,
         headers: dict[str, str] | None = None,
     ) -> tuple[str, str]: ...
+
+
+class AttemptObserver(Protocol):
+    """Told of every delivery attempt (the app factory plugs the metrics in)."""
+
+    def webhook_attempt(self, kind: str, result: str) -> None: ...
+
+
+def subscribed(tenant: Tenant | None, event: str) -> bool:
+    """Whether ``tenant`` has a webhook that takes ``event`` (no event list = every event)."""
+    if tenant is None or not tenant.webhook_url:
+        return False
+    return tenant.webhook_events is None or event in tenant.webhook_events
 
 
 def is_mail(url: str) -> bool:
@@ -107,7 +119,7 @@ class WebhookEvents:
         self, session: AsyncSession, *, document_id: str, tenant: str, event: str, data: Any
     ) -> None:
         row = await session.get(Tenant, tenant)
-        if row is not None and row.webhook_url and not is_mail(row.webhook_url):
+        if row is not None and subscribed(row, event) and not is_mail(row.webhook_url or ""):
             self._work = True
             session.add(
                 WebhookDelivery(
@@ -128,8 +140,11 @@ class Forwarder(WebhookEvents):
         lifecycle: Lifecycle | None = None,
         max_parallel: int = 8,
         mailer: Mailer | None = None,
+        observer: AttemptObserver | None = None,
     ) -> None:
         self.db = db
+        #: Counts attempts by kind (``http``/``mail``) and result; None = not counted.
+        self.observer = observer
         #: Sends received invoices to tenants whose forwarding address is ``mailto:``.
         self.mailer = mailer
         self.settings = settings
@@ -147,7 +162,7 @@ class Forwarder(WebhookEvents):
         assert doc.tenant is not None
         session.add(InboxItem(tenant=doc.tenant, document_id=doc.id))
         tenant = await session.get(Tenant, doc.tenant)
-        if tenant is not None and tenant.webhook_url:
+        if tenant is not None and tenant.webhook_url and subscribed(tenant, RECEIVED_EVENT):
             self._work = True
             session.add(
                 WebhookDelivery(
@@ -158,8 +173,11 @@ class Forwarder(WebhookEvents):
                 )
             )
 
-    def wake(self) -> None:
-        """Look for pending deliveries now (only if something was queued since the last look)."""
+    def wake(self, *, queued: bool = False) -> None:
+        """Look for pending deliveries now (only if something was queued since the last look;
+        ``queued=True``: the caller wrote a delivery row itself, e.g. a redelivery)."""
+        if queued:
+            self._work = True
         if self._work:
             self._wake.set()
 
@@ -269,28 +287,20 @@ class Forwarder(WebhookEvents):
     ) -> None:
         assert self._http is not None
         headers = {
-            "Content-Type": "application/json",
-            EVENT_HEADER: event,
-            SIGNATURE_HEADER: sign(secret, body),
             "X-Gateway-Delivery": str(delivery.seq),
             "X-Gateway-Document-Id": delivery.document_id,
             "X-Gateway-Attempt": str(number),
         }
-        started = time.perf_counter()
-        status: int | None = None
-        error: str | None = None
         async with self._limit:
-            try:
-                async with self._http.post(delivery.url, data=body, headers=headers) as resp:
-                    status = resp.status
-                    await resp.read()
-                    if not 200 <= status < 300:
-                        error = f"HTTP {status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-        await self._record(delivery.seq, number, status, error, started)
-        if error:
-            raise DeliveryFailed(error)
+            result = await post_signed(
+                self._http, delivery.url, body, secret=secret, event=event, headers=headers
+            )
+        self._observe("http", result.outcome)
+        await self._store_attempt(
+            delivery.seq, number, result.status, result.error, result.duration_ms
+        )
+        if result.error:
+            raise DeliveryFailed(result.error)
 
     async def _mail(self, delivery: WebhookDelivery, number: int, raw: bytes) -> None:
         """One e-mail forwarding attempt (XML + PDF); the Message-ID is stable per delivery."""
@@ -313,14 +323,20 @@ class Forwarder(WebhookEvents):
             error, final = str(exc), True
         except MailTransient as exc:
             error = str(exc)
-        await self._record(delivery.seq, number, None, error, started)
+        self._observe("mail", "ok" if error is None else ("refused" if final else "error"))
+        duration = (time.perf_counter() - started) * 1000
+        await self._store_attempt(delivery.seq, number, None, error, duration)
         if error and final:
             raise DeliveryRefused(error)
         if error:
             raise DeliveryFailed(error)
 
-    async def _record(
-        self, seq: int, number: int, status: int | None, error: str | None, started: float
+    def _observe(self, kind: str, result: str) -> None:
+        if self.observer is not None:
+            self.observer.webhook_attempt(kind, result)
+
+    async def _store_attempt(
+        self, seq: int, number: int, status: int | None, error: str | None, duration_ms: float
     ) -> None:
         async with self.db.write() as s:
             s.add(
@@ -329,7 +345,7 @@ class Forwarder(WebhookEvents):
                     number=number,
                     http_status=status,
                     error=error,
-                    duration_ms=(time.perf_counter() - started) * 1000,
+                    duration_ms=duration_ms,
                 )
             )
             row = await s.get(WebhookDelivery, seq)

@@ -13,12 +13,14 @@
 - Profiles (:mod:`gateway.lifecycle.profile`, ``profiles/*.toml``): each platform's names,
   client moves and refusal sentences over the canonical statuses, selected per tenant.
 - Payments (:mod:`gateway.lifecycle.payments`): amounts recorded against sales invoices.
+- Overdue (:mod:`gateway.lifecycle.overdue`): a condition, never a status; one notice (history
+  note + ``document.overdue`` event) per overdue episode; :func:`run_overdue_timer`.
 
 Counterpart statuses (Invoice Responses, MLS, later CDAR) are moves with role ``counterpart``;
 their own sequencing rules live with their message kind and ask the lifecycle to move.
 """
 
-from gateway.lifecycle import credits, payments, vocabulary
+from gateway.lifecycle import credits, overdue, payments, vocabulary
 from gateway.lifecycle.cause import BulkMove, Cause, Moved
 from gateway.lifecycle.model import (
     STATUS_CHANGED,
@@ -38,8 +40,11 @@ from gateway.lifecycle.mover import (
     MoveObserver,
     event_data,
 )
+from gateway.lifecycle.overdue import EVENT as OVERDUE_EVENT
+from gateway.lifecycle.overdue import run_timer as run_overdue_timer
 
 __all__ = [
+    "OVERDUE_EVENT",
     "STATUS_CHANGED",
     "BulkMove",
     "Cause",
@@ -57,7 +62,9 @@ __all__ = [
     "event_data",
     "family_of",
     "load_model",
+    "overdue",
     "parse_model",
     "payments",
+    "run_overdue_timer",
     "vocabulary",
 ]

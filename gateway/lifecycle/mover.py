@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle import credits
+from gateway.lifecycle import credits, overdue
 from gateway.lifecycle.cause import BulkMove, Cause, Moved
 from gateway.lifecycle.model import IllegalTransition, Models, StatusModel
 from gateway.lifecycle.payments import counterpart_paid
@@ -43,6 +43,9 @@ class MoveObserver(Protocol):
 
 
 MoveListener = Callable[[AsyncSession, Moved], Awaitable[None]]
+StartListener = Callable[[AsyncSession, Document], Awaitable[None]]
+SettingRead = Callable[[AsyncSession, str], Awaitable[Any]]
+SettingWrite = Callable[[AsyncSession, str, Any], Awaitable[Any]]
 _KEEP: Any = object()
 
 
@@ -61,7 +64,13 @@ class Lifecycle:
         self.profiles: dict[str, Profile] = load_profiles(self.models, profiles_dir)
         self.events = events
         self.observer = observer
-        self._listeners: list[MoveListener] = [counterpart_paid]
+        self._listeners: list[MoveListener] = [counterpart_paid, self._after_payment]
+        self._start_listeners: list[StartListener] = []
+        #: Tenant settings other packages keep (e.g. responses' ``email_trust``): name ->
+        #: (read(session, tenant), write(session, tenant, value) raising ValueError).
+        self.extra_settings: dict[str, tuple[SettingRead, SettingWrite]] = {}
+        #: Tell tenants when sales invoices become overdue (the opt-in ``overdue_timer``).
+        self.overdue_notices = False
 
     def attach(
         self, *, events: EventSink | None = None, observer: MoveObserver | None = None
@@ -75,6 +84,15 @@ class Lifecycle:
     def on_move(self, listener: MoveListener) -> None:
         """Call ``listener(session, moved)`` inside the transaction of every move."""
         self._listeners.append(listener)
+
+    def on_start(self, listener: StartListener) -> None:
+        """Call ``listener(session, doc)`` inside the transaction that stores a new document
+        (after its first history row; e.g. Invoice Responses mark a response to be judged, so a
+        crash before judging it loses nothing)."""
+        self._start_listeners.append(listener)
+
+    async def _after_payment(self, session: AsyncSession, moved: Moved) -> None:
+        await overdue.after_payment(self, session, moved)
 
     @staticmethod
     def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
@@ -104,9 +122,18 @@ class Lifecycle:
                 chosen = row.inbound_profile if direction == "inbound" else row.outbound_profile
         return self.profiles.get(chosen or DEFAULT, self.profiles[DEFAULT]).direction(direction)
 
+    def add_setting(self, name: str, read: SettingRead, write: SettingWrite) -> None:
+        """A tenant setting of another package, shown and changed with the lifecycle's
+        (``GET|PUT /v1/admin/settings``); ``write`` raises ValueError with the usage."""
+        self.extra_settings[name] = (read, write)
+
     async def settings(self, session: AsyncSession, tenant: str) -> dict[str, Any]:
         row = await session.get(LifecycleSettings, tenant)
+        extra = {
+            name: await read(session, tenant) for name, (read, _) in self.extra_settings.items()
+        }
         return {
+            **extra,
             "tenant": tenant,
             "status_profile": {
                 "inbound": (row.inbound_profile if row else None) or DEFAULT,
@@ -124,8 +151,13 @@ class Lifecycle:
         inbound: str | None = None,
         outbound: str | None = None,
         webhook_content: bool | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Select the tenant's profiles (ids of :attr:`profiles`) and webhook bodies."""
+        """Select the tenant's profiles (ids of :attr:`profiles`) and webhook bodies, and set
+        ``extra`` settings (names of :attr:`extra_settings`; KeyError / ValueError)."""
+        for name in extra or {}:
+            if name not in self.extra_settings:
+                raise ValueError(f"unknown setting {name!r}")
         for pid in (inbound, outbound):
             if pid is not None and pid not in self.profiles:
                 raise KeyError(
@@ -143,6 +175,8 @@ class Lifecycle:
             row.webhook_content = webhook_content
         row.updated_at = utcnow()
         await session.flush()
+        for name, value in (extra or {}).items():
+            await self.extra_settings[name][1](session, tenant, value)
         return await self.settings(session, tenant)
 
     async def describe(self, session: AsyncSession, doc: Document) -> dict[str, Any]:
@@ -153,6 +187,7 @@ class Lifecycle:
             "status": prof.name_of(doc.status, conditions),
             "canonical_status": doc.status,
             "conditions": sorted(conditions),
+            "condition_reasons": overdue.describe(doc),
         }
 
     async def resolve(self, session: AsyncSession, doc: Document, name: str) -> str:
@@ -214,6 +249,8 @@ class Lifecycle:
                 data={"status": doc.status, "reason": doc.status_reason, "source": cause.source},
             )
         self._observe(doc.direction, doc.status, cause.source)
+        for listener in self._start_listeners:
+            await listener(session, doc)
         return change
 
     # --- moves -------------------------------------------------------------------------------
@@ -244,11 +281,16 @@ class Lifecycle:
         )
         return change
 
-    async def issued(self, session: AsyncSession, doc: Document) -> None:
+    async def issued(
+        self, session: AsyncSession, doc: Document, cause: Cause | None = None
+    ) -> None:
         """A sales document was queued for sending (new, or a draft sent): a credit note
-        among them is linked to the invoices it references, which move as the profile says."""
+        among them is linked to the invoices it references, which move as the profile says;
+        an invoice already past its due date is overdue at once (:mod:`.overdue`)."""
         if doc.direction == "outbound" and doc.kind == "CreditNote":
             await credits.link(self, session, doc)
+        if doc.direction == "outbound" and doc.due_date:
+            await overdue.on_issued(self, session, doc, cause or Cause("outbound"))
 
     async def note(
         self, session: AsyncSession, doc: Document, cause: Cause, reason: str

@@ -34,11 +34,14 @@ SETTLED = frozenset(
     {"paid", "canceled", "credited", "refunded", "uncollectible", "rejected", "deleted"}
 )
 UNSENT = frozenset({"draft", "verified", "partially_verified", "changes_requested"})
+#: Canonical statuses of an invoice that never reached the buyer: not overdue either.
+UNDELIVERED = frozenset({"failed", "rejected_by_recipient"})
 
 
 def conditions_of(doc: Any, today: dt.date | None = None) -> frozenset[str]:
     """The conditions a profile can show: ``overdue`` (an issued invoice not fully paid past its
-    due date, partially paid ones included) and ``corrected`` (a draft whose content was
+    due date, partially paid ones included; never written as a status, see
+    :mod:`gateway.lifecycle.overdue`) and ``corrected`` (a draft whose content was
     replaced)."""
     out = set()
     today = today or dt.datetime.now(dt.UTC).date()
@@ -47,7 +50,7 @@ def conditions_of(doc: Any, today: dt.date | None = None) -> frozenset[str]:
         and doc.kind == "Invoice"
         and doc.due_date
         and doc.due_date < today.isoformat()
-        and doc.status not in SETTLED | UNSENT
+        and doc.status not in SETTLED | UNSENT | UNDELIVERED
     ):
         out.add("overdue")
     if int((doc.meta or {}).get("corrections", 0)):

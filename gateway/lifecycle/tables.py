@@ -6,13 +6,20 @@
   for scheduled sending);
 - ``payments``: payments recorded against a sales invoice (API, or Invoice Response PD/PPD);
 - ``document_links``: a credit note and the invoice it credits (both directions are queried).
+
+Migration r13_lifecycle_overdue adds:
+
+- ``overdue_notices``: one row per overdue episode of a sales invoice (the due date passed while
+  it was open, or a payment past due left it open); its unique (document, episode) key is what
+  makes "once per episode" hold across processes;
+- ``lifecycle_timers``: the overdue timer's cursor (due date, seq) over ``ix_documents_due``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.db import Base
@@ -64,3 +71,28 @@ class DocumentLink(Base):
     target_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # "credits"
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OverdueNotice(Base):
+    __tablename__ = "overdue_notices"
+
+    seq: Mapped[int] = mapped_column(SeqKey, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    #: ``due`` (the due date passed while open) or ``payment-N`` (still open after a payment).
+    episode: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("document_id", "episode", name="uq_overdue_notices"),)
+
+
+class LifecycleTimer(Base):
+    """Where a timer got to: the last (due date, seq) it looked at."""
+
+    __tablename__ = "lifecycle_timers"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor_date: Mapped[str] = mapped_column(String(32), default="")
+    cursor_seq: Mapped[int] = mapped_column(SeqKey, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

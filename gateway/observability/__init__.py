@@ -4,6 +4,7 @@ from typing import Any
 
 from gateway.observability.logs import configure_logging, redact
 from gateway.observability.metrics import BoundedLabel, Metrics, Snapshot, SnapshotRows
+from gateway.observability.statuslog import log_status_change
 
 __all__ = [
     "BoundedLabel",
@@ -11,6 +12,7 @@ __all__ = [
     "Snapshot",
     "SnapshotRows",
     "configure_logging",
+    "log_status_change",
     "metrics_endpoint",
     "redact",
 ]

@@ -191,6 +191,31 @@ class Metrics:
             ["direction", "status", "source"],
             registry=r,
         )
+        self.webhook_attempts = Counter(
+            "gateway_webhook_attempts",
+            "Webhook delivery attempts by kind (http, mail) and result (ok, http_4xx, ...).",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.outbound_attempts = Counter(
+            "gateway_outbound_attempts",
+            "Outbound delivery attempts by transport and result (delivered, retry, failed).",
+            ["transport", "result"],
+            registry=r,
+        )
+        self.responses = Counter(
+            "gateway_invoice_responses",
+            "Invoice Responses handled, by direction, outcome (applied, refused, unmatched, "
+            "conflict, held, ...) and response code.",
+            ["direction", "outcome", "code"],
+            registry=r,
+        )
+        self.mls = Counter(
+            "gateway_mls",
+            "Peppol MLS by direction (received, sent), outcome and response code (AP, AB, RE).",
+            ["direction", "outcome", "code"],
+            registry=r,
+        )
         self.snapshot = Snapshot(snapshot_seconds)
         r.register(self.snapshot)
 
@@ -209,6 +234,22 @@ class Metrics:
     def moved(self, direction: str, status: str, source: str) -> None:
         """The lifecycle's observer: one count per status change."""
         self.status_changes.labels(direction, status, source).inc()
+
+    def webhook_attempt(self, kind: str, result: str) -> None:
+        """The forwarder's observer: one count per delivery attempt."""
+        self.webhook_attempts.labels(kind, result).inc()
+
+    def outbound_attempt(self, transport: str, result: str) -> None:
+        """The outbound worker's observer: one count per delivery attempt."""
+        self.outbound_attempts.labels(transport, result).inc()
+
+    def response_outcome(self, direction: str, outcome: str, code: str) -> None:
+        """The Invoice Response service's observer: one count per decided response."""
+        self.responses.labels(direction, outcome, code).inc()
+
+    def mls_outcome(self, direction: str, outcome: str, code: str) -> None:
+        """The MLS flow's observer: one count per MLS received or sent."""
+        self.mls.labels(direction, outcome, code).inc()
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http.labels(route, method, str(status)).inc()

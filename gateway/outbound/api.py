@@ -149,9 +149,7 @@ async def submit(request: web.Request) -> web.Response:
         raw, attachments = await read_capped(request, limit_bytes), []
     if draft_api.wants_draft(request):
         return await draft_api.create(request, service, principal, raw, receiver)
-    reissue = request.query.get("reissue", "false").lower()
-    if reissue not in ("true", "false"):
-        raise Problem(400, "bad-request", "reissue must be true or false.")
+    reissue = draft_api.reissue_of(request)
     try:
         result = await service.submit(
             principal.tenant,
@@ -160,7 +158,7 @@ async def submit(request: web.Request) -> web.Response:
             idempotency_key=key or None,
             actor=principal.actor,
             cause=principal.cause("api"),
-            reissue=reissue == "true",
+            reissue=reissue,
             attachments=attachments,
         )
     except DuplicateOutbound as exc:

@@ -1,7 +1,9 @@
 """REST handlers of drafts: ``POST /v1/outbound?draft=true|send_at=``, ``PUT .../content``,
 ``DELETE /v1/outbound/{id}``, ``POST .../send`` (see :mod:`gateway.outbound.drafts`).
 
-Refusals: 409 ``not-a-draft`` (the document was sent or deleted), 409 with the lifecycle's
+Refusals: 409 ``duplicate-outbound`` (with ``original_id``) when creating, correcting or sending
+a draft whose business key another sent original holds (``?reissue=true`` sends a deliberate
+copy), 409 ``not-a-draft`` (the document was sent or deleted), 409 with the lifecycle's
 code and exact sentence when the tenant's profile does not allow the move yet (e.g. sending a
 ``New`` invoice in the channel-marketplace profile), 422 for invalid XML or a bad ``send_at``.
 """
@@ -16,6 +18,7 @@ from aiohttp import web
 from gateway.lifecycle import IllegalTransition
 from gateway.lifecycle.tables import OutboundDraft
 from gateway.outbound.drafts import NotADraft
+from gateway.outbound.duplicates import DuplicateOutbound, wants_reissue
 from gateway.store import Document, repo
 from gateway.store.serialize import iso
 from gateway.web import DB, OBJECT, Content, Principal, Problem, operation, read_capped, require
@@ -38,6 +41,14 @@ def _send_at(request: web.Request) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
+def reissue_of(request: web.Request) -> bool:
+    """``?reissue=true``: a deliberate copy of an invoice sent before (400 for other values)."""
+    try:
+        return wants_reissue(request.query.get("reissue"))
+    except ValueError as exc:
+        raise Problem(400, "bad-request", str(exc)) from None
+
+
 def _body(doc: Document, draft: OutboundDraft | None) -> dict[str, Any]:
     return {
         "id": doc.id,
@@ -54,17 +65,20 @@ async def create(
     from gateway.outbound.service import SubmissionRefused
 
     send_at = _send_at(request)
+    reissue = reissue_of(request)
     try:
         prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
-    doc = await service.drafts.create(
-        Document(**prepared.fields),
-        prepared.routing,
-        send_at=send_at,
-        cause=principal.cause("api"),
-    )
+    async with _refusals():
+        doc = await service.drafts.create(
+            Document(**prepared.fields),
+            prepared.routing,
+            send_at=send_at,
+            cause=principal.cause("api"),
+            reissue=reissue,
+        )
     body = {**_body(doc, None), "send_at": iso(send_at), "receiver": prepared.routing["receiver"]}
     body["validation"] = {"status": prepared.report.status, "accepted": True}
     return web.json_response(body, status=201, headers={"Location": f"/v1/outbound/{doc.id}"})
@@ -99,6 +113,7 @@ async def replace_content(request: web.Request) -> web.Response:
     service = request.app[OUTBOUND]
     raw = await read_capped(request, service.settings.http.max_body_bytes)
     receiver = request.query.get("receiver") or None
+    reissue = reissue_of(request)
     try:
         prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
     except SubmissionRefused as exc:
@@ -111,6 +126,7 @@ async def replace_content(request: web.Request) -> web.Response:
             prepared.fields,
             prepared.routing,
             principal.cause("api"),
+            reissue=reissue,
         )
     return web.json_response(_body(doc, None))
 
@@ -145,9 +161,10 @@ async def send(request: web.Request) -> web.Response:
 
     principal = require(request, "submit")
     role = "admin" if "admin" in principal.scopes else "api"
+    reissue = reissue_of(request)
     async with _refusals():
         item = await request.app[OUTBOUND].drafts.send(
-            principal.tenant, request.match_info["id"], principal.cause("api", role)
+            principal.tenant, request.match_info["id"], principal.cause("api", role), reissue
         )
     return web.json_response(
         {"id": item.document_id, "status": "queued", "message_id": item.message_id}, status=202
@@ -165,6 +182,8 @@ class _refusals:
             raise Problem(404, "not-found", "No outbound document with this id.") from exc
         if isinstance(exc, NotADraft):
             raise Problem(409, "not-a-draft", str(exc), current_status=exc.current) from exc
+        if isinstance(exc, DuplicateOutbound):
+            raise Problem(409, "duplicate-outbound", str(exc), original_id=exc.original_id) from exc
         if isinstance(exc, IllegalTransition):
             raise Problem(
                 409, exc.code, exc.reason, current_status=exc.current, requested_status=exc.target

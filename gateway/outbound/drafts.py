@@ -23,10 +23,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.lifecycle.tables import OutboundDraft
 from gateway.lifecycle.vocabulary import DELETED, DRAFT, QUEUED
+from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import new_item
 from gateway.store import Database, Document, repo
@@ -39,6 +41,10 @@ EDITABLE = (DRAFT,)
 SCHEDULER = Cause("scheduler", actor="send_at")
 #: Record fields a content replacement keeps (identity and ownership of the document).
 _KEPT = {"id", "direction", "channel", "tenant", "meta"}
+
+
+def _is_reissue(doc: Document) -> bool:
+    return bool((doc.meta or {}).get("reissue_of"))
 
 
 class NotADraft(Exception):
@@ -65,12 +71,16 @@ class Drafts:
         *,
         send_at: dt.datetime | None,
         cause: Cause,
+        reissue: bool = False,
     ) -> Document:
+        """Store a draft; :class:`DuplicateOutbound` when the tenant sent this invoice already
+        (unless ``reissue``: the draft then names its original and is sent as a copy)."""
         assert document.tenant is not None
         document.direction = "outbound"
         when = f"; to be sent at {send_at.isoformat()}" if send_at else ""
         self.lifecycle.begin(document, DRAFT)
         async with self.db.write() as s:
+            await self._guard(s, document, routing["receiver"], reissue)
             await repo.ensure_tenant(s, document.tenant)
             s.add(document)
             await s.flush()
@@ -91,8 +101,10 @@ class Drafts:
         fields: dict[str, Any],
         routing: dict[str, str],
         cause: Cause,
+        reissue: bool = False,
     ) -> Document:
-        """A correction: new XML for a draft (validated by the caller); history says so."""
+        """A correction: new XML for a draft (validated by the caller); history says so. The new
+        business key is checked again (:class:`DuplicateOutbound` unless ``reissue``)."""
         async with self.db.write() as s:
             doc, draft = await self._load(s, tenant, doc_id, "corrected")
             for key, value in fields.items():
@@ -100,6 +112,7 @@ class Drafts:
                     setattr(doc, key, value)
             for key, value in routing.items():
                 setattr(draft, key, value)
+            await self._guard(s, doc, draft.receiver, reissue)
             meta = dict(doc.meta or {})
             meta["corrections"] = int(meta.get("corrections", 0)) + 1
             doc.meta = meta
@@ -117,14 +130,30 @@ class Drafts:
             await s.delete(draft)
         return doc
 
-    async def send(self, tenant: str, doc_id: str, cause: Cause) -> OutboundItem:
-        """Send a draft now (the tenant's profile decides whether it may be sent yet)."""
-        async with self.db.write() as s:
-            doc = await self._document(s, doc_id, tenant)
-            draft = await s.get(OutboundDraft, doc_id)
-            if draft is None:
-                raise NotADraft(doc.status, "sent")
-            item = await self._queue(s, doc, draft, cause, "sent by the issuer")
+    async def send(
+        self, tenant: str, doc_id: str, cause: Cause, reissue: bool = False
+    ) -> OutboundItem:
+        """Send a draft now (the tenant's profile decides whether it may be sent yet);
+        :class:`DuplicateOutbound` when another original holds its business key by now."""
+        try:
+            async with self.db.write() as s:
+                doc = await self._document(s, doc_id, tenant)
+                draft = await s.get(OutboundDraft, doc_id)
+                if draft is None:
+                    raise NotADraft(doc.status, "sent")
+                item = await self._queue(s, doc, draft, cause, "sent by the issuer", reissue)
+        except IntegrityError:  # a concurrent submission took the business key first
+            async with self.db.read() as s:
+                doc = await self._document(s, doc_id, tenant)
+                await guard(
+                    s,
+                    tenant,
+                    doc.kind,
+                    doc.business_key,
+                    doc.receiver_endpoint or "",
+                    reissue=False,
+                )
+            raise
         self.notify()
         return item
 
@@ -147,16 +176,38 @@ class Drafts:
                     log.warning("scheduled draft %s is %s; not sent", doc.id, doc.status)
                     await s.delete(draft)
                     continue
-                await self._queue(s, doc, draft, SCHEDULER, f"send_at {draft.send_at.isoformat()}")
+                why = f"send_at {draft.send_at.isoformat()}"
+                try:
+                    await self._queue(s, doc, draft, SCHEDULER, why)
+                except DuplicateOutbound as dup:
+                    # Not sent twice: it stays a draft for the issuer to correct or reissue.
+                    draft.send_at = None
+                    await self.lifecycle.note(s, doc, SCHEDULER, f"not sent at {why}: {dup}")
+                    log.warning(
+                        "scheduled draft %s duplicates %s; not sent", doc.id, dup.original_id
+                    )
+                    continue
                 sent.append(doc.id)
         if sent:
             self.notify()
         return sent
 
     async def _queue(
-        self, s: Any, doc: Document, draft: OutboundDraft, cause: Cause, why: str
+        self,
+        s: Any,
+        doc: Document,
+        draft: OutboundDraft,
+        cause: Cause,
+        why: str,
+        reissue: bool = False,
     ) -> OutboundItem:
+        # The guard first (it changes nothing when it refuses); a draft created as a reissue
+        # stays one. The claim is taken in this transaction, so a race ends in IntegrityError.
+        claims = await self._guard(s, doc, draft.receiver, reissue or _is_reissue(doc))
         await self.lifecycle.move(s, doc, QUEUED, cause, reason=f"{why}; to {draft.receiver}")
+        if claims:
+            repo.add_claims(s, doc, claims)
+            await s.flush()
         item = new_item(
             doc.id,
             draft.tenant,
@@ -167,8 +218,25 @@ class Drafts:
         )
         s.add(item)
         await s.delete(draft)
-        await self.lifecycle.issued(s, doc)
+        await self.lifecycle.issued(s, doc, cause)
         return item
+
+    @staticmethod
+    async def _guard(s: Any, doc: Document, receiver: str, reissue: bool) -> dict[str, str]:
+        """The claims the draft takes once queued; a reissue takes none and names its original
+        in ``meta.reissue_of``. Raises :class:`DuplicateOutbound` (changing nothing)."""
+        assert doc.tenant is not None
+        claims, original = await guard(
+            s, doc.tenant, doc.kind, doc.business_key, receiver, reissue=reissue
+        )
+        meta = dict(doc.meta or {})
+        if original is not None:
+            meta["reissue_of"] = original
+        else:  # an original (a correction may have changed its key)
+            meta.pop("reissue_of", None)
+        if meta != (doc.meta or {}):
+            doc.meta = meta
+        return claims
 
     async def _load(
         self, s: Any, tenant: str, doc_id: str, action: str

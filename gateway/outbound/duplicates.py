@@ -7,6 +7,13 @@ original of the same tenant is refused with 409 ``duplicate-outbound`` naming th
 unless the client marks it as a deliberate reissue (``?reissue=true``), which is sent and
 remembers which original it reissues (``metadata.reissue_of``).
 
+Drafts are guarded too: creating one (``?draft=true``/``?send_at=``), replacing its content
+(``PUT /v1/outbound/{id}/content``) and sending it (``POST .../send`` or the scheduler at
+``send_at``) compare its business key with the tenant's sent originals. A draft holds no claim
+(it may still change or be deleted); it takes one in the transaction that queues it. A scheduled
+draft that turns out to duplicate an original stays a draft (``send_at`` cleared, the history
+says why) instead of being sent twice.
+
 The claim lives in ``document_claims`` (direction ``outbound``), so the database's primary key
 decides a race between two submissions on SQLite and PostgreSQL alike; a reissue holds no
 claim, so the original stays the one later submissions are compared with.
@@ -38,6 +45,40 @@ def claims_for(kind: str | None, business_key: str | None, receiver: str) -> dic
     if kind not in GUARDED_KINDS or not business_key:
         return {}
     return {KIND: repo.sha256_hex(f"{business_key}|{receiver.strip().lower()}")}
+
+
+def wants_reissue(value: str | None) -> bool:
+    """``?reissue=`` parsed: true or false (anything else is the caller's 400)."""
+    if value is None:
+        return False
+    if value.lower() not in ("true", "false"):
+        raise ValueError("reissue must be true or false.")
+    return value.lower() == "true"
+
+
+async def guard(
+    session: AsyncSession,
+    tenant: str,
+    kind: str | None,
+    business_key: str | None,
+    receiver: str,
+    *,
+    reissue: bool,
+) -> tuple[dict[str, str], str | None]:
+    """(claims the submission takes, the original it deliberately reissues).
+
+    Raises :class:`DuplicateOutbound` when another original of ``tenant`` holds the business key
+    and ``reissue`` is false; a reissue takes no claim and names its original instead (the
+    caller keeps that as ``meta.reissue_of``)."""
+    claims = claims_for(kind, business_key, receiver)
+    if not claims:
+        return {}, None
+    original = await original_of(session, tenant, claims)
+    if original is None:
+        return claims, None
+    if not reissue:
+        raise DuplicateOutbound(original)
+    return {}, original
 
 
 async def original_of(session: AsyncSession, tenant: str, claims: dict[str, str]) -> str | None:

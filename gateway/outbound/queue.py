@@ -173,13 +173,9 @@ class OutboundQueue:
                     repo.add_claims(s, document, claims)
                 s.add(item)
                 repo.add_attachments(s, document.id, attachments)
-                await self.lifecycle.started(
-                    s,
-                    document,
-                    cause or Cause("api", role=API, actor=actor, tenant=document.tenant),
-                    reason=f"to {receiver}",
-                )
-                await self.lifecycle.issued(s, document)
+                why = cause or Cause("api", role=API, actor=actor, tenant=document.tenant)
+                await self.lifecycle.started(s, document, why, reason=f"to {receiver}")
+                await self.lifecycle.issued(s, document, why)
         except IntegrityError:
             if idempotency_key:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)

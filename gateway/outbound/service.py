@@ -22,7 +22,7 @@ from gateway.inbound.intake import Attachment, Submission, _document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery, sml_zone
 from gateway.outbound.drafts import Drafts
-from gateway.outbound.duplicates import DuplicateOutbound, claims_for, original_of
+from gateway.outbound.duplicates import guard
 from gateway.outbound.identifiers import document_type_id, participant_id, process_id
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import OutboundQueue
@@ -159,15 +159,17 @@ class OutboundService:
             sender=sender,
         )
         fields, routing = prepared.fields, prepared.routing
-        claims = claims_for(fields["kind"], fields["business_key"], routing["receiver"])
-        if claims:
-            async with self.db.read() as s:
-                original = await original_of(s, tenant, claims)
-            if original is not None and not reissue:
-                raise DuplicateOutbound(original)
-            if original is not None:  # a deliberate copy: sent, holds no claim, names its original
-                fields["meta"] = {**fields["meta"], "reissue_of": original}
-                claims = {}
+        async with self.db.read() as s:
+            claims, original = await guard(
+                s,
+                tenant,
+                fields["kind"],
+                fields["business_key"],
+                routing["receiver"],
+                reissue=reissue,
+            )
+        if original is not None:  # a deliberate copy: sent, holds no claim, names its original
+            fields["meta"] = {**fields["meta"], "reissue_of": original}
         item, created = await self.queue.enqueue(
             Document(**fields),
             **routing,

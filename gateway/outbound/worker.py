@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import time
+from typing import Protocol
 
 from gateway.config.settings import OutboundSettings
 from gateway.outbound.errors import DeliveryError, TransientError
@@ -29,6 +30,13 @@ log = logging.getLogger("gateway.outbound")
 
 def worker_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class AttemptObserver(Protocol):
+    """Told of every delivery attempt: the transport (``unrouted`` when none was found) and
+    ``delivered``, ``retry`` (transient error) or ``failed`` (permanent)."""
+
+    def outbound_attempt(self, transport: str, result: str) -> None: ...
 
 
 class Worker:
@@ -51,6 +59,8 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self.delivered = 0
+        #: Counts attempts (the app factory plugs the metrics in); None = not counted.
+        self.observer: AttemptObserver | None = None
 
     def notify(self) -> None:
         """New work was submitted in this process: skip the poll wait."""
@@ -82,6 +92,11 @@ class Worker:
                 "duration_ms": round(outcome.duration_ms, 1),
             },
         )
+        if self.observer is not None:
+            result = "delivered" if outcome.error is None else "failed"
+            if isinstance(outcome.error, TransientError):
+                result = "retry"
+            self.observer.outbound_attempt(endpoint.transport if endpoint else "unrouted", result)
         self._done.append(outcome)
         self._wakeup.set()
 

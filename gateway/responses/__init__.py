@@ -7,10 +7,9 @@ Public surface:
 - :func:`load_mapping` / :class:`Mapping` (``config/invoice-response-mapping.toml``);
 - :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
-- :func:`mark_overdue` (the overdue timer's work);
-- :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`,
-  :func:`wrong_access_point`: whether a
-  channel proves a counterpart message's sender (also used for France's CDAR messages).
+- :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`, :func:`actor_of`,
+  :func:`wrong_access_point`: whether a channel proves a counterpart message's sender (also
+  used for France's CDAR messages).
 """
 
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
@@ -19,7 +18,6 @@ from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService
-from gateway.responses.timers import mark_overdue
 from gateway.responses.trust import (
     Verdict,
     actor_of,
@@ -47,7 +45,6 @@ __all__ = [
     "conflict",
     "judge",
     "load_mapping",
-    "mark_overdue",
     "parse_response",
     "proof_of",
     "set_emission",

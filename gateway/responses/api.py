@@ -18,6 +18,7 @@ from sqlalchemy import select
 from gateway.documents import ParseLimits
 from gateway.outbound.api import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses import settings as tenant_settings
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.follow import ResponseFollower
@@ -59,12 +60,16 @@ def setup(app: web.Application) -> ResponseService:
     outbound = app.get(OUTBOUND, None)
     emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
     follower = ResponseFollower(service, app[LIFECYCLE])
-    if settings.responses.email_trust:
-        service.email_trust = DkimTrust(settings.responses.email_trust)
+    # Config entries and each tenant's own list (the email_trust setting) are both read.
+    service.email_trust = DkimTrust(settings.responses.email_trust)
+    app[LIFECYCLE].add_setting(
+        tenant_settings.KEY, tenant_settings.email_trust_of, tenant_settings.set_email_trust
+    )
     app[RESPONSES] = service
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)
     app[INTAKE].after_route.append(service.on_routed)
+    app[LIFECYCLE].on_start(service.on_stored)
 
     async def emit(change: StatusChanged) -> None:
         if change.direction == "inbound":
@@ -79,6 +84,7 @@ def setup(app: web.Application) -> ResponseService:
     add_status_guard(app, emitter.refusal, emitter.record_refusal)
     add_document_view(app, view)
     cfg = settings.responses
+    app[LIFECYCLE].overdue_notices = cfg.overdue_timer
     timers = Timers(
         service,
         rematch_interval=cfg.rematch_interval,

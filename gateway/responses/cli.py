@@ -1,8 +1,9 @@
-"""``gateway responses list|rematch|emit`` for operators.
+"""``gateway responses list|rematch|emit|email-trust`` for operators.
 
 ``list`` shows every tenant's responses, including those no tenant owns (unroutable), which
 the per-tenant admin API cannot show; ``rematch`` runs the re-matching sweep once; ``emit``
-switches sending Invoice Responses on or off for a tenant.
+switches sending Invoice Responses on or off for a tenant; ``email-trust`` shows or changes the
+tenant's trusted e-mail senders (the ``email_trust`` setting of ``PUT /v1/admin/settings``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import Any
 
 
@@ -28,6 +30,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("tenant")
     p.add_argument("switch", choices=["on", "off"])
     p.set_defaults(handler=lambda a: asyncio.run(_emit(a)))
+    p = cmds.add_parser(
+        "email-trust", help="TENANT's trusted e-mail senders (DKIM-signed mail is applied)"
+    )
+    p.add_argument("tenant")
+    p.add_argument("--add", metavar="ADDRESS", help="trust responses mailed from ADDRESS")
+    p.add_argument("--participant", default="", help="only for this participant id (--add)")
+    p.add_argument("--remove", metavar="ADDRESS", help="trust ADDRESS no longer")
+    p.set_defaults(handler=lambda a: asyncio.run(_email_trust(a)))
 
 
 async def _db(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -90,4 +100,27 @@ async def _emit(args: argparse.Namespace) -> int:
     finally:
         await db.dispose()
     print(json.dumps({"tenant": args.tenant, "emit_responses": args.switch == "on"}))
+    return 0
+
+
+async def _email_trust(args: argparse.Namespace) -> int:
+    from gateway.responses.settings import email_trust_of, set_email_trust
+
+    _, db = await _db(args)
+    try:
+        async with db.write() as s:
+            rules = await email_trust_of(s, args.tenant)
+            if args.remove:
+                rules = [r for r in rules if r["sender"] != args.remove.strip().lower()]
+            if args.add:
+                rules.append({"sender": args.add, "participant": args.participant})
+            if args.add or args.remove:
+                try:
+                    rules = await set_email_trust(s, args.tenant, rules)
+                except ValueError as exc:
+                    print(f"gateway responses email-trust: {exc}", file=sys.stderr)
+                    return 2
+    finally:
+        await db.dispose()
+    print(json.dumps({"tenant": args.tenant, "email_trust": rules}))
     return 0

@@ -1,8 +1,9 @@
 """E-mail trust for Invoice Responses: listed senders with a valid DKIM signature.
 
 E-mail proves nothing about its sender by itself (anyone can write any ``From``). A tenant may
-name the addresses its counterparts send responses from (``[[responses.email_trust]]`` with
-``tenant``, ``sender`` and optionally the ``participant`` id that address speaks for); a
+name the addresses its counterparts send responses from (its ``email_trust`` setting, see
+:mod:`gateway.responses.settings`, or ``[[responses.email_trust]]`` in config with ``tenant``,
+``sender`` and optionally the ``participant`` id that address speaks for); a
 response from such an address is applied when the stored original message carries a DKIM
 signature that verifies (dkimpy, RFC 6376) and whose signing domain ``d=`` is the From address's
 domain (or a parent of it: relaxed alignment as in DMARC). Anything else stays ``held``.
@@ -19,6 +20,7 @@ import dkim
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.responses.settings import email_trust_of
 from gateway.responses.trust import HELD, PROVEN, Verdict
 from gateway.store import Document, repo
 from gateway.store.models import Attachment
@@ -39,14 +41,15 @@ class DkimTrust:
         self, session: AsyncSession, doc: Document, sender: str, who: dict[str, Any]
     ) -> Verdict | None:
         address = parseaddr(who.get("from") or "")[1].lower()
-        rules = [
-            r
-            for r in self.rules
-            if r.tenant == doc.tenant and r.sender.strip().lower() == address and address
-        ]
+        listed = [(r.sender, r.participant) for r in self.rules if r.tenant == doc.tenant]
+        if doc.tenant is not None:  # the tenant's own list (PUT /v1/admin/settings)
+            listed += [
+                (r["sender"], r["participant"]) for r in await email_trust_of(session, doc.tenant)
+            ]
+        rules = [p for s, p in listed if address and s.strip().lower() == address]
         if not rules:
             return None
-        if not any(not r.participant or r.participant.strip().lower() == sender for r in rules):
+        if not any(not p or p.strip().lower() == sender for p in rules):
             return Verdict(HELD, f"{address} is trusted by {doc.tenant}, but not for {sender}", who)
         original = await session.scalar(
             select(Attachment).where(

@@ -30,8 +30,8 @@ from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
+from gateway.responses.settings import settings_row
 from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
@@ -115,13 +115,8 @@ async def emission_enabled(s: AsyncSession, tenant: str) -> bool:
 
 
 async def set_emission(s: AsyncSession, tenant: str, enabled: bool) -> ResponseSettings:
-    await repo.ensure_tenant(s, tenant)
-    row = await s.get(ResponseSettings, tenant)
-    if row is None:
-        row = ResponseSettings(tenant=tenant, emit_responses=enabled)
-        s.add(row)
+    row = await settings_row(s, tenant)
     row.emit_responses = enabled
-    row.updated_at = utcnow()
     return row
 
 
@@ -205,13 +200,27 @@ class Emitter:
             rec.detail = f"refused: {refused}"
         else:
             await self._deliver(rec, xml, doc.tenant)
-        async with self.db.write() as s:
-            if rec.document_id is not None:  # the queue may have moved it already
-                sent = await s.scalar(select(Document).where(Document.id == rec.document_id))
-                if sent is not None:
-                    rec.state = SENT_STATE_OF.get(sent.status, rec.state)
-            s.add(rec)
+        await self.keep(rec)
         return rec
+
+    async def keep(self, rec: InvoiceResponseRecord) -> None:
+        """Insert the ``sent`` row, ordered with the queue's moves of its outbound document.
+
+        The queue may move the response's document (queued -> sending -> delivered) between its
+        submission and this insert; the follower's listener (:mod:`gateway.responses.follow`)
+        updates the row in the queue's transaction, and cannot see a row not yet committed. So
+        the document's row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one writer
+        at a time anyway): a move that committed before is read here, and a move that comes after
+        waits for this commit, and its listener then finds the row."""
+        async with self.db.write() as s:
+            if rec.document_id is not None:
+                stmt = select(Document.status).where(Document.id == rec.document_id)
+                if not self.db.is_sqlite:
+                    stmt = stmt.with_for_update()
+                status = await s.scalar(stmt)
+                if status is not None:
+                    rec.state = SENT_STATE_OF.get(status, rec.state)
+            s.add(rec)
 
     async def refusal(self, s: AsyncSession, doc: Any, status: str) -> str | None:
         """Why moving purchase invoice ``doc`` to ``status`` must be refused (None: fine).

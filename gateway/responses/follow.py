@@ -7,7 +7,10 @@
   still being sent (``waiting``) is applied the moment the invoice leaves the queue: the move
   out of queued/sending/retrying schedules, after its commit, a re-match of exactly the
   responses that reference that invoice's number. Nothing scans all documents; the one sweep
-  left runs at startup, for rows a crash left between commit and re-match.
+  left runs at startup, for rows a crash left between commit and re-match (index lookups:
+  :meth:`ResponseService.sweep`).
+- A received response gets a ``pending`` row in the transaction that stores it (or routes it
+  to a tenant), so the recovery finds the ones never judged by the state index.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from gateway.lifecycle.vocabulary import (
     REJECTED_BY_RECIPIENT,
     RETRYING,
     SENDING,
+    UNROUTABLE,
 )
 from gateway.responses import models as rm
 from gateway.responses.matching import INVOICE_KINDS
@@ -61,6 +65,13 @@ class ResponseFollower:
         lifecycle.on_move(self.on_move)
 
     async def on_move(self, session: AsyncSession, moved: Moved) -> None:
+        if moved.direction == "inbound" and moved.previous == UNROUTABLE:
+            # A stranded document got its tenant: a response among them is judged next (the
+            # pending row makes that survive a crash, like a response stored for a tenant).
+            doc = await session.scalar(select(Document).where(Document.id == moved.document_id))
+            if doc is not None:
+                await self.service.on_stored(session, doc)
+            return
         if moved.direction != "outbound":
             return
         if moved.kind == "ApplicationResponse":
@@ -131,7 +142,7 @@ class ResponseFollower:
     async def _run(self) -> None:
         try:
             # Leftovers of a previous run (a crash after commit): the index-backed part only.
-            await self.service.sweep(unhandled=False)
+            await self.service.sweep()
         except Exception:
             log.exception("startup re-match of invoice responses failed")
         while True:

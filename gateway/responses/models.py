@@ -21,6 +21,7 @@ from gateway.store.models import SeqKey, utcnow
 RECEIVED, SENT = "received", "sent"
 
 # States of a received response.
+PENDING = "pending"  # stored with its document, not judged yet (intake's hook or the start does)
 APPLIED = "applied"  # moved the invoice's status
 CONFLICT = "conflict"  # matched, but broke the sequencing rules: recorded, status unchanged
 REFUSED = "refused"  # from/to a party that is not the invoice's buyer/seller, or forged
@@ -39,6 +40,7 @@ DELIVERED_LOCALLY = "delivered-locally"  # the seller is a tenant of this gatewa
 NOT_SENT = "not-sent"  # the generated response did not validate (a bug, logged)
 
 STATES = (
+    PENDING,
     APPLIED,
     CONFLICT,
     REFUSED,
@@ -94,4 +96,6 @@ class ResponseSettings(Base):
 
     tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name"), primary_key=True)
     emit_responses: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Trusted e-mail senders: ``[{"sender": address, "participant": id or ""}]`` (None: none).
+    email_trust: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -17,7 +17,7 @@ import datetime as dt
 import logging
 from typing import Any, Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,8 +29,8 @@ from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import Match, find_invoice, normalise
 from gateway.responses.models import InvoiceResponseRecord
+from gateway.responses.outcomes import OutcomeObserver, report_outcome
 from gateway.responses.parse import (
-    CUSTOMIZATION_ID,
     InvoiceResponse,
     is_invoice_response,
     parse_response,
@@ -100,8 +100,33 @@ class ResponseService:
         self.served_by: ServedBy | None = None
         #: Optional e-mail trust (per-tenant listed senders with DKIM); see trust.judge.
         self.email_trust: Any = None
+        #: Counts decided responses (the app factory plugs the metrics in); see outcomes.
+        self.observer: OutcomeObserver | None = None
 
     # --- entry points ------------------------------------------------------------------------
+
+    async def on_stored(self, session: AsyncSession, doc: Document) -> None:
+        """Lifecycle start listener: a valid response stored for a tenant gets a ``pending`` row
+        in the transaction that stores it, so a crash before it is judged loses nothing (the
+        recovery at start finds it by the state index, not by scanning documents)."""
+        if (
+            doc.direction == "inbound"
+            and doc.tenant is not None
+            and doc.status in HANDLED_DOC_STATUSES
+            and doc.validation_status == "accepted"
+            and is_invoice_response(doc.customization_id)
+        ):
+            session.add(
+                InvoiceResponseRecord(
+                    direction=rm.RECEIVED,
+                    document_id=doc.id,
+                    tenant=doc.tenant,
+                    imr_id=doc.number or "",
+                    partial=False,
+                    state=rm.PENDING,
+                    details={},
+                )
+            )
 
     async def on_intake(self, result: IntakeResultLike) -> None:
         """Intake hook: apply a stored, valid Invoice Response. Never raises (the doc is stored;
@@ -144,50 +169,63 @@ class ResponseService:
             self.forwarder.wake()
         return rec
 
-    async def sweep(self, *, unhandled: bool = True) -> int:
-        """Handle responses intake could not apply (``unhandled``: a scan of stored responses)
-        and re-match unmatched/waiting ones; returns how many changed state."""
+    async def sweep(self, *, page: int = 200) -> int:
+        """Judge the responses left ``pending`` (a crash between storing and judging) and
+        re-match the unmatched/waiting ones whose invoice exists now; returns how many changed.
+
+        Index lookups only: pending rows by ``ix_invoice_responses_state``; the retry rows page
+        by the same index, each page probing ``ix_documents_dir_number`` for the numbers it
+        references (one query per page), so only responses with a candidate invoice are
+        re-matched."""
         changed = 0
         async with self.db.read() as s:
-            pending = (
-                []
-                if not unhandled
-                else list(
-                    await s.scalars(
-                        select(Document.id)
-                        .where(
-                            Document.direction == "inbound",
-                            Document.customization_id == CUSTOMIZATION_ID,
-                            Document.validation_status == "accepted",
-                            Document.status.in_(HANDLED_DOC_STATUSES),
-                            ~exists().where(InvoiceResponseRecord.document_id == Document.id),
-                        )
-                        .order_by(Document.seq)
-                        .limit(200)
-                    )
-                )
-            )
-            waiting = list(
+            pending = list(
                 await s.scalars(
-                    select(InvoiceResponseRecord.seq)
-                    .where(
-                        InvoiceResponseRecord.state.in_(RETRY_STATES),
-                        exists().where(
-                            Document.direction == "outbound",
-                            Document.tenant == InvoiceResponseRecord.tenant,
-                            Document.number == InvoiceResponseRecord.referenced_id,
-                        ),
-                    )
+                    select(InvoiceResponseRecord.document_id)
+                    .where(InvoiceResponseRecord.state == rm.PENDING)
                     .order_by(InvoiceResponseRecord.seq)
-                    .limit(200)
                 )
             )
         for doc_id in pending:
-            await self.handle_document(doc_id)
-            changed += 1
-        for seq in waiting:
-            if await self.rematch_one(seq):
+            if doc_id is not None:
+                await self.handle_document(doc_id)
                 changed += 1
+        after = 0
+        while True:
+            async with self.db.read() as s:
+                rows = (
+                    await s.execute(
+                        select(
+                            InvoiceResponseRecord.seq,
+                            InvoiceResponseRecord.tenant,
+                            InvoiceResponseRecord.referenced_id,
+                        )
+                        .where(
+                            InvoiceResponseRecord.state.in_(RETRY_STATES),
+                            InvoiceResponseRecord.seq > after,
+                        )
+                        .order_by(InvoiceResponseRecord.seq)
+                        .limit(page)
+                    )
+                ).all()
+                refs = {r.referenced_id for r in rows if r.referenced_id}
+                found = set(
+                    (
+                        await s.execute(
+                            select(Document.tenant, Document.number).where(
+                                Document.direction == "outbound", Document.number.in_(refs)
+                            )
+                        )
+                    ).all()
+                    if refs
+                    else ()
+                )
+            for r in rows:
+                if (r.tenant, r.referenced_id) in found and await self.rematch_one(r.seq):
+                    changed += 1
+            if len(rows) < page:
+                break
+            after = rows[-1].seq
         if changed and self.forwarder is not None:
             self.forwarder.wake()
         return changed
@@ -199,7 +237,7 @@ class ResponseService:
             existing = await s.scalar(
                 select(InvoiceResponseRecord).where(InvoiceResponseRecord.document_id == doc_id)
             )
-            if existing is not None:
+            if existing is not None and existing.state != rm.PENDING:
                 return existing
             doc = await repo.get_document(s, doc_id, None)
             raw, _ = await repo.get_raw(s, doc_id, None)
@@ -208,12 +246,13 @@ class ResponseService:
             except XmlRefused as exc:  # validated before, so this is unexpected
                 imr = None
                 log.warning("stored invoice response does not parse: %s", exc)
-            rec = self._record(doc, imr)
+            rec = self._record(doc, imr, existing)
             s.add(rec)
             if rec.state == "":
                 await self._decide(s, rec, doc)
             await s.flush()
             await self._announce(s, rec)
+            self._outcome(s, rec)
             return rec
 
     async def _announce(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
@@ -231,16 +270,18 @@ class ResponseService:
                 },
             )
 
-    def _record(self, doc: Document, imr: InvoiceResponse | None) -> InvoiceResponseRecord:
-        rec = InvoiceResponseRecord(
-            direction=rm.RECEIVED,
-            document_id=doc.id,
-            tenant=doc.tenant,
-            imr_id=(imr.imr_id if imr else doc.number) or "",
-            partial=False,
-            state="",
-            details={},
-        )
+    def _record(
+        self,
+        doc: Document,
+        imr: InvoiceResponse | None,
+        rec: InvoiceResponseRecord | None = None,
+    ) -> InvoiceResponseRecord:
+        """The response's row, filled from the parsed document (``rec``: its pending row)."""
+        if rec is None:
+            rec = InvoiceResponseRecord(direction=rm.RECEIVED, document_id=doc.id)
+        rec.tenant = doc.tenant
+        rec.imr_id = (imr.imr_id if imr else doc.number) or ""
+        rec.partial, rec.state, rec.details = False, "", {}
         if imr is None:
             rec.state, rec.detail = rm.INVALID, "the stored document does not parse"
             return rec
@@ -334,9 +375,13 @@ class ResponseService:
             rec.updated_at = utcnow()
             await s.flush()
             await self._announce(s, rec)
+            self._outcome(s, rec)
         if self.forwarder is not None:
             self.forwarder.wake()
         return rec
+
+    def _outcome(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+        report_outcome(s, rec, self.observer, self.mapping.codes)
 
     def _invalid(self, rec: InvoiceResponseRecord) -> str | None:
         code = rec.response_code or ""
@@ -356,8 +401,11 @@ class ResponseService:
             rec = await s.get(InvoiceResponseRecord, seq)
             if rec is None or rec.state not in RETRY_STATES:
                 return False
+            before = rec.state
             await self._match_and_apply(s, rec)
             rec.updated_at = utcnow()
+            if rec.state != before:
+                self._outcome(s, rec)
             return rec.state not in RETRY_STATES
 
     async def _match(self, s: AsyncSession, rec: InvoiceResponseRecord) -> Match:

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.admin import setup_admin
 from gateway.as4.channel import delivered_to
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
@@ -26,7 +27,7 @@ from gateway.forwarding import Forwarder
 from gateway.france import setup as setup_france
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.observability import Metrics, SnapshotRows, metrics_endpoint
+from gateway.observability import Metrics, SnapshotRows, log_status_change, metrics_endpoint
 from gateway.observability.httplog import handler_args
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.api import setup as setup_outbound
@@ -97,12 +98,15 @@ def create_app(
     db = Database.from_settings(settings)
     # Per app: the status models and profiles, and the only writer of document statuses.
     lifecycle = Lifecycle(profiles_dir=settings.lifecycle.profiles_dir or None)
-    forwarder = Forwarder(db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db))
     metrics = Metrics(
         max_tenant_labels=settings.metrics.max_tenant_labels,
         snapshot_seconds=settings.metrics.snapshot_seconds,
     )
+    forwarder = Forwarder(
+        db, settings.webhooks, lifecycle, mailer=invoice_mailer(settings, db), observer=metrics
+    )
     lifecycle.attach(events=forwarder, observer=metrics)
+    lifecycle.on_move(log_status_change)  # one JSON line per status change, after commit
     intake = IntakePipeline(
         db, validator or _PendingValidator(), forwarder, metrics, lifecycle=lifecycle
     )
@@ -121,8 +125,10 @@ def create_app(
     app.cleanup_ctx.append(_lifecycle(own_validator=validator is None))
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
+    app[OUTBOUND].worker.observer = metrics  # outbound attempts by transport and result
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
+    responses.observer = metrics  # Invoice Response outcomes
     france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
     france.served_by = delivered_to  # like Invoice Responses: from the invoice's AP
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
@@ -133,6 +139,7 @@ def create_app(
     # Peppol reports travel through the outbound queue over AS4.
     setup_reporting(app, app[OUTBOUND], lambda: intake.validator)
     setup_health(app)  # /health (readiness), /health/ready, /health/live
+    setup_admin(app)  # /v1/admin tenants, participants, keys, webhooks, settings
     app.router.add_get("/metrics", metrics_endpoint)
     app.router.add_get("/v1/openapi.json", openapi_handler)
     metrics.snapshot.loader = _snapshot_loader(db, app[OUTBOUND].queue)

@@ -51,6 +51,8 @@ class Tenant(Base):
     webhook_url: Mapped[str | None] = mapped_column(Text)
     #: Kept in clear text because signing needs it; only ever shown once, when set.
     webhook_secret: Mapped[str | None] = mapped_column(String(128))
+    #: Event types sent to the webhook (``document.received``, ...); None = every event.
+    webhook_events: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -19,7 +19,10 @@ from gateway.validation.report import ValidationReport
 from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios, select
 from gateway.validation.schematron import SchematronEngine
-from gateway.validation.speedups import Reads
+from gateway.validation.speedups import Reads, use_folder
+
+#: ``Engine(cache_dir=DEFAULT_CACHE)``: ``cache/validation`` beside the artefacts, in the data dir.
+DEFAULT_CACHE = Path("<data dir>/cache/validation")
 
 
 class ArtefactsMissing(RuntimeError):
@@ -83,6 +86,7 @@ class Engine(Pipeline):
         limits: ParseLimits | None = None,
         stand_ins: bool = True,
         max_findings: int = 0,
+        cache_dir: Path | None = DEFAULT_CACHE,
     ) -> None:
         self.artefacts_dir = Path(artefacts_dir)
         info = installed_info(self.artefacts_dir)
@@ -98,6 +102,10 @@ class Engine(Pipeline):
         self.stand_ins = stand_ins  # see gateway.validation.speedups.standin
         #: Findings listed per report (0 = all); the rest are only counted (findings_omitted).
         self.max_findings = max_findings
+        # Prepared stylesheets and their analyses survive the process (None: memory only).
+        if cache_dir is DEFAULT_CACHE:
+            cache_dir = self.artefacts_dir.parent / "cache" / "validation"
+        use_folder(cache_dir)
         self.rules = steps.Rules(self.artefacts_dir, self._saxon_runtime)
         self.steps: tuple[steps.Step, ...] = (
             steps.Parse(self.limits),

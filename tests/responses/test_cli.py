@@ -70,3 +70,18 @@ def test_emit_list_rematch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert json.loads(line)["response_id"] == "orphan-1" and json.loads(line)["tenant"] is None
     assert main(["--config", str(cfg), "responses", "rematch"]) == 0
     assert json.loads(capsys.readouterr().out) == {"changed": 0}
+
+
+def test_email_trust(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    base = ["--config", str(cfg), "responses", "email-trust", "acme"]
+    assert main([*base, "--add", "Billing@Buyer.example", "--participant", "0088:1"]) == 0
+    want = [{"sender": "billing@buyer.example", "participant": "0088:1"}]
+    assert json.loads(capsys.readouterr().out)["email_trust"] == want
+    assert main(base) == 0
+    assert json.loads(capsys.readouterr().out) == {"tenant": "acme", "email_trust": want}
+    assert main([*base, "--add", "nobody"]) == 2
+    assert "not an e-mail address" in capsys.readouterr().err
+    assert main([*base, "--remove", "billing@buyer.example"]) == 0
+    assert json.loads(capsys.readouterr().out)["email_trust"] == []

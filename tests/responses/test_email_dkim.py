@@ -116,3 +116,53 @@ async def test_listed_sender_with_valid_dkim_is_applied(gw_factory: Any, make_in
     assert applied["proof"]["submitted_by"]["dkim_domain"] == "buyer.example"
     assert body["history"][-1]["actor"] == f"imr:{BUYER} via email from Buyer Billing <{SENDER}>"
     assert b"sel1._domainkey.buyer.example." in asked
+
+
+async def test_trust_is_a_tenant_setting_of_the_settings_api(
+    gw_factory: Any, make_invoice: Any
+) -> None:
+    """No config: the tenant lists the sender through ``PUT /v1/admin/settings``. A DKIM-signed
+    mail from it is applied; unsigned, or from an unlisted sender, is stored, held and listed
+    for the admin; another tenant's list changes nothing for acme."""
+    private, record = _key()
+    port = _free_port()
+    gw = await gw_factory(settings={"smtp": {"port": port}})
+    gw.app[RESPONSES].email_trust.dnsfunc = lambda name, timeout=5: (
+        record if name == b"sel1._domainkey.buyer.example." else b""
+    )
+    key = await gw.key("acme")
+    other = await gw.key("other")
+    await gw.participant("acme", SELLER)
+    inv = await gw.send_invoice(
+        key, make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    )
+    rules = [{"sender": SENDER, "participant": BUYER}]
+    status, body = await gw.call("PUT", other, "/v1/admin/settings", json={"email_trust": rules})
+    assert status == 200 and body["email_trust"] == rules  # another tenant's list
+
+    await _send(port, _mail("before-listing", "UQ", private))
+    held = (await gw.doc(key, inv))["invoice_responses"][-1]
+    assert (held["response_id"], held["state"]) == ("before-listing", "held")
+
+    status, body = await gw.call(
+        "PUT", key, "/v1/admin/settings", json={"email_trust": [{"sender": "not an address"}]}
+    )
+    assert status == 422 and body["code"] == "invalid-setting", body
+    status, body = await gw.call(
+        "PUT", key, "/v1/admin/settings", json={"email_trust": [{"sender": SENDER.upper()}]}
+    )
+    assert status == 200 and body["email_trust"] == [{"sender": SENDER, "participant": ""}]
+    status, body = await gw.call("GET", key, "/v1/admin/settings")
+    assert body["email_trust"] == [{"sender": SENDER, "participant": ""}]
+    assert body["status_profile"] == {"inbound": "default", "outbound": "default"}
+
+    await _send(port, _mail("unsigned", "UQ", None))
+    await _send(port, _mail("signed-2", "AP", private))
+    body = await gw.doc(key, inv)
+    states = {r["response_id"]: r["state"] for r in body["invoice_responses"]}
+    assert states == {"before-listing": "held", "unsigned": "held", "signed-2": "applied"}
+    assert body["status"] == "accepted"
+    status, listed = await gw.call("GET", key, "/v1/admin/responses?state=held")
+    assert status == 200
+    assert {r["response_id"] for r in listed["items"]} == {"before-listing", "unsigned"}
+    assert all(r["proof"]["submitted_by"]["from"].endswith(f"<{SENDER}>") for r in listed["items"])

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
 
 from gateway.documents.identify import Party
-from gateway.lifecycle import IllegalTransition, Lifecycle
-from gateway.responses import ResponseContent, Step, build_response, conflict, load_mapping
-from gateway.responses import mark_overdue as run_overdue
-from gateway.web import SETTINGS
+from gateway.lifecycle import OVERDUE_EVENT, IllegalTransition, Lifecycle, run_overdue_timer
+from gateway.responses import ResponseContent, Step, build_response, conflict
+from gateway.store import repo
+from gateway.web import FORWARDER, LIFECYCLE, SETTINGS
 
 SELLER = "0196:6841569459"
 BUYER = "0196:6963495890"
@@ -247,35 +248,102 @@ async def test_rematch_endpoint(gw_factory: Any, make_invoice: Any) -> None:
     assert status == 200 and body["changed"] == 0  # nothing left for the admin
 
 
-async def test_overdue_keeps_response_status_in_history(gw_factory: Any, make_invoice: Any) -> None:
-    gw, key, inv = await _setup(gw_factory, make_invoice)  # due 2017-12-01: long past
+async def test_overdue_is_a_condition_told_once_per_episode(
+    gw_factory: Any, make_invoice: Any, webhook_stub: Any
+) -> None:
+    """The timer never writes a status: it notes and announces ``document.overdue`` once when
+    the due date passes, and again only when a payment past due leaves the invoice open."""
+    gw = await gw_factory(overdue_timer=True, overdue_interval=0)  # the test runs the timer
+    key = await gw.key("seller-co", "submit", "read", "status", "admin")
+    async with gw.db.write() as s:
+        await repo.set_webhook(s, "seller-co", webhook_stub.url + "/hook")
+    raw = make_invoice(
+        gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER, due_date="2099-03-01"
+    )
+    inv = await gw.send_invoice(key, raw)
     await _apply(gw, key, imr("AP", "ok-1"))
-    svc_db = gw.db
-    marked = await run_overdue(svc_db, load_mapping(), None, dt.date(2024, 1, 1))
-    assert marked == [inv]
-    assert await run_overdue(svc_db, load_mapping(), None, dt.date(2024, 1, 2)) == []
+    lifecycle = gw.app[LIFECYCLE]
+    assert await run_overdue_timer(gw.db, lifecycle, dt.date(2099, 3, 1)) == []  # due today
+    assert await run_overdue_timer(gw.db, lifecycle, dt.date(2099, 3, 2)) == [inv]
+    gw.app[FORWARDER].wake()  # what the background timer does after telling someone
+    assert await run_overdue_timer(gw.db, lifecycle, dt.date(2099, 3, 3)) == []  # once
     body = await gw.doc(key, inv)
-    assert body["status"] == "overdue"
-    assert [h["to"] for h in body["history"]][-2:] == ["accepted", "overdue"]
-    assert body["history"][-1]["source"] == "timer"
-    # The rules still follow the responses: after AP only PD, so PD pays it, IP conflicts.
-    await _apply(gw, key, imr("IP", "late-ip"))
-    assert (await gw.doc(key, inv))["status"] == "overdue"
-    await _apply(gw, key, imr("PD", "pay-1"))
-    assert (await gw.doc(key, inv))["status"] == "paid"
+    assert body["canonical_status"] == "accepted"  # the status is the buyer's, unchanged
+    note = body["history"][-1]
+    assert (note["from"], note["to"], note["source"]) == ("accepted", "accepted", "timer")
+    assert note["reason"].startswith("overdue: not fully paid by its due date 2099-03-01")
+    # A partial payment past due: still overdue, a new episode with the payment as reason.
+    status, _ = await gw.call(
+        "POST", key, f"/v1/documents/{inv}/status", json={"status": "paid", "amount": "100"}
+    )
+    assert status == 200
+    body = await gw.doc(key, inv)
+    assert body["canonical_status"] == "partially_paid"
+    reasons = [h["reason"] or "" for h in body["history"] if h["from"] == h["to"]]
+    assert sum(r.startswith("overdue:") for r in reasons) == 1
+    told = await _overdue_events(webhook_stub, inv, at_least=1)
+    assert [e["change"]["episode"] for e in told] == ["due"]  # that payment was before 2099
+    # Really past due: an invoice due in 2017, issued now (overdue at once) and paid in part.
+    old = make_invoice(gw.base_invoice, number="INV-OLD-1", seller=SELLER, buyer=BUYER)
+    inv2 = await gw.send_invoice(key, old)
+    status, _ = await gw.call(
+        "POST", key, f"/v1/documents/{inv2}/status", json={"status": "paid", "amount": "1"}
+    )
+    assert status == 200
+    status, _ = await gw.call(
+        "POST", key, f"/v1/documents/{inv2}/status", json={"status": "paid", "amount": "1"}
+    )
+    body = await gw.doc(key, inv2)
+    assert body["canonical_status"] == "partially_paid"
+    assert body["conditions"] == ["overdue"]
+    assert body["condition_reasons"]["overdue"].startswith("not fully paid by its due date")
+    events = await _overdue_events(webhook_stub, inv2, at_least=3)
+    by_episode = {e["change"]["episode"]: e["change"] for e in events}  # sent in parallel
+    assert sorted(by_episode) == ["due", "payment-2", "payment-3"] and len(events) == 3
+    assert "payment of 1 EUR (paid 1 of" in by_episode["payment-2"]["reason"]
+    assert by_episode["due"]["reason"].startswith("not fully paid by its due date 2017-12-01")
+    assert by_episode["due"]["canonical_status"] == "queued"  # told when it was issued
+    assert await run_overdue_timer(gw.db, lifecycle, dt.date(2099, 3, 4)) == []  # told at issue
+
+
+async def _overdue_events(stub: Any, doc_id: str, at_least: int) -> list[dict[str, Any]]:
+    for _ in range(100):
+        found = [
+            e
+            for e in (json.loads(b) for b in stub.bodies)
+            if e.get("event") == OVERDUE_EVENT and e["document"]["id"] == doc_id
+        ]
+        if len(found) >= at_least:
+            return found
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def test_overdue_timer_runs_when_enabled(gw_factory: Any, make_invoice: Any) -> None:
     gw = await gw_factory(overdue_timer=True, overdue_interval=0.1)
     key = await gw.key("seller-co")
-    raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
+    raw = make_invoice(
+        gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER, due_date=_yesterday()
+    )
     status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)
     assert status == 202
-    body = await gw.wait_status(key, sent["id"], "overdue")  # due 2017-12-01
-    assert [h["to"] for h in body["history"]][-2:] == ["delivered", "overdue"]
-    assert body["history"][-1]["actor"] == "overdue-timer"
-    # Off by default: a gateway without the setting leaves a past-due invoice alone.
+    body = await gw.wait_status(key, sent["id"], "delivered")
+    for _ in range(100):
+        body = await gw.doc(key, sent["id"])
+        if any(h["actor"] == "overdue-timer" for h in body["history"]):
+            break
+        await asyncio.sleep(0.1)
+    notes = [h for h in body["history"] if (h["reason"] or "").startswith("overdue:")]
+    assert len(notes) == 1 and notes[0]["source"] in ("timer", "api"), body["history"]
+    assert body["canonical_status"] == "delivered" and body["conditions"] == ["overdue"]
+    # Off by default: a gateway without the setting tells nobody (the condition still shows).
     gw2, key2, inv2 = await _setup(gw_factory, make_invoice)
     assert gw2.app[SETTINGS].responses.overdue_timer is False
     await asyncio.sleep(0.3)
-    assert (await gw2.doc(key2, inv2))["status"] == "delivered"
+    body = await gw2.doc(key2, inv2)
+    assert body["conditions"] == ["overdue"]
+    assert not any((h["reason"] or "").startswith("overdue:") for h in body["history"])
+
+
+def _yesterday() -> str:
+    return (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()

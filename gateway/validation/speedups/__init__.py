@@ -10,7 +10,8 @@ None of these changes a finding; each module says in its docstring why it is exa
 - :mod:`.base64_values` checks ``xs:base64Binary`` values exactly, which libxml2 does not;
 - :mod:`.keyed_paths` (line-level rules reading the header through keys) and
   :mod:`.assert_texts` (long assert texts as markers) are two of :mod:`.optimize`'s rewrites;
-- :mod:`.locations` computes skeleton locations and finds their lines in linear time.
+- :mod:`.locations` computes skeleton locations and finds their lines in linear time;
+- :mod:`.cache` keeps the prepared stylesheets and their analyses on disk between processes.
 
 The core (:mod:`gateway.validation.schema`, :mod:`gateway.validation.saxon`,
 :mod:`gateway.validation.steps`) imports only what is listed here.
@@ -18,6 +19,7 @@ The core (:mod:`gateway.validation.schema`, :mod:`gateway.validation.saxon`,
 
 from gateway.validation.speedups.assert_texts import restore as restore_assert_text
 from gateway.validation.speedups.base64_values import Base64Elements, bad_base64, base64_elements
+from gateway.validation.speedups.cache import ANALYSES, Analyses, use_folder
 from gateway.validation.speedups.locations import FullPaths, Locator, full_path
 from gateway.validation.speedups.native import MARKER, NativeCheck
 from gateway.validation.speedups.native import Finding as NativeFinding
@@ -26,9 +28,11 @@ from gateway.validation.speedups.reads import ANY, Reads, stylesheet_reads
 from gateway.validation.speedups.standin import LargeLeaves, saxon_text
 
 __all__ = [
+    "ANALYSES",
     "ANY",
     "MARKER",
     "SVRL",
+    "Analyses",
     "Base64Elements",
     "FullPaths",
     "LargeLeaves",
@@ -44,4 +48,5 @@ __all__ = [
     "restore_assert_text",
     "saxon_text",
     "stylesheet_reads",
+    "use_folder",
 ]

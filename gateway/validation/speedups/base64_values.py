@@ -53,10 +53,14 @@ class Base64Elements:
         return el.tag in self.plain and not any(name.startswith(f"{{{XSI}}}") for name in el.attrib)
 
 
-def base64_elements(xsd: Path) -> Base64Elements:
-    """The base64-typed elements the schema at ``xsd`` declares."""
+def base64_elements(xsd: Path, documents: set[Path] | None = None) -> Base64Elements:
+    """The base64-typed elements the schema at ``xsd`` declares; the schema documents read
+    (``xsd`` and what it imports or includes) are added to ``documents``."""
     facts = _Collected()
-    _read(xsd.resolve(), facts, set())
+    seen: set[Path] = set()
+    _read(xsd.resolve(), facts, seen)
+    if documents is not None:
+        documents |= seen
     names = frozenset(
         name
         for name, decls in facts.elements.items()

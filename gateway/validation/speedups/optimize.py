@@ -47,7 +47,7 @@ the whole corpus (XRechnung suite, CEN unit tests, Peppol, MLS, negative example
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,14 +88,9 @@ class Prepared:
     tests: tuple[str, ...] = ()
 
 
-def prepared_stylesheet(
-    path: Path, bind: Callable[[etree._Element, Path], object] | None = None
-) -> Prepared:
-    """The stylesheet at ``path`` with every rewrite applied; ``bind(root, path)`` first, when
-    given (the Saxon layer binds ``document()`` names to files of the stylesheet's folder)."""
+def prepared_stylesheet(path: Path) -> Prepared:
+    """The stylesheet at ``path`` with every rewrite applied."""
     tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
-    if bind is not None:
-        bind(tree.getroot(), path)
     native: list[NativeCheck] = []
     optimize(tree.getroot(), native)
     tests = shorten_assert_texts(tree.getroot())  # last: the native checks read the originals

@@ -1,7 +1,7 @@
 """france: CDAR lifecycle messages received and sent (cdar_statuses)
 
 Revision ID: f20_cdar_statuses
-Revises: 0007_console_sessions
+Revises: 0015_mgmt_webhook_events
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f20_cdar_statuses"
-down_revision = "0007_console_sessions"
+down_revision = "0015_mgmt_webhook_events"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,65 @@
+"""One signed webhook POST: the headers every event carries and what the receiver answered.
+
+Shared by the delivery loop (:class:`~gateway.forwarding.webhook.Forwarder`) and the test
+event (:func:`~gateway.forwarding.probe.send_test_event`), so a test exercises exactly what a
+real delivery sends: the same signature, event header and error wording.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from gateway.forwarding.signing import SIGNATURE_HEADER, sign
+
+EVENT_HEADER = "X-Gateway-Event"
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What one POST got: the HTTP status (None when no answer came) and the error, if any."""
+
+    status: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def outcome(self) -> str:
+        """A bounded label: ``ok``, ``http_4xx``, ``http_5xx``, ... or ``error`` (no answer)."""
+        if self.error is None:
+            return "ok"
+        if self.status is None:
+            return "error"
+        return f"http_{self.status // 100}xx"
+
+
+async def post_signed(
+    http: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    secret: str,
+    event: str,
+    headers: dict[str, str],
+) -> PostResult:
+    """POST ``body`` signed with ``secret``; a non-2xx answer or a network error is an error."""
+    sent = {
+        "Content-Type": "application/json",
+        EVENT_HEADER: event,
+        SIGNATURE_HEADER: sign(secret, body),
+        **headers,
+    }
+    started = time.perf_counter()
+    status: int | None = None
+    error: str | None = None
+    try:
+        async with http.post(url, data=body, headers=sent) as resp:
+            status = resp.status
+            await resp.read()
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return PostResult(status, error, (time.perf_counter() - started) * 1000)

@@ -1,0 +1,77 @@
+"""A sent response's state follows its outbound item even when the queue moves the item while
+the ``sent`` row is being inserted (the insert is ordered after the queue's move)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from gateway.config import load_settings
+from gateway.lifecycle import BulkMove, Cause, Lifecycle
+from gateway.responses import Emitter, InvoiceResponseRecord, ResponseService, load_mapping
+from gateway.responses import models as rm
+from gateway.responses.follow import ResponseFollower
+from gateway.store import Database, Document, repo
+from gateway.store.migrate import upgrade
+from gateway.store.models import new_document_id
+
+
+@pytest.mark.postgres
+async def test_sent_row_sees_a_move_committed_while_it_is_inserted(
+    tmp_path: Path, pg_database: str
+) -> None:
+    settings = load_settings(
+        env={}, overrides={"data_dir": str(tmp_path), "database_url": pg_database}
+    )
+    db = Database.from_settings(settings)
+    await upgrade(db.engine)
+    lifecycle = Lifecycle()
+    mapping = load_mapping()
+    ResponseFollower(ResponseService(db, mapping, lifecycle=lifecycle), lifecycle)
+    raw = b"<ApplicationResponse/>"
+    doc = Document(
+        id=new_document_id(),
+        direction="outbound",
+        channel="invoice-response",
+        tenant="acme",
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        kind="ApplicationResponse",
+        validation_status="accepted",
+        report={},
+        meta={},
+    )
+    lifecycle.begin(doc, "queued")
+    async with db.write() as s:
+        await repo.ensure_tenant(s, "acme")
+        s.add(doc)
+        await s.flush()
+        await lifecycle.started(s, doc, Cause("api", "api"))
+    rec = InvoiceResponseRecord(
+        direction=rm.SENT,
+        tenant="acme",
+        imr_id="IMR-RACE-1",
+        response_code="AP",
+        partial=False,
+        state=rm.QUEUED,
+        document_id=doc.id,
+        details={},
+    )
+    emitter = Emitter(db, mapping)
+    async with db.write() as s:  # the queue's transaction: moves the item, not committed yet
+        await lifecycle.move_many(s, [BulkMove(doc.id, "queued", "sending")], Cause("outbound"))
+        keeping = asyncio.create_task(emitter.keep(rec))
+        await asyncio.sleep(1.0)
+        assert not keeping.done(), "the insert did not wait for the queue's move"
+    await asyncio.wait_for(keeping, 20)
+    async with db.read() as s:
+        state = await s.scalar(
+            select(InvoiceResponseRecord.state).where(InvoiceResponseRecord.imr_id == "IMR-RACE-1")
+        )
+    assert state == rm.SENT_STATE  # the move's state, not the one read before it committed
+    await db.dispose()
