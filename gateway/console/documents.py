@@ -121,6 +121,8 @@ def actions_for(v: Viewer, d: dict[str, Any]) -> dict[str, Any]:
         out["statuses"] = d["next_statuses"]
     if d["direction"] == "outbound" and status == "failed":
         out["requeue"] = True
+    if d.get("deliveries"):
+        out["redeliver"] = [x for x in d["deliveries"] if x["state"] in ("failed", "delivered")]
     if v.is_operator and d.get("tenant") is None:
         out["route"] = True
     return out

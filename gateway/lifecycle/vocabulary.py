@@ -38,4 +38,6 @@ IN_FLIGHT = (QUEUED, SENDING, RETRYING)
 SOURCE_INVOICE_RESPONSE = "invoice-response"
 SOURCE_MLS = "mls"
 SOURCE_CDAR = "cdar"  # France's lifecycle messages (gateway.france)
+#: Peppol Invoice Response (T111) codes (UNCL4343 subset), in their sequencing order.
+RESPONSE_CODES = ("AB", "IP", "UQ", "CA", "RE", "AP", "PD")
 COUNTERPART_SOURCES = (SOURCE_INVOICE_RESPONSE, SOURCE_MLS, SOURCE_CDAR)

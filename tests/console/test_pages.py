@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import lxml.html
+import pytest
 
 from gateway.web import DB
 
@@ -52,7 +53,14 @@ async def api_count(gw: Any, key: str, **filters: str) -> int:
         cursor = page["next_cursor"]
 
 
-async def test_dashboard_counts_equal_the_api(gw: Any, console_for: Any) -> None:
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_dashboard_counts_equal_the_api(
+    database: str, gw_factory: Any, console_for: Any, request: Any
+) -> None:
+    url = request.getfixturevalue("pg_database") if database == "postgresql" else ""
+    gw = await gw_factory(settings={"database_url": url} if url else None)
     key = await gw.key("acme")
     base = gw.base_invoice
     for raw in (
