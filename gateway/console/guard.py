@@ -68,7 +68,8 @@ async def guard_middleware(request: web.Request, handler: Any) -> web.StreamResp
         response = error_page(request, 500, "Server error", "The page failed; nothing changed.")
     if not request.path.startswith("/console/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.update(HEADERS)
+    for name, value in HEADERS.items():  # a handler may frame-allow its own answer (rendering)
+        response.headers.setdefault(name, value)
     return response
 
 
