@@ -25,7 +25,7 @@ from gateway.france.models import CdarRecord
 from gateway.france.service import CdarService
 from gateway.lifecycle import Moved
 from gateway.lifecycle.vocabulary import IN_FLIGHT
-from gateway.outbound.api import OUTBOUND
+from gateway.outbound import OUTBOUND
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,

@@ -129,7 +129,7 @@ def create_app(
     responses.served_by = as4_delivered_to  # AS4 responses must come from the invoice's AP
     responses.observer = metrics  # Invoice Response outcomes
     france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
-    france.served_by = delivered_to  # like Invoice Responses: from the invoice's AP
+    france.served_by = as4_delivered_to  # like Invoice Responses: from the invoice's AP
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()

@@ -1,7 +1,7 @@
 """as4: how each C4 was determined, and the receiving end users' registered countries
 
 Revision ID: r17_as4_c4_sources
-Revises: 0015_mgmt_webhook_events
+Revises: f20_cdar_statuses
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "r17_as4_c4_sources"
-down_revision = "0015_mgmt_webhook_events"
+down_revision = "f20_cdar_statuses"
 branch_labels = None
 depends_on = None
 
