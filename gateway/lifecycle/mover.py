@@ -22,6 +22,7 @@ from gateway.lifecycle.profile import (
     DEFAULT,
     DirectionProfile,
     Profile,
+    ResponseRule,
     conditions_of,
     load_profiles,
 )
@@ -69,6 +70,10 @@ class Lifecycle:
         #: Tenant settings other packages keep (e.g. responses' ``email_trust``): name ->
         #: (read(session, tenant), write(session, tenant, value) raising ValueError).
         self.extra_settings: dict[str, tuple[SettingRead, SettingWrite]] = {}
+        #: What a profile without its own ``[[inbound.responses]]`` table sends.
+        self.default_responses: dict[str, ResponseRule] = (
+            self.profiles[DEFAULT].inbound.responses or {}
+        )
         #: Tell tenants when sales invoices become overdue (the opt-in ``overdue_timer``).
         self.overdue_notices = False
 
@@ -178,6 +183,15 @@ class Lifecycle:
         for name, value in (extra or {}).items():
             await self.extra_settings[name][1](session, tenant, value)
         return await self.settings(session, tenant)
+
+    async def response_rule(
+        self, session: AsyncSession, tenant: str | None, status: str
+    ) -> ResponseRule | None:
+        """The Invoice Response a move of the tenant's purchase invoice to canonical ``status``
+        sends, by the tenant's inbound profile (None: none)."""
+        prof = await self.profile(session, tenant, "inbound")
+        table = prof.responses if prof.responses is not None else self.default_responses
+        return table.get(status)
 
     async def describe(self, session: AsyncSession, doc: Document) -> dict[str, Any]:
         """``status`` in the tenant's vocabulary, ``canonical_status``, and the conditions."""

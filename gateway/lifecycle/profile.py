@@ -12,19 +12,24 @@ A profile (one TOML file; shipped ones in ``profiles/``, user ones in the folder
   present they *replace* the canonical model's client moves (roles api/admin) for this
   direction; system and counterpart moves always follow the canonical model;
 - ``[[<direction>.refusals]]``: the exact sentence of a refused move (``from``/``to`` names or
-  ``"*"``), like platform 4's "You need to change the invoice status to Verified first".
+  ``"*"``), like platform 4's "You need to change the invoice status to Verified first";
+- ``[[inbound.responses]]``: which of the tenant's moves of a purchase invoice send which Peppol
+  Invoice Response (T111): ``status`` (names of this profile, or canonical statuses), ``code``
+  (AB, IP, UQ, CA, RE, AP, PD), optionally ``reason`` (StatusReasonCode, OPStatusReason) and
+  ``text`` (StatusReason sent when the tenant gave no reason of its own). A profile without the
+  table sends what the ``default`` profile's table says; ``responses = []`` sends none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gateway.lifecycle.model import IllegalTransition, ModelError, Models
-from gateway.lifecycle.vocabulary import ADMIN, API, ROLES
+from gateway.lifecycle.vocabulary import ADMIN, API, RESPONSE_CODES, ROLES
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT = "default"
@@ -67,6 +72,15 @@ class ProfileStatus:
 
 
 @dataclass(frozen=True)
+class ResponseRule:
+    """The Invoice Response a move of a purchase invoice sends (see the module docstring)."""
+
+    code: str
+    reason: str | None = None
+    text: str | None = None
+
+
+@dataclass(frozen=True)
 class DirectionProfile:
     statuses: tuple[ProfileStatus, ...] = ()
     #: None: the canonical model's client moves apply; else from-name -> {to-name: roles}.
@@ -74,6 +88,8 @@ class DirectionProfile:
     hints: dict[tuple[str, str], str] = field(default_factory=dict)
     #: Canonical status an invoice gets when a credit note referencing it is issued.
     credit_note: str = "credited"
+    #: Canonical inbound status -> the Invoice Response it sends (None: the default profile's).
+    responses: dict[str, ResponseRule] | None = None
 
     def name_of(self, canonical: str, conditions: frozenset[str] = frozenset()) -> str:
         for entry in sorted(self.statuses, key=lambda e: e.when is None):
@@ -177,7 +193,29 @@ def _direction(raw: dict[str, Any], where: str, canonical: set[str]) -> Directio
     credit = str(raw.get("credit_note", "credited"))
     if credit not in ("credited", "canceled", "refunded"):
         raise ModelError(f"{where}.credit_note must be credited, canceled or refunded")
-    return DirectionProfile(tuple(statuses), transitions, hints, credit)
+    base = DirectionProfile(tuple(statuses), transitions, hints, credit)
+    rules = _responses(raw["responses"], where, base, canonical) if "responses" in raw else None
+    return replace(base, responses=rules)
+
+
+def _responses(
+    raw: Any, where: str, prof: DirectionProfile, canonical: set[str]
+) -> dict[str, ResponseRule]:
+    if not isinstance(raw, list):
+        raise ModelError(f"{where}.responses must be a list of tables")
+    out: dict[str, ResponseRule] = {}
+    for i, r in enumerate(raw):
+        entry = f"{where}.responses[{i}]"
+        if r.get("code") not in RESPONSE_CODES:
+            raise ModelError(f"{entry}.code must be one of {', '.join(RESPONSE_CODES)}")
+        for name in _names(r.get("status"), f"{entry}.status"):
+            target = prof.target_of(name) or (name if name in canonical else None)
+            if target is None:
+                raise ModelError(
+                    f"{entry}: {name} is neither a status of this profile nor canonical"
+                )
+            out[target] = ResponseRule(str(r["code"]), r.get("reason"), r.get("text"))
+    return out
 
 
 def parse_profile(raw: dict[str, Any], where: str, models: Models) -> Profile:

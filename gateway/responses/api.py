@@ -58,7 +58,9 @@ def setup(app: web.Application) -> ResponseService:
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
     service = ResponseService(app[DB], mapping, app[FORWARDER], limits, app[LIFECYCLE])
     outbound = app.get(OUTBOUND, None)
-    emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits)
+    emitter = Emitter(app[DB], mapping, app[INTAKE], outbound, limits, app[LIFECYCLE])
+    if mapping.emit:  # an older mapping file's [emit] table: what profiles without one send
+        app[LIFECYCLE].default_responses = mapping.response_rules()
     follower = ResponseFollower(service, app[LIFECYCLE])
     # Config entries and each tenant's own list (the email_trust setting) are both read.
     service.email_trust = DkimTrust(settings.responses.email_trust)

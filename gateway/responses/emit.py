@@ -1,7 +1,8 @@
 """Sending Invoice Responses for purchase invoices whose status the receiving tenant changed.
 
-When a tenant (the buyer) moves an inbound invoice to a status listed in the mapping's
-``[emit]`` table and has emission switched on, the gateway builds a T111 ApplicationResponse
+When a tenant (the buyer) moves an inbound invoice to a status its inbound status profile's
+``[[inbound.responses]]`` table lists (:meth:`gateway.lifecycle.Lifecycle.response_rule`: the
+code, reason code and default text) and has emission switched on, the gateway builds a T111 ApplicationResponse
 (buyer -> seller), validates it with the ``peppol-invoice-response-3`` scenario, and either
 - hands it to the intake pipeline as a document of the seller's tenant, when the seller is a
   tenant of this gateway (the seller's sales invoice changes status immediately), or
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.documents import ParseLimits, identify, parse_xml
 from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
 from gateway.inbound.intake import Submission
+from gateway.lifecycle import Lifecycle
 from gateway.responses import models as rm
 from gateway.responses.follow import SENT_STATE_OF
 from gateway.responses.mapping import Mapping
@@ -128,12 +130,14 @@ class Emitter:
         intake: IntakeLike | None = None,
         outbound: OutboundLike | None = None,
         limits: ParseLimits | None = None,
+        lifecycle: Lifecycle | None = None,
     ) -> None:
         self.db = db
         self.mapping = mapping
         self.intake = intake
         self.outbound = outbound
         self.limits = limits or ParseLimits()
+        self.lifecycle = lifecycle or Lifecycle()
 
     async def on_status_changed(
         self,
@@ -154,13 +158,14 @@ class Emitter:
     async def _emit(
         self, doc_id: str, status: str, reason: str | None, actor: str | None, key_id: str | None
     ) -> InvoiceResponseRecord | None:
-        code = self.mapping.emit.get(status)
-        if code is None:
-            return None
         async with self.db.read() as s:
             doc = await repo.get_document(s, doc_id, None)
             if doc.direction != "inbound" or doc.kind not in INVOICE_KINDS or not doc.tenant:
                 return None
+            rule = await self.lifecycle.response_rule(s, doc.tenant, status)
+            if rule is None:
+                return None
+            code = rule.code
             if not await emission_enabled(s, doc.tenant):
                 return None
             refused = await self._not_the_buyer(s, doc)
@@ -175,8 +180,8 @@ class Emitter:
             invoice_number=info.number or "",
             invoice_type_code=info.type_code or ("381" if info.kind == "CreditNote" else "380"),
             invoice_issue_date=info.issue_date,
-            reason_code=self.mapping.emit_reason.get(code),
-            reason_text=reason if code != "PD" else None,
+            reason_code=rule.reason,
+            reason_text=(reason or rule.text) if code != "PD" else None,
             effective_date=dt.datetime.now(dt.UTC).date().isoformat() if code == "PD" else None,
         )
         xml = build_response(content)
@@ -228,9 +233,9 @@ class Emitter:
         A move that would send an Invoice Response is refused when the tenant cannot speak for
         the invoice's buyer: the response would claim to come from a participant the tenant
         does not own (the attack of a tenant posting a copy of someone else's invoice)."""
-        if self.mapping.emit.get(status) is None:
-            return None
         if doc.direction != "inbound" or doc.kind not in INVOICE_KINDS or not doc.tenant:
+            return None
+        if await self.lifecycle.response_rule(s, doc.tenant, status) is None:
             return None
         if not await emission_enabled(s, doc.tenant):
             return None
@@ -238,10 +243,11 @@ class Emitter:
 
     async def record_refusal(self, change: Any, reason: str) -> None:
         """Keep a refused emission (see :meth:`refusal`) in the tenant's list: who tried what."""
-        code = self.mapping.emit.get(change.status)
         try:
             async with self.db.write() as s:
                 doc = await repo.get_document(s, change.document_id, None)
+                rule = await self.lifecycle.response_rule(s, doc.tenant, change.status)
+                code = rule.code if rule is not None else None
                 s.add(
                     InvoiceResponseRecord(
                         direction=rm.SENT,

@@ -1,7 +1,11 @@
-"""The response-code mapping table (``config/invoice-response-mapping.toml``) as typed data.
+"""The response-code table (``config/invoice-response-mapping.toml``) as typed data.
 
-Kept apart from the sequencing rules: the table says what a code is *called* on this platform
-(status names, code texts); :mod:`gateway.responses.rules` says in which order codes may come.
+Peppol's code lists: each response code's text and the canonical status it gives the sales
+invoice, and the texts of reason and action codes. Kept apart from the sequencing rules
+(:mod:`gateway.responses.rules`: in which order codes may come) and from vocabulary: the names a
+tenant sees, and which of its moves send which code with which texts, are its status profile's
+(``[[inbound.responses]]``, :mod:`gateway.lifecycle.profile`). An older file's ``[emit]`` /
+``[emit_reason]`` tables are still read: they become what profiles without a table send.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.lifecycle.profile import ResponseRule
+from gateway.lifecycle.vocabulary import RESPONSE_CODES
 from gateway.resources import data_folder
 
 DEFAULT_FILE = "invoice-response-mapping.toml"
 #: Every Peppol T111 response code must be mapped (UNCL4343 subset).
-REQUIRED_CODES = ("AB", "IP", "UQ", "CA", "RE", "AP", "PD")
+REQUIRED_CODES = RESPONSE_CODES
 PARTIAL_REASON = "PPD"
 
 
@@ -41,6 +47,10 @@ class Mapping:
     emit: dict[str, str] = field(default_factory=dict)
     #: response code -> status reason code sent with it
     emit_reason: dict[str, str] = field(default_factory=dict)
+
+    def response_rules(self) -> dict[str, ResponseRule]:
+        """The ``[emit]`` table as profile rules (an older mapping file's, see the module)."""
+        return {s: ResponseRule(c, self.emit_reason.get(c)) for s, c in self.emit.items()}
 
     def status_for(self, code: str, partial: bool) -> str:
         entry = self.codes[code]

@@ -3,10 +3,13 @@ walked through the HTTP API, refused moves answered with the profile's exact sen
 
 from __future__ import annotations
 
+import asyncio
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from live_gateway import sales_invoice
 from test_events import BUYER, SELLER, response
 
@@ -181,6 +184,12 @@ async def test_billing_portal(gw_factory: Any) -> None:
 
 async def test_einvoicing_network(gw_factory: Any) -> None:
     w = await Walk.start(gw_factory, "einvoicing-network", inbound="einvoicing-network")
+    # The buyer tells the seller by Invoice Responses, as the profile's table says.
+    await w.gw.participant("acme", BUYER)
+    status, _ = await w.gw.call(
+        "PUT", w.admin, "/v1/admin/responses/settings", json={"emit_responses": True}
+    )
+    assert status == 200
     # Purchase side: the receiving tenant's approval workflow, in the platform's words.
     raw = sales_invoice(w.gw.base_invoice, number="P-1", seller=SELLER, buyer=BUYER)
     status, stored = await w.gw.call("POST", w.clerk, "/v1/documents", xml=raw)
@@ -192,6 +201,19 @@ async def test_einvoicing_network(gw_factory: Any) -> None:
     )
     for name in ("Under review", "Approved", "Approved for payment", "Paid"):
         await w.moved(purchase, name, key=w.clerk)
+    sent = (await w.gw.doc(w.admin, purchase))["invoice_responses"]
+    assert [(r["status"], r["response_code"]) for r in sent] == [
+        ("under_review", "IP"),
+        ("approved_for_payment", "AP"),  # "Approved" is the buyer's own step: nothing sent
+        ("paid", "PD"),
+    ]
+    assert all(r["direction"] == "sent" and r["state"] != "not-sent" for r in sent), sent
+    for _ in range(100):  # the queue delivers them to the seller's access point
+        ip = [b for b in w.gw.ap.bodies if b"<cbc:ResponseCode>IP</cbc:ResponseCode>" in b]
+        if ip:
+            break
+        await asyncio.sleep(0.1)
+    assert b"<cbc:StatusReason>Under review</cbc:StatusReason>" in ip[0]  # the profile's text
     status, dup = await w.gw.call("POST", w.clerk, "/v1/documents", xml=raw)
     assert status == 201 and await w.status(dup["id"]) == "Duplicate"
 
@@ -292,3 +314,38 @@ async def test_credit_note_cancels_the_invoice_it_references(
     assert invoice["credited_by"] == [cn]
     assert invoice["history"][-1]["source"] == "credit-note"
     assert (await w.gw.doc(w.admin, cn))["credits"] == [inv]
+
+
+def test_a_profile_says_which_moves_send_which_response(tmp_path: Path) -> None:
+    """``[[inbound.responses]]``: names of the profile (or canonical ones) -> code and texts;
+    a profile without a table sends the default profile's; a bad code is refused on load."""
+    from gateway.lifecycle import Lifecycle, ModelError
+    from gateway.lifecycle.profile import ResponseRule
+    from gateway.responses.mapping import load_mapping, parse_mapping
+
+    (tmp_path / "mine.toml").write_text(
+        'id = "mine"\n[[inbound.status]]\nname = "Checked"\ncanonical = "under_review"\n'
+        '[[inbound.responses]]\nstatus = ["Checked", "rejected"]\ncode = "UQ"\n'
+        'reason = "OTH"\ntext = "We have questions."\n',
+        encoding="utf-8",
+    )
+    lc = Lifecycle(profiles_dir=str(tmp_path))
+    rule = ResponseRule("UQ", "OTH", "We have questions.")
+    assert lc.profiles["mine"].inbound.responses == {"under_review": rule, "rejected": rule}
+    assert lc.profiles["ar-api"].inbound.responses is None  # sends the default's
+    assert lc.default_responses["paid"] == ResponseRule("PD")
+    assert lc.default_responses["rejected"].reason == "OTH"
+    (tmp_path / "bad.toml").write_text(
+        'id = "bad"\n[[inbound.responses]]\nstatus = "approved"\ncode = "XX"\n', encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match="code must be one of AB, IP, UQ, CA, RE, AP, PD"):
+        Lifecycle(profiles_dir=str(tmp_path))
+    # The shipped code table has no [emit] any more; an older mapping file's still counts.
+    assert load_mapping().emit == {}
+    shipped = Path(__file__).resolve().parents[2] / "config" / "invoice-response-mapping.toml"
+    older = tomllib.loads(shipped.read_text(encoding="utf-8"))
+    older |= {"emit": {"approved": "AP", "rejected": "RE"}, "emit_reason": {"RE": "OTH"}}
+    assert parse_mapping(older).response_rules() == {
+        "approved": ResponseRule("AP"),
+        "rejected": ResponseRule("RE", "OTH"),
+    }

@@ -94,6 +94,8 @@ def test_outbound_model_refuses_client_changes() -> None:
         model.check("delivered", "delivered_to_recipient", "system")
     with pytest.raises(IllegalTransition):
         model.check("paid", "overdue", "system")
+    with pytest.raises(IllegalTransition, match="Overdue is a condition"):
+        model.check("delivered", "overdue", "system")  # nothing writes it as a status
 
 
 async def test_out_of_order_ab_pd_ip_stays_paid(gw_factory: Any, make_invoice: Any) -> None:
