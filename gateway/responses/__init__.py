@@ -14,7 +14,7 @@ from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import ResponseService
+from gateway.responses.service import ResponseService, attach
 
 __all__ = [
     "SCENARIO",
@@ -27,6 +27,7 @@ __all__ = [
     "ResponseService",
     "ResponseSettings",
     "Step",
+    "attach",
     "build_response",
     "conflict",
     "load_mapping",
