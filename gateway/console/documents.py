@@ -25,8 +25,9 @@ from gateway.console.guard import viewer
 from gateway.console.keys import ROOT
 from gateway.console.render import page
 from gateway.console.sessions import Viewer
+from gateway.rendering import FORMATS, LANGUAGES, document_rendering
 from gateway.store import repo
-from gateway.web import DB, LIFECYCLE, int_param, not_found
+from gateway.web import DB, LIFECYCLE, Param, Params, int_param, not_found
 
 SEVERITIES = ("fatal", "error", "warning", "information")
 
@@ -121,9 +122,43 @@ def actions_for(v: Viewer, d: dict[str, Any]) -> dict[str, Any]:
         out["statuses"] = d["next_statuses"]
     if d["direction"] == "outbound" and status == "failed":
         out["requeue"] = True
+    if d.get("deliveries"):
+        out["redeliver"] = [x for x in d["deliveries"] if x["state"] in ("failed", "delivered")]
     if v.is_operator and d.get("tenant") is None:
         out["route"] = True
     return out
+
+
+#: The readable invoice runs KoSIT's own viewer script in an opaque origin: it reaches neither
+#: the console's cookies nor its pages, loads nothing, and only the console may frame it.
+RENDERING_CSP = (
+    "sandbox allow-scripts allow-downloads; default-src 'none'; style-src 'unsafe-inline'; "
+    "script-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+)
+RENDERING_PARAMS = Params(
+    Param("format", "choice", "html or pdf.", default="html", choices=FORMATS),
+    Param("lang", "choice", "de or en.", default="de", choices=LANGUAGES),
+)
+
+
+async def rendering(request: web.Request) -> web.Response:
+    """The readable invoice (``gateway.rendering``, as ``GET /v1/documents/{id}/rendering``)."""
+    v = viewer(request)
+    q = RENDERING_PARAMS.parse(request)
+    found = await document_rendering(
+        request.app[ROOT], scope_of(v), request.match_info["id"], q["format"], q["lang"]
+    )
+    if found.content_type == "text/html":
+        headers = {
+            "Content-Security-Policy": RENDERING_CSP,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Content-Disposition": "inline",
+        }
+        return web.Response(
+            body=found.body, content_type="text/html", charset="utf-8", headers=headers
+        )
+    headers = download_headers(found.filename)
+    return web.Response(body=found.body, content_type=found.content_type, headers=headers)
 
 
 async def raw(request: web.Request) -> web.Response:

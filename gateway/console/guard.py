@@ -16,6 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 from sqlalchemy import select
 
+from gateway import admin
 from gateway.console import sessions
 from gateway.console.keys import COOKIE, PREFIX, TENANTS, TOKEN, VIEWER
 from gateway.console.render import page
@@ -55,6 +56,8 @@ async def guard_middleware(request: web.Request, handler: Any) -> web.StreamResp
         response = error_page(request, exc.http_status, exc.title, exc.detail)
     except Problem as exc:  # from the shared view functions (bad filter, unknown document)
         response = error_page(request, exc.status, exc.title, exc.detail)
+    except admin.Refused as exc:  # from the management functions
+        response = error_page(request, exc.http_status, exc.code.replace("-", " "), exc.detail)
     except web.HTTPException as exc:
         if exc.status < 400:
             exc.headers.update(HEADERS)
@@ -65,7 +68,8 @@ async def guard_middleware(request: web.Request, handler: Any) -> web.StreamResp
         response = error_page(request, 500, "Server error", "The page failed; nothing changed.")
     if not request.path.startswith("/console/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
-    response.headers.update(HEADERS)
+    for name, value in HEADERS.items():  # a handler may frame-allow its own answer (rendering)
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -35,6 +35,7 @@ def setup(app: web.Application) -> web.Application:
     r.add_get("/documents", documents.list_page)
     r.add_get("/documents/{id}", documents.detail)
     r.add_get("/documents/{id}/raw", documents.raw)
+    r.add_get("/documents/{id}/rendering", documents.rendering)
     r.add_get(r"/documents/{id}/attachments/{n:\d+}", documents.attachment)
     r.add_post("/documents/{id}/mark-original", actions.mark_original)
     r.add_post("/documents/{id}/status", actions.change_status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import lxml.html
+import pytest
 
 from gateway.web import DB
 
@@ -52,7 +53,14 @@ async def api_count(gw: Any, key: str, **filters: str) -> int:
         cursor = page["next_cursor"]
 
 
-async def test_dashboard_counts_equal_the_api(gw: Any, console_for: Any) -> None:
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_dashboard_counts_equal_the_api(
+    database: str, gw_factory: Any, console_for: Any, request: Any
+) -> None:
+    url = request.getfixturevalue("pg_database") if database == "postgresql" else ""
+    gw = await gw_factory(settings={"database_url": url} if url else None)
     key = await gw.key("acme")
     base = gw.base_invoice
     for raw in (
@@ -426,3 +434,32 @@ async def test_system_and_api_pages(gw: Any, console_for: Any, installed_data_di
     }
     described = {(m.upper(), p) for p, ops in spec["paths"].items() for m in ops}
     assert shown == described and ("POST", "/v1/documents") in shown
+
+
+async def test_readable_invoice_on_the_document_page(
+    gw: Any, console_for: Any, installed_data_dir: Any
+) -> None:
+    from gateway.web import SETTINGS
+
+    gw.app[SETTINGS].artefacts_dir.symlink_to(installed_data_dir / "artefacts")
+    key, other = await gw.key("acme"), await gw.key("globex")
+    doc = await gw.receive(key, gw.base_invoice)
+    theirs = await gw.receive(other, numbered(gw.base_invoice, "G-9"))
+    c = console_for(gw)
+    await c.sign_in(key)
+    html = (await c.get(f"/documents/{doc['id']}"))[1]
+    frame = lxml.html.fromstring(html).xpath('//section[@id="readable"]//iframe')[0]
+    assert frame.get("sandbox") == "allow-scripts allow-downloads"
+    status, body, resp = await c.get(frame.get("src").removeprefix("/console"))
+    assert status == 200 and resp.content_type == "text/html", body[:300]
+    csp = resp.headers["Content-Security-Policy"]
+    assert csp.startswith("sandbox allow-scripts") and "frame-ancestors 'self'" in csp
+    assert resp.headers["X-Frame-Options"] == "SAMEORIGIN" and "Snippet1" in body
+    async with c.http.get(c.url + f"/documents/{doc['id']}/rendering?format=pdf&lang=de") as pdf:
+        assert pdf.status == 200 and pdf.content_type == "application/pdf"
+        assert (await pdf.read()).startswith(b"%PDF")
+        assert pdf.headers["Content-Disposition"].startswith("attachment;")
+    status, _, _ = await c.get(f"/documents/{theirs['id']}/rendering?format=html")
+    assert status == 404
+    status, _, _ = await c.get(f"/documents/{doc['id']}/rendering?format=docx")
+    assert status == 400

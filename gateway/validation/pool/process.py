@@ -28,7 +28,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 def make_engine(
     artefacts_dir: str,
     limits: ParseLimits,
-    warm: bool,
+    warm: bool | list[str],
     stand_ins: bool = True,
     kosit: tuple[str, str | None, bool] | None = None,
     max_findings: int = 0,
@@ -50,8 +50,10 @@ def make_engine(
         engine = Engine(
             Path(artefacts_dir), limits=limits, stand_ins=stand_ins, max_findings=max_findings
         )
-    if warm:
+    if warm is True:
         engine.warm()
+    elif warm:  # scenario ids: the rest is compiled on its first document
+        engine.warm(list(warm))
     return engine
 
 

@@ -44,7 +44,7 @@ class Validator:
         *,
         jobs: int = 2,
         limits: ParseLimits | None = None,
-        warm: bool = True,
+        warm: bool | list[str] = True,
         stand_ins: bool = True,
         kosit_config: Path | None = None,
         kosit_repository: Path | None = None,
@@ -55,7 +55,8 @@ class Validator:
         """With ``kosit_config`` and no ``kosit_tenants``, every document is validated with
         that KoSIT configuration instead of the gateway's scenarios (the CLI, the daemon); with
         ``kosit_tenants`` (empty = all tenants) the workers hold both, and those tenants'
-        documents get KoSIT's (``gateway serve``)."""
+        documents get KoSIT's (``gateway serve``). ``warm``: compile every scenario when a
+        worker starts (True), none (False: each on its first document), or those listed."""
         self.artefacts_dir = Path(artefacts_dir)
         self.kosit_tenants = kosit_tenants
         self.kosit = (
@@ -80,6 +81,8 @@ class Validator:
         self.max_findings = max_findings
         self.scenarios: list[Scenario] = [] if self.kosit and self.kosit[2] else load_scenarios()
         self._ids = {s.id for s in self.scenarios}
+        if isinstance(warm, list) and (unknown := set(warm) - self._ids):
+            raise UnknownScenario(f"cannot warm unknown scenarios {sorted(unknown)}")
         self._engine: Pipeline | None = None
         self._workers: ProcessWorkers | None = None
         self._start()
@@ -103,6 +106,7 @@ class Validator:
         v = settings.validation
         kwargs.setdefault("stand_ins", v.stand_ins)
         kwargs.setdefault("max_findings", v.max_findings)
+        kwargs.setdefault("warm", True if v.warm == ["*"] else list(v.warm))
         kwargs.setdefault(
             "bounds",
             Bounds(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # elementpath is imported when a stylesheet is analysed, not 
     from elementpath.xpath31 import XPath31Parser
 
 XSL = "http://www.w3.org/1999/XSL/Transform"
+POSITIONS = "urn:einvoice-gateway:positions"  # :mod:`.positions` (a leaf: no import of it here)
 ANY = "*"
 DOC = "/"
 TEXT = "#text "
@@ -473,6 +474,12 @@ class _Expression:
             return first
         if name in _CONTEXT_ATOMIZING and not args:
             return self.atomize(context)
+        if getattr(t, "namespace", None) == POSITIONS:
+            # :mod:`.positions`' functions compare node identity and document order and read
+            # names only: they atomize nothing and return an integer.
+            for a in args:
+                self.value(a, context)
+            return NOTHING
         flowing: Keys = NOTHING
         for a in args:
             value = self.value(a, context)

@@ -432,6 +432,8 @@ def _corpus(artefacts: Path) -> list[tuple[str, bytes, str | None]]:
         docs.append((f"{name}~{new}", renamed, None))
     # Long assert texts (BR-CL-23's code list) on every line; line periods (R110/R111).
     docs += [("bad-unit-codes", payloads.bad_unit_codes(4), None)]
+    # Line-level findings under many same-name siblings (keyed positions).
+    docs += [("bad-unit-codes-40", payloads.bad_unit_codes(40), None)]
     docs += [(f"line-periods{i}", m, None) for i, m in enumerate(_line_periods())]
     en16931 = next(artefacts.rglob("EN16931-UBL-validation.xslt"))
     source = next((CORPUS / "xrechnung-testsuite").rglob("01.01a-INVOICE_ubl.xml")).read_bytes()
