@@ -138,6 +138,15 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     assert at_a[("gateway_mls_limit_seconds", "receive")] == 25 * 60
     assert at_a[("gateway_mls_target_share", "")] == 0.995
 
+    # MLS outcomes on /metrics: B queued an AP, A applied it.
+    async def scraped(node: Node) -> str:
+        async with node.http.get(node.url + "/metrics") as resp:
+            return await resp.text()
+
+    sent = 'gateway_mls_total{code="AP",direction="sent",outcome="queued"} 1.0'
+    applied = 'gateway_mls_total{code="AP",direction="received",outcome="applied"} 1.0'
+    assert sent in await scraped(b) and applied in await scraped(a)
+
 
 async def mls_gauges(node: Node) -> dict[tuple[str, str], float]:
     from prometheus_client.parser import text_string_to_metric_families

@@ -47,6 +47,10 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     if not configured(settings.as4):
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
+    # MLS outcomes on /metrics (gateway_mls_total): the flow's observer hooks.
+    channel.consumer.observer = app.get(METRICS)
+    if channel.responder is not None:
+        channel.responder.observer = app.get(METRICS)
     app[AS4] = channel
     metrics = app.get(METRICS)
     if metrics is not None:  # MLS outcomes and the MLS service levels on /metrics
