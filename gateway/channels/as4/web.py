@@ -53,11 +53,8 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
         channel.responder.observer = app.get(METRICS)
     app[AS4] = channel
     metrics = app.get(METRICS)
-    if metrics is not None:  # MLS outcomes and the MLS service levels on /metrics
+    if metrics is not None:  # the MLS service levels on /metrics (gateway_mls_*)
         metrics.add_snapshot(MlsLevels(app[DB], settings.metrics.snapshot_seconds))
-        channel.consumer.observer = metrics
-        if channel.responder is not None:
-            channel.responder.observer = metrics
     describe = operation(
         "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",
         tag="peppol",
