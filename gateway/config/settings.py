@@ -216,6 +216,23 @@ class LifecycleSettings:
 
 
 @dataclass
+class FranceSettings:
+    """France's e-invoicing reform (gateway.france): CDAR lifecycle messages sent."""
+
+    #: Send a CDAR to the seller when a tenant changes the status of a French purchase
+    #: invoice (approve, refuse, paid, ...; gateway/france/codes.toml [emit]).
+    emit: bool = True
+    #: This platform's id in the French registry of platforms (scheme 0238, e.g. "0003"):
+    #: names the sender of the copies of mandatory statuses for the state platform. Empty =
+    #: those copies are recorded as not sent, saying so.
+    platform_id: str = ""
+    platform_name: str = ""
+    #: The state platform (PPF data concentrator) as a participant: XP Z12-012 names it
+    #: 0238:0000 in the copies of mandatory statuses.
+    ppf_participant: str = "0238:0000"
+
+
+@dataclass
 class LogSettings:
     level: str = "INFO"
     #: "json" (default, for machines) or "text" (for people at a terminal).
@@ -310,6 +327,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     responses: ResponsesSettings = field(default_factory=ResponsesSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    france: FranceSettings = field(default_factory=FranceSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     reporting: ReportingSettings = field(default_factory=ReportingSettings)

@@ -1,6 +1,9 @@
-"""Safe XML parsing and document identification (type, profile, parties, number, totals)."""
+"""Safe XML parsing and document identification (type, profile, parties, number, totals;
+a French party's SIREN; the invoice XML inside a Factur-X / ZUGFeRD PDF)."""
 
 from gateway.documents.identify import DocumentInfo, identify
+from gateway.documents.pdf import EmbeddedFile, PdfUnreadable, embedded_files, invoice_xml
+from gateway.documents.siren import siren_of, siren_participant
 from gateway.documents.xmlsafe import (
     ForbiddenConstruct,
     NotWellFormed,
@@ -12,11 +15,17 @@ from gateway.documents.xmlsafe import (
 
 __all__ = [
     "DocumentInfo",
+    "EmbeddedFile",
     "ForbiddenConstruct",
     "NotWellFormed",
     "ParseLimits",
+    "PdfUnreadable",
     "TooLarge",
     "XmlRefused",
+    "embedded_files",
     "identify",
+    "invoice_xml",
     "parse_xml",
+    "siren_of",
+    "siren_participant",
 ]

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
 from gateway.lifecycle import Lifecycle
 from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
@@ -312,7 +313,9 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
         "receiver_endpoint": info.get("receiver_endpoint"),
         "currency": info.get("currency"),
         "payable_amount": info.get("payable_amount"),
-        "business_key": info.get("business_key"),
+        # The key duplicate detection claims: the default one, or a national rule's by the
+        # document's scenario (gateway.inbound.duplicates, config/duplicate-rules.toml).
+        "business_key": load_rules().key_for(info, report.scenario),
         "report": report.to_dict(),
         # Channel facts (mail subjects, file names) are informational: cleaned, never refused.
         "meta": clean_json(dict(sub.metadata)),

@@ -16,8 +16,9 @@ from typing import Any
 from gateway.lifecycle.vocabulary import ADMIN, API, ROLES
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-#: Document kinds without a workflow of their own (Invoice Responses, MLS, MLR).
-MESSAGE_KINDS = frozenset({"ApplicationResponse"})
+#: Document kinds without a workflow of their own (Invoice Responses, MLS, MLR; France's
+#: CDAR lifecycle messages).
+MESSAGE_KINDS = frozenset({"ApplicationResponse", "CrossDomainAcknowledgementAndResponse"})
 STATUS_CHANGED = "document.status_changed"
 
 

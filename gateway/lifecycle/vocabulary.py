@@ -11,7 +11,7 @@ from __future__ import annotations
 SYSTEM = "system"  # the gateway itself: intake, forwarding, the queue, timers
 API = "api"  # a client with an API key (the tenant's own workflow)
 ADMIN = "admin"  # a key with the admin scope (admin implies api)
-COUNTERPART = "counterpart"  # the other party, by a message: Invoice Response, MLS, later CDAR
+COUNTERPART = "counterpart"  # the other party, by a message: Invoice Response, MLS, CDAR
 ROLES = (SYSTEM, API, ADMIN, COUNTERPART)
 
 # --- inbound (purchase) documents --------------------------------------------------------------
@@ -37,6 +37,7 @@ IN_FLIGHT = (QUEUED, SENDING, RETRYING)
 # --- sources: the history's "from what" (counterpart sources are generic message kinds) --------
 SOURCE_INVOICE_RESPONSE = "invoice-response"
 SOURCE_MLS = "mls"
+SOURCE_CDAR = "cdar"  # France's lifecycle messages (gateway.france)
 #: Peppol Invoice Response (T111) codes (UNCL4343 subset), in their sequencing order.
 RESPONSE_CODES = ("AB", "IP", "UQ", "CA", "RE", "AP", "PD")
-COUNTERPART_SOURCES = (SOURCE_INVOICE_RESPONSE, SOURCE_MLS)  # later: "cdar"
+COUNTERPART_SOURCES = (SOURCE_INVOICE_RESPONSE, SOURCE_MLS, SOURCE_CDAR)

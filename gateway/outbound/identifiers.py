@@ -19,7 +19,7 @@ MAX_PARTICIPANT_ID = 130
 DOCTYPE_SCHEME = "busdox-docid-qns"
 PROCESS_SCHEME = "cenbii-procid-ubl"
 
-_SYNTAX_VERSION = {"ubl": "2.1", "cii": "D16B"}
+_SYNTAX_VERSION = {"ubl": "2.1", "cii": "D16B", "cdar": "D22B"}
 
 
 @dataclass(frozen=True)

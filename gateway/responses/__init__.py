@@ -7,6 +7,9 @@ Public surface:
 - :func:`load_mapping` / :class:`Mapping` (``config/invoice-response-mapping.toml``);
 - :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
+- :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`, :func:`actor_of`,
+  :func:`wrong_access_point`: whether a channel proves a counterpart message's sender (also
+  used for France's CDAR messages).
 """
 
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
@@ -15,6 +18,14 @@ from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService
+from gateway.responses.trust import (
+    Verdict,
+    actor_of,
+    cause_of_proof,
+    judge,
+    proof_of,
+    wrong_access_point,
+)
 
 __all__ = [
     "SCENARIO",
@@ -27,9 +38,15 @@ __all__ = [
     "ResponseService",
     "ResponseSettings",
     "Step",
+    "Verdict",
+    "actor_of",
     "build_response",
+    "cause_of_proof",
     "conflict",
+    "judge",
     "load_mapping",
     "parse_response",
+    "proof_of",
     "set_emission",
+    "wrong_access_point",
 ]

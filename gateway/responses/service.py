@@ -36,7 +36,15 @@ from gateway.responses.parse import (
     parse_response,
 )
 from gateway.responses.rules import Step, conflict
-from gateway.responses.trust import HELD, Verdict, cause_of, judge, proof_of, submitter
+from gateway.responses.trust import (
+    HELD,
+    Verdict,
+    cause_of,
+    judge,
+    proof_of,
+    submitter,
+    wrong_access_point,
+)
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
@@ -425,20 +433,7 @@ class ResponseService:
     async def _wrong_ap(
         self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document
     ) -> str | None:
-        """Why an AS4 response cannot be from the invoice's buyer (None: it can).
-
-        The invoice went to the access point that the buyer's SMP named; its response must come
-        back from that access point (when the invoice went by AS4 and we know it)."""
-        by = ((rec.details or {}).get("proof") or {}).get("submitted_by") or {}
-        if by.get("channel") != "as4" or self.served_by is None:
-            return None
-        served = await self.served_by(s, invoice.id)
-        if not served or served == by.get("sending_ap"):
-            return None
-        return (
-            f"not applied: sales invoice {invoice.id} was delivered to access point {served}, "
-            f"but this response came from access point {by.get('sending_ap')}"
-        )
+        return await wrong_access_point(s, self.served_by, rec.details or {}, invoice.id)
 
     # --- applying ------------------------------------------------------------------------------
 

@@ -135,10 +135,11 @@ async def _email(session: AsyncSession, doc: Document, sender: str, email_trust:
 # --- how the history and the admin list name who brought a response in -----------------------
 
 
-def actor_of(rec: InvoiceResponseRecord) -> str:
-    """``imr:<sender>``, then who brought it in (channel proof) and who vouched for it."""
+def actor_of(rec: InvoiceResponseRecord | Any, prefix: str = "imr") -> str:
+    """``imr:<sender>``, then who brought it in (channel proof) and who vouched for it (any
+    record with ``sender`` and ``details``: France's CDAR records use prefix ``cdar``)."""
     d = rec.details or {}
-    parts = [f"imr:{rec.sender}"]
+    parts = [f"{prefix}:{rec.sender}"]
     proof = (d.get("proof") or {}).get("submitted_by") or {}
     if proof:
         parts.append(_who(proof))
@@ -166,14 +167,16 @@ def _who(by: dict[str, Any]) -> str:
 def cause_of(rec: InvoiceResponseRecord) -> Cause:
     """The history's cause of an applied response: the tenant and key that brought it in (or
     vouched for it), the responding party as actor."""
-    d = rec.details or {}
-    by = (d.get("proof") or {}).get("submitted_by") or {}
+    return cause_of_proof(SOURCE_INVOICE_RESPONSE, actor_of(rec), rec.details or {})
+
+
+def cause_of_proof(source: str, actor: str, details: dict[str, Any]) -> Cause:
+    """A counterpart message's cause from its stored ``proof`` (and ``vouched_by``) details."""
+    by = (details.get("proof") or {}).get("submitted_by") or {}
     tenant, key = by.get("tenant"), by.get("key")
-    if d.get("vouched_by"):
-        tenant, key = d["vouched_by"].get("tenant"), d["vouched_by"].get("key")
-    return Cause(
-        SOURCE_INVOICE_RESPONSE, role=COUNTERPART, actor=actor_of(rec), tenant=tenant, key_id=key
-    )
+    if details.get("vouched_by"):
+        tenant, key = details["vouched_by"].get("tenant"), details["vouched_by"].get("key")
+    return Cause(source, role=COUNTERPART, actor=actor, tenant=tenant, key_id=key)
 
 
 def submitter(verdict: Verdict) -> str:
@@ -182,3 +185,23 @@ def submitter(verdict: Verdict) -> str:
 
 def proof_of(verdict: Verdict) -> dict[str, Any]:
     return {"outcome": verdict.outcome, "how": verdict.how, "submitted_by": verdict.submitted_by}
+
+
+async def wrong_access_point(
+    session: AsyncSession, served_by: Any, details: dict[str, Any], invoice_id: str
+) -> str | None:
+    """Why a message that came over AS4 cannot be from the invoice's buyer (None: it can).
+
+    The invoice went to the access point that the buyer's SMP named; its answer (an Invoice
+    Response, a CDAR) must come back from that access point, when the invoice went by AS4 and
+    ``served_by(session, invoice_id)`` knows which one it was."""
+    by = (details.get("proof") or {}).get("submitted_by") or {}
+    if by.get("channel") != "as4" or served_by is None:
+        return None
+    served = await served_by(session, invoice_id)
+    if not served or served == by.get("sending_ap"):
+        return None
+    return (
+        f"not applied: sales invoice {invoice_id} was delivered to access point {served}, "
+        f"but this message came from access point {by.get('sending_ap')}"
+    )

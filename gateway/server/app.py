@@ -24,6 +24,7 @@ from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import Settings
 from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
+from gateway.france import setup as setup_france
 from gateway.inbound.intake import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.observability import Metrics, SnapshotRows, log_status_change, metrics_endpoint
@@ -128,6 +129,8 @@ def create_app(
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = delivered_to  # AS4 responses must come from the invoice's AP
     responses.observer = metrics  # Invoice Response outcomes
+    france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
+    france.served_by = delivered_to  # like Invoice Responses: from the invoice's AP
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()

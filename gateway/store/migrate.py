@@ -26,6 +26,7 @@ MIGRATION_PACKAGES = [
     "gateway.lifecycle",
     "gateway.reporting",
     "gateway.console",
+    "gateway.france",
 ]
 
 _HERE = Path(__file__).resolve().parent

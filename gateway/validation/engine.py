@@ -1,6 +1,7 @@
 """The validation engine: one loop over the pipeline's named steps, timing each.
 
-parse -> identify -> select -> schema -> schematron -> report -> acceptance (:mod:`.steps`),
+parse (of a Factur-X PDF: of its XML) -> identify -> select -> schema -> schematron -> report
+-> acceptance (:mod:`.steps`),
 the KoSIT validator's shape. An :class:`Engine` lives in one process and is not thread-safe;
 :mod:`gateway.validation.pool` runs engines in worker processes for the async server and for
 ``--jobs N``.
@@ -63,8 +64,9 @@ class Pipeline:
             ) from None
 
     def warm(self, scenario_ids: list[str] | None = None) -> None:
-        """Compile everything up front so the first document is not slow."""
-        for sid in scenario_ids or list(self.by_id):
+        """Compile everything up front so the first document is not slow (all scenarios but
+        those marked ``warm = false``, unless ``scenario_ids`` names them)."""
+        for sid in scenario_ids or [s.id for s in self.scenarios if s.warm]:
             self.rules.warm(self.scenario(sid))
 
     def validate(
@@ -108,7 +110,11 @@ class Engine(Pipeline):
         self.steps: tuple[steps.Step, ...] = (
             steps.Parse(self.limits),
             steps.Identify(),
-            steps.Select(lambda _tree, info: select(self.scenarios, info), _no_scenario),
+            steps.Select(
+                lambda _tree, info: select(self.scenarios, info),
+                _no_scenario,
+                lambda container, info: select(self.scenarios, info, container),
+            ),
             steps.Schema(self.rules, stand_ins),
             steps.Schematron(self.rules, stand_ins),
             steps.Report(self._versions, lambda: self.max_findings),

@@ -23,6 +23,23 @@ from gateway.validation.speedups import ANALYSES, ANY, NativeCheck, Reads
 ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
 
+def _bound(text: str, path: Path) -> str:
+    """``text`` with every ``doc()``/``document()`` name bound to the file of the stylesheet's
+    own folder it names; anything else is refused (the KoSIT safety rules, ``bind_loaders``).
+
+    Why: Saxon does not keep the base URI of a stylesheet compiled from text (it resolved the
+    Factur-X rules' ``document('FACTUR-X_EN16931_codedb.xml')`` in the working directory).
+    Stylesheets without such a call (all but Factur-X's) are compiled as they are."""
+    if "doc(" not in text and "document(" not in text:
+        return text
+    from gateway.validation.kosit import bind_loaders  # late: the kosit package imports us
+
+    root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(no_network=True, huge_tree=True))
+    if not bind_loaders(root, path, path.parent):
+        return text
+    return etree.tostring(root, encoding="unicode")
+
+
 class SaxonRuntime:
     """The process's one Saxon processor and its compiled stylesheets (shared by all engines).
 
@@ -61,7 +78,7 @@ class SaxonRuntime:
             if path not in self._compiled:
                 prepared = ANALYSES.prepared(path)
                 executable = self.xslt.compile_stylesheet(
-                    stylesheet_text=prepared.text, base_uri=path.as_uri()
+                    stylesheet_text=_bound(prepared.text, path), base_uri=path.as_uri()
                 )
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")

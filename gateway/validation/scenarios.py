@@ -1,7 +1,9 @@
 """Scenarios as data: load ``validation-rules/scenarios.toml`` and select one for a document.
 
 Selection follows KoSIT: the root element and the exact CustomizationID (whitespace-trimmed, as
-the rules themselves normalise it), optionally the ProfileID; the first match wins.
+the rules themselves normalise it), optionally the ProfileID; the first match wins. A scenario
+with a ``container`` (``pdf``: the XML inside a Factur-X PDF) is chosen only for documents that
+came in one, and before the others there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class Scenario:
     schematron: tuple[Layer, ...]
     profile_id: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
+    container: str | None = None
+    #: Compiled when a worker starts (else on first use; ``warm = false`` in the TOML).
+    warm: bool = True
 
     def matches(self, info: DocumentInfo) -> bool:
         if f"{{{info.root_namespace}}}{info.root_name}" != self.root:
@@ -77,10 +82,18 @@ def load_scenarios(path: Path | None = None) -> list[Scenario]:
                 schema=item["schema"],
                 schematron=tuple(Layer(**layer) for layer in item["schematron"]),
                 severity=severity,
+                container=item.get("container"),
+                warm=bool(item.get("warm", True)),
             )
         )
     return out
 
 
-def select(scenarios: list[Scenario], info: DocumentInfo) -> Scenario | None:
-    return next((s for s in scenarios if s.matches(info)), None)
+def select(
+    scenarios: list[Scenario], info: DocumentInfo, container: str | None = None
+) -> Scenario | None:
+    if container is not None:
+        inside = (s for s in scenarios if s.container == container and s.matches(info))
+        if (found := next(inside, None)) is not None:
+            return found
+    return next((s for s in scenarios if s.container is None and s.matches(info)), None)

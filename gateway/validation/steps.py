@@ -19,7 +19,16 @@ from typing import Any, Protocol
 
 from lxml import etree
 
-from gateway.documents import DocumentInfo, ParseLimits, XmlRefused, identify, parse_xml
+from gateway.documents import (
+    DocumentInfo,
+    ParseLimits,
+    PdfUnreadable,
+    XmlRefused,
+    identify,
+    invoice_xml,
+    parse_xml,
+)
+from gateway.documents.pdf import PDF_MAGIC
 from gateway.validation.compiling import compiling
 from gateway.validation.report import BLOCKING, Finding, RawFinding, ValidationReport
 from gateway.validation.scenarios import Scenario
@@ -81,10 +90,35 @@ class Parse:
         self.limits = limits
 
     def run(self, run: Run) -> None:
+        if run.data.startswith(PDF_MAGIC) and not self._unwrap(run):
+            return
         try:
             run.tree = parse_xml(run.data, self.limits)
         except XmlRefused as refused:
             run.finish(refusal(refused))
+
+    def _unwrap(self, run: Run) -> bool:
+        """A PDF (Factur-X, ZUGFeRD) is validated by the invoice XML it carries: that file
+        replaces the input and ``container`` is ``pdf`` (scenarios may be chosen by it). A PDF
+        without one is refused (``no-invoice-in-pdf``); returns whether the run goes on."""
+        try:
+            found = invoice_xml(run.data, self.limits.max_bytes)
+        except PdfUnreadable as exc:
+            found, why = None, f"the PDF cannot be read: {exc}"
+        else:
+            why = "the PDF carries no invoice XML (factur-x.xml, zugferd-invoice.xml, ...)"
+        if found is None:
+            finding = Finding("PDF-NO-INVOICE", "fatal", "/", why, "parser")
+            run.finish(
+                ValidationReport(
+                    status="no-invoice-in-pdf", reason=why, findings=[finding], timings=run.timings
+                )
+            )
+            return False
+        run.data = found.data
+        run.extra["container"] = "pdf"
+        run.extra["embedded_file"] = found.name
+        return True
 
 
 class Identify:
@@ -103,13 +137,24 @@ class Select:
 
     name = "select"
 
-    def __init__(self, selector: Selector, no_scenario: Callable[[Run], ValidationReport]) -> None:
+    def __init__(
+        self,
+        selector: Selector,
+        no_scenario: Callable[[Run], ValidationReport],
+        in_container: Callable[[str, DocumentInfo], Scenario | None] | None = None,
+    ) -> None:
         self.selector = selector
         self.no_scenario = no_scenario
+        #: The selection for a document that came inside a container (a Factur-X PDF).
+        self.in_container = in_container
 
     def run(self, run: Run) -> None:
         assert run.tree is not None and run.info is not None
-        run.scenario = run.forced or self.selector(run.tree, run.info)
+        container = run.extra.get("container")
+        if run.forced is None and container is not None and self.in_container is not None:
+            run.scenario = self.in_container(container, run.info)
+        else:
+            run.scenario = run.forced or self.selector(run.tree, run.info)
         if run.scenario is None:
             run.finish(self.no_scenario(run))
 

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
+from french_invoices import french_invoice
 
 from gateway.documents import identify, parse_xml
 from gateway.validation import Engine
@@ -132,3 +133,34 @@ def test_multi_vendor_process_type_adds_the_multi_vendor_rules(
 def test_an_unknown_process_type_is_plain_en16931(engine: Engine, corpus_dir: Path) -> None:
     raw = (corpus_dir / "en16931-examples/ubl/ubl-tc434-example1.xml").read_bytes()
     assert engine.validate(_french(raw, profile="Z9")).scenario == "en16931-ubl-invoice"
+
+
+@pytest.mark.parametrize(
+    ("syntax", "scenario"), [("ubl", "fr-ctc-ubl-invoice"), ("cii", "fr-ctc-cii")]
+)
+def test_a_french_invoice_built_from_the_corpus_is_valid(
+    engine: Engine, corpus_dir: Path, syntax: str, scenario: str
+) -> None:
+    """CEN example 9 made French (tests/french_invoices.py): EN 16931 and BR-FR-Flux2 find
+    nothing at all, so the French scenarios can say "valid"."""
+    report = engine.validate(french_invoice(corpus_dir, syntax))
+    assert report.scenario == scenario
+    assert {"schematron-en16931", "schematron-fr-ctc"} <= set(report.timings)
+    assert report.accepted and report.findings == [], [f.to_dict() for f in report.findings]
+
+
+@pytest.mark.parametrize("syntax", ["ubl", "cii"])
+@pytest.mark.parametrize(
+    ("how", "rule"),
+    [
+        ({"rate": "21"}, "BR-FR-16_BT-152"),  # a Dutch VAT rate
+        ({"seller_siren": "73282932"}, "BR-FR-10_BT-30"),  # 8 digits
+    ],
+)
+def test_a_french_invoice_with_one_fault_is_refused_by_the_french_rule(
+    engine: Engine, corpus_dir: Path, syntax: str, how: dict, rule: str
+) -> None:
+    report = engine.validate(french_invoice(corpus_dir, syntax, **how))
+    blocking = {f.rule for f in report.findings if f.blocking}
+    assert not report.accepted and rule in blocking, sorted(blocking)
+    assert {f.source for f in report.findings if f.blocking} == {"fr-ctc"}

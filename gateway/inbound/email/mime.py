@@ -21,8 +21,14 @@ from email.parser import BytesParser
 from email.utils import getaddresses
 from typing import Any
 
-from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
-from gateway.inbound.email.pdf import PdfUnreadable, embedded_files
+from gateway.documents import (
+    ParseLimits,
+    PdfUnreadable,
+    XmlRefused,
+    embedded_files,
+    identify,
+    parse_xml,
+)
 
 log = logging.getLogger(__name__)
 

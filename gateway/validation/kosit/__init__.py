@@ -11,7 +11,7 @@
 from gateway.validation.kosit.cli import add_arguments, run_cli
 from gateway.validation.kosit.config import KositConfig, KositScenario, load_config
 from gateway.validation.kosit.engine import KositEngine, WithKosit
-from gateway.validation.kosit.safety import ConfigError
+from gateway.validation.kosit.safety import ConfigError, bind_loaders
 
 __all__ = [
     "ConfigError",
@@ -20,6 +20,7 @@ __all__ = [
     "KositScenario",
     "WithKosit",
     "add_arguments",
+    "bind_loaders",
     "load_config",
     "run_cli",
 ]

@@ -136,3 +136,34 @@ def _check_loaders(expression: str, path: Path, repository: Path) -> None:
         if literal == "" and m.group(1) == "document":
             continue  # document('') is the stylesheet itself
         _resolve(literal, path, repository)
+
+
+def bind_loaders(root: etree._Element, path: Path, folder: Path) -> int:
+    """Point every ``doc('name')`` / ``document('name')`` of the stylesheet ``root`` (read
+    from ``path``) at the absolute ``file:`` URI of the file it names inside ``folder``.
+
+    Why: Saxon resolves those names against the static base URI, which a stylesheet compiled
+    from text does not keep (it resolved ``document('FACTUR-X_EN16931_codedb.xml')`` in the
+    process's working directory). Binding them here is the resolver: a name that leaves
+    ``folder``, a URL, or a computed argument raises :class:`ConfigError` (the rules above), so
+    a stylesheet can read only the files of its own bundle folder. Returns how many were bound.
+    """
+    bound = 0
+
+    def bind(m: re.Match[str]) -> str:
+        nonlocal bound
+        literal = m.group(3) if m.group(3) is not None else m.group(4)
+        if literal is None or (literal == "" and m.group(1) == "document"):
+            return m.group(0)
+        bound += 1
+        return f"{m.group(1)}('{_resolve(literal, path, folder).as_uri()}')"
+
+    for el in root.iter(etree.Element):
+        for name, value in el.attrib.items():
+            if "(" not in value:
+                continue
+            _check_loaders(value, path, folder)
+            new = _LOADERS.sub(bind, value)
+            if new != value:
+                el.set(name, new)
+    return bound

@@ -22,6 +22,7 @@ understand records ``*``, which turns the stand-in off: unknown means unsafe.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -232,7 +233,9 @@ class _Walker:
         if text is None or not text.strip():
             return NOTHING
         try:
-            token = self._parser(el).parse(text)
+            # XSLT's document('name') reads a named file as doc('name') does (elementpath
+            # knows only the latter; a path step after an external function does not parse).
+            token = self._parser(el).parse(_NAMED_DOCUMENT.sub(r"doc(\1)", text))
             evaluation = _Expression(self, el, {**self.globals, **scope}, text, context)
             return evaluation.value(token, context)
         except Unknown as exc:
@@ -268,6 +271,8 @@ class _Walker:
 
 
 CODEPOINT_COLLATION = "http://www.w3.org/2005/xpath-functions/collation/codepoint"
+#: ``document('literal')`` (one literal argument), read as ``doc('literal')``.
+_NAMED_DOCUMENT = re.compile(r"(?<![\w.:\-$])document\(\s*('[^']*'|\"[^\"]*\")\s*\)")
 
 
 def _any_arguments(*args: object) -> None:
@@ -459,6 +464,10 @@ class _Expression:
                 for a in args[1:]:
                     self.value(a, context)
                 return selected
+        if name == "doc" and len(args) == 1 and args[0].symbol == "(string)":
+            # A document named by a literal (the Factur-X code databases, bound to files of the
+            # stylesheet's folder) is never the input: nothing read through it is the input's.
+            return NOTHING
         if name in ("root", "key", "id", "element-with-id"):
             for a in args:
                 self.value(a, context)

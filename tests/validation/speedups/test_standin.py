@@ -177,6 +177,11 @@ def test_the_pinned_stylesheets_are_understood_and_never_read_attachments(
         assert not reads.unknown, (scenario.id, reads.unknown)  # key() is modelled too
         if scenario.id in ("peppol-tsr-1.0", "peppol-eusr-1.1"):
             continue  # Peppol reports carry no attachments
+        if scenario.id in ("factur-x-en16931", "fr-ctc-factur-x-en16931", "factur-x-extended"):
+            # These Factur-X rules test every element's text (their own copy of the empty-element
+            # rule, and string-join(...//text())): they read attachments, so no stand-ins.
+            assert reads.broad, scenario.id
+            continue
         assert not reads.broad, (scenario.id, reads.broad)
         if scenario.id.startswith(("peppol-bis3", "xrechnung", "en16931")):
             leaf = cii if "cii" in scenario.id else ubl

@@ -76,3 +76,18 @@ def embedded_files(data: bytes, max_bytes: int) -> list[EmbeddedFile]:
         raise
     except Exception as exc:  # pypdf raises many types on malformed input; all mean "unreadable"
         raise PdfUnreadable(f"{type(exc).__name__}: {exc}") from exc
+
+
+PDF_MAGIC = b"%PDF-"
+
+
+def invoice_xml(data: bytes, max_bytes: int) -> EmbeddedFile | None:
+    """The invoice a Factur-X / ZUGFeRD PDF carries: the embedded file with a known invoice
+    name (``factur-x.xml``, ...), else the only XML file; None when there is none (or several
+    unnamed ones). :class:`PdfUnreadable` when the PDF cannot be read."""
+    files = embedded_files(data, max_bytes)
+    named = [f for f in files if f.known_invoice_name]
+    if named:
+        return named[0]
+    xml = [f for f in files if f.name.lower().endswith(".xml")]
+    return xml[0] if len(xml) == 1 else None

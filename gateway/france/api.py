@@ -1,0 +1,164 @@
+"""HTTP side of France's lifecycle messages, and their wiring into the app.
+
+``setup(app)`` (called by the app factory after the Invoice Responses) hooks the CDAR service
+into intake (received messages apply themselves, routed ones once routed) and the emitter into
+status changes and intake (a tenant's action on a French invoice, a DOUBLON, sends a CDAR
+through the outbound queue), re-tries waiting
+and unmatched messages when a sales invoice of theirs leaves the queue, adds the messages to
+the document view, and serves ``GET /v1/france/cdar`` (every message of the tenant with its
+state: applied, noted, conflict, held, refused, unmatched, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from gateway.documents import ParseLimits
+from gateway.france import service as fs
+from gateway.france.codes import load_codes
+from gateway.france.emit import CdarEmitter
+from gateway.france.models import CdarRecord
+from gateway.france.service import CdarService
+from gateway.lifecycle import Moved
+from gateway.lifecycle.vocabulary import IN_FLIGHT
+from gateway.outbound.api import OUTBOUND
+from gateway.store.serialize import iso
+from gateway.web import (
+    DB,
+    INTAKE,
+    LIFECYCLE,
+    OBJECT,
+    SETTINGS,
+    Problem,
+    add_document_view,
+    int_param,
+    on_status_changed,
+    operation,
+    page_of,
+    require,
+)
+
+CDAR = web.AppKey("france_cdar", CdarService)
+CDAR_EMITTER = web.AppKey("france_cdar_emitter", CdarEmitter)
+STATES = (
+    fs.APPLIED,
+    fs.NOTED,
+    fs.CONFLICT,
+    fs.REFUSED,
+    fs.HELD,
+    fs.INVALID,
+    fs.UNMATCHED,
+    fs.WAITING,
+    fs.DUPLICATE,
+)
+MAX_PAGE = 200
+
+
+def setup(app: web.Application) -> CdarService:
+    settings = app[SETTINGS]
+    limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
+    codes = load_codes()
+    service = CdarService(app[DB], app[LIFECYCLE], codes, limits)
+    emitter = CdarEmitter(
+        app[DB], codes, settings.france, app[INTAKE].validator, app.get(OUTBOUND), limits
+    )
+    app[CDAR], app[CDAR_EMITTER] = service, emitter
+    app[INTAKE].after_store.append(service.on_intake)
+    app[INTAKE].after_store.append(emitter.on_intake)
+    on_status_changed(app, emitter.on_status_changed)
+    app[INTAKE].after_route.append(service.on_routed)
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def settled(session: Any, moved: Moved) -> None:
+        """A sales invoice left the queue: messages that waited for it may apply now."""
+        if moved.direction != "outbound" or moved.status in IN_FLIGHT:
+            return
+        if moved.previous not in IN_FLIGHT:
+            return
+
+        def later() -> None:
+            task = asyncio.get_running_loop().create_task(service.retry(moved.document_id))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        app[LIFECYCLE].after_commit(session, later)
+
+    async def view(session: Any, doc: Any) -> dict[str, Any]:
+        rows = list(
+            await session.scalars(
+                select(CdarRecord)
+                .where((CdarRecord.invoice_id == doc.id) | (CdarRecord.document_id == doc.id))
+                .order_by(CdarRecord.seq)
+            )
+        )
+        return {"cdar_statuses": [entry(r) for r in rows]} if rows else {}
+
+    app[LIFECYCLE].on_move(settled)
+    add_document_view(app, view)
+    app.router.add_get("/v1/france/cdar", list_cdar)
+    return service
+
+
+def entry(rec: CdarRecord) -> dict[str, Any]:
+    d = rec.details or {}
+    return {
+        "id": rec.seq,
+        "direction": rec.direction,
+        "state": rec.state,
+        "detail": rec.detail,
+        "message_id": rec.message_id,
+        "document_id": rec.document_id,
+        "invoice_id": rec.invoice_id,
+        "referenced_id": rec.referenced_id,
+        "referenced_issue_date": rec.referenced_issue_date,
+        "code": rec.code,
+        "sales_status": rec.sales_status,
+        "sender": rec.sender,
+        "receiver": rec.receiver,
+        "issuer": d.get("issuer"),
+        "recipients": d.get("recipients", []),
+        "reasons": d.get("reasons", []),
+        "actions": d.get("actions", []),
+        "characteristics": d.get("characteristics", []),
+        "notes": d.get("notes", []),
+        "proof": d.get("proof"),
+        "created_at": iso(rec.created_at),
+    }
+
+
+@operation(
+    "France: CDAR lifecycle messages of the tenant, by state",
+    tag="france",
+    scope="read",
+    responses={200: page_of(OBJECT)},
+    errors=(400,),
+)
+async def list_cdar(request: web.Request) -> web.Response:
+    """``GET /v1/france/cdar?state=held|refused|applied|...&direction=received|sent``."""
+    principal = require(request, "read")
+    q = request.query
+    state = q.get("state") or None
+    if state is not None and state not in STATES:
+        raise Problem(400, "bad-request", f"state must be one of {', '.join(STATES)}.")
+    direction = q.get("direction") or None
+    if direction is not None and direction not in ("received", "sent"):
+        raise Problem(400, "bad-request", "direction must be received or sent.")
+    after = int_param(q.get("cursor", "0"), "cursor")
+    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    stmt = select(CdarRecord).where(CdarRecord.tenant == principal.tenant, CdarRecord.seq > after)
+    if state:
+        stmt = stmt.where(CdarRecord.state == state)
+    if direction:
+        stmt = stmt.where(CdarRecord.direction == direction)
+    async with request.app[DB].read() as s:
+        rows = list(await s.scalars(stmt.order_by(CdarRecord.seq).limit(limit)))
+    return web.json_response(
+        {
+            "items": [entry(r) for r in rows],
+            "next_cursor": str(rows[-1].seq) if len(rows) == limit else None,
+        }
+    )

@@ -1,0 +1,265 @@
+"""Sending CDAR lifecycle messages for what a tenant does with a French invoice.
+
+- A tenant (the buyer) moves a French purchase invoice (validated by an ``fr-*`` scenario) to
+  a status of ``codes.toml [emit]`` (under review 204, approved 205, rejected 210 with a reason,
+  paid 211): a CDAR goes to the invoice's seller.
+- A French purchase invoice arrives as a duplicate (the DOUBLON rule): a 213 Rejetée with
+  reason ``DOUBLON`` goes to its seller, for that delivery only (the original is untouched).
+- A tenant (the seller) records its French sales invoice as paid: a 212 Encaissée with the
+  amount and VAT rate goes to the buyer.
+
+Every message is validated with the ``fr-cdar-lifecycle`` scenario (XSD + BR-FR-CDV) before
+it is queued through the outbound queue; the mandatory codes (``mandatory`` in codes.toml:
+210, 212, 213) also go, as the state platform's copy, to ``[france] ppf_participant``. Each
+message sent (or not, and why) is a ``sent`` row of ``cdar_statuses``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import secrets
+from typing import Any
+
+from lxml import etree
+
+from gateway.documents import DocumentInfo, ParseLimits, identify, parse_xml, siren_of
+from gateway.france import models as fm
+from gateway.france.build import PLATFORM_ROLE, STATE_ROLE, CdarContent, Party, build_cdar
+from gateway.france.codes import Code, Codes
+from gateway.france.models import CdarRecord
+from gateway.store import Database, repo
+
+log = logging.getLogger("gateway.france")
+
+SCENARIO = "fr-cdar-lifecycle"
+QUEUED, NOT_SENT = "queued", "not-sent"
+#: A reason given as ``CODE: text`` (e.g. ``TX_TVA_ERR: wrong VAT rate``) names its code.
+_REASON = re.compile(r"^([A-Z][A-Z0-9_]{2,})\s*[:\-]\s*(.*)$", re.S)
+_RATE_PATHS = (
+    "//*[local-name()='TaxSubtotal']/*[local-name()='TaxCategory']/*[local-name()='Percent']",
+    "//*[local-name()='ApplicableHeaderTradeSettlement']/*[local-name()='ApplicableTradeTax']"
+    "/*[local-name()='RateApplicablePercent']",
+)
+
+
+def is_french(scenario: str | None) -> bool:
+    return (scenario or "").startswith("fr-") and scenario != SCENARIO
+
+
+class CdarEmitter:
+    def __init__(
+        self,
+        db: Database,
+        codes: Codes,
+        settings: Any,
+        validator: Any,
+        outbound: Any,
+        limits: ParseLimits | None = None,
+    ) -> None:
+        self.db = db
+        self.codes = codes
+        self.settings = settings  # FranceSettings
+        self.validator = validator
+        self.outbound = outbound
+        self.limits = limits or ParseLimits()
+
+    # --- hooks (never raise: the status change or the delivery is committed) ----------------
+
+    async def on_status_changed(self, change: Any) -> None:
+        try:
+            await self._on_status(change)
+        except Exception:
+            log.exception("sending a CDAR failed", extra={"document": change.document_id})
+
+    async def on_intake(self, result: Any) -> None:
+        """A French purchase invoice stored as a duplicate gets its 213 DOUBLON."""
+        if result.status != "duplicate" or not is_french(result.report.scenario):
+            return
+        try:
+            await self.emit(result.document_id, self.codes.emit["duplicate"], "DOUBLON: doublon")
+        except Exception:
+            log.exception("sending a CDAR 213 failed", extra={"document": result.document_id})
+
+    async def _on_status(self, change: Any) -> None:
+        if change.direction == "inbound":
+            code = self.codes.emit.get(change.status)
+        else:
+            code = "212" if change.status == "paid" else None
+        if code is not None:
+            await self.emit(change.document_id, code, change.reason, actor=change.actor)
+
+    # --- one status -----------------------------------------------------------------------------
+
+    async def emit(
+        self, doc_id: str, code_id: str, reason: str | None, actor: str | None = None
+    ) -> list[CdarRecord]:
+        """Build, validate and queue the CDAR ``code_id`` about document ``doc_id`` (and its
+        state-platform copy for a mandatory code); returns the ``sent`` records."""
+        if not self.settings.emit:
+            return []
+        async with self.db.read() as s:
+            doc = await repo.get_document(s, doc_id, None)
+            raw, _ = await repo.get_raw(s, doc_id, None)
+            # The tenant speaks for its own side of the invoice only: the buyer participant of
+            # a purchase invoice, the seller's of a sales invoice (else a tenant posting a copy
+            # of someone else's invoice could send statuses in that company's name).
+            own = doc.receiver_endpoint if doc.direction == "inbound" else doc.sender_endpoint
+            owner = await repo.tenant_for_participant(s, own)
+        if doc.tenant is None or not is_french(doc.scenario):
+            return []
+        tree = parse_xml(raw, self.limits)
+        info = identify(tree)
+        code = self.codes.get(code_id)
+        assert code is not None, code_id
+        content = self._content(doc, info, tree, code, reason)
+        if owner != doc.tenant and code.type_code != "305":
+            why = f"tenant {doc.tenant} does not own {own or '(no participant)'}; not sent"
+            return [await self._record(doc, content, None, NOT_SENT, actor, why)]
+        records = [await self._send(doc, content, receiver=None, actor=actor)]
+        if code.mandatory:
+            records.append(await self._state_copy(doc, content, actor))
+        return records
+
+    def _content(
+        self, doc: Any, info: DocumentInfo, tree: Any, code: Code, reason: str | None
+    ) -> CdarContent:
+        seller, buyer = siren_of(info.seller), siren_of(info.buyer)
+        # Who speaks: the buyer for its processing statuses, the seller for 212, this
+        # platform (role WK) for a platform's status (213 on receipt).
+        if code.by == "seller":
+            issuer = Party(seller, info.seller.name, "SE")
+            counterpart = Party(buyer, info.buyer.name, "BY", address=_address(info.buyer))
+        else:
+            issuer = Party(buyer, info.buyer.name, "BY")
+            if code.type_code == "305":
+                issuer = Party(None, None, PLATFORM_ROLE)
+            counterpart = Party(seller, info.seller.name, "SE", address=_address(info.seller))
+        reason_code = reason_text = None
+        if code.reason_required or reason:
+            found = _REASON.match((reason or "").strip())
+            fallback = code.default_reason or "AUTRE"
+            reason_code, reason_text = found.groups() if found else (fallback, reason or None)
+        amount = percent = None
+        if code.code == "212":
+            amount, percent = doc.payable_amount, _rate(tree)
+        now = dt.datetime.now(dt.UTC)
+        return CdarContent(
+            message_id=f"{info.number}_{code.code}_{now:%Y%m%d%H%M%S}_{secrets.token_hex(4)}",
+            issued_at=f"{now:%Y%m%d%H%M%S}",
+            code=code,
+            issuer=issuer,
+            recipients=(counterpart,),
+            invoice_number=info.number or "",
+            invoice_type_code=info.type_code or "380",
+            invoice_issue_date=info.issue_date or "",
+            invoice_seller=seller or "",
+            reason_code=reason_code,
+            reason_text=reason_text,
+            amount=amount,
+            currency=info.currency or "EUR",
+            percent=percent,
+        )
+
+    async def _state_copy(self, doc: Any, content: CdarContent, actor: str | None) -> CdarRecord:
+        """The copy for the state platform: this platform as sender, the PPF as recipient."""
+        cfg = self.settings
+        scheme, _, ppf_id = cfg.ppf_participant.partition(":")
+        platform = Party(cfg.platform_id or None, cfg.platform_name or None, PLATFORM_ROLE, "0238")
+        issuer = platform if content.code.type_code == "305" else content.issuer
+        copy = CdarContent(
+            **{
+                **vars(content),
+                "message_id": content.message_id + "_PPF",
+                "sender": platform,
+                "issuer": issuer,
+                "recipients": (Party(ppf_id, "PPF", STATE_ROLE, scheme),),
+                "for_state_platform": True,
+            }
+        )
+        if not cfg.platform_id:
+            return await self._record(
+                doc,
+                copy,
+                None,
+                NOT_SENT,
+                actor,
+                "set [france] platform_id (scheme 0238) to "
+                "send the copies of mandatory statuses to the state platform",
+            )
+        return await self._send(doc, copy, receiver=cfg.ppf_participant, actor=actor)
+
+    async def _send(
+        self, doc: Any, content: CdarContent, *, receiver: str | None, actor: str | None
+    ) -> CdarRecord:
+        xml = build_cdar(content)
+        report = await self.validator.validate(xml, SCENARIO)
+        if not report.accepted:
+            first = next((f for f in report.findings if f.blocking), None)
+            why = f"the generated CDAR did not validate ({report.status})" + (
+                f": [{first.rule}] {first.message}" if first else ""
+            )
+            log.error("generated CDAR is invalid: %s", why)
+            return await self._record(doc, content, None, NOT_SENT, actor, why)
+        try:
+            submitted = await self.outbound.submit(
+                doc.tenant, xml, receiver=receiver, channel="cdar", actor=actor
+            )
+        except Exception as exc:  # SubmissionRefused and friends: record why
+            why = f"the outbound queue refused the CDAR: {exc}"
+            return await self._record(doc, content, None, NOT_SENT, actor, why)
+        return await self._record(doc, content, submitted.item.document_id, QUEUED, actor, None)
+
+    async def _record(
+        self,
+        doc: Any,
+        c: CdarContent,
+        sent_id: str | None,
+        state: str,
+        actor: str | None,
+        detail: str | None,
+    ) -> CdarRecord:
+        recipient = c.recipients[0]
+        rec = CdarRecord(
+            direction=fm.SENT,
+            document_id=sent_id,
+            tenant=doc.tenant,
+            message_id=c.message_id,
+            sender=f"{c.issuer.scheme}:{c.issuer.id}" if c.issuer.id else c.issuer.role,
+            receiver=f"{recipient.scheme}:{recipient.id}",
+            referenced_id=c.invoice_number,
+            referenced_issue_date=c.invoice_issue_date,
+            code=c.code.code,
+            invoice_id=doc.id,
+            state=state,
+            detail=detail,
+            details={
+                "for_state_platform": c.for_state_platform,
+                "reasons": [{"code": c.reason_code, "text": c.reason_text}]
+                if c.reason_code
+                else [],
+                "characteristics": [{"type_code": "MEN", "amount": c.amount, "percent": c.percent}]
+                if c.amount
+                else [],
+                "actor": actor,
+            },
+        )
+        async with self.db.write() as s:
+            s.add(rec)
+        return rec
+
+
+def _address(party: Any) -> str | None:
+    """The electronic address (scheme 0225) without its scheme, as CDAR recipients carry it."""
+    scheme, _, ident = (party.endpoint or "").partition(":")
+    return ident if scheme == "0225" and ident else None
+
+
+def _rate(tree: Any) -> str | None:
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    for path in _RATE_PATHS:
+        found = root.xpath(path)
+        if found and (found[0].text or "").strip():
+            return f"{float(found[0].text.strip()):.2f}"
+    return None
