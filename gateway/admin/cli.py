@@ -57,8 +57,11 @@ def _rows(rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, A
 def _lifecycle(args: argparse.Namespace) -> Any:
     from gateway.config import load_settings
     from gateway.lifecycle import Lifecycle
+    from gateway.responses import attach
 
-    return Lifecycle(profiles_dir=load_settings(args.config).lifecycle.profiles_dir or None)
+    lifecycle = Lifecycle(profiles_dir=load_settings(args.config).lifecycle.profiles_dir or None)
+    attach(lifecycle)  # a routed Invoice Response is left pending, for the server to judge
+    return lifecycle
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -24,6 +24,7 @@ from gateway.as4.reporting import export, parse_when, summarise
 from gateway.web import (
     DB,
     INTAKE,
+    METRICS,
     OBJECT,
     SETTINGS,
     Content,
@@ -46,6 +47,10 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     if not configured(settings.as4):
         return None
     channel = As4Channel(settings, app[DB], app[INTAKE], outbound)
+    # MLS outcomes on /metrics (gateway_mls_total): the flow's observer hooks.
+    channel.consumer.observer = app.get(METRICS)
+    if channel.responder is not None:
+        channel.responder.observer = app.get(METRICS)
     app[AS4] = channel
     describe = operation(
         "Peppol AS4 inbound (ebMS 3.0 One-Way/Push, signed and encrypted SOAP with MIME)",

@@ -17,7 +17,7 @@ from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import ResponseService
+from gateway.responses.service import ResponseService, attach
 from gateway.responses.trust import (
     Verdict,
     actor_of,
@@ -40,6 +40,7 @@ __all__ = [
     "Step",
     "Verdict",
     "actor_of",
+    "attach",
     "build_response",
     "cause_of_proof",
     "conflict",

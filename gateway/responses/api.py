@@ -24,7 +24,7 @@ from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.follow import ResponseFollower
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.service import NotHeld, ResponseService
+from gateway.responses.service import NotHeld, ResponseService, attach
 from gateway.responses.timers import Timers
 from gateway.store import repo
 from gateway.store.serialize import iso
@@ -71,7 +71,7 @@ def setup(app: web.Application) -> ResponseService:
     app[EMITTER] = emitter
     app[INTAKE].after_store.append(service.on_intake)
     app[INTAKE].after_route.append(service.on_routed)
-    app[LIFECYCLE].on_start(service.on_stored)
+    attach(app[LIFECYCLE])
 
     async def emit(change: StatusChanged) -> None:
         if change.direction == "inbound":

@@ -10,7 +10,8 @@
   left runs at startup, for rows a crash left between commit and re-match (index lookups:
   :meth:`ResponseService.sweep`).
 - A received response gets a ``pending`` row in the transaction that stores it (or routes it
-  to a tenant), so the recovery finds the ones never judged by the state index.
+  to a tenant; :func:`gateway.responses.service.attach`), so the recovery finds the ones never
+  judged by the state index.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from gateway.lifecycle.vocabulary import (
     REJECTED_BY_RECIPIENT,
     RETRYING,
     SENDING,
-    UNROUTABLE,
 )
 from gateway.responses import models as rm
 from gateway.responses.matching import INVOICE_KINDS
@@ -65,13 +65,6 @@ class ResponseFollower:
         lifecycle.on_move(self.on_move)
 
     async def on_move(self, session: AsyncSession, moved: Moved) -> None:
-        if moved.direction == "inbound" and moved.previous == UNROUTABLE:
-            # A stranded document got its tenant: a response among them is judged next (the
-            # pending row makes that survive a crash, like a response stored for a tenant).
-            doc = await session.scalar(select(Document).where(Document.id == moved.document_id))
-            if doc is not None:
-                await self.service.on_stored(session, doc)
-            return
         if moved.direction != "outbound":
             return
         if moved.kind == "ApplicationResponse":

@@ -22,8 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused
-from gateway.lifecycle import Cause, IllegalTransition, Lifecycle
-from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
+from gateway.lifecycle import Cause, IllegalTransition, Lifecycle, Moved
+from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE, UNROUTABLE
 from gateway.lifecycle.vocabulary import IN_FLIGHT as QUEUE_STATUSES
 from gateway.responses import models as rm
 from gateway.responses.mapping import Mapping
@@ -104,29 +104,6 @@ class ResponseService:
         self.observer: OutcomeObserver | None = None
 
     # --- entry points ------------------------------------------------------------------------
-
-    async def on_stored(self, session: AsyncSession, doc: Document) -> None:
-        """Lifecycle start listener: a valid response stored for a tenant gets a ``pending`` row
-        in the transaction that stores it, so a crash before it is judged loses nothing (the
-        recovery at start finds it by the state index, not by scanning documents)."""
-        if (
-            doc.direction == "inbound"
-            and doc.tenant is not None
-            and doc.status in HANDLED_DOC_STATUSES
-            and doc.validation_status == "accepted"
-            and is_invoice_response(doc.customization_id)
-        ):
-            session.add(
-                InvoiceResponseRecord(
-                    direction=rm.RECEIVED,
-                    document_id=doc.id,
-                    tenant=doc.tenant,
-                    imr_id=doc.number or "",
-                    partial=False,
-                    state=rm.PENDING,
-                    details={},
-                )
-            )
 
     async def on_intake(self, result: IntakeResultLike) -> None:
         """Intake hook: apply a stored, valid Invoice Response. Never raises (the doc is stored;
@@ -494,6 +471,47 @@ class ResponseService:
             parts.append(f"effective {d['effective_date']}")
         parts += [f"note: {n}" for n in d.get("notes", [])]
         return " | ".join(parts)
+
+
+def attach(lifecycle: Lifecycle) -> None:
+    """Mark received responses ``pending`` in the transactions of ``lifecycle`` that store them
+    or route them to a tenant (every composition root that stores or routes documents calls
+    this: the app factory's setup, ``gateway participants add``)."""
+    lifecycle.on_start(mark_pending)
+    lifecycle.on_move(_routed)
+
+
+async def mark_pending(session: AsyncSession, doc: Document) -> None:
+    """A valid response stored for a tenant gets a ``pending`` row in the transaction that
+    stores it, so a crash before it is judged loses nothing (the recovery at start finds it by
+    the state index, not by scanning documents)."""
+    if (
+        doc.direction == "inbound"
+        and doc.tenant is not None
+        and doc.status in HANDLED_DOC_STATUSES
+        and doc.validation_status == "accepted"
+        and is_invoice_response(doc.customization_id)
+    ):
+        session.add(
+            InvoiceResponseRecord(
+                direction=rm.RECEIVED,
+                document_id=doc.id,
+                tenant=doc.tenant,
+                imr_id=doc.number or "",
+                partial=False,
+                state=rm.PENDING,
+                details={},
+            )
+        )
+
+
+async def _routed(session: AsyncSession, moved: Moved) -> None:
+    """A stranded document got its tenant: a response among them is judged next (its pending
+    row survives a crash like a response stored for a tenant)."""
+    if moved.direction == "inbound" and moved.previous == UNROUTABLE:
+        doc = await session.scalar(select(Document).where(Document.id == moved.document_id))
+        if doc is not None:
+            await mark_pending(session, doc)
 
 
 def _issued(rec: InvoiceResponseRecord) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
 from gateway.as4.sbdh import Sbdh
 from gateway.config import load_settings
+from gateway.observability import Metrics
 from gateway.store import Database, Document, repo
 from gateway.store.migrate import upgrade
 
@@ -52,6 +53,7 @@ async def test_mls_from_another_access_point_changes_nothing(tmp_path: Path) -> 
                 )
             )
         consumer = MlsConsumer(db, "POP000001", validator=lambda: None)
+        consumer.observer = metrics = Metrics()
         status = MlsStatus("AP", "inst-1", "0242:000002", "0242:000001")
 
         assert await consumer._apply(status, _meta("POP000099")) == doc.id
@@ -65,5 +67,8 @@ async def test_mls_from_another_access_point_changes_nothing(tmp_path: Path) -> 
         assert await consumer._apply(status, _meta("POP000002")) == doc.id
         async with db.read() as s:
             assert (await repo.get_document(s, doc.id, None)).status == "delivered_to_recipient"
+        counted = {"direction": "received", "code": "AP"}
+        assert metrics.value("gateway_mls_total", outcome="wrong-ap", **counted) == 1
+        assert metrics.value("gateway_mls_total", outcome="applied", **counted) == 1
     finally:
         await db.dispose()

@@ -126,6 +126,15 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     ]
     assert at_a["waiting_to_receive"] == [] and at_a["sent"] == []
 
+    # MLS outcomes on /metrics: B queued an AP, A applied it.
+    async def scraped(node: Node) -> str:
+        async with node.http.get(node.url + "/metrics") as resp:
+            return await resp.text()
+
+    sent = 'gateway_mls_total{code="AP",direction="sent",outcome="queued"} 1.0'
+    applied = 'gateway_mls_total{code="AP",direction="received",outcome="applied"} 1.0'
+    assert sent in await scraped(b) and applied in await scraped(a)
+
 
 async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
     """Queue a document A's own validation would refuse (as if A's rules were older than B's)."""

@@ -75,3 +75,51 @@ async def test_sent_row_sees_a_move_committed_while_it_is_inserted(
         )
     assert state == rm.SENT_STATE  # the move's state, not the one read before it committed
     await db.dispose()
+
+
+async def test_a_response_routed_outside_the_server_is_left_pending(tmp_path: Path) -> None:
+    """``gateway participants add`` routes with a lifecycle of its own: with the responses'
+    listeners attached, the routed response gets its pending row in that transaction, and the
+    server's recovery judges it (by the state index)."""
+    from live_gateway import invoice_response
+
+    from gateway.responses import attach
+    from gateway.responses.parse import CUSTOMIZATION_ID
+
+    settings = load_settings(env={}, overrides={"data_dir": str(tmp_path)})
+    db = Database.from_settings(settings)
+    await upgrade(db.engine)
+    lifecycle = Lifecycle()
+    attach(lifecycle)
+    raw = invoice_response("AP", "ROUTED-1", "INV-NOT-YET")
+    doc = Document(
+        id=new_document_id(),
+        direction="inbound",
+        channel="email",
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        size=len(raw),
+        kind="ApplicationResponse",
+        customization_id=CUSTOMIZATION_ID,
+        validation_status="accepted",
+        report={},
+        meta={},
+    )
+    lifecycle.begin(doc, "unroutable")
+    async with db.write() as s:
+        s.add(doc)
+        await s.flush()
+        await lifecycle.started(s, doc, Cause("system"))  # no tenant: nothing to judge
+    async with db.write() as s:
+        await repo.ensure_tenant(s, "acme")
+        stored = await repo.get_document(s, doc.id, None)
+        stored.tenant = "acme"
+        await lifecycle.move(s, stored, "received", Cause("participants", "admin"))
+    async with db.read() as s:
+        states = list(await s.scalars(select(InvoiceResponseRecord.state)))
+    assert states == [rm.PENDING]
+    assert await ResponseService(db, load_mapping(), lifecycle=lifecycle).sweep() == 1
+    async with db.read() as s:
+        rec = await s.scalar(select(InvoiceResponseRecord))
+    assert rec is not None and rec.state == rm.HELD  # e-mail proves nothing: held for an admin
+    await db.dispose()
