@@ -2,7 +2,13 @@
 a French party's SIREN; the invoice XML inside a Factur-X / ZUGFeRD PDF)."""
 
 from gateway.documents.identify import DocumentInfo, identify
-from gateway.documents.pdf import EmbeddedFile, PdfUnreadable, embedded_files, invoice_xml
+from gateway.documents.pdf import (
+    PDF_MAGIC,
+    EmbeddedFile,
+    PdfUnreadable,
+    embedded_files,
+    invoice_xml,
+)
 from gateway.documents.siren import siren_of, siren_participant
 from gateway.documents.xmlsafe import (
     ForbiddenConstruct,
@@ -14,6 +20,7 @@ from gateway.documents.xmlsafe import (
 )
 
 __all__ = [
+    "PDF_MAGIC",
     "DocumentInfo",
     "EmbeddedFile",
     "ForbiddenConstruct",

@@ -40,17 +40,15 @@ async def post_signed(
     url: str,
     body: bytes,
     *,
-    secret: str,
+    secret: str | None,
     event: str,
     headers: dict[str, str],
 ) -> PostResult:
-    """POST ``body`` signed with ``secret``; a non-2xx answer or a network error is an error."""
-    sent = {
-        "Content-Type": "application/json",
-        EVENT_HEADER: event,
-        SIGNATURE_HEADER: sign(secret, body),
-        **headers,
-    }
+    """POST ``body`` signed with ``secret`` (None: the caller's ``headers`` carry the event's own
+    signature); a non-2xx answer or a network error is an error."""
+    sent = {"Content-Type": "application/json", EVENT_HEADER: event, **headers}
+    if secret is not None:
+        sent[SIGNATURE_HEADER] = sign(secret, body)
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None
