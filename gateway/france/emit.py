@@ -29,12 +29,16 @@ from gateway.france import models as fm
 from gateway.france.build import PLATFORM_ROLE, STATE_ROLE, CdarContent, Party, build_cdar
 from gateway.france.codes import Code, Codes
 from gateway.france.models import CdarRecord
+from gateway.lifecycle import Moved
+from gateway.responses import follow_outbound, keep_sent
 from gateway.store import Database, repo
 
 log = logging.getLogger("gateway.france")
 
 SCENARIO = "fr-cdar-lifecycle"
 QUEUED, NOT_SENT = "queued", "not-sent"
+#: The document kind of a CDAR message (gateway.documents.identify).
+CDAR_KINDS = frozenset({"CrossDomainAcknowledgementAndResponse"})
 #: A reason given as ``CODE: text`` (e.g. ``TX_TVA_ERR: wrong VAT rate``) names its code.
 _REASON = re.compile(r"^([A-Z][A-Z0-9_]{2,})\s*[:\-]\s*(.*)$", re.S)
 _RATE_PATHS = (
@@ -245,9 +249,16 @@ class CdarEmitter:
                 "actor": actor,
             },
         )
-        async with self.db.write() as s:
-            s.add(rec)
+        # Ordered with the queue's moves of the outbound item, which the row then follows
+        # (gateway.responses.follow_outbound, wired by gateway.france.api).
+        await keep_sent(self.db, rec)
         return rec
+
+    async def follow(self, session: Any, moved: Moved) -> None:
+        """Lifecycle listener: a sent CDAR's row follows its outbound item (queued, sent,
+        delivered, failed), as Invoice Responses do."""
+        if moved.direction == "outbound" and moved.kind in CDAR_KINDS:
+            await follow_outbound(session, moved, CdarRecord)
 
 
 def _address(party: Any) -> str | None:

@@ -9,10 +9,13 @@ Public surface:
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
 - :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`, :func:`actor_of`,
   :func:`wrong_access_point`: whether a channel proves a counterpart message's sender (also
-  used for France's CDAR messages).
+  used for France's CDAR messages);
+- :func:`follow_outbound` / :func:`keep_sent` / :data:`SENT_STATE_OF`: a sent message's row
+  follows its outbound item (Invoice Responses and France's CDAR).
 """
 
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
@@ -29,6 +32,7 @@ from gateway.responses.trust import (
 
 __all__ = [
     "SCENARIO",
+    "SENT_STATE_OF",
     "Emitter",
     "InvoiceResponse",
     "InvoiceResponseRecord",
@@ -44,7 +48,9 @@ __all__ = [
     "build_response",
     "cause_of_proof",
     "conflict",
+    "follow_outbound",
     "judge",
+    "keep_sent",
     "load_mapping",
     "parse_response",
     "proof_of",

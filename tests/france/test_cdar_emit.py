@@ -76,14 +76,21 @@ async def test_buyer_actions_send_their_codes_and_mandatory_ones_go_to_the_state
         == [{"code": "TX_TVA_ERR", "text": "Taux de TVA erroné"}]
     )
     assert state_copy.for_state_platform and state_copy.profile.endswith("einvoicingF2")
-    _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+    # Each sent row followed its outbound item to the access point (as Invoice Responses do).
+    for _ in range(200):
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        if all(i["state"] == "delivered" for i in listed["items"]):
+            break
+        await asyncio.sleep(0.05)
     assert [(i["code"], i["state"], i["receiver"]) for i in listed["items"]] == [
-        ("204", "queued", f"0002:{SELLER_SIREN}"),
-        ("205", "queued", f"0002:{SELLER_SIREN}"),
-        ("211", "queued", f"0002:{SELLER_SIREN}"),
-        ("210", "queued", f"0002:{SELLER_SIREN}"),
-        ("210", "queued", "0238:0000"),
+        ("204", "delivered", f"0002:{SELLER_SIREN}"),
+        ("205", "delivered", f"0002:{SELLER_SIREN}"),
+        ("211", "delivered", f"0002:{SELLER_SIREN}"),
+        ("210", "delivered", f"0002:{SELLER_SIREN}"),
+        ("210", "delivered", "0238:0000"),
     ]
+    for item in listed["items"]:
+        assert (await gw.doc(key, item["document_id"]))["status"] == "delivered"
 
 
 async def test_a_doublon_answers_the_new_delivery_with_213(
@@ -140,7 +147,10 @@ async def test_without_a_platform_id_the_state_copy_is_recorded_as_not_sent(
     assert only.reasons == [{"code": "NON_CONFORME", "text": "non conforme"}]
     _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
     states = [(i["state"], i["receiver"]) for i in listed["items"]]
-    assert states == [("queued", f"0002:{SELLER_SIREN}"), ("not-sent", "0238:0000")]
+    assert states[1] == ("not-sent", "0238:0000")
+    # The seller's copy follows its outbound item (queued, sent, then delivered).
+    assert states[0][1] == f"0002:{SELLER_SIREN}"
+    assert states[0][0] in ("queued", "sent", "delivered")
     assert "platform_id" in listed["items"][1]["detail"]
 
 
