@@ -117,7 +117,8 @@ async def test_the_seller_recording_payment_sends_212_with_amount_and_rate(
     key = await gw.key("vendeur")
     await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
     invoice = await gw.send_invoice(key, french_invoice(corpus_dir, number="F-300"))
-    gw.ap.bodies.clear()
+    (deposited,) = await _cdars(gw, 1, validator)  # sending it: 200 Déposée to the state
+    assert deposited.code == "200"
     code, body = await gw.call(
         "POST", key, f"/v1/documents/{invoice}/status", json={"status": "paid"}
     )
@@ -164,4 +165,45 @@ async def test_a_tenant_that_does_not_own_the_buyer_sends_nothing(
     _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
     assert [i["state"] for i in listed["items"]] == ["not-sent"]
     await asyncio.sleep(0.3)
+    assert not [b for b in gw.ap.bodies if b"CrossDomainAcknowledgementAndResponse" in b]
+
+
+async def test_sending_a_french_invoice_gives_200_and_201_and_the_200_goes_to_the_state(
+    gw_factory: Any, corpus_dir: Path, validator: Any
+) -> None:
+    gw = await gw_factory(settings=PLATFORM)
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
+    invoice = await gw.send_invoice(key, french_invoice(corpus_dir, number="F-500"))
+    # The AP got the invoice and, for the state platform, a valid 200 (re-validated here).
+    (to_state,) = await _cdars(gw, 1, validator)
+    assert (to_state.code, to_state.for_state_platform) == ("200", True)
+    assert to_state.recipients[0].id == "0000" and to_state.invoice_number == "F-500"
+    for _ in range(200):
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        rows = {(i["code"], i["receiver"]): i for i in listed["items"]}
+        if len(rows) == 3 and rows[("200", "0238:0000")]["state"] == "delivered":
+            break
+        await asyncio.sleep(0.05)
+    assert set(rows) == {
+        ("200", f"0002:{SELLER_SIREN}"),
+        ("200", "0238:0000"),
+        ("201", f"0002:{SELLER_SIREN}"),
+    }
+    assert rows[("200", f"0002:{SELLER_SIREN}")]["state"] == "delivered-locally"
+    assert rows[("201", f"0002:{SELLER_SIREN}")]["state"] == "delivered-locally"
+    assert rows[("200", "0238:0000")]["state"] == "delivered"
+    assert all(i["invoice_id"] == invoice for i in listed["items"])
+    body = await gw.doc(key, invoice)
+    assert {c["code"] for c in body["cdar_statuses"]} == {"200", "201"}
+
+
+async def test_no_issuer_statuses_when_emission_is_off(gw_factory: Any, corpus_dir: Path) -> None:
+    gw = await gw_factory(settings={"france": {**PLATFORM["france"], "emit": False}})
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
+    await gw.send_invoice(key, french_invoice(corpus_dir, number="F-501"))
+    await asyncio.sleep(0.5)
+    _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+    assert listed["items"] == []
     assert not [b for b in gw.ap.bodies if b"CrossDomainAcknowledgementAndResponse" in b]
