@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import status, views
 from gateway.documents import PDF_MAGIC
-from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
+from gateway.inbound.intake import (
+    Attachment,
+    CallerGone,
+    IntakeRefused,
+    IntakeResult,
+    Submission,
+)
 from gateway.lifecycle.vocabulary import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
@@ -18,6 +26,7 @@ from gateway.web import (
     LIFECYCLE,
     SETTINGS,
     Content,
+    Principal,
     Problem,
     field_rejected,
     field_text,
@@ -78,26 +87,10 @@ async def submit(request: web.Request) -> web.Response:
             "the invoice XML inside, stored as received), or as multipart/form-data with the "
             "XML in the first XML part.",
         )
-    sub = Submission(
-        raw=raw,
-        channel="api",
-        tenant=principal.tenant,
-        metadata={"api_key": principal.key_id},
-        attachments=attachments,
-        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
-    )
-    try:
-        result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
-    except CallerGone:
+    result = await take_in(request, principal, raw, attachments=attachments)
+    if result is None:
         # Nginx's "client closed request": nobody reads it, the access log says what happened.
         return web.Response(status=499)
-    except FieldRejected as exc:
-        raise field_rejected(exc) from exc
-    except IntakeRefused as exc:
-        status = REFUSAL_STATUS.get(exc.code, 400)
-        raise Problem(
-            status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
-        ) from exc
     report = result.report
     body = {
         "id": result.document_id,
@@ -113,6 +106,39 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(
         body, status=201, headers={"Location": f"/v1/documents/{result.document_id}"}
     )
+
+
+async def take_in(
+    request: web.Request,
+    principal: Principal,
+    raw: bytes,
+    *,
+    attachments: list[Attachment] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> IntakeResult | None:
+    """A document a key's tenant hands in over REST, through the one intake (channel ``api``):
+    committed before the caller answers; None when the caller hung up during validation.
+    Refusals are problems: unparseable XML, a PDF without an invoice (400/413/422, nothing
+    stored), a value no column can hold (422)."""
+    sub = Submission(
+        raw=raw,
+        channel="api",
+        tenant=principal.tenant,
+        metadata={"api_key": principal.key_id, **(metadata or {})},
+        attachments=list(attachments or []),
+        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
+    )
+    try:
+        return await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except CallerGone:
+        return None
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
+    except IntakeRefused as exc:
+        status = REFUSAL_STATUS.get(exc.code, 400)
+        raise Problem(
+            status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
+        ) from exc
 
 
 @operation(

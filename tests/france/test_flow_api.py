@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from french_invoices import french_invoice
-from pypdf import PdfWriter
+from french_invoices import factur_x_pdf, french_invoice
 from sqlalchemy import func, select
 
 from gateway.france.flow import verify
@@ -29,15 +27,6 @@ SELLER, BUYER = "100000009", "200000008"
 NUMBER = "F202500003"
 FLOWS = "/afnor/flow-service/v1/flows"
 UC1 = "UC1_F202500003_0{}"
-
-
-def _pdf(xml: bytes) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(595, 842)
-    writer.add_attachment("factur-x.xml", xml)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 def _cdar(corpus: Path, step: str) -> bytes:
@@ -167,7 +156,7 @@ async def test_a_factur_x_pdf_is_a_flow_stored_as_received(
 ) -> None:
     gw = await gw_factory()
     key = await gw.key("acme", "submit", "read")
-    pdf = _pdf(french_invoice(corpus_dir, "cii", number="FLOW-PDF"))
+    pdf = factur_x_pdf(french_invoice(corpus_dir, "cii", number="FLOW-PDF"))
     status, body = await _submit(
         gw, key, pdf, {"name": "f.pdf", "flowSyntax": "Factur-X"}, ctype="application/pdf"
     )
@@ -178,17 +167,11 @@ async def test_a_factur_x_pdf_is_a_flow_stored_as_received(
     assert original == pdf
     # A PDF with no invoice inside is refused, nothing stored.
     before = await _documents(gw, "acme")
-    status, err = await _submit(gw, key, _blank_pdf(), {"name": "e.pdf", "flowSyntax": "Factur-X"})
+    status, err = await _submit(
+        gw, key, factur_x_pdf(None), {"name": "e.pdf", "flowSyntax": "Factur-X"}
+    )
     assert status == 422 and err["errorCode"] == "NO_INVOICE_IN_PDF", err
     assert await _documents(gw, "acme") == before
-
-
-def _blank_pdf() -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(595, 842)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 async def test_a_cdar_flow_moves_the_invoice_and_its_ack_says_so(

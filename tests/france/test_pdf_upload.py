@@ -4,25 +4,13 @@ without one is refused with problem+json ``no-invoice-in-pdf`` and nothing is st
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-from french_invoices import french_invoice
-from pypdf import PdfWriter
+from french_invoices import factur_x_pdf, french_invoice
 from sqlalchemy import func, select
 
 from gateway.store import Document
-
-
-def _pdf(xml: bytes | None) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(595, 842)
-    if xml is not None:
-        writer.add_attachment("factur-x.xml", xml)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
 
 
 async def _post(gw: Any, key: str, body: bytes, ctype: str) -> tuple[int, Any, str]:
@@ -36,7 +24,7 @@ async def test_a_factur_x_pdf_is_stored_as_received_and_validated_inside(
 ) -> None:
     gw = await gw_factory()
     key = await gw.key("acme", "submit", "read")
-    pdf = _pdf(french_invoice(corpus_dir, "cii", number="PDF-1"))
+    pdf = factur_x_pdf(french_invoice(corpus_dir, "cii", number="PDF-1"))
     status, body, _ = await _post(gw, key, pdf, "application/pdf")
     assert status == 201, body
     assert body["validation"]["scenario"] == "fr-ctc-factur-x-en16931"
@@ -48,7 +36,7 @@ async def test_a_factur_x_pdf_is_stored_as_received_and_validated_inside(
         assert doc.content_type == "application/pdf" and doc.number == "PDF-1"
 
     # The French rules run on the XML inside: a wrong rate is found.
-    bad = _pdf(french_invoice(corpus_dir, "cii", number="PDF-2", rate="21"))
+    bad = factur_x_pdf(french_invoice(corpus_dir, "cii", number="PDF-2", rate="21"))
     status, body, _ = await _post(gw, key, bad, "application/pdf")
     assert status == 201 and body["status"] == "invalid"
     assert "BR-FR-16_BT-152" in {f["rule"] for f in body["validation"]["findings"]}
@@ -59,7 +47,7 @@ async def test_a_pdf_without_an_invoice_is_refused_and_nothing_is_stored(
 ) -> None:
     gw = await gw_factory()
     key = await gw.key("acme", "submit", "read")
-    status, body, ctype = await _post(gw, key, _pdf(None), "application/pdf")
+    status, body, ctype = await _post(gw, key, factur_x_pdf(None), "application/pdf")
     assert (status, body["code"], ctype) == (422, "no-invoice-in-pdf", "application/problem+json")
     status, body, _ = await _post(gw, key, b"<Invoice/>", "application/pdf")
     assert (status, body["code"]) == (400, "not-a-pdf")

@@ -21,17 +21,16 @@ from aiohttp import web
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import undefer
 
+from gateway.api import take_in
 from gateway.france.flow import lookup
 from gateway.france.flow.errors import error
 from gateway.france.flow.mapping import IN, META_KEY, OUT, load_mapping
 from gateway.france.flow.spec import FLOW_TYPES, DescriptionMissing, served
-from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
 from gateway.rendering import document_rendering
-from gateway.store import Document, FieldRejected, repo, text_fault
+from gateway.store import Document, repo, text_fault
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
-    INTAKE,
     JSON,
     SETTINGS,
     Content,
@@ -39,17 +38,12 @@ from gateway.web import (
     Params,
     Principal,
     Problem,
-    field_rejected,
     operation,
     read_form,
     read_json,
     require,
 )
 
-#: Flows come in through our REST channel (the same proofs as ``POST /v1/documents``: a CDAR
-#: is trusted when the key's tenant owns the party it speaks for); ``metadata["afnor"]`` holds
-#: the client's flowInfo.
-CHANNEL = "api"
 TAG = "afnor-flow"
 #: Enumerations of the standard (checked against its OpenAPI description by a test).
 SYNTAXES = ("CII", "UBL", "Factur-X", "CDAR", "FRR")
@@ -75,7 +69,6 @@ MAX_LIMIT, DEFAULT_LIMIT = 100, 25
 #: Rows a search looks at per call at most (filters the database cannot apply are applied
 #: here; the cursor then says where the next call goes on).
 MAX_SCAN = 1000
-REFUSAL_STATUS = {"too-large": 413, "validation-timeout": 422, "no-invoice-in-pdf": 422}
 GET_PARAMS = Params(Param("docType", "choice", "What to download.", "Metadata", choices=DOC_TYPES))
 OBJ: dict[str, Any] = {"type": "object"}
 
@@ -117,22 +110,9 @@ async def create_flow(request: web.Request) -> web.Response:
     sha = repo.sha256_hex(raw)
     if info.get("sha256") and info["sha256"] != sha:
         raise error(422, "CHECKSUM_MISMATCH", f"sha256 given {info['sha256']}, file {sha}.")
-    sub = Submission(
-        raw=raw,
-        channel=CHANNEL,
-        tenant=who.tenant,
-        metadata={"api_key": who.key_id, META_KEY: info},
-        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
-    )
-    try:
-        result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
-    except CallerGone:
+    result = await take_in(request, who, raw, metadata={META_KEY: info})
+    if result is None:  # the client hung up during validation; nothing was stored
         return web.Response(status=499)
-    except FieldRejected as exc:
-        raise field_rejected(exc) from exc
-    except IntakeRefused as exc:
-        status = REFUSAL_STATUS.get(exc.code, 400)
-        raise Problem(status, exc.code, exc.report.reason or exc.code) from exc
     async with request.app[DB].read() as s:
         doc = await repo.get_document(s, result.document_id, who.tenant)
     body = {"flowId": doc.id, "submittedAt": _iso(doc.created_at), "sha256": sha, **info}
