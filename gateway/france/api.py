@@ -149,13 +149,9 @@ async def list_cdar(request: web.Request) -> web.Response:
         raise Problem(400, "bad-request", "direction must be received or sent.")
     after = int_param(q.get("cursor", "0"), "cursor")
     limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
-    stmt = select(CdarRecord).where(CdarRecord.tenant == principal.tenant, CdarRecord.seq > after)
-    if state:
-        stmt = stmt.where(CdarRecord.state == state)
-    if direction:
-        stmt = stmt.where(CdarRecord.direction == direction)
-    async with request.app[DB].read() as s:
-        rows = list(await s.scalars(stmt.order_by(CdarRecord.seq).limit(limit)))
+    rows = await request.app[CDAR].page(
+        principal.tenant, state=state, direction=direction, after=after, limit=limit
+    )
     return web.json_response(
         {
             "items": [entry(r) for r in rows],

@@ -9,13 +9,32 @@ Public surface:
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
 - :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`, :func:`actor_of`,
   :func:`wrong_access_point`: whether a channel proves a counterpart message's sender (also
-  used for France's CDAR messages).
+  used for France's CDAR messages);
+- the counterpart-status store and service both rule sets (T111 here, CDAR in
+  :mod:`gateway.france`) share: :class:`CounterpartColumns` and the states (``APPLIED``,
+  ``HELD``, ...; :mod:`gateway.responses.records`), :class:`CounterpartService` and
+  :class:`Match` (:mod:`gateway.responses.counterpart`).
 """
 
+from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
+from gateway.responses.records import (
+    APPLIED,
+    CONFLICT,
+    DUPLICATE,
+    HELD,
+    INVALID,
+    NOTED,
+    RECEIVED,
+    REFUSED,
+    SENT,
+    UNMATCHED,
+    WAITING,
+    CounterpartColumns,
+)
 from gateway.responses.rules import Step, conflict
 from gateway.responses.service import ResponseService, attach
 from gateway.responses.trust import (
@@ -28,12 +47,26 @@ from gateway.responses.trust import (
 )
 
 __all__ = [
+    "APPLIED",
+    "CONFLICT",
+    "DUPLICATE",
+    "HELD",
+    "INVALID",
+    "NOTED",
+    "RECEIVED",
+    "REFUSED",
     "SCENARIO",
+    "SENT",
+    "UNMATCHED",
+    "WAITING",
+    "CounterpartColumns",
+    "CounterpartService",
     "Emitter",
     "InvoiceResponse",
     "InvoiceResponseRecord",
     "Mapping",
     "MappingError",
+    "Match",
     "ResponseContent",
     "ResponseService",
     "ResponseSettings",

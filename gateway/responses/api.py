@@ -18,6 +18,7 @@ from sqlalchemy import select
 from gateway.documents import ParseLimits
 from gateway.outbound import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses import records
 from gateway.responses import settings as tenant_settings
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
@@ -152,13 +153,7 @@ def response_entry(rec: InvoiceResponseRecord, mapping: Mapping | None = None) -
 
 async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, Any]:
     """``invoice_responses`` of an invoice (received and sent); ``invoice_response`` of a T111."""
-    rows = list(
-        await session.scalars(
-            select(InvoiceResponseRecord)
-            .where(InvoiceResponseRecord.invoice_id == doc.id)
-            .order_by(InvoiceResponseRecord.seq)
-        )
-    )
+    rows = await records.of_invoice(session, InvoiceResponseRecord, doc.id)
     out: dict[str, Any] = {}
     if rows or doc.kind in ("Invoice", "CreditNote"):
         out["invoice_responses"] = [response_entry(r, mapping) for r in rows]
@@ -194,15 +189,9 @@ async def list_responses(request: web.Request) -> web.Response:
         raise Problem(400, "bad-request", "direction must be received or sent.")
     after = int_param(q.get("cursor", "0"), "cursor")
     limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
-    stmt = select(InvoiceResponseRecord).where(
-        InvoiceResponseRecord.tenant == principal.tenant, InvoiceResponseRecord.seq > after
+    rows = await request.app[RESPONSES].page(
+        principal.tenant, state=state, direction=direction, after=after, limit=limit
     )
-    if state:
-        stmt = stmt.where(InvoiceResponseRecord.state == state)
-    if direction:
-        stmt = stmt.where(InvoiceResponseRecord.direction == direction)
-    async with request.app[DB].read() as s:
-        rows = list(await s.scalars(stmt.order_by(InvoiceResponseRecord.seq).limit(limit)))
     mapping = request.app[RESPONSES].mapping
     return web.json_response(
         {
