@@ -18,7 +18,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gateway.documents import ParseLimits
-from gateway.france import service as fs
 from gateway.france.codes import load_codes
 from gateway.france.emit import CdarEmitter
 from gateway.france.models import CdarRecord
@@ -26,6 +25,17 @@ from gateway.france.service import CdarService
 from gateway.lifecycle import Moved
 from gateway.lifecycle.vocabulary import IN_FLIGHT
 from gateway.outbound import OUTBOUND
+from gateway.responses import (
+    APPLIED,
+    CONFLICT,
+    DUPLICATE,
+    HELD,
+    INVALID,
+    NOTED,
+    REFUSED,
+    UNMATCHED,
+    WAITING,
+)
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
@@ -44,17 +54,8 @@ from gateway.web import (
 
 CDAR = web.AppKey("france_cdar", CdarService)
 CDAR_EMITTER = web.AppKey("france_cdar_emitter", CdarEmitter)
-STATES = (
-    fs.APPLIED,
-    fs.NOTED,
-    fs.CONFLICT,
-    fs.REFUSED,
-    fs.HELD,
-    fs.INVALID,
-    fs.UNMATCHED,
-    fs.WAITING,
-    fs.DUPLICATE,
-)
+#: The states of a CDAR (the counterpart-status words, ``noted`` included).
+STATES = (APPLIED, NOTED, CONFLICT, REFUSED, HELD, INVALID, UNMATCHED, WAITING, DUPLICATE)
 MAX_PAGE = 200
 
 

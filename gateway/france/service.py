@@ -30,8 +30,6 @@ from gateway.lifecycle.vocabulary import SOURCE_CDAR
 from gateway.responses import (
     APPLIED,
     CONFLICT,
-    DUPLICATE,
-    HELD,
     INVALID,
     NOTED,
     REFUSED,
@@ -47,18 +45,7 @@ from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.france")
 
-__all__ = [
-    "APPLIED",
-    "CONFLICT",
-    "DUPLICATE",
-    "HELD",
-    "INVALID",
-    "NOTED",
-    "REFUSED",
-    "UNMATCHED",
-    "WAITING",
-    "CdarService",
-]
+__all__ = ["CdarService"]
 #: MDT-40 role codes of the party a status speaks for.
 BUYER_ROLE, SELLER_ROLE = "BY", "SE"
 MATCHED = "matched"
