@@ -13,11 +13,14 @@ Public surface:
 - the counterpart-status store and service both rule sets (T111 here, CDAR in
   :mod:`gateway.france`) share: :class:`CounterpartColumns` and the states (``APPLIED``,
   ``HELD``, ...; :mod:`gateway.responses.records`), :class:`CounterpartService` and
-  :class:`Match` (:mod:`gateway.responses.counterpart`).
+  :class:`Match` (:mod:`gateway.responses.counterpart`), and their list route's parameters
+  and page (:func:`counterpart_filters`, :func:`counterpart_listing`).
 """
 
 from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.listing import filters as counterpart_filters
+from gateway.responses.listing import listing as counterpart_listing
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
@@ -77,6 +80,8 @@ __all__ = [
     "build_response",
     "cause_of_proof",
     "conflict",
+    "counterpart_filters",
+    "counterpart_listing",
     "judge",
     "load_mapping",
     "parse_response",

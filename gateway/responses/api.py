@@ -23,6 +23,7 @@ from gateway.responses import settings as tenant_settings
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.follow import ResponseFollower
+from gateway.responses.listing import filters, listing
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import NotHeld, ResponseService, attach
@@ -50,7 +51,6 @@ from gateway.web import (
 
 RESPONSES = web.AppKey("responses", ResponseService)
 EMITTER = web.AppKey("response_emitter", Emitter)
-MAX_PAGE = 200
 
 
 def setup(app: web.Application) -> ResponseService:
@@ -168,37 +168,26 @@ async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, A
 # --- admin handlers ---------------------------------------------------------------------------
 
 
+RESPONSE_FILTERS = filters(rm.STATES)
+
+
 @operation(
     "Invoice Responses by state (unmatched, conflict, refused, ...)",
     tag="responses",
     scope="admin",
+    params=RESPONSE_FILTERS,
     responses={200: page_of(OBJECT)},
     errors=(400,),
 )
 async def list_responses(request: web.Request) -> web.Response:
     """``GET /v1/admin/responses?state=unmatched|conflict|refused|...&direction=received|sent``."""
     principal = require(request, "admin")
-    q = request.query
-    state = q.get("state") or None
-    if state is not None and state not in rm.STATES:
-        raise Problem(
-            400, "bad-request", f"state must be one of {', '.join(rm.STATES)}.", allowed=rm.STATES
-        )
-    direction = q.get("direction") or None
-    if direction is not None and direction not in (rm.RECEIVED, rm.SENT):
-        raise Problem(400, "bad-request", "direction must be received or sent.")
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
-    rows = await request.app[RESPONSES].page(
-        principal.tenant, state=state, direction=direction, after=after, limit=limit
-    )
-    mapping = request.app[RESPONSES].mapping
-    return web.json_response(
-        {
-            "items": [response_entry(r, mapping) for r in rows],
-            "next_cursor": str(rows[-1].seq) if len(rows) == limit else None,
-        }
-    )
+    service = request.app[RESPONSES]
+
+    def entry(rec: InvoiceResponseRecord) -> dict[str, Any]:
+        return response_entry(rec, service.mapping)
+
+    return await listing(request, principal.tenant, service, RESPONSE_FILTERS, entry)
 
 
 @operation(
