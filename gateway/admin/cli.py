@@ -268,8 +268,7 @@ async def _participants_add(db: Any, args: argparse.Namespace) -> int:
     from gateway.admin import add_participant
     from gateway.config import load_settings
     from gateway.forwarding import Forwarder
-    from gateway.lifecycle import Cause
-    from gateway.lifecycle.vocabulary import ADMIN
+    from gateway.lifecycle import ADMIN, Cause
 
     lifecycle = _lifecycle(args)
     async with db.write() as s:

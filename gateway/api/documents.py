@@ -6,8 +6,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import status, views
-from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
-from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.inbound import CallerGone, IntakeRefused, Submission
+from gateway.lifecycle import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
 from gateway.web import (

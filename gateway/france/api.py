@@ -22,8 +22,7 @@ from gateway.france.codes import load_codes
 from gateway.france.emit import CdarEmitter
 from gateway.france.models import CdarRecord
 from gateway.france.service import CdarService
-from gateway.lifecycle import Moved
-from gateway.lifecycle.vocabulary import IN_FLIGHT
+from gateway.lifecycle import IN_FLIGHT, Moved
 from gateway.outbound import OUTBOUND
 from gateway.responses import (
     APPLIED,

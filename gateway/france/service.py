@@ -25,8 +25,7 @@ from gateway.france.cdar import CdarStatus, is_cdar, parse_cdar
 from gateway.france.codes import Code, Codes, load_codes
 from gateway.france.models import CdarRecord
 from gateway.france.rules import conflict
-from gateway.lifecycle import IllegalTransition, Lifecycle
-from gateway.lifecycle.vocabulary import SOURCE_CDAR
+from gateway.lifecycle import SOURCE_CDAR, IllegalTransition, Lifecycle
 from gateway.responses import (
     APPLIED,
     CONFLICT,

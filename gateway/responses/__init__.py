@@ -17,6 +17,8 @@ Public surface:
   and page (:func:`counterpart_filters`, :func:`counterpart_listing`).
 """
 
+from typing import Any
+
 from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
 from gateway.responses.listing import filters as counterpart_filters
@@ -39,7 +41,7 @@ from gateway.responses.records import (
     CounterpartColumns,
 )
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import ResponseService, attach
+from gateway.responses.service import NotHeld, ResponseService, attach
 from gateway.responses.trust import (
     Verdict,
     actor_of,
@@ -58,6 +60,7 @@ __all__ = [
     "NOTED",
     "RECEIVED",
     "REFUSED",
+    "RESPONSES",
     "SCENARIO",
     "SENT",
     "UNMATCHED",
@@ -70,6 +73,7 @@ __all__ = [
     "Mapping",
     "MappingError",
     "Match",
+    "NotHeld",
     "ResponseContent",
     "ResponseService",
     "ResponseSettings",
@@ -86,6 +90,18 @@ __all__ = [
     "load_mapping",
     "parse_response",
     "proof_of",
+    "response_entry",
     "set_emission",
+    "setup",
     "wrong_access_point",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the routes (setup, the RESPONSES app key, response_entry) use gateway.web, whose
+    # import chain reaches this package's core.
+    if name in {"setup", "RESPONSES", "response_entry"}:
+        from gateway.responses import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -26,8 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused
-from gateway.lifecycle import Lifecycle
-from gateway.lifecycle.vocabulary import IN_FLIGHT
+from gateway.lifecycle import IN_FLIGHT, Lifecycle
 from gateway.responses import records
 from gateway.responses.matching import MATCHED, Match
 from gateway.responses.records import DUPLICATE, HELD, INVALID, PENDING, REFUSED, WAITING

@@ -21,8 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits
-from gateway.lifecycle import Cause, IllegalTransition, Lifecycle, Moved
-from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE, UNROUTABLE
+from gateway.lifecycle import (
+    COUNTERPART,
+    SOURCE_INVOICE_RESPONSE,
+    UNROUTABLE,
+    Cause,
+    IllegalTransition,
+    Lifecycle,
+    Moved,
+)
 from gateway.responses import models as rm
 from gateway.responses.counterpart import (
     HANDLED_DOC_STATUSES,

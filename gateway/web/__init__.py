@@ -6,7 +6,7 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 ``gateway.server`` stays the app factory. The private modules behind this face:
 
 - ``appkeys``: typed ``app[...]`` keys (``DB``, ``INTAKE``, ``SETTINGS``, ``FORWARDER``,
-  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
+  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``, ``OUTBOUND``);
 - ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
 - ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
 - ``body``: size-capped body reading with a deadline and a shared memory budget, JSON objects
@@ -21,7 +21,16 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 - ``hooks``: extension points of the document API (status listeners, document views).
 """
 
-from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
+from gateway.web.appkeys import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    KEY_CACHE,
+    LIFECYCLE,
+    METRICS,
+    OUTBOUND,
+    SETTINGS,
+)
 from gateway.web.auth import (
     AUTH_LIMITER,
     PRINCIPAL,
@@ -96,6 +105,7 @@ __all__ = [
     "MAX_JSON_BODY",
     "METRICS",
     "OBJECT",
+    "OUTBOUND",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",
