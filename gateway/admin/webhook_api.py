@@ -13,9 +13,9 @@ from aiohttp import web
 
 from gateway.admin import schemas, webhooks
 from gateway.admin.access import (
-    admin_or_operator,
     answers_refusals,
     body_of,
+    managed_scope,
     managed_tenant,
     tenant_route,
 )
@@ -102,11 +102,10 @@ async def test_webhook(request: web.Request) -> web.Response:
 )
 @answers_refusals
 async def redeliver(request: web.Request) -> web.Response:
-    principal = admin_or_operator(request)
+    only = managed_scope(request)
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 18:
         raise not_found("delivery", raw)
-    only = None if principal.is_operator else principal.tenant
     async with request.app[DB].write() as s:
         body = await webhooks.redeliver(s, int(raw), only)
     request.app[FORWARDER].wake(queued=True)

@@ -9,14 +9,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import status, views
 from gateway.documents import PDF_MAGIC
-from gateway.inbound.intake import (
+from gateway.inbound import (
     Attachment,
     CallerGone,
     IntakeRefused,
     IntakeResult,
     Submission,
 )
-from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.lifecycle import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
 from gateway.web import (

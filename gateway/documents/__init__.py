@@ -1,7 +1,7 @@
 """Safe XML parsing and document identification (type, profile, parties, number, totals;
 a French party's SIREN; the invoice XML inside a Factur-X / ZUGFeRD PDF)."""
 
-from gateway.documents.identify import DocumentInfo, identify
+from gateway.documents.identify import NS, UBL_APPRESPONSE, DocumentInfo, Party, identify
 from gateway.documents.pdf import (
     PDF_MAGIC,
     EmbeddedFile,
@@ -20,12 +20,15 @@ from gateway.documents.xmlsafe import (
 )
 
 __all__ = [
+    "NS",
     "PDF_MAGIC",
+    "UBL_APPRESPONSE",
     "DocumentInfo",
     "EmbeddedFile",
     "ForbiddenConstruct",
     "NotWellFormed",
     "ParseLimits",
+    "Party",
     "PdfUnreadable",
     "TooLarge",
     "XmlRefused",

@@ -43,8 +43,7 @@ from tenacity import (
 from gateway.config import WebhookSettings
 from gateway.forwarding.post import post_signed
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import FORWARDED, RECEIVED
+from gateway.lifecycle import FORWARDED, RECEIVED, Cause, Lifecycle
 from gateway.store import (
     Database,
     DeliveryAttempt,

@@ -36,9 +36,8 @@ from gateway.france import models as fm
 from gateway.france.build import PLATFORM_ROLE, STATE_ROLE, CdarContent, Party, build_cdar
 from gateway.france.codes import Code, Codes
 from gateway.france.models import CdarRecord
-from gateway.lifecycle import Lifecycle, Moved
-from gateway.lifecycle.vocabulary import DELIVERED, IN_FLIGHT
-from gateway.lifecycle.vocabulary import QUEUED as OUT_QUEUED
+from gateway.lifecycle import DELIVERED, IN_FLIGHT, Lifecycle, Moved
+from gateway.lifecycle import QUEUED as OUT_QUEUED
 from gateway.responses import follow_outbound, keep_sent
 from gateway.store import Database, repo
 

@@ -24,8 +24,7 @@ from typing import Any, Protocol
 from gateway.documents import PDF_MAGIC
 from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
-from gateway.lifecycle import Lifecycle
-from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
+from gateway.lifecycle import INVALID, RECEIVED, UNROUTABLE, Lifecycle
 from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
 from gateway.store import models as m
 from gateway.validation import ValidationReport
@@ -223,7 +222,7 @@ class IntakePipeline:
         if tenant is None:
             async with self.db.read() as session:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
-        fields = _document_fields(sub, report, tenant)
+        fields = document_fields(sub, report, tenant)
         claims = _claims(fields) if fields["status"] == RECEIVED else {}
         return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
 
@@ -259,7 +258,7 @@ def claims_of(tenant: str | None, sha256: str, business_key: str | None) -> dict
     return out
 
 
-def _document_fields(
+def document_fields(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> dict[str, Any]:
     """The one place that builds a document's record (its first status in the lifecycle's

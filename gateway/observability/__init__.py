@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from gateway.observability.httplog import handler_args
 from gateway.observability.logs import configure_logging, redact
 from gateway.observability.metrics import BoundedLabel, Metrics, Snapshot, SnapshotRows
 from gateway.observability.statuslog import log_status_change
@@ -12,6 +13,7 @@ __all__ = [
     "Snapshot",
     "SnapshotRows",
     "configure_logging",
+    "handler_args",
     "log_status_change",
     "metrics_endpoint",
     "redact",

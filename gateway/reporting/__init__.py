@@ -6,6 +6,8 @@ Public surface: :func:`build_tsr`, :func:`build_eusr`, :func:`month_bounds`,
 :class:`PeppolReport` and :class:`PeppolReportClaim`, and the Peppol constants.
 """
 
+from typing import Any
+
 from gateway.reporting.build import (
     EUSR_DOCUMENT_TYPE,
     REPORTING_PROCESS,
@@ -34,4 +36,14 @@ __all__ = [
     "missing_countries",
     "month_bounds",
     "previous_month",
+    "setup",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the routes use gateway.web, which the app factory loads after the core.
+    if name == "setup":
+        from gateway.reporting.web import setup
+
+        return setup
+    raise AttributeError(name)

@@ -21,9 +21,8 @@ from typing import Any, Protocol
 from lxml import etree
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import ParseLimits, identify, parse_xml
-from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
-from gateway.inbound.intake import Submission
+from gateway.documents import NS, UBL_APPRESPONSE, ParseLimits, Party, identify, parse_xml
+from gateway.inbound import Submission
 from gateway.lifecycle import Lifecycle
 from gateway.responses import models as rm
 from gateway.responses.follow import keep_sent

@@ -24,8 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle import Lifecycle, Moved
-from gateway.lifecycle.vocabulary import (
+from gateway.lifecycle import (
     DELIVERED,
     DELIVERED_TO_RECIPIENT,
     FAILED,
@@ -34,6 +33,8 @@ from gateway.lifecycle.vocabulary import (
     REJECTED_BY_RECIPIENT,
     RETRYING,
     SENDING,
+    Lifecycle,
+    Moved,
 )
 from gateway.responses import models as rm
 from gateway.responses.matching import INVOICE_KINDS

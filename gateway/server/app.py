@@ -25,15 +25,20 @@ from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.france import setup as setup_france
 from gateway.france import setup_flow_api
-from gateway.inbound.intake import IntakePipeline
+from gateway.inbound import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.observability import Metrics, SnapshotRows, log_status_change, metrics_endpoint
-from gateway.observability.httplog import handler_args
+from gateway.observability import (
+    Metrics,
+    SnapshotRows,
+    handler_args,
+    log_status_change,
+    metrics_endpoint,
+)
 from gateway.outbound import OUTBOUND, as4_delivered_to
 from gateway.outbound import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
-from gateway.reporting.web import setup as setup_reporting
-from gateway.responses.api import setup as setup_responses
+from gateway.reporting import setup as setup_reporting
+from gateway.responses import setup as setup_responses
 from gateway.server.health import CHANNELS
 from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels

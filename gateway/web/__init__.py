@@ -6,7 +6,7 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 ``gateway.server`` stays the app factory. The private modules behind this face:
 
 - ``appkeys``: typed ``app[...]`` keys (``DB``, ``INTAKE``, ``SETTINGS``, ``FORWARDER``,
-  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
+  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``, ``OUTBOUND``);
 - ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
 - ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
 - ``body``: size-capped body reading with a deadline and a shared memory budget, JSON objects
@@ -24,7 +24,16 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 """
 
 from gateway.web.apis import SeparateApi, add_api, separate_prefixes
-from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
+from gateway.web.appkeys import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    KEY_CACHE,
+    LIFECYCLE,
+    METRICS,
+    OUTBOUND,
+    SETTINGS,
+)
 from gateway.web.auth import (
     AUTH_LIMITER,
     PRINCIPAL,
@@ -101,6 +110,7 @@ __all__ = [
     "MAX_JSON_BODY",
     "METRICS",
     "OBJECT",
+    "OUTBOUND",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",

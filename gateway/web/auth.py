@@ -22,8 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import API
+from gateway.lifecycle import API, Cause
 from gateway.store import repo
 from gateway.web.apis import api_of
 from gateway.web.appkeys import DB, KEY_CACHE

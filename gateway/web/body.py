@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.inbound.intake import Attachment
+from gateway.inbound import Attachment
 from gateway.store import text_fault
 from gateway.web.problems import Problem
 
