@@ -401,3 +401,30 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
         last["Afnor-Signature"],
     )
     assert json.loads(gw.ap.bodies[delivered()[-1]])["acknowledgement"]["status"] == "Error"
+
+
+async def test_oauth2_client_credentials_answer_the_key_as_the_token(gw_factory: Any) -> None:
+    gw = await gw_factory()
+    key = await gw.key("acme", "submit", "read")
+    key_id, secret = key.removeprefix("gw_").split("_", 1)
+    url = gw.url + "/afnor/flow-service/oauth2/token"
+    grant = {"grant_type": "client_credentials"}
+    basic = base64.b64encode(f"gw_{key_id}:{secret}".encode()).decode()
+    async with gw.http.post(url, data=grant, headers={"Authorization": f"Basic {basic}"}) as r:
+        assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+        body = await r.json()
+    assert body["token_type"] == "Bearer" and body["access_token"] == key
+    assert body["scope"] == "read submit"
+    form = {**grant, "client_id": key_id, "client_secret": secret}
+    async with gw.http.post(url, data=form) as r:
+        assert r.status == 200 and (await r.json())["access_token"] == key
+    status, found = await _search(gw, body["access_token"], {"where": {"ackStatus": "Ok"}})
+    assert status == 200 and found["results"] == []
+    for data, status, code in (
+        ({**form, "client_secret": secret[:-1] + "x"}, 401, "invalid_client"),
+        ({**form, "client_id": "gw_000000000000"}, 401, "invalid_client"),
+        (grant, 401, "invalid_client"),
+        ({**form, "grant_type": "password"}, 400, "unsupported_grant_type"),
+    ):
+        async with gw.http.post(url, data=data) as r:
+            assert (r.status, (await r.json())["error"]) == (status, code)
