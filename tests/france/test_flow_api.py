@@ -428,3 +428,36 @@ async def test_oauth2_client_credentials_answer_the_key_as_the_token(gw_factory:
     ):
         async with gw.http.post(url, data=data) as r:
             assert (r.status, (await r.json())["error"]) == (status, code)
+
+
+async def test_a_received_cdar_is_announced_once_judged(gw_factory: Any, corpus_dir: Path) -> None:
+    gw = await gw_factory()
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER}")
+    hooks = f"{gw.url}/afnor/flow-service/v1/webhooks"
+    lc = {"callbackUrl": gw.ap.url + "/lc", "flowTypes": ["CustomerInvoiceLC", "SupplierInvoiceLC"]}
+    async with gw.http.post(hooks, json=lc, headers={"Authorization": f"Bearer {key}"}) as r:
+        assert r.status == 201
+        hook = await r.json()
+    status, body = await _submit(
+        gw, key, _cdar(corpus_dir, "4"), {"name": "c", "flowSyntax": "CDAR"}
+    )
+    assert status == 202
+
+    def callbacks() -> list[int]:
+        return [i for i, h in enumerate(gw.ap.headers) if "Afnor-Signature" in h]
+
+    await _wait(lambda: len(callbacks()) >= 1)
+    (i,) = callbacks()
+    flow = json.loads(gw.ap.bodies[i])
+    assert flow["flowId"] == body["flowId"] and flow["flowSyntax"] == "CDAR"
+    # Judged before it was announced: held (REST by a tenant not owning the buyer), not Pending.
+    assert flow["acknowledgement"]["status"] == "Error"
+    assert flow["acknowledgement"]["details"][0]["reasonCode"] == "InvoiceLCAccessDenied"
+    headers = gw.ap.headers[i]
+    assert verify(
+        hook["signingKey"],
+        gw.ap.bodies[i],
+        headers["Afnor-Signature-Timestamp"],
+        headers["Afnor-Signature"],
+    )
