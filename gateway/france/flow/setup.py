@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.france.flow import api, oauth, webhooks
+from gateway.france.flow import api, oauth, search, webhooks
 from gateway.france.flow.errors import render
 from gateway.france.flow.spec import BASE_PATH, TOKEN_PATH
 from gateway.web import DB, FORWARDER, INTAKE, LIFECYCLE, add_api
@@ -23,7 +23,7 @@ def setup(app: web.Application) -> webhooks.FlowEvents:
         public=frozenset({f"{v1}/healthcheck", f"{BASE_PATH}/openapi.json", TOKEN_PATH}),
     )
     app.router.add_post(f"{v1}/flows", api.create_flow)
-    app.router.add_post(f"{v1}/flows/search", api.search_flows)
+    app.router.add_post(f"{v1}/flows/search", search.search_flows)
     app.router.add_get(f"{v1}/flows/{{flowId}}", api.get_flow)
     app.router.add_get(f"{v1}/healthcheck", api.health)
     app.router.add_get(f"{v1}/webhooks", webhooks.list_webhooks)

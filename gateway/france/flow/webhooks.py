@@ -99,8 +99,11 @@ async def list_webhooks(request: web.Request) -> web.Response:
             )
         )
     # ``webhookIds``: the standard's response names it as required (next to ``webhooks``).
-    body = {"count": len(rows), "webhooks": [view(r) for r in rows], "webhookIds": []}
-    body["webhookIds"] = [r.id for r in rows]
+    body = {
+        "count": len(rows),
+        "webhooks": [view(r) for r in rows],
+        "webhookIds": [r.id for r in rows],
+    }
     return web.json_response(body)
 
 
