@@ -56,8 +56,8 @@ def not_public(address: str) -> str | None:
         ("a link-local address (cloud metadata endpoints live there)", ip.is_link_local),
         ("the unspecified address", ip.is_unspecified),
         ("a multicast address", ip.is_multicast),
-        ("a private address", ip.is_private),
         ("a reserved address", ip.is_reserved),
+        ("a private address", ip.is_private),
         ("not a globally routable address", not ip.is_global),
     ):
         if test:
