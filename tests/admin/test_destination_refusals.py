@@ -5,17 +5,15 @@ existed, or a name that re-binds later) gets no request from deliveries: the att
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from hook_receiver import hook_receiver, internal_name
 from live_gateway import Gw, factory
 
 from gateway.cli import main
-from gateway.forwarding import not_public
 from gateway.store import repo
 
 GUARDED = {"webhooks": {"allow_private_destinations": False}}  # the default, as shipped
@@ -27,20 +25,6 @@ async def gw(
 ) -> AsyncIterator[Gw]:
     async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
         yield await make(settings=GUARDED)
-
-
-@pytest.fixture
-async def receiver(aiohttp_server: Any) -> AsyncIterator[tuple[str, list[bytes]]]:
-    got: list[bytes] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    yield str(server.make_url("/hook")), got
 
 
 @pytest.mark.parametrize(
@@ -72,10 +56,11 @@ async def test_a_public_looking_url_is_accepted(gw: Gw) -> None:
 
 
 async def test_a_stored_internal_url_is_neither_tested_nor_delivered_to(
-    gw: Gw, receiver: tuple[str, list[bytes]]
+    gw: Gw, aiohttp_server: Any
 ) -> None:
-    url, got = receiver
-    for i, hook in enumerate((url, url.replace("127.0.0.1", _internal_name()))):
+    receiver = await hook_receiver(aiohttp_server)
+    inside = receiver.url.replace("127.0.0.1", internal_name())
+    for i, hook in enumerate((receiver.url, inside)):
         async with gw.db.write() as s:  # as if set before the check existed
             await repo.set_webhook(s, "acme", hook)
         key = await gw.key("acme")
@@ -88,7 +73,7 @@ async def test_a_stored_internal_url_is_neither_tested_nor_delivered_to(
         assert errors and all(
             "webhook destination" in e.lower() and "refused" in e for e in errors
         ), errors
-        assert got == []  # the receiver never heard a thing
+        assert receiver.got == []  # the receiver never heard a thing
         async with gw.db.write() as s:
             await repo.set_webhook(s, "acme", None)
 
@@ -109,14 +94,3 @@ async def _settled_delivery(gw: Gw, key: str, doc_id: str) -> dict[str, Any]:
             return doc["deliveries"][0]
         await asyncio.sleep(0.05)
     raise AssertionError(f"the delivery of {doc_id} never settled: {doc['deliveries']}")
-
-
-def _internal_name() -> str:
-    name = socket.gethostname()
-    try:
-        addresses = {i[4][0] for i in socket.getaddrinfo(name, None)}
-    except OSError:
-        pytest.skip(f"the host name {name} does not resolve")
-    if not any(not_public(str(a)) for a in addresses):
-        pytest.skip(f"the host name {name} resolves to public addresses only")
-    return name

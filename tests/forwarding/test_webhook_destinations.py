@@ -3,12 +3,11 @@ the webhook HTTP client refusing, at connection time, a name that resolves insid
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
+from hook_receiver import hook_receiver, internal_name
 
 from gateway.forwarding import (
     DestinationRefused,
@@ -68,7 +67,7 @@ async def test_internal_urls_are_refused_with_the_reason(url: str) -> None:
 
 
 async def test_a_name_resolving_to_loopback_is_refused() -> None:
-    name = _internal_name()
+    name = internal_name()
     with pytest.raises(DestinationRefused) as refused:
         await check_destination(f"http://{name}:8080/hook")
     assert f"{name} resolves to" in refused.value.detail
@@ -82,52 +81,22 @@ async def test_names_that_do_not_resolve_yet_and_mailto_pass_when_set() -> None:
 async def test_the_webhook_client_refuses_at_connection_time(aiohttp_server: Any) -> None:
     """The resolver check, not the URL check: what a name resolves to *when the request is
     made* decides (a name that re-binds to an internal address gets nothing)."""
-    got: list[bytes] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    url = f"http://localhost:{server.port}/hook"  # a name, so the resolver is asked
+    hook = await hook_receiver(aiohttp_server)
+    url = hook.url.replace("127.0.0.1", "localhost")  # a name, so the resolver is asked
     async with webhook_session(5, allow_private=False) as http:
         with pytest.raises(aiohttp.ClientConnectorError) as refused:
             async with http.post(url, data=b"{}"):
                 pass
-    assert "resolves to 127.0.0.1" in str(refused.value) and got == []
+    assert "resolves to 127.0.0.1" in str(refused.value) and hook.got == []
     # The same receiver is reached once private destinations are allowed.
     async with webhook_session(5, allow_private=True) as http, http.post(url, data=b"{}") as resp:
         assert resp.status == 204
-    assert got == [b"{}"]
+    assert hook.got == [b"{}"]
 
 
 async def test_a_signed_post_to_an_ip_literal_inside_is_never_sent(aiohttp_server: Any) -> None:
-    got: list[bytes] = []
-
-    async def handle(request: web.Request) -> web.Response:
-        got.append(await request.read())
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    url = str(server.make_url("/hook"))
+    hook = await hook_receiver(aiohttp_server)
     async with webhook_session(5, allow_private=False) as http:
-        result = await post_signed(http, url, b"{}", secret="s" * 16, event="x", headers={})
+        result = await post_signed(http, hook.url, b"{}", secret="s" * 16, event="x", headers={})
     assert result.status is None and "127.0.0.1 is a loopback address" in (result.error or "")
-    assert got == []
-
-
-def _internal_name() -> str:
-    """A host name (not ``localhost``) that resolves to a non-public address here: the machine's
-    own name, which /etc/hosts maps to loopback or its private address."""
-    name = socket.gethostname()
-    try:
-        addresses = {i[4][0] for i in socket.getaddrinfo(name, None)}
-    except OSError:
-        pytest.skip(f"the host name {name} does not resolve")
-    if not any(not_public(str(a)) for a in addresses):
-        pytest.skip(f"the host name {name} resolves to public addresses only")
-    return name
+    assert hook.got == []
