@@ -236,6 +236,9 @@ class FranceSettings:
     #: The state platform (PPF data concentrator) as a participant: XP Z12-012 names it
     #: 0238:0000 in the copies of mandatory statuses.
     ppf_participant: str = "0238:0000"
+    #: AFNOR's XP Z12-013 flow-service 1.3.0 OpenAPI file (not shipped): served, if it is the
+    #: pinned file, as the Flow API's own description at /afnor/flow-service/openapi.json.
+    flow_openapi: str = ""
 
 
 @dataclass

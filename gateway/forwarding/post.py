@@ -41,22 +41,20 @@ async def post_signed(
     url: str,
     body: bytes,
     *,
-    secret: str,
+    secret: str | None,
     event: str,
     headers: dict[str, str],
     allow_private: bool = False,
 ) -> PostResult:
-    """POST ``body`` signed with ``secret``; a non-2xx answer or a network error is an error.
+    """POST ``body`` signed with ``secret`` (None: the caller's ``headers`` carry the event's own
+    signature); a non-2xx answer or a network error is an error.
 
     Unless ``allow_private``, an IP-literal destination that is not public is refused here and
     names are checked by ``http``'s resolver (:func:`gateway.forwarding.destinations.
     webhook_session`); redirects are not followed."""
-    sent = {
-        "Content-Type": "application/json",
-        EVENT_HEADER: event,
-        SIGNATURE_HEADER: sign(secret, body),
-        **headers,
-    }
+    sent = {"Content-Type": "application/json", EVENT_HEADER: event, **headers}
+    if secret is not None:
+        sent[SIGNATURE_HEADER] = sign(secret, body)
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None

@@ -69,6 +69,9 @@ def setup(app: web.Application) -> CdarService:
     app[INTAKE].after_store.append(service.on_intake)
     app[INTAKE].after_store.append(emitter.on_intake)
     on_status_changed(app, emitter.on_status_changed)
+    # Sent CDAR rows follow their outbound items; French sales invoices get 200 / 201.
+    app[LIFECYCLE].on_move(emitter.on_move)
+    app[LIFECYCLE].on_start(emitter.on_start)
     app[INTAKE].after_route.append(service.on_routed)
     tasks: set[asyncio.Task[Any]] = set()
 

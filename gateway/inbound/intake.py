@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateway.documents import PDF_MAGIC
 from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
 from gateway.lifecycle import INVALID, RECEIVED, UNROUTABLE, Lifecycle
@@ -31,7 +32,9 @@ from gateway.validation import ValidationReport
 log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
-REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: A PDF without an invoice XML inside (``no-invoice-in-pdf``) is refused the same way.
+REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large", "no-invoice-in-pdf"})
+PDF_TYPE = "application/pdf"
 #: The document used up its validation deadline (issue 14): never forwarded; refused to an
 #: interactive sender like refused XML, stored as ``invalid`` from network channels.
 TIMEOUT = "validation-timeout"
@@ -296,7 +299,8 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
         "raw": sub.raw,
         "sha256": repo.sha256_hex(sub.raw),
         "size": len(sub.raw),
-        "content_type": "application/xml",
+        # A Factur-X / ZUGFeRD PDF is stored as received; it was validated by its XML inside.
+        "content_type": PDF_TYPE if sub.raw.startswith(PDF_MAGIC) else "application/xml",
         "doc_type": info.get("doc_type"),
         "kind": info.get("kind"),
         "syntax": info.get("syntax"),

@@ -14,12 +14,15 @@ Public surface:
   :mod:`gateway.france`) share: :class:`CounterpartColumns` and the states (``APPLIED``,
   ``HELD``, ...; :mod:`gateway.responses.records`), :class:`CounterpartService` and
   :class:`Match` (:mod:`gateway.responses.counterpart`), and their list route's parameters
-  and page (:func:`counterpart_filters`, :func:`counterpart_listing`).
+  and page (:func:`counterpart_filters`, :func:`counterpart_listing`);
+- :func:`follow_outbound` / :func:`keep_sent` / :data:`SENT_STATE_OF`: a sent message's row
+  follows its outbound item (Invoice Responses and France's CDAR).
 """
 
 from gateway.lazy import lazy
 from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
 from gateway.responses.listing import filters as counterpart_filters
 from gateway.responses.listing import listing as counterpart_listing
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
@@ -62,6 +65,7 @@ __all__ = [
     "RESPONSES",
     "SCENARIO",
     "SENT",
+    "SENT_STATE_OF",
     "UNMATCHED",
     "WAITING",
     "CounterpartColumns",
@@ -85,7 +89,9 @@ __all__ = [
     "conflict",
     "counterpart_filters",
     "counterpart_listing",
+    "follow_outbound",
     "judge",
+    "keep_sent",
     "load_mapping",
     "parse_response",
     "proof_of",

@@ -24,6 +24,7 @@ from gateway.config import Settings
 from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.france import setup as setup_france
+from gateway.france import setup_flow_api
 from gateway.inbound import IntakePipeline
 from gateway.lifecycle import Lifecycle
 from gateway.observability import (
@@ -135,6 +136,7 @@ def create_app(
     responses.observer = metrics  # Invoice Response outcomes
     france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
     france.served_by = as4_delivered_to  # like Invoice Responses: from the invoice's AP
+    setup_flow_api(app)  # /afnor/flow-service: the AFNOR XP Z12-013 Flow API (own description)
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()
