@@ -401,3 +401,63 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
         last["Afnor-Signature"],
     )
     assert json.loads(gw.ap.bodies[delivered()[-1]])["acknowledgement"]["status"] == "Error"
+
+
+async def test_oauth2_client_credentials_answer_the_key_as_the_token(gw_factory: Any) -> None:
+    gw = await gw_factory()
+    key = await gw.key("acme", "submit", "read")
+    key_id, secret = key.removeprefix("gw_").split("_", 1)
+    url = gw.url + "/afnor/flow-service/oauth2/token"
+    grant = {"grant_type": "client_credentials"}
+    basic = base64.b64encode(f"gw_{key_id}:{secret}".encode()).decode()
+    async with gw.http.post(url, data=grant, headers={"Authorization": f"Basic {basic}"}) as r:
+        assert r.status == 200 and r.headers["Cache-Control"] == "no-store"
+        body = await r.json()
+    assert body["token_type"] == "Bearer" and body["access_token"] == key
+    assert body["scope"] == "read submit"
+    form = {**grant, "client_id": key_id, "client_secret": secret}
+    async with gw.http.post(url, data=form) as r:
+        assert r.status == 200 and (await r.json())["access_token"] == key
+    status, found = await _search(gw, body["access_token"], {"where": {"ackStatus": "Ok"}})
+    assert status == 200 and found["results"] == []
+    for data, status, code in (
+        ({**form, "client_secret": secret[:-1] + "x"}, 401, "invalid_client"),
+        ({**form, "client_id": "gw_000000000000"}, 401, "invalid_client"),
+        (grant, 401, "invalid_client"),
+        ({**form, "grant_type": "password"}, 400, "unsupported_grant_type"),
+    ):
+        async with gw.http.post(url, data=data) as r:
+            assert (r.status, (await r.json())["error"]) == (status, code)
+
+
+async def test_a_received_cdar_is_announced_once_judged(gw_factory: Any, corpus_dir: Path) -> None:
+    gw = await gw_factory()
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER}")
+    hooks = f"{gw.url}/afnor/flow-service/v1/webhooks"
+    lc = {"callbackUrl": gw.ap.url + "/lc", "flowTypes": ["CustomerInvoiceLC", "SupplierInvoiceLC"]}
+    async with gw.http.post(hooks, json=lc, headers={"Authorization": f"Bearer {key}"}) as r:
+        assert r.status == 201
+        hook = await r.json()
+    status, body = await _submit(
+        gw, key, _cdar(corpus_dir, "4"), {"name": "c", "flowSyntax": "CDAR"}
+    )
+    assert status == 202
+
+    def callbacks() -> list[int]:
+        return [i for i, h in enumerate(gw.ap.headers) if "Afnor-Signature" in h]
+
+    await _wait(lambda: len(callbacks()) >= 1)
+    (i,) = callbacks()
+    flow = json.loads(gw.ap.bodies[i])
+    assert flow["flowId"] == body["flowId"] and flow["flowSyntax"] == "CDAR"
+    # Judged before it was announced: held (REST by a tenant not owning the buyer), not Pending.
+    assert flow["acknowledgement"]["status"] == "Error"
+    assert flow["acknowledgement"]["details"][0]["reasonCode"] == "InvoiceLCAccessDenied"
+    headers = gw.ap.headers[i]
+    assert verify(
+        hook["signingKey"],
+        gw.ap.bodies[i],
+        headers["Afnor-Signature-Timestamp"],
+        headers["Afnor-Signature"],
+    )

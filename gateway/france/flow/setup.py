@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.france.flow import api, webhooks
+from gateway.france.flow import api, oauth, webhooks
 from gateway.france.flow.errors import render
-from gateway.france.flow.spec import BASE_PATH
+from gateway.france.flow.spec import BASE_PATH, TOKEN_PATH
 from gateway.web import DB, FORWARDER, INTAKE, LIFECYCLE, add_api
 
 
@@ -20,7 +20,7 @@ def setup(app: web.Application) -> webhooks.FlowEvents:
         app,
         BASE_PATH,
         render,
-        public=frozenset({f"{v1}/healthcheck", f"{BASE_PATH}/openapi.json"}),
+        public=frozenset({f"{v1}/healthcheck", f"{BASE_PATH}/openapi.json", TOKEN_PATH}),
     )
     app.router.add_post(f"{v1}/flows", api.create_flow)
     app.router.add_post(f"{v1}/flows/search", api.search_flows)
@@ -30,6 +30,7 @@ def setup(app: web.Application) -> webhooks.FlowEvents:
     app.router.add_post(f"{v1}/webhooks", webhooks.create_webhook)
     app.router.add_delete(f"{v1}/webhooks/{{webhookUid}}", webhooks.delete_webhook)
     app.router.add_get(f"{BASE_PATH}/openapi.json", api.description)
+    app.router.add_post(TOKEN_PATH, oauth.token)
     events = webhooks.FlowEvents(app[DB], app[LIFECYCLE], app[FORWARDER])
     events.attach(app[INTAKE])
     return events
