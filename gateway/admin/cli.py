@@ -334,13 +334,16 @@ def _register_webhooks(sub: argparse._SubParsersAction) -> None:
 
 
 async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import known_events, set_webhook
+    from gateway.admin import known_events, set_webhook, vet_destination
+    from gateway.config import load_settings
 
     secret = None
     if args.secret_env:
         secret = os.environ.get(args.secret_env)
         if not secret:
             raise UsageError(f"${args.secret_env} is not set")
+    allow_private = load_settings(args.config).webhooks.allow_private_destinations
+    await vet_destination(args.url, allow_private=allow_private)
     async with db.write() as s:
         out = await set_webhook(
             s,
@@ -349,6 +352,7 @@ async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
             known=known_events(_lifecycle(args)),
             secret=secret,
             events=args.events,
+            allow_private=allow_private,
         )
     print(out["secret"])
     events = ", ".join(out["events"]) if out["events"] else "all events"
@@ -368,7 +372,9 @@ async def _webhooks_test(db: Any, args: argparse.Namespace) -> int:
     from gateway.admin import probe_webhook
     from gateway.config import load_settings
 
-    timeout = load_settings(args.config).webhooks.timeout
-    result = await probe_webhook(db, args.tenant, timeout=timeout)
+    hooks = load_settings(args.config).webhooks
+    result = await probe_webhook(
+        db, args.tenant, timeout=hooks.timeout, allow_private=hooks.allow_private_destinations
+    )
     _out(result)
     return 0 if result["delivered"] else 1

@@ -141,6 +141,10 @@ class WebhookSettings:
     retry_initial: float = 1.0
     retry_max: float = 300.0
     timeout: float = 15.0
+    #: Let webhooks go to loopback, private and link-local addresses (on-premise receivers,
+    #: tests). Off: such destinations are refused when set and at every send (see
+    #: gateway.forwarding.destinations).
+    allow_private_destinations: bool = False
 
 
 @dataclass

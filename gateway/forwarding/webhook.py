@@ -41,6 +41,7 @@ from tenacity import (
 )
 
 from gateway.config import WebhookSettings
+from gateway.forwarding.destinations import webhook_session
 from gateway.forwarding.post import post_signed
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
 from gateway.lifecycle import FORWARDED, RECEIVED, Cause, Lifecycle
@@ -207,8 +208,9 @@ class Forwarder(WebhookEvents):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-        self._http = aiohttp.ClientSession(timeout=timeout)
+        self._http = webhook_session(
+            self.settings.timeout, allow_private=self.settings.allow_private_destinations
+        )
         self._task = asyncio.create_task(self._run(), name="webhook-forwarder")
 
     async def stop(self) -> None:
@@ -338,7 +340,13 @@ class Forwarder(WebhookEvents):
         }
         async with self._limit:
             result = await post_signed(
-                self._http, delivery.url, body, secret=None, event=event, headers=headers
+                self._http,
+                delivery.url,
+                body,
+                secret=None,
+                event=event,
+                headers=headers,
+                allow_private=self.settings.allow_private_destinations,
             )
         self._observe("http", result.outcome)
         await self._store_attempt(

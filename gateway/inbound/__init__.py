@@ -3,8 +3,6 @@
 :func:`document_fields` is the one place that builds a document's stored record; the outbound
 service builds its sales documents' records with it too."""
 
-from typing import Any
-
 from gateway.inbound.intake import (
     Attachment,
     CallerGone,
@@ -16,6 +14,7 @@ from gateway.inbound.intake import (
     document_fields,
 )
 from gateway.inbound.routing import Routed, RoutingRefused, route_document, route_for_participant
+from gateway.lazy import lazy
 
 __all__ = [
     "Attachment",
@@ -34,10 +33,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the SMTP channel loads aiosmtpd and the mail parsers only when a server starts it.
-    if name == "SmtpChannel":
-        from gateway.inbound.email import SmtpChannel
-
-        return SmtpChannel
-    raise AttributeError(name)
+# The SMTP channel loads aiosmtpd and the mail parsers only when a server starts it.
+__getattr__ = lazy(__name__, {"SmtpChannel": "gateway.inbound.email"})

@@ -1,7 +1,6 @@
 """Logging (JSON lines by default), Prometheus metrics and the /metrics endpoint."""
 
-from typing import Any
-
+from gateway.lazy import lazy
 from gateway.observability.httplog import handler_args
 from gateway.observability.logs import configure_logging, redact
 from gateway.observability.metrics import BoundedLabel, Metrics, Snapshot, SnapshotRows
@@ -20,10 +19,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the endpoint uses gateway.web, whose app keys name Metrics from this package.
-    if name == "metrics_endpoint":
-        from gateway.observability.endpoint import metrics_endpoint
-
-        return metrics_endpoint
-    raise AttributeError(name)
+# The endpoint uses gateway.web, whose app keys name Metrics from this package.
+__getattr__ = lazy(__name__, {"metrics_endpoint": "gateway.observability.endpoint"})

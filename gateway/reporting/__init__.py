@@ -6,8 +6,7 @@ Public surface: :func:`build_tsr`, :func:`build_eusr`, :func:`month_bounds`,
 :class:`PeppolReport` and :class:`PeppolReportClaim`, and the Peppol constants.
 """
 
-from typing import Any
-
+from gateway.lazy import lazy
 from gateway.reporting.build import (
     EUSR_DOCUMENT_TYPE,
     REPORTING_PROCESS,
@@ -40,10 +39,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the routes use gateway.web, which the app factory loads after the core.
-    if name == "setup":
-        from gateway.reporting.web import setup
-
-        return setup
-    raise AttributeError(name)
+# The routes use gateway.web, which the app factory loads after the core.
+__getattr__ = lazy(__name__, {"setup": "gateway.reporting.web"})

@@ -19,8 +19,7 @@ Public surface:
   follows its outbound item (Invoice Responses and France's CDAR).
 """
 
-from typing import Any
-
+from gateway.lazy import lazy
 from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
 from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
@@ -103,11 +102,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the routes (setup, the RESPONSES app key, response_entry) use gateway.web, whose
-    # import chain reaches this package's core.
-    if name in {"setup", "RESPONSES", "response_entry"}:
-        from gateway.responses import api
-
-        return getattr(api, name)
-    raise AttributeError(name)
+# The routes (setup, the RESPONSES app key, response_entry) use gateway.web, whose import
+# chain reaches this package's core.
+__getattr__ = lazy(
+    __name__, {name: "gateway.responses.api" for name in ("setup", "RESPONSES", "response_entry")}
+)

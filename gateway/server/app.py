@@ -168,6 +168,18 @@ async def _channels_lifecycle(app: web.Application) -> AsyncIterator[None]:
             await channel.stop()
 
 
+def warm_note(warm: list[str]) -> str:
+    """What ``[validation] warm`` means for the first documents' latency (the start-up line
+    says it, so an operator who sees a slow first request knows why and what to set)."""
+    if "*" in warm:
+        return 'every scenario compiled at start ([validation] warm = ["*"]): no first-use wait'
+    which = f"scenarios other than {', '.join(warm)} are" if warm else "every scenario is"
+    return (
+        f"{which} compiled on first use (that document waits about 1 s, once per worker); "
+        '[validation] warm = ["*"] compiles them all at start for flat latency'
+    )
+
+
 def _lifecycle(*, own_validator: bool) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings, db, intake, forwarder = app[SETTINGS], app[DB], app[INTAKE], app[FORWARDER]
@@ -179,7 +191,16 @@ def _lifecycle(*, own_validator: bool) -> Any:
             validator = await asyncio.to_thread(Validator.from_settings, settings)
             intake.validator = validator
         await forwarder.start()
-        log.info("gateway started", extra={"database": db.engine.dialect.name})
+        warm = list(settings.validation.warm)
+        log.info(
+            "gateway started; validation: %s",
+            warm_note(warm),
+            extra={
+                "database": db.engine.dialect.name,
+                "validation_warm": warm,
+                "first_document": warm_note(warm),
+            },
+        )
         try:
             yield
         finally:

@@ -17,7 +17,10 @@ from gateway.forwarding import SIGNATURE_HEADER, verify
 def _cli(tmp_path: Path, *args: str) -> int:
     cfg = tmp_path / "gateway.toml"
     if not cfg.exists():
-        cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+        # The webhook receiver of these tests listens on loopback.
+        cfg.write_text(
+            f'data_dir = "{tmp_path / "data"}"\n[webhooks]\nallow_private_destinations = true\n'
+        )
     return main(["--config", str(cfg), *args])
 
 
