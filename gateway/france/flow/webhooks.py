@@ -28,7 +28,7 @@ from aiohttp import web
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.forwarding import Forwarder, Rendered
+from gateway.forwarding import DestinationRefused, Forwarder, Rendered, check_destination
 from gateway.france.flow import lookup
 from gateway.france.flow.api import ACK_STATUSES, TAG, principal
 from gateway.france.flow.errors import error
@@ -38,7 +38,7 @@ from gateway.france.flow.spec import FLOW_TYPES
 from gateway.lifecycle import Lifecycle, Moved
 from gateway.store import Database, Document, WebhookDelivery
 from gateway.store.serialize import iso
-from gateway.web import DB, operation, read_json
+from gateway.web import DB, SETTINGS, operation, read_json
 
 EVENT = "afnor.flow"
 SIGNATURE, TIMESTAMP = "Afnor-Signature", "Afnor-Signature-Timestamp"
@@ -137,6 +137,13 @@ async def create_webhook(request: web.Request) -> web.Response:
     ack = payload.get("ackStatus")
     if ack is not None and ack not in ACK_STATUSES:
         raise error(400, "INVALID_ACK_STATUS", "ackStatus: Pending, Ok or Error.")
+    if not request.app[SETTINGS].webhooks.allow_private_destinations:
+        # Before the write transaction (a slow DNS answer must not hold the database); every
+        # delivery checks again (DNS rebinding).
+        try:
+            await check_destination(url)
+        except DestinationRefused as exc:
+            raise error(400, "CALLBACK_URL_REFUSED", exc.detail) from exc
     row = FlowWebhook(
         id=str(uuid.uuid4()),
         tenant=who.tenant,

@@ -461,3 +461,18 @@ async def test_a_received_cdar_is_announced_once_judged(gw_factory: Any, corpus_
         headers["Afnor-Signature-Timestamp"],
         headers["Afnor-Signature"],
     )
+
+
+async def test_a_callback_url_inside_the_network_is_refused(gw_factory: Any) -> None:
+    """Without ``[webhooks] allow_private_destinations``, loopback, private and metadata
+    addresses are refused when subscribing (and again at each delivery)."""
+    gw = await gw_factory(settings={"webhooks": {"allow_private_destinations": False}})
+    key = await gw.key("acme", "read")
+    hooks = f"{gw.url}/afnor/flow-service/v1/webhooks"
+    for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/latest", "http://10.0.0.7/"):
+        async with gw.http.post(
+            hooks, json={"callbackUrl": url}, headers={"Authorization": f"Bearer {key}"}
+        ) as r:
+            assert r.status == 400 and (await r.json())["errorCode"] == "CALLBACK_URL_REFUSED"
+    async with gw.http.get(hooks, headers={"Authorization": f"Bearer {key}"}) as r:
+        assert (await r.json())["count"] == 0
