@@ -221,7 +221,8 @@ async def description(request: web.Request) -> web.Response:
             request.app[SETTINGS].france.flow_openapi, f"{request.scheme}://{request.host}"
         )
     except DescriptionMissing as exc:
-        raise error(503, "NO_DESCRIPTION", str(exc)) from exc
+        # Not a server fault: this gateway serves no (or not the pinned) description.
+        raise error(404, "NO_DESCRIPTION", str(exc)) from exc
     return web.json_response(doc)
 
 

@@ -111,7 +111,7 @@ def test_a_description_that_is_not_the_pinned_file_is_not_served(
     server = LiveServer(create_app(settings, validator=validator)).start()
     try:
         resp = requests.get(f"{server.url}{BASE_PATH}/openapi.json", timeout=30)
-        assert resp.status_code == 503 and resp.json()["errorCode"] == "NO_DESCRIPTION"
+        assert resp.status_code == 404 and resp.json()["errorCode"] == "NO_DESCRIPTION"
         assert "pinned" in resp.json()["errorMessage"]
     finally:
         server.stop()
