@@ -88,13 +88,37 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-async def prefill(work: Path, database_url: str, count: int) -> float:
-    """Fill the store in ``work`` (or at ``database_url``) with ``count`` documents; seconds."""
+#: Fill templates: the suite's files up to this size (the larger ones carry attachments; at
+#: 10M copies their bytes would not fit the disk). Override with ``--fill-max-bytes``.
+FILL_MAX_BYTES = 8_000
+
+
+async def fill_templates(work: Path, max_bytes: int) -> list[tuple[bytes, object]]:
+    """The suite files up to ``max_bytes``, each with its validation report."""
+    from gateway.artefacts import install_artefacts
+    from gateway.validation import Validator
+
+    artefacts = work / "artefacts"
+    if not artefacts.exists():
+        install_artefacts(str(SHARED / "artefacts"), artefacts)
+    validator = Validator(artefacts, jobs=0)
+    paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
+    raws = [p.read_bytes() for p in paths if p.stat().st_size <= max_bytes]
+    templates = [(raw, await validator.validate(raw)) for raw in raws]
+    validator.close()
+    return templates
+
+
+async def prefill(
+    work: Path, database_url: str, count: int, *, start: int = 0, max_bytes: int = FILL_MAX_BYTES
+) -> float:
+    """Fill the store in ``work`` (or at ``database_url``) with ``count`` documents numbered
+    from ``start`` (``gateway.inbound.fill``: bulk rows from the intake's record builder);
+    returns the seconds the fill itself took."""
     from gateway.config import load_settings
     from gateway.inbound.fill import fill
     from gateway.store import Database
     from gateway.store.migrate import upgrade
-    from gateway.validation import Validator
 
     settings = load_settings(
         env={}, overrides={"data_dir": str(work), "database_url": database_url}
@@ -103,18 +127,18 @@ async def prefill(work: Path, database_url: str, count: int) -> float:
     await upgrade(db.engine)
     started = time.perf_counter()
     if count:
-        validator = Validator(work / "artefacts", jobs=0)
-        paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
-        templates = [(p.read_bytes(), await validator.validate(p.read_bytes())) for p in paths]
-        validator.close()
+        templates = await fill_templates(work, max_bytes)
         started = time.perf_counter()
+        step, shown = max(50_000, count // 20), 0
 
         def progress(done: int) -> None:
-            if done % 50_000 == 0:
+            nonlocal shown
+            if done // step > shown or done == count:
+                shown = done // step
                 rate = done / (time.perf_counter() - started)
                 print(f"  prefill {done:,}/{count:,} ({rate:.0f} docs/s)", file=sys.stderr)
 
-        await fill(db, templates, count, tenant="bench", progress=progress)
+        await fill(db, templates, count, tenant="bench", start=start, progress=progress)
     await db.dispose()
     return time.perf_counter() - started
 
@@ -261,6 +285,40 @@ async def run_all(args: argparse.Namespace) -> int:
     return failed
 
 
+async def fill_store(args: argparse.Namespace) -> int:
+    """``--fill N --store TARGET``: fill a store to keep (a data dir, or a PostgreSQL URL whose
+    database is created when missing), for runs with ``--stores``."""
+    target = args.store
+    if target.startswith("postgresql"):
+        await ensure_database(target)
+        work = Path(tempfile.mkdtemp(prefix="gw-fill-"))
+        database_url = target
+    else:
+        work, database_url = Path(target), ""
+        work.mkdir(parents=True, exist_ok=True)
+    seconds = await prefill(
+        work, database_url, args.fill, start=args.start, max_bytes=args.fill_max_bytes
+    )
+    print(f"filled {args.fill:,} documents (from {args.start:,}) in {seconds:.0f} s: {target}")
+    return 0
+
+
+async def ensure_database(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        )
+        if not found:
+            await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    await admin.dispose()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--docs", type=int, default=600)
@@ -270,7 +328,14 @@ def main() -> int:
         "--prefill", default="0", help="comma-separated store sizes to run at (default 0)"
     )
     parser.add_argument("--database-url", default="", help="PostgreSQL server (default SQLite)")
-    return asyncio.run(run_all(parser.parse_args()))
+    parser.add_argument("--fill", type=int, default=0, help="only fill --store with N documents")
+    parser.add_argument("--store", default="", help="with --fill: a data dir or PostgreSQL URL")
+    parser.add_argument("--start", type=int, default=0, help="with --fill: first copy number")
+    parser.add_argument("--fill-max-bytes", type=int, default=FILL_MAX_BYTES)
+    args = parser.parse_args()
+    if args.fill:
+        return asyncio.run(fill_store(args))
+    return asyncio.run(run_all(args))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ class Validator:
                 timeout_per_mb=v.timeout_per_mb,
                 cancel_after=v.cancel_after,
                 max_rss_mib=v.max_worker_rss_mib,
+                growth_mib=v.worker_rss_growth_mib,
                 heavy_tags=v.heavy_tags,
             ),
         )

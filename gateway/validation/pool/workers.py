@@ -20,9 +20,12 @@ Bounds (issue 14, issue 18 item 7):
   by sender key, one worker kept for light documents), not in the workers' pipes: a worker gets
   its next document only when it has answered the last one, so nothing waits behind a slow
   document that another worker could take.
-- **Memory.** After each document the worker reports its resident size; above ``max_rss`` it
-  first gives freed heap back (``malloc_trim``), and if it is still above, it says so in its
-  answer and exits, and a fresh worker takes its place before it gets another document.
+- **Memory.** After each document the worker reports its resident size and its baseline
+  (what it held when ready plus what its builds added, :mod:`.process`); above
+  ``baseline + growth_mib`` or ``max_rss_mib`` it first gives freed heap back
+  (``malloc_trim``), and if it is still above, it says so in its answer and exits, and a fresh
+  worker takes its place before it gets another document. A document pipelined behind the
+  answered one goes back to the front of the queue: none is lost or validated twice.
 
 Workers are started with ``spawn`` (never ``fork``: the server has threads and an event loop
 that must not be cloned), build their engine once and ignore SIGINT, so Ctrl-C reaches only the
@@ -72,6 +75,7 @@ class Bounds:
     timeout_per_mb: float = 5.0  # ... plus this per MB of XML
     cancel_after: float = 2.0  # kill a worker whose caller left this long ago or more
     max_rss_mib: int = 0  # recycle a worker above this resident size after a document (0 = off)
+    growth_mib: int = 0  # ... or above its own baseline by more than this (0 = off)
     heavy_tags: int = HEAVY_TAGS  # heavier documents never take the last free worker
 
     def deadline(self, size: int) -> float:
@@ -99,6 +103,7 @@ class _Worker:
         self.jobs: deque[Job] = deque()
         self.documents = 0
         self.rss_mib = 0.0
+        self.baseline_mib = 0.0
         self.exit_reason: str | None = None
         self.ever_ready = False
         self.process.start()
@@ -116,8 +121,8 @@ class _Worker:
             if message[0] == "ready":
                 self.pool._ready(self)
                 continue
-            _, ok, value, rss, retiring = message
-            self.pool._answered(self, ok, value, rss, retiring)
+            _, ok, value, rss, baseline, retiring = message
+            self.pool._answered(self, ok, value, rss, baseline, retiring)
 
     # -- called with the pool lock held -------------------------------------------------------
     @property
@@ -140,6 +145,7 @@ class _Worker:
             "for_seconds": round(now - since, 3),
             "documents": self.documents,
             "rss_mib": round(self.rss_mib, 1),
+            "baseline_mib": round(self.baseline_mib, 1),
         }
         if self.exit_reason:
             out["exit_reason"] = self.exit_reason
@@ -170,6 +176,8 @@ class ProcessWorkers:
         self._queue = FairQueue()
         self._closed = False
         self.restarts: dict[str, int] = {"timeout": 0, "cancelled": 0, "memory": 0, "died": 0}
+        #: Answers received from workers (every document validated once: one answer each).
+        self.validated = 0
         self._workers = [self._spawn(i) for i in range(count)]
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="gateway-validate-dispatch", daemon=True
@@ -185,7 +193,8 @@ class ProcessWorkers:
     ) -> Future[ValidationReport]:
         job = Job(
             message=pickle.dumps(
-                (data, scenario, name, self.bounds.max_rss_mib), protocol=pickle.HIGHEST_PROTOCOL
+                (data, scenario, name, self.bounds.max_rss_mib, self.bounds.growth_mib),
+                protocol=pickle.HIGHEST_PROTOCOL,
             ),
             size=len(data),
             deadline=self.bounds.deadline(len(data)),
@@ -214,6 +223,7 @@ class ProcessWorkers:
                     max((now - (w.job.started_at or now) for w in busy), default=0.0), 3
                 ),
                 "restarts": dict(self.restarts),
+                "validated": self.validated,
             }
 
     def pids(self) -> list[int]:
@@ -242,18 +252,22 @@ class ProcessWorkers:
                 worker.set_state("idle")
             self._cv.notify_all()
 
-    def _answered(self, worker: _Worker, ok: bool, value: Any, rss: float, retiring: bool):
+    def _answered(
+        self, worker: _Worker, ok: bool, value: Any, rss: float, baseline: float, retiring: bool
+    ) -> None:
         orphans: list[Job] = []
         with self._cv:
             job = worker.jobs.popleft() if worker.jobs else None
             worker.documents += 1
+            self.validated += 1
             worker.rss_mib = rss
+            worker.baseline_mib = baseline
             if retiring:  # it exits now; a document behind it in the pipe goes back in line
                 orphans, worker.jobs = list(worker.jobs), deque()
                 for waiting in reversed(orphans):
                     self._queue.put_front(waiting)
                 worker.set_state("dead")
-                worker.exit_reason = f"recycled at {rss:.0f} MiB"
+                worker.exit_reason = f"recycled at {rss:.0f} MiB (baseline {baseline:.0f} MiB)"
                 self.restarts["memory"] += 1
             elif worker.jobs:
                 _start(worker.jobs[0], worker)
