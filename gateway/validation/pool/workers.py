@@ -46,12 +46,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.validation.compiling import seconds as compile_seconds
-from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
+from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, family, weight
 from gateway.validation.pool.process import STOP, serve
 from gateway.validation.report import ValidationReport
 
 #: A light document is pipelined only behind a light one that has run less than this.
 PIPELINE_SECONDS = 0.05
+#: In a batch a worker leaves a document whose rules it lacks to a worker that has them,
+#: unless that one has been on its current document this long (see ``_may_take``) ...
+FOREIGN_AFTER = 1.0
+#: ... or this many of its family wait per worker that has them (~ a compile's worth).
+BATCH_BACKLOG = 64
+#: Serving traffic, a document at the head of its line is passed over for documents a worker
+#: has the rules of for at most this long.
+PATIENCE = 0.1
 
 
 class WorkersBroken(RuntimeError):
@@ -102,6 +110,9 @@ class _Worker:
         #: waiting in the pipe behind a light one (so the worker never idles between them).
         self.jobs: deque[Job] = deque()
         self.documents = 0
+        #: Families of the documents it was given (it has compiled their rules): it asks for
+        #: those first (see fairqueue).
+        self.families: set[bytes] = set()
         self.rss_mib = 0.0
         self.baseline_mib = 0.0
         self.exit_reason: str | None = None
@@ -168,8 +179,18 @@ class _Worker:
 class ProcessWorkers:
     """``count`` worker processes behind one fair queue (see the module docstring)."""
 
-    def __init__(self, count: int, initargs: tuple[Any, ...], bounds: Bounds | None = None):
+    def __init__(
+        self,
+        count: int,
+        initargs: tuple[Any, ...],
+        bounds: Bounds | None = None,
+        *,
+        batch: bool = False,
+    ) -> None:
         self._ctx = multiprocessing.get_context("spawn")
+        self.batch = batch
+        #: Serving traffic, a document waits for a worker with its rules at most this long.
+        self._patience = None if batch else PATIENCE
         self._initargs = initargs
         self.bounds = bounds or Bounds()
         self._cv = threading.Condition()
@@ -200,6 +221,7 @@ class ProcessWorkers:
             deadline=self.bounds.deadline(len(data)),
             key=key,
             heavy=self.bounds.heavy_tags > 0 and weight(data) > self.bounds.heavy_tags,
+            family=family(data, scenario),
         )
         with self._cv:
             if self._closed:
@@ -353,18 +375,27 @@ class ProcessWorkers:
             return
         heavy_running = sum(1 for w in self._workers if any(j.heavy for j in w.jobs))
         heavy_cap = max(1, len(self._workers) - 1)
+        now = time.monotonic()
         for worker in [w for w in self._workers if w.state == "idle"]:
-            job = self._queue.pop(heavy_allowed=heavy_running < heavy_cap)
+            job = self._queue.pop(
+                heavy_allowed=heavy_running < heavy_cap,
+                prefer=worker.families,
+                avoid=self._others(worker) if not worker.families else None,
+                patience=self._patience,
+            )
             if job is None:
                 break
+            if not self._may_take(worker, job, now):
+                self._queue.put_front(job)
+                continue
             heavy_running += job.heavy
+            worker.families.add(job.family)
             worker.jobs.append(job)
             worker.set_state("busy")
             _start(job, worker)
             sends.append((worker, job))
         # Pipelining: a light document goes into the pipe of a worker busy with a light one
         # that has run for less than PIPELINE_SECONDS, so the worker finds it waiting.
-        now = time.monotonic()
         for worker in self._workers:
             if not len(self._queue):
                 return
@@ -377,11 +408,46 @@ class ProcessWorkers:
                 or now - (head.started_at or now) > PIPELINE_SECONDS
             ):
                 continue
-            job = self._queue.pop(heavy_allowed=False)
+            job = self._queue.pop(
+                heavy_allowed=False, prefer=worker.families, patience=self._patience
+            )
             if job is None:
                 return
+            if not self._may_take(worker, job, now):
+                self._queue.put_front(job)
+                continue
+            worker.families.add(job.family)
             worker.jobs.append(job)
             sends.append((worker, job))
+
+    def _may_take(self, worker: _Worker, job: Job, now: float) -> bool:
+        """Whether ``worker`` should take ``job``. In a batch: not if it would compile rules
+        for it that another worker has, that worker is about to be free (idle, or on a
+        document for less than FOREIGN_AFTER) and fewer than BATCH_BACKLOG of them wait - a
+        compile (0.7-0.8 s of CPU) costs more than that worker needs for them. Serving
+        traffic, always: a worker never idles while documents wait."""
+        if not self.batch or not worker.families or job.family in worker.families:
+            return True
+        holders = [w for w in self._workers if w is not worker and job.family in w.families]
+        if not any(_responsive(w, now) for w in holders):
+            return True
+        return self._queue.count(job.family) >= BATCH_BACKLOG * len(holders)
+
+    def _others(self, worker: _Worker) -> set[bytes]:
+        """The families other workers serve (a fresh worker starts with another one)."""
+        return {f for w in self._workers if w is not worker for f in w.families}
+
+
+def _responsive(worker: _Worker, now: float) -> bool:
+    """Idle, or on its document for less than FOREIGN_AFTER (compiling not counted: that is
+    the worker getting ready for exactly these documents)."""
+    if worker.state == "idle":
+        return True
+    job = worker.job
+    if worker.state != "busy" or job is None or job.started_at is None:
+        return False
+    compiled = compile_seconds(worker.clock, now) - job.compiled
+    return now - job.started_at - compiled < FOREIGN_AFTER
 
 
 def _start(job: Job, worker: _Worker) -> None:
