@@ -213,3 +213,19 @@ def _cii(
         "ram:SpecifiedTradePaymentTerms/ram:DueDateDateTime/udt:DateTimeString",
         issue_date.replace("-", "")[:6] + "28",
     )
+
+
+def factur_x_pdf(xml: bytes | None, name: str = "factur-x.xml") -> bytes:
+    """A one-page PDF carrying ``xml`` as its Factur-X attachment (None: no attachment), made
+    with pypdf (../shared holds no Factur-X PDF)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(595, 842)
+    if xml is not None:
+        writer.add_attachment(name, xml)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

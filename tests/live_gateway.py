@@ -209,7 +209,13 @@ def settings_for(
         "data_dir": str(tmp_path / "data"),
         "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
         "routes": [{"participant": "*", "url": ap_url + "/ap"}],
-        "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 3},
+        # The webhook receivers of these tests listen on loopback.
+        "webhooks": {
+            "retry_initial": 0.05,
+            "retry_max": 0.2,
+            "max_attempts": 3,
+            "allow_private_destinations": True,
+        },
         "responses": {"rematch_interval": 0, **responses},
     }
     for key, value in (extra or {}).items():

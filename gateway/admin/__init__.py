@@ -12,6 +12,7 @@ the webhook test, and raises :class:`Refused` with an HTTP status and a problem 
   secrets), :func:`revoke_key`;
 - webhooks: :func:`set_webhook` (URL, secret, event types; the secret once),
   :func:`clear_webhook`, :func:`probe_webhook` (a signed test event, now), :func:`redeliver`,
+  :func:`vet_destination` (no loopback/private/metadata destinations unless allowed),
   :func:`known_events`, :func:`webhook_view`;
 - settings: :func:`get_settings`, :func:`put_settings` (status profiles, webhook bodies).
 
@@ -47,6 +48,7 @@ from gateway.admin.webhooks import (
     probe_webhook,
     redeliver,
     set_webhook,
+    vet_destination,
     webhook_view,
 )
 
@@ -79,5 +81,6 @@ __all__ = [
     "set_webhook",
     "setup_admin",
     "show_tenant",
+    "vet_destination",
     "webhook_view",
 ]

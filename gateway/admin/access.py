@@ -118,6 +118,12 @@ def admin_or_operator(request: web.Request) -> Principal:
     return principal if principal.is_operator else require(request, "admin")
 
 
+def managed_scope(request: web.Request) -> str | None:
+    """For routes not under ``{tenant}``: an operator acts on every tenant (None), an admin key
+    on its own tenant only; any other key is refused (403)."""
+    return scope_tenant(admin_or_operator(request))
+
+
 def body_of(payload: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
     unknown = sorted(set(payload) - allowed)
     if unknown:

@@ -11,16 +11,15 @@ from aiohttp import web
 
 from gateway.admin import keys, participants, schemas, settings, tenants
 from gateway.admin.access import (
-    admin_or_operator,
     answers_refusals,
     body_of,
+    managed_scope,
     managed_tenant,
     on_tenant,
-    scope_tenant,
     tenant_route,
 )
 from gateway.admin.errors import invalid
-from gateway.lifecycle.vocabulary import ADMIN
+from gateway.lifecycle import ADMIN
 from gateway.web import (
     DB,
     FORWARDER,
@@ -46,7 +45,7 @@ from gateway.web import (
     responses={200: page_of(schemas.TENANT_ROW)},
 )
 async def list_tenants(request: web.Request) -> web.Response:
-    only = scope_tenant(admin_or_operator(request))
+    only = managed_scope(request)
     async with request.app[DB].read() as s:
         rows = await tenants.list_tenants(s)
     items = [r for r in rows if only is None or r["name"] == only]

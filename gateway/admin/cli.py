@@ -54,6 +54,45 @@ def _rows(rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, A
     return 0
 
 
+def _admin() -> Any:
+    """:mod:`gateway.admin`, imported when a command runs (not for ``gateway --help``)."""
+    import gateway.admin
+
+    return gateway.admin
+
+
+#: ``(gateway.admin, session, args) -> result`` and ``(result, args) -> the line to print``.
+Call = Callable[[Any, Any, argparse.Namespace], Awaitable[Any]]
+Say = Callable[[Any, argparse.Namespace], str]
+
+
+def _change(call: Call, say: Say) -> Callable[[argparse.Namespace], int]:
+    """A command that runs one management function in a write transaction, prints one line."""
+
+    async def body(db: Any, args: argparse.Namespace) -> int:
+        async with db.write() as s:
+            out = await call(_admin(), s, args)
+        print(say(out, args))
+        return 0
+
+    return _command(body)
+
+
+def _read(call: Call, line: Callable[[dict[str, Any]], str] | None = None) -> Any:
+    """A command that reads with one management function: a listing (``line`` per row, or the
+    JSON with ``--json``) or, without ``line``, one JSON object."""
+
+    async def body(db: Any, args: argparse.Namespace) -> int:
+        async with db.read() as s:
+            out = await call(_admin(), s, args)
+        if line is None:
+            _out(out)
+            return 0
+        return _rows(out, args.json, line)
+
+    return _command(body)
+
+
 def _lifecycle(args: argparse.Namespace) -> Any:
     from gateway.config import load_settings
     from gateway.lifecycle import Lifecycle
@@ -80,16 +119,36 @@ def _register_tenants(sub: argparse._SubParsersAction) -> None:
     )
     p = cmds.add_parser("list", help="every tenant with its counts")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_command(_tenants_list))
+    p.set_defaults(
+        handler=_read(
+            lambda a, s, args: a.list_tenants(s),
+            lambda r: (
+                f"{r['name']}  participants={r['participants']}  keys={r['active_keys']}  "
+                f"{r['webhook_url'] or '-'}"
+            ),
+        )
+    )
     p = cmds.add_parser("create", help="create a tenant")
     p.add_argument("tenant")
-    p.set_defaults(handler=_command(_tenants_create))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.create_tenant(s, args.tenant),
+            lambda row, args: f"created tenant {row['name']}",
+        )
+    )
     p = cmds.add_parser("show", help="a tenant's participants, keys, webhook, settings (JSON)")
     p.add_argument("tenant")
-    p.set_defaults(handler=_command(_tenants_show))
+    p.set_defaults(
+        handler=_read(lambda a, s, args: a.show_tenant(s, _lifecycle(args), args.tenant))
+    )
     p = cmds.add_parser("delete", help="delete a tenant that never had documents")
     p.add_argument("tenant")
-    p.set_defaults(handler=_command(_tenants_delete))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.delete_tenant(s, args.tenant),
+            lambda keys, args: f"deleted tenant {args.tenant} ({len(keys)} key(s) with it)",
+        )
+    )
     p = cmds.add_parser("set-profile", help="choose the status profile of each direction")
     p.add_argument("tenant")
     p.add_argument("--inbound", metavar="ID", help="profile of purchase documents")
@@ -97,47 +156,6 @@ def _register_tenants(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_command(_tenants_set_profile))
     p = cmds.add_parser("profiles", help="the available status profiles")
     p.set_defaults(handler=_profiles)
-
-
-async def _tenants_list(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import list_tenants
-
-    async with db.read() as s:
-        rows = await list_tenants(s)
-    return _rows(
-        rows,
-        args.json,
-        lambda r: (
-            f"{r['name']}  participants={r['participants']}  keys={r['active_keys']}  "
-            f"{r['webhook_url'] or '-'}"
-        ),
-    )
-
-
-async def _tenants_create(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import create_tenant
-
-    async with db.write() as s:
-        row = await create_tenant(s, args.tenant)
-    print(f"created tenant {row['name']}")
-    return 0
-
-
-async def _tenants_show(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import show_tenant
-
-    async with db.read() as s:
-        _out(await show_tenant(s, _lifecycle(args), args.tenant))
-    return 0
-
-
-async def _tenants_delete(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import delete_tenant
-
-    async with db.write() as s:
-        keys = await delete_tenant(s, args.tenant)
-    print(f"deleted tenant {args.tenant} ({len(keys)} key(s) with it)")
-    return 0
 
 
 async def _tenants_set_profile(db: Any, args: argparse.Namespace) -> int:
@@ -177,11 +195,24 @@ def _register_keys(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("list", help="list keys (never the secrets)")
     p.add_argument("--tenant")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_command(_keys_list))
+    p.set_defaults(
+        handler=_read(
+            lambda a, s, args: a.list_keys(s, args.tenant),
+            lambda r: (
+                f"{r['id']}  {r['tenant']}  [{' '.join(r['scopes'])}]  "
+                f"{'revoked' if r['revoked'] else 'active'}  {r['label'] or ''}"
+            ),
+        )
+    )
     p = cmds.add_parser("revoke", help="revoke a key by id")
     p.add_argument("key_id")
     p.add_argument("--tenant", help="refuse unless the key is this tenant's")
-    p.set_defaults(handler=_command(_keys_revoke))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.revoke_key(s, args.key_id, args.tenant),
+            lambda key, args: f"revoked {key['id']} ({key['tenant']})",
+        )
+    )
 
 
 async def _keys_create(db: Any, args: argparse.Namespace) -> int:
@@ -201,30 +232,6 @@ async def _keys_create(db: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _keys_list(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import list_keys
-
-    async with db.read() as s:
-        rows = await list_keys(s, args.tenant)
-    return _rows(
-        rows,
-        args.json,
-        lambda r: (
-            f"{r['id']}  {r['tenant']}  [{' '.join(r['scopes'])}]  "
-            f"{'revoked' if r['revoked'] else 'active'}  {r['label'] or ''}"
-        ),
-    )
-
-
-async def _keys_revoke(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import revoke_key
-
-    async with db.write() as s:
-        key = await revoke_key(s, args.key_id, args.tenant)
-    print(f"revoked {key['id']} ({key['tenant']})")
-    return 0
-
-
 # --- participants ------------------------------------------------------------------------------
 
 
@@ -238,11 +245,21 @@ def _register_participants(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("list")
     p.add_argument("--tenant")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_command(_participants_list))
+    p.set_defaults(
+        handler=_read(
+            lambda a, s, args: a.list_participants(s, args.tenant),
+            lambda r: f"{r['id']}  {r['tenant']}",
+        )
+    )
     p = cmds.add_parser("remove")
     p.add_argument("participant", metavar="SCHEME:ID")
     p.add_argument("--tenant", help="refuse unless the id is this tenant's")
-    p.set_defaults(handler=_command(_participants_remove))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.remove_participant(s, args.participant, args.tenant),
+            lambda row, args: f"removed {row['id']}",
+        )
+    )
 
 
 async def _participants_add(db: Any, args: argparse.Namespace) -> int:
@@ -251,8 +268,7 @@ async def _participants_add(db: Any, args: argparse.Namespace) -> int:
     from gateway.admin import add_participant
     from gateway.config import load_settings
     from gateway.forwarding import Forwarder
-    from gateway.lifecycle import Cause
-    from gateway.lifecycle.vocabulary import ADMIN
+    from gateway.lifecycle import ADMIN, Cause
 
     lifecycle = _lifecycle(args)
     async with db.write() as s:
@@ -276,23 +292,6 @@ async def _participants_add(db: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _participants_list(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import list_participants
-
-    async with db.read() as s:
-        rows = await list_participants(s, args.tenant)
-    return _rows(rows, args.json, lambda r: f"{r['id']}  {r['tenant']}")
-
-
-async def _participants_remove(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import remove_participant
-
-    async with db.write() as s:
-        row = await remove_participant(s, args.participant, args.tenant)
-    print(f"removed {row['id']}")
-    return 0
-
-
 # --- webhooks ----------------------------------------------------------------------------------
 
 
@@ -309,27 +308,42 @@ def _register_webhooks(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_command(_webhooks_set))
     p = cmds.add_parser("show", help="URL, event types and whether a secret is set (JSON)")
     p.add_argument("--tenant", required=True)
-    p.set_defaults(handler=_command(_webhooks_show))
+    p.set_defaults(handler=_read(lambda a, s, args: _webhook_view(a, s, args.tenant)))
     p = cmds.add_parser("clear", help="stop webhook forwarding (the pull inbox stays)")
     p.add_argument("--tenant", required=True)
-    p.set_defaults(handler=_command(_webhooks_clear))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.clear_webhook(s, args.tenant),
+            lambda _, args: f"webhook cleared for {args.tenant}",
+        )
+    )
     p = cmds.add_parser("test", help="send a signed test event now and print the answer")
     p.add_argument("--tenant", required=True)
     p.set_defaults(handler=_command(_webhooks_test))
     p = cmds.add_parser("redeliver", help="queue a delivery again (the server sends it)")
     p.add_argument("delivery", type=int)
     p.add_argument("--tenant", help="refuse unless the delivery is this tenant's")
-    p.set_defaults(handler=_command(_webhooks_redeliver))
+    p.set_defaults(
+        handler=_change(
+            lambda a, s, args: a.redeliver(s, args.delivery, args.tenant),
+            lambda out, args: (
+                f"delivery {out['delivery']} queued again (was {out['redelivers']}) to {out['url']}"
+            ),
+        )
+    )
 
 
 async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import known_events, set_webhook
+    from gateway.admin import known_events, set_webhook, vet_destination
+    from gateway.config import load_settings
 
     secret = None
     if args.secret_env:
         secret = os.environ.get(args.secret_env)
         if not secret:
             raise UsageError(f"${args.secret_env} is not set")
+    allow_private = load_settings(args.config).webhooks.allow_private_destinations
+    await vet_destination(args.url, allow_private=allow_private)
     async with db.write() as s:
         out = await set_webhook(
             s,
@@ -338,6 +352,7 @@ async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
             known=known_events(_lifecycle(args)),
             secret=secret,
             events=args.events,
+            allow_private=allow_private,
         )
     print(out["secret"])
     events = ", ".join(out["events"]) if out["events"] else "all events"
@@ -349,37 +364,17 @@ async def _webhooks_set(db: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _webhooks_show(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import get_tenant, webhook_view
-
-    async with db.read() as s:
-        _out(webhook_view(await get_tenant(s, args.tenant)))
-    return 0
-
-
-async def _webhooks_clear(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import clear_webhook
-
-    async with db.write() as s:
-        await clear_webhook(s, args.tenant)
-    print(f"webhook cleared for {args.tenant}")
-    return 0
+async def _webhook_view(admin: Any, s: Any, tenant: str) -> dict[str, Any]:
+    return admin.webhook_view(await admin.get_tenant(s, tenant))
 
 
 async def _webhooks_test(db: Any, args: argparse.Namespace) -> int:
     from gateway.admin import probe_webhook
     from gateway.config import load_settings
 
-    timeout = load_settings(args.config).webhooks.timeout
-    result = await probe_webhook(db, args.tenant, timeout=timeout)
+    hooks = load_settings(args.config).webhooks
+    result = await probe_webhook(
+        db, args.tenant, timeout=hooks.timeout, allow_private=hooks.allow_private_destinations
+    )
     _out(result)
     return 0 if result["delivered"] else 1
-
-
-async def _webhooks_redeliver(db: Any, args: argparse.Namespace) -> int:
-    from gateway.admin import redeliver
-
-    async with db.write() as s:
-        out = await redeliver(s, args.delivery, args.tenant)
-    print(f"delivery {out['delivery']} queued again (was {out['redelivers']}) to {out['url']}")
-    return 0

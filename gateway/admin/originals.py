@@ -11,8 +11,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.forwarding import Forwarder
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import ADMIN, DUPLICATE, RECEIVED
+from gateway.lifecycle import ADMIN, DUPLICATE, RECEIVED, Cause, Lifecycle
 from gateway.store import Document
 from gateway.store.serialize import document_summary
 from gateway.web import (

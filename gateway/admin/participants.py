@@ -14,8 +14,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.errors import Refused, invalid, not_found
-from gateway.inbound.intake import ForwardingHook
-from gateway.inbound.routing import Routed, route_for_participant
+from gateway.inbound import ForwardingHook, Routed, route_for_participant
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.store import Participant, repo
 from gateway.store.serialize import iso

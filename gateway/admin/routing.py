@@ -14,9 +14,8 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from gateway.inbound.routing import Routed, RoutingRefused, route_document
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import ADMIN
+from gateway.inbound import Routed, RoutingRefused, route_document
+from gateway.lifecycle import ADMIN, Cause
 from gateway.store import Document, repo
 from gateway.store.serialize import document_summary
 from gateway.web import (

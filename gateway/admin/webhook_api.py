@@ -13,9 +13,9 @@ from aiohttp import web
 
 from gateway.admin import schemas, webhooks
 from gateway.admin.access import (
-    admin_or_operator,
     answers_refusals,
     body_of,
+    managed_scope,
     managed_tenant,
     tenant_route,
 )
@@ -48,6 +48,9 @@ get_webhook = tenant_route(
     body=schemas.WEBHOOK_BODY,
     responses={200: schemas.WEBHOOK_SET},
     errors=(404, 413, 415, 422),
+    description="A URL whose host is, or resolves to, a loopback, private, link-local "
+    "(metadata) or otherwise non-public address is refused (422 webhook-destination-refused) "
+    "unless `[webhooks] allow_private_destinations` is on.",
 )
 @answers_refusals
 async def set_webhook(request: web.Request) -> web.Response:
@@ -55,6 +58,8 @@ async def set_webhook(request: web.Request) -> web.Response:
     payload = body_of(await read_json(request), {"url", "secret", "events"})
     url = field_text(payload, "url", 2000, required=True) or ""
     secret = field_text(payload, "secret", webhooks.MAX_SECRET)
+    allow_private = request.app[SETTINGS].webhooks.allow_private_destinations
+    await webhooks.vet_destination(url, allow_private=allow_private)
     async with request.app[DB].write() as s:
         body = await webhooks.set_webhook(
             s,
@@ -63,6 +68,7 @@ async def set_webhook(request: web.Request) -> web.Response:
             known=webhooks.known_events(request.app[LIFECYCLE]),
             secret=secret,
             events=payload.get("events"),
+            allow_private=allow_private,
         )
     return web.json_response(body)
 
@@ -80,15 +86,17 @@ clear_webhook = tenant_route(
     tag="admin",
     scope="admin",
     responses={200: schemas.WEBHOOK_TEST},
-    errors=(404, 409),
+    errors=(404, 409, 422),
 )
 @answers_refusals
 async def test_webhook(request: web.Request) -> web.Response:
     await managed_tenant(request)
+    hooks = request.app[SETTINGS].webhooks
     body = await webhooks.probe_webhook(
         request.app[DB],
         request.match_info["tenant"],
-        timeout=request.app[SETTINGS].webhooks.timeout,
+        timeout=hooks.timeout,
+        allow_private=hooks.allow_private_destinations,
     )
     return web.json_response(body)
 
@@ -102,11 +110,10 @@ async def test_webhook(request: web.Request) -> web.Response:
 )
 @answers_refusals
 async def redeliver(request: web.Request) -> web.Response:
-    principal = admin_or_operator(request)
+    only = managed_scope(request)
     raw = request.match_info["id"]
     if not raw.isdigit() or len(raw) > 18:
         raise not_found("delivery", raw)
-    only = None if principal.is_operator else principal.tenant
     async with request.app[DB].write() as s:
         body = await webhooks.redeliver(s, int(raw), only)
     request.app[FORWARDER].wake(queued=True)

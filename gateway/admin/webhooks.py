@@ -17,7 +17,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.errors import Refused, invalid, not_found
-from gateway.forwarding import RECEIVED_EVENT, TEST_EVENT, send_test_event
+from gateway.forwarding import (
+    DESTINATION_REFUSED,
+    RECEIVED_EVENT,
+    TEST_EVENT,
+    DestinationRefused,
+    check_destination,
+    send_test_event,
+)
 from gateway.lifecycle import STATUS_CHANGED, Lifecycle
 from gateway.store import Tenant, WebhookDelivery, repo
 
@@ -55,6 +62,20 @@ def _check_url(url: Any) -> str:
     if any(c.isspace() or ord(c) < 32 for c in url):
         raise invalid("invalid-webhook-url", "The webhook URL must not contain spaces.")
     return url
+
+
+async def vet_destination(url: Any, *, allow_private: bool, resolve: bool = True) -> None:
+    """Refuse (422 ``webhook-destination-refused``) a webhook URL whose host is, or resolves
+    to, a loopback, private, link-local (metadata) or otherwise non-public address, unless the
+    operator allows private destinations. Callers resolve *before* opening their write
+    transaction (a slow DNS answer must not hold the database); :func:`set_webhook` itself
+    checks without resolving, and every send checks again (DNS rebinding)."""
+    if allow_private or not isinstance(url, str):
+        return
+    try:
+        await check_destination(url, resolve=resolve)
+    except DestinationRefused as exc:
+        raise Refused(422, DESTINATION_REFUSED, exc.detail, url=url) from exc
 
 
 def _check_secret(secret: Any) -> str:
@@ -98,9 +119,12 @@ async def set_webhook(
     known: Sequence[str],
     secret: str | None = None,
     events: Sequence[str] | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
-    """Set the tenant's (created if new) webhook; the answer has the secret, shown this once."""
+    """Set the tenant's (created if new) webhook; the answer has the secret, shown this once.
+    ``allow_private``: ``[webhooks] allow_private_destinations``."""
     url = _check_url(url)
+    await vet_destination(url, allow_private=allow_private, resolve=False)
     chosen = _check_secret(secret)
     wanted = _check_events(events, known)
     row = await repo.ensure_tenant(session, tenant)
@@ -119,9 +143,10 @@ async def clear_webhook(session: AsyncSession, tenant: str) -> dict[str, Any]:
 
 
 async def probe_webhook(
-    db: Any, tenant: str, *, timeout: float, http: Any = None
+    db: Any, tenant: str, *, timeout: float, http: Any = None, allow_private: bool = False
 ) -> dict[str, Any]:
-    """Send a signed test event to the tenant's webhook now and report the answer."""
+    """Send a signed test event to the tenant's webhook now and report the answer (a
+    destination that is no longer allowed, e.g. set before the check existed, is refused)."""
     async with db.read() as s:
         row = await s.get(Tenant, tenant)
         if row is None:
@@ -133,7 +158,10 @@ async def probe_webhook(
         raise Refused(
             409, "webhook-is-mail", "The forwarding address is mailto:; only webhooks are tested."
         )
-    result = await send_test_event(url, secret, tenant, timeout=timeout, http=http)
+    await vet_destination(url, allow_private=allow_private)
+    result = await send_test_event(
+        url, secret, tenant, timeout=timeout, http=http, allow_private=allow_private
+    )
     return {**result, "event": TEST_EVENT}
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from gateway.api import status, views
-from gateway.inbound.intake import CallerGone, IntakeRefused, Submission
-from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.documents import PDF_MAGIC
+from gateway.inbound import (
+    Attachment,
+    CallerGone,
+    IntakeRefused,
+    IntakeResult,
+    Submission,
+)
+from gateway.lifecycle import ADMIN, API
 from gateway.store import Document, FieldRejected, repo
 from gateway.store.fit import column_lengths
 from gateway.web import (
@@ -17,6 +26,7 @@ from gateway.web import (
     LIFECYCLE,
     SETTINGS,
     Content,
+    Principal,
     Problem,
     field_rejected,
     field_text,
@@ -32,6 +42,9 @@ from gateway.web import (
 )
 
 XML_TYPES = frozenset({"application/xml", "text/xml"})
+PDF_TYPE = "application/pdf"
+#: HTTP status of an intake refusal by its code (others: 400).
+REFUSAL_STATUS = {"too-large": 413, "validation-timeout": 422, "no-invoice-in-pdf": 422}
 MAX_PAGE = 200
 #: Column lengths of the document table: what a status name may be at most.
 _LENGTHS = column_lengths(Document)
@@ -40,11 +53,12 @@ MAX_REASON = 2000
 
 
 @operation(
-    "Submit a document (XML, or multipart with attachments)",
+    "Submit a document (XML, a Factur-X PDF, or multipart with attachments)",
     tag="documents",
     scope="submit",
     body=(
         Content("application/xml", {"type": "string"}),
+        Content(PDF_TYPE, {"type": "string", "format": "binary"}),
         Content("multipart/form-data", {"type": "object"}),
     ),
     responses={201: {"type": "object", "required": ["id", "status", "validation"]}},
@@ -61,33 +75,22 @@ async def submit(request: web.Request) -> web.Response:
             raise Problem(400, "bad-multipart", "The multipart body cannot be read.") from exc
     elif request.content_type in XML_TYPES:
         raw, attachments = await read_capped(request, limit), []
+    elif request.content_type == PDF_TYPE:
+        raw, attachments = await read_capped(request, limit), []
+        if not raw.startswith(PDF_MAGIC):
+            raise Problem(400, "not-a-pdf", "The body is sent as application/pdf but is no PDF.")
     else:
         raise Problem(
             415,
             "unsupported-media-type",
-            "Send the document as application/xml, or as multipart/form-data with the XML "
-            "in the first XML part.",
+            "Send the document as application/xml, as application/pdf (Factur-X: validated by "
+            "the invoice XML inside, stored as received), or as multipart/form-data with the "
+            "XML in the first XML part.",
         )
-    sub = Submission(
-        raw=raw,
-        channel="api",
-        tenant=principal.tenant,
-        metadata={"api_key": principal.key_id},
-        attachments=attachments,
-        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
-    )
-    try:
-        result = await request.app[INTAKE].submit(sub, refuse_unparseable=True)
-    except CallerGone:
+    result = await take_in(request, principal, raw, attachments=attachments)
+    if result is None:
         # Nginx's "client closed request": nobody reads it, the access log says what happened.
         return web.Response(status=499)
-    except FieldRejected as exc:
-        raise field_rejected(exc) from exc
-    except IntakeRefused as exc:
-        status = {"too-large": 413, "validation-timeout": 422}.get(exc.code, 400)
-        raise Problem(
-            status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
-        ) from exc
     report = result.report
     body = {
         "id": result.document_id,
@@ -103,6 +106,39 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(
         body, status=201, headers={"Location": f"/v1/documents/{result.document_id}"}
     )
+
+
+async def take_in(
+    request: web.Request,
+    principal: Principal,
+    raw: bytes,
+    *,
+    attachments: list[Attachment] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> IntakeResult | None:
+    """A document a key's tenant hands in over REST, through the one intake (channel ``api``):
+    committed before the caller answers; None when the caller hung up during validation.
+    Refusals are problems: unparseable XML, a PDF without an invoice (400/413/422, nothing
+    stored), a value no column can hold (422)."""
+    sub = Submission(
+        raw=raw,
+        channel="api",
+        tenant=principal.tenant,
+        metadata={"api_key": principal.key_id, **(metadata or {})},
+        attachments=list(attachments or []),
+        caller_gone=lambda: request.transport is None or request.transport.is_closing(),
+    )
+    try:
+        return await request.app[INTAKE].submit(sub, refuse_unparseable=True)
+    except CallerGone:
+        return None
+    except FieldRejected as exc:
+        raise field_rejected(exc) from exc
+    except IntakeRefused as exc:
+        status = REFUSAL_STATUS.get(exc.code, 400)
+        raise Problem(
+            status, exc.code, exc.report.reason or exc.code, validation=exc.report.to_dict()
+        ) from exc
 
 
 @operation(
@@ -122,10 +158,15 @@ async def get_document(request: web.Request) -> web.Response:
 
 
 @operation(
-    "The document's bytes exactly as received",
+    "The document's bytes exactly as received (XML, or the Factur-X PDF)",
     tag="documents",
     scope="read",
-    responses={200: Content("application/xml", {"type": "string"})},
+    responses={
+        200: (
+            Content("application/xml", {"type": "string"}),
+            Content(PDF_TYPE, {"type": "string", "format": "binary"}),
+        )
+    },
     errors=(404,),
 )
 async def get_content(request: web.Request) -> web.Response:

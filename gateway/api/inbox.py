@@ -6,7 +6,7 @@ from aiohttp import web
 
 from gateway.api.documents import MAX_PAGE
 from gateway.forwarding import inbox_acknowledge, inbox_page
-from gateway.lifecycle.vocabulary import SYSTEM
+from gateway.lifecycle import SYSTEM
 from gateway.web import DB, LIFECYCLE, OBJECT, int_param, operation, require
 
 

@@ -14,8 +14,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from gateway.lifecycle import Lifecycle, Models, credits, payments
-from gateway.lifecycle.vocabulary import API
+from gateway.lifecycle import API, Lifecycle, Models, credits, payments
 from gateway.store import repo
 from gateway.store.serialize import (
     attachment_entry,

@@ -25,8 +25,7 @@ from gateway.as4.mls import spis_id as spis_of
 from gateway.as4.models import As4Outbound
 from gateway.as4.receiver import InboundMeta
 from gateway.as4.sbdh import Sbdh
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_MLS
+from gateway.lifecycle import COUNTERPART, SOURCE_MLS, Cause, Lifecycle
 from gateway.store import Database, Document
 from gateway.validation import ValidationReport
 

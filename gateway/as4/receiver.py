@@ -1,5 +1,8 @@
 """Inbound AS4: unpack, authenticate, de-duplicate, decrypt, decompress, deliver, receipt.
 
+The checks of one message on its own (structure, signature, payload) are
+:mod:`gateway.as4.unpack`; this module is the receiving process around them: trust and
+addressing, duplicates (per MessageId, one at a time), delivery to the intake and the receipt.
 ``As4Receiver.handle`` is transport-agnostic (bytes in, status/headers/bytes out) so an aiohttp
 handler is three lines and tests can drive it with a real server or directly.
 Order matters: authentication runs before the duplicate check, so a forged copy of a known
@@ -18,38 +21,27 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from cryptography import x509
-from lxml import etree
-
-from gateway.as4 import mime, ns, sbdh
-from gateway.as4.compression import DecompressionError, gunzip_capped
-from gateway.as4.envelope import XmlRefused, parse_soap, parse_timestamp
+from gateway.as4 import ns, sbdh
 from gateway.as4.errors import (
     EbmsError,
     RecipientNotServiced,
     failed_authentication,
-    failed_decryption,
-    invalid_header,
     not_serviced,
 )
 from gateway.as4.identity import Identity, common_name, fingerprint
 from gateway.as4.receipt import build_error, build_receipt, repeat_receipt
 from gateway.as4.store import SeenStore
 from gateway.as4.trust import TrustStore, UntrustedCertificate
-from gateway.as4.wssec import (
-    DecryptionError,
-    SignatureBudget,
-    SignatureError,
-    VerifiedSignature,
-    decrypt_attachments,
-    digest_b64,
-    find_signature,
-    index_ids,
-    q,
-    verify,
+from gateway.as4.unpack import (
+    As4Limits,
+    Opened,
+    decrypt_payload,
+    eb,
+    open_message,
+    verify_message,
 )
 from gateway.documents import ParseLimits
 from gateway.store import FieldRejected
@@ -59,33 +51,6 @@ log = logging.getLogger(__name__)
 SOAP_HEADERS = {"Content-Type": "application/soap+xml; charset=UTF-8"}
 #: Bodies larger than this are processed in a worker thread to keep the event loop responsive.
 _THREAD_THRESHOLD = 256 * 1024
-
-
-#: Room for the SBDH around the business document when capping decompression at the
-#: validation limit (a Peppol SBDH is ~2 KB; the business scopes can add a few more).
-SBDH_ALLOWANCE = 64 * 1024
-
-
-@dataclass(frozen=True)
-class As4Limits:
-    max_message_bytes: int = 50 * 1024 * 1024
-    max_decompressed_bytes: int = 100 * 1024 * 1024
-    clock_skew_seconds: float = 300.0
-    signature: SignatureBudget = field(default_factory=SignatureBudget)
-
-    @classmethod
-    def from_settings(cls, as4: Any, validation: Any | None = None) -> As4Limits:
-        """``validation`` caps decompression: a payload larger than the validator accepts would
-        only be stored as ``too-large`` (issue 14: a trusted peer's 104 KB message inflated to a
-        94 MB document and 583 MB of memory), so it is refused while inflating instead."""
-        cap = as4.max_decompressed_bytes
-        if validation is not None:
-            cap = min(cap, validation.max_bytes + SBDH_ALLOWANCE)
-        budget = SignatureBudget(
-            max_references=as4.max_signature_references,
-            max_c14n_bytes=2 * as4.max_message_bytes,
-        )
-        return cls(as4.max_message_bytes, cap, as4.clock_skew_seconds, budget)
 
 
 @dataclass
@@ -130,31 +95,6 @@ class InboundMeta:
 Deliver = Callable[[bytes, InboundMeta], Awaitable[object]]
 
 
-@dataclass
-class _Opened:
-    root: etree._Element
-    user_message: etree._Element
-    message_id: str
-    attachments: dict[str, bytes]
-    signer: x509.Certificate
-    signature_element: etree._Element
-    from_party: str
-    to_party: str
-    timestamp: datetime
-    #: set by :meth:`As4Receiver._verify`, once the signer is trusted
-    verified: VerifiedSignature | None = None
-
-    @property
-    def signature(self) -> VerifiedSignature:
-        assert self.verified is not None, "signature used before it was verified"
-        return self.verified
-
-
-def _eb(el: etree._Element, path: str) -> str:
-    parts = "/".join(f"{{{ns.EB}}}{p}" for p in path.split("/"))
-    return (el.findtext(parts) or "").strip()
-
-
 class As4Receiver:
     def __init__(
         self,
@@ -195,10 +135,10 @@ class As4Receiver:
                     f"message is {len(body)} bytes; the limit is {self.limits.max_message_bytes}",
                     http_status=413,
                 )
-            opened = await self._run(self._open, body, content_type, size=len(body))
+            opened = await self._run(open_message, body, content_type, self.limits, size=len(body))
             message_id = opened.message_id
             await self._authorise(opened)
-            await self._run(self._verify, opened, size=len(body))
+            await self._run(verify_message, opened, self.limits, size=len(body))
             stored = await self.seen_store.seen(message_id)
             if stored is not None:
                 log.info("as4 duplicate message %s answered with its stored receipt", message_id)
@@ -228,85 +168,9 @@ class As4Receiver:
             return await asyncio.to_thread(fn, *args)
         return fn(*args)
 
-    # -- stage 1: structure + the signer's certificate (synchronous, CPU only) ----------------
-    def _open(self, body: bytes, content_type: str) -> _Opened:
-        try:
-            packaged = mime.parse(body, content_type)
-        except mime.MimeError as exc:
-            raise EbmsError("EBMS:0007", str(exc)) from exc
-        try:
-            root = parse_soap(packaged.soap, self.limits.max_message_bytes)
-        except XmlRefused as exc:
-            raise invalid_header(f"SOAP part refused: {exc.message}") from exc
-        if root.tag != q(ns.S12, "Envelope"):
-            raise invalid_header("not a SOAP 1.2 envelope")
-        messaging = root.find(f"{{{ns.S12}}}Header/{{{ns.EB}}}Messaging")
-        if messaging is None:
-            raise invalid_header("no eb:Messaging header")
-        ums = messaging.findall(q(ns.EB, "UserMessage"))
-        if len(ums) != 1:
-            raise invalid_header(f"expected one eb:UserMessage, found {len(ums)}")
-        um = ums[0]
-        message_id = _eb(um, "MessageInfo/MessageId")
-        if not message_id:
-            raise invalid_header("eb:MessageId missing")
-        try:
-            timestamp = parse_timestamp(_eb(um, "MessageInfo/Timestamp"))
-        except ValueError as exc:
-            raise invalid_header("eb:Timestamp missing or invalid") from exc
-        from_party = _eb(um, "PartyInfo/From/PartyId")
-        to_party = _eb(um, "PartyInfo/To/PartyId")
-        if not from_party or not to_party:
-            raise invalid_header("eb:PartyInfo incomplete")
-        security = root.find(f"{{{ns.S12}}}Header/{{{ns.WSSE}}}Security")
-        if security is None:
-            raise EbmsError("EBMS:0103", "message has no wsse:Security header")
-        try:
-            sig, cert = find_signature(security)
-        except SignatureError as exc:
-            raise failed_authentication(str(exc)) from exc
-        attachments = {cid: part.body for cid, part in packaged.attachments.items()}
-        return _Opened(
-            root, um, message_id, attachments, cert, sig, from_party, to_party, timestamp
-        )
-
-    # -- stage 3: signature and references, bounded (synchronous, CPU only) -------------------
-    def _verify(self, opened: _Opened) -> None:
-        root, um = opened.root, opened.user_message
-        try:
-            ids = index_ids(root)
-            verified = verify(opened.signature_element, opened.signer, ids, self.limits.signature)
-        except SignatureError as exc:
-            raise failed_authentication(str(exc)) from exc
-        skew = timedelta(seconds=self.limits.clock_skew_seconds)
-        if opened.timestamp - datetime.now(UTC) > skew:
-            raise EbmsError(
-                "EBMS:0003", "eb:Timestamp is in the future beyond the allowed clock skew"
-            )
-        messaging = root.find(f"{{{ns.S12}}}Header/{{{ns.EB}}}Messaging")
-        body_el = root.find(q(ns.S12, "Body"))
-        needed = {
-            messaging.get(ns.WSU_ID) if messaging is not None else None,
-            body_el.get(ns.WSU_ID) if body_el is not None else None,
-        }
-        if None in needed or not needed <= verified.covered_ids:
-            raise failed_authentication("signature does not cover eb:Messaging and soap:Body")
-        hrefs = [
-            p.get("href", "") for p in um.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo")
-        ]
-        if not hrefs:
-            raise invalid_header("no eb:PayloadInfo/PartInfo")
-        for href in hrefs:
-            if not href.startswith("cid:"):
-                raise EbmsError("EBMS:0011", f"payload reference {href!r} is not a MIME attachment")
-            if href[4:] not in opened.attachments:
-                raise EbmsError("EBMS:0011", f"payload {href} is not in the message")
-            if href[4:] not in verified.attachment_digests:
-                raise failed_authentication(f"signature does not cover payload {href}")
-        opened.verified = verified
-
-    # -- stage 2: trust + addressing (async: revocation may do I/O) --------------------------
-    async def _authorise(self, opened: _Opened) -> None:
+    # -- stage 2 (between open_message and verify_message): trust + addressing (async:
+    # revocation may do I/O) -------------------------------------------------------------
+    async def _authorise(self, opened: Opened) -> None:
         cert = opened.signer
         try:
             await self.trust.validate(cert)
@@ -322,41 +186,15 @@ class As4Receiver:
                 "EBMS:0010", f"message is addressed to {opened.to_party}, not to this access point"
             )
 
-    # -- stage 4: decrypt, decompress, SBDH, deliver, receipt ------------------------------------
-    def _decrypt(self, opened: _Opened) -> bytes:
-        security = opened.root.find(f"{{{ns.S12}}}Header/{{{ns.WSSE}}}Security")
-        assert security is not None
-        try:
-            plain = decrypt_attachments(security, self.identity.private_key, opened.attachments)
-        except DecryptionError as exc:
-            raise failed_decryption() from exc
-        for cid, expected in opened.signature.attachment_digests.items():
-            content = plain.get(cid, opened.attachments.get(cid))
-            if digest_b64(content or b"") != expected:
-                raise failed_authentication(f"attachment digest mismatch for cid:{cid}")
-        first = next(
-            p.get("href", "")[4:]
-            for p in opened.user_message.iterfind(f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo")
-        )
-        if first not in plain:
-            raise EbmsError("EBMS:0103", "payload is not encrypted")
-        compression = opened.user_message.find(
-            f"{{{ns.EB}}}PayloadInfo/{{{ns.EB}}}PartInfo/{{{ns.EB}}}PartProperties/{{{ns.EB}}}Property[@name='CompressionType']"
-        )
-        data = plain[first]
-        if compression is not None and (compression.text or "").strip() == "application/gzip":
-            try:
-                data = gunzip_capped(data, self.limits.max_decompressed_bytes)
-            except DecompressionError as exc:
-                raise EbmsError("EBMS:0303", str(exc)) from exc
-        return data
-
-    async def _accept(self, opened: _Opened, size: int, *, recheck: bool = True) -> bytes:
+    # -- stage 4: decrypt (gateway.as4.unpack), SBDH, deliver, receipt -----------------------
+    async def _accept(self, opened: Opened, size: int, *, recheck: bool = True) -> bytes:
         if recheck:
             stored = await self.seen_store.seen(opened.message_id)
             if stored is not None:
                 return self._repeat(stored, opened)
-        sbd = await self._run(self._decrypt, opened, size=size)
+        sbd = await self._run(
+            decrypt_payload, opened, self.identity.private_key, self.limits, size=size
+        )
         try:
             header, document = sbdh.unwrap(
                 sbd, ParseLimits(max_bytes=self.limits.max_decompressed_bytes)
@@ -378,11 +216,11 @@ class As4Receiver:
         receipt = build_receipt(self.identity, opened.message_id, opened.signature.references)
         meta = InboundMeta(
             message_id=opened.message_id,
-            conversation_id=_eb(um, "CollaborationInfo/ConversationId"),
+            conversation_id=eb(um, "CollaborationInfo/ConversationId"),
             from_party=opened.from_party,
             to_party=opened.to_party,
-            service=_eb(um, "CollaborationInfo/Service"),
-            action=_eb(um, "CollaborationInfo/Action"),
+            service=eb(um, "CollaborationInfo/Service"),
+            action=eb(um, "CollaborationInfo/Action"),
             timestamp=opened.timestamp,
             received_at=datetime.now(UTC),
             sbdh=header,
@@ -412,5 +250,5 @@ class As4Receiver:
         on_record = await self.seen_store.remember(opened.message_id, instance_key, receipt)
         return receipt if on_record == receipt else self._repeat(on_record, opened)
 
-    def _repeat(self, stored: bytes, opened: _Opened) -> bytes:
+    def _repeat(self, stored: bytes, opened: Opened) -> bytes:
         return repeat_receipt(stored, self.identity, opened.message_id, opened.signature.references)

@@ -10,7 +10,7 @@ class _Smtp:
     name = "smtp"
 
     def __init__(self, ctx: ChannelContext) -> None:
-        from gateway.inbound.email import SmtpChannel
+        from gateway.inbound import SmtpChannel
         from gateway.outbound import BounceHandler
 
         bounces = BounceHandler(ctx.outbound.queue) if ctx.outbound is not None else None

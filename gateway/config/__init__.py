@@ -7,6 +7,8 @@ same configuration, so an operator can reason about one file plus the environmen
 from gateway.config.settings import (
     As4Settings,
     ConfigError,
+    EmailOutSettings,
+    FolderSettings,
     HttpSettings,
     LogSettings,
     OutboundSettings,
@@ -21,6 +23,8 @@ from gateway.config.settings import (
 __all__ = [
     "As4Settings",
     "ConfigError",
+    "EmailOutSettings",
+    "FolderSettings",
     "HttpSettings",
     "LogSettings",
     "OutboundSettings",

@@ -145,6 +145,10 @@ class WebhookSettings:
     retry_initial: float = 1.0
     retry_max: float = 300.0
     timeout: float = 15.0
+    #: Let webhooks go to loopback, private and link-local addresses (on-premise receivers,
+    #: tests). Off: such destinations are refused when set and at every send (see
+    #: gateway.forwarding.destinations).
+    allow_private_destinations: bool = False
 
 
 @dataclass
@@ -236,6 +240,9 @@ class FranceSettings:
     #: The state platform (PPF data concentrator) as a participant: XP Z12-012 names it
     #: 0238:0000 in the copies of mandatory statuses.
     ppf_participant: str = "0238:0000"
+    #: AFNOR's XP Z12-013 flow-service 1.3.0 OpenAPI file (not shipped): served, if it is the
+    #: pinned file, as the Flow API's own description at /afnor/flow-service/openapi.json.
+    flow_openapi: str = ""
 
 
 @dataclass

@@ -18,8 +18,7 @@ from gateway.console.guard import Refused, acting, see_other
 from gateway.console.keys import PREFIX, ROOT
 from gateway.console.sessions import Viewer
 from gateway.console.signin import safe_next
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import ADMIN
+from gateway.lifecycle import ADMIN, Cause
 from gateway.outbound import OUTBOUND, NotRequeueable
 from gateway.web import DB, FORWARDER, LIFECYCLE, document_or_404
 

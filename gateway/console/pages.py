@@ -21,9 +21,7 @@ from gateway.console.keys import ROOT
 from gateway.console.render import page
 from gateway.console.signin import safe_next
 from gateway.outbound import OUTBOUND, OUTBOUND_FILTERS, item_dict
-from gateway.responses import InvoiceResponseRecord
-from gateway.responses.api import RESPONSES, response_entry
-from gateway.responses.service import NotHeld
+from gateway.responses import RESPONSES, InvoiceResponseRecord, NotHeld, response_entry
 from gateway.store import repo
 from gateway.store.serialize import document_summary
 from gateway.web import DB, LIFECYCLE, Param, Params, cursor, limit

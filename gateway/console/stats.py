@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle.vocabulary import (
+from gateway.lifecycle import (
     DRAFT,
     DUPLICATE,
     FAILED,

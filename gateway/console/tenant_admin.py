@@ -128,9 +128,16 @@ async def set_webhook(request: web.Request) -> web.Response:
     form = await _form(request)
     root = request.app[ROOT]
     events = [e for e in form.get("events", "").replace(",", " ").split() if e] or None
+    allow_private = root[SETTINGS].webhooks.allow_private_destinations
+    await admin.vet_destination(form.get("url", ""), allow_private=allow_private)
     async with root[DB].write() as s:
         body = await admin.set_webhook(
-            s, tenant, form.get("url", ""), known=admin.known_events(root[LIFECYCLE]), events=events
+            s,
+            tenant,
+            form.get("url", ""),
+            known=admin.known_events(root[LIFECYCLE]),
+            events=events,
+            allow_private=allow_private,
         )
     what = f"the signing secret of the webhook {body['url']}"
     note = "The gateway keeps it to sign deliveries and never shows it again."
@@ -147,7 +154,10 @@ async def clear_webhook(request: web.Request) -> web.Response:
 async def test_webhook(request: web.Request) -> web.Response:
     _, tenant = managed(request)
     root = request.app[ROOT]
-    result = await admin.probe_webhook(root[DB], tenant, timeout=root[SETTINGS].webhooks.timeout)
+    hooks = root[SETTINGS].webhooks
+    result = await admin.probe_webhook(
+        root[DB], tenant, timeout=hooks.timeout, allow_private=hooks.allow_private_destinations
+    )
     return page(request, "probe.html", {"tenant": tenant, "result": result})
 
 

@@ -1,8 +1,14 @@
 """Safe XML parsing and document identification (type, profile, parties, number, totals;
 a French party's SIREN; the invoice XML inside a Factur-X / ZUGFeRD PDF)."""
 
-from gateway.documents.identify import DocumentInfo, identify
-from gateway.documents.pdf import EmbeddedFile, PdfUnreadable, embedded_files, invoice_xml
+from gateway.documents.identify import NS, UBL_APPRESPONSE, DocumentInfo, Party, identify
+from gateway.documents.pdf import (
+    PDF_MAGIC,
+    EmbeddedFile,
+    PdfUnreadable,
+    embedded_files,
+    invoice_xml,
+)
 from gateway.documents.siren import siren_of, siren_participant
 from gateway.documents.xmlsafe import (
     ForbiddenConstruct,
@@ -14,11 +20,15 @@ from gateway.documents.xmlsafe import (
 )
 
 __all__ = [
+    "NS",
+    "PDF_MAGIC",
+    "UBL_APPRESPONSE",
     "DocumentInfo",
     "EmbeddedFile",
     "ForbiddenConstruct",
     "NotWellFormed",
     "ParseLimits",
+    "Party",
     "PdfUnreadable",
     "TooLarge",
     "XmlRefused",

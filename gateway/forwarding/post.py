@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from gateway.forwarding.destinations import DestinationRefused, check_literal, post_options
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
 
 EVENT_HEADER = "X-Gateway-Event"
@@ -40,22 +41,30 @@ async def post_signed(
     url: str,
     body: bytes,
     *,
-    secret: str,
+    secret: str | None,
     event: str,
     headers: dict[str, str],
+    allow_private: bool = False,
 ) -> PostResult:
-    """POST ``body`` signed with ``secret``; a non-2xx answer or a network error is an error."""
-    sent = {
-        "Content-Type": "application/json",
-        EVENT_HEADER: event,
-        SIGNATURE_HEADER: sign(secret, body),
-        **headers,
-    }
+    """POST ``body`` signed with ``secret`` (None: the caller's ``headers`` carry the event's own
+    signature); a non-2xx answer or a network error is an error.
+
+    Unless ``allow_private``, an IP-literal destination that is not public is refused here and
+    names are checked by ``http``'s resolver (:func:`gateway.forwarding.destinations.
+    webhook_session`); redirects are not followed."""
+    sent = {"Content-Type": "application/json", EVENT_HEADER: event, **headers}
+    if secret is not None:
+        sent[SIGNATURE_HEADER] = sign(secret, body)
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None
+    if not allow_private:
+        try:
+            check_literal(url)
+        except DestinationRefused as exc:
+            return PostResult(None, f"DestinationRefused: {exc.detail}", 0.0)
     try:
-        async with http.post(url, data=body, headers=sent) as resp:
+        async with http.post(url, data=body, headers=sent, **post_options(allow_private)) as resp:
             status = resp.status
             await resp.read()
             if not 200 <= status < 300:

@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway.forwarding.destinations import webhook_session
 from gateway.forwarding.post import post_signed
 
 TEST_EVENT = "webhook.test"
@@ -26,6 +27,7 @@ async def send_test_event(
     *,
     timeout: float,
     http: aiohttp.ClientSession | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
     """POST a signed test event to ``url``; returns ``{"delivered", "status", "error", ...}``."""
     test_id = f"test-{secrets.token_hex(6)}"
@@ -39,10 +41,16 @@ async def send_test_event(
     ).encode()
     headers = {"X-Gateway-Delivery": test_id}
     own = http is None
-    session = http or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+    session = http or webhook_session(timeout, allow_private=allow_private)
     try:
         result = await post_signed(
-            session, url, body, secret=secret, event=TEST_EVENT, headers=headers
+            session,
+            url,
+            body,
+            secret=secret,
+            event=TEST_EVENT,
+            headers=headers,
+            allow_private=allow_private,
         )
     finally:
         if own:

@@ -24,6 +24,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -39,9 +41,10 @@ from tenacity import (
 )
 
 from gateway.config import WebhookSettings
+from gateway.forwarding.destinations import webhook_session
 from gateway.forwarding.post import post_signed
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import FORWARDED, RECEIVED
+from gateway.forwarding.signing import SIGNATURE_HEADER, sign
+from gateway.lifecycle import FORWARDED, RECEIVED, Cause, Lifecycle
 from gateway.store import (
     Database,
     DeliveryAttempt,
@@ -77,6 +80,20 @@ class Mailer(Protocol):
         message_id: str,
         headers: dict[str, str] | None = None,
     ) -> tuple[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An event in another API's format: its body, and headers made fresh for each attempt
+    (a timestamped signature)."""
+
+    body: bytes
+    headers: Callable[[bytes], dict[str, str]]
+
+
+#: ``render(session, delivery)``: the event as another API sends it (e.g. the AFNOR Flow API's
+#: signed callbacks), or None when it can no longer be sent (its subscription was deleted).
+DeliveryFormat = Callable[[AsyncSession, WebhookDelivery], Awaitable[Rendered | None]]
 
 
 class AttemptObserver(Protocol):
@@ -155,6 +172,13 @@ class Forwarder(WebhookEvents):
         self._limit = asyncio.Semaphore(max_parallel)
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
+        #: Event type -> its own format (:meth:`add_format`); others are our JSON events.
+        self.formats: dict[str, DeliveryFormat] = {}
+
+    def add_format(self, event: str, render: DeliveryFormat) -> None:
+        """Deliver events of type ``event`` in another API's format, through the same rows,
+        retries, attempts and metrics as ours."""
+        self.formats[event] = render
 
     # --- called by intake / admin, inside their transaction ---------------------------------
 
@@ -184,8 +208,9 @@ class Forwarder(WebhookEvents):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
-        self._http = aiohttp.ClientSession(timeout=timeout)
+        self._http = webhook_session(
+            self.settings.timeout, allow_private=self.settings.allow_private_destinations
+        )
         self._task = asyncio.create_task(self._run(), name="webhook-forwarder")
 
     async def stop(self) -> None:
@@ -232,22 +257,15 @@ class Forwarder(WebhookEvents):
             delivery = await s.get(WebhookDelivery, seq)
             if delivery is None or delivery.state != "pending":
                 return
-            doc = await repo.get_document(s, delivery.document_id, None)
-            tenant = await s.get(Tenant, delivery.tenant)
             event = delivery.event or RECEIVED_EVENT
-            payload: dict[str, Any] = {
-                "event": event,
-                "delivery": seq,
-                "document": document_summary(doc),
-            }
-            if delivery.payload is not None:
-                payload["change"] = delivery.payload
-            raw = b""
-            if event == RECEIVED_EVENT or await self._wants_content(s, delivery.tenant):
-                raw, _ = await repo.get_raw(s, doc.id, None)
-                payload["content_base64"] = base64.b64encode(raw).decode("ascii")
-        secret = (tenant.webhook_secret if tenant else None) or ""
-        body = json.dumps(payload).encode()
+            if event in self.formats:
+                rendered = await self.formats[event](s, delivery)
+            else:
+                rendered = await self._render(s, delivery, event)
+        if rendered is None:
+            await self._finish(seq, "failed", "the event's subscription no longer exists")
+            return
+        body, signed = rendered.body, rendered.headers
         remaining = max(1, self.settings.max_attempts - delivery.attempts)
         number = delivery.attempts
         retrying = AsyncRetrying(
@@ -264,9 +282,9 @@ class Forwarder(WebhookEvents):
                 with attempt:
                     number += 1
                     if is_mail(delivery.url):
-                        await self._mail(delivery, number, raw)
+                        await self._mail(delivery, number, body)
                     else:
-                        await self._attempt(delivery, number, body, secret, event)
+                        await self._attempt(delivery, number, body, signed(body), event)
         except DeliveryRefused as exc:
             await self._finish(seq, "failed", str(exc))
             log.warning("e-mail forwarding refused for good", extra={"delivery": seq})
@@ -278,22 +296,57 @@ class Forwarder(WebhookEvents):
             return
         await self._finish(seq, "delivered", None)
 
+    async def _render(self, s: AsyncSession, delivery: WebhookDelivery, event: str) -> Rendered:
+        """Our own event: ``{event, delivery, document, change?, content_base64?}`` signed with
+        the tenant's secret (``X-Gateway-Signature``); a mail forwarding sends the raw bytes."""
+        doc = await repo.get_document(s, delivery.document_id, None)
+        tenant = await s.get(Tenant, delivery.tenant)
+        payload: dict[str, Any] = {
+            "event": event,
+            "delivery": delivery.seq,
+            "document": document_summary(doc),
+        }
+        if delivery.payload is not None:
+            payload["change"] = delivery.payload
+        raw = b""
+        if event == RECEIVED_EVENT or await self._wants_content(s, delivery.tenant):
+            raw, _ = await repo.get_raw(s, doc.id, None)
+            payload["content_base64"] = base64.b64encode(raw).decode("ascii")
+        if is_mail(delivery.url):
+            return Rendered(raw, lambda _body: {})
+        secret = (tenant.webhook_secret if tenant else None) or ""
+        return Rendered(
+            json.dumps(payload).encode(), lambda body: {SIGNATURE_HEADER: sign(secret, body)}
+        )
+
     async def _wants_content(self, session: AsyncSession, tenant: str) -> bool:
         """Whether the tenant asked for the document body in every event (default: no)."""
         return bool((await self.lifecycle.settings(session, tenant))["webhook_content"])
 
     async def _attempt(
-        self, delivery: WebhookDelivery, number: int, body: bytes, secret: str, event: str
+        self,
+        delivery: WebhookDelivery,
+        number: int,
+        body: bytes,
+        signature: dict[str, str],
+        event: str,
     ) -> None:
         assert self._http is not None
         headers = {
             "X-Gateway-Delivery": str(delivery.seq),
             "X-Gateway-Document-Id": delivery.document_id,
             "X-Gateway-Attempt": str(number),
+            **signature,
         }
         async with self._limit:
             result = await post_signed(
-                self._http, delivery.url, body, secret=secret, event=event, headers=headers
+                self._http,
+                delivery.url,
+                body,
+                secret=None,
+                event=event,
+                headers=headers,
+                allow_private=self.settings.allow_private_destinations,
             )
         self._observe("http", result.outcome)
         await self._store_attempt(

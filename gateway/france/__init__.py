@@ -7,12 +7,14 @@ Public surface:
 - :func:`parse_cdar` / :class:`CdarStatus`, :func:`is_cdar`;
 - :func:`load_codes` / :class:`Codes` / :class:`Code`: the French status codes as data
   (``codes.toml``: labels, emitters, mandatory codes, canonical statuses, T111 equivalents);
-- :func:`conflict`: the sequencing rules.
+- :func:`conflict`: the sequencing rules;
+- :func:`setup_flow_api` (``gateway.france.flow``): the AFNOR XP Z12-013 Flow API.
 """
 
 from gateway.france.api import setup
 from gateway.france.cdar import CdarStatus, is_cdar, parse_cdar
 from gateway.france.codes import Code, Codes, CodesError, load_codes
+from gateway.france.flow import setup as setup_flow_api
 from gateway.france.models import CdarRecord
 from gateway.france.rules import conflict
 from gateway.france.service import CdarService
@@ -29,4 +31,5 @@ __all__ = [
     "load_codes",
     "parse_cdar",
     "setup",
+    "setup_flow_api",
 ]

@@ -18,14 +18,25 @@ from aiohttp import web
 from sqlalchemy import select
 
 from gateway.documents import ParseLimits
-from gateway.france import service as fs
 from gateway.france.codes import load_codes
 from gateway.france.emit import CdarEmitter
 from gateway.france.models import CdarRecord
 from gateway.france.service import CdarService
-from gateway.lifecycle import Moved
-from gateway.lifecycle.vocabulary import IN_FLIGHT
+from gateway.lifecycle import IN_FLIGHT, Moved
 from gateway.outbound import OUTBOUND
+from gateway.responses import (
+    APPLIED,
+    CONFLICT,
+    DUPLICATE,
+    HELD,
+    INVALID,
+    NOTED,
+    REFUSED,
+    UNMATCHED,
+    WAITING,
+    counterpart_filters,
+    counterpart_listing,
+)
 from gateway.store.serialize import iso
 from gateway.web import (
     DB,
@@ -33,9 +44,7 @@ from gateway.web import (
     LIFECYCLE,
     OBJECT,
     SETTINGS,
-    Problem,
     add_document_view,
-    int_param,
     on_status_changed,
     operation,
     page_of,
@@ -44,18 +53,8 @@ from gateway.web import (
 
 CDAR = web.AppKey("france_cdar", CdarService)
 CDAR_EMITTER = web.AppKey("france_cdar_emitter", CdarEmitter)
-STATES = (
-    fs.APPLIED,
-    fs.NOTED,
-    fs.CONFLICT,
-    fs.REFUSED,
-    fs.HELD,
-    fs.INVALID,
-    fs.UNMATCHED,
-    fs.WAITING,
-    fs.DUPLICATE,
-)
-MAX_PAGE = 200
+#: The states of a CDAR (the counterpart-status words, ``noted`` included).
+STATES = (APPLIED, NOTED, CONFLICT, REFUSED, HELD, INVALID, UNMATCHED, WAITING, DUPLICATE)
 
 
 def setup(app: web.Application) -> CdarService:
@@ -70,6 +69,9 @@ def setup(app: web.Application) -> CdarService:
     app[INTAKE].after_store.append(service.on_intake)
     app[INTAKE].after_store.append(emitter.on_intake)
     on_status_changed(app, emitter.on_status_changed)
+    # Sent CDAR rows follow their outbound items; French sales invoices get 200 / 201.
+    app[LIFECYCLE].on_move(emitter.on_move)
+    app[LIFECYCLE].on_start(emitter.on_start)
     app[INTAKE].after_route.append(service.on_routed)
     tasks: set[asyncio.Task[Any]] = set()
 
@@ -130,35 +132,20 @@ def entry(rec: CdarRecord) -> dict[str, Any]:
     }
 
 
+CDAR_FILTERS = counterpart_filters(STATES)
+
+
 @operation(
     "France: CDAR lifecycle messages of the tenant, by state",
     tag="france",
     scope="read",
+    params=CDAR_FILTERS,
     responses={200: page_of(OBJECT)},
     errors=(400,),
 )
 async def list_cdar(request: web.Request) -> web.Response:
     """``GET /v1/france/cdar?state=held|refused|applied|...&direction=received|sent``."""
     principal = require(request, "read")
-    q = request.query
-    state = q.get("state") or None
-    if state is not None and state not in STATES:
-        raise Problem(400, "bad-request", f"state must be one of {', '.join(STATES)}.")
-    direction = q.get("direction") or None
-    if direction is not None and direction not in ("received", "sent"):
-        raise Problem(400, "bad-request", "direction must be received or sent.")
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
-    stmt = select(CdarRecord).where(CdarRecord.tenant == principal.tenant, CdarRecord.seq > after)
-    if state:
-        stmt = stmt.where(CdarRecord.state == state)
-    if direction:
-        stmt = stmt.where(CdarRecord.direction == direction)
-    async with request.app[DB].read() as s:
-        rows = list(await s.scalars(stmt.order_by(CdarRecord.seq).limit(limit)))
-    return web.json_response(
-        {
-            "items": [entry(r) for r in rows],
-            "next_cursor": str(rows[-1].seq) if len(rows) == limit else None,
-        }
+    return await counterpart_listing(
+        request, principal.tenant, request.app[CDAR], CDAR_FILTERS, entry
     )

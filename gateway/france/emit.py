@@ -7,15 +7,21 @@
   reason ``DOUBLON`` goes to its seller, for that delivery only (the original is untouched).
 - A tenant (the seller) records its French sales invoice as paid: a 212 Encaissée with the
   amount and VAT rate goes to the buyer.
+- The gateway, the seller's platform, sends a French sales invoice: 200 Déposée when it is
+  queued, 201 Émise when the buyer's platform has it (delivered); this platform speaks (role
+  WK) to its own tenant, so the seller's copy is recorded (``delivered-locally``), and 200,
+  mandatory, goes to the state platform.
 
 Every message is validated with the ``fr-cdar-lifecycle`` scenario (XSD + BR-FR-CDV) before
 it is queued through the outbound queue; the mandatory codes (``mandatory`` in codes.toml:
 210, 212, 213) also go, as the state platform's copy, to ``[france] ppf_participant``. Each
-message sent (or not, and why) is a ``sent`` row of ``cdar_statuses``.
+message sent (or not, and why) is a ``sent`` row of ``cdar_statuses``, which follows its
+outbound item (queued, sent, delivered, failed) as Invoice Responses do.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -23,18 +29,28 @@ import secrets
 from typing import Any
 
 from lxml import etree
+from sqlalchemy import select
 
 from gateway.documents import DocumentInfo, ParseLimits, identify, parse_xml, siren_of
 from gateway.france import models as fm
 from gateway.france.build import PLATFORM_ROLE, STATE_ROLE, CdarContent, Party, build_cdar
 from gateway.france.codes import Code, Codes
 from gateway.france.models import CdarRecord
+from gateway.lifecycle import DELIVERED, IN_FLIGHT, Lifecycle, Moved
+from gateway.lifecycle import QUEUED as OUT_QUEUED
+from gateway.responses import follow_outbound, keep_sent
 from gateway.store import Database, repo
 
 log = logging.getLogger("gateway.france")
 
 SCENARIO = "fr-cdar-lifecycle"
 QUEUED, NOT_SENT = "queued", "not-sent"
+#: A status this platform gives its own tenant (200/201 to the seller): recorded, not sent.
+LOCAL = "delivered-locally"
+#: The kinds of a sales invoice.
+INVOICE_KINDS = frozenset({"Invoice", "CreditNote"})
+#: The document kind of a CDAR message (gateway.documents.identify).
+CDAR_KINDS = frozenset({"CrossDomainAcknowledgementAndResponse"})
 #: A reason given as ``CODE: text`` (e.g. ``TX_TVA_ERR: wrong VAT rate``) names its code.
 _REASON = re.compile(r"^([A-Z][A-Z0-9_]{2,})\s*[:\-]\s*(.*)$", re.S)
 _RATE_PATHS = (
@@ -64,6 +80,7 @@ class CdarEmitter:
         self.validator = validator
         self.outbound = outbound
         self.limits = limits or ParseLimits()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- hooks (never raise: the status change or the delivery is committed) ----------------
 
@@ -117,7 +134,12 @@ class CdarEmitter:
         if owner != doc.tenant and code.type_code != "305":
             why = f"tenant {doc.tenant} does not own {own or '(no participant)'}; not sent"
             return [await self._record(doc, content, None, NOT_SENT, actor, why)]
-        records = [await self._send(doc, content, receiver=None, actor=actor)]
+        if code.by == "issuer-platform":
+            # 200/201: this platform tells its own tenant, the seller: nothing to send over the
+            # network (the status is on the invoice and in the Flow API); validated all the same.
+            records = [await self._keep_local(doc, content, actor)]
+        else:
+            records = [await self._send(doc, content, receiver=None, actor=actor)]
         if code.mandatory:
             records.append(await self._state_copy(doc, content, actor))
         return records
@@ -193,14 +215,8 @@ class CdarEmitter:
     async def _send(
         self, doc: Any, content: CdarContent, *, receiver: str | None, actor: str | None
     ) -> CdarRecord:
-        xml = build_cdar(content)
-        report = await self.validator.validate(xml, SCENARIO)
-        if not report.accepted:
-            first = next((f for f in report.findings if f.blocking), None)
-            why = f"the generated CDAR did not validate ({report.status})" + (
-                f": [{first.rule}] {first.message}" if first else ""
-            )
-            log.error("generated CDAR is invalid: %s", why)
+        xml, why = await self._validated(content)
+        if why is not None:
             return await self._record(doc, content, None, NOT_SENT, actor, why)
         try:
             submitted = await self.outbound.submit(
@@ -210,6 +226,26 @@ class CdarEmitter:
             why = f"the outbound queue refused the CDAR: {exc}"
             return await self._record(doc, content, None, NOT_SENT, actor, why)
         return await self._record(doc, content, submitted.item.document_id, QUEUED, actor, None)
+
+    async def _validated(self, content: CdarContent) -> tuple[bytes, str | None]:
+        """The message built and validated (``fr-cdar-lifecycle``); ``why`` when invalid."""
+        xml = build_cdar(content)
+        report = await self.validator.validate(xml, SCENARIO)
+        if report.accepted:
+            return xml, None
+        first = next((f for f in report.findings if f.blocking), None)
+        why = f"the generated CDAR did not validate ({report.status})" + (
+            f": [{first.rule}] {first.message}" if first else ""
+        )
+        log.error("generated CDAR is invalid: %s", why)
+        return xml, why
+
+    async def _keep_local(self, doc: Any, content: CdarContent, actor: str | None) -> CdarRecord:
+        _, why = await self._validated(content)
+        if why is not None:
+            return await self._record(doc, content, None, NOT_SENT, actor, why)
+        note = "the seller is a tenant of this platform: kept on the invoice, not sent"
+        return await self._record(doc, content, None, LOCAL, actor, note)
 
     async def _record(
         self,
@@ -245,9 +281,56 @@ class CdarEmitter:
                 "actor": actor,
             },
         )
-        async with self.db.write() as s:
-            s.add(rec)
+        # Ordered with the queue's moves of the outbound item, which the row then follows
+        # (gateway.responses.follow_outbound, wired by gateway.france.api).
+        await keep_sent(self.db, rec)
         return rec
+
+    # --- the lifecycle's listeners (in the move's transaction) -------------------------------
+
+    async def on_move(self, session: Any, moved: Moved) -> None:
+        """A sent CDAR's row follows its outbound item (queued, sent, delivered, failed), as
+        Invoice Responses do; a French sales invoice queued for sending is 200 Déposée, one
+        delivered to the buyer's platform 201 Émise (sent after the move commits)."""
+        if moved.direction != "outbound":
+            return
+        if moved.kind in CDAR_KINDS:
+            await follow_outbound(session, moved, CdarRecord)
+        elif moved.kind in INVOICE_KINDS:
+            if moved.status == OUT_QUEUED and moved.previous not in IN_FLIGHT:
+                self._later(session, moved.document_id, "200")
+            elif moved.status == DELIVERED and moved.previous in IN_FLIGHT:
+                self._later(session, moved.document_id, "201")
+
+    async def on_start(self, session: Any, doc: Any) -> None:
+        """A sales invoice stored straight into the queue has been deposited: 200."""
+        if doc.direction == "outbound" and doc.kind in INVOICE_KINDS and doc.status == OUT_QUEUED:
+            self._later(session, doc.id, "200")
+
+    def _later(self, session: Any, doc_id: str, code: str) -> None:
+        def start() -> None:
+            task = asyncio.get_running_loop().create_task(self.issuer_status(doc_id, code))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        Lifecycle.after_commit(session, start)
+
+    async def issuer_status(self, doc_id: str, code: str) -> list[CdarRecord]:
+        """200 / 201 about sales invoice ``doc_id``, once (a requeued invoice is not deposited
+        twice). Never raises: the invoice's move is committed."""
+        try:
+            async with self.db.read() as s:
+                done = await s.scalar(
+                    select(CdarRecord.seq).where(
+                        CdarRecord.invoice_id == doc_id,
+                        CdarRecord.direction == fm.SENT,
+                        CdarRecord.code == code,
+                    )
+                )
+            return [] if done is not None else await self.emit(doc_id, code, None)
+        except Exception:
+            log.exception("sending a CDAR %s failed", code, extra={"document": doc_id})
+            return []
 
 
 def _address(party: Any) -> str | None:

@@ -1,24 +1,21 @@
-"""Applying received CDAR lifecycle messages to the sales invoices they concern.
+"""The CDAR rule set: applying received lifecycle messages to the sales invoices they concern.
 
-The same discipline as Invoice Responses (:mod:`gateway.responses.service`), with France's
-words: one write transaction per message; judge whether the channel proves the party the
-status speaks for (:func:`gateway.responses.judge`: AS4 signed by the access point and the SBDH
-naming that party, REST by the tenant owning it; held and refused messages stop there, are
-listed, and never take the de-duplication key); de-duplicate (party + message id + code);
-match the invoice *inside the tenant that received the message* (number, issue date, type,
-seller SIREN = MDT-129 = the recipient, the invoice's buyer = the party speaking); check the
-sequencing rules (:mod:`gateway.france.rules`); then ask :mod:`gateway.lifecycle` to move the
-invoice (source ``cdar``, role ``counterpart``) with the code, reasons, amounts and emitter in
-the history. Unroutable messages (no tenant) are never handled until routed.
+The decision runs as for Invoice Responses (:class:`gateway.responses.CounterpartService`: one
+write transaction per message; the channel must prove the party the status speaks for, AS4
+signed by the access point and the SBDH naming that party, REST by the tenant owning it; held and
+refused messages stop there; one copy per party + message id + code; matching inside the tenant
+that received the message). France's words are here: the party a status speaks for, matching by
+number, issue date, type and seller SIREN = MDT-129 = the recipient, with the invoice's buyer =
+the party speaking; the sequencing rules (:mod:`gateway.france.rules`); and the move through
+:mod:`gateway.lifecycle` (source ``cdar``, role ``counterpart``) with the code, reasons, amounts
+and emitter in the history. Unroutable messages (no tenant) are never handled until routed.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml, siren_of
@@ -28,23 +25,38 @@ from gateway.france.cdar import CdarStatus, is_cdar, parse_cdar
 from gateway.france.codes import Code, Codes, load_codes
 from gateway.france.models import CdarRecord
 from gateway.france.rules import conflict
-from gateway.lifecycle import IllegalTransition, Lifecycle
-from gateway.lifecycle.vocabulary import IN_FLIGHT, SOURCE_CDAR
-from gateway.responses import actor_of, cause_of_proof, judge, proof_of, wrong_access_point
+from gateway.lifecycle import SOURCE_CDAR, IllegalTransition, Lifecycle
+from gateway.responses import (
+    APPLIED,
+    CONFLICT,
+    INVALID,
+    NOTED,
+    REFUSED,
+    UNMATCHED,
+    WAITING,
+    CounterpartService,
+    Match,
+    actor_of,
+    cause_of_proof,
+)
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.france")
 
-#: States of a received message (the words of gateway.responses.models).
-APPLIED, NOTED, CONFLICT, REFUSED, HELD = "applied", "noted", "conflict", "refused", "held"
-INVALID, UNMATCHED, WAITING, DUPLICATE = "invalid", "unmatched", "waiting", "duplicate"
-HANDLED_DOC_STATUSES = ("received", "forwarded")
+__all__ = ["CdarService"]
 #: MDT-40 role codes of the party a status speaks for.
 BUYER_ROLE, SELLER_ROLE = "BY", "SE"
+MATCHED = "matched"
 
 
-class CdarService:
+class CdarService(CounterpartService):
+    """The CDAR rule set of :class:`gateway.responses.CounterpartService`."""
+
+    model = CdarRecord
+    what = "CDAR"
+    duplicate_text = "same party, message id and code as #{seq} ({state})"
+
     def __init__(
         self,
         db: Database,
@@ -52,81 +64,24 @@ class CdarService:
         codes: Codes | None = None,
         limits: ParseLimits | None = None,
     ) -> None:
-        self.db = db
-        self.lifecycle = lifecycle
+        super().__init__(db, lifecycle, limits)
         self.codes = codes or load_codes()
-        self.limits = limits or ParseLimits()
-        self.email_trust: Any = None
-        #: Set by the app factory (AS4): a status over AS4 must come from the access point the
-        #: invoice was delivered to (gateway.responses.wrong_access_point).
-        self.served_by: Any = None
 
-    # --- entry points ------------------------------------------------------------------------
+    # --- the CDAR rule set -----------------------------------------------------------------------
 
-    async def on_intake(self, result: Any) -> None:
-        """Intake hook: apply a stored, valid CDAR. Never raises (the message is stored)."""
-        info = result.report.document or {}
-        if not is_cdar(info.get("customization_id")):
-            return
-        if result.status not in HANDLED_DOC_STATUSES or not result.report.accepted:
-            return
-        try:
-            await self.handle_document(result.document_id)
-        except Exception:
-            log.exception("applying a CDAR failed", extra={"document": result.document_id})
+    def is_message(self, customization_id: str | None) -> bool:
+        return is_cdar(customization_id)
 
-    async def on_routed(self, doc_id: str) -> None:
-        async with self.db.read() as s:
-            doc = await repo.get_document(s, doc_id, None)
-        accepted = doc.validation_status == "accepted"
-        if accepted and is_cdar(doc.customization_id) and doc.status in HANDLED_DOC_STATUSES:
-            await self.handle_document(doc_id)
+    def parse(self, raw: bytes) -> CdarStatus:
+        return parse_cdar(raw, self.limits)
 
-    async def handle_document(self, doc_id: str) -> CdarRecord:
-        for attempt in range(3):
-            try:
-                return await self._handle_once(doc_id)
-            except IntegrityError:  # a concurrent copy took the dedupe key first
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    # --- one message ---------------------------------------------------------------------------
-
-    async def _handle_once(self, doc_id: str) -> CdarRecord:
-        async with self.db.write() as s:
-            existing = await s.scalar(
-                select(CdarRecord).where(
-                    CdarRecord.document_id == doc_id, CdarRecord.direction == fm.RECEIVED
-                )
-            )
-            if existing is not None:
-                return existing
-            doc = await repo.get_document(s, doc_id, None)
-            raw, _ = await repo.get_raw(s, doc_id, None)
-            try:
-                msg = parse_cdar(raw, self.limits)
-            except XmlRefused:  # validated before, so this is unexpected
-                msg = None
-            rec = self._record(doc, msg)
-            s.add(rec)
-            if rec.state == "" and msg is not None:
-                await self._decide(s, rec, doc, msg)
-            await s.flush()
-            return rec
-
-    def _record(self, doc: Document, msg: CdarStatus | None) -> CdarRecord:
-        rec = CdarRecord(
-            direction=fm.RECEIVED,
-            document_id=doc.id,
-            tenant=doc.tenant,
-            message_id=(msg.message_id if msg else doc.number) or "",
-            state="",
-            details={},
-        )
+    def fill(self, rec: CdarRecord, doc: Document, msg: CdarStatus | None) -> None:
+        rec.tenant = doc.tenant
+        rec.message_id = (msg.message_id if msg else doc.number) or ""
+        rec.state, rec.details = "", {}
         if msg is None:
             rec.state, rec.detail = INVALID, "the stored document does not parse"
-            return rec
+            return
         rec.sender = participant(self._speaker(msg))
         rec.receiver = participant(msg.invoice_seller)
         rec.referenced_id, rec.referenced_issue_date = msg.invoice_number, msg.invoice_issue_date
@@ -137,7 +92,6 @@ class CdarService:
             rec.state, rec.detail = INVALID, f"unknown status code {msg.code!r}"
         else:
             rec.sales_status = code.sales
-        return rec
 
     @staticmethod
     def _speaker(msg: CdarStatus) -> str | None:
@@ -148,41 +102,8 @@ class CdarService:
             return msg.issuer.siren
         return next((r.siren for r in msg.recipients if r.role == BUYER_ROLE and r.siren), None)
 
-    async def _decide(
-        self, s: AsyncSession, rec: CdarRecord, doc: Document, msg: CdarStatus
-    ) -> None:
-        verdict = await judge(s, doc, rec.sender, email_trust=self.email_trust)
-        rec.details = {**rec.details, "proof": proof_of(verdict)}
-        if not verdict.proven:
-            rec.state = HELD if verdict.outcome == "held" else REFUSED
-            rec.detail = f"not applied: {verdict.how}"
-            invoice, _, _ = await self._match(s, rec, msg)
-            rec.invoice_id = invoice.id if invoice is not None else None
-            return
-        key = repo.sha256_hex(f"{rec.sender}|{rec.message_id}|{rec.code}")
-        first = await s.scalar(select(CdarRecord).where(CdarRecord.dedupe_key == key))
-        if first is not None:
-            rec.state, rec.invoice_id = DUPLICATE, first.invoice_id
-            rec.detail = f"same party, message id and code as #{first.seq} ({first.state})"
-            return
-        rec.dedupe_key = key
-        await self._match_and_apply(s, rec, msg)
-
-    async def _match_and_apply(self, s: AsyncSession, rec: CdarRecord, msg: CdarStatus) -> None:
-        invoice, state, why = await self._match(s, rec, msg)
-        if invoice is None:
-            rec.state, rec.detail = state, why
-            return
-        rec.invoice_id = invoice.id
-        if wrong := await wrong_access_point(s, self.served_by, rec.details, invoice.id):
-            rec.state, rec.detail = REFUSED, wrong
-            return
-        if invoice.status in IN_FLIGHT:
-            # The queue still writes this invoice's status; applied once delivery is settled.
-            rec.state = WAITING
-            rec.detail = f"sales invoice {invoice.id} is still {invoice.status}"
-            return
-        await self._apply(s, rec, invoice)
+    def dedupe_key(self, rec: CdarRecord) -> str:
+        return repo.sha256_hex(f"{rec.sender}|{rec.message_id}|{rec.code}")
 
     async def retry(self, invoice_id: str) -> int:
         """Apply the waiting and unmatched messages that name sales invoice ``invoice_id``
@@ -205,19 +126,19 @@ class CdarService:
             for rec in recs:
                 raw, _ = await repo.get_raw(s, rec.document_id, None)
                 before = rec.state
-                await self._match_and_apply(s, rec, parse_cdar(raw, self.limits))
+                await self.match_and_apply(s, rec, parse_cdar(raw, self.limits))
                 rec.updated_at = utcnow()
                 changed += rec.state != before
         return changed
 
-    async def _match(
-        self, s: AsyncSession, rec: CdarRecord, msg: CdarStatus
-    ) -> tuple[Document | None, str, str]:
-        """The sales invoice of the receiving tenant that ``msg`` concerns, or (None, the
-        record's state, why): ``refused`` when the invoice exists but the party speaking is
-        not its buyer, ``unmatched`` when there is no such invoice (yet)."""
+    async def match(self, s: AsyncSession, rec: CdarRecord, msg: CdarStatus | None) -> Match:
+        """The sales invoice of the receiving tenant that ``msg`` concerns, or no invoice with
+        ``refused`` when it exists but the party speaking is not its buyer, ``unmatched`` when
+        there is no such invoice (yet)."""
         if rec.tenant is None:
-            return None, UNMATCHED, "no tenant received this message; route it first"
+            return Match(None, UNMATCHED, "no tenant received this message; route it first")
+        if msg is None:
+            return Match(None, UNMATCHED, "the stored message does not parse")
         stmt = select(Document).where(
             Document.tenant == rec.tenant,
             Document.direction == "outbound",
@@ -236,22 +157,18 @@ class CdarService:
             if seller != msg.invoice_seller:
                 continue
             if participant(buyer) != rec.sender:
-                return (
+                return Match(
                     None,
                     REFUSED,
-                    (
-                        f"the status speaks for {rec.sender}, which is not the buyer "
-                        f"({participant(buyer)}) of sales invoice {rec.referenced_id}; nothing changed"
-                    ),
+                    f"the status speaks for {rec.sender}, which is not the buyer "
+                    f"({participant(buyer)}) of sales invoice {rec.referenced_id}; nothing changed",
                 )
-            return doc, "", ""
-        return (
+            return Match(doc, MATCHED, None)
+        return Match(
             None,
             UNMATCHED,
-            (
-                f"no sales invoice {rec.referenced_id} of {rec.referenced_issue_date} by seller "
-                f"{msg.invoice_seller} in tenant {rec.tenant} (yet)"
-            ),
+            f"no sales invoice {rec.referenced_id} of {rec.referenced_issue_date} by seller "
+            f"{msg.invoice_seller} in tenant {rec.tenant} (yet)",
         )
 
     async def _sirens(self, s: AsyncSession, doc: Document) -> tuple[str | None, str | None]:
@@ -262,7 +179,7 @@ class CdarService:
             return None, None
         return siren_of(info.seller), siren_of(info.buyer)
 
-    async def _apply(self, s: AsyncSession, rec: CdarRecord, invoice: Document) -> None:
+    async def apply(self, s: AsyncSession, rec: CdarRecord, invoice: Document) -> None:
         code = self.codes.get(rec.code)
         assert code is not None
         last = await self.last_applied(s, invoice.id)

@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateway.documents import PDF_MAGIC
 from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
-from gateway.lifecycle import Lifecycle
-from gateway.lifecycle.vocabulary import INVALID, RECEIVED, UNROUTABLE
+from gateway.lifecycle import INVALID, RECEIVED, UNROUTABLE, Lifecycle
 from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
 from gateway.store import models as m
 from gateway.validation import ValidationReport
@@ -32,7 +32,9 @@ from gateway.validation import ValidationReport
 log = logging.getLogger(__name__)
 
 #: Report statuses meaning "the XML itself was refused" (no validation ran).
-REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large"})
+#: A PDF without an invoice XML inside (``no-invoice-in-pdf``) is refused the same way.
+REFUSED = frozenset({"not-well-formed", "forbidden-construct", "too-large", "no-invoice-in-pdf"})
+PDF_TYPE = "application/pdf"
 #: The document used up its validation deadline (issue 14): never forwarded; refused to an
 #: interactive sender like refused XML, stored as ``invalid`` from network channels.
 TIMEOUT = "validation-timeout"
@@ -244,8 +246,8 @@ async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> Vali
 def build_record(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """A document's record (:func:`_document_fields`) and the claims it takes as an original."""
-    fields = _document_fields(sub, report, tenant)
+    """A document's record (:func:`document_fields`) and the claims it takes as an original."""
+    fields = document_fields(sub, report, tenant)
     return fields, (_claims(fields) if fields["status"] == RECEIVED else {})
 
 
@@ -263,7 +265,7 @@ def claims_of(tenant: str | None, sha256: str, business_key: str | None) -> dict
     return out
 
 
-def _document_fields(
+def document_fields(
     sub: Submission, report: ValidationReport, tenant: str | None
 ) -> dict[str, Any]:
     """The one place that builds a document's record (its first status in the lifecycle's
@@ -304,7 +306,8 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
         "raw": sub.raw,
         "sha256": repo.sha256_hex(sub.raw),
         "size": len(sub.raw),
-        "content_type": "application/xml",
+        # A Factur-X / ZUGFeRD PDF is stored as received; it was validated by its XML inside.
+        "content_type": PDF_TYPE if sub.raw.startswith(PDF_MAGIC) else "application/xml",
         "doc_type": info.get("doc_type"),
         "kind": info.get("kind"),
         "syntax": info.get("syntax"),

@@ -23,8 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.inbound.intake import ForwardingHook, claims_of
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import DUPLICATE, RECEIVED, UNROUTABLE
+from gateway.lifecycle import DUPLICATE, RECEIVED, UNROUTABLE, Cause, Lifecycle
 from gateway.store import Document, Tenant, repo
 
 

@@ -22,8 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.vocabulary import DUPLICATE, RECEIVED
+from gateway.lifecycle import DUPLICATE, RECEIVED, Cause, Lifecycle
 from gateway.store import Database, Document, DocumentClaim, clean_json, repo
 from gateway.store import models as m
 from gateway.store.blobs import put_blob

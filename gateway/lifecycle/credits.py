@@ -16,8 +16,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import XmlRefused, parse_xml
-from gateway.documents.identify import NS
+from gateway.documents import NS, XmlRefused, parse_xml
 from gateway.lifecycle.cause import Cause
 from gateway.lifecycle.model import IllegalTransition
 from gateway.lifecycle.tables import DocumentLink

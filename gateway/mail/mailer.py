@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from gateway.config.settings import EmailOutSettings
+from gateway.config import EmailOutSettings
 from gateway.documents import DocumentInfo, XmlRefused, identify, parse_xml
 from gateway.mail.build import MailPart, invoice_mail
 from gateway.mail.relay import Relay

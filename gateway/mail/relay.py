@@ -15,8 +15,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from gateway.config import ConfigError
-from gateway.config.settings import EmailOutSettings
+from gateway.config import ConfigError, EmailOutSettings
 
 SECURITY = ("starttls", "tls", "none")
 

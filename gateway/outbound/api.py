@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.lifecycle.vocabulary import ADMIN
+from gateway.lifecycle import ADMIN
 from gateway.outbound import draft_api
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
@@ -25,6 +25,7 @@ from gateway.web import (
     INTAKE,
     LIFECYCLE,
     OBJECT,
+    OUTBOUND,
     SETTINGS,
     Param,
     Params,
@@ -41,7 +42,6 @@ from gateway.web import (
     require,
 )
 
-OUTBOUND = web.AppKey("outbound", OutboundService)
 MAX_IDEMPOTENCY_KEY = column_lengths(OutboundItem)["idempotency_key"] or 200
 MAX_RECEIVER = column_lengths(OutboundItem)["receiver"] or 300
 

@@ -15,13 +15,22 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.lifecycle import IllegalTransition
-from gateway.lifecycle.tables import OutboundDraft
+from gateway.lifecycle import IllegalTransition, OutboundDraft
 from gateway.outbound.drafts import NotADraft
 from gateway.outbound.duplicates import DuplicateOutbound, wants_reissue
 from gateway.store import Document, repo
 from gateway.store.serialize import iso
-from gateway.web import DB, OBJECT, Content, Principal, Problem, operation, read_capped, require
+from gateway.web import (
+    DB,
+    OBJECT,
+    OUTBOUND,
+    Content,
+    Principal,
+    Problem,
+    operation,
+    read_capped,
+    require,
+)
 
 
 def wants_draft(request: web.Request) -> bool:
@@ -106,7 +115,6 @@ async def show(request: web.Request, principal: Principal) -> web.Response:
     errors=(400, 404, 409, 413, 422),
 )
 async def replace_content(request: web.Request) -> web.Response:
-    from gateway.outbound.api import OUTBOUND
     from gateway.outbound.service import SubmissionRefused
 
     principal = require(request, "submit")
@@ -139,8 +147,6 @@ async def replace_content(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def delete(request: web.Request) -> web.Response:
-    from gateway.outbound.api import OUTBOUND
-
     principal = require(request, "submit")
     async with _refusals():
         doc = await request.app[OUTBOUND].drafts.delete(
@@ -157,8 +163,6 @@ async def delete(request: web.Request) -> web.Response:
     errors=(404, 409),
 )
 async def send(request: web.Request) -> web.Response:
-    from gateway.outbound.api import OUTBOUND
-
     principal = require(request, "submit")
     role = "admin" if "admin" in principal.scopes else "api"
     reissue = reissue_of(request)

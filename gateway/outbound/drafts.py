@@ -25,9 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.tables import OutboundDraft
-from gateway.lifecycle.vocabulary import DELETED, DRAFT, QUEUED
+from gateway.lifecycle import DELETED, DRAFT, QUEUED, Cause, Lifecycle, OutboundDraft
 from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import new_item

@@ -21,9 +21,8 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.config.settings import OutboundSettings
-from gateway.lifecycle import BulkMove, Cause, Lifecycle
-from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.config import OutboundSettings
+from gateway.lifecycle import ADMIN, API, BulkMove, Cause, Lifecycle
 from gateway.outbound.duplicates import DuplicateOutbound, original_of
 from gateway.outbound.errors import DeliveryError, PermanentError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage

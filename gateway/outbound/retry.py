@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tenacity import RetryCallState, wait_exponential, wait_random
 
-from gateway.config.settings import OutboundSettings
+from gateway.config import OutboundSettings
 from gateway.outbound.errors import DeliveryError, PermanentError
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from gateway.config.settings import Route
+from gateway.config import Route
 from gateway.outbound.discovery import Discovery
 from gateway.outbound.errors import PermanentError
 from gateway.outbound.identifiers import Identifier

@@ -18,7 +18,7 @@ import aiohttp
 
 from gateway.config import Settings
 from gateway.documents import ParseLimits, XmlRefused, identify, parse_xml
-from gateway.inbound.intake import Attachment, Submission, _document_fields
+from gateway.inbound import Attachment, Submission, document_fields
 from gateway.lifecycle import Cause, Lifecycle
 from gateway.outbound.discovery import Discovery, sml_zone
 from gateway.outbound.drafts import Drafts
@@ -222,7 +222,7 @@ class OutboundService:
         except ValueError as exc:
             raise SubmissionRefused("bad-receiver", str(exc), report) from exc
         doctype, proc = document_type_id(info), process_id(info)
-        fields: dict[str, Any] = _document_fields(
+        fields: dict[str, Any] = document_fields(
             Submission(raw, channel, tenant, direction="outbound"), report, tenant
         )
         fields.pop("status")  # given by the lifecycle: queued, or draft

@@ -17,7 +17,7 @@ import socket
 import time
 from typing import Protocol
 
-from gateway.config.settings import OutboundSettings
+from gateway.config import OutboundSettings
 from gateway.outbound.errors import DeliveryError, TransientError
 from gateway.outbound.messages import Endpoint, OutboundMessage
 from gateway.outbound.queue import OutboundQueue, Outcome

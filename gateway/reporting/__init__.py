@@ -6,6 +6,7 @@ Public surface: :func:`build_tsr`, :func:`build_eusr`, :func:`month_bounds`,
 :class:`PeppolReport` and :class:`PeppolReportClaim`, and the Peppol constants.
 """
 
+from gateway.lazy import lazy
 from gateway.reporting.build import (
     EUSR_DOCUMENT_TYPE,
     REPORTING_PROCESS,
@@ -34,4 +35,9 @@ __all__ = [
     "missing_countries",
     "month_bounds",
     "previous_month",
+    "setup",
 ]
+
+
+# The routes use gateway.web, which the app factory loads after the core.
+__getattr__ = lazy(__name__, {"setup": "gateway.reporting.web"})

@@ -9,15 +9,41 @@ Public surface:
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
 - :func:`judge` / :class:`Verdict`, :func:`proof_of`, :func:`cause_of_proof`, :func:`actor_of`,
   :func:`wrong_access_point`: whether a channel proves a counterpart message's sender (also
-  used for France's CDAR messages).
+  used for France's CDAR messages);
+- the counterpart-status store and service both rule sets (T111 here, CDAR in
+  :mod:`gateway.france`) share: :class:`CounterpartColumns` and the states (``APPLIED``,
+  ``HELD``, ...; :mod:`gateway.responses.records`), :class:`CounterpartService` and
+  :class:`Match` (:mod:`gateway.responses.counterpart`), and their list route's parameters
+  and page (:func:`counterpart_filters`, :func:`counterpart_listing`);
+- :func:`follow_outbound` / :func:`keep_sent` / :data:`SENT_STATE_OF`: a sent message's row
+  follows its outbound item (Invoice Responses and France's CDAR).
 """
 
+from gateway.lazy import lazy
+from gateway.responses.counterpart import CounterpartService, Match
 from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
+from gateway.responses.listing import filters as counterpart_filters
+from gateway.responses.listing import listing as counterpart_listing
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
+from gateway.responses.records import (
+    APPLIED,
+    CONFLICT,
+    DUPLICATE,
+    HELD,
+    INVALID,
+    NOTED,
+    RECEIVED,
+    REFUSED,
+    SENT,
+    UNMATCHED,
+    WAITING,
+    CounterpartColumns,
+)
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import ResponseService, attach
+from gateway.responses.service import NotHeld, ResponseService, attach
 from gateway.responses.trust import (
     Verdict,
     actor_of,
@@ -28,12 +54,29 @@ from gateway.responses.trust import (
 )
 
 __all__ = [
+    "APPLIED",
+    "CONFLICT",
+    "DUPLICATE",
+    "HELD",
+    "INVALID",
+    "NOTED",
+    "RECEIVED",
+    "REFUSED",
+    "RESPONSES",
     "SCENARIO",
+    "SENT",
+    "SENT_STATE_OF",
+    "UNMATCHED",
+    "WAITING",
+    "CounterpartColumns",
+    "CounterpartService",
     "Emitter",
     "InvoiceResponse",
     "InvoiceResponseRecord",
     "Mapping",
     "MappingError",
+    "Match",
+    "NotHeld",
     "ResponseContent",
     "ResponseService",
     "ResponseSettings",
@@ -44,10 +87,23 @@ __all__ = [
     "build_response",
     "cause_of_proof",
     "conflict",
+    "counterpart_filters",
+    "counterpart_listing",
+    "follow_outbound",
     "judge",
+    "keep_sent",
     "load_mapping",
     "parse_response",
     "proof_of",
+    "response_entry",
     "set_emission",
+    "setup",
     "wrong_access_point",
 ]
+
+
+# The routes (setup, the RESPONSES app key, response_entry) use gateway.web, whose import
+# chain reaches this package's core.
+__getattr__ = lazy(
+    __name__, {name: "gateway.responses.api" for name in ("setup", "RESPONSES", "response_entry")}
+)

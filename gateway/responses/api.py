@@ -18,10 +18,12 @@ from sqlalchemy import select
 from gateway.documents import ParseLimits
 from gateway.outbound import OUTBOUND
 from gateway.responses import models as rm
+from gateway.responses import records
 from gateway.responses import settings as tenant_settings
 from gateway.responses.dkim import DkimTrust
 from gateway.responses.emit import Emitter, emission_enabled, set_emission
 from gateway.responses.follow import ResponseFollower
+from gateway.responses.listing import filters, listing
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import NotHeld, ResponseService, attach
@@ -49,7 +51,6 @@ from gateway.web import (
 
 RESPONSES = web.AppKey("responses", ResponseService)
 EMITTER = web.AppKey("response_emitter", Emitter)
-MAX_PAGE = 200
 
 
 def setup(app: web.Application) -> ResponseService:
@@ -152,13 +153,7 @@ def response_entry(rec: InvoiceResponseRecord, mapping: Mapping | None = None) -
 
 async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, Any]:
     """``invoice_responses`` of an invoice (received and sent); ``invoice_response`` of a T111."""
-    rows = list(
-        await session.scalars(
-            select(InvoiceResponseRecord)
-            .where(InvoiceResponseRecord.invoice_id == doc.id)
-            .order_by(InvoiceResponseRecord.seq)
-        )
-    )
+    rows = await records.of_invoice(session, InvoiceResponseRecord, doc.id)
     out: dict[str, Any] = {}
     if rows or doc.kind in ("Invoice", "CreditNote"):
         out["invoice_responses"] = [response_entry(r, mapping) for r in rows]
@@ -173,43 +168,26 @@ async def document_view(session: Any, doc: Any, mapping: Mapping) -> dict[str, A
 # --- admin handlers ---------------------------------------------------------------------------
 
 
+RESPONSE_FILTERS = filters(rm.STATES)
+
+
 @operation(
     "Invoice Responses by state (unmatched, conflict, refused, ...)",
     tag="responses",
     scope="admin",
+    params=RESPONSE_FILTERS,
     responses={200: page_of(OBJECT)},
     errors=(400,),
 )
 async def list_responses(request: web.Request) -> web.Response:
     """``GET /v1/admin/responses?state=unmatched|conflict|refused|...&direction=received|sent``."""
     principal = require(request, "admin")
-    q = request.query
-    state = q.get("state") or None
-    if state is not None and state not in rm.STATES:
-        raise Problem(
-            400, "bad-request", f"state must be one of {', '.join(rm.STATES)}.", allowed=rm.STATES
-        )
-    direction = q.get("direction") or None
-    if direction is not None and direction not in (rm.RECEIVED, rm.SENT):
-        raise Problem(400, "bad-request", "direction must be received or sent.")
-    after = int_param(q.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(q.get("limit", "50"), "limit"), 1), MAX_PAGE)
-    stmt = select(InvoiceResponseRecord).where(
-        InvoiceResponseRecord.tenant == principal.tenant, InvoiceResponseRecord.seq > after
-    )
-    if state:
-        stmt = stmt.where(InvoiceResponseRecord.state == state)
-    if direction:
-        stmt = stmt.where(InvoiceResponseRecord.direction == direction)
-    async with request.app[DB].read() as s:
-        rows = list(await s.scalars(stmt.order_by(InvoiceResponseRecord.seq).limit(limit)))
-    mapping = request.app[RESPONSES].mapping
-    return web.json_response(
-        {
-            "items": [response_entry(r, mapping) for r in rows],
-            "next_cursor": str(rows[-1].seq) if len(rows) == limit else None,
-        }
-    )
+    service = request.app[RESPONSES]
+
+    def entry(rec: InvoiceResponseRecord) -> dict[str, Any]:
+        return response_entry(rec, service.mapping)
+
+    return await listing(request, principal.tenant, service, RESPONSE_FILTERS, entry)
 
 
 @operation(

@@ -19,21 +19,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from lxml import etree
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import ParseLimits, identify, parse_xml
-from gateway.documents.identify import NS, UBL_APPRESPONSE, Party
-from gateway.inbound.intake import Submission
+from gateway.documents import NS, UBL_APPRESPONSE, ParseLimits, Party, identify, parse_xml
+from gateway.inbound import Submission
 from gateway.lifecycle import Lifecycle
 from gateway.responses import models as rm
-from gateway.responses.follow import SENT_STATE_OF
+from gateway.responses.follow import keep_sent
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
 from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
 from gateway.responses.settings import settings_row
-from gateway.store import Database, Document, repo
+from gateway.store import Database, repo
 
 log = logging.getLogger("gateway.responses")
 
@@ -209,23 +207,9 @@ class Emitter:
         return rec
 
     async def keep(self, rec: InvoiceResponseRecord) -> None:
-        """Insert the ``sent`` row, ordered with the queue's moves of its outbound document.
-
-        The queue may move the response's document (queued -> sending -> delivered) between its
-        submission and this insert; the follower's listener (:mod:`gateway.responses.follow`)
-        updates the row in the queue's transaction, and cannot see a row not yet committed. So
-        the document's row is locked first (``FOR UPDATE`` on PostgreSQL; SQLite has one writer
-        at a time anyway): a move that committed before is read here, and a move that comes after
-        waits for this commit, and its listener then finds the row."""
-        async with self.db.write() as s:
-            if rec.document_id is not None:
-                stmt = select(Document.status).where(Document.id == rec.document_id)
-                if not self.db.is_sqlite:
-                    stmt = stmt.with_for_update()
-                status = await s.scalar(stmt)
-                if status is not None:
-                    rec.state = SENT_STATE_OF.get(status, rec.state)
-            s.add(rec)
+        """Insert the ``sent`` row, ordered with the queue's moves of its outbound document
+        (:func:`gateway.responses.follow.keep_sent`)."""
+        await keep_sent(self.db, rec)
 
     async def refusal(self, s: AsyncSession, doc: Any, status: str) -> str | None:
         """Why moving purchase invoice ``doc`` to ``status`` must be refused (None: fine).

@@ -2,7 +2,7 @@
 
 - A response we *sent* follows its outbound item: when the lifecycle moves its document
   (queued -> sending -> delivered | failed), the ``sent`` row's state moves with it, in the same
-  transaction.
+  transaction (:func:`follow_outbound`, :func:`keep_sent`: also France's sent CDAR).
 - A received response that arrived before its invoice (``unmatched``) or while the invoice was
   still being sent (``waiting``) is applied the moment the invoice leaves the queue: the move
   out of queued/sending/retrying schedules, after its commit, a re-match of exactly the
@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle import Lifecycle, Moved
-from gateway.lifecycle.vocabulary import (
+from gateway.lifecycle import (
     DELIVERED,
     DELIVERED_TO_RECIPIENT,
     FAILED,
@@ -33,12 +33,14 @@ from gateway.lifecycle.vocabulary import (
     REJECTED_BY_RECIPIENT,
     RETRYING,
     SENDING,
+    Lifecycle,
+    Moved,
 )
 from gateway.responses import models as rm
 from gateway.responses.matching import INVOICE_KINDS
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import RETRY_STATES, ResponseService
-from gateway.store import Document
+from gateway.store import Database, Document
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
@@ -55,6 +57,41 @@ SENT_STATE_OF = {
 }
 
 
+async def follow_outbound(session: AsyncSession, moved: Moved, record: Any) -> None:
+    """Move the ``sent`` rows of ``record`` (a counterpart-status table with ``document_id``,
+    ``direction``, ``state`` and ``updated_at``: Invoice Responses, France's CDAR) whose
+    outbound document ``moved``, in the move's transaction."""
+    state = SENT_STATE_OF.get(moved.status)
+    if state is None:
+        return
+    await session.execute(
+        update(record)
+        .where(record.document_id == moved.document_id, record.direction == rm.SENT)
+        .values(state=state, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def keep_sent(db: Database, rec: Any) -> None:
+    """Insert a ``sent`` row, ordered with the queue's moves of its outbound document.
+
+    The queue may move the message's document (queued -> sending -> delivered) between its
+    submission and this insert; :func:`follow_outbound` updates the row in the queue's
+    transaction, and cannot see a row not yet committed. So the document's row is locked first
+    (``FOR UPDATE`` on PostgreSQL; SQLite has one writer at a time anyway): a move that
+    committed before is read here, and a move that comes after waits for this commit, and its
+    listener then finds the row."""
+    async with db.write() as s:
+        if rec.document_id is not None:
+            stmt = select(Document.status).where(Document.id == rec.document_id)
+            if not db.is_sqlite:
+                stmt = stmt.with_for_update()
+            status = await s.scalar(stmt)
+            if status is not None:
+                rec.state = SENT_STATE_OF.get(status, rec.state)
+        s.add(rec)
+
+
 class ResponseFollower:
     def __init__(self, service: ResponseService, lifecycle: Lifecycle) -> None:
         self.service = service
@@ -68,17 +105,7 @@ class ResponseFollower:
         if moved.direction != "outbound":
             return
         if moved.kind == "ApplicationResponse":
-            state = SENT_STATE_OF.get(moved.status)
-            if state is not None:
-                await session.execute(
-                    update(InvoiceResponseRecord)
-                    .where(
-                        InvoiceResponseRecord.document_id == moved.document_id,
-                        InvoiceResponseRecord.direction == rm.SENT,
-                    )
-                    .values(state=state, updated_at=utcnow())
-                    .execution_options(synchronize_session=False)
-                )
+            await follow_outbound(session, moved, InvoiceResponseRecord)
         elif (
             moved.kind in INVOICE_KINDS
             and moved.previous in IN_FLIGHT

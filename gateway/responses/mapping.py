@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.lifecycle.profile import ResponseRule
-from gateway.lifecycle.vocabulary import RESPONSE_CODES
+from gateway.lifecycle import RESPONSE_CODES, ResponseRule
 from gateway.resources import data_folder
 
 DEFAULT_FILE = "invoice-response-mapping.toml"

@@ -34,6 +34,8 @@ COPY_RULE = "newest copy that reached the buyer, else the newest copy"
 
 @dataclass
 class Match:
+    """The sales invoice a counterpart status concerns, or (None, the row's state, why)."""
+
     invoice: Document | None
     state: str
     detail: str | None

@@ -12,8 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from gateway.documents import ParseLimits, identify, parse_xml
-from gateway.documents.identify import NS
+from gateway.documents import NS, ParseLimits, identify, parse_xml
 from gateway.responses.mapping import PARTIAL_REASON, Mapping
 
 CUSTOMIZATION_ID = "urn:fdc:peppol.eu:poacc:trns:invoice_response:3"

@@ -1,14 +1,14 @@
-"""Applying received Invoice Responses to the sales invoices they answer.
+"""The T111 rule set: applying received Invoice Responses to the sales invoices they answer.
 
-One write transaction per response: check validity (PPD only with PD), judge whether the
-channel proves the sender (:mod:`gateway.responses.trust`; held and refused responses stop
-here), de-duplicate (sender + IMR id), match the invoice *of the tenant that received the
-response* (referenced id + type, IMR sender = invoice buyer, IMR receiver = invoice seller),
-check the sequencing rules, then move the invoice's status, append history and queue a webhook
-event for the invoice's tenant. Every outcome is a row in ``invoice_responses``; nothing but an
-applied response changes an invoice. Documents without a tenant (``unroutable``) are never
-handled: they are routed first (:mod:`gateway.inbound.routing`), and even then only applied
-with the channel's proof.
+The decision runs as :mod:`gateway.responses.counterpart` says (one write transaction per
+response; held and refused responses stop at the channel's proof; one copy per sender + IMR id);
+what is Peppol's is here: validity (PPD only with PD, known code, a referenced id), matching
+(referenced id + type, IMR sender = invoice buyer, IMR receiver = invoice seller, inside the
+receiving tenant; :mod:`gateway.responses.matching`), the sequencing rules
+(:mod:`gateway.responses.rules`), the ``response.unmatched`` event, outcome logs and counts, a
+forgery noted in the invoice's history, the admin's vouching for a held response, and the
+recovery sweep. Every outcome is a row in ``invoice_responses``; nothing but an applied response
+changes an invoice.
 """
 
 from __future__ import annotations
@@ -18,46 +18,50 @@ import logging
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import ParseLimits, XmlRefused
-from gateway.lifecycle import Cause, IllegalTransition, Lifecycle, Moved
-from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE, UNROUTABLE
-from gateway.lifecycle.vocabulary import IN_FLIGHT as QUEUE_STATUSES
+from gateway.documents import ParseLimits
+from gateway.lifecycle import (
+    COUNTERPART,
+    SOURCE_INVOICE_RESPONSE,
+    UNROUTABLE,
+    Cause,
+    IllegalTransition,
+    Lifecycle,
+    Moved,
+)
 from gateway.responses import models as rm
+from gateway.responses.counterpart import (
+    HANDLED_DOC_STATUSES,
+    CounterpartService,
+    IntakeResultLike,
+    Match,
+    ServedBy,
+)
 from gateway.responses.mapping import Mapping
-from gateway.responses.matching import Match, find_invoice, normalise
+from gateway.responses.matching import find_invoice, normalise
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.outcomes import OutcomeObserver, report_outcome
-from gateway.responses.parse import (
-    InvoiceResponse,
-    is_invoice_response,
-    parse_response,
-)
+from gateway.responses.parse import InvoiceResponse, is_invoice_response, parse_response
+from gateway.responses.records import RETRY_STATES
 from gateway.responses.rules import Step, conflict
-from gateway.responses.trust import (
-    HELD,
-    Verdict,
-    cause_of,
-    judge,
-    proof_of,
-    submitter,
-    wrong_access_point,
-)
+from gateway.responses.trust import Verdict, cause_of, submitter
 from gateway.store import Database, Document, repo
 from gateway.store.models import utcnow
 
 log = logging.getLogger("gateway.responses")
 
 SOURCE = SOURCE_INVOICE_RESPONSE
-#: Inbound statuses of an Invoice Response document that mean "valid, go ahead". Not
-#: ``unroutable``: a response no tenant received is never applied (it is routed first).
-HANDLED_DOC_STATUSES = ("received", "forwarded")
-#: Outbound statuses the queue will still move (an Invoice Response waits for them to end).
-IN_FLIGHT = QUEUE_STATUSES
-#: Received responses the sweep tries again.
-RETRY_STATES = (rm.UNMATCHED, rm.WAITING)
+__all__ = [
+    "HANDLED_DOC_STATUSES",
+    "RETRY_STATES",
+    "IntakeResultLike",
+    "NotHeld",
+    "ResponseService",
+    "ServedBy",
+    "attach",
+    "dedupe_key",
+]
 
 
 class ForwarderLike(Protocol):
@@ -66,23 +70,17 @@ class ForwarderLike(Protocol):
     def wake(self) -> None: ...
 
 
-class IntakeResultLike(Protocol):
-    document_id: str
-    status: str
-    report: Any
-
-
 def dedupe_key(sender: str | None, imr_id: str) -> str:
     return repo.sha256_hex(f"{sender or ''}|{imr_id}")
 
 
-class ServedBy(Protocol):
-    """Which access point the sales invoice ``invoice_id`` was delivered to (None: unknown)."""
+class ResponseService(CounterpartService):
+    """The T111 rule set of :class:`gateway.responses.counterpart.CounterpartService`."""
 
-    async def __call__(self, session: AsyncSession, invoice_id: str) -> str | None: ...
+    model = InvoiceResponseRecord
+    what = "invoice response"
+    duplicate_text = "same sender and response id as response #{seq} ({state}); applied once"
 
-
-class ResponseService:
     def __init__(
         self,
         db: Database,
@@ -91,57 +89,16 @@ class ResponseService:
         limits: ParseLimits | None = None,
         lifecycle: Lifecycle | None = None,
     ) -> None:
-        self.db = db
+        super().__init__(db, lifecycle or Lifecycle(), limits)
         self.mapping = mapping
         self.forwarder = forwarder
-        self.limits = limits or ParseLimits()
-        self.lifecycle = lifecycle or Lifecycle()
-        #: Set by the AS4 plug-in: an AS4 response must come from the AP the invoice went to.
-        self.served_by: ServedBy | None = None
-        #: Optional e-mail trust (per-tenant listed senders with DKIM); see trust.judge.
-        self.email_trust: Any = None
         #: Counts decided responses (the app factory plugs the metrics in); see outcomes.
         self.observer: OutcomeObserver | None = None
 
     # --- entry points ------------------------------------------------------------------------
 
-    async def on_intake(self, result: IntakeResultLike) -> None:
-        """Intake hook: apply a stored, valid Invoice Response. Never raises (the doc is stored;
-        a failure here is retried by :meth:`sweep`)."""
-        info = result.report.document or {}
-        if not is_invoice_response(info.get("customization_id")):
-            return
-        if result.status not in HANDLED_DOC_STATUSES or not result.report.accepted:
-            return
-        try:
-            await self.handle_document(result.document_id)
-        except Exception:
-            log.exception(
-                "applying invoice response failed", extra={"document": result.document_id}
-            )
-
-    async def on_routed(self, doc_id: str) -> None:
-        """Intake hook: a stranded document got its tenant; handle it if it is a response."""
-        async with self.db.read() as s:
-            doc = await repo.get_document(s, doc_id, None)
-        if not is_invoice_response(doc.customization_id) or doc.status not in HANDLED_DOC_STATUSES:
-            return
-        if doc.validation_status != "accepted":
-            return
-        try:
-            await self.handle_document(doc_id)
-        except Exception:
-            log.exception("applying a routed invoice response failed", extra={"document": doc_id})
-
     async def handle_document(self, doc_id: str) -> InvoiceResponseRecord:
-        """Record and (if it matches and the rules allow) apply the stored response ``doc_id``."""
-        for attempt in range(3):
-            try:
-                rec = await self._handle_once(doc_id)
-                break
-            except IntegrityError:  # a concurrent copy took the dedupe key first
-                if attempt == 2:
-                    raise
+        rec = await super().handle_document(doc_id)
         if self.forwarder is not None:
             self.forwarder.wake()
         return rec
@@ -207,30 +164,17 @@ class ResponseService:
             self.forwarder.wake()
         return changed
 
-    # --- one response ------------------------------------------------------------------------
+    # --- the T111 rule set ---------------------------------------------------------------------
 
-    async def _handle_once(self, doc_id: str) -> InvoiceResponseRecord:
-        async with self.db.write() as s:
-            existing = await s.scalar(
-                select(InvoiceResponseRecord).where(InvoiceResponseRecord.document_id == doc_id)
-            )
-            if existing is not None and existing.state != rm.PENDING:
-                return existing
-            doc = await repo.get_document(s, doc_id, None)
-            raw, _ = await repo.get_raw(s, doc_id, None)
-            try:
-                imr = parse_response(raw, self.mapping, self.limits)
-            except XmlRefused as exc:  # validated before, so this is unexpected
-                imr = None
-                log.warning("stored invoice response does not parse: %s", exc)
-            rec = self._record(doc, imr, existing)
-            s.add(rec)
-            if rec.state == "":
-                await self._decide(s, rec, doc)
-            await s.flush()
-            await self._announce(s, rec)
-            self._outcome(s, rec)
-            return rec
+    def is_message(self, customization_id: str | None) -> bool:
+        return is_invoice_response(customization_id)
+
+    def parse(self, raw: bytes) -> InvoiceResponse:
+        return parse_response(raw, self.mapping, self.limits)
+
+    async def decided(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
+        await self._announce(s, rec)
+        self._outcome(s, rec)
 
     async def _announce(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
         """``response.unmatched``: the tenant learns of a response no invoice of theirs fits."""
@@ -247,21 +191,14 @@ class ResponseService:
                 },
             )
 
-    def _record(
-        self,
-        doc: Document,
-        imr: InvoiceResponse | None,
-        rec: InvoiceResponseRecord | None = None,
-    ) -> InvoiceResponseRecord:
-        """The response's row, filled from the parsed document (``rec``: its pending row)."""
-        if rec is None:
-            rec = InvoiceResponseRecord(direction=rm.RECEIVED, document_id=doc.id)
+    def fill(self, rec: InvoiceResponseRecord, doc: Document, imr: InvoiceResponse | None) -> None:
+        """The response's row (new, or its pending row), filled from the parsed document."""
         rec.tenant = doc.tenant
         rec.imr_id = (imr.imr_id if imr else doc.number) or ""
         rec.partial, rec.state, rec.details = False, "", {}
         if imr is None:
             rec.state, rec.detail = rm.INVALID, "the stored document does not parse"
-            return rec
+            return
         rec.sender, rec.receiver = normalise(imr.sender), normalise(imr.receiver)
         rec.referenced_id, rec.referenced_type_code = imr.referenced_id, imr.referenced_type_code
         rec.response_code, rec.partial = imr.response_code, imr.partial
@@ -270,50 +207,15 @@ class ResponseService:
         code = imr.response_code or ""
         if code in self.mapping.codes:
             rec.status = self.mapping.status_for(code, imr.partial)
-        return rec
 
-    async def _decide(self, s: AsyncSession, rec: InvoiceResponseRecord, doc: Document) -> None:
-        invalid = self._invalid(rec)
-        if invalid:
-            rec.state, rec.detail = rm.INVALID, invalid
-            return
-        verdict = await judge(s, doc, rec.sender, email_trust=self.email_trust)
-        rec.details = {**(rec.details or {}), "proof": proof_of(verdict)}
-        if not verdict.proven:
-            await self._hold(s, rec, verdict)
-            return
-        await self._dedupe_and_apply(s, rec)
+    def dedupe_key(self, rec: InvoiceResponseRecord) -> str:
+        return dedupe_key(rec.sender, rec.imr_id)
 
-    async def _dedupe_and_apply(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
-        key = dedupe_key(rec.sender, rec.imr_id)
-        first = await s.scalar(
-            select(InvoiceResponseRecord).where(InvoiceResponseRecord.dedupe_key == key)
-        )
-        if first is not None:
-            rec.state = rm.DUPLICATE
-            rec.invoice_id = first.invoice_id
-            rec.detail = (
-                f"same sender and response id as response #{first.seq} "
-                f"({first.state}); applied once"
-            )
-            return
-        rec.dedupe_key = key
-        await self._match_and_apply(s, rec)
-
-    async def _hold(self, s: AsyncSession, rec: InvoiceResponseRecord, verdict: Verdict) -> None:
-        """Keep an unproven response for an admin, linked to the invoice it names, unchanged.
-
-        No dedupe key is taken (a forged copy must not block the real response)."""
-        rec.state = rm.HELD if verdict.outcome == HELD else rm.REFUSED
-        rec.detail = f"not applied: {verdict.how}"
-        invoice = (await self._match(s, rec)).invoice
-        if invoice is None:
-            return
-        rec.invoice_id = invoice.id  # the invoice's view lists it
-        if rec.state != rm.REFUSED:
-            return
-        # A proven forgery (a tenant speaking for a participant it does not own) is also noted
-        # in the invoice's history, with who tried.
+    async def refused(
+        self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document, verdict: Verdict
+    ) -> None:
+        """A proven forgery (a tenant speaking for a participant it does not own) is also noted
+        in the invoice's history, with who tried."""
         by = verdict.submitted_by
         await self.lifecycle.note(
             s,
@@ -348,7 +250,7 @@ class ResponseService:
                 "vouched_by": {"actor": actor, "tenant": tenant, "key": key_id, "reason": reason},
             }
             rec.invoice_id = None
-            await self._dedupe_and_apply(s, rec)
+            await self.dedupe_and_apply(s, rec, None)
             rec.updated_at = utcnow()
             await s.flush()
             await self._announce(s, rec)
@@ -360,7 +262,7 @@ class ResponseService:
     def _outcome(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
         report_outcome(s, rec, self.observer, self.mapping.codes)
 
-    def _invalid(self, rec: InvoiceResponseRecord) -> str | None:
+    def invalid(self, rec: InvoiceResponseRecord) -> str | None:
         code = rec.response_code or ""
         if code not in self.mapping.codes:
             return f"unknown response code {code!r}; Peppol uses {', '.join(self.mapping.codes)}"
@@ -379,42 +281,18 @@ class ResponseService:
             if rec is None or rec.state not in RETRY_STATES:
                 return False
             before = rec.state
-            await self._match_and_apply(s, rec)
+            await self.match_and_apply(s, rec, None)
             rec.updated_at = utcnow()
             if rec.state != before:
                 self._outcome(s, rec)
             return rec.state not in RETRY_STATES
 
-    async def _match(self, s: AsyncSession, rec: InvoiceResponseRecord) -> Match:
+    async def match(self, s: AsyncSession, rec: InvoiceResponseRecord, _msg: Any) -> Match:
         return await find_invoice(s, rec, self.limits, lock=not self.db.is_sqlite)
-
-    async def _match_and_apply(self, s: AsyncSession, rec: InvoiceResponseRecord) -> None:
-        found = await self._match(s, rec)
-        invoice = found.invoice
-        rec.state, rec.detail = found.state, found.detail
-        if found.copies:
-            rec.details = {**(rec.details or {}), "copies": found.copies}
-        if invoice is not None and (wrong_ap := await self._wrong_ap(s, rec, invoice)):
-            rec.state, rec.invoice_id, rec.detail = rm.REFUSED, invoice.id, wrong_ap
-            return
-        if invoice is not None and invoice.status in IN_FLIGHT:
-            # The queue still writes this invoice's status (sending -> delivered); applying now
-            # would be overwritten, so the sweep applies it once delivery is settled.
-            rec.state, rec.invoice_id = rm.WAITING, invoice.id
-            rec.detail = (
-                f"sales invoice {invoice.id} is still {invoice.status}; applied after delivery"
-            )
-        elif invoice is not None:
-            await self._apply(s, rec, invoice)
-
-    async def _wrong_ap(
-        self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document
-    ) -> str | None:
-        return await wrong_access_point(s, self.served_by, rec.details or {}, invoice.id)
 
     # --- applying ------------------------------------------------------------------------------
 
-    async def _apply(self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document) -> None:
+    async def apply(self, s: AsyncSession, rec: InvoiceResponseRecord, invoice: Document) -> None:
         rec.invoice_id = invoice.id
         last = await s.scalar(
             select(InvoiceResponseRecord)

@@ -23,8 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import COUNTERPART, SOURCE_INVOICE_RESPONSE
+from gateway.lifecycle import COUNTERPART, SOURCE_INVOICE_RESPONSE, Cause
 from gateway.responses.matching import normalise
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.store import Document, repo

@@ -24,15 +24,21 @@ from gateway.config import Settings
 from gateway.console import setup as setup_console
 from gateway.forwarding import Forwarder
 from gateway.france import setup as setup_france
-from gateway.inbound.intake import IntakePipeline
+from gateway.france import setup_flow_api
+from gateway.inbound import IntakePipeline
 from gateway.lifecycle import Lifecycle
-from gateway.observability import Metrics, SnapshotRows, log_status_change, metrics_endpoint
-from gateway.observability.httplog import handler_args
+from gateway.observability import (
+    Metrics,
+    SnapshotRows,
+    handler_args,
+    log_status_change,
+    metrics_endpoint,
+)
 from gateway.outbound import OUTBOUND, as4_delivered_to
 from gateway.outbound import setup as setup_outbound
 from gateway.rendering import setup as setup_rendering
-from gateway.reporting.web import setup as setup_reporting
-from gateway.responses.api import setup as setup_responses
+from gateway.reporting import setup as setup_reporting
+from gateway.responses import setup as setup_responses
 from gateway.server.health import CHANNELS
 from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels
@@ -130,6 +136,7 @@ def create_app(
     responses.observer = metrics  # Invoice Response outcomes
     france = setup_france(app)  # CDAR lifecycle messages (France), after the Invoice Responses
     france.served_by = as4_delivered_to  # like Invoice Responses: from the invoice's AP
+    setup_flow_api(app)  # /afnor/flow-service: the AFNOR XP Z12-013 Flow API (own description)
     # Inbound channels (REST, SMTP, AS4, folders): they may mount routes and feed the intake
     # and the outbound queue; started last, stopped first.
     registry = channels if channels is not None else inbound_channels()
@@ -161,6 +168,18 @@ async def _channels_lifecycle(app: web.Application) -> AsyncIterator[None]:
             await channel.stop()
 
 
+def warm_note(warm: list[str]) -> str:
+    """What ``[validation] warm`` means for the first documents' latency (the start-up line
+    says it, so an operator who sees a slow first request knows why and what to set)."""
+    if "*" in warm:
+        return 'every scenario compiled at start ([validation] warm = ["*"]): no first-use wait'
+    which = f"scenarios other than {', '.join(warm)} are" if warm else "every scenario is"
+    return (
+        f"{which} compiled on first use (that document waits about 1 s, once per worker); "
+        '[validation] warm = ["*"] compiles them all at start for flat latency'
+    )
+
+
 def _lifecycle(*, own_validator: bool) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings, db, intake, forwarder = app[SETTINGS], app[DB], app[INTAKE], app[FORWARDER]
@@ -172,7 +191,16 @@ def _lifecycle(*, own_validator: bool) -> Any:
             validator = await asyncio.to_thread(Validator.from_settings, settings)
             intake.validator = validator
         await forwarder.start()
-        log.info("gateway started", extra={"database": db.engine.dialect.name})
+        warm = list(settings.validation.warm)
+        log.info(
+            "gateway started; validation: %s",
+            warm_note(warm),
+            extra={
+                "database": db.engine.dialect.name,
+                "validation_warm": warm,
+                "first_document": warm_note(warm),
+            },
+        )
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from lxml import etree
 
 from gateway.documents import (
+    PDF_MAGIC,
     DocumentInfo,
     ParseLimits,
     PdfUnreadable,
@@ -28,7 +29,6 @@ from gateway.documents import (
     invoice_xml,
     parse_xml,
 )
-from gateway.documents.pdf import PDF_MAGIC
 from gateway.validation.compiling import compiling
 from gateway.validation.report import BLOCKING, Finding, RawFinding, ValidationReport
 from gateway.validation.scenarios import Scenario

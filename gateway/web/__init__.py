@@ -6,7 +6,7 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 ``gateway.server`` stays the app factory. The private modules behind this face:
 
 - ``appkeys``: typed ``app[...]`` keys (``DB``, ``INTAKE``, ``SETTINGS``, ``FORWARDER``,
-  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``);
+  ``METRICS``, ``LIFECYCLE``, ``KEY_CACHE``, ``OUTBOUND``);
 - ``auth``: ``Authorization: Bearer`` key lookup (cached), :class:`Principal`, :func:`require`;
 - ``problems``: RFC 9457 ``application/problem+json`` with a stable ``code``;
 - ``body``: size-capped body reading with a deadline and a shared memory budget, JSON objects
@@ -18,10 +18,22 @@ from nowhere else, so no package reaches into another's HTTP module for its help
 - ``spec`` / ``openapi``: :func:`operation` describes a route on its handler; the OpenAPI 3.1
   document is built from the route table (``gateway.web.openapi``);
 - ``instrument``: the request counter middleware;
+- ``apis``: separately described standard APIs under a prefix (own error body, own OpenAPI),
+  :func:`add_api`;
 - ``hooks``: extension points of the document API (status listeners, document views).
 """
 
-from gateway.web.appkeys import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, METRICS, SETTINGS
+from gateway.web.apis import SeparateApi, add_api, separate_prefixes
+from gateway.web.appkeys import (
+    DB,
+    FORWARDER,
+    INTAKE,
+    KEY_CACHE,
+    LIFECYCLE,
+    METRICS,
+    OUTBOUND,
+    SETTINGS,
+)
 from gateway.web.auth import (
     AUTH_LIMITER,
     PRINCIPAL,
@@ -35,10 +47,12 @@ from gateway.web.body import (
     MAX_JSON_BODY,
     XML_TYPES,
     BodyBudget,
+    FormPart,
     body_timeout,
     budget_middleware,
     incomplete,
     read_capped,
+    read_form,
     read_json,
     read_multipart,
     reserve,
@@ -96,6 +110,7 @@ __all__ = [
     "MAX_JSON_BODY",
     "METRICS",
     "OBJECT",
+    "OUTBOUND",
     "PRINCIPAL",
     "PROBLEM_TYPE",
     "SETTINGS",
@@ -104,13 +119,16 @@ __all__ = [
     "BodyBudget",
     "Content",
     "FailureLimiter",
+    "FormPart",
     "KeyCache",
     "Operation",
     "Param",
     "Params",
     "Principal",
     "Problem",
+    "SeparateApi",
     "StatusChanged",
+    "add_api",
     "add_document_view",
     "add_status_guard",
     "auth_middleware",
@@ -140,11 +158,13 @@ __all__ = [
     "problem_middleware",
     "query_text",
     "read_capped",
+    "read_form",
     "read_json",
     "read_multipart",
     "require",
     "require_operator",
     "reserve",
+    "separate_prefixes",
     "status_changed",
     "status_refusal",
     "status_refused",

@@ -22,9 +22,9 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.lifecycle import Cause
-from gateway.lifecycle.vocabulary import API
+from gateway.lifecycle import API, Cause
 from gateway.store import repo
+from gateway.web.apis import api_of
 from gateway.web.appkeys import DB, KEY_CACHE
 from gateway.web.keycache import UNKNOWN, FailureLimiter
 from gateway.web.problems import Problem
@@ -63,7 +63,11 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{1,200}")
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    if not request.path.startswith("/v1/") or request.path in PUBLIC:
+    api = api_of(request.app, request.path)
+    if api is not None:
+        if request.path in api.public:
+            return await handler(request)
+    elif not request.path.startswith("/v1/") or request.path in PUBLIC:
         return await handler(request)
     limiter = request.app.get(AUTH_LIMITER)
     client = request.remote or "unknown"

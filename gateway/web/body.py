@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
-from gateway.inbound.intake import Attachment
+from gateway.inbound import Attachment
 from gateway.store import text_fault
 from gateway.web.problems import Problem
 
@@ -191,6 +193,28 @@ async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[
     Bounded like every body: ``limit`` bytes, the shared body budget and the body timeout; a
     broken body (no boundary, truncated, bad part headers) is the client's 400, not a 500.
     """
+    document: bytes | None = None
+    attachments: list[Attachment] = []
+    for part in await read_form(request, limit):
+        is_xml = part.content_type.lower() in XML_TYPES or part.filename.lower().endswith(".xml")
+        if document is None and (is_xml or part.field == "document"):
+            document = part.data
+        else:
+            attachments.append(part)
+    if document is None:
+        raise Problem(400, "missing-document", "The multipart body has no XML part.")
+    return document, attachments
+
+
+@dataclass
+class FormPart(Attachment):
+    """One part of a multipart body: its form field name as well as its file name."""
+
+    field: str | None = None
+
+
+async def read_form(request: web.Request, limit: int) -> list[FormPart]:
+    """Every part of a multipart body, in order, bounded as :func:`read_multipart` is."""
     if request.content_length is not None and request.content_length > limit:
         raise too_large(limit)
     timeout = body_timeout(request)
@@ -201,17 +225,17 @@ async def read_multipart(request: web.Request, limit: int) -> tuple[bytes, list[
         raise too_slow(timeout or 0) from None
     except ConnectionResetError:
         raise incomplete() from None
-    except (ValueError, AssertionError, RuntimeError) as exc:
-        # aiohttp's reader signals a broken body with ValueError/AssertionError/RuntimeError.
+    except (ValueError, AssertionError, RuntimeError, HttpProcessingError) as exc:
+        # aiohttp's reader signals a broken body with ValueError/AssertionError/RuntimeError,
+        # and bad part headers with HttpProcessingError (InvalidHeader).
         raise Problem(
             400, "bad-multipart", f"The multipart body cannot be read: {exc or type(exc).__name__}."
         ) from exc
 
 
-async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, list[Attachment]]:
+async def _multipart_parts(request: web.Request, limit: int) -> list[FormPart]:
     reader = await request.multipart()
-    document: bytes | None = None
-    attachments: list[Attachment] = []
+    parts: list[FormPart] = []
     total = 0
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
@@ -225,11 +249,5 @@ async def _multipart_parts(request: web.Request, limit: int) -> tuple[bytes, lis
             data.extend(chunk)
         ctype = (part.headers.get("Content-Type") or "application/octet-stream").split(";")[0]
         name = part.filename or part.name or "attachment"
-        is_xml = ctype.strip().lower() in XML_TYPES or name.lower().endswith(".xml")
-        if document is None and (is_xml or part.name == "document"):
-            document = bytes(data)
-        else:
-            attachments.append(Attachment(name, ctype.strip(), bytes(data)))
-    if document is None:
-        raise Problem(400, "missing-document", "The multipart body has no XML part.")
-    return document, attachments
+        parts.append(FormPart(name, ctype.strip(), bytes(data), field=part.name))
+    return parts

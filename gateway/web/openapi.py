@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.web.apis import separate_prefixes
 from gateway.web.params import Param
 from gateway.web.spec import JSON, Content, Operation, operation, operation_of
 
@@ -60,20 +61,23 @@ async def openapi_handler(request: web.Request) -> web.Response:
     return web.json_response(build(request.app, title="einvoice-gateway", version=__version__))
 
 
-def api_routes(app: web.Application) -> Iterable[tuple[str, str, Any]]:
-    """(method, path template, handler) of every API route."""
+def api_routes(app: web.Application, *, separate: bool = False) -> Iterable[tuple[str, str, Any]]:
+    """(method, path template, handler) of every API route of ours; ``separate=True``: also
+    the routes of the separately described APIs (:mod:`gateway.web.apis`)."""
+    skipped = EXCLUDED_PREFIXES if separate else EXCLUDED_PREFIXES + separate_prefixes(app)
     for route in app.router.routes():
         if route.method not in _METHODS:
             continue
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
-        if path is None or path.startswith(EXCLUDED_PREFIXES):
+        if path is None or path.startswith(skipped):
             continue
         yield route.method, _PATH_VAR.sub(r"{\1}", path), route.handler
 
 
 def undescribed(app: web.Application) -> list[str]:
-    return [f"{m} {p}" for m, p, h in api_routes(app) if operation_of(h) is None]
+    """Routes without an :func:`operation`, the separate APIs' included."""
+    return [f"{m} {p}" for m, p, h in api_routes(app, separate=True) if operation_of(h) is None]
 
 
 def build(app: web.Application, *, title: str, version: str) -> dict[str, Any]:

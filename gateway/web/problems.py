@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.web.apis import api_of
+
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
@@ -82,15 +84,21 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
     try:
         return await handler(request)
     except Problem as exc:
-        return exc.response(request.path)
+        return _render(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, f"http-{exc.status}")
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return Problem(exc.status, code, exc.reason, headers=headers).response(request.path)
+        return _render(request, Problem(exc.status, code, exc.reason, headers=headers))
     except Exception:
         log.exception("unhandled error", extra={"path": request.path})
-        return Problem(500, "internal-error", "The server failed; nothing was accepted.").response(
-            request.path
+        return _render(
+            request, Problem(500, "internal-error", "The server failed; nothing was accepted.")
         )
+
+
+def _render(request: web.Request, problem: Problem) -> web.StreamResponse:
+    """problem+json, or the error body of the separate API the path belongs to."""
+    api = api_of(request.app, request.path)
+    return api.render(request, problem) if api is not None else problem.response(request.path)

@@ -17,18 +17,26 @@ from gateway.forwarding import SIGNATURE_HEADER, verify
 def _cli(tmp_path: Path, *args: str) -> int:
     cfg = tmp_path / "gateway.toml"
     if not cfg.exists():
-        cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n')
+        # The webhook receiver of these tests listens on loopback.
+        cfg.write_text(
+            f'data_dir = "{tmp_path / "data"}"\n[webhooks]\nallow_private_destinations = true\n'
+        )
     return main(["--config", str(cfg), *args])
 
 
 def test_tenants_and_keys(tmp_path: Path, capsys: Any) -> None:
     assert _cli(tmp_path, "tenants", "create", "acme") == 0
+    assert capsys.readouterr().out == "created tenant acme\n"
     assert _cli(tmp_path, "tenants", "create", "acme") == 2
     assert "exists already" in capsys.readouterr().err
     assert _cli(tmp_path, "keys", "create", "--tenant", "acme", "--scope", "admin") == 0
     secret = capsys.readouterr().out.strip()
     assert _cli(tmp_path, "participants", "add", "--tenant", "acme", "0088:123") == 0
     assert capsys.readouterr().out == "0088:123 -> acme\n"
+    assert _cli(tmp_path, "participants", "list", "--tenant", "acme") == 0
+    assert capsys.readouterr().out == "0088:123  acme\n"
+    assert _cli(tmp_path, "tenants", "list") == 0
+    assert capsys.readouterr().out.startswith("acme  participants=1  keys=1  -")
     assert _cli(tmp_path, "tenants", "list", "--json") == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["name"] == "acme" and row["participants"] == 1 and row["active_keys"] == 1
@@ -47,6 +55,7 @@ def test_tenants_and_keys(tmp_path: Path, capsys: Any) -> None:
     assert _cli(tmp_path, "keys", "list", "--tenant", "acme", "--json") == 0
     assert json.loads(capsys.readouterr().out)[0]["revoked"] is True
     assert _cli(tmp_path, "participants", "remove", "0088:123", "--tenant", "acme") == 0
+    assert capsys.readouterr().out == "removed 0088:123\n"
     assert _cli(tmp_path, "tenants", "delete", "acme") == 0
     assert "deleted tenant acme (1 key(s) with it)" in capsys.readouterr().out
     assert _cli(tmp_path, "tenants", "show", "acme") == 2
@@ -82,5 +91,6 @@ async def test_webhooks(tmp_path: Path, aiohttp_server: Any, capsys: Any) -> Non
     assert await asyncio.to_thread(cli, "webhooks", "redeliver", "12345") == 2
     assert "No delivery 12345" in capsys.readouterr().err
     assert await asyncio.to_thread(cli, "webhooks", "clear", "--tenant", "acme") == 0
+    assert capsys.readouterr().out == "webhook cleared for acme\n"
     assert await asyncio.to_thread(cli, "webhooks", "test", "--tenant", "acme") == 2
     assert "has no webhook" in capsys.readouterr().err

@@ -89,7 +89,13 @@ class Gateway:
 def gateway_settings(tmp_path: Path, **overrides: Any) -> Any:
     base: dict[str, Any] = {
         "data_dir": str(tmp_path / "data"),
-        "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 4, "timeout": 5},
+        "webhooks": {  # the webhook receivers of these tests listen on loopback
+            "retry_initial": 0.05,
+            "retry_max": 0.2,
+            "max_attempts": 4,
+            "timeout": 5,
+            "allow_private_destinations": True,
+        },
     }
     for k, v in overrides.items():
         if isinstance(v, dict):

@@ -112,7 +112,12 @@ def node_settings(
                 "sml": "off",
                 "workers": 4,
             },
-            "webhooks": {"retry_initial": 0.05, "retry_max": 0.2, "max_attempts": 2},
+            "webhooks": {  # loopback receivers
+                "retry_initial": 0.05,
+                "retry_max": 0.2,
+                "max_attempts": 2,
+                "allow_private_destinations": True,
+            },
             "reporting": {"schedule": False},  # tests send reports explicitly
             "routes": routes or [],
         },

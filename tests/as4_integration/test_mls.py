@@ -20,7 +20,7 @@ from test_outbound import send, wait_for
 
 from gateway.as4 import parse_mls
 from gateway.as4.models import PeppolReportRow
-from gateway.inbound.intake import Submission, _document_fields
+from gateway.inbound import Submission, document_fields
 from gateway.outbound.api import OUTBOUND
 from gateway.outbound.models import OutboundItem
 from gateway.store import Document
@@ -166,7 +166,7 @@ async def queue_unchecked(node: Node, validator: Any, raw: bytes) -> str:
     """Queue a document A's own validation would refuse (as if A's rules were older than B's)."""
     report = await validator.validate(raw)
     assert not report.accepted
-    fields = _document_fields(
+    fields = document_fields(
         Submission(raw, "api", "seller", direction="outbound"), report, "seller"
     )
     doctype = (

@@ -96,8 +96,24 @@ async def test_use_case_1_moves_the_sales_invoice_code_by_code(
     spaced = approve.replace(b"<rsm:ExchangedDocument>", b"<rsm:ExchangedDocument> ")
     for copy in (approve, spaced):
         assert (await _arrive(gw, copy)).status == "duplicate"
-    _, everything = await gw.call("GET", key, "/v1/france/cdar")
+    # (The gateway's own 200/201 about the invoice it sent are sent rows, not counted here.)
+    _, everything = await gw.call("GET", key, "/v1/france/cdar?direction=received")
     assert len(everything["items"]) == 5
+    # Paged, and strict about its query like every list route (names the parameter).
+    _, first = await gw.call("GET", key, "/v1/france/cdar?direction=received&limit=2")
+    assert len(first["items"]) == 2 and first["next_cursor"] == str(first["items"][-1]["id"])
+    _, rest = await gw.call("GET", key, f"/v1/france/cdar?cursor={first['next_cursor']}")
+    assert [i["id"] for i in first["items"] + rest["items"]] == [
+        i["id"] for i in everything["items"]
+    ]
+    for query, problem, parameter in (
+        ("state=bogus", "invalid-parameter", "state"),
+        ("direction=up", "invalid-parameter", "direction"),
+        ("limit=201", "invalid-parameter", "limit"),
+        ("sate=applied", "unknown-parameter", "sate"),
+    ):
+        code, bad = await gw.call("GET", key, f"/v1/france/cdar?{query}")
+        assert (code, bad["code"], bad["parameter"]) == (400, problem, parameter), query
     assert (await gw.doc(key, invoice_id))["canonical_status"] == "paid"
 
 

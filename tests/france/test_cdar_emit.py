@@ -76,14 +76,21 @@ async def test_buyer_actions_send_their_codes_and_mandatory_ones_go_to_the_state
         == [{"code": "TX_TVA_ERR", "text": "Taux de TVA erroné"}]
     )
     assert state_copy.for_state_platform and state_copy.profile.endswith("einvoicingF2")
-    _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+    # Each sent row followed its outbound item to the access point (as Invoice Responses do).
+    for _ in range(200):
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        if all(i["state"] == "delivered" for i in listed["items"]):
+            break
+        await asyncio.sleep(0.05)
     assert [(i["code"], i["state"], i["receiver"]) for i in listed["items"]] == [
-        ("204", "queued", f"0002:{SELLER_SIREN}"),
-        ("205", "queued", f"0002:{SELLER_SIREN}"),
-        ("211", "queued", f"0002:{SELLER_SIREN}"),
-        ("210", "queued", f"0002:{SELLER_SIREN}"),
-        ("210", "queued", "0238:0000"),
+        ("204", "delivered", f"0002:{SELLER_SIREN}"),
+        ("205", "delivered", f"0002:{SELLER_SIREN}"),
+        ("211", "delivered", f"0002:{SELLER_SIREN}"),
+        ("210", "delivered", f"0002:{SELLER_SIREN}"),
+        ("210", "delivered", "0238:0000"),
     ]
+    for item in listed["items"]:
+        assert (await gw.doc(key, item["document_id"]))["status"] == "delivered"
 
 
 async def test_a_doublon_answers_the_new_delivery_with_213(
@@ -110,7 +117,8 @@ async def test_the_seller_recording_payment_sends_212_with_amount_and_rate(
     key = await gw.key("vendeur")
     await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
     invoice = await gw.send_invoice(key, french_invoice(corpus_dir, number="F-300"))
-    gw.ap.bodies.clear()
+    (deposited,) = await _cdars(gw, 1, validator)  # sending it: 200 Déposée to the state
+    assert deposited.code == "200"
     code, body = await gw.call(
         "POST", key, f"/v1/documents/{invoice}/status", json={"status": "paid"}
     )
@@ -140,7 +148,10 @@ async def test_without_a_platform_id_the_state_copy_is_recorded_as_not_sent(
     assert only.reasons == [{"code": "NON_CONFORME", "text": "non conforme"}]
     _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
     states = [(i["state"], i["receiver"]) for i in listed["items"]]
-    assert states == [("queued", f"0002:{SELLER_SIREN}"), ("not-sent", "0238:0000")]
+    assert states[1] == ("not-sent", "0238:0000")
+    # The seller's copy follows its outbound item (queued, sent, then delivered).
+    assert states[0][1] == f"0002:{SELLER_SIREN}"
+    assert states[0][0] in ("queued", "sent", "delivered")
     assert "platform_id" in listed["items"][1]["detail"]
 
 
@@ -154,4 +165,45 @@ async def test_a_tenant_that_does_not_own_the_buyer_sends_nothing(
     _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
     assert [i["state"] for i in listed["items"]] == ["not-sent"]
     await asyncio.sleep(0.3)
+    assert not [b for b in gw.ap.bodies if b"CrossDomainAcknowledgementAndResponse" in b]
+
+
+async def test_sending_a_french_invoice_gives_200_and_201_and_the_200_goes_to_the_state(
+    gw_factory: Any, corpus_dir: Path, validator: Any
+) -> None:
+    gw = await gw_factory(settings=PLATFORM)
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
+    invoice = await gw.send_invoice(key, french_invoice(corpus_dir, number="F-500"))
+    # The AP got the invoice and, for the state platform, a valid 200 (re-validated here).
+    (to_state,) = await _cdars(gw, 1, validator)
+    assert (to_state.code, to_state.for_state_platform) == ("200", True)
+    assert to_state.recipients[0].id == "0000" and to_state.invoice_number == "F-500"
+    for _ in range(200):
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        rows = {(i["code"], i["receiver"]): i for i in listed["items"]}
+        if len(rows) == 3 and rows[("200", "0238:0000")]["state"] == "delivered":
+            break
+        await asyncio.sleep(0.05)
+    assert set(rows) == {
+        ("200", f"0002:{SELLER_SIREN}"),
+        ("200", "0238:0000"),
+        ("201", f"0002:{SELLER_SIREN}"),
+    }
+    assert rows[("200", f"0002:{SELLER_SIREN}")]["state"] == "delivered-locally"
+    assert rows[("201", f"0002:{SELLER_SIREN}")]["state"] == "delivered-locally"
+    assert rows[("200", "0238:0000")]["state"] == "delivered"
+    assert all(i["invoice_id"] == invoice for i in listed["items"])
+    body = await gw.doc(key, invoice)
+    assert {c["code"] for c in body["cdar_statuses"]} == {"200", "201"}
+
+
+async def test_no_issuer_statuses_when_emission_is_off(gw_factory: Any, corpus_dir: Path) -> None:
+    gw = await gw_factory(settings={"france": {**PLATFORM["france"], "emit": False}})
+    key = await gw.key("vendeur")
+    await gw.participant("vendeur", f"0225:{SELLER_SIREN}")
+    await gw.send_invoice(key, french_invoice(corpus_dir, number="F-501"))
+    await asyncio.sleep(0.5)
+    _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+    assert listed["items"] == []
     assert not [b for b in gw.ap.bodies if b"CrossDomainAcknowledgementAndResponse" in b]

@@ -224,7 +224,16 @@ async def test_unmatched_then_matched(gw_factory: Any, make_invoice: Any) -> Non
     [item] = listing["items"]
     assert item["document_id"] == early["id"] and item["referenced_id"] == NUMBER
     status, problem = await gw.call("GET", key, "/v1/admin/responses?state=bogus")
-    assert status == 400 and problem["code"] == "bad-request"
+    assert (status, problem["code"], problem["parameter"]) == (400, "invalid-parameter", "state")
+    assert "unmatched" in problem["allowed"]
+    status, problem = await gw.call("GET", key, "/v1/admin/responses?direction=sideways")
+    assert (status, problem["code"], problem["parameter"]) == (
+        400,
+        "invalid-parameter",
+        "direction",
+    )
+    status, problem = await gw.call("GET", key, "/v1/admin/responses?status=unmatched")
+    assert (status, problem["code"], problem["parameter"]) == (400, "unknown-parameter", "status")
 
     raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     status, sent = await gw.call("POST", key, "/v1/outbound", xml=raw)

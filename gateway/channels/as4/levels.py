@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, literal, select
 
 from gateway.as4 import As4MlsOutbox, As4Outbound
-from gateway.lifecycle.vocabulary import SOURCE_MLS
+from gateway.lifecycle import SOURCE_MLS
 from gateway.outbound import OutboundItem
 from gateway.store import Database, StatusChange
 

@@ -23,8 +23,8 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
-from gateway.config.settings import FolderSettings
-from gateway.inbound.intake import IntakeResult, Submission
+from gateway.config import FolderSettings
+from gateway.inbound import IntakeResult, Submission
 from gateway.store import Database, Document
 
 from .claims import FAILED, PROCESSED, Claim, Watcher

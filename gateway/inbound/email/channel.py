@@ -47,8 +47,7 @@ from typing import Any, Protocol
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.exc import DataError
 
-from gateway.config import ConfigError, Settings
-from gateway.config.settings import SmtpSettings
+from gateway.config import ConfigError, Settings, SmtpSettings
 from gateway.documents import ParseLimits
 from gateway.inbound.email.mime import ParsedMail, TooManyParts, Unreadable, parse_mail
 from gateway.inbound.email.submissions import (

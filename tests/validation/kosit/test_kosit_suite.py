@@ -125,6 +125,7 @@ def test_suite_verdicts_equal_own_scenarios(suite_reports: dict[str, Any], engin
     assert not differ, "\n".join(differ[:10])
 
 
+@pytest.mark.slow  # every CEN unit test in both engines: ~22 s quiet (make test-slow, CI)
 def test_cen_unit_verdicts_equal_own_scenarios(
     kosit_engine: Any, cen_unit_reports: list[tuple[str, Any, Any, Any]]
 ) -> None:

@@ -441,6 +441,7 @@ def _corpus(artefacts: Path) -> list[tuple[str, bytes, str | None]]:
     return docs
 
 
+@pytest.mark.slow  # 1,400+ documents through both stylesheets: ~26 s quiet (make test-slow, CI)
 def test_rewritten_stylesheets_find_exactly_what_the_published_ones_find(engine: Engine) -> None:
     by_file: dict[Path, list[tuple[str, str]]] = defaultdict(list)
     for name, data, forced in _corpus(engine.artefacts_dir):

@@ -241,6 +241,7 @@ def _attachment_mutations(data: bytes) -> list[bytes]:
     return out
 
 
+@pytest.mark.slow  # the corpus with and without stand-ins: ~40 s quiet (make test-slow, CI)
 def test_stand_ins_change_no_finding(engine: Engine, plain_engine: Engine) -> None:
     docs: list[tuple[str, bytes]] = []
     for path in sorted(CORPUS.rglob("*.xml")):
