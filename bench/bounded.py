@@ -1,7 +1,7 @@
 """Bounded validation (issue 14 item 1, issue 18 item 6): hostile and large documents.
 
 Usage: python bench/bounded.py [--data-dir DIR] [--before CHECKOUT] [--rounds N] [--limit S]
-                               [--skip-sizes] [--skip-latency]
+                               [--skip-sizes] [--skip-latency] [--memory]
 
 1. **Sizes.** Validation time of ``base-example.xml`` with N = 1,000 / 5,000 / 50,000 empty
    notes (the issue's payload), 1,000 / 10,000-line invoices (Peppol BIS with line periods) and
@@ -14,6 +14,11 @@ Usage: python bench/bounded.py [--data-dir DIR] [--before CHECKOUT] [--rounds N]
    an SMTP sender, one as an API tenant) are submitted, then a normal invoice every 0.2 s from
    a third sender; prints its p50/max latency while the hostile ones run, with the light lane
    on (the default) and off (``heavy_tags=0``: what the pool did before), in the same run.
+3. **Memory** (``--memory``, issue 18 item 7). Two workers' resident size and baseline under
+   the suite twice, after two 11 MB and two 15 MB invoices and after the suite again, with the
+   old fixed bound (450 MiB) and with the defaults (growth over each worker's own baseline,
+   absolute cap), lazily compiled and with every scenario compiled; recycles and documents
+   validated (each exactly once) are counted.
 """
 
 from __future__ import annotations
@@ -155,41 +160,62 @@ def latency(artefacts: Path) -> None:
             print(f"  {label}: no invoice finished while the attack ran ({attack:.1f} s)")
 
 
-def memory(artefacts: Path, max_rss: int, warm: bool = True) -> None:
-    """Worker RSS under the suite, after two 11 MB invoices, and after the suite again; with
-    ``warm`` every scenario is compiled when a worker starts, else each on first use."""
+def memory(artefacts: Path, bounds: object, label: str, warm: bool) -> None:
+    """Worker RSS under the suite, after two 11 MB and two 15 MB invoices, and after the suite
+    again; with ``warm`` every scenario is compiled when a worker starts, else each on first
+    use (the default)."""
     from gateway.validation import Validator
-    from gateway.validation.pool import Bounds
 
     suite = sorted((payloads.SHARED / "corpus/xrechnung-testsuite").rglob("*.xml"))
     docs = [(p.read_bytes(), None) for p in suite]
-    big = [payloads.xrechnung_lines(18000), payloads.attachment_invoice(11)]
+    big = [payloads.attachment_invoice(11), payloads.xrechnung_lines(18000)]
     print(
-        f"\nworker memory (max_worker_rss_mib = {max_rss or 'off'}), 2 workers, "
-        + ("every scenario compiled at start" if warm else "scenarios compiled on first use")
+        f"\nworker memory, {label}, 2 workers, "
+        + ("every scenario compiled at start" if warm else "scenarios compiled on first use"),
+        flush=True,
     )
-    validator = Validator(artefacts, jobs=2, warm=warm, bounds=Bounds(max_rss_mib=max_rss))
+    validator = Validator(artefacts, jobs=2, warm=warm, bounds=bounds)
+    sent = 0
 
-    def show(label: str) -> None:
-        workers = validator.health()["workers"]
-        rss = ", ".join(f"{w['rss_mib']:.0f}" for w in workers)
+    def show(what: str) -> None:
+        health = validator.health()
+        rss = ", ".join(
+            f"{w['rss_mib']:.0f} (baseline {w['baseline_mib']:.0f})" for w in health["workers"]
+        )
         print(
-            f"  {label:34} RSS per worker (MiB after its last document): {rss}; "
-            f"recycled so far: {validator.health()['restarts']['memory']}",
+            f"  {what:24} RSS per worker after its last document, MiB: {rss}; "
+            f"recycled {health['restarts']['memory']}; validated {health['validated']}/{sent}",
             flush=True,
         )
 
     try:
-        validator.map(docs)
-        validator.map(docs)
+        for _ in range(2):
+            validator.map(docs)
+            sent += len(docs)
         show("suite x2")
         for doc in big:
             validator.map([(doc, None), (doc, None)])
+            sent += 2
             show(f"two {len(doc) / 1e6:.0f} MB invoices")
         validator.map(docs)
+        sent += len(docs)
         show("suite again")
     finally:
         validator.close()
+
+
+def memory_before_after(artefacts: Path) -> None:
+    """Before: one fixed bound (450 MiB). After: the [validation] defaults (growth over each
+    worker's baseline, absolute cap), lazily compiled and with every scenario compiled."""
+    from gateway.config import ValidationSettings
+    from gateway.validation.pool import Bounds
+
+    v = ValidationSettings()
+    after = Bounds(max_rss_mib=v.max_worker_rss_mib, growth_mib=v.worker_rss_growth_mib)
+    memory(artefacts, Bounds(max_rss_mib=450), "before: max_worker_rss_mib = 450 only", False)
+    now = f"after: baseline + {after.growth_mib} MiB, cap {after.max_rss_mib} MiB"
+    memory(artefacts, after, now, False)
+    memory(artefacts, after, now, True)
 
 
 def main() -> None:
@@ -201,11 +227,7 @@ def main() -> None:
     parser.add_argument("--skip-sizes", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument(
-        "--memory",
-        type=int,
-        nargs="*",
-        metavar="MIB",
-        help="measure worker RSS with these max_worker_rss_mib values (0 = off)",
+        "--memory", action="store_true", help="worker RSS: the fixed bound before, ours after"
     )
     args = parser.parse_args()
     artefacts = Path(args.data_dir) / "artefacts"
@@ -216,9 +238,8 @@ def main() -> None:
         sizes(artefacts, args.before, args.rounds, args.limit)
     if not args.skip_latency:
         latency(artefacts)
-    for bound in args.memory or []:
-        memory(artefacts, bound, warm=True)
-        memory(artefacts, bound, warm=False)  # the [validation] warm = [] default
+    if args.memory:
+        memory_before_after(artefacts)
 
 
 if __name__ == "__main__":

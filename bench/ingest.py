@@ -7,12 +7,21 @@ tree (server + validation workers).
 
     python bench/ingest.py [--docs 600] [--concurrency 16] [--jobs 2]
                            [--prefill 0,1000000] [--database-url postgresql+asyncpg://...]
+    python bench/ingest.py --fill 1000000 --store DIR_OR_POSTGRESQL_URL [--start N]
+    python bench/ingest.py --stores empty,DIR_OR_URL,... [--rounds 2] [--database-url ...]
 
 ``--prefill`` runs once per value on a fresh store first filled with that many documents for
-the same tenant through the gateway's own intake and store code (``gateway.inbound.fill``:
-real identification, claims and group commit; the Schematron verdict of the template reused),
-and prints each run's rate next to the first one's: "flat with the store's size" is the ratio.
-With ``--database-url`` (PostgreSQL) every run gets a new database on that server.
+the same tenant (``gateway.inbound.fill``: copies of the suite's files up to
+``--fill-max-bytes``, rows built by the intake's record builder and the lifecycle, inserted in
+bulk; a test shows the result equals a store filled through the intake), and prints each run's
+rate next to the first one's: "flat with the store's size" is the ratio. With
+``--database-url`` (PostgreSQL) every run gets a new database on that server.
+
+Filling 1M takes minutes, so a store can be filled once and kept: ``--fill N --store`` fills a
+data dir (SQLite) or a PostgreSQL database (created when missing; run several fills with
+different ``--start`` in parallel for more cores), and ``--stores`` runs on the listed stores
+in turn (``empty`` = a fresh one), ``--rounds`` times, printing each rate next to the first
+store's of its round.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -88,13 +98,37 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-async def prefill(work: Path, database_url: str, count: int) -> float:
-    """Fill the store in ``work`` (or at ``database_url``) with ``count`` documents; seconds."""
+#: Fill templates: the suite's files up to this size (the larger ones carry attachments; at
+#: 10M copies their bytes would not fit the disk). Override with ``--fill-max-bytes``.
+FILL_MAX_BYTES = 8_000
+
+
+async def fill_templates(work: Path, max_bytes: int) -> list[tuple[bytes, object]]:
+    """The suite files up to ``max_bytes``, each with its validation report."""
+    from gateway.artefacts import install_artefacts
+    from gateway.validation import Validator
+
+    artefacts = work / "artefacts"
+    if not artefacts.exists():
+        install_artefacts(str(SHARED / "artefacts"), artefacts)
+    validator = Validator(artefacts, jobs=0)
+    paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
+    raws = [p.read_bytes() for p in paths if p.stat().st_size <= max_bytes]
+    templates = [(raw, await validator.validate(raw)) for raw in raws]
+    validator.close()
+    return templates
+
+
+async def prefill(
+    work: Path, database_url: str, count: int, *, start: int = 0, max_bytes: int = FILL_MAX_BYTES
+) -> float:
+    """Fill the store in ``work`` (or at ``database_url``) with ``count`` documents numbered
+    from ``start`` (``gateway.inbound.fill``: bulk rows from the intake's record builder);
+    returns the seconds the fill itself took."""
     from gateway.config import load_settings
     from gateway.inbound.fill import fill
     from gateway.store import Database
     from gateway.store.migrate import upgrade
-    from gateway.validation import Validator
 
     settings = load_settings(
         env={}, overrides={"data_dir": str(work), "database_url": database_url}
@@ -103,18 +137,18 @@ async def prefill(work: Path, database_url: str, count: int) -> float:
     await upgrade(db.engine)
     started = time.perf_counter()
     if count:
-        validator = Validator(work / "artefacts", jobs=0)
-        paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
-        templates = [(p.read_bytes(), await validator.validate(p.read_bytes())) for p in paths]
-        validator.close()
+        templates = await fill_templates(work, max_bytes)
         started = time.perf_counter()
+        step, shown = max(50_000, count // 20), 0
 
         def progress(done: int) -> None:
-            if done % 50_000 == 0:
+            nonlocal shown
+            if done // step > shown or done == count:
+                shown = done // step
                 rate = done / (time.perf_counter() - started)
                 print(f"  prefill {done:,}/{count:,} ({rate:.0f} docs/s)", file=sys.stderr)
 
-        await fill(db, templates, count, tenant="bench", progress=progress)
+        await fill(db, templates, count, tenant="bench", start=start, progress=progress)
     await db.dispose()
     return time.perf_counter() - started
 
@@ -135,15 +169,53 @@ async def new_database(url: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-async def run(args: argparse.Namespace, stored: int) -> tuple[float, int]:
+async def open_store(args: argparse.Namespace, spec: str) -> tuple[Path, str, int, bool]:
+    """(data dir, database URL, documents stored, data dir temporary) for a ``--stores``
+    entry: ``empty`` (a new store: SQLite, or a new database on ``--database-url``), a
+    filled SQLite data dir, or a filled PostgreSQL database URL (``--fill``)."""
+    from gateway.artefacts import install_artefacts
+    from gateway.config import load_settings
+    from gateway.store import Database
+
+    if spec != "empty" and not spec.startswith("postgresql"):
+        work, database_url, temporary = Path(spec), "", False
+    else:
+        work, temporary = Path(tempfile.mkdtemp(prefix="gw-bench-")), True
+        install_artefacts(str(SHARED / "artefacts"), work / "artefacts")
+        if spec == "empty":
+            database_url = await new_database(args.database_url) if args.database_url else ""
+            await prefill(work, database_url, 0)
+        else:
+            database_url = spec
+    from sqlalchemy import text
+
+    settings = load_settings(
+        env={}, overrides={"data_dir": str(work), "database_url": database_url}
+    )
+    db = Database.from_settings(settings)
+    async with db.read() as session:
+        stored = int(await session.scalar(text("SELECT count(*) FROM documents")) or 0)
+    await db.dispose()
+    return work, database_url, stored, temporary
+
+
+async def run(
+    args: argparse.Namespace, stored: int, spec: str | None = None
+) -> tuple[float, int, float]:
+    """One ingest run: on a fresh store prefilled with ``stored`` documents, or on the store
+    ``spec`` names (``--stores``); (accepted docs/s, exit status, p99 seconds)."""
     from gateway.artefacts import install_artefacts
 
-    work = Path(tempfile.mkdtemp(prefix="gw-bench-"))
-    install_artefacts(str(SHARED / "artefacts"), work / "artefacts")
-    database_url = await new_database(args.database_url) if args.database_url else ""
-    fill_seconds = await prefill(work, database_url, stored)
-    if stored:
-        print(f"prefilled:      {stored:,} documents in {fill_seconds:.0f} s")
+    if spec is not None:
+        work, database_url, stored, temporary = await open_store(args, spec)
+    else:
+        work, temporary = Path(tempfile.mkdtemp(prefix="gw-bench-")), True
+        install_artefacts(str(SHARED / "artefacts"), work / "artefacts")
+        database_url = await new_database(args.database_url) if args.database_url else ""
+        fill_seconds = await prefill(work, database_url, stored)
+        if stored:
+            print(f"prefilled:      {stored:,} documents in {fill_seconds:.0f} s")
+    run_id = secrets.token_hex(3)
     port = free_port()
     env = dict(
         os.environ,
@@ -180,13 +252,13 @@ async def run(args: argparse.Namespace, stored: int) -> tuple[float, int]:
                     pass
                 if server.poll() is not None or time.time() > deadline:
                     print("server did not start", file=sys.stderr)
-                    return 0.0, 1
+                    return 0.0, 1, 0.0
                 await asyncio.sleep(0.2)
 
             templates = load_templates(SHARED / "corpus" / "xrechnung-testsuite")
             warm = max(8, args.jobs * 4)
             bodies = [
-                renumber(templates[i % len(templates)], f"BENCH-{i:06d}")
+                renumber(templates[i % len(templates)], f"BENCH-{run_id}-{i:06d}")
                 for i in range(args.docs + warm)
             ]
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}
@@ -226,12 +298,14 @@ async def run(args: argparse.Namespace, stored: int) -> tuple[float, int]:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-        shutil.rmtree(work, ignore_errors=True)
+        if temporary:
+            shutil.rmtree(work, ignore_errors=True)
 
     accepted = statuses.get("201 received", 0)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    print(f"store:          {stored:,} documents stored before the run")
+    where = spec if spec not in (None, "empty") else ("PostgreSQL" if database_url else "SQLite")
+    print(f"store:          {stored:,} documents stored before the run ({where})")
     print(f"documents:      {len(latencies)} ({len(templates)} test-suite files, unique numbers)")
     print(
         f"concurrency:    {args.concurrency} clients, {args.jobs} validation workers, "
@@ -242,23 +316,63 @@ async def run(args: argparse.Namespace, stored: int) -> tuple[float, int]:
     print(f"latency p50:    {statistics.median(latencies) * 1000:.1f} ms")
     print(f"latency p99:    {p99 * 1000:.1f} ms")
     print(f"peak RSS:       {peak / 1024:.0f} MiB (server + validation workers)")
-    return accepted / elapsed, 0 if accepted == len(latencies) else 1
+    return accepted / elapsed, 0 if accepted == len(latencies) else 1, p99
 
 
 async def run_all(args: argparse.Namespace) -> int:
-    sizes = [int(v) for v in args.prefill.split(",")]
-    rates: list[float] = []
+    runs: list[tuple[int, str | None]] = (
+        [(0, spec) for spec in args.stores.split(",")]
+        if args.stores
+        else [(int(v), None) for v in args.prefill.split(",")]
+    )
+    results: list[tuple[str, float, float]] = []
     failed = 0
-    for stored in sizes:
-        rate, rc = await run(args, stored)
-        rates.append(rate)
-        failed |= rc
-        print()
-    if len(sizes) > 1:
-        print("stored documents -> accepted docs/s (ratio to the first run)")
-        for stored, rate in zip(sizes, rates, strict=True):
-            print(f"  {stored:>12,}  {rate:7.1f}  {rate / rates[0]:.2f}x")
+    for _ in range(args.rounds):
+        for stored, spec in runs:
+            rate, rc, p99 = await run(args, stored, spec)
+            results.append((spec or f"{stored:,} prefilled", rate, p99))
+            failed |= rc
+            print(flush=True)
+    if len(results) > 1:
+        print("store -> accepted docs/s, p99 (ratio to the first store of its round)")
+        for i, (name, rate, p99) in enumerate(results):
+            first = results[i - i % len(runs)][1]
+            print(f"  {name:60} {rate:7.1f}  p99 {p99 * 1000:6.0f} ms  {rate / first:.2f}x")
     return failed
+
+
+async def fill_store(args: argparse.Namespace) -> int:
+    """``--fill N --store TARGET``: fill a store to keep (a data dir, or a PostgreSQL URL whose
+    database is created when missing), for runs with ``--stores``."""
+    target = args.store
+    if target.startswith("postgresql"):
+        await ensure_database(target)
+        work = Path(tempfile.mkdtemp(prefix="gw-fill-"))
+        database_url = target
+    else:
+        work, database_url = Path(target), ""
+        work.mkdir(parents=True, exist_ok=True)
+    seconds = await prefill(
+        work, database_url, args.fill, start=args.start, max_bytes=args.fill_max_bytes
+    )
+    print(f"filled {args.fill:,} documents (from {args.start:,}) in {seconds:.0f} s: {target}")
+    return 0
+
+
+async def ensure_database(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    parsed = make_url(url)
+    admin = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}
+        )
+        if not found:
+            await conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    await admin.dispose()
 
 
 def main() -> int:
@@ -270,7 +384,21 @@ def main() -> int:
         "--prefill", default="0", help="comma-separated store sizes to run at (default 0)"
     )
     parser.add_argument("--database-url", default="", help="PostgreSQL server (default SQLite)")
-    return asyncio.run(run_all(parser.parse_args()))
+    parser.add_argument(
+        "--stores",
+        default="",
+        help="comma-separated stores to run on in turn: empty, a filled data dir, a filled "
+        "PostgreSQL URL (instead of --prefill)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --stores: runs of each")
+    parser.add_argument("--fill", type=int, default=0, help="only fill --store with N documents")
+    parser.add_argument("--store", default="", help="with --fill: a data dir or PostgreSQL URL")
+    parser.add_argument("--start", type=int, default=0, help="with --fill: first copy number")
+    parser.add_argument("--fill-max-bytes", type=int, default=FILL_MAX_BYTES)
+    args = parser.parse_args()
+    if args.fill:
+        return asyncio.run(fill_store(args))
+    return asyncio.run(run_all(args))
 
 
 if __name__ == "__main__":

@@ -91,8 +91,12 @@ class ValidationSettings:
     cancel_after: float = 2.0
     #: Findings listed per report; the rest are counted in ``findings_omitted`` (0 = all).
     max_findings: int = 1000
-    #: A worker whose resident size is above this after a document is replaced (0 = never).
-    max_worker_rss_mib: int = 450
+    #: A worker whose resident size after a document is more than this above its own
+    #: baseline (its size when ready plus what compiling its scenarios added) is replaced
+    #: before its next document (0 = off) ...
+    worker_rss_growth_mib: int = 40
+    #: ... and one above this absolute size, whatever its baseline (0 = no cap).
+    max_worker_rss_mib: int = 768
     #: Scenarios compiled when a worker starts (["*"] = all); the others are compiled on their
     #: first document, so a worker holds only the rules its traffic uses (~240 MiB for the
     #: XRechnung suite's four stylesheets, ~400 MiB with all of them).

@@ -222,8 +222,7 @@ class IntakePipeline:
         if tenant is None:
             async with self.db.read() as session:
                 tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
-        fields = document_fields(sub, report, tenant)
-        claims = _claims(fields) if fields["status"] == RECEIVED else {}
+        fields, claims = build_record(sub, report, tenant)
         return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
 
 
@@ -242,6 +241,14 @@ async def _validate(validator: ValidatorLike, sub: Submission, key: str) -> Vali
         if sub.caller_gone():
             task.cancel()  # the pool drops the request or stops its worker
             raise CallerGone(f"{sub.channel} sender went away during validation")
+
+
+def build_record(
+    sub: Submission, report: ValidationReport, tenant: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A document's record (:func:`document_fields`) and the claims it takes as an original."""
+    fields = document_fields(sub, report, tenant)
+    return fields, (_claims(fields) if fields["status"] == RECEIVED else {})
 
 
 def _claims(fields: dict[str, Any]) -> dict[str, str]:

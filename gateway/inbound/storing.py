@@ -178,11 +178,7 @@ class BatchWriter:
                         raise UnitRefused(unit, exc) from exc
                 done += len(unit.items)
             for item, doc in zip(batch, docs, strict=True):
-                await self.lifecycle.started(
-                    session,
-                    doc,
-                    Cause("system", actor=f"channel:{item.channel}", tenant=doc.tenant),
-                )
+                await self.lifecycle.started(session, doc, first_cause(item.channel, doc.tenant))
                 await _add_attachments(session, doc, item)
                 if doc.status == RECEIVED:
                     repo.add_claims(session, doc, item.claims)
@@ -190,6 +186,11 @@ class BatchWriter:
                         await self.forwarding.enqueue(session, doc)
         for item, doc in zip(batch, docs, strict=True):
             item.outcome.set_result(doc)
+
+
+def first_cause(channel: str, tenant: str | None) -> Cause:
+    """Who stored a new document, as its first history row names it."""
+    return Cause("system", actor=f"channel:{channel}", tenant=tenant)
 
 
 async def _existing_claims(session: Any, batch: list[Pending]) -> dict[tuple[str, ...], str]:

@@ -28,6 +28,7 @@ from gateway.lifecycle.profile import (
 )
 from gateway.lifecycle.tables import LifecycleSettings
 from gateway.lifecycle.vocabulary import ADMIN, API
+from gateway.store import insert_rows
 from gateway.store.models import Document, StatusChange, utcnow
 
 
@@ -267,6 +268,35 @@ class Lifecycle:
             await listener(session, doc)
         return change
 
+    async def insert_started(
+        self, session: AsyncSession, records: Sequence[dict[str, Any]], causes: Sequence[Cause]
+    ) -> None:
+        """:meth:`begin` + insert + :meth:`started` for records stored in bulk
+        (``gateway.inbound.fill``): checks each record's first status (``status``,
+        ``status_reason``, as the record builder wrote them), inserts the records, then their
+        first history rows, each in one go.
+
+        Only for records :meth:`started` would do nothing more for (no initial event queued,
+        no start listener): a store filled this way is the one the intake would have built.
+        """
+        rows = []
+        for record, cause in zip(records, causes, strict=True):
+            model = self.models.get(record["direction"], record["kind"])
+            status = record["status"]
+            if status not in model.statuses:
+                raise ValueError(f"{status!r} is not a status of {model.id} documents")
+            if self._start_listeners or (
+                self.events is not None and status in model.initial_events
+            ):
+                raise ValueError(f"a {status!r} document needs the intake, not a bulk insert")
+            rows.append(
+                self._change_values(record["id"], None, status, cause, record["status_reason"])
+            )
+        await insert_rows(session, Document, records)
+        await insert_rows(session, StatusChange, rows)
+        for record, cause in zip(records, causes, strict=True):
+            self._observe(record["direction"], record["status"], cause.source)
+
     # --- moves -------------------------------------------------------------------------------
 
     async def move(
@@ -399,17 +429,23 @@ class Lifecycle:
     def _change(
         doc_id: str, previous: str | None, to: str, cause: Cause, reason: str | None
     ) -> StatusChange:
-        return StatusChange(
-            document_id=doc_id,
-            from_status=previous,
-            to_status=to,
-            source=cause.source,
-            actor=cause.actor,
-            tenant=cause.tenant,
-            key_id=cause.key_id,
-            reason=reason,
-            at=utcnow(),
-        )
+        return StatusChange(**Lifecycle._change_values(doc_id, previous, to, cause, reason))
+
+    @staticmethod
+    def _change_values(
+        doc_id: str, previous: str | None, to: str, cause: Cause, reason: str | None
+    ) -> dict[str, Any]:
+        return {
+            "document_id": doc_id,
+            "from_status": previous,
+            "to_status": to,
+            "source": cause.source,
+            "actor": cause.actor,
+            "tenant": cause.tenant,
+            "key_id": cause.key_id,
+            "reason": reason,
+            "at": utcnow(),
+        }
 
     async def _after(self, session: AsyncSession, moved: Moved) -> None:
         for listener in self._listeners:

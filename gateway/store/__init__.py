@@ -6,6 +6,7 @@ revision after ours), :func:`create_engine_from_settings`, :func:`session_factor
 not the store's business: :mod:`gateway.lifecycle` owns them and is the only writer.
 """
 
+from gateway.store.bulk import insert_rows
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
 from gateway.store.fit import FieldRejected, check_row, check_text, clean_json, text_fault
 from gateway.store.models import (
@@ -43,6 +44,7 @@ __all__ = [
     "check_text",
     "clean_json",
     "create_engine_from_settings",
+    "insert_rows",
     "session_factory",
     "text_fault",
 ]

@@ -210,17 +210,25 @@ async def find_claim(
 
 
 def add_claims(session: AsyncSession, doc: Document, claims: dict[str, str]) -> None:
-    assert doc.tenant is not None
-    for kind, value in claims.items():
-        session.add(
-            DocumentClaim(
-                tenant=doc.tenant,
-                direction=doc.direction,
-                kind=kind,
-                value=value,
-                document_id=doc.id,
-            )
-        )
+    for row in claim_rows(doc.tenant, doc.direction, doc.id, claims):
+        session.add(DocumentClaim(**row))
+
+
+def claim_rows(
+    tenant: str | None, direction: str, document_id: str, claims: dict[str, str]
+) -> list[dict[str, str]]:
+    """The ``document_claims`` rows of an original's ``claims`` (kind -> value)."""
+    assert tenant is not None
+    return [
+        {
+            "tenant": tenant,
+            "direction": direction,
+            "kind": kind,
+            "value": value,
+            "document_id": document_id,
+        }
+        for kind, value in claims.items()
+    ]
 
 
 async def get_document(

@@ -124,10 +124,11 @@ def validate_all(settings, inputs, scenario, jobs, kosit=None):  # type: ignore[
         mode = {"kosit_config": kosit.path, "kosit_repository": kosit.repository} if kosit else {}
         with Validator(
             settings.artefacts_dir,
-            jobs=jobs,
+            jobs=min(jobs, len(inputs)),  # a worker only for work there is
             limits=limits,
             warm=False,
             stand_ins=stand_ins,
+            batch=True,
             **mode,
         ) as pool:
             return pool.map([(data, scenario) for _, data in inputs], names)

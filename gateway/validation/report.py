@@ -9,7 +9,7 @@ in KoSIT mode also ``processing-error`` (a stylesheet failed; KoSIT's daemon ans
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 SEVERITIES = ("fatal", "error", "warning", "information")
@@ -46,9 +46,14 @@ class Finding:
         return self.severity in BLOCKING
 
     def to_dict(self) -> dict[str, Any]:
-        """The five report fields always; optional extras only when known."""
-        data = asdict(self)
-        return {k: v for k, v in data.items() if v is not None or k in _REQUIRED}
+        """The five report fields always; optional extras only when known. (Built directly:
+        ``asdict``'s recursion cost 0.1 ms per finding, and every field is a plain value.)"""
+        return {
+            k: v for k in _FINDING_FIELDS if (v := getattr(self, k)) is not None or k in _REQUIRED
+        }
+
+
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 
 
 @dataclass

@@ -266,7 +266,7 @@ async def _check(tmp_path: Path, ap_url: str, database_url: str, validator: Any,
         for rel in TEMPLATES:
             raw = (corpus / rel).read_bytes()
             templates.append((raw, await validator.validate(raw)))
-        assert await fill(db, templates, FILL, tenant="acme", concurrency=16) == FILL
+        assert await fill(db, templates, FILL, tenant="acme") == FILL
         async with db.write() as s:
             _, key = await repo.create_api_key(s, "acme", ("submit", "read", "status", "admin"))
         async with aiohttp.ClientSession() as http:

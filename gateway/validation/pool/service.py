@@ -51,12 +51,15 @@ class Validator:
         kosit_tenants: list[str] | None = None,
         bounds: Bounds | None = None,
         max_findings: int = 0,
+        batch: bool = False,
     ) -> None:
         """With ``kosit_config`` and no ``kosit_tenants``, every document is validated with
         that KoSIT configuration instead of the gateway's scenarios (the CLI, the daemon); with
         ``kosit_tenants`` (empty = all tenants) the workers hold both, and those tenants'
         documents get KoSIT's (``gateway serve``). ``warm``: compile every scenario when a
-        worker starts (True), none (False: each on its first document), or those listed."""
+        worker starts (True), none (False: each on its first document), or those listed.
+        ``batch``: all the work is queued up front (``gateway validate FILE...``), so a worker
+        may wait for the one that has compiled a document's rules (see ProcessWorkers)."""
         self.artefacts_dir = Path(artefacts_dir)
         self.kosit_tenants = kosit_tenants
         self.kosit = (
@@ -79,6 +82,7 @@ class Validator:
         self.stand_ins = stand_ins
         self._bounds = bounds or Bounds()
         self.max_findings = max_findings
+        self.batch = batch
         self.scenarios: list[Scenario] = [] if self.kosit and self.kosit[2] else load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         if isinstance(warm, list) and (unknown := set(warm) - self._ids):
@@ -114,6 +118,7 @@ class Validator:
                 timeout_per_mb=v.timeout_per_mb,
                 cancel_after=v.cancel_after,
                 max_rss_mib=v.max_worker_rss_mib,
+                growth_mib=v.worker_rss_growth_mib,
                 heavy_tags=v.heavy_tags,
             ),
         )
@@ -134,7 +139,7 @@ class Validator:
         if self.jobs <= 0:
             self._engine = ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
-            self._workers = ProcessWorkers(self.jobs, initargs, self._bounds)
+            self._workers = ProcessWorkers(self.jobs, initargs, self._bounds, batch=self.batch)
 
     def _check_scenario(self, scenario: str | None) -> None:
         if scenario is not None and scenario not in self._ids and not self.kosit:

@@ -20,9 +20,12 @@ Bounds (issue 14, issue 18 item 7):
   by sender key, one worker kept for light documents), not in the workers' pipes: a worker gets
   its next document only when it has answered the last one, so nothing waits behind a slow
   document that another worker could take.
-- **Memory.** After each document the worker reports its resident size; above ``max_rss`` it
-  first gives freed heap back (``malloc_trim``), and if it is still above, it says so in its
-  answer and exits, and a fresh worker takes its place before it gets another document.
+- **Memory.** After each document the worker reports its resident size and its baseline
+  (what it held when ready plus what its builds added, :mod:`.process`); above
+  ``baseline + growth_mib`` or ``max_rss_mib`` it first gives freed heap back
+  (``malloc_trim``), and if it is still above, it says so in its answer and exits, and a fresh
+  worker takes its place before it gets another document. A document pipelined behind the
+  answered one goes back to the front of the queue: none is lost or validated twice.
 
 Workers are started with ``spawn`` (never ``fork``: the server has threads and an event loop
 that must not be cloned), build their engine once and ignore SIGINT, so Ctrl-C reaches only the
@@ -43,12 +46,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.validation.compiling import seconds as compile_seconds
-from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, weight
+from gateway.validation.pool.fairqueue import HEAVY_TAGS, FairQueue, Job, family, weight
 from gateway.validation.pool.process import STOP, serve
 from gateway.validation.report import ValidationReport
 
 #: A light document is pipelined only behind a light one that has run less than this.
 PIPELINE_SECONDS = 0.05
+#: In a batch a worker leaves a document whose rules it lacks to a worker that has them,
+#: unless that one has been on its current document this long (see ``_may_take``) ...
+FOREIGN_AFTER = 1.0
+#: ... or this many of its family wait per worker that has them (~ a compile's worth).
+BATCH_BACKLOG = 64
+#: Serving traffic, a document at the head of its line is passed over for documents a worker
+#: has the rules of for at most this long.
+PATIENCE = 0.1
 
 
 class WorkersBroken(RuntimeError):
@@ -72,6 +83,7 @@ class Bounds:
     timeout_per_mb: float = 5.0  # ... plus this per MB of XML
     cancel_after: float = 2.0  # kill a worker whose caller left this long ago or more
     max_rss_mib: int = 0  # recycle a worker above this resident size after a document (0 = off)
+    growth_mib: int = 0  # ... or above its own baseline by more than this (0 = off)
     heavy_tags: int = HEAVY_TAGS  # heavier documents never take the last free worker
 
     def deadline(self, size: int) -> float:
@@ -98,7 +110,11 @@ class _Worker:
         #: waiting in the pipe behind a light one (so the worker never idles between them).
         self.jobs: deque[Job] = deque()
         self.documents = 0
+        #: Families of the documents it was given (it has compiled their rules): it asks for
+        #: those first (see fairqueue).
+        self.families: set[bytes] = set()
         self.rss_mib = 0.0
+        self.baseline_mib = 0.0
         self.exit_reason: str | None = None
         self.ever_ready = False
         self.process.start()
@@ -116,8 +132,8 @@ class _Worker:
             if message[0] == "ready":
                 self.pool._ready(self)
                 continue
-            _, ok, value, rss, retiring = message
-            self.pool._answered(self, ok, value, rss, retiring)
+            _, ok, value, rss, baseline, retiring = message
+            self.pool._answered(self, ok, value, rss, baseline, retiring)
 
     # -- called with the pool lock held -------------------------------------------------------
     @property
@@ -140,6 +156,7 @@ class _Worker:
             "for_seconds": round(now - since, 3),
             "documents": self.documents,
             "rss_mib": round(self.rss_mib, 1),
+            "baseline_mib": round(self.baseline_mib, 1),
         }
         if self.exit_reason:
             out["exit_reason"] = self.exit_reason
@@ -162,14 +179,26 @@ class _Worker:
 class ProcessWorkers:
     """``count`` worker processes behind one fair queue (see the module docstring)."""
 
-    def __init__(self, count: int, initargs: tuple[Any, ...], bounds: Bounds | None = None):
+    def __init__(
+        self,
+        count: int,
+        initargs: tuple[Any, ...],
+        bounds: Bounds | None = None,
+        *,
+        batch: bool = False,
+    ) -> None:
         self._ctx = multiprocessing.get_context("spawn")
+        self.batch = batch
+        #: Serving traffic, a document waits for a worker with its rules at most this long.
+        self._patience = None if batch else PATIENCE
         self._initargs = initargs
         self.bounds = bounds or Bounds()
         self._cv = threading.Condition()
         self._queue = FairQueue()
         self._closed = False
         self.restarts: dict[str, int] = {"timeout": 0, "cancelled": 0, "memory": 0, "died": 0}
+        #: Answers received from workers (every document validated once: one answer each).
+        self.validated = 0
         self._workers = [self._spawn(i) for i in range(count)]
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="gateway-validate-dispatch", daemon=True
@@ -185,12 +214,14 @@ class ProcessWorkers:
     ) -> Future[ValidationReport]:
         job = Job(
             message=pickle.dumps(
-                (data, scenario, name, self.bounds.max_rss_mib), protocol=pickle.HIGHEST_PROTOCOL
+                (data, scenario, name, self.bounds.max_rss_mib, self.bounds.growth_mib),
+                protocol=pickle.HIGHEST_PROTOCOL,
             ),
             size=len(data),
             deadline=self.bounds.deadline(len(data)),
             key=key,
             heavy=self.bounds.heavy_tags > 0 and weight(data) > self.bounds.heavy_tags,
+            family=family(data, scenario),
         )
         with self._cv:
             if self._closed:
@@ -214,6 +245,7 @@ class ProcessWorkers:
                     max((now - (w.job.started_at or now) for w in busy), default=0.0), 3
                 ),
                 "restarts": dict(self.restarts),
+                "validated": self.validated,
             }
 
     def pids(self) -> list[int]:
@@ -242,18 +274,22 @@ class ProcessWorkers:
                 worker.set_state("idle")
             self._cv.notify_all()
 
-    def _answered(self, worker: _Worker, ok: bool, value: Any, rss: float, retiring: bool):
+    def _answered(
+        self, worker: _Worker, ok: bool, value: Any, rss: float, baseline: float, retiring: bool
+    ) -> None:
         orphans: list[Job] = []
         with self._cv:
             job = worker.jobs.popleft() if worker.jobs else None
             worker.documents += 1
+            self.validated += 1
             worker.rss_mib = rss
+            worker.baseline_mib = baseline
             if retiring:  # it exits now; a document behind it in the pipe goes back in line
                 orphans, worker.jobs = list(worker.jobs), deque()
                 for waiting in reversed(orphans):
                     self._queue.put_front(waiting)
                 worker.set_state("dead")
-                worker.exit_reason = f"recycled at {rss:.0f} MiB"
+                worker.exit_reason = f"recycled at {rss:.0f} MiB (baseline {baseline:.0f} MiB)"
                 self.restarts["memory"] += 1
             elif worker.jobs:
                 _start(worker.jobs[0], worker)
@@ -339,18 +375,27 @@ class ProcessWorkers:
             return
         heavy_running = sum(1 for w in self._workers if any(j.heavy for j in w.jobs))
         heavy_cap = max(1, len(self._workers) - 1)
+        now = time.monotonic()
         for worker in [w for w in self._workers if w.state == "idle"]:
-            job = self._queue.pop(heavy_allowed=heavy_running < heavy_cap)
+            job = self._queue.pop(
+                heavy_allowed=heavy_running < heavy_cap,
+                prefer=worker.families,
+                avoid=self._others(worker) if not worker.families else None,
+                patience=self._patience,
+            )
             if job is None:
                 break
+            if not self._may_take(worker, job, now):
+                self._queue.put_front(job)
+                continue
             heavy_running += job.heavy
+            worker.families.add(job.family)
             worker.jobs.append(job)
             worker.set_state("busy")
             _start(job, worker)
             sends.append((worker, job))
         # Pipelining: a light document goes into the pipe of a worker busy with a light one
         # that has run for less than PIPELINE_SECONDS, so the worker finds it waiting.
-        now = time.monotonic()
         for worker in self._workers:
             if not len(self._queue):
                 return
@@ -363,11 +408,46 @@ class ProcessWorkers:
                 or now - (head.started_at or now) > PIPELINE_SECONDS
             ):
                 continue
-            job = self._queue.pop(heavy_allowed=False)
+            job = self._queue.pop(
+                heavy_allowed=False, prefer=worker.families, patience=self._patience
+            )
             if job is None:
                 return
+            if not self._may_take(worker, job, now):
+                self._queue.put_front(job)
+                continue
+            worker.families.add(job.family)
             worker.jobs.append(job)
             sends.append((worker, job))
+
+    def _may_take(self, worker: _Worker, job: Job, now: float) -> bool:
+        """Whether ``worker`` should take ``job``. In a batch: not if it would compile rules
+        for it that another worker has, that worker is about to be free (idle, or on a
+        document for less than FOREIGN_AFTER) and fewer than BATCH_BACKLOG of them wait - a
+        compile (0.7-0.8 s of CPU) costs more than that worker needs for them. Serving
+        traffic, always: a worker never idles while documents wait."""
+        if not self.batch or not worker.families or job.family in worker.families:
+            return True
+        holders = [w for w in self._workers if w is not worker and job.family in w.families]
+        if not any(_responsive(w, now) for w in holders):
+            return True
+        return self._queue.count(job.family) >= BATCH_BACKLOG * len(holders)
+
+    def _others(self, worker: _Worker) -> set[bytes]:
+        """The families other workers serve (a fresh worker starts with another one)."""
+        return {f for w in self._workers if w is not worker for f in w.families}
+
+
+def _responsive(worker: _Worker, now: float) -> bool:
+    """Idle, or on its document for less than FOREIGN_AFTER (compiling not counted: that is
+    the worker getting ready for exactly these documents)."""
+    if worker.state == "idle":
+        return True
+    job = worker.job
+    if worker.state != "busy" or job is None or job.started_at is None:
+        return False
+    compiled = compile_seconds(worker.clock, now) - job.compiled
+    return now - job.started_at - compiled < FOREIGN_AFTER
 
 
 def _start(job: Job, worker: _Worker) -> None:
