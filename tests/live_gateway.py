@@ -21,8 +21,7 @@ from aiohttp import web
 
 from gateway.config import load_settings
 from gateway.server.app import create_app
-from gateway.store import Database, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Database, repo, upgrade
 from gateway.web import DB
 
 IMR_DIR = "peppol-invoice-response"

@@ -16,8 +16,7 @@ from sqlalchemy import select
 
 from gateway.inbound import Routed, RoutingRefused, route_document
 from gateway.lifecycle import ADMIN, Cause
-from gateway.store import Document, repo
-from gateway.store.serialize import document_summary
+from gateway.store import Document, document_summary, repo
 from gateway.web import (
     DB,
     DOCUMENT,

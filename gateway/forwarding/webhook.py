@@ -52,10 +52,10 @@ from gateway.store import (
     InboxItem,
     Tenant,
     WebhookDelivery,
+    document_summary,
     repo,
+    utcnow,
 )
-from gateway.store.models import utcnow
-from gateway.store.serialize import document_summary
 
 log = logging.getLogger(__name__)
 
