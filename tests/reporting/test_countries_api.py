@@ -8,53 +8,38 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
+from live_gateway import Gw, factory
 from reporting_support import at, inbound
 
-from gateway.config import load_settings
-from gateway.server.app import create_app
 from gateway.store import repo
-from gateway.web import DB
 
 C4_UNKNOWN = "/v1/admin/reporting/c4-unknown"
 
 
 @pytest.fixture
-async def served(
-    tmp_path: Path, installed_data_dir: Path, validator: Any, aiohttp_server: Any
-) -> AsyncIterator[tuple[str, aiohttp.ClientSession, Any]]:
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "artefacts").symlink_to((installed_data_dir / "artefacts").resolve())
-    settings = load_settings(env={}, overrides={"data_dir": str(data)})
-    app = create_app(settings, validator=validator)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    async with aiohttp.ClientSession() as http:
-        yield str(server.make_url("")).rstrip("/"), http, app
+async def gw(
+    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
+) -> AsyncIterator[Gw]:
+    async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
+        yield await make()
 
 
-async def _auth(app: Any, tenant: str, *, operator: bool = False) -> dict[str, str]:
-    async with app[DB].write() as s:
-        _, key = await repo.create_api_key(s, tenant, ("admin",), operator=operator)
-    return {"Authorization": f"Bearer {key}"}
+async def _operator(gw: Gw) -> str:
+    async with gw.db.write() as s:
+        _, key = await repo.create_api_key(s, "sp", ("admin",), operator=True)
+    return key
 
 
-async def _get(http: aiohttp.ClientSession, url: str, auth: dict[str, str]) -> tuple[int, Any]:
-    async with http.get(url, headers=auth) as resp:
-        return resp.status, await resp.json()
-
-
-async def test_c4_unknown_takes_a_strict_guessed_flag(served: Any) -> None:
-    url, http, app = served
-    auth = await _auth(app, "acme")
+async def test_c4_unknown_takes_a_strict_guessed_flag(gw: Gw) -> None:
+    key = await gw.key("acme", "admin")
     unknown, guessed, known = (
         inbound(at(2), "POP000002", "0007:1", c4=""),  # c4_source "unknown"
         inbound(at(3), "POP000002", "0007:2", c4="NO"),
         inbound(at(4), "POP000002", "0007:3", c4="SE"),
     )
     guessed.c4_source, known.c4_source = "config", "document"
-    async with app[DB].write() as s:
+    async with gw.db.write() as s:
         s.add_all([unknown, guessed, known])
 
     def listed(body: Any) -> list[str]:
@@ -67,16 +52,16 @@ async def test_c4_unknown_takes_a_strict_guessed_flag(served: Any) -> None:
         ("?guessed=true", [unknown.message_id, guessed.message_id]),
         ("?guessed=1", [unknown.message_id, guessed.message_id]),
     ]:
-        status, body = await _get(http, url + C4_UNKNOWN + query, auth)
+        status, body = await gw.call("GET", key, C4_UNKNOWN + query)
         assert (status, listed(body)) == (200, expected), query
 
     # A value that is not a boolean used to mean "false" silently; now it is refused.
-    status, body = await _get(http, url + C4_UNKNOWN + "?guessed=maybe", auth)
+    status, body = await gw.call("GET", key, C4_UNKNOWN + "?guessed=maybe")
     assert status == 400
     assert (body["code"], body["parameter"]) == ("invalid-parameter", "guessed")
-    status, body = await _get(http, url + C4_UNKNOWN + "?guessed=true&guessed=false", auth)
+    status, body = await gw.call("GET", key, C4_UNKNOWN + "?guessed=true&guessed=false")
     assert (status, body["code"]) == (400, "invalid-parameter")
-    status, body = await _get(http, url + C4_UNKNOWN + "?guesed=true", auth)
+    status, body = await gw.call("GET", key, C4_UNKNOWN + "?guesed=true")
     assert status == 400
     assert (body["code"], body["parameter"], body["accepted"]) == (
         "unknown-parameter",
@@ -84,18 +69,17 @@ async def test_c4_unknown_takes_a_strict_guessed_flag(served: Any) -> None:
         ["guessed"],
     )
     # Another tenant sees none of acme's rows.
-    status, body = await _get(http, url + C4_UNKNOWN + "?guessed=true", await _auth(app, "b"))
+    status, body = await gw.call("GET", await gw.key("b", "admin"), C4_UNKNOWN + "?guessed=true")
     assert (status, body["documents"]) == (200, [])
 
 
-async def test_peppol_reports_list_refuses_unknown_and_bad_parameters(served: Any) -> None:
-    url, http, app = served
-    auth = await _auth(app, "sp", operator=True)
-    reports = url + "/v1/admin/peppol-reports"
-    status, body = await _get(http, reports + "?mnth=2026-01", auth)
+async def test_peppol_reports_list_refuses_unknown_and_bad_parameters(gw: Gw) -> None:
+    key = await _operator(gw)
+    reports = "/v1/admin/peppol-reports"
+    status, body = await gw.call("GET", key, reports + "?mnth=2026-01")
     assert (status, body["code"], body["parameter"]) == (400, "unknown-parameter", "mnth")
-    status, body = await _get(http, reports + "?month=2026-13", auth)
+    status, body = await gw.call("GET", key, reports + "?month=2026-13")
     assert (status, body["code"]) == (400, "bad-month")  # the request's fault comes first
     # A good month gets past the parameters: without [as4] there is no reporting service.
-    status, body = await _get(http, reports + "?month=2026-01", auth)
+    status, body = await gw.call("GET", key, reports + "?month=2026-01")
     assert (status, body["code"]) == (409, "as4-not-configured")
