@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import load_settings
-from gateway.inbound.intake import Submission
+from gateway.inbound import Submission
 from gateway.store import Database, repo
 from gateway.web import INTAKE
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.tables import OutboundDraft
+from gateway.lifecycle import Cause, Lifecycle, OutboundDraft
 from gateway.outbound.drafts import Drafts
 from gateway.outbound.models import OutboundItem
 from gateway.store import Document, StatusChange, new_document_id, utcnow

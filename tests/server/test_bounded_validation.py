@@ -18,8 +18,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from gateway.inbound.email import SmtpChannel
-from gateway.inbound.intake import CallerGone, Submission
+from gateway.inbound import CallerGone, SmtpChannel, Submission
 from gateway.server.app import create_app
 from gateway.store import Document, repo
 from gateway.validation import Validator
