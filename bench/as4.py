@@ -116,8 +116,7 @@ async def _channel_receiver(work: Path) -> As4Receiver:
     from gateway.channels.as4 import As4Channel
     from gateway.config import load_settings
     from gateway.inbound import IntakePipeline
-    from gateway.store import Database, repo
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, repo, upgrade
 
     pki = work.parent
     install_artefacts(str(SHARED / "artefacts"), work / "artefacts")

@@ -24,8 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from gateway.as4.models import DONE, As4InboundInstance, As4InboundMessage
-from gateway.store import Database
-from gateway.store.models import utcnow
+from gateway.store import Database, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 

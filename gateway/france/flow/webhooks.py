@@ -36,8 +36,7 @@ from gateway.france.flow.mapping import IN, OUT, Mapping, load_mapping
 from gateway.france.flow.models import FlowWebhook
 from gateway.france.flow.spec import FLOW_TYPES
 from gateway.lifecycle import Lifecycle, Moved
-from gateway.store import Database, Document, WebhookDelivery
-from gateway.store.serialize import iso
+from gateway.store import Database, Document, WebhookDelivery, iso
 from gateway.web import DB, SETTINGS, operation, read_json
 
 EVENT = "afnor.flow"
