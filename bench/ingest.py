@@ -9,6 +9,7 @@ tree (server + validation workers).
                            [--prefill 0,1000000] [--database-url postgresql+asyncpg://...]
     python bench/ingest.py --fill 1000000 --store DIR_OR_POSTGRESQL_URL [--start N]
     python bench/ingest.py --stores empty,DIR_OR_URL,... [--rounds 2] [--database-url ...]
+    ... [--validation replay]   # reports replayed, not computed: the store path alone
 
 ``--prefill`` runs once per value on a fresh store first filled with that many documents for
 the same tenant (``gateway.inbound.fill``: copies of the suite's files up to
@@ -98,6 +99,12 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` used so far (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 #: Fill templates: the suite's files up to this size (the larger ones carry attachments; at
 #: 10M copies their bytes would not fit the disk). Override with ``--fill-max-bytes``.
 FILL_MAX_BYTES = 8_000
@@ -119,6 +126,22 @@ async def fill_templates(work: Path, max_bytes: int) -> list[tuple[bytes, object
     return templates
 
 
+_REPLAY: list[Path] = []
+
+
+async def replay_reports() -> Path:
+    """The suite files with their reports, validated once per bench process and pickled for
+    ``bench/replay_server.py`` (each run's server would otherwise validate them again)."""
+    if not _REPLAY:
+        import pickle
+
+        work = Path(tempfile.mkdtemp(prefix="gw-replay-"))
+        templates = await fill_templates(work, max_bytes=1 << 40)
+        (work / "reports.pickle").write_bytes(pickle.dumps(templates))
+        _REPLAY.append(work / "reports.pickle")
+    return _REPLAY[0]
+
+
 async def prefill(
     work: Path, database_url: str, count: int, *, start: int = 0, max_bytes: int = FILL_MAX_BYTES
 ) -> float:
@@ -127,8 +150,7 @@ async def prefill(
     returns the seconds the fill itself took."""
     from gateway.config import load_settings
     from gateway.inbound.fill import fill
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
 
     settings = load_settings(
         env={}, overrides={"data_dir": str(work), "database_url": database_url}
@@ -235,7 +257,11 @@ async def run(
         text=True,
         check=True,
     ).stdout.strip()
-    server = subprocess.Popen([*gw, "serve"], env=env, stderr=subprocess.DEVNULL)
+    serve = [*gw, "serve"]
+    if args.validation == "replay":
+        serve = [sys.executable, str(ROOT / "bench" / "replay_server.py")]
+        env["BENCH_REPLAY_REPORTS"] = str(await replay_reports())
+    server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     peak = 0
     try:
@@ -291,9 +317,10 @@ async def run(
             await asyncio.gather(*(worker(False) for _ in range(args.concurrency)))
             for body in bodies[warm:]:
                 queue.put_nowait(body)
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(server.pid)
             await asyncio.gather(*(worker(True) for _ in range(args.concurrency)))
             elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(server.pid) - cpu_before
             sampler.cancel()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -307,12 +334,14 @@ async def run(
     where = spec if spec not in (None, "empty") else ("PostgreSQL" if database_url else "SQLite")
     print(f"store:          {stored:,} documents stored before the run ({where})")
     print(f"documents:      {len(latencies)} ({len(templates)} test-suite files, unique numbers)")
+    print(f"validation:     {args.validation}")
     print(
         f"concurrency:    {args.concurrency} clients, {args.jobs} validation workers, "
         f"{os.cpu_count()} CPUs"
     )
     print(f"outcomes:       {dict(statuses)}")
     print(f"accepted:       {accepted / elapsed:.1f} docs/s ({accepted} in {elapsed:.2f} s)")
+    print(f"server CPU:     {server_cpu / len(latencies) * 1000:.2f} ms/doc (main process)")
     print(f"latency p50:    {statistics.median(latencies) * 1000:.1f} ms")
     print(f"latency p99:    {p99 * 1000:.1f} ms")
     print(f"peak RSS:       {peak / 1024:.0f} MiB (server + validation workers)")
@@ -391,6 +420,13 @@ def main() -> int:
         "PostgreSQL URL (instead of --prefill)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --stores: runs of each")
+    parser.add_argument(
+        "--validation",
+        choices=("real", "replay"),
+        default="real",
+        help="replay: each suite file's report computed once and replayed "
+        "(bench/replay_server.py), to measure the store path without the workers' noise",
+    )
     parser.add_argument("--fill", type=int, default=0, help="only fill --store with N documents")
     parser.add_argument("--store", default="", help="with --fill: a data dir or PostgreSQL URL")
     parser.add_argument("--start", type=int, default=0, help="with --fill: first copy number")

@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.responses import RECEIVED, SENT, CounterpartColumns
-from gateway.store.db import Base
+from gateway.store import Base
 
 __all__ = ["RECEIVED", "SENT", "CdarRecord"]
 

@@ -25,8 +25,15 @@ from gateway.documents import PDF_MAGIC
 from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
 from gateway.lifecycle import INVALID, RECEIVED, UNROUTABLE, Lifecycle
-from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
-from gateway.store import models as m
+from gateway.store import (
+    Database,
+    Document,
+    FieldRejected,
+    check_row,
+    clean_json,
+    new_document_id,
+    repo,
+)
 from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
@@ -85,6 +92,10 @@ class IntakeResult:
     duplicate_of: str | None
     report: ValidationReport
     tenant: str | None
+    #: The stored record's kind and direction, so an after-store hook can tell whether a
+    #: document concerns it without reading it back (one transaction per document saved).
+    kind: str | None = None
+    direction: str = "inbound"
 
 
 class IntakeRefused(Exception):
@@ -182,7 +193,9 @@ class IntakePipeline:
         docs = await self._writer.store_all([p for p, _, _ in prepared], before)
         results = []
         for (_, report, seconds), sub, doc in zip(prepared, subs, docs, strict=True):
-            result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+            result = IntakeResult(
+                doc.id, doc.status, doc.duplicate_of, report, doc.tenant, doc.kind, doc.direction
+            )
             for hook in self.after_store:
                 await hook(result)
             if self.forwarding is not None:  # a new original, or an event (document.duplicate)
@@ -297,7 +310,7 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
     else:
         status, reason = RECEIVED, None
     return {
-        "id": m.new_document_id(),
+        "id": new_document_id(),
         "direction": sub.direction,
         "channel": sub.channel,
         "tenant": tenant,

@@ -23,9 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.lifecycle import DUPLICATE, RECEIVED, Cause, Lifecycle
-from gateway.store import Database, Document, DocumentClaim, clean_json, repo
-from gateway.store import models as m
-from gateway.store.blobs import put_blob
+from gateway.store import Attachment, Database, Document, DocumentClaim, clean_json, put_blob, repo
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +144,13 @@ class BatchWriter:
         batch = [item for unit in units for item in unit.items]
         docs: list[Document] = []
         async with self.db.write() as session:
-            for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]}):
+            # Held for the transaction: the session's identity map keeps clean objects only
+            # weakly, and every hook that looks a tenant up (the forwarder, per document)
+            # would read it from the database again once it was collected.
+            tenants = [
                 await repo.ensure_tenant(session, tenant)
+                for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]})
+            ]
             owners = await _existing_claims(session, batch)
             for item in batch:
                 fields = dict(item.fields)
@@ -184,6 +187,7 @@ class BatchWriter:
                     repo.add_claims(session, doc, item.claims)
                     if self.forwarding is not None and doc.tenant is not None:
                         await self.forwarding.enqueue(session, doc)
+        del tenants
         for item, doc in zip(batch, docs, strict=True):
             item.outcome.set_result(doc)
 
@@ -228,7 +232,7 @@ async def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
     for att in item.attachments:
         sha = await put_blob(session, att.data)
         session.add(
-            m.Attachment(
+            Attachment(
                 document_id=doc.id,
                 # Names and types come from the sender's mail or multipart: informational,
                 # so cut to the column and cleaned rather than refused.
