@@ -224,9 +224,9 @@ def _path(alternative: str | None, bare: str, rule: etree._Element, scope: dict)
 
 
 def _wildcard(alternative: str, bare: str, same_scope: bool) -> str | None:
-    """``//*[P]`` (or ``*[P]``) keeps its predicate: it is what narrows a wildcard; the
+    """``//*[P]`` (or ``*[P]``, ``//p:*[P]``) keeps its predicate: it is what narrows a wildcard; the
     predicate's names stay prefixed, so the rule must see the root template's declarations."""
-    if not re.fullmatch(r"(?://)?\*", bare) or not same_scope:
+    if not re.fullmatch(r"(?://)?(?:[A-Za-z_][\w.\-]*:)?\*", bare) or not same_scope:
         return None
     if not _harmless(alternative):
         return None
