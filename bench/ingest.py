@@ -9,6 +9,7 @@ tree (server + validation workers).
                            [--prefill 0,1000000] [--database-url postgresql+asyncpg://...]
     python bench/ingest.py --fill 1000000 --store DIR_OR_POSTGRESQL_URL [--start N]
     python bench/ingest.py --stores empty,DIR_OR_URL,... [--rounds 2] [--database-url ...]
+    ... [--validation replay]   # reports replayed, not computed: the store path alone
 
 ``--prefill`` runs once per value on a fresh store first filled with that many documents for
 the same tenant (``gateway.inbound.fill``: copies of the suite's files up to
@@ -96,6 +97,12 @@ def tree_rss_kib(pid: int) -> int:
         except OSError:
             pass
     return total
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds ``pid`` used so far (its own, not its children's)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 #: Fill templates: the suite's files up to this size (the larger ones carry attachments; at
@@ -235,7 +242,10 @@ async def run(
         text=True,
         check=True,
     ).stdout.strip()
-    server = subprocess.Popen([*gw, "serve"], env=env, stderr=subprocess.DEVNULL)
+    serve = [*gw, "serve"]
+    if args.validation == "replay":
+        serve = [sys.executable, str(ROOT / "bench" / "replay_server.py")]
+    server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     peak = 0
     try:
@@ -291,9 +301,10 @@ async def run(
             await asyncio.gather(*(worker(False) for _ in range(args.concurrency)))
             for body in bodies[warm:]:
                 queue.put_nowait(body)
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(server.pid)
             await asyncio.gather(*(worker(True) for _ in range(args.concurrency)))
             elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(server.pid) - cpu_before
             sampler.cancel()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -307,12 +318,14 @@ async def run(
     where = spec if spec not in (None, "empty") else ("PostgreSQL" if database_url else "SQLite")
     print(f"store:          {stored:,} documents stored before the run ({where})")
     print(f"documents:      {len(latencies)} ({len(templates)} test-suite files, unique numbers)")
+    print(f"validation:     {args.validation}")
     print(
         f"concurrency:    {args.concurrency} clients, {args.jobs} validation workers, "
         f"{os.cpu_count()} CPUs"
     )
     print(f"outcomes:       {dict(statuses)}")
     print(f"accepted:       {accepted / elapsed:.1f} docs/s ({accepted} in {elapsed:.2f} s)")
+    print(f"server CPU:     {server_cpu / len(latencies) * 1000:.2f} ms/doc (main process)")
     print(f"latency p50:    {statistics.median(latencies) * 1000:.1f} ms")
     print(f"latency p99:    {p99 * 1000:.1f} ms")
     print(f"peak RSS:       {peak / 1024:.0f} MiB (server + validation workers)")
@@ -391,6 +404,13 @@ def main() -> int:
         "PostgreSQL URL (instead of --prefill)",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --stores: runs of each")
+    parser.add_argument(
+        "--validation",
+        choices=("real", "replay"),
+        default="real",
+        help="replay: each suite file's report computed once and replayed "
+        "(bench/replay_server.py), to measure the store path without the workers' noise",
+    )
     parser.add_argument("--fill", type=int, default=0, help="only fill --store with N documents")
     parser.add_argument("--store", default="", help="with --fill: a data dir or PostgreSQL URL")
     parser.add_argument("--start", type=int, default=0, help="with --fill: first copy number")

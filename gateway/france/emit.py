@@ -345,9 +345,10 @@ class CdarEmitter:
             code, once = self._action_code(moved), False
         if code is None:
             return
-        scenario = await session.scalar(
-            select(Document.scenario).where(Document.id == moved.document_id)
-        )
+        with session.no_autoflush:  # the queue moves batches: no flush per document
+            scenario = await session.scalar(
+                select(Document.scenario).where(Document.id == moved.document_id)
+            )
         if is_french(scenario):
             await self.outbox.owe(
                 session,

@@ -74,8 +74,10 @@ class CdarOutbox:
         key = f"{document_id}|{code}"
         if not once:
             key += f"|{secrets.token_hex(8)}"
-        elif await session.get(CdarOwed, key) is not None:
-            return
+        else:
+            with session.no_autoflush:
+                if await session.get(CdarOwed, key) is not None:
+                    return
         session.add(
             CdarOwed(
                 key=key,

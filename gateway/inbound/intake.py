@@ -85,6 +85,10 @@ class IntakeResult:
     duplicate_of: str | None
     report: ValidationReport
     tenant: str | None
+    #: The stored record's kind and direction, so an after-store hook can tell whether a
+    #: document concerns it without reading it back (one transaction per document saved).
+    kind: str | None = None
+    direction: str = "inbound"
 
 
 class IntakeRefused(Exception):
@@ -182,7 +186,9 @@ class IntakePipeline:
         docs = await self._writer.store_all([p for p, _, _ in prepared], before)
         results = []
         for (_, report, seconds), sub, doc in zip(prepared, subs, docs, strict=True):
-            result = IntakeResult(doc.id, doc.status, doc.duplicate_of, report, doc.tenant)
+            result = IntakeResult(
+                doc.id, doc.status, doc.duplicate_of, report, doc.tenant, doc.kind, doc.direction
+            )
             for hook in self.after_store:
                 await hook(result)
             if self.forwarding is not None:  # a new original, or an event (document.duplicate)

@@ -146,8 +146,13 @@ class BatchWriter:
         batch = [item for unit in units for item in unit.items]
         docs: list[Document] = []
         async with self.db.write() as session:
-            for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]}):
+            # Held for the transaction: the session's identity map keeps clean objects only
+            # weakly, and every hook that looks a tenant up (the forwarder, per document)
+            # would read it from the database again once it was collected.
+            tenants = [
                 await repo.ensure_tenant(session, tenant)
+                for tenant in sorted({i.fields["tenant"] for i in batch if i.fields["tenant"]})
+            ]
             owners = await _existing_claims(session, batch)
             for item in batch:
                 fields = dict(item.fields)
@@ -184,6 +189,7 @@ class BatchWriter:
                     repo.add_claims(session, doc, item.claims)
                     if self.forwarding is not None and doc.tenant is not None:
                         await self.forwarding.enqueue(session, doc)
+        del tenants
         for item, doc in zip(batch, docs, strict=True):
             item.outcome.set_result(doc)
 

@@ -14,6 +14,7 @@ replaces what PostgreSQL cannot hold instead.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -70,8 +71,11 @@ def check_text(
     return value
 
 
+@functools.cache
 def column_lengths(model: Any) -> dict[str, int | None]:
-    """Attribute name -> maximum length (None: unbounded text) of every string column."""
+    """Attribute name -> maximum length (None: unbounded text) of every string column.
+    Computed once per model (every stored document's record is checked against it); the
+    dict is shared: read it, do not change it."""
     out: dict[str, int | None] = {}
     for attr in model.__mapper__.column_attrs:
         column = attr.columns[0]

@@ -88,7 +88,12 @@ class Document(Base):
     __tablename__ = "documents"
 
     seq: Mapped[int] = mapped_column(SeqKey, primary_key=True, autoincrement=True)
-    id: Mapped[str] = mapped_column(String(40), unique=True, default=new_document_id)
+    #: The insert sentinel (client-generated, unique): with it SQLAlchemy inserts a batch of
+    #: documents in one ``INSERT ... RETURNING`` and matches the returned ``seq`` values to
+    #: their rows; without it SQLite got one INSERT (one driver round trip) per document.
+    id: Mapped[str] = mapped_column(
+        String(40), unique=True, default=new_document_id, insert_sentinel=True
+    )
     direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound
     channel: Mapped[str] = mapped_column(String(32))  # api | email | as4 | ...
     tenant: Mapped[str | None] = mapped_column(ForeignKey("tenants.name"))
