@@ -95,8 +95,7 @@ async def serve(
     if db_dir:
         from gateway.as4 import DbSeenStore
         from gateway.config import load_settings
-        from gateway.store import Database
-        from gateway.store.migrate import upgrade
+        from gateway.store import Database, upgrade
 
         db = Database.from_settings(load_settings(env={}, overrides={"data_dir": db_dir}))
         await upgrade(db.engine)

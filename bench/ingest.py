@@ -134,8 +134,7 @@ async def prefill(
     returns the seconds the fill itself took."""
     from gateway.config import load_settings
     from gateway.inbound.fill import fill
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
 
     settings = load_settings(
         env={}, overrides={"data_dir": str(work), "database_url": database_url}

@@ -42,8 +42,7 @@ async def _prefill(work: Path, count: int) -> None:
     from gateway.artefacts import install_artefacts
     from gateway.config import load_settings
     from gateway.inbound.fill import fill
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
     from gateway.validation import Validator
 
     install_artefacts(str(SHARED / "artefacts"), work / "artefacts")

@@ -32,9 +32,12 @@ from gateway.outbound.queue import OutboundQueue, aware  # noqa: E402
 from gateway.outbound.routing import Router  # noqa: E402
 from gateway.outbound.transports import HttpTransport, Transports  # noqa: E402
 from gateway.outbound.worker import Worker  # noqa: E402
-from gateway.store import Database, Document  # noqa: E402
-from gateway.store.migrate import upgrade  # noqa: E402
-from gateway.store.models import new_document_id  # noqa: E402
+from gateway.store import (  # noqa: E402
+    Database,
+    Document,
+    new_document_id,
+    upgrade,
+)
 
 INVOICE = ROOT.parent / "shared" / "corpus" / "peppol-bis-examples" / "base-example.xml"
 

@@ -20,9 +20,8 @@ import aiohttp
 from aiohttp import web
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
-from gateway.store import Database, repo
-from gateway.store.migrate import upgrade
+from gateway.server import create_app
+from gateway.store import Database, repo, upgrade
 from gateway.web import DB
 
 IMR_DIR = "peppol-invoice-response"
@@ -42,7 +41,7 @@ def invoice_response(
     issue_date: str = "2024-03-01",
 ) -> bytes:
     """A generated Peppol Invoice Response (the buyer answering the seller's ``number``)."""
-    from gateway.documents.identify import Party
+    from gateway.documents import Party
     from gateway.responses import ResponseContent, build_response
 
     return build_response(

@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.admin.errors import Refused, invalid, not_found
-from gateway.store import ApiKey, repo
-from gateway.store.serialize import iso
+from gateway.store import ApiKey, iso, repo
 
 SCOPES = repo.SCOPES
 OPERATOR = repo.OPERATOR

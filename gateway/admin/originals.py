@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.forwarding import Forwarder
 from gateway.lifecycle import ADMIN, DUPLICATE, RECEIVED, Cause, Lifecycle
-from gateway.store import Document
-from gateway.store.serialize import document_summary
+from gateway.store import Document, document_summary
 from gateway.web import (
     DB,
     DOCUMENT,

@@ -16,8 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.admin.errors import Refused, invalid, not_found
 from gateway.inbound import ForwardingHook, Routed, route_for_participant
 from gateway.lifecycle import Cause, Lifecycle
-from gateway.store import Participant, repo
-from gateway.store.serialize import iso
+from gateway.store import Participant, iso, repo
 
 
 @dataclass(frozen=True)

@@ -16,48 +16,50 @@ from sqlalchemy import select
 
 from gateway.inbound import Routed, RoutingRefused, route_document
 from gateway.lifecycle import ADMIN, Cause
-from gateway.store import Document, repo
-from gateway.store.serialize import document_summary
+from gateway.store import Document, document_summary, repo
 from gateway.web import (
     DB,
     DOCUMENT,
     FORWARDER,
     INTAKE,
     LIFECYCLE,
+    Params,
     Problem,
-    int_param,
+    cursor,
+    limit,
     operation,
     page_of,
     read_json,
     require_operator,
 )
 
-MAX_PAGE = 200
+UNROUTED_PARAMS = Params(cursor(), limit())
 
 
 @operation(
     "Documents no tenant owns yet (operator)",
     tag="admin",
     scope="operator",
+    params=UNROUTED_PARAMS,
     responses={200: page_of(DOCUMENT)},
     errors=(400,),
 )
 async def list_unrouted(request: web.Request) -> web.Response:
     require_operator(request)
-    after = int_param(request.query.get("cursor", "0"), "cursor")
-    limit = min(max(int_param(request.query.get("limit", "50"), "limit"), 1), MAX_PAGE)
+    query = UNROUTED_PARAMS.parse(request)
+    after, size = query["cursor"], query["limit"]
     stmt = (
         select(Document)
         .where(Document.tenant.is_(None), Document.seq > after)
         .order_by(Document.seq)
-        .limit(limit)
+        .limit(size)
     )
     async with request.app[DB].read() as s:
         docs = list(await s.scalars(stmt))
     return web.json_response(
         {
             "items": [document_summary(d) for d in docs],
-            "next_cursor": str(docs[-1].seq) if len(docs) == limit else None,
+            "next_cursor": str(docs[-1].seq) if len(docs) == size else None,
         }
     )
 

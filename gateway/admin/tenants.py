@@ -19,8 +19,7 @@ from gateway.admin.errors import Refused, invalid, not_found
 from gateway.admin.keys import key_view
 from gateway.admin.webhooks import webhook_view
 from gateway.lifecycle import Lifecycle
-from gateway.store import ApiKey, Base, Participant, Tenant, repo
-from gateway.store.serialize import iso
+from gateway.store import ApiKey, Base, Participant, Tenant, iso, repo
 
 #: Tenant names appear in URLs, labels and log lines: keep them plain.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

@@ -17,8 +17,7 @@ from gateway.inbound import (
     Submission,
 )
 from gateway.lifecycle import ADMIN, API
-from gateway.store import Document, FieldRejected, repo
-from gateway.store.fit import column_lengths
+from gateway.store import Document, FieldRejected, column_lengths, repo
 from gateway.web import (
     DB,
     DOCUMENT,

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.lifecycle import Cause, IllegalTransition, payments
-from gateway.store.serialize import document_summary
+from gateway.store import document_summary
 from gateway.web import (
     DB,
     FORWARDER,

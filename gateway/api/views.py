@@ -15,12 +15,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.lifecycle import API, Lifecycle, Models, credits, payments
-from gateway.store import repo
-from gateway.store.serialize import (
+from gateway.store import (
     attachment_entry,
     delivery_entry,
     document_summary,
     history_entry,
+    repo,
 )
 from gateway.web import (
     LIFECYCLE,

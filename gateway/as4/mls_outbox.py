@@ -24,8 +24,7 @@ from sqlalchemy import delete, select, update
 from gateway.as4.models import As4InboundInstance, As4MlsOutbox
 from gateway.as4.receiver import InboundMeta
 from gateway.as4.sbdh import Sbdh
-from gateway.store import Database, Document
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,7 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.db import Base
-from gateway.store.models import SeqKey, utcnow
+from gateway.store import Base, SeqKey, utcnow
 
 #: Inbound message states: a claim being delivered, or done (receipt on record).
 DELIVERING, DONE = "delivering", "done"

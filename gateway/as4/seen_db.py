@@ -23,8 +23,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.as4.models import DONE, As4InboundInstance, As4InboundMessage
-from gateway.store import Database
-from gateway.store.models import utcnow
+from gateway.store import Database, utcnow
 
 
 class AlreadyDelivered(Exception):

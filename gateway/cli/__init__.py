@@ -56,8 +56,7 @@ def with_database(body: DbBody, *, migrate: bool = True) -> Callable[[argparse.N
 
 async def _on_database(body: DbBody, args: argparse.Namespace, migrate: bool) -> int:
     from gateway.config import load_settings
-    from gateway.store import Database
-    from gateway.store.migrate import pending_heads, upgrade
+    from gateway.store import Database, pending_heads, upgrade
 
     db = Database.from_settings(load_settings(args.config))
     try:

@@ -22,8 +22,7 @@ from gateway.console.render import page
 from gateway.console.signin import safe_next
 from gateway.outbound import OUTBOUND, OUTBOUND_FILTERS, item_dict
 from gateway.responses import RESPONSES, InvoiceResponseRecord, NotHeld, response_entry
-from gateway.store import repo
-from gateway.store.serialize import document_summary
+from gateway.store import document_summary, repo
 from gateway.web import DB, LIFECYCLE, Param, Params, cursor, limit
 
 #: Identification fields compared between a duplicate and its original.

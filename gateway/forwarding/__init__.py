@@ -12,21 +12,20 @@ from gateway.forwarding.destinations import (
     not_public,
     webhook_session,
 )
-from gateway.forwarding.inbox import acknowledge as inbox_acknowledge
-from gateway.forwarding.inbox import page as inbox_page
-from gateway.forwarding.post import EVENT_HEADER, PostResult, post_signed
-from gateway.forwarding.probe import TEST_EVENT, send_test_event
-from gateway.forwarding.signing import SIGNATURE_HEADER, sign, verify
-from gateway.forwarding.webhook import (
+from gateway.forwarding.events import (
     RECEIVED_EVENT,
-    AttemptObserver,
     DeliveryFormat,
-    Forwarder,
     Rendered,
     WebhookEvents,
     mark_forwarded,
     subscribed,
 )
+from gateway.forwarding.inbox import acknowledge as inbox_acknowledge
+from gateway.forwarding.inbox import page as inbox_page
+from gateway.forwarding.post import EVENT_HEADER, PostResult, post_signed
+from gateway.forwarding.probe import TEST_EVENT, send_test_event
+from gateway.forwarding.signing import SIGNATURE_HEADER, sign, verify
+from gateway.forwarding.webhook import AttemptObserver, Forwarder
 
 __all__ = [
     "DESTINATION_REFUSED",

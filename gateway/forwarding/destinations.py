@@ -12,10 +12,15 @@ multicast, reserved or otherwise not globally routable address is refused:
 - when anything is sent (test event, every delivery attempt): IP literals before connecting,
   names inside the HTTP client's resolver (:class:`GuardedResolver`), so the address checked is
   the address connected to and a name that re-binds to an internal address after it was set
-  (DNS rebinding) is refused then; redirects are not followed (one could point inside).
+  (DNS rebinding) is refused then.
 
-``[webhooks] allow_private_destinations = true`` turns all of this off, for on-premise setups
-whose receivers live on the private network (and for tests with loopback receivers).
+``[webhooks] allow_private_destinations = true`` turns the address checks off, for on-premise
+setups whose receivers live on the private network (and for tests with loopback receivers).
+
+Redirects are never followed, with or without the guard (``post_signed`` asks for none): one
+could point inside, and a followed 301/302/303 turns the POST into a body-less GET that the next
+server may answer 200, which recorded an event as delivered that no one received. A 3xx is an
+error like any other non-2xx answer, and retried.
 """
 
 from __future__ import annotations
@@ -24,7 +29,6 @@ import asyncio
 import errno
 import ipaddress
 import socket
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -163,8 +167,3 @@ def webhook_session(timeout: float, *, allow_private: bool) -> aiohttp.ClientSes
         return aiohttp.ClientSession(timeout=client_timeout)
     connector = aiohttp.TCPConnector(resolver=GuardedResolver())
     return aiohttp.ClientSession(timeout=client_timeout, connector=connector)
-
-
-def post_options(allow_private: bool) -> dict[str, Any]:
-    """Extra ``session.post`` arguments: no redirects when guarded (one could point inside)."""
-    return {} if allow_private else {"allow_redirects": False}

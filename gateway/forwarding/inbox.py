@@ -13,11 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.forwarding.webhook import mark_forwarded
+from gateway.forwarding.events import mark_forwarded
 from gateway.lifecycle import Cause, Lifecycle
-from gateway.store import Document, InboxItem
-from gateway.store.models import utcnow
-from gateway.store.serialize import document_summary
+from gateway.store import Document, InboxItem, document_summary, utcnow
 
 
 async def acknowledge(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from gateway.forwarding.destinations import DestinationRefused, check_literal, post_options
+from gateway.forwarding.destinations import DestinationRefused, check_literal
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
 
 EVENT_HEADER = "X-Gateway-Event"
@@ -51,7 +51,7 @@ async def post_signed(
 
     Unless ``allow_private``, an IP-literal destination that is not public is refused here and
     names are checked by ``http``'s resolver (:func:`gateway.forwarding.destinations.
-    webhook_session`); redirects are not followed."""
+    webhook_session`). Redirects are never followed: a 3xx is an error."""
     sent = {"Content-Type": "application/json", EVENT_HEADER: event, **headers}
     if secret is not None:
         sent[SIGNATURE_HEADER] = sign(secret, body)
@@ -64,7 +64,8 @@ async def post_signed(
         except DestinationRefused as exc:
             return PostResult(None, f"DestinationRefused: {exc.detail}", 0.0)
     try:
-        async with http.post(url, data=body, headers=sent, **post_options(allow_private)) as resp:
+        # Never follow a redirect (gateway.forwarding.destinations says why): a 3xx is an error.
+        async with http.post(url, data=body, headers=sent, allow_redirects=False) as resp:
             status = resp.status
             await resp.read()
             if not 200 <= status < 300:

@@ -1,14 +1,13 @@
-"""Forwarding to the tenant's accounting system: webhook events and inbox entries.
+"""Forwarding to the tenant's accounting system: the task that delivers webhook events.
 
-Intake calls :meth:`Forwarder.enqueue` inside the transaction that stores an original, so a
-delivery can never be lost between "stored" and "queued"; it is the ``document.received``
-event and the document's pull-inbox entry. The lifecycle calls :meth:`WebhookEvents.emit` for
-its events (``document.status_changed``, ``document.duplicate``, ``outbound.delivered``, ...),
-in the transaction of the move; those go to the webhook only (the inbox lists new documents).
-Every event carries its type in the JSON (``event``) and in the ``X-Gateway-Event`` header. A background task then POSTs the
-document to the tenant's webhook with tenacity retries (exponential backoff with jitter); every
-attempt is a row in ``delivery_attempts``, visible in ``GET /v1/documents/{id}``. Delivery is
-at-least-once: receivers de-duplicate on ``X-Gateway-Delivery``.
+Intake calls :meth:`Forwarder.enqueue` inside the transaction that stores an original (the
+``document.received`` event and the document's pull-inbox entry); the lifecycle's events are
+written by :meth:`~gateway.forwarding.events.WebhookEvents.emit` (:mod:`gateway.forwarding.
+events`), and go to the webhook only (the inbox lists new documents). Every event carries its
+type in the JSON (``event``) and in the ``X-Gateway-Event`` header. A background task then
+POSTs the document to the tenant's webhook with tenacity retries (exponential backoff with
+jitter); every attempt is a row in ``delivery_attempts``, visible in ``GET /v1/documents/{id}``.
+Delivery is at-least-once: receivers de-duplicate on ``X-Gateway-Delivery``.
 
 A tenant whose forwarding address is ``mailto:ap@tenant.example`` gets each received invoice
 by e-mail instead (the XML, its PDF or the gateway's rendering, the other stored files), through
@@ -24,8 +23,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
@@ -42,9 +39,18 @@ from tenacity import (
 
 from gateway.config import WebhookSettings
 from gateway.forwarding.destinations import webhook_session
+from gateway.forwarding.events import (
+    RECEIVED_EVENT,
+    DeliveryFormat,
+    Rendered,
+    WebhookEvents,
+    is_mail,
+    mark_forwarded,
+    subscribed,
+)
 from gateway.forwarding.post import post_signed
 from gateway.forwarding.signing import SIGNATURE_HEADER, sign
-from gateway.lifecycle import FORWARDED, RECEIVED, Cause, Lifecycle
+from gateway.lifecycle import Cause, Lifecycle
 from gateway.store import (
     Database,
     DeliveryAttempt,
@@ -52,14 +58,12 @@ from gateway.store import (
     InboxItem,
     Tenant,
     WebhookDelivery,
+    document_summary,
     repo,
+    utcnow,
 )
-from gateway.store.models import utcnow
-from gateway.store.serialize import document_summary
 
 log = logging.getLogger(__name__)
-
-RECEIVED_EVENT = "document.received"
 
 
 class DeliveryFailed(Exception):
@@ -82,71 +86,10 @@ class Mailer(Protocol):
     ) -> tuple[str, str]: ...
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """An event in another API's format: its body, and headers made fresh for each attempt
-    (a timestamped signature)."""
-
-    body: bytes
-    headers: Callable[[bytes], dict[str, str]]
-
-
-#: ``render(session, delivery)``: the event as another API sends it (e.g. the AFNOR Flow API's
-#: signed callbacks), or None when it can no longer be sent (its subscription was deleted).
-DeliveryFormat = Callable[[AsyncSession, WebhookDelivery], Awaitable[Rendered | None]]
-
-
 class AttemptObserver(Protocol):
     """Told of every delivery attempt (the app factory plugs the metrics in)."""
 
     def webhook_attempt(self, kind: str, result: str) -> None: ...
-
-
-def subscribed(tenant: Tenant | None, event: str) -> bool:
-    """Whether ``tenant`` has a webhook that takes ``event`` (no event list = every event)."""
-    if tenant is None or not tenant.webhook_url:
-        return False
-    return tenant.webhook_events is None or event in tenant.webhook_events
-
-
-def is_mail(url: str) -> bool:
-    """A ``mailto:`` forwarding address: received invoices go there by e-mail (XML + PDF)."""
-    return url.lower().startswith("mailto:")
-
-
-async def mark_forwarded(
-    lifecycle: Lifecycle,
-    session: AsyncSession,
-    doc: Document,
-    cause: Cause,
-) -> None:
-    """received -> forwarded; later workflow statuses are never moved back."""
-    if doc.status == RECEIVED:
-        await lifecycle.move(session, doc, FORWARDED, cause)
-
-
-class WebhookEvents:
-    """Writes webhook events as delivery rows in the caller's transaction (the lifecycle's
-    event sink). A process without a running :class:`Forwarder` (``gateway outbound run``)
-    uses this alone: the rows are delivered by whichever gateway serves webhooks."""
-
-    _work = False
-
-    async def emit(
-        self, session: AsyncSession, *, document_id: str, tenant: str, event: str, data: Any
-    ) -> None:
-        row = await session.get(Tenant, tenant)
-        if row is not None and subscribed(row, event) and not is_mail(row.webhook_url or ""):
-            self._work = True
-            session.add(
-                WebhookDelivery(
-                    document_id=document_id,
-                    tenant=tenant,
-                    url=row.webhook_url,
-                    event=event,
-                    payload=data,
-                )
-            )
 
 
 class Forwarder(WebhookEvents):

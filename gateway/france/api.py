@@ -39,7 +39,7 @@ from gateway.responses import (
     counterpart_filters,
     counterpart_listing,
 )
-from gateway.store.serialize import iso
+from gateway.store import iso
 from gateway.web import (
     DB,
     INTAKE,

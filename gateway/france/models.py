@@ -18,8 +18,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.responses import RECEIVED, SENT, CounterpartColumns
-from gateway.store.db import Base
-from gateway.store.models import utcnow
+from gateway.store import Base, utcnow
 
 __all__ = ["RECEIVED", "SENT", "CdarOwed", "CdarRecord"]
 

@@ -32,8 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.france.models import CdarOwed
 from gateway.lifecycle import Lifecycle
-from gateway.store import Database
-from gateway.store.models import utcnow
+from gateway.store import Database, utcnow
 
 log = logging.getLogger("gateway.france")
 

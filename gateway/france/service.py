@@ -39,8 +39,7 @@ from gateway.responses import (
     actor_of,
     cause_of_proof,
 )
-from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, repo, utcnow
 
 log = logging.getLogger("gateway.france")
 

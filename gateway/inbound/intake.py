@@ -25,8 +25,15 @@ from gateway.documents import PDF_MAGIC
 from gateway.inbound.duplicates import load_rules
 from gateway.inbound.storing import BatchWriter, Before, Pending
 from gateway.lifecycle import INVALID, RECEIVED, UNROUTABLE, Lifecycle
-from gateway.store import Database, Document, FieldRejected, check_row, clean_json, repo
-from gateway.store import models as m
+from gateway.store import (
+    Database,
+    Document,
+    FieldRejected,
+    check_row,
+    clean_json,
+    new_document_id,
+    repo,
+)
 from gateway.validation import ValidationReport
 
 log = logging.getLogger(__name__)
@@ -303,7 +310,7 @@ def _fields(sub: Submission, report: ValidationReport, tenant: str | None) -> di
     else:
         status, reason = RECEIVED, None
     return {
-        "id": m.new_document_id(),
+        "id": new_document_id(),
         "direction": sub.direction,
         "channel": sub.channel,
         "tenant": tenant,

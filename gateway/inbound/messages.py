@@ -18,8 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.inbound.storing import Before
-from gateway.store import Database, Document, InboundMessage, clean_json
-from gateway.store.blobs import put_blob
+from gateway.store import Database, Document, InboundMessage, clean_json, put_blob
 
 
 @dataclass

@@ -23,9 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.lifecycle import DUPLICATE, RECEIVED, Cause, Lifecycle
-from gateway.store import Database, Document, DocumentClaim, clean_json, repo
-from gateway.store import models as m
-from gateway.store.blobs import put_blob
+from gateway.store import Attachment, Database, Document, DocumentClaim, clean_json, put_blob, repo
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +232,7 @@ async def _add_attachments(session: Any, doc: Document, item: Pending) -> None:
     for att in item.attachments:
         sha = await put_blob(session, att.data)
         session.add(
-            m.Attachment(
+            Attachment(
                 document_id=doc.id,
                 # Names and types come from the sender's mail or multipart: informational,
                 # so cut to the column and cleaned rather than refused.

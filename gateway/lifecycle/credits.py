@@ -21,7 +21,7 @@ from gateway.lifecycle.cause import Cause
 from gateway.lifecycle.model import IllegalTransition
 from gateway.lifecycle.tables import DocumentLink
 from gateway.lifecycle.vocabulary import SYSTEM
-from gateway.store.models import Document
+from gateway.store import Document
 
 if TYPE_CHECKING:
     from gateway.lifecycle.mover import Lifecycle

@@ -28,8 +28,7 @@ from gateway.lifecycle.profile import (
 )
 from gateway.lifecycle.tables import LifecycleSettings
 from gateway.lifecycle.vocabulary import ADMIN, API
-from gateway.store import insert_rows
-from gateway.store.models import Document, StatusChange, utcnow
+from gateway.store import Document, StatusChange, insert_rows, utcnow
 
 
 class EventSink(Protocol):

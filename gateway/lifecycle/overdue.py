@@ -33,7 +33,7 @@ from gateway.lifecycle.cause import Cause, Moved
 from gateway.lifecycle.payments import PARTIALLY_PAID, paid_so_far
 from gateway.lifecycle.profile import conditions_of
 from gateway.lifecycle.tables import LifecycleTimer, OverdueNotice
-from gateway.store.models import Document, utcnow
+from gateway.store import Document, utcnow
 
 if TYPE_CHECKING:  # the mover registers the listener; the functions are handed the mover
     from gateway.lifecycle.mover import Lifecycle

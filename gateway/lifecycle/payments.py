@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.lifecycle.cause import Cause, Moved
 from gateway.lifecycle.tables import Payment
 from gateway.lifecycle.vocabulary import COUNTERPART
-from gateway.store.models import Document
+from gateway.store import Document
 
 if TYPE_CHECKING:  # the mover registers counterpart_paid; pay() is handed the mover
     from gateway.lifecycle.mover import Lifecycle

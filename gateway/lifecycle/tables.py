@@ -22,8 +22,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.db import Base
-from gateway.store.models import SeqKey, utcnow
+from gateway.store import Base, SeqKey, utcnow
 
 
 class LifecycleSettings(Base):

@@ -18,8 +18,7 @@ from gateway.documents import DocumentInfo, XmlRefused, identify, parse_xml
 from gateway.mail.build import MailPart, invoice_mail
 from gateway.mail.relay import Relay
 from gateway.rendering import NotRenderable, Renderer
-from gateway.store import Attachment, Database
-from gateway.store.blobs import get_blob
+from gateway.store import Attachment, Database, get_blob
 
 log = logging.getLogger("gateway.mail")
 

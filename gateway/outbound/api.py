@@ -17,9 +17,7 @@ from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.service import OutboundService, SubmissionRefused
-from gateway.store import FieldRejected
-from gateway.store.fit import column_lengths
-from gateway.store.serialize import iso
+from gateway.store import FieldRejected, column_lengths, iso
 from gateway.web import (
     DB,
     INTAKE,

@@ -63,7 +63,7 @@ def _service(args: argparse.Namespace, validator: Any = None) -> Any:
 
 
 async def _migrated(service: Any) -> None:
-    from gateway.store.migrate import upgrade
+    from gateway.store import upgrade
 
     if service.db.is_sqlite:
         await upgrade(service.db.engine)

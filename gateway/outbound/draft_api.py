@@ -18,8 +18,7 @@ from aiohttp import web
 from gateway.lifecycle import IllegalTransition, OutboundDraft
 from gateway.outbound.drafts import NotADraft
 from gateway.outbound.duplicates import DuplicateOutbound, wants_reissue
-from gateway.store import Document, repo
-from gateway.store.serialize import iso
+from gateway.store import Document, iso, repo
 from gateway.web import (
     DB,
     OBJECT,

@@ -29,8 +29,7 @@ from gateway.lifecycle import DELETED, DRAFT, QUEUED, Cause, Lifecycle, Outbound
 from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.models import OutboundItem
 from gateway.outbound.queue import new_item
-from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, repo, utcnow
 
 log = logging.getLogger("gateway.outbound")
 

@@ -14,8 +14,7 @@ import datetime as dt
 from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.db import Base
-from gateway.store.models import SeqKey, utcnow
+from gateway.store import Base, SeqKey, utcnow
 
 QUEUED, SENDING, RETRYING = "queued", "sending", "retrying"
 DELIVERED, FAILED = "delivered", "failed"

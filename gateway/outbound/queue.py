@@ -38,8 +38,7 @@ from gateway.outbound.models import (
     OutboundItem,
 )
 from gateway.outbound.retry import RetryPolicy
-from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, repo, utcnow
 
 SOURCE = "outbound"
 

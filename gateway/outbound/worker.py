@@ -23,7 +23,7 @@ from gateway.outbound.messages import Endpoint, OutboundMessage
 from gateway.outbound.queue import OutboundQueue, Outcome
 from gateway.outbound.routing import Router
 from gateway.outbound.transports import Transports
-from gateway.store.models import utcnow
+from gateway.store import utcnow
 
 log = logging.getLogger("gateway.outbound")
 

@@ -93,8 +93,7 @@ async def _services(args: argparse.Namespace, *, send: bool = False) -> AsyncIte
     and (``send``) the outbound service whose queue carries the report."""
     from gateway.config import load_settings
     from gateway.reporting.wiring import reporting_service
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
 
     settings = load_settings(args.config)
     db = Database.from_settings(settings)

@@ -28,9 +28,19 @@ from sqlalchemy import func, or_, select, update
 from gateway.as4 import C4_GUESSED, PeppolEndUserCountry, PeppolReportRow
 from gateway.reporting.build import is_report
 from gateway.store import Participant
-from gateway.web import DB, OBJECT, Problem, operation, read_json, require
+from gateway.web import DB, OBJECT, Param, Params, Problem, operation, read_json, require
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$|^1A$")
+#: ``guessed`` is a strict boolean like every other route's flags: ``?guessed=maybe`` and
+#: unknown names are 400s (``invalid-parameter``, ``unknown-parameter``), not a silent false.
+C4_UNKNOWN_PARAMS = Params(
+    Param(
+        "guessed",
+        "bool",
+        "Also list documents whose C4 was only guessed ([as4] country, or unknown).",
+        default=False,
+    ),
+)
 
 
 def add_routes(app: web.Application) -> None:
@@ -51,12 +61,13 @@ def _country(body: dict[str, Any]) -> str:
     "Received documents whose end user country (C4) is unknown (or only guessed)",
     tag="peppol",
     scope="admin",
+    params=C4_UNKNOWN_PARAMS,
     responses={200: OBJECT},
     errors=(400,),
 )
 async def c4_unknown(request: web.Request) -> web.Response:
     principal = require(request, "admin")
-    guessed = request.query.get("guessed", "false").lower() in ("1", "true", "yes")
+    guessed = C4_UNKNOWN_PARAMS.parse(request)["guessed"]
     unknown = func.length(PeppolReportRow.country_c4) != 2
     which = or_(unknown, PeppolReportRow.c4_source.in_(C4_GUESSED)) if guessed else unknown
     async with request.app[DB].read() as s:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, DateTime, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import Base, utcnow
+from gateway.store import Base, utcnow
 
 
 class PeppolReport(Base):

@@ -33,8 +33,7 @@ from gateway.reporting.build import (
     month_bounds,
 )
 from gateway.reporting.models import PeppolReport, PeppolReportClaim
-from gateway.store import Database, Document
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, utcnow
 
 log = logging.getLogger(__name__)
 

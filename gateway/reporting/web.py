@@ -27,6 +27,8 @@ from gateway.web import (
     OBJECT,
     SETTINGS,
     Content,
+    Param,
+    Params,
     Problem,
     operation,
     read_json,
@@ -90,6 +92,11 @@ def _service(request: web.Request) -> ReportingService:
     return service
 
 
+#: ``month`` is checked as text by the toolkit (unknown names are ``unknown-parameter``), then
+#: as a month by :func:`_month` (``bad-month``, the code ``POST`` answers too).
+LIST_PARAMS = Params(Param("month", "text", "Only this month's reports (YYYY-MM)."))
+
+
 def _month(value: Any) -> str:
     try:
         month_bounds(str(value))
@@ -102,13 +109,16 @@ def _month(value: Any) -> str:
     "Peppol TSR/EUSR reports (operator)",
     tag="peppol",
     scope="operator",
+    params=LIST_PARAMS,
     responses={200: OBJECT},
     errors=(400, 409),
 )
 async def list_reports(request: web.Request) -> web.Response:
     require_operator(request)  # the access point's figures, all tenants
-    month = request.query.get("month")
-    reports = await _service(request).list(_month(month) if month else None)
+    month = LIST_PARAMS.parse(request)["month"]
+    if month is not None:
+        month = _month(month)  # a bad request is a 400 before "not configured" (409)
+    reports = await _service(request).list(month)
     return web.json_response({"reports": reports})
 
 

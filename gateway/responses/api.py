@@ -28,8 +28,7 @@ from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import NotHeld, ResponseService, attach
 from gateway.responses.timers import Timers
-from gateway.store import repo
-from gateway.store.serialize import iso
+from gateway.store import iso, repo
 from gateway.web import (
     DB,
     FORWARDER,

@@ -42,8 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 async def _db(args: argparse.Namespace) -> tuple[Any, Any]:
     from gateway.config import load_settings
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
 
     settings = load_settings(args.config)
     db = Database.from_settings(settings)

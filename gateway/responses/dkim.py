@@ -22,8 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.responses.settings import email_trust_of
 from gateway.responses.trust import HELD, PROVEN, Verdict
-from gateway.store import Document, repo
-from gateway.store.models import Attachment
+from gateway.store import Attachment, Document, repo
 
 ORIGINAL_MESSAGE = "original-message.eml"
 #: ``dnsfunc(name: bytes, timeout: int) -> bytes`` as dkimpy calls it (TXT record text).

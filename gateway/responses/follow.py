@@ -40,8 +40,7 @@ from gateway.responses import models as rm
 from gateway.responses.matching import INVOICE_KINDS
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import RETRY_STATES, ResponseService
-from gateway.store import Database, Document
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, utcnow
 
 log = logging.getLogger("gateway.responses")
 

@@ -34,8 +34,7 @@ from gateway.responses.records import (  # noqa: F401  (the states, re-exported)
     WAITING,
     CounterpartColumns,
 )
-from gateway.store.db import Base
-from gateway.store.models import utcnow
+from gateway.store import Base, utcnow
 
 #: The states of Invoice Responses (a received one is never ``noted``: every code moves).
 STATES = (

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.models import SeqKey, utcnow
+from gateway.store import SeqKey, utcnow
 
 RECEIVED, SENT = "received", "sent"
 

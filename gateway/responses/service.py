@@ -46,8 +46,7 @@ from gateway.responses.parse import InvoiceResponse, is_invoice_response, parse_
 from gateway.responses.records import RETRY_STATES
 from gateway.responses.rules import Step, conflict
 from gateway.responses.trust import Verdict, cause_of, submitter
-from gateway.store import Database, Document, repo
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, repo, utcnow
 
 log = logging.getLogger("gateway.responses")
 

@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.responses.matching import normalise
 from gateway.responses.models import ResponseSettings
-from gateway.store import repo
-from gateway.store.models import utcnow
+from gateway.store import repo, utcnow
 
 KEY = "email_trust"
 USAGE = (

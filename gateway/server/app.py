@@ -42,8 +42,7 @@ from gateway.responses import setup as setup_responses
 from gateway.server.health import CHANNELS
 from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels
-from gateway.store import Database, repo
-from gateway.store.migrate import pending_heads, upgrade
+from gateway.store import Database, pending_heads, repo, upgrade
 from gateway.transports import invoice_mailer, outbound_service
 from gateway.web import (
     AUTH_LIMITER,

@@ -150,7 +150,7 @@ async def test_participants(admins: Admins) -> None:
 
 
 async def test_adding_a_participant_routes_its_stranded_documents(admins: Admins) -> None:
-    from gateway.inbound.intake import Submission
+    from gateway.inbound import Submission
     from gateway.web import INTAKE
 
     gw = admins.gw

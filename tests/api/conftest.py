@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB
 
@@ -122,7 +122,7 @@ async def any_gateway(
     async with AsyncExitStack() as stack:
         overrides: dict[str, Any] = {}
         if request.param == "postgres":
-            from gateway.store.migrate import upgrade
+            from gateway.store import upgrade
 
             fresh = request.getfixturevalue("pg_databases")
             overrides["database_url"] = await stack.enter_async_context(fresh())

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from rawhttp import port_of, raw_http
 from sqlalchemy import func, select
 
-from gateway.outbound.models import OutboundItem
+from gateway.outbound import OutboundItem
 from gateway.store import Document
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.cli import main
 from gateway.config import load_settings
-from gateway.inbound.intake import Submission
+from gateway.inbound import Submission
 from gateway.store import Database, repo
 from gateway.web import INTAKE
 
@@ -157,3 +157,21 @@ def test_keys_create_operator_cli(tmp_path: Path, capsys: Any) -> None:
         assert key is not None and key.tenant == "operator" and key.scope_set == {"operator"}
 
     asyncio.run(check())
+
+
+async def test_unrouted_pages_and_refuses_bad_parameters(gateway: Gateway, ubl: bytes) -> None:
+    ids = [await _stranded(gateway, gateway.renumber(ubl, f"STRANDED-{n}")) for n in range(2)]
+    op = await _operator_key(gateway)
+    status, first = await gateway.get(op, "/v1/admin/unrouted?limit=1")
+    assert status == 200 and [d["id"] for d in first["items"]] == ids[:1]
+    _, second = await gateway.get(op, f"/v1/admin/unrouted?limit=1&cursor={first['next_cursor']}")
+    assert [d["id"] for d in second["items"]] == ids[1:]
+    for query, name, code in [
+        ("limit=0", "limit", "invalid-parameter"),  # used to be raised to 1
+        ("limit=201", "limit", "invalid-parameter"),  # used to be cut to 200
+        ("cursor=-1", "cursor", "invalid-parameter"),
+        ("tenant=acme", "tenant", "unknown-parameter"),
+    ]:
+        status, body = await gateway.get(op, f"/v1/admin/unrouted?{query}")
+        assert status == 400, (query, body)
+        assert (body["code"], body["parameter"]) == (code, name), query

@@ -147,6 +147,26 @@ async def test_inbox_pull_with_cursor_acknowledges(gateway: Gateway, ubl: bytes)
     assert page["items"] == []
 
 
+async def test_inbox_refuses_bad_parameters_and_acknowledges_nothing(
+    gateway: Gateway, ubl: bytes
+) -> None:
+    key = await gateway.key("acme")
+    _, created = await gateway.submit(key, gateway.renumber(ubl, "INBOX-PARAMS"))
+    _, page = await gateway.get(key, "/v1/inbox")
+    cursor = page["next_cursor"]
+    for query, name, code in [
+        (f"cursor={cursor}&limit=0", "limit", "invalid-parameter"),
+        (f"cursor={cursor}&limit=500", "limit", "invalid-parameter"),
+        ("cursor=last", "cursor", "invalid-parameter"),
+        (f"cursr={cursor}", "cursr", "unknown-parameter"),
+    ]:
+        status, body = await gateway.get(key, f"/v1/inbox?{query}")
+        assert status == 400, (query, body)
+        assert (body["code"], body["parameter"]) == (code, name), query
+    _, doc = await gateway.get(key, f"/v1/documents/{created['id']}")
+    assert doc["status"] == "received"  # a refused request acknowledged nothing
+
+
 async def test_webhook_forwarding_signed_with_retries(
     gateway: Gateway, ubl: bytes, cii: bytes, aiohttp_server: Any
 ) -> None:

@@ -12,8 +12,7 @@ from gateway.as4.receiver import InboundMeta
 from gateway.as4.sbdh import Sbdh
 from gateway.config import load_settings
 from gateway.observability import Metrics
-from gateway.store import Database, Document, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Database, Document, repo, upgrade
 
 
 def _meta(from_party: str) -> InboundMeta:

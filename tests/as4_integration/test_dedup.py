@@ -17,8 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.as4 import AlreadyDelivered, As4InboundMessage, DbSeenStore, parse_signal
 from gateway.config import load_settings
-from gateway.store import Database, Document, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Database, Document, repo, upgrade
 
 #: Keys unique per run: a shared PostgreSQL keeps rows of earlier runs.
 RUN = uuid.uuid4().hex[:12]

@@ -51,8 +51,7 @@ from gateway.as4 import (
 )
 from gateway.config import load_settings
 from gateway.outbound import OutboundItem
-from gateway.store import Database, Document, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Database, Document, repo, upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 10

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import Document
 from gateway.web import DB
 

@@ -118,7 +118,7 @@ async def test_200_files_two_processes_kill_and_restart(
     settings = load_settings(str(config), env={})
     db = Database.from_settings(settings)
     if database_url:
-        from gateway.store.migrate import upgrade
+        from gateway.store import upgrade
 
         await upgrade(db.engine)
     invoice = (corpus_dir / XR).read_bytes()

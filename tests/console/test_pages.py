@@ -271,7 +271,7 @@ async def test_duplicates_page_pairs_each_with_its_original(gw: Any, console_for
 async def test_operator_routes_a_stranded_document(
     gw: Any, console_for: Any, corpus_dir: Any
 ) -> None:
-    from gateway.inbound.intake import Submission
+    from gateway.inbound import Submission
     from gateway.store import repo
     from gateway.web import INTAKE
 

@@ -59,7 +59,7 @@ async def test_admin_creates_and_revokes_a_key_of_its_own_tenant_only(
 async def test_operator_creates_a_tenant_and_assigns_a_participant(
     gw: Any, console_for: Any, corpus_dir: Any
 ) -> None:
-    from gateway.inbound.intake import Submission
+    from gateway.inbound import Submission
     from gateway.web import INTAKE
 
     raw = (

@@ -31,12 +31,10 @@ from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
 from live_gateway import Gw, Stub, settings_for, start_stub
 from sqlalchemy import func, select
 
-from gateway.france import CdarOwed, CdarRecord, parse_cdar
-from gateway.france.api import CDAR_EMITTER
+from gateway.france import CDAR_EMITTER, CdarOwed, CdarRecord, parse_cdar
 from gateway.outbound import OutboundItem
-from gateway.server.app import create_app
-from gateway.store import Database, Document
-from gateway.store.migrate import upgrade
+from gateway.server import create_app
+from gateway.store import Database, Document, upgrade
 
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"
 #: The second gateway's lease on a debt: it dies holding it, and the third waits it out.

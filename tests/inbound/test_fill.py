@@ -20,8 +20,7 @@ from gateway.config import load_settings
 from gateway.documents import identify, parse_xml
 from gateway.inbound import IntakePipeline, Submission
 from gateway.inbound.fill import Template, fill, renumber
-from gateway.store import Base, Database, Document, DocumentClaim, StatusChange
-from gateway.store.migrate import upgrade
+from gateway.store import Base, Database, Document, DocumentClaim, StatusChange, upgrade
 from gateway.validation import ValidationReport
 
 SUITE = "xrechnung-testsuite"

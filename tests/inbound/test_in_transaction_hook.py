@@ -13,9 +13,7 @@ from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.inbound.storing import BatchWriter, Pending
-from gateway.store import Database, Document, repo
-from gateway.store import models as m
-from gateway.store.migrate import upgrade
+from gateway.store import Database, Document, Tenant, new_document_id, repo, upgrade
 
 
 @pytest.fixture
@@ -29,7 +27,7 @@ async def db(tmp_path: Path) -> Any:
 def pending(text: str) -> Pending:
     raw = f"<Invoice>{text}</Invoice>".encode()
     fields = {
-        "id": m.new_document_id(),
+        "id": new_document_id(),
         "direction": "inbound",
         "channel": "test",
         "tenant": "acme",
@@ -74,7 +72,7 @@ async def test_a_refusing_hook_fails_its_unit_alone(db: Database) -> None:
     assert calls == ["a", "b", "a"]  # one batch; rolled back and written again without b
     async with db.read() as s:
         texts = sorted(d.meta["text"] for d in await s.scalars(select(Document)))
-        marker = await s.get(m.Tenant, f"marker-{doc_a.id}")
+        marker = await s.get(Tenant, f"marker-{doc_a.id}")
     assert texts == ["a", "c"]
     assert marker is not None  # committed together with its document
 
@@ -90,4 +88,4 @@ async def test_nothing_of_a_refused_unit_is_left(db: Database) -> None:
         await writer.store_all([pending("x"), pending("y")], half_then_refuse)
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Document)) == 0
-        assert await s.get(m.Tenant, "half-written") is None
+        assert await s.get(Tenant, "half-written") is None

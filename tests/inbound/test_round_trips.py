@@ -28,9 +28,8 @@ from sqlalchemy import event, func, select
 from gateway.documents import identify, parse_xml
 from gateway.inbound.fill import renumber
 from gateway.server.app import create_app
-from gateway.store import Database, Document, DocumentClaim, StatusChange, repo
+from gateway.store import Database, Document, DocumentClaim, StatusChange, repo, upgrade
 from gateway.store import models as m
-from gateway.store.migrate import upgrade
 from gateway.validation import ValidationReport
 from gateway.web import DB
 from tests.api.conftest import gateway_settings

@@ -11,8 +11,7 @@ from typing import Any
 from gateway.config import Settings, load_settings
 from gateway.inbound import IntakePipeline
 from gateway.inbound.email import SmtpChannel
-from gateway.store import Database, repo
-from gateway.store.migrate import upgrade
+from gateway.store import Database, repo, upgrade
 
 
 @dataclass

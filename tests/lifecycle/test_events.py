@@ -9,7 +9,7 @@ from typing import Any
 
 from live_gateway import sales_invoice
 
-from gateway.documents.identify import Party
+from gateway.documents import Party
 from gateway.responses import ResponseContent, build_response
 from gateway.store import repo
 

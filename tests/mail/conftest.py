@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
 from tests.mail.relay import PASSWORD, USER, Relay, start_relay

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.mail import parse_bounce
-from gateway.outbound.errors import PermanentError
+from gateway.outbound import PermanentError
 from gateway.outbound.transports.email import mail_addresses
 
 RFC822_RETURNED = (

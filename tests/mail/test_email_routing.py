@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config.settings import Route
-from gateway.outbound.errors import PermanentError
-from gateway.outbound.messages import OutboundMessage
+from gateway.config import Route
+from gateway.outbound import HttpTransport, OutboundMessage, PermanentError, Transports
 from gateway.outbound.routing import Router
-from gateway.outbound.transports import HttpTransport, Transports
 
 
 class _Email:

@@ -13,7 +13,7 @@ from sqlalchemy import event
 
 from gateway.config import load_settings
 from gateway.observability import BoundedLabel
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB, METRICS
 

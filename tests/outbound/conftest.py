@@ -106,8 +106,7 @@ def make_settings(tmp_path, database_url: str = "", **outbound):  # type: ignore
 
 async def open_db(settings):  # type: ignore[no-untyped-def]
     import gateway.outbound.models  # noqa: F401  (tables on Base)
-    from gateway.store import Database
-    from gateway.store.migrate import upgrade
+    from gateway.store import Database, upgrade
 
     db = Database.from_settings(settings)
     await upgrade(db.engine)
@@ -118,8 +117,7 @@ async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **
     """Queue ``raw`` the way the service does, minus validation (queue-level tests)."""
     import hashlib
 
-    from gateway.store import Document
-    from gateway.store.models import new_document_id
+    from gateway.store import Document, new_document_id
 
     doc = Document(
         id=new_document_id(),

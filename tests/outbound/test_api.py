@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
 from tests.outbound.conftest import Receiver

@@ -11,12 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from gateway.lifecycle import Cause, Lifecycle
-from gateway.lifecycle.tables import OutboundDraft
+from gateway.lifecycle import Cause, Lifecycle, OutboundDraft
 from gateway.outbound.drafts import Drafts
 from gateway.outbound.models import OutboundItem
-from gateway.store import Document, StatusChange
-from gateway.store.models import new_document_id, utcnow
+from gateway.store import Document, StatusChange, new_document_id, utcnow
 from tests.outbound.conftest import make_settings, open_db
 from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
     CountingReceiver,

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
 

@@ -10,8 +10,7 @@ import pytest
 from reporting_support import traffic_rows
 
 from gateway.config import load_settings
-from gateway.store import Database
-from gateway.store.migrate import upgrade
+from gateway.store import Database, upgrade
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 from live_gateway import BUYER, SELLER, invoice_response
 
-from gateway.as4.models import As4Outbound
-from gateway.inbound.intake import Submission
+from gateway.as4 import As4Outbound
+from gateway.inbound import Submission
 from gateway.web import INTAKE
 
 NUMBER = "PROOF-2024-1"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.documents.identify import Party
+from gateway.documents import Party
 from gateway.lifecycle import OVERDUE_EVENT, IllegalTransition, Lifecycle, run_overdue_timer
 from gateway.responses import ResponseContent, Step, build_response, conflict
 from gateway.store import repo

@@ -15,9 +15,7 @@ from gateway.lifecycle import BulkMove, Cause, Lifecycle
 from gateway.responses import Emitter, InvoiceResponseRecord, ResponseService, load_mapping
 from gateway.responses import models as rm
 from gateway.responses.follow import ResponseFollower
-from gateway.store import Database, Document, repo
-from gateway.store.migrate import upgrade
-from gateway.store.models import new_document_id
+from gateway.store import Database, Document, new_document_id, repo, upgrade
 
 
 @pytest.mark.postgres

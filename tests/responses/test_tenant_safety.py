@@ -24,7 +24,7 @@ import pytest
 from live_gateway import BUYER, SELLER, invoice_response
 from sqlalchemy import func, select
 
-from gateway.inbound.intake import Submission
+from gateway.inbound import Submission
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.store import Document, repo
 from gateway.web import INTAKE

@@ -18,11 +18,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from gateway.inbound.email import SmtpChannel
-from gateway.inbound.intake import CallerGone, Submission
+from gateway.inbound import CallerGone, SmtpChannel, Submission
 from gateway.server.app import create_app
-from gateway.store import models as m
-from gateway.store import repo
+from gateway.store import Document, repo
 from gateway.validation import Validator
 from gateway.validation.pool import Bounds
 from gateway.web import DB, INTAKE, SETTINGS
@@ -110,7 +108,7 @@ async def test_a_sender_that_hangs_up_stops_its_validation(
     finally:
         bounded_validator.bounds = Bounds(timeout=DEADLINE, timeout_per_mb=0.0)
     async with app[DB].read() as s:
-        assert (await s.scalars(select(m.Document))).all() == []  # nothing stored
+        assert (await s.scalars(select(Document))).all() == []  # nothing stored
 
 
 async def test_smtp_stores_invalid_with_validation_timeout_and_says_so(served: Any) -> None:
@@ -129,7 +127,7 @@ async def test_smtp_stores_invalid_with_validation_timeout_and_says_so(served: A
     assert b"(invalid: validation-timeout)" in text
     assert elapsed < DEADLINE + 30, elapsed
     async with app[DB].read() as s:
-        doc = (await s.scalars(select(m.Document).where(m.Document.channel == "email"))).one()
+        doc = (await s.scalars(select(Document).where(Document.channel == "email"))).one()
     assert doc.status == "invalid" and doc.validation_status == "validation-timeout"
     assert doc.status_reason.startswith("validation-timeout: validation did not finish")
     assert doc.number == "Snippet1"  # identified although not validated

@@ -28,7 +28,7 @@ from sqlalchemy import event, text
 
 from gateway.config import load_settings
 from gateway.inbound.fill import fill, renumber
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB, LIFECYCLE
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from live_server import LiveServer, fuzz
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB, separate_prefixes, undescribed
 from gateway.web.openapi import build

@@ -27,8 +27,7 @@ from gateway.france.flow.errors import error
 from gateway.france.flow.mapping import META_KEY, load_mapping
 from gateway.france.flow.spec import DescriptionMissing, served
 from gateway.rendering import document_rendering
-from gateway.store import Document, repo, text_fault
-from gateway.store.serialize import iso
+from gateway.store import Document, iso, repo, text_fault
 from gateway.web import (
     DB,
     JSON,

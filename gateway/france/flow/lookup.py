@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.france.codes import load_codes
 from gateway.france.flow.mapping import LifecycleFacts, Mapping, flow_of
 from gateway.france.models import CdarRecord
-from gateway.store import Document
-from gateway.store.serialize import iso
+from gateway.store import Document, iso
 
 
 async def flows(

@@ -17,8 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from gateway.store import Document
-from gateway.store.serialize import iso
+from gateway.store import Document, iso
 
 MAPPING_FILE = Path(__file__).resolve().parent / "mapping.toml"
 #: Where a flow's client-given facts (flowInfo) are kept: ``documents.metadata["afnor"]``.

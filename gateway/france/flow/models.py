@@ -12,8 +12,7 @@ import datetime as dt
 from sqlalchemy import JSON, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.store.db import Base
-from gateway.store.models import utcnow
+from gateway.store import Base, utcnow
 
 
 class FlowWebhook(Base):

@@ -43,8 +43,7 @@ from gateway.france.flow.spec import FLOW_TYPES
 from gateway.france.models import RECEIVED, CdarRecord
 from gateway.lifecycle import Lifecycle, Moved
 from gateway.responses import PENDING
-from gateway.store import Database, Document, WebhookDelivery
-from gateway.store.serialize import iso
+from gateway.store import Database, Document, WebhookDelivery, iso
 from gateway.web import DB, SETTINGS, operation, read_json
 
 EVENT = "afnor.flow"

@@ -45,8 +45,7 @@ from gateway.as4 import wrap_sbdh as wrap
 from gateway.documents import ParseLimits, parse_xml
 from gateway.outbound.errors import PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
-from gateway.store import Database, Document
-from gateway.store.models import utcnow
+from gateway.store import Database, Document, utcnow
 
 
 def load_certificate(text: str) -> x509.Certificate:

@@ -21,7 +21,7 @@ import pytest
 from french_invoices import french_invoice
 from pypdf import PdfReader
 
-from gateway.france.flow.mapping import load_mapping
+from gateway.france.flow import load_mapping
 from gateway.store import Document
 from tests.france.flow.test_flow_api import _cdar, _get, _submit
 
