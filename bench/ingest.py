@@ -126,6 +126,22 @@ async def fill_templates(work: Path, max_bytes: int) -> list[tuple[bytes, object
     return templates
 
 
+_REPLAY: list[Path] = []
+
+
+async def replay_reports() -> Path:
+    """The suite files with their reports, validated once per bench process and pickled for
+    ``bench/replay_server.py`` (each run's server would otherwise validate them again)."""
+    if not _REPLAY:
+        import pickle
+
+        work = Path(tempfile.mkdtemp(prefix="gw-replay-"))
+        templates = await fill_templates(work, max_bytes=1 << 40)
+        (work / "reports.pickle").write_bytes(pickle.dumps(templates))
+        _REPLAY.append(work / "reports.pickle")
+    return _REPLAY[0]
+
+
 async def prefill(
     work: Path, database_url: str, count: int, *, start: int = 0, max_bytes: int = FILL_MAX_BYTES
 ) -> float:
@@ -244,6 +260,7 @@ async def run(
     serve = [*gw, "serve"]
     if args.validation == "replay":
         serve = [sys.executable, str(ROOT / "bench" / "replay_server.py")]
+        env["BENCH_REPLAY_REPORTS"] = str(await replay_reports())
     server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     peak = 0

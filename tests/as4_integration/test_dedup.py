@@ -162,3 +162,30 @@ async def test_a_claim_left_by_an_older_version_is_taken_over(db: Database):
         doc_id = await add_document(s, b"<a4/>")
         await store.record(s, mid, key, b"receipt-4", doc_id)
     assert await store.seen(mid) == b"receipt-4"
+
+
+async def test_a_new_message_is_claimed_in_two_statements(db: Database):
+    """The claim of a new message (every message but a retry) is two inserts that do nothing
+    on a conflict, not a look at each claim (twice) and then the inserts: six statements per
+    message in the one write transaction, a third of the channel's CPU per message."""
+    from sqlalchemy import event
+
+    store = DbSeenStore(db)
+    mid, key = f"m5@{RUN}", f"{SELLER}|i5-{RUN}"
+    seen: list[str] = []
+
+    def on_statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen.append(sql.split()[0])
+
+    async with db.write() as s:
+        doc_id = await add_document(s, f"<a5>{RUN}</a5>".encode())
+        event.listen(db.engine.sync_engine, "before_cursor_execute", on_statement)
+        try:
+            await store.record(s, mid, key, b"receipt-5", doc_id, "POP5")
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", on_statement)
+    assert seen == ["INSERT", "INSERT"]
+    assert await store.seen(mid) == b"receipt-5" and await store.seen_instance(key)
+    with pytest.raises(AlreadyDelivered):  # and a copy still finds both claims taken
+        async with db.write() as s:
+            await store.record(s, mid, key, b"other", await add_document(s, b"<a5b/>"))

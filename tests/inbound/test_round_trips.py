@@ -28,8 +28,15 @@ from sqlalchemy import event, func, select
 from gateway.documents import identify, parse_xml
 from gateway.inbound.fill import renumber
 from gateway.server.app import create_app
-from gateway.store import Database, Document, DocumentClaim, StatusChange, repo, upgrade
-from gateway.store import models as m
+from gateway.store import (
+    Database,
+    Document,
+    DocumentClaim,
+    InboxItem,
+    StatusChange,
+    repo,
+    upgrade,
+)
 from gateway.validation import ValidationReport
 from gateway.web import DB
 from tests.api.conftest import gateway_settings
@@ -128,9 +135,7 @@ async def test_a_batch_costs_statements_per_batch_not_per_document(
                 .where(StatusChange.document_id.in_(ids))
             )
             inbox = await s.scalar(
-                select(func.count())
-                .select_from(m.InboxItem)
-                .where(m.InboxItem.document_id.in_(ids))
+                select(func.count()).select_from(InboxItem).where(InboxItem.document_id.in_(ids))
             )
             claims = await s.scalar(
                 select(func.count())

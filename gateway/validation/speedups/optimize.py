@@ -39,6 +39,10 @@ work that can be avoided or done far cheaper without changing any result:
    finding, O(lines) per line-level finding; the count is looked up in a key instead
    (:mod:`.positions`).
 
+10. Walking the whole document once per pattern to find the few elements its rules match:
+   the root selects the rules' contexts up front instead (:mod:`.walk`) - half of the
+   EN 16931 layer, three fifths of the XRechnung one, on a 2,000-line invoice.
+
 Measured and not done: grouping a rule's asserts into one test did not help: the cost is in
 evaluating the paths, not in the instructions around them.
 
@@ -63,6 +67,7 @@ from gateway.validation.speedups.keyed_paths import keyed_paths
 from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
 from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 from gateway.validation.speedups.positions import keyed_positions
+from gateway.validation.speedups.walk import candidate_walks
 
 __all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
 MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
@@ -116,6 +121,8 @@ def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> R
     absent = extract_absent_paths(root, start=len(taken))
     done.add("absent-path-asserts", sum(len(run.asserts) for run in absent))
     taken += absent
+    # after the extractions: they take whole patterns and asserts out of the walk
+    done.add("candidate-walks", candidate_walks(root))
     # last: the extractions above recognise the skeleton's location templates as published
     done.add("keyed-positions", keyed_positions(root))
     if native is not None:
