@@ -173,8 +173,10 @@ def warm_note(warm: list[str]) -> str:
     if "*" in warm:
         return 'every scenario compiled at start ([validation] warm = ["*"]): no first-use wait'
     which = f"scenarios other than {', '.join(warm)} are" if warm else "every scenario is"
+    # Without warm, workers start lazily: the first document a worker is started for waits too.
+    lazy = "" if warm else ", plus the worker's own start when one is started for it"
     return (
-        f"{which} compiled on first use (that document waits about 1 s, once per worker); "
+        f"{which} compiled on first use (that document waits about 1 s, once per worker{lazy}); "
         '[validation] warm = ["*"] compiles them all at start for flat latency'
     )
 
