@@ -7,7 +7,7 @@ matches it. Most elements match none (a 10,000-line XRechnung invoice has 170,00
 17 a line; the EN 16931 rules have contexts for 3-5 of them): with every assert taken out,
 walking and matching still cost half of the EN 16931 layer on such an invoice.
 
-The rewrite: the root calls the mode once on ``//A1 | //A2 | ...`` - the rules' patterns as
+The rewrite: the root calls the mode once on ``(//A1, //A2, ...)/.`` - the rules' patterns as
 path expressions (with the predicates of named steps dropped, so each selects a superset of
 what its pattern matches) - and no template of the mode recurses any more.
 
@@ -15,8 +15,9 @@ Why it is exact (checked for each mode; any doubt leaves the mode as it is):
 - Which nodes reach the mode: the walk visits the document node (the built-in rule passes on
   to its children; comments and processing instructions then fall to the default template,
   which does nothing for them) and every element once, in document order (pre-order is
-  document order). The selection is a union of path expressions, so it, too, is in document
-  order without duplicates, and it holds every element a rule can match: a pattern ``P``
+  document order). The selection is the path expressions' nodes through ``/.`` (a path step
+  sorts into document order and drops duplicates, XPath 3.1, 3.3.1), so it, too, is in
+  document order without duplicates, and it holds every element a rule can match: a pattern ``P``
   matches a node ``N`` exactly when ``N`` is in ``root(N)//(P)`` (``/P`` and ``//P`` for
   absolute ones; XSLT 3.0, 5.5.3), and dropping a predicate only widens a path. Elements no
   rule matches, in the selection or not, went only to the default template, whose one effect
@@ -116,7 +117,11 @@ def _selection(
             if found is None:
                 return None
             paths += found
-    return " | ".join(dict.fromkeys(paths)) or "()"  # a pattern without rules: nothing
+    if not paths:
+        return "()"  # a pattern without rules: nothing to visit
+    # A sequence put into document order by ``/.`` (duplicates dropped): the same nodes as
+    # the union ``P1 | P2 | ...``, which Saxon merged pairwise (36 -> 14 ms for 37 paths).
+    return f"({', '.join(dict.fromkeys(paths))})/."
 
 
 def _skeleton_defaults(defaults: list[etree._Element], mode: str) -> bool:
@@ -219,9 +224,9 @@ def _path(alternative: str | None, bare: str, rule: etree._Element, scope: dict)
 
 
 def _wildcard(alternative: str, bare: str, same_scope: bool) -> str | None:
-    """``//*[P]`` (or ``*[P]``) keeps its predicate: it is what narrows a wildcard; the
+    """``//*[P]`` (or ``*[P]``, ``//p:*[P]``) keeps its predicate: it is what narrows a wildcard; the
     predicate's names stay prefixed, so the rule must see the root template's declarations."""
-    if not re.fullmatch(r"(?://)?\*", bare) or not same_scope:
+    if not re.fullmatch(r"(?://)?(?:[A-Za-z_][\w.\-]*:)?\*", bare) or not same_scope:
         return None
     if not _harmless(alternative):
         return None
