@@ -64,8 +64,9 @@ def setup(app: web.Application) -> CdarService:
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
     codes = load_codes()
     service = CdarService(app[DB], app[LIFECYCLE], codes, limits)
+    intake = app[INTAKE]
     emitter = CdarEmitter(
-        app[DB], codes, settings.france, app[INTAKE].validator, app.get(OUTBOUND), limits
+        app[DB], codes, settings.france, lambda: intake.validator, app.get(OUTBOUND), limits
     )
     app[CDAR], app[CDAR_EMITTER] = service, emitter
     app[INTAKE].after_store.append(service.on_intake)

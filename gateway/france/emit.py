@@ -28,6 +28,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,14 +88,16 @@ class CdarEmitter:
         db: Database,
         codes: Codes,
         settings: Any,
-        validator: Any,
+        validator: Callable[[], Any],
         outbound: Any,
         limits: ParseLimits | None = None,
     ) -> None:
         self.db = db
         self.codes = codes
         self.settings = settings  # FranceSettings
-        self.validator = validator
+        #: The intake's validator, read when a message is built: the app starts its pool after
+        #: wiring (under ``gateway serve`` the intake holds a placeholder until then).
+        self._validator = validator
         self.outbound = outbound
         self.limits = limits or ParseLimits()
         self.outbox = CdarOutbox(db, self.pay)
@@ -264,7 +267,7 @@ class CdarEmitter:
     async def _validated(self, content: CdarContent) -> tuple[bytes, str | None]:
         """The message built and validated (``fr-cdar-lifecycle``); ``why`` when invalid."""
         xml = build_cdar(content)
-        report = await self.validator.validate(xml, SCENARIO)
+        report = await self._validator().validate(xml, SCENARIO)
         if report.accepted:
             return xml, None
         first = next((f for f in report.findings if f.blocking), None)

@@ -45,7 +45,13 @@ Pay = Callable[[CdarOwed], Awaitable[Any]]
 
 
 class CdarOutbox:
-    def __init__(self, db: Database, pay: Pay, *, lease: float = 120.0) -> None:
+    #: Seconds a worker holds a row: paying one takes a validation and two short transactions;
+    #: a process killed while paying holds it this long (then a sweep takes it over). A worker
+    #: slower than this and a sweep may both pay a row: the outbound idempotency key still
+    #: makes that one message.
+    LEASE = 30.0
+
+    def __init__(self, db: Database, pay: Pay, *, lease: float = LEASE) -> None:
         self.db = db
         self._pay = pay
         self.lease = lease
@@ -124,6 +130,8 @@ class CdarOutbox:
             log.exception("sending an owed CDAR %s failed", row.code, extra={"key": key})
             if row.attempts >= MAX_ATTEMPTS:
                 await self._settle(key, FAILED)
+            else:  # again at a later sweep, not only once the whole lease has run out
+                await self._release(key, min(2.0**row.attempts, self.lease))
             return False
         if self.after_pay is not None:
             self.after_pay(key)
@@ -189,6 +197,14 @@ class CdarOutbox:
                 await s.refresh(row)
                 s.expunge(row)
             return row
+
+    async def _release(self, key: str, after: float) -> None:
+        async with self.db.write() as s:
+            await s.execute(
+                update(CdarOwed)
+                .where(CdarOwed.key == key, CdarOwed.state == PENDING)
+                .values(lease_until=utcnow() + dt.timedelta(seconds=after))
+            )
 
     async def _settle(self, key: str, state: str) -> None:
         async with self.db.write() as s:
