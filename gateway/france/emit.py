@@ -296,7 +296,9 @@ class CdarEmitter:
         async with self.db.read() as s:  # paid before a crash: the row is on record
             kept = await s.scalar(
                 select(CdarRecord).where(
-                    CdarRecord.direction == fm.SENT, CdarRecord.message_id == c.message_id
+                    CdarRecord.invoice_id == doc.id,  # indexed; the message id is not
+                    CdarRecord.direction == fm.SENT,
+                    CdarRecord.message_id == c.message_id,
                 )
             )
         if kept is not None:

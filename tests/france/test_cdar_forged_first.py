@@ -14,7 +14,7 @@ from typing import Any
 
 from french_invoices import french_invoice
 
-from tests.france.flow.test_flow_api import BUYER, NUMBER, SELLER, _cdar
+from tests.france.flow.test_flow_api import BUYER, NUMBER, SELLER, _cdar, _get
 
 
 async def test_a_held_copy_that_came_first_does_not_block_the_proven_one(
@@ -43,8 +43,15 @@ async def test_a_held_copy_that_came_first_does_not_block_the_proven_one(
     ]
     assert [(r["code"], r["state"]) for r in rows] == [("205", "applied")]
     assert (await gw.doc(key, invoice_id))["canonical_status"] == "accepted"
+    # The Flow API says what became of each copy (the applied one is Ok, not a duplicate).
+    _, flow, _ = await _get(gw, key, second["id"])
+    assert flow["acknowledgement"] == {"status": "Ok"}, flow
+    _, flow, _ = await _get(gw, key, first["id"])
+    assert flow["acknowledgement"]["details"][0]["reasonCode"] == "InvoiceLCAccessDenied"
     # A third copy is judged too, and is the proven message's duplicate: nothing more moves.
     third = await gw.receive(key, message)
+    _, flow, _ = await _get(gw, key, third["id"])
+    assert flow["acknowledgement"]["details"][0]["reasonCode"] == "AlreadyExistingFlow"
     rows = [
         r
         for r in (await gw.doc(key, third["id"]))["cdar_statuses"]
