@@ -122,7 +122,7 @@ class CdarEmitter:
                         CdarRecord.code == owed.code,
                     )
                 )
-            if done is not None and not done.endswith(_suffix(owed.key)):
+            if done is not None and f"_{_suffix(owed.key)}" not in done:  # (ours: `_PPF` copy)
                 return []
         intent = Intent(owed.key, owed.created_at)
         return await self.emit(owed.document_id, owed.code, owed.reason, owed.actor, intent)
