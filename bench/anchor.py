@@ -63,6 +63,15 @@ def warm(
     artefacts: Path, files: list[Path], threads: list[int], warmup: int, rounds: int
 ) -> dict[int, float]:
     """docs/s of the warm JVM per thread count (median of ``rounds`` counted passes)."""
+    figures = warm_figures(artefacts, files, threads, warmup, rounds)
+    return {n: values["docs_per_s"] for n, values in figures.items()}
+
+
+def warm_figures(
+    artefacts: Path, files: list[Path], threads: list[int], warmup: int, rounds: int
+) -> dict[int, dict[str, float]]:
+    """Per thread count: ``docs_per_s``, ``cpu_ms_per_doc`` and ``pass_s`` (the median
+    counted pass's wall seconds) of the warm JVM."""
     out = subprocess.run(
         command(
             artefacts,
@@ -79,6 +88,6 @@ def warm(
         text=True,
     ).stdout
     return {
-        int(m.group(1)): float(m.group(2))
-        for m in re.finditer(r"threads=(\d+) docs_per_s=([\d.]+)", out)
+        int(m.group(1)): {k: float(v) for k, v in re.findall(r"(\w+)=([\d.]+)", m.group(2))}
+        for m in re.finditer(r"threads=(\d+) (.*)", out)
     }

@@ -1,7 +1,7 @@
 """Cold start: one ``gateway validate FILE`` and a batch, next to a cold JVM pass (issue 18, target 5).
 
 Usage: python bench/coldstart.py [--data-dir DIR] [--rounds N] [--copies 4] [--jobs 2]
-                                 [--before CHECKOUT] [--no-anchor] [--no-batch]
+                                 [--before CHECKOUT] [--no-anchor] [--no-batch] [--first-document]
 
 Every figure is a whole process, timed from outside (wall and CPU of the child), the commands
 taken in turn (A B A B ...) so the machine's drift hits all of them alike; the medians are
@@ -13,6 +13,9 @@ printed with the ratios. The commands:
   stylesheets compiled, the file validated): the reference;
 - the batch: the 86 XRechnung suite files ``--copies`` times (344 files) with
   ``gateway validate --jobs 2`` against ``java Anchor --cold --threads 2`` on the same files.
+
+``--first-document`` times ``gateway serve``'s first document instead: workers started
+lazily (the default without ``[validation] warm``) against workers started up front.
 
 Targets: one file <= 1.0 s (the cold JVM pass was 2.18 s), the batch <= 0.5x the cold JVM.
 ``--before CHECKOUT`` adds that checkout's ``gateway validate FILE`` (run with this
@@ -71,6 +74,35 @@ def timed(command: list[str], env: dict[str, str], before: object = None) -> tup
     return wall, cpu
 
 
+def first_document(artefacts: Path, one: Path, rounds: int) -> None:
+    """``gateway serve``'s first document, lazy workers (the default) against workers started
+    up front: the eager pool's start-up, then its first document; the lazy pool's first
+    document, start-up included. In turn, ``rounds`` times; medians."""
+    from gateway.validation import Validator
+
+    data = one.read_bytes()
+    lazy, eager, ready = [], [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with Validator(artefacts, jobs=1, warm=False, lazy=True) as pool:
+            assert pool.validate_sync(data).status in ("accepted", "rejected")
+            lazy.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        with Validator(artefacts, jobs=1, warm=False) as pool:
+            while pool.health()["workers"][0]["state"] != "idle":
+                time.sleep(0.005)
+            ready.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            pool.validate_sync(data)
+            eager.append(time.perf_counter() - started)
+    m = statistics.median
+    print(
+        f"serve, first document: lazy {m(lazy):.2f} s (worker start included); "
+        f"workers up front: start {m(ready):.2f} s, then the first document {m(eager):.2f} s "
+        f"({rounds} rounds, medians)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("GATEWAY_DATA_DIR", "data"))
@@ -81,6 +113,9 @@ def main() -> None:
     parser.add_argument("--before", metavar="CHECKOUT", help="also time this checkout's CLI")
     parser.add_argument("--no-anchor", action="store_true")
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument(
+        "--first-document", action="store_true", help="only serve's first document, lazy/eager"
+    )
     args = parser.parse_args()
     data_dir = Path(args.data_dir).resolve()
     artefacts = data_dir / "artefacts"
@@ -89,6 +124,8 @@ def main() -> None:
     env["GATEWAY_DATA_DIR"] = str(data_dir)
     one = Path(args.file).resolve()
     batch = sorted(SUITE.rglob("*.xml")) * args.copies
+    if args.first_document:
+        return first_document(artefacts, one, args.rounds)
 
     commands: dict[str, tuple[list[str], object]] = {
         "gateway validate FILE": (_gateway(ROOT, "validate", str(one)), None),

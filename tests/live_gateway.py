@@ -105,13 +105,15 @@ class Stub:
     url: str = ""
     bodies: list[bytes] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    #: What it answers (a test makes it 503 to keep an outbound item in the queue).
+    status: int = 202
 
 
 async def start_stub(stub: Stub) -> web.AppRunner:
     async def handle(request: web.Request) -> web.Response:
         stub.bodies.append(await request.read())
         stub.headers.append(dict(request.headers))
-        return web.Response(status=202, text="ok")
+        return web.Response(status=stub.status, text="ok")
 
     app = web.Application(client_max_size=50 * 1024 * 1024)
     app.router.add_post("/{tail:.*}", handle)

@@ -166,8 +166,8 @@ public final class Anchor {
             pool.shutdown();
             Arrays.sort(rates);
             double cpuMs = anchor.cpuNanos.get() / 1e6 / (rounds * (double) work.length);
-            System.out.printf("threads=%d docs_per_s=%.1f min=%.1f max=%.1f cpu_ms_per_doc=%.3f%n",
-                threads, rates[rounds / 2], rates[0], rates[rounds - 1], cpuMs);
+            System.out.printf("threads=%d docs_per_s=%.1f min=%.1f max=%.1f cpu_ms_per_doc=%.3f pass_s=%.4f%n",
+                threads, rates[rounds / 2], rates[0], rates[rounds - 1], cpuMs, work.length / rates[rounds / 2]);
         }
     }
 }

@@ -8,7 +8,6 @@ happen inside the command handlers so ``gateway --help`` stays instant.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,6 +48,8 @@ def with_database(body: DbBody, *, migrate: bool = True) -> Callable[[argparse.N
     (an operator runs ``gateway db upgrade`` deliberately). ``ValueError`` is a usage error."""
 
     def handler(args: argparse.Namespace) -> int:
+        import asyncio  # here: a one-shot ``gateway validate FILE`` needs no event loop
+
         return asyncio.run(_on_database(body, args, migrate))
 
     return handler

@@ -243,6 +243,9 @@ class FranceSettings:
     #: AFNOR's XP Z12-013 flow-service 1.3.0 OpenAPI file (not shipped): served, if it is the
     #: pinned file, as the Flow API's own description at /afnor/flow-service/openapi.json.
     flow_openapi: str = ""
+    #: Seconds between looks for CDAR owed and not sent (left by a crash; the recovery pass
+    #: at start sends every one, the sweep those older than this).
+    owed_sweep_interval: float = 30.0
 
 
 @dataclass

@@ -12,6 +12,8 @@ state: applied, noted, conflict, held, refused, unmatched, ...).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -62,8 +64,9 @@ def setup(app: web.Application) -> CdarService:
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
     codes = load_codes()
     service = CdarService(app[DB], app[LIFECYCLE], codes, limits)
+    intake = app[INTAKE]
     emitter = CdarEmitter(
-        app[DB], codes, settings.france, app[INTAKE].validator, app.get(OUTBOUND), limits
+        app[DB], codes, settings.france, lambda: intake.validator, app.get(OUTBOUND), limits
     )
     app[CDAR], app[CDAR_EMITTER] = service, emitter
     app[INTAKE].after_store.append(service.on_intake)
@@ -99,7 +102,18 @@ def setup(app: web.Application) -> CdarService:
         )
         return {"cdar_statuses": [entry(r) for r in rows]} if rows else {}
 
+    async def owed(app: web.Application) -> AsyncIterator[None]:
+        """The recovery pass at start (CDAR owed before a crash), then the periodic sweep."""
+        sweeper = asyncio.create_task(
+            emitter.outbox.keep_sweeping(settings.france.owed_sweep_interval)
+        )
+        yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
     app[LIFECYCLE].on_move(settled)
+    app.cleanup_ctx.append(owed)
     add_document_view(app, view)
     app.router.add_get("/v1/france/cdar", list_cdar)
     return service

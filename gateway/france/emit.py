@@ -12,8 +12,10 @@
   WK) to its own tenant, so the seller's copy is recorded (``delivered-locally``), and 200,
   mandatory, goes to the state platform.
 
-Every message is validated with the ``fr-cdar-lifecycle`` scenario (XSD + BR-FR-CDV) before
-it is queued through the outbound queue; the mandatory codes (``mandatory`` in codes.toml:
+Each of these is owed first: a ``cdar_owed`` row written in the transaction of the move (or
+of the intake) that calls for it, paid after the commit or, after a crash, by the recovery
+pass (:mod:`gateway.france.owed`). Every message is validated with the ``fr-cdar-lifecycle``
+scenario (XSD + BR-FR-CDV) before it is queued through the outbound queue; the mandatory codes (``mandatory`` in codes.toml:
 210, 212, 213) also go, as the state platform's copy, to ``[france] ppf_participant``. Each
 message sent (or not, and why) is a ``sent`` row of ``cdar_statuses``, which follows its
 outbound item (queued, sent, delivered, failed) as Invoice Responses do.
@@ -21,11 +23,13 @@ outbound item (queued, sent, delivered, failed) as Invoice Responses do.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
+import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
@@ -35,11 +39,12 @@ from gateway.documents import DocumentInfo, ParseLimits, identify, parse_xml, si
 from gateway.france import models as fm
 from gateway.france.build import PLATFORM_ROLE, STATE_ROLE, CdarContent, Party, build_cdar
 from gateway.france.codes import Code, Codes
-from gateway.france.models import CdarRecord
-from gateway.lifecycle import DELIVERED, IN_FLIGHT, Lifecycle, Moved
+from gateway.france.models import CdarOwed, CdarRecord
+from gateway.france.owed import CdarOutbox
+from gateway.lifecycle import ADMIN, API, DELIVERED, DUPLICATE, IN_FLIGHT, Moved, payments
 from gateway.lifecycle import QUEUED as OUT_QUEUED
 from gateway.responses import follow_outbound, keep_sent
-from gateway.store import Database, repo
+from gateway.store import Database, Document, repo
 
 log = logging.getLogger("gateway.france")
 
@@ -60,8 +65,21 @@ _RATE_PATHS = (
 )
 
 
+#: The roles of a tenant's own action (an API key, the console).
+CLIENT_ROLES = frozenset({API, ADMIN})
+
+
 def is_french(scenario: str | None) -> bool:
     return (scenario or "").startswith("fr-") and scenario != SCENARIO
+
+
+@dataclass(frozen=True)
+class Intent:
+    """The owed row a message is built for: its key and time make the message id and the
+    outbound idempotency key, so paying the same debt twice builds the same messages."""
+
+    key: str
+    at: dt.datetime
 
 
 class CdarEmitter:
@@ -70,47 +88,54 @@ class CdarEmitter:
         db: Database,
         codes: Codes,
         settings: Any,
-        validator: Any,
+        validator: Callable[[], Any],
         outbound: Any,
         limits: ParseLimits | None = None,
     ) -> None:
         self.db = db
         self.codes = codes
         self.settings = settings  # FranceSettings
-        self.validator = validator
+        #: The intake's validator, read when a message is built: the app starts its pool after
+        #: wiring (under ``gateway serve`` the intake holds a placeholder until then).
+        self._validator = validator
         self.outbound = outbound
         self.limits = limits or ParseLimits()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.outbox = CdarOutbox(db, self.pay)
 
-    # --- hooks (never raise: the status change or the delivery is committed) ----------------
+    # --- after the commit: the client's answer waits for its CDAR (never raise) ---------------
 
     async def on_status_changed(self, change: Any) -> None:
-        try:
-            await self._on_status(change)
-        except Exception:
-            log.exception("sending a CDAR failed", extra={"document": change.document_id})
+        await self.outbox.wait(change.document_id)
 
     async def on_intake(self, result: Any) -> None:
-        """A French purchase invoice stored as a duplicate gets its 213 DOUBLON."""
-        if result.status != "duplicate" or not is_french(result.report.scenario):
-            return
-        try:
-            await self.emit(result.document_id, self.codes.emit["duplicate"], "DOUBLON: doublon")
-        except Exception:
-            log.exception("sending a CDAR 213 failed", extra={"document": result.document_id})
+        if result.status == DUPLICATE:
+            await self.outbox.wait(result.document_id)
 
-    async def _on_status(self, change: Any) -> None:
-        if change.direction == "inbound":
-            code = self.codes.emit.get(change.status)
-        else:
-            code = "212" if change.status == "paid" else None
-        if code is not None:
-            await self.emit(change.document_id, code, change.reason, actor=change.actor)
+    async def pay(self, owed: CdarOwed) -> list[CdarRecord]:
+        """Send what ``owed`` (a ``cdar_owed`` row) says is owed (the outbox's payer)."""
+        if owed.code in ISSUER_CODES:  # once per invoice, also across versions
+            async with self.db.read() as s:
+                done = await s.scalar(
+                    select(CdarRecord.message_id).where(
+                        CdarRecord.invoice_id == owed.document_id,
+                        CdarRecord.direction == fm.SENT,
+                        CdarRecord.code == owed.code,
+                    )
+                )
+            if done is not None and not done.endswith(_suffix(owed.key)):
+                return []
+        intent = Intent(owed.key, owed.created_at)
+        return await self.emit(owed.document_id, owed.code, owed.reason, owed.actor, intent)
 
     # --- one status -----------------------------------------------------------------------------
 
     async def emit(
-        self, doc_id: str, code_id: str, reason: str | None, actor: str | None = None
+        self,
+        doc_id: str,
+        code_id: str,
+        reason: str | None,
+        actor: str | None = None,
+        intent: Intent | None = None,
     ) -> list[CdarRecord]:
         """Build, validate and queue the CDAR ``code_id`` about document ``doc_id`` (and its
         state-platform copy for a mandatory code); returns the ``sent`` records."""
@@ -130,7 +155,7 @@ class CdarEmitter:
         info = identify(tree)
         code = self.codes.get(code_id)
         assert code is not None, code_id
-        content = self._content(doc, info, tree, code, reason)
+        content = self._content(doc, info, tree, code, reason, intent)
         if owner != doc.tenant and code.type_code != "305":
             why = f"tenant {doc.tenant} does not own {own or '(no participant)'}; not sent"
             return [await self._record(doc, content, None, NOT_SENT, actor, why)]
@@ -145,7 +170,13 @@ class CdarEmitter:
         return records
 
     def _content(
-        self, doc: Any, info: DocumentInfo, tree: Any, code: Code, reason: str | None
+        self,
+        doc: Any,
+        info: DocumentInfo,
+        tree: Any,
+        code: Code,
+        reason: str | None,
+        intent: Intent | None,
     ) -> CdarContent:
         seller, buyer = siren_of(info.seller), siren_of(info.buyer)
         # Who speaks: the buyer for its processing statuses, the seller for 212, this
@@ -166,9 +197,10 @@ class CdarEmitter:
         amount = percent = None
         if code.code == "212":
             amount, percent = doc.payable_amount, _rate(tree)
-        now = dt.datetime.now(dt.UTC)
+        now = _aware(intent.at) if intent else dt.datetime.now(dt.UTC)
+        tail = _suffix(intent.key) if intent else secrets.token_hex(4)
         return CdarContent(
-            message_id=f"{info.number}_{code.code}_{now:%Y%m%d%H%M%S}_{secrets.token_hex(4)}",
+            message_id=f"{info.number}_{code.code}_{now:%Y%m%d%H%M%S}_{tail}",
             issued_at=f"{now:%Y%m%d%H%M%S}",
             code=code,
             issuer=issuer,
@@ -220,7 +252,12 @@ class CdarEmitter:
             return await self._record(doc, content, None, NOT_SENT, actor, why)
         try:
             submitted = await self.outbound.submit(
-                doc.tenant, xml, receiver=receiver, channel="cdar", actor=actor
+                doc.tenant,
+                xml,
+                receiver=receiver,
+                channel="cdar",
+                actor=actor,
+                idempotency_key="cdar:" + hashlib.sha256(content.message_id.encode()).hexdigest(),
             )
         except Exception as exc:  # SubmissionRefused and friends: record why
             why = f"the outbound queue refused the CDAR: {exc}"
@@ -230,7 +267,7 @@ class CdarEmitter:
     async def _validated(self, content: CdarContent) -> tuple[bytes, str | None]:
         """The message built and validated (``fr-cdar-lifecycle``); ``why`` when invalid."""
         xml = build_cdar(content)
-        report = await self.validator.validate(xml, SCENARIO)
+        report = await self._validator().validate(xml, SCENARIO)
         if report.accepted:
             return xml, None
         first = next((f for f in report.findings if f.blocking), None)
@@ -256,6 +293,14 @@ class CdarEmitter:
         actor: str | None,
         detail: str | None,
     ) -> CdarRecord:
+        async with self.db.read() as s:  # paid before a crash: the row is on record
+            kept = await s.scalar(
+                select(CdarRecord).where(
+                    CdarRecord.direction == fm.SENT, CdarRecord.message_id == c.message_id
+                )
+            )
+        if kept is not None:
+            return kept
         recipient = c.recipients[0]
         rec = CdarRecord(
             direction=fm.SENT,
@@ -286,51 +331,78 @@ class CdarEmitter:
         await keep_sent(self.db, rec)
         return rec
 
-    # --- the lifecycle's listeners (in the move's transaction) -------------------------------
+    # --- the lifecycle's listeners (in the move's transaction: what is owed) ----------------
 
     async def on_move(self, session: Any, moved: Moved) -> None:
         """A sent CDAR's row follows its outbound item (queued, sent, delivered, failed), as
-        Invoice Responses do; a French sales invoice queued for sending is 200 Déposée, one
-        delivered to the buyer's platform 201 Émise (sent after the move commits)."""
-        if moved.direction != "outbound":
-            return
-        if moved.kind in CDAR_KINDS:
+        Invoice Responses do. A French sales invoice queued for sending owes 200 Déposée, one
+        delivered to the buyer's platform 201 Émise; a tenant's action on a French invoice
+        owes its code (``codes.toml [emit]``; 212 for a sales invoice paid)."""
+        if moved.direction == "outbound" and moved.kind in CDAR_KINDS:
             await follow_outbound(session, moved, CdarRecord)
-        elif moved.kind in INVOICE_KINDS:
-            if moved.status == OUT_QUEUED and moved.previous not in IN_FLIGHT:
-                self._later(session, moved.document_id, "200")
-            elif moved.status == DELIVERED and moved.previous in IN_FLIGHT:
-                self._later(session, moved.document_id, "201")
+            return
+        if not self.settings.emit:
+            return
+        code, once = self._owed_code(moved), True
+        if code is None and moved.cause.role in CLIENT_ROLES:
+            code, once = self._action_code(moved), False
+        if code is None:
+            return
+        with session.no_autoflush:  # the queue moves batches: no flush per document
+            scenario = await session.scalar(
+                select(Document.scenario).where(Document.id == moved.document_id)
+            )
+        if is_french(scenario):
+            await self.outbox.owe(
+                session,
+                moved.document_id,
+                moved.tenant,
+                code,
+                reason=None if once else moved.reason,
+                actor=None if once else moved.cause.actor,
+                once=once,
+            )
+
+    def _owed_code(self, moved: Moved) -> str | None:
+        """200 / 201 of a sales invoice (this platform, the seller's, speaks)."""
+        if moved.direction != "outbound" or moved.kind not in INVOICE_KINDS:
+            return None
+        if moved.status == OUT_QUEUED and moved.previous not in IN_FLIGHT:
+            return "200"
+        if moved.status == DELIVERED and moved.previous in IN_FLIGHT:
+            return "201"
+        return None
+
+    def _action_code(self, moved: Moved) -> str | None:
+        if moved.direction == "inbound" and moved.status != DUPLICATE:
+            return self.codes.emit.get(moved.status)
+        return "212" if moved.direction == "outbound" and moved.status == payments.PAID else None
 
     async def on_start(self, session: Any, doc: Any) -> None:
-        """A sales invoice stored straight into the queue has been deposited: 200."""
+        """A French sales invoice stored straight into the queue owes its 200; a French
+        purchase invoice stored as a duplicate its 213 DOUBLON (for that delivery only)."""
+        if not self.settings.emit or not is_french(doc.scenario):
+            return
         if doc.direction == "outbound" and doc.kind in INVOICE_KINDS and doc.status == OUT_QUEUED:
-            self._later(session, doc.id, "200")
+            await self.outbox.owe(session, doc.id, doc.tenant, "200", once=True)
+        elif doc.direction == "inbound" and doc.status == DUPLICATE:
+            code = self.codes.emit["duplicate"]
+            await self.outbox.owe(
+                session, doc.id, doc.tenant, code, reason="DOUBLON: doublon", once=True
+            )
 
-    def _later(self, session: Any, doc_id: str, code: str) -> None:
-        def start() -> None:
-            task = asyncio.get_running_loop().create_task(self.issuer_status(doc_id, code))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
-        Lifecycle.after_commit(session, start)
+#: The issuer platform's own statuses, owed once per invoice.
+ISSUER_CODES = frozenset({"200", "201"})
 
-    async def issuer_status(self, doc_id: str, code: str) -> list[CdarRecord]:
-        """200 / 201 about sales invoice ``doc_id``, once (a requeued invoice is not deposited
-        twice). Never raises: the invoice's move is committed."""
-        try:
-            async with self.db.read() as s:
-                done = await s.scalar(
-                    select(CdarRecord.seq).where(
-                        CdarRecord.invoice_id == doc_id,
-                        CdarRecord.direction == fm.SENT,
-                        CdarRecord.code == code,
-                    )
-                )
-            return [] if done is not None else await self.emit(doc_id, code, None)
-        except Exception:
-            log.exception("sending a CDAR %s failed", code, extra={"document": doc_id})
-            return []
+
+def _suffix(key: str) -> str:
+    """The message id's tail for owed row ``key``."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _address(party: Any) -> str | None:

@@ -127,8 +127,18 @@ class CdarService(CounterpartService):
                 before = rec.state
                 await self.match_and_apply(s, rec, parse_cdar(raw, self.limits))
                 rec.updated_at = utcnow()
-                changed += rec.state != before
+                if rec.state != before:
+                    changed += 1
+                    await self.decided(s, rec)
         return changed
+
+    async def decided(self, s: AsyncSession, rec: CdarRecord) -> None:
+        """The message's flow changed (its acknowledgement says what became of it): its
+        document is touched, in the decision's transaction, so its ``updatedAt`` moves and the
+        Flow API announces it (a late decision too: waiting, then applied)."""
+        doc = await s.scalar(select(Document).where(Document.id == rec.document_id))
+        if doc is not None:
+            await self.lifecycle.touch(s, doc)
 
     async def match(self, s: AsyncSession, rec: CdarRecord, msg: CdarStatus | None) -> Match:
         """The sales invoice of the receiving tenant that ``msg`` concerns, or no invoice with

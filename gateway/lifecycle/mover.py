@@ -67,6 +67,7 @@ class Lifecycle:
         self.observer = observer
         self._listeners: list[MoveListener] = [counterpart_paid, self._after_payment]
         self._start_listeners: list[StartListener] = []
+        self._touch_listeners: list[StartListener] = []
         #: Tenant settings other packages keep (e.g. responses' ``email_trust``): name ->
         #: (read(session, tenant), write(session, tenant, value) raising ValueError).
         self.extra_settings: dict[str, tuple[SettingRead, SettingWrite]] = {}
@@ -95,6 +96,18 @@ class Lifecycle:
         (after its first history row; e.g. Invoice Responses mark a response to be judged, so a
         crash before judging it loses nothing)."""
         self._start_listeners.append(listener)
+
+    def on_touch(self, listener: StartListener) -> None:
+        """Call ``listener(session, doc)`` inside the transaction of every :meth:`touch`."""
+        self._touch_listeners.append(listener)
+
+    async def touch(self, session: AsyncSession, doc: Document) -> None:
+        """``doc`` changed without a status move (e.g. a received lifecycle message decided
+        after it was stored): its ``updated_at`` moves, so clients polling by update time see
+        it, and the touch listeners run in the caller's transaction (e.g. a webhook event)."""
+        doc.updated_at = utcnow()
+        for listener in self._touch_listeners:
+            await listener(session, doc)
 
     async def _after_payment(self, session: AsyncSession, moved: Moved) -> None:
         await overdue.after_payment(self, session, moved)

@@ -6,7 +6,8 @@ while both validation workers were pinned by hostile documents, and while they w
 or dead. Readiness is now 503 when
 
 - the database does not answer;
-- no validation worker is ready (all ``starting`` or ``dead``), or every worker has been busy
+- no validation worker is ready (all ``starting`` or ``dead``; a lazy pool that has not
+  needed one yet is ready), or every worker has been busy
   with one document for longer than ``PINNED_SECONDS`` while documents wait;
 - the outbound queue's oldest due item has waited longer than ``OUTBOUND_STUCK_SECONDS``.
 
@@ -100,7 +101,9 @@ def _validator_health(validator: Any) -> dict[str, Any]:
         info["check"] = "ok"
         return info
     ready = [w for w in workers if w["state"] in ("idle", "busy")]
-    if not ready:
+    if not workers and info.get("lazy"):
+        info["check"] = "ok"  # none started yet: the first document starts one
+    elif not ready:
         states = sorted({w["state"] for w in workers})
         info["check"] = f"no worker ready ({', '.join(states) or 'none'})"
     elif (

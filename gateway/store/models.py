@@ -134,6 +134,9 @@ class Document(Base):
     __table_args__ = (
         Index("ix_documents_tenant_dir_seq", "tenant", "direction", "seq"),
         Index("ix_documents_tenant_status", "tenant", "status"),
+        # The Flow API's search (gateway.france.flow.search): a tenant's documents by last
+        # update, then row, read in that order from a cursor (migration f20_flow_search_index).
+        Index("ix_documents_tenant_updated_seq", "tenant", "updated_at", "seq"),
     )
 
 

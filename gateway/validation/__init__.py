@@ -18,11 +18,26 @@ Public surface:
   stylesheets for renderings) and the one thread that may touch it.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gateway.validation.engine import ArtefactsMissing, Engine, UnknownScenario
-from gateway.validation.pool import Validator, saxon_thread
 from gateway.validation.report import Finding, ValidationReport
 from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios
+
+if TYPE_CHECKING:
+    from gateway.validation.pool import Validator, saxon_thread
+
+
+def __getattr__(name: str) -> Any:
+    """The worker pool on first use: a one-shot ``gateway validate FILE`` validates in its own
+    process and spent ~60 ms importing asyncio, multiprocessing and concurrent.futures for it."""
+    if name in ("Validator", "saxon_thread"):
+        from gateway.validation import pool
+
+        return getattr(pool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ArtefactsMissing",

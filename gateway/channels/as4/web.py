@@ -28,6 +28,8 @@ from gateway.web import (
     OBJECT,
     SETTINGS,
     Content,
+    Param,
+    Params,
     Problem,
     operation,
     require,
@@ -35,6 +37,20 @@ from gateway.web import (
 )
 
 AS4 = web.AppKey("as4", As4Channel)
+#: ``from``/``to`` are read by :func:`gateway.as4.parse_when` (``bad-period``); the toolkit
+#: refuses unknown names and an unknown ``format`` (it used to fall back to rows silently).
+REPORTING_PARAMS = Params(
+    Param("from", "text", "Start of the period (ISO date or timestamp, inclusive)."),
+    Param("to", "text", "End of the period (ISO date or timestamp, exclusive)."),
+    Param(
+        "format",
+        "choice",
+        "rows (every reporting row) or summary (the TSR/EUSR figures).",
+        default="rows",
+        choices=("rows", "summary"),
+    ),
+)
+LEVEL_PARAMS = Params(Param("days", "int", "Days looked back (1-366).", 7, 1, 366))
 log = logging.getLogger(__name__)
 
 
@@ -92,19 +108,20 @@ async def _sweep_mls(channel: As4Channel, interval: float) -> None:
     "Peppol reporting rows of the tenant (TSR/EUSR input)",
     tag="peppol",
     scope="admin",
+    params=REPORTING_PARAMS,
     responses={200: OBJECT},
     errors=(400,),
 )
 async def reporting(request: web.Request) -> web.Response:
     """``GET /v1/admin/reporting?from=&to=[&format=summary]``: this tenant's Peppol rows."""
     principal = require(request, "admin")
+    query = REPORTING_PARAMS.parse(request)
     try:
-        start = parse_when(request.query.get("from"))
-        end = parse_when(request.query.get("to"))
+        start, end = parse_when(query["from"]), parse_when(query["to"])
     except ValueError as exc:
         raise Problem(400, "bad-period", f"from/to must be ISO dates or timestamps: {exc}") from exc
     rows = await export(request.app[DB], start, end, tenant=principal.tenant)
-    if request.query.get("format") == "summary":
+    if query["format"] == "summary":
         return web.json_response(summarise(rows))
     return web.json_response({"rows": rows, "count": len(rows)})
 
@@ -113,6 +130,7 @@ async def reporting(request: web.Request) -> web.Response:
     "MLS service levels (operator)",
     tag="peppol",
     scope="operator",
+    params=LEVEL_PARAMS,
     responses={200: OBJECT},
     errors=(400,),
 )
@@ -120,11 +138,6 @@ async def mls_service_levels(request: web.Request) -> web.Response:
     """``GET /v1/admin/mls/service-levels[?days=7]``: MLS sent within 20 min / received within
     25 min per day, and the messages still waiting (access point wide: ``operator``)."""
     require_operator(request)
-    try:
-        days = int(request.query.get("days", "7"))
-    except ValueError as exc:
-        raise Problem(400, "bad-days", "days must be a whole number") from exc
-    if not 1 <= days <= 366:
-        raise Problem(400, "bad-days", "days must be between 1 and 366")
+    days = LEVEL_PARAMS.parse(request)["days"]
     since = datetime.now(UTC) - timedelta(days=days)
     return web.json_response(await service_levels(request.app[DB], since))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.france.codes import load_codes
@@ -29,13 +29,13 @@ async def flows(
     if not docs:
         return []
     ids = [d.id for d in docs]
-    records = list(
-        await session.scalars(
-            select(CdarRecord)
-            .where(or_(CdarRecord.document_id.in_(ids), CdarRecord.invoice_id.in_(ids)))
-            .order_by(CdarRecord.seq)
-        )
-    )
+    # Two lookups, one per indexed column (an OR of both is planned as a walk of the whole
+    # table in seq order: tests/store/test_query_plans.py), merged in seq order.
+    found: dict[int, CdarRecord] = {}
+    for column in (CdarRecord.document_id, CdarRecord.invoice_id):
+        for rec in await session.scalars(select(CdarRecord).where(column.in_(ids))):
+            found[rec.seq] = rec
+    records = [found[seq] for seq in sorted(found)]
     invoice_ids = {r.invoice_id for r in records if r.invoice_id and r.document_id in ids}
     directions = (
         dict(

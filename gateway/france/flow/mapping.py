@@ -82,11 +82,22 @@ class Mapping:
         key = {2: "both_french", 1: "one_french"}.get(french, "none_french")
         return rules[key], "Computed"
 
-    def flow_type_of(self, doc: Document, lifecycle: LifecycleFacts | None) -> str:
+    def flow_type_of(
+        self,
+        doc: Document,
+        lifecycle: LifecycleFacts | None,
+        report: dict[str, Any] | None = None,
+    ) -> str:
         types = self.raw["flow_type"]
         direction = self.direction_of(doc)
         if doc.kind in self.invoice_kinds:
-            return types["invoice_out" if direction == OUT else "invoice_in"]
+            # A self-billed invoice is issued by the buyer: ours when we send it, so the flow
+            # types are the other way round (XP Z12-013 FlowType).
+            type_code = ((report or {}).get("document") or {}).get("type_code")
+            outgoing = direction == OUT
+            if type_code in types["self_billed_type_codes"]:
+                outgoing = not outgoing
+            return types["invoice_out" if outgoing else "invoice_in"]
         if doc.kind in self.lifecycle_kinds:
             if lifecycle is not None and lifecycle.invoice_direction is not None:
                 sales = lifecycle.invoice_direction == "outbound"
@@ -202,7 +213,7 @@ def flow_of(
         "flowProfile": m.profile_of(doc),
         "processingRule": rule,
         "processingRuleSource": source,
-        "flowType": m.flow_type_of(doc, lifecycle),
+        "flowType": m.flow_type_of(doc, lifecycle, report),
         "flowDirection": m.direction_of(doc),
         "submittedAt": iso(doc.created_at),
         "updatedAt": iso(doc.updated_at or doc.created_at),

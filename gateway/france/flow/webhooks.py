@@ -1,6 +1,8 @@
 """The Flow API's webhooks: subscriptions (``/v1/webhooks``) and signed callbacks.
 
-A subscription belongs to the key's tenant (no other tenant sees or deletes it) and filters on
+A subscription belongs to the key's tenant (no other tenant sees or deletes it), is listed, made
+and deleted with an ``admin`` key only (a ``read`` key must not send the tenant's invoices to a
+URL of its choice; the same scope as our own webhook routes), and filters on
 flow types, direction and acknowledgement status. Each new flow and each change of one (a
 status move) of the tenant becomes, for every matching subscription, a row of our webhook
 delivery table in the transaction that made the change: the forwarder
@@ -10,7 +12,10 @@ in the standard's format (:meth:`FlowEvents.render`): the ``Flow`` JSON as it wa
 ``Afnor-Signature-Timestamp`` (epoch seconds), made fresh for each attempt.
 
 A received lifecycle message is announced once the France package has judged it (its
-acknowledgement says what became of it), after the intake commit.
+acknowledgement says what became of it), in the transaction of that decision (the lifecycle's
+``touch`` of its document, which also moves its ``updatedAt``), and again when it is decided
+later (it waited for its invoice to leave the queue, then applied). One the package does not
+judge (e.g. an invalid message) is announced after the intake commit.
 """
 
 from __future__ import annotations
@@ -35,11 +40,16 @@ from gateway.france.flow.errors import error
 from gateway.france.flow.mapping import IN, OUT, Mapping, load_mapping
 from gateway.france.flow.models import FlowWebhook
 from gateway.france.flow.spec import FLOW_TYPES
+from gateway.france.models import RECEIVED, CdarRecord
 from gateway.lifecycle import Lifecycle, Moved
+from gateway.responses import PENDING
 from gateway.store import Database, Document, WebhookDelivery, iso
 from gateway.web import DB, SETTINGS, operation, read_json
 
 EVENT = "afnor.flow"
+#: Subscriptions send the tenant's flows to a URL outside: like the tenant's own webhook
+#: (``/v1/admin/tenants/{tenant}/webhook``), they take the admin scope, also to list them.
+ADMIN_SCOPE = "admin"
 SIGNATURE, TIMESTAMP = "Afnor-Signature", "Afnor-Signature-Timestamp"
 MAX_WEBHOOKS = 20
 MAX_URL = 2000
@@ -85,10 +95,10 @@ def view(row: FlowWebhook, *, with_key: bool = False) -> dict[str, Any]:
 
 
 @operation(
-    "AFNOR Flow API: the key's tenant's webhooks", tag=TAG, scope="read", responses={200: OBJ}
+    "AFNOR Flow API: the key's tenant's webhooks", tag=TAG, scope=ADMIN_SCOPE, responses={200: OBJ}
 )
 async def list_webhooks(request: web.Request) -> web.Response:
-    who = principal(request, "read")
+    who = principal(request, ADMIN_SCOPE)
     async with request.app[DB].read() as s:
         rows = list(
             await s.scalars(
@@ -109,13 +119,13 @@ async def list_webhooks(request: web.Request) -> web.Response:
 @operation(
     "AFNOR Flow API: subscribe a callback URL (returns its signing key once)",
     tag=TAG,
-    scope="read",
+    scope=ADMIN_SCOPE,
     body=OBJ,
     responses={201: OBJ},
     errors=(400,),
 )
 async def create_webhook(request: web.Request) -> web.Response:
-    who = principal(request, "read")
+    who = principal(request, ADMIN_SCOPE)
     payload = await read_json(request)
     url = payload.get("callbackUrl")
     if (
@@ -166,10 +176,10 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 
 @operation(
-    "AFNOR Flow API: unsubscribe", tag=TAG, scope="read", responses={204: None}, errors=(404,)
+    "AFNOR Flow API: unsubscribe", tag=TAG, scope=ADMIN_SCOPE, responses={204: None}, errors=(404,)
 )
 async def delete_webhook(request: web.Request) -> web.Response:
-    who = principal(request, "read")
+    who = principal(request, ADMIN_SCOPE)
     uid = request.match_info["webhookUid"]
     async with request.app[DB].write() as s:
         gone = await s.execute(
@@ -197,6 +207,7 @@ class FlowEvents:
     def attach(self, intake: Any) -> None:
         self.lifecycle.on_start(self.on_start)
         self.lifecycle.on_move(self.on_move)
+        self.lifecycle.on_touch(self.on_touch)
         intake.after_store.append(self.after_store)
         self.forwarder.add_format(EVENT, self.render)
 
@@ -220,15 +231,31 @@ class FlowEvents:
             )
             await self._emit(session, doc, report)
 
+    async def on_touch(self, session: AsyncSession, doc: Document) -> None:
+        """A received lifecycle message was decided (now or later): its flow changed."""
+        if doc.tenant is not None and self._received_lifecycle(doc):
+            report = await session.scalar(select(Document.report).where(Document.id == doc.id))
+            await self._emit(session, doc, report)
+
     async def after_store(self, result: Any) -> None:
-        """Intake hook (after the France package's): a received lifecycle message, judged.
-        Others return before any transaction (the result names kind and direction): a write
+        """Intake hook (after the France package's): a received lifecycle message that the
+        package did not judge (the ones it judged were announced with the decision). Others
+        return before any transaction (the result names kind and direction): a write
         transaction per stored document cost ~12% of REST ingest's server CPU."""
         if result.tenant is None or not self._received_lifecycle(result):
             return
         async with self.db.write() as s:
             doc = await s.scalar(select(Document).where(Document.id == result.document_id))
-            if doc is not None and self._received_lifecycle(doc):
+            if doc is None or not self._received_lifecycle(doc):
+                return
+            judged = await s.scalar(
+                select(CdarRecord.seq).where(
+                    CdarRecord.document_id == doc.id,
+                    CdarRecord.direction == RECEIVED,
+                    CdarRecord.state != PENDING,
+                )
+            )
+            if judged is None:
                 await self._emit(s, doc, result.report.to_dict())
 
     async def _emit(self, session: AsyncSession, doc: Document, report: Any) -> None:

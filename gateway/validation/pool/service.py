@@ -52,6 +52,7 @@ class Validator:
         bounds: Bounds | None = None,
         max_findings: int = 0,
         batch: bool = False,
+        lazy: bool = False,
     ) -> None:
         """With ``kosit_config`` and no ``kosit_tenants``, every document is validated with
         that KoSIT configuration instead of the gateway's scenarios (the CLI, the daemon); with
@@ -59,7 +60,8 @@ class Validator:
         documents get KoSIT's (``gateway serve``). ``warm``: compile every scenario when a
         worker starts (True), none (False: each on its first document), or those listed.
         ``batch``: all the work is queued up front (``gateway validate FILE...``), so a worker
-        may wait for the one that has compiled a document's rules (see ProcessWorkers)."""
+        may wait for the one that has compiled a document's rules (see ProcessWorkers).
+        ``lazy``: start each worker process only when a document waits for it."""
         self.artefacts_dir = Path(artefacts_dir)
         self.kosit_tenants = kosit_tenants
         self.kosit = (
@@ -83,6 +85,7 @@ class Validator:
         self._bounds = bounds or Bounds()
         self.max_findings = max_findings
         self.batch = batch
+        self.lazy = lazy
         self.scenarios: list[Scenario] = [] if self.kosit and self.kosit[2] else load_scenarios()
         self._ids = {s.id for s in self.scenarios}
         if isinstance(warm, list) and (unknown := set(warm) - self._ids):
@@ -111,6 +114,8 @@ class Validator:
         kwargs.setdefault("stand_ins", v.stand_ins)
         kwargs.setdefault("max_findings", v.max_findings)
         kwargs.setdefault("warm", True if v.warm == ["*"] else list(v.warm))
+        # Nothing to compile up front: a worker starts when there is a document for it.
+        kwargs.setdefault("lazy", not v.warm)
         kwargs.setdefault(
             "bounds",
             Bounds(
@@ -139,7 +144,9 @@ class Validator:
         if self.jobs <= 0:
             self._engine = ValidationThread.shared().submit(make_engine, *initargs).result()
         else:
-            self._workers = ProcessWorkers(self.jobs, initargs, self._bounds, batch=self.batch)
+            self._workers = ProcessWorkers(
+                self.jobs, initargs, self._bounds, batch=self.batch, lazy=self.lazy
+            )
 
     def _check_scenario(self, scenario: str | None) -> None:
         if scenario is not None and scenario not in self._ids and not self.kosit:

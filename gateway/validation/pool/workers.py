@@ -30,7 +30,10 @@ Bounds (issue 14, issue 18 item 7):
 Workers are started with ``spawn`` (never ``fork``: the server has threads and an event loop
 that must not be cloned), build their engine once and ignore SIGINT, so Ctrl-C reaches only the
 parent, which shuts them down. States, for ``/health``: ``starting`` (building the engine),
-``idle``, ``busy``, ``dead`` (exited; replaced on the next dispatch round).
+``idle``, ``busy``, ``dead`` (exited; replaced on the next dispatch round). A ``lazy`` pool
+(``gateway serve`` without ``[validation] warm``) starts none up front: a worker is started when
+a document waits that no started worker is free for, so an idle gateway holds no worker memory
+and starts in a fraction of the time; the first document waits for the worker's start too.
 """
 
 from __future__ import annotations
@@ -186,9 +189,13 @@ class ProcessWorkers:
         bounds: Bounds | None = None,
         *,
         batch: bool = False,
+        lazy: bool = False,
     ) -> None:
         self._ctx = multiprocessing.get_context("spawn")
         self.batch = batch
+        #: Up to ``count`` workers; a lazy pool starts each when a document waits for it.
+        self.count = count
+        self.lazy = lazy
         #: Serving traffic, a document waits for a worker with its rules at most this long.
         self._patience = None if batch else PATIENCE
         self._initargs = initargs
@@ -199,7 +206,7 @@ class ProcessWorkers:
         self.restarts: dict[str, int] = {"timeout": 0, "cancelled": 0, "memory": 0, "died": 0}
         #: Answers received from workers (every document validated once: one answer each).
         self.validated = 0
-        self._workers = [self._spawn(i) for i in range(count)]
+        self._workers = [] if lazy else [self._spawn(i) for i in range(count)]
         self._dispatcher = threading.Thread(
             target=self._dispatch_loop, name="gateway-validate-dispatch", daemon=True
         )
@@ -239,6 +246,7 @@ class ProcessWorkers:
             queued = len(self._queue) + sum(len(w.jobs) - 1 for w in busy)
             return {
                 "workers": workers,
+                "lazy": self.lazy,
                 "queued": queued,
                 "oldest_queued_seconds": round(self._queue.oldest_age(now), 3),
                 "longest_busy_seconds": round(
@@ -252,7 +260,9 @@ class ProcessWorkers:
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
     def alive(self) -> bool:
-        return bool(self._workers) and all(w.process.is_alive() for w in self._workers)
+        """Every started worker runs (a lazy pool with none started yet is alive)."""
+        started = bool(self._workers) or (self.lazy and not self._closed)
+        return started and all(w.process.is_alive() for w in self._workers)
 
     def shutdown(self) -> None:
         with self._cv:
@@ -322,6 +332,7 @@ class ProcessWorkers:
                 self._watch(kills)
                 self._queue.purge()
                 self._replace_dead()
+                self._grow()
                 self._assign(sends)
                 if not sends and not kills:
                     self._cv.wait(timeout=0.1)
@@ -369,6 +380,14 @@ class ProcessWorkers:
                 # The old process is killed or exiting; its receiver thread ends on EOF.
                 worker.kill()
                 self._workers[i] = self._spawn(i)
+
+    def _grow(self) -> None:
+        """A lazy pool starts a worker for each waiting document no started worker is free
+        for (idle, or starting with nothing to do), up to ``count``."""
+        free = sum(1 for w in self._workers if w.state in ("idle", "starting") and not w.jobs)
+        while len(self._workers) < self.count and len(self._queue) > free:
+            self._workers.append(self._spawn(len(self._workers)))
+            free += 1
 
     def _assign(self, sends: list[tuple[_Worker, Job]]) -> None:
         if not len(self._queue):

@@ -39,6 +39,14 @@ work that can be avoided or done far cheaper without changing any result:
    finding, O(lines) per line-level finding; the count is looked up in a key instead
    (:mod:`.positions`).
 
+10. Walking the whole document once per pattern to find the few elements its rules match:
+   the root selects the rules' contexts up front instead (:mod:`.walk`) - half of the
+   EN 16931 layer, three fifths of the XRechnung one, on a 2,000-line invoice.
+
+11. Document-wide lookups by a child's value, ``//cac:ClassifiedTaxCategory[normalize-space(
+    cbc:ID) = 'S']`` on the root of every UBL invoice, answered by a key built once per
+    document (:mod:`.keyed_lookups`).
+
 Measured and not done: grouping a rule's asserts into one test did not help: the cost is in
 evaluating the paths, not in the instructions around them.
 
@@ -59,10 +67,12 @@ from lxml import etree
 
 from gateway.validation.speedups.absent import extract as extract_absent_paths
 from gateway.validation.speedups.assert_texts import shorten as shorten_assert_texts
+from gateway.validation.speedups.keyed_lookups import keyed_lookups
 from gateway.validation.speedups.keyed_paths import keyed_paths
 from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
 from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 from gateway.validation.speedups.positions import keyed_positions
+from gateway.validation.speedups.walk import candidate_walks
 
 __all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
 MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
@@ -110,12 +120,15 @@ def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> R
     done.add("attribute-walk", skip_attribute_walk(root))
     done.add("name-suffix", local_name_suffixes(root))
     done.add("keyed-paths", keyed_paths(root))
+    done.add("keyed-lookups", keyed_lookups(root))
     taken: list[NativeCheck] = []
     taken += extract_empty_element_patterns(root, start=len(taken))
     done.add("empty-element-pattern", len(taken))
     absent = extract_absent_paths(root, start=len(taken))
     done.add("absent-path-asserts", sum(len(run.asserts) for run in absent))
     taken += absent
+    # after the extractions: they take whole patterns and asserts out of the walk
+    done.add("candidate-walks", candidate_walks(root))
     # last: the extractions above recognise the skeleton's location templates as published
     done.add("keyed-positions", keyed_positions(root))
     if native is not None:

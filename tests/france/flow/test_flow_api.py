@@ -333,8 +333,8 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     gw_factory: Any, corpus_dir: Path
 ) -> None:
     gw = await gw_factory()
-    a = await gw.key("tenant-a", "submit", "read")
-    b = await gw.key("tenant-b", "submit", "read")
+    a = await gw.key("tenant-a", "submit", "read", "admin")
+    b = await gw.key("tenant-b", "submit", "read", "admin")
     hooks = f"{gw.url}/afnor/flow-service/v1/webhooks"
 
     async def call(method: str, key: str, url: str, body: Any = None) -> tuple[int, Any]:
@@ -384,6 +384,16 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
         errors["signingKey"], sent, headers["Afnor-Signature-Timestamp"], headers["Afnor-Signature"]
     )
     assert "X-Gateway-Signature" not in headers
+    # A key without the admin scope can neither list, subscribe nor unsubscribe.
+    reader = await gw.key("tenant-a", "submit", "read")
+    for method, url, payload in (
+        ("GET", hooks, None),
+        ("POST", hooks, {"callbackUrl": gw.ap.url + "/mine"}),
+        ("DELETE", f"{hooks}/{every['webhookId']}", None),
+    ):
+        status, err = await call(method, reader, url, payload)
+        assert (status, err["errorCode"]) == (403, "FORBIDDEN_ACCESS"), (method, err)
+    assert (await call("GET", a, hooks))[1]["count"] == 2
 
     # An invalid invoice reaches both; after the unsubscription, only the Error one.
     status, _ = await call("DELETE", a, f"{hooks}/{every['webhookId']}")
@@ -467,7 +477,7 @@ async def test_a_callback_url_inside_the_network_is_refused(gw_factory: Any) -> 
     """Without ``[webhooks] allow_private_destinations``, loopback, private and metadata
     addresses are refused when subscribing (and again at each delivery)."""
     gw = await gw_factory(settings={"webhooks": {"allow_private_destinations": False}})
-    key = await gw.key("acme", "read")
+    key = await gw.key("acme", "admin")
     hooks = f"{gw.url}/afnor/flow-service/v1/webhooks"
     for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/latest", "http://10.0.0.7/"):
         async with gw.http.post(

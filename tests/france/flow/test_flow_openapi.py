@@ -75,7 +75,7 @@ def test_the_standards_enumerations_are_the_ones_checked(shared_dir: Path) -> No
 def test_schemathesis_against_the_afnor_description(
     live: LiveServer, corpus_dir: Path, tmp_path: Path, shared_dir: Path
 ) -> None:
-    key = _key(live, "acme", ["submit", "read"])
+    key = _key(live, "acme", ["submit", "read", "admin"])
     good = french_invoice(corpus_dir, "ubl", number="FUZZ-1")
     bad = french_invoice(corpus_dir, "cii", number="FUZZ-2", rate="21")
     cdar = next((corpus_dir / "france-cdar").glob("UC1_*-CDV-204_*.xml")).read_bytes()
