@@ -19,6 +19,7 @@ import dataclasses
 import os
 import pickle
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -80,15 +81,24 @@ def count_statements(app: web.Application, out: Path) -> None:
     from gateway.web import DB
 
     seen: Counter[str] = Counter()
+    took: Counter[str] = Counter()
 
     def on_execute(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen[" ".join(statement.split())[:90]] += 1
+        conn.info["bench_started"] = time.perf_counter()
+
+    def on_done(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        what = " ".join(statement.split())[:90]
+        seen[what] += 1
+        took[what] += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
 
     for engine in {app[DB].engine, app[DB].read_engine}:
         event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        event.listen(engine.sync_engine, "after_cursor_execute", on_done)
 
     async def write(_app: web.Application) -> None:
-        out.write_text("".join(f"{n:7d} {s}\n" for s, n in seen.most_common()))
+        out.write_text(
+            "".join(f"{n:7d} {1000 * took[s]:9.1f} ms  {s}\n" for s, n in seen.most_common())
+        )
 
     app.on_shutdown.append(write)
 

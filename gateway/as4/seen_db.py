@@ -17,6 +17,7 @@ primary keys of ``as4_inbound_messages`` (MessageId) and ``as4_inbound_instances
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -27,6 +28,22 @@ from gateway.as4.models import DONE, As4InboundInstance, As4InboundMessage
 from gateway.store import Database, utcnow
 
 _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@functools.cache
+def _claims(dialect: str) -> tuple[Any, Any]:
+    """The two claim inserts of :meth:`DbSeenStore.record`, built once per dialect (their
+    values come as parameters): building a statement with ``.values()`` per message cost
+    about as much as executing it."""
+    insert_for = _INSERT[dialect]
+    return (
+        insert_for(As4InboundMessage.__table__).on_conflict_do_nothing(
+            index_elements=["message_id"]
+        ),
+        insert_for(As4InboundInstance.__table__).on_conflict_do_nothing(
+            index_elements=["instance_key"]
+        ),
+    )
 
 
 class AlreadyDelivered(Exception):
@@ -120,34 +137,31 @@ class DbSeenStore:
         meets a claim another transaction has not committed yet waits for it, then does
         nothing if it committed (and this copy loses) or inserts if it rolled back.
         """
-        m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
-        insert_for = _INSERT[session.bind.dialect.name]
+        claim_message, claim_instance = _claims(session.bind.dialect.name)
         now = utcnow()
         claimed = await session.execute(
-            insert_for(m)
-            .values(
-                message_id=message_id,
-                instance_key=instance_key,
-                state=DONE,
-                claimed_at=now,
-                created_at=now,
-                receipt=receipt,
-                document_id=document_id,
-                from_party=from_party or instance_key.split("|", 1)[0],
-            )
-            .on_conflict_do_nothing(index_elements=["message_id"])
+            claim_message,
+            {
+                "message_id": message_id,
+                "instance_key": instance_key,
+                "state": DONE,
+                "claimed_at": now,
+                "created_at": now,
+                "receipt": receipt,
+                "document_id": document_id,
+                "from_party": from_party or instance_key.split("|", 1)[0],
+            },
         )
         if claimed.rowcount != 1:
             await self._settle_message(session, message_id, receipt, document_id)
         claimed = await session.execute(
-            insert_for(i)
-            .values(
-                instance_key=instance_key,
-                message_id=message_id,
-                document_id=document_id,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["instance_key"])
+            claim_instance,
+            {
+                "instance_key": instance_key,
+                "message_id": message_id,
+                "document_id": document_id,
+                "created_at": now,
+            },
         )
         if claimed.rowcount != 1:
             await self._settle_instance(session, message_id, instance_key, document_id)

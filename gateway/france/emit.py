@@ -122,7 +122,7 @@ class CdarEmitter:
                         CdarRecord.code == owed.code,
                     )
                 )
-            if done is not None and not done.endswith(_suffix(owed.key)):
+            if done is not None and f"_{_suffix(owed.key)}" not in done:  # (ours: `_PPF` copy)
                 return []
         intent = Intent(owed.key, owed.created_at)
         return await self.emit(owed.document_id, owed.code, owed.reason, owed.actor, intent)
@@ -296,7 +296,9 @@ class CdarEmitter:
         async with self.db.read() as s:  # paid before a crash: the row is on record
             kept = await s.scalar(
                 select(CdarRecord).where(
-                    CdarRecord.direction == fm.SENT, CdarRecord.message_id == c.message_id
+                    CdarRecord.invoice_id == doc.id,  # indexed; the message id is not
+                    CdarRecord.direction == fm.SENT,
+                    CdarRecord.message_id == c.message_id,
                 )
             )
         if kept is not None:

@@ -6,7 +6,8 @@ way, in one write transaction: parse the stored message and fill its row; refuse
 rule set finds it invalid; judge whether the channel proves the party it speaks for
 (:func:`gateway.responses.judge`: held and refused messages stop there, are linked to the
 invoice they name, and never take the de-duplication key, so a forged copy cannot block the real
-one); de-duplicate; match the sales invoice *inside the tenant that received it*; refuse a
+one; nor can the intake's duplicate claim it took by arriving first: a copy of an unproven
+message is judged on its own proof); de-duplicate; match the sales invoice *inside the tenant that received it*; refuse a
 message over AS4 from another access point than the invoice went to; wait while the outbound
 queue still writes the invoice's status; then let the rule set's sequencing rules move the
 invoice through :mod:`gateway.lifecycle`. Unroutable messages (no tenant) are never applied
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.documents import ParseLimits, XmlRefused
+from gateway.lifecycle import DUPLICATE as DUPLICATE_DOC
 from gateway.lifecycle import IN_FLIGHT, Lifecycle
 from gateway.responses import records
 from gateway.responses.matching import MATCHED, Match
@@ -53,6 +55,7 @@ class IntakeResultLike(Protocol):
     document_id: str
     status: str
     report: Any
+    duplicate_of: str | None
 
 
 class CounterpartService:
@@ -114,12 +117,28 @@ class CounterpartService:
         info = result.report.document or {}
         if not self.is_message(info.get("customization_id")):
             return
-        if result.status not in HANDLED_DOC_STATUSES or not result.report.accepted:
+        if not result.report.accepted:
+            return
+        if result.status not in HANDLED_DOC_STATUSES and not await self._copy_of_unproven(result):
             return
         try:
             await self.handle_document(result.document_id)
         except Exception:
             log.exception(f"applying a {self.what} failed", extra={"document": result.document_id})
+
+    async def _copy_of_unproven(self, result: IntakeResultLike) -> bool:
+        """A stored copy (same bytes or business key: an intake ``duplicate``) of a message
+        whose channel proved nothing (``held``, ``refused``) is judged too: the intake's claim
+        is taken by whatever arrives first, so a forged message sent ahead with the real one's
+        content must not make the real one a copy that is never applied. Its own row is judged
+        on its own channel's proof, and takes the de-duplication key if proven (a held row
+        never does)."""
+        original = getattr(result, "duplicate_of", None)
+        if result.status != DUPLICATE_DOC or original is None:
+            return False
+        async with self.db.read() as s:
+            first = await records.received_of(s, self.model, original)
+        return first is not None and first.state in (HELD, REFUSED)
 
     async def on_routed(self, doc_id: str) -> None:
         """Intake hook: a stranded document got its tenant; handle it if it is a message."""

@@ -104,3 +104,21 @@ async def test_rest_proves_only_a_sender_the_tenant_owns(
     await gw.participant("acme", BUYER)
     await gw.receive(key, invoice_response("AP", "a-1", NUMBER))
     assert (await gw.doc(key, inv))["status"] == "accepted"
+
+
+async def test_a_held_copy_that_came_first_does_not_block_the_proven_one(
+    gw_factory: Any, make_invoice: Any
+) -> None:
+    """The intake claims a response's bytes for the first copy; when that copy proves nothing
+    (held), a later copy with proof is still judged and applied, not left a mere duplicate."""
+    gw, key, inv = await _setup(gw_factory, make_invoice)
+    message = invoice_response("AP", "ff-1", NUMBER)
+    first = await gw.receive(key, message)  # acme does not own the buyer (yet): held
+    assert [r["state"] for r in (await gw.doc(key, inv))["invoice_responses"]] == ["held"]
+    await gw.participant("acme", BUYER)  # now REST by acme proves the buyer
+    second = await gw.receive(key, message)
+    assert second["status"] == "duplicate" and second["duplicate_of"] == first["id"]
+    body = await gw.doc(key, inv)
+    assert body["status"] == "accepted"
+    states = {r["document_id"]: r["state"] for r in body["invoice_responses"]}
+    assert states == {first["id"]: "held", second["id"]: "applied"}

@@ -146,10 +146,15 @@ def acknowledgement(
     if declared and declared != m.syntax_of(doc):
         why = f"declared flowSyntax {declared}, the file is {m.syntax_of(doc)}"
         details.insert(0, _detail("Error", "flowSyntax", ack["syntax_mismatch_reason"], why))
-    if doc.status == "duplicate":
+    # A received lifecycle message stored as a copy of an unproven one is judged on its own
+    # (gateway.responses): its row, not the intake's duplicate mark, says what became of it.
+    judged_copy = lifecycle and doc.status == "duplicate" and lc is not None and lc.received
+    if doc.status == "duplicate" and not judged_copy:
         why = f"the same flow was already received: {doc.duplicate_of}"
         details.insert(0, _detail("Error", "flow", ack["duplicate_reason"], why))
-    if doc.status in ack["error_statuses"] or (report and not report.get("accepted", True)):
+    if (doc.status in ack["error_statuses"] and not judged_copy) or (
+        report and not report.get("accepted", True)
+    ):
         status = "Error"
     elif doc.status in ack["pending_statuses"]:
         status = "Pending"
