@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from french_invoices import french_invoice
+from french_invoices import BUYER_SIREN, french_invoice
 from pypdf import PdfReader
 
 from gateway.france.flow import load_mapping
+from gateway.inbound import Submission
 from gateway.store import Document
+from gateway.web import INTAKE
 from tests.france.flow.test_flow_api import _cdar, _get, _submit
 
 
@@ -76,6 +78,40 @@ def test_a_received_self_billed_invoice_is_a_customer_invoice() -> None:
         report = {"document": {"type_code": code}}
         assert m.flow_type_of(received, None, report) == expected
     assert m.flow_type_of(received, None, None) == "SupplierInvoice"
+
+
+async def test_the_messages_about_a_self_billed_invoice_have_its_flow_type(
+    gw_factory: Any, corpus_dir: Path
+) -> None:
+    """A CDAR about an invoice is on the invoice's side: the buyer's 205 about an invoice the
+    network delivered (an ``In`` SupplierInvoice) is a SupplierInvoiceLC flow; about a
+    self-billed one (389: issued by the buyer's side, a CustomerInvoice) a CustomerInvoiceLC."""
+    gw = await gw_factory()
+    key = await gw.key("acheteur")
+    await gw.participant("acheteur", f"0225:{BUYER_SIREN}")
+    types = {}
+    for code in ("380", "389"):
+        raw = _typed(french_invoice(corpus_dir, number=f"SBLC-{code}"), "ubl", code)
+        # Delivered by the network (routed by the buyer's participant id), not handed in.
+        stored = await gw.app[INTAKE].submit(Submission(raw, channel="as4"))
+        assert stored.tenant == "acheteur" and stored.status == "received", stored
+        invoice = stored.document_id
+        status, body = await gw.call(
+            "POST", key, f"/v1/documents/{invoice}/status", json={"status": "approved"}
+        )
+        assert status == 200, body
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        (sent,) = [i for i in listed["items"] if i["invoice_id"] == invoice]
+        assert sent["code"] == "205" and sent["document_id"], sent
+        _, invoice_flow, _ = await _get(gw, key, invoice)
+        status, cdar_flow, _ = await _get(gw, key, sent["document_id"])
+        assert status == 200, cdar_flow
+        assert invoice_flow["flowDirection"] == "In" and cdar_flow["flowDirection"] == "Out"
+        types[code] = (invoice_flow["flowType"], cdar_flow["flowType"])
+    assert types == {
+        "380": ("SupplierInvoice", "SupplierInvoiceLC"),
+        "389": ("CustomerInvoice", "CustomerInvoiceLC"),
+    }
 
 
 @pytest.fixture
