@@ -30,6 +30,7 @@ from gateway.responses.listing import listing as counterpart_listing
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
 from gateway.responses.models import InvoiceResponseRecord, ResponseOwed, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
+from gateway.responses.pending import attach
 from gateway.responses.records import (
     APPLIED,
     CONFLICT,
@@ -46,7 +47,7 @@ from gateway.responses.records import (
     CounterpartColumns,
 )
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import NotHeld, ResponseService, attach
+from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.trust import (
     Verdict,
     actor_of,

@@ -27,7 +27,8 @@ from gateway.responses.follow import ResponseFollower
 from gateway.responses.listing import filters, listing
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.service import NotHeld, ResponseService, attach
+from gateway.responses.pending import attach
+from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
 from gateway.store import iso, repo
 from gateway.web import (
