@@ -22,8 +22,9 @@ Public surface:
 """
 
 from gateway.lazy import lazy
+from gateway.responses.build import ResponseContent, build_response
 from gateway.responses.counterpart import CounterpartService, Match
-from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.emit import Emitter, set_emission
 from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
 from gateway.responses.listing import filters as counterpart_filters
 from gateway.responses.listing import listing as counterpart_listing

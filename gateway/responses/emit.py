@@ -8,6 +8,15 @@ code, reason code and default text) and has emission switched on, the gateway bu
   tenant of this gateway (the seller's sales invoice changes status immediately), or
 - queues it through the outbound queue to the seller's access point.
 Either way a ``sent`` row in ``invoice_responses`` links it to the invoice.
+
+Crash-durable: the move writes the response it owes (an ``invoice_response_owed`` row,
+:meth:`Emitter.on_move`) in its own transaction; the generic owed-work outbox
+(:class:`gateway.owed.Outbox`) pays it after the commit, or its recovery pass / sweep after a
+kill -9. Paying twice sends one response: the IMR id and issue date derive from the row, the
+outbound idempotency key from the IMR id, a ``sent`` row already on record ends the payment,
+and a local delivery first looks for the copy it may have stored before the crash.
+(Before, the response was built after the commit from the API's status-change hook: a crash in
+between lost it.)
 """
 
 from __future__ import annotations
@@ -16,23 +25,22 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import NS, UBL_APPRESPONSE, ParseLimits, Party, identify, parse_xml
+from gateway.documents import ParseLimits, identify, parse_xml
 from gateway.inbound import Submission
 from gateway.lifecycle import ADMIN, API, Lifecycle, Moved
 from gateway.owed import Outbox
 from gateway.responses import models as rm
+from gateway.responses.build import ResponseContent, build_response
 from gateway.responses.follow import keep_sent
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
 from gateway.responses.models import InvoiceResponseRecord, ResponseOwed, ResponseSettings
-from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
+from gateway.responses.parse import SCENARIO
 from gateway.responses.settings import settings_row
 from gateway.store import Database, Document, repo
 
@@ -40,8 +48,6 @@ log = logging.getLogger("gateway.responses")
 
 #: The roles of a tenant's own action (an API key, the console): what owes a response.
 CLIENT_ROLES = frozenset({API, ADMIN})
-_CBC = f"{{{NS['cbc']}}}"
-_CAC = f"{{{NS['cac']}}}"
 
 
 class IntakeLike(Protocol):
@@ -52,66 +58,6 @@ class IntakeLike(Protocol):
 
 class OutboundLike(Protocol):
     async def submit(self, tenant: str, raw: bytes, **kw: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class ResponseContent:
-    """Everything a T111 needs; built from the invoice and the new status."""
-
-    imr_id: str
-    issue_date: str
-    code: str
-    sender: Party  # the invoice's buyer
-    receiver: Party  # the invoice's seller
-    invoice_number: str
-    invoice_type_code: str
-    invoice_issue_date: str | None = None
-    reason_code: str | None = None
-    reason_text: str | None = None
-    effective_date: str | None = None
-
-
-def build_response(c: ResponseContent) -> bytes:
-    """Serialise a Peppol Invoice Response 3.0 (UBL ApplicationResponse) in schema order."""
-    nsmap = {None: UBL_APPRESPONSE, "cac": NS["cac"], "cbc": NS["cbc"]}
-    root = etree.Element(f"{{{UBL_APPRESPONSE}}}ApplicationResponse", nsmap=nsmap)
-    _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
-    _cbc(root, "ProfileID", PROFILE_ID)
-    _cbc(root, "ID", c.imr_id)
-    _cbc(root, "IssueDate", c.issue_date)
-    _party(root, "SenderParty", c.sender)
-    _party(root, "ReceiverParty", c.receiver)
-    doc_resp = etree.SubElement(root, _CAC + "DocumentResponse")
-    response = etree.SubElement(doc_resp, _CAC + "Response")
-    _cbc(response, "ResponseCode", c.code)
-    if c.effective_date:
-        _cbc(response, "EffectiveDate", c.effective_date)
-    if c.reason_code or c.reason_text:
-        status = etree.SubElement(response, _CAC + "Status")
-        if c.reason_code:
-            _cbc(status, "StatusReasonCode", c.reason_code, listID="OPStatusReason")
-        if c.reason_text:
-            _cbc(status, "StatusReason", c.reason_text)
-    ref = etree.SubElement(doc_resp, _CAC + "DocumentReference")
-    _cbc(ref, "ID", c.invoice_number)
-    if c.invoice_issue_date:
-        _cbc(ref, "IssueDate", c.invoice_issue_date)
-    _cbc(ref, "DocumentTypeCode", c.invoice_type_code)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-def _cbc(parent: etree._Element, name: str, text: str, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, _CBC + name, attrs)
-    el.text = text
-    return el
-
-
-def _party(parent: etree._Element, name: str, party: Party) -> None:
-    node = etree.SubElement(parent, _CAC + name)
-    scheme, _, ident = (party.endpoint or "").partition(":")
-    _cbc(node, "EndpointID", ident, schemeID=scheme)
-    legal = etree.SubElement(node, _CAC + "PartyLegalEntity")
-    _cbc(legal, "RegistrationName", party.name or party.endpoint or "unknown")
 
 
 async def emission_enabled(s: AsyncSession, tenant: str) -> bool:
