@@ -19,6 +19,7 @@ got one message), one stored copy at the local seller whose sales invoice moved 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from sqlalchemy import func, select
 from gateway.outbound import OutboundItem
 from gateway.responses import EMITTER, InvoiceResponseRecord, ResponseOwed
 from gateway.server import create_app
-from gateway.store import Database, Document, upgrade
+from gateway.store import Database, Document, upgrade, utcnow
 
 #: A seller that is no tenant here: its responses go through the outbound queue.
 REMOTE_SELLER = "0196:1234567890"
@@ -93,6 +94,14 @@ async def _counts(db: Database) -> tuple[int, int, int]:
         )
         sent = await s.scalar(select(func.count()).where(InvoiceResponseRecord.direction == "sent"))
     return int(items or 0), int(local or 0), int(sent or 0)
+
+
+async def _released(db: Database) -> bool:
+    """Has each failed payment given its row back (a short backoff instead of the lease)?"""
+    async with db.read() as s:
+        leases = list(await s.scalars(select(ResponseOwed.lease_until)))
+    soon = utcnow() + dt.timedelta(seconds=LEASE)
+    return all(x is not None and x.replace(tzinfo=x.tzinfo or dt.UTC) < soon for x in leases)
 
 
 def _imr_id(raw: bytes) -> str:
@@ -158,6 +167,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
         tmp_path, "gw2", database_url, validator, aiohttp_server, dies_before_recording
     )
     await _until(lambda: _died(died, 2))
+    await _until(lambda: _released(gw2.db))  # (stopped while releasing, a row keeps its lease)
     assert await _owed(gw2.db) == ["pending", "pending"]
     assert await _counts(gw2.db) == (1, 1, 0)
     await _stop(gw2, server2, runner2)
