@@ -155,7 +155,7 @@ class SessionLog(logging.Handler):
 
     def __init__(self, path: Path) -> None:
         super().__init__(logging.DEBUG)
-        from gateway.observability.logs import JsonFormatter
+        from gateway.observability import JsonFormatter
 
         self.path = path
         self.setFormatter(JsonFormatter())

@@ -106,14 +106,6 @@ def test_the_import_check_sees_a_module_that_only_imports_in_a_lucky_order(tmp_p
     assert res.stdout.split() == ["luckypkg.a"], (res.stdout, res.stderr)
 
 
-def test_migration_history_has_one_head() -> None:
-    from alembic.script import ScriptDirectory
-
-    from gateway.store.migrate import alembic_config
-
-    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
-
-
 #: The stages of the data flow "channel -> intake -> (store) -> queue -> transport", by module
 #: prefix (the longest prefix wins). An import may point forward along the flow, never back:
 #: a transport does not reach into the queue, the queue not into the intake, the intake not

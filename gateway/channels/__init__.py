@@ -5,7 +5,8 @@ Public surface:
   :data:`ChannelFactory`, :class:`ChannelRegistry`, :class:`StaticChannel`;
 - the built-in factories in :mod:`gateway.channels.adapters` (``smtp``, ``as4``,
   ``folders``; REST in ``gateway.server.wiring``), registered there; the folder channel in
-  :mod:`gateway.channels.folder`.
+  :mod:`gateway.channels.folder`;
+- :data:`AS4`, the app key of the running AS4 channel (:class:`gateway.channels.as4.As4Channel`).
 """
 
 from gateway.channels import adapters
@@ -16,8 +17,10 @@ from gateway.channels.base import (
     ChannelRegistry,
     StaticChannel,
 )
+from gateway.lazy import lazy
 
 __all__ = [
+    "AS4",
     "Channel",
     "ChannelContext",
     "ChannelFactory",
@@ -25,3 +28,7 @@ __all__ = [
     "StaticChannel",
     "adapters",
 ]
+
+
+# The AS4 channel loads the web toolkit and the AS4 library: only when a server mounts it.
+__getattr__ = lazy(__name__, {"AS4": "gateway.channels.as4"})

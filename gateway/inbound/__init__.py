@@ -1,8 +1,16 @@
 """Inbound channels and the shared intake pipeline (see :mod:`gateway.inbound.intake`).
 
 :func:`document_fields` is the one place that builds a document's stored record; the outbound
-service builds its sales documents' records with it too."""
+service builds its sales documents' records with it too.
 
+:class:`DuplicateRules` / :func:`load_duplicate_rules`: which business key a document claims
+(``config/duplicate-rules.toml``). :func:`fill_store` and :func:`renumber`: capacity fills
+(``bench/``, the store's query-plan test) through the intake's record builder."""
+
+from gateway.inbound.duplicates import DuplicateRules
+from gateway.inbound.duplicates import load_rules as load_duplicate_rules
+from gateway.inbound.fill import fill as fill_store
+from gateway.inbound.fill import renumber
 from gateway.inbound.intake import (
     Attachment,
     CallerGone,
@@ -19,6 +27,7 @@ from gateway.lazy import lazy
 __all__ = [
     "Attachment",
     "CallerGone",
+    "DuplicateRules",
     "ForwardingHook",
     "IntakePipeline",
     "IntakeRefused",
@@ -28,6 +37,9 @@ __all__ = [
     "SmtpChannel",
     "Submission",
     "document_fields",
+    "fill_store",
+    "load_duplicate_rules",
+    "renumber",
     "route_document",
     "route_for_participant",
 ]

@@ -2,12 +2,13 @@
 
 from gateway.lazy import lazy
 from gateway.observability.httplog import handler_args
-from gateway.observability.logs import configure_logging, redact
+from gateway.observability.logs import JsonFormatter, configure_logging, redact
 from gateway.observability.metrics import BoundedLabel, Metrics, Snapshot, SnapshotRows
 from gateway.observability.statuslog import log_status_change
 
 __all__ = [
     "BoundedLabel",
+    "JsonFormatter",
     "Metrics",
     "Snapshot",
     "SnapshotRows",

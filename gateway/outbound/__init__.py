@@ -12,7 +12,8 @@ Public surface (other packages import these names from here, never the modules b
   ``as4_delivered_to`` says which access point a document went to);
 - the service: :class:`OutboundService` (submit + worker lifecycle; refusals
   :class:`SubmissionRefused`, :class:`DuplicateOutbound`), the queue
-  (:class:`OutboundQueue`, :class:`OutboundItem`, :class:`NotRequeueable`),
+  (:class:`OutboundQueue`, :class:`OutboundItem` and its
+  :class:`OutboundAttempt` rows, :class:`NotRequeueable`),
   :class:`BounceHandler` (DSNs);
 - the REST API: :func:`setup`, the app key :data:`OUTBOUND`, :func:`item_dict` (an item as the
   API shows it) and :data:`OUTBOUND_FILTERS`.
@@ -23,7 +24,7 @@ from gateway.outbound.bounces import BounceHandler
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.errors import DeliveryError, PermanentError, TransientError
 from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
-from gateway.outbound.models import OutboundItem
+from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable, OutboundQueue
 from gateway.outbound.service import OutboundService, SubmissionRefused, Submitted
 from gateway.outbound.transports import HttpTransport, Transport, Transports
@@ -44,6 +45,7 @@ __all__ = [
     "Endpoint",
     "HttpTransport",
     "NotRequeueable",
+    "OutboundAttempt",
     "OutboundItem",
     "OutboundMessage",
     "OutboundQueue",

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.lifecycle import ADMIN
-from gateway.outbound import draft_api
+from gateway.outbound import draft_api, params
 from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.outbound.models import STATES, OutboundAttempt, OutboundItem
 from gateway.outbound.queue import NotRequeueable
@@ -34,14 +34,13 @@ from gateway.web import (
     limit,
     operation,
     page_of,
-    query_text,
     read_capped,
     read_multipart,
     require,
 )
 
 MAX_IDEMPOTENCY_KEY = column_lengths(OutboundItem)["idempotency_key"] or 200
-MAX_RECEIVER = column_lengths(OutboundItem)["receiver"] or 300
+MAX_RECEIVER = params.MAX_RECEIVER
 
 
 def setup(
@@ -123,11 +122,14 @@ def item_dict(item: OutboundItem, attempts: list[OutboundAttempt] | None = None)
     "Send a document (validated, then queued; ?draft=true or ?send_at= keeps a draft: 201)",
     tag="outbound",
     scope="submit",
+    params=params.SUBMIT,
     responses={201: OBJECT, 202: OBJECT},
     errors=(400, 409, 413, 422),
 )
 async def submit(request: web.Request) -> web.Response:
     principal = require(request, "submit")
+    query = params.SUBMIT.parse(request)  # before the body is read: a typo costs no upload
+    draft = draft_api.wants_draft(query)
     service = request.app[OUTBOUND]
     key = header_text(request, "Idempotency-Key", MAX_IDEMPOTENCY_KEY)
     if key is not None and not key:
@@ -136,18 +138,15 @@ async def submit(request: web.Request) -> web.Response:
             "bad-idempotency-key",
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
         )
-    receiver = query_text(request, "receiver", MAX_RECEIVER) or header_text(
-        request, "X-Receiver", MAX_RECEIVER
-    )
+    receiver = query["receiver"] or header_text(request, "X-Receiver", MAX_RECEIVER)
     limit_bytes = service.settings.http.max_body_bytes
     if request.content_type.startswith("multipart/"):
         # XML + the client's own PDF + extra files: stored with it, mailed by `email` routes.
         raw, attachments = await read_multipart(request, limit_bytes)
     else:
         raw, attachments = await read_capped(request, limit_bytes), []
-    if draft_api.wants_draft(request):
-        return await draft_api.create(request, service, principal, raw, receiver)
-    reissue = draft_api.reissue_of(request)
+    if draft:
+        return await draft_api.create(service, principal, raw, receiver, query)
     try:
         result = await service.submit(
             principal.tenant,
@@ -156,7 +155,7 @@ async def submit(request: web.Request) -> web.Response:
             idempotency_key=key or None,
             actor=principal.actor,
             cause=principal.cause("api"),
-            reissue=reissue,
+            reissue=query["reissue"],
             attachments=attachments,
         )
     except DuplicateOutbound as exc:

@@ -5,7 +5,9 @@ Refusals: 409 ``duplicate-outbound`` (with ``original_id``) when creating, corre
 a draft whose business key another sent original holds (``?reissue=true`` sends a deliberate
 copy), 409 ``not-a-draft`` (the document was sent or deleted), 409 with the lifecycle's
 code and exact sentence when the tenant's profile does not allow the move yet (e.g. sending a
-``New`` invoice in the channel-marketplace profile), 422 for invalid XML or a bad ``send_at``.
+``New`` invoice in the channel-marketplace profile), 422 for invalid XML. The query is
+declared (:mod:`gateway.outbound.params`): a bad ``send_at`` (or one without a time zone) is
+400 ``invalid-parameter``, an unknown name 400 ``unknown-parameter``.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.lifecycle import IllegalTransition, OutboundDraft
+from gateway.outbound import params
 from gateway.outbound.drafts import NotADraft
-from gateway.outbound.duplicates import DuplicateOutbound, wants_reissue
+from gateway.outbound.duplicates import DuplicateOutbound
 from gateway.store import Document, iso, repo
 from gateway.web import (
     DB,
@@ -26,35 +29,18 @@ from gateway.web import (
     Content,
     Principal,
     Problem,
+    invalid,
     operation,
     read_capped,
     require,
 )
 
 
-def wants_draft(request: web.Request) -> bool:
-    return request.query.get("draft", "").lower() in ("true", "1") or "send_at" in request.query
-
-
-def _send_at(request: web.Request) -> dt.datetime | None:
-    value = request.query.get("send_at")
-    if value is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Problem(
-            422, "bad-send-at", "send_at must be an ISO 8601 date-time, e.g. 2026-12-24T08:00:00Z."
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-def reissue_of(request: web.Request) -> bool:
-    """``?reissue=true``: a deliberate copy of an invoice sent before (400 for other values)."""
-    try:
-        return wants_reissue(request.query.get("reissue"))
-    except ValueError as exc:
-        raise Problem(400, "bad-request", str(exc)) from None
+def wants_draft(query: dict[str, Any]) -> bool:
+    """``?draft=true`` or ``?send_at=`` (parsed by :data:`gateway.outbound.params.SUBMIT`)."""
+    if query["send_at"] is not None and query["draft"] is False:
+        raise invalid("draft", "send_at keeps a draft; leave draft out or give draft=true.")
+    return bool(query["draft"]) or query["send_at"] is not None
 
 
 def _body(doc: Document, draft: OutboundDraft | None) -> dict[str, Any]:
@@ -68,12 +54,11 @@ def _body(doc: Document, draft: OutboundDraft | None) -> dict[str, Any]:
 
 
 async def create(
-    request: web.Request, service: Any, principal: Principal, raw: bytes, receiver: str | None
+    service: Any, principal: Principal, raw: bytes, receiver: str | None, query: dict[str, Any]
 ) -> web.Response:
     from gateway.outbound.service import SubmissionRefused
 
-    send_at = _send_at(request)
-    reissue = reissue_of(request)
+    send_at: dt.datetime | None = query["send_at"]
     try:
         prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
     except SubmissionRefused as exc:
@@ -85,7 +70,7 @@ async def create(
             prepared.routing,
             send_at=send_at,
             cause=principal.cause("api"),
-            reissue=reissue,
+            reissue=query["reissue"],
         )
     body = {**_body(doc, None), "send_at": iso(send_at), "receiver": prepared.routing["receiver"]}
     body["validation"] = {"status": prepared.report.status, "accepted": True}
@@ -109,6 +94,7 @@ async def show(request: web.Request, principal: Principal) -> web.Response:
     "Replace the XML of a draft (a correction)",
     tag="outbound",
     scope="submit",
+    params=params.CONTENT,
     body=Content("application/xml", {"type": "string"}),
     responses={200: OBJECT},
     errors=(400, 404, 409, 413, 422),
@@ -117,12 +103,11 @@ async def replace_content(request: web.Request) -> web.Response:
     from gateway.outbound.service import SubmissionRefused
 
     principal = require(request, "submit")
+    query = params.CONTENT.parse(request)
     service = request.app[OUTBOUND]
     raw = await read_capped(request, service.settings.http.max_body_bytes)
-    receiver = request.query.get("receiver") or None
-    reissue = reissue_of(request)
     try:
-        prepared = await service.prepare(principal.tenant, raw, receiver=receiver)
+        prepared = await service.prepare(principal.tenant, raw, receiver=query["receiver"])
     except SubmissionRefused as exc:
         extra = {"report": exc.report.to_dict()} if exc.report is not None else {}
         raise Problem(422, exc.code, exc.detail, **extra) from exc
@@ -133,7 +118,7 @@ async def replace_content(request: web.Request) -> web.Response:
             prepared.fields,
             prepared.routing,
             principal.cause("api"),
-            reissue=reissue,
+            reissue=query["reissue"],
         )
     return web.json_response(_body(doc, None))
 
@@ -158,13 +143,14 @@ async def delete(request: web.Request) -> web.Response:
     "Send a draft now (if the tenant's status profile allows it)",
     tag="outbound",
     scope="submit",
+    params=params.SEND,
     responses={202: OBJECT},
-    errors=(404, 409),
+    errors=(400, 404, 409),
 )
 async def send(request: web.Request) -> web.Response:
     principal = require(request, "submit")
+    reissue = params.SEND.parse(request)["reissue"]
     role = "admin" if "admin" in principal.scopes else "api"
-    reissue = reissue_of(request)
     async with _refusals():
         item = await request.app[OUTBOUND].drafts.send(
             principal.tenant, request.match_info["id"], principal.cause("api", role), reissue

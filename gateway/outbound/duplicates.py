@@ -47,15 +47,6 @@ def claims_for(kind: str | None, business_key: str | None, receiver: str) -> dic
     return {KIND: repo.sha256_hex(f"{business_key}|{receiver.strip().lower()}")}
 
 
-def wants_reissue(value: str | None) -> bool:
-    """``?reissue=`` parsed: true or false (anything else is the caller's 400)."""
-    if value is None:
-        return False
-    if value.lower() not in ("true", "false"):
-        raise ValueError("reissue must be true or false.")
-    return value.lower() == "true"
-
-
 async def guard(
     session: AsyncSession,
     tenant: str,

@@ -3,7 +3,8 @@ pinned schema + Schematron, stored, and sent to OpenPeppol through the outbound 
 
 Public surface: :func:`build_tsr`, :func:`build_eusr`, :func:`month_bounds`,
 :class:`ReportingService` (``generate``, ``send``, ``run_schedule``, ``list``), the models
-:class:`PeppolReport` and :class:`PeppolReportClaim`, and the Peppol constants.
+:class:`PeppolReport` and :class:`PeppolReportClaim`, the Peppol constants, and the routes'
+:func:`setup` with the app key :data:`REPORTING` (the app's service).
 """
 
 from gateway.lazy import lazy
@@ -23,6 +24,7 @@ from gateway.reporting.service import KINDS, REPORTING_TENANT, ReportingService,
 __all__ = [
     "EUSR_DOCUMENT_TYPE",
     "KINDS",
+    "REPORTING",
     "REPORTING_PROCESS",
     "REPORTING_RECEIVER",
     "REPORTING_TENANT",
@@ -40,4 +42,6 @@ __all__ = [
 
 
 # The routes use gateway.web, which the app factory loads after the core.
-__getattr__ = lazy(__name__, {"setup": "gateway.reporting.web"})
+__getattr__ = lazy(
+    __name__, {"REPORTING": "gateway.reporting.web", "setup": "gateway.reporting.web"}
+)

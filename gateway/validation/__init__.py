@@ -9,7 +9,8 @@ Layout (the face below is all other packages may import):
 - :mod:`.pool`: worker processes and the async :class:`Validator` in front of them.
 
 Public surface:
-- :class:`Validator` - async/sync facade over worker processes; what channels use.
+- :class:`Validator` - async/sync facade over worker processes; what channels use
+  (:class:`Bounds`: its per-document limits).
 - :class:`Engine` - one in-process pipeline (parse, identify, select, schema, schematron,
   report, acceptance).
 - :class:`ValidationReport`, :class:`Finding` - the report.
@@ -26,13 +27,13 @@ from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios
 
 if TYPE_CHECKING:
-    from gateway.validation.pool import Validator, saxon_thread
+    from gateway.validation.pool import Bounds, Validator, saxon_thread
 
 
 def __getattr__(name: str) -> Any:
     """The worker pool on first use: a one-shot ``gateway validate FILE`` validates in its own
     process and spent ~60 ms importing asyncio, multiprocessing and concurrent.futures for it."""
-    if name in ("Validator", "saxon_thread"):
+    if name in ("Bounds", "Validator", "saxon_thread"):
         from gateway.validation import pool
 
         return getattr(pool, name)
@@ -41,6 +42,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArtefactsMissing",
+    "Bounds",
     "Engine",
     "Finding",
     "SaxonRuntime",

@@ -128,7 +128,7 @@ async def test_one_json_log_line_per_stored_document(
     import json
     import logging
 
-    from gateway.observability.logs import JsonFormatter
+    from gateway.observability import JsonFormatter
 
     key = await gateway.key("acme")
     with caplog.at_level(logging.INFO, logger="gateway.inbound.intake"):

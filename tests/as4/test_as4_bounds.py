@@ -31,7 +31,7 @@ from gateway.as4 import (
 )
 from gateway.as4.http import make_app
 from gateway.as4.receipt import parse_signal
-from gateway.config.settings import load_settings
+from gateway.config import load_settings
 
 PAD = 4 * 1024 * 1024
 

@@ -224,7 +224,7 @@ async def test_receiver_and_sender_from_settings(tmp_path, pki, invoice, aiohttp
 
     from gateway.as4 import As4Receiver, As4Sender, MemorySeenStore
     from gateway.as4.http import make_app
-    from gateway.config.settings import load_settings
+    from gateway.config import load_settings
 
     pem = serialization.Encoding.PEM
     files = {

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "as4"))
 from as4_pki import Pki, make_pki
 from as4int_support import Node, PeerAp, StartNode, free_port, node_settings
 
-from gateway.server.app import create_app
+from gateway.server import create_app
 
 
 @pytest.fixture(scope="session")

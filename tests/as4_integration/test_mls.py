@@ -21,8 +21,7 @@ from test_outbound import send, wait_for
 from gateway.as4 import parse_mls
 from gateway.as4.models import PeppolReportRow
 from gateway.inbound import Submission, document_fields
-from gateway.outbound.api import OUTBOUND
-from gateway.outbound.models import OutboundItem
+from gateway.outbound import OUTBOUND, OutboundItem
 from gateway.store import Document
 
 
@@ -230,7 +229,7 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
     pair: tuple[Node, Node], invoice: bytes
 ):
     from gateway.as4.models import As4MlsOutbox
-    from gateway.channels.as4 import AS4
+    from gateway.channels import AS4
 
     a, b = pair
     channel = b.app[AS4]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.as4 import unwrap_sbdh
 from gateway.as4.models import As4Outbound, PeppolReportRow
-from gateway.outbound.models import OutboundAttempt, OutboundItem
+from gateway.outbound import OutboundAttempt, OutboundItem
 
 
 async def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:

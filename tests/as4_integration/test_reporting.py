@@ -11,8 +11,7 @@ from as4int_support import PeerAp, StartNode
 from lxml import etree
 
 from gateway.as4 import unwrap_sbdh
-from gateway.reporting import REPORTING_RECEIVER
-from gateway.reporting.web import REPORTING
+from gateway.reporting import REPORTING, REPORTING_RECEIVER
 
 
 def c14n(xml: bytes) -> bytes:

@@ -9,8 +9,7 @@ import aiohttp
 
 from gateway.channels import Channel, ChannelContext, ChannelRegistry
 from gateway.config import load_settings
-from gateway.server import create_app
-from gateway.server.wiring import inbound_channels
+from gateway.server import create_app, inbound_channels
 
 
 class Recorder:

@@ -14,8 +14,8 @@ from typing import Any
 
 from french_invoices import french_invoice
 
-from gateway.as4.models import As4Outbound
-from gateway.inbound.intake import Submission
+from gateway.as4 import As4Outbound
+from gateway.inbound import Submission
 from gateway.web import INTAKE
 
 SELLER, BUYER = "100000009", "200000008"

@@ -11,8 +11,7 @@ import pytest
 
 from gateway.france import CodesError, load_codes, parse_cdar
 from gateway.france.codes import CODES_FILE, parse_codes
-from gateway.lifecycle import Lifecycle
-from gateway.lifecycle.vocabulary import COUNTERPART
+from gateway.lifecycle import COUNTERPART, Lifecycle
 from gateway.responses import load_mapping
 
 

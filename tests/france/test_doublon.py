@@ -10,7 +10,7 @@ from typing import Any
 from french_invoices import french_invoice
 
 from gateway.documents import identify, parse_xml
-from gateway.inbound.duplicates import load_rules
+from gateway.inbound import load_duplicate_rules
 
 
 async def test_same_number_year_and_siren_is_a_doublon_whatever_the_amount(
@@ -57,7 +57,7 @@ async def test_same_number_year_and_siren_is_a_doublon_whatever_the_amount(
 
 
 def test_the_rule_is_chosen_by_scenario_and_others_keep_the_default_key(corpus_dir: Path) -> None:
-    rules = load_rules()
+    rules = load_duplicate_rules()
     info = identify(parse_xml(french_invoice(corpus_dir, "cii", number="F-9"))).to_dict()
     assert rules.key_for(info, "fr-ctc-cii") == "fr-doublon|Invoice|732829320|F-9|2025"
     assert rules.key_for(info, "en16931-cii") == info["business_key"]

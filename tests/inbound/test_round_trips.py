@@ -27,7 +27,7 @@ from sqlalchemy import event, func, select
 
 from gateway.documents import identify, parse_xml
 from gateway.inbound.fill import renumber
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import (
     Database,
     Document,

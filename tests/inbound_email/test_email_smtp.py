@@ -20,7 +20,7 @@ from mailbuild import RCPT, SENDER, attach, facturx_pdf, new_mail, self_signed, 
 from gateway.config import ConfigError, load_settings
 from gateway.inbound.email import SmtpChannel
 from gateway.inbound.intake import IntakeResult, Submission
-from gateway.validation.report import ValidationReport
+from gateway.validation import ValidationReport
 
 
 class RecordingIntake:

@@ -4,7 +4,6 @@ walked through the HTTP API, refused moves answered with the profile's exact sen
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -321,7 +320,7 @@ def test_a_profile_says_which_moves_send_which_response(tmp_path: Path) -> None:
     a profile without a table sends the default profile's; a bad code is refused on load."""
     from gateway.lifecycle import Lifecycle, ModelError
     from gateway.lifecycle.profile import ResponseRule
-    from gateway.responses.mapping import load_mapping, parse_mapping
+    from gateway.responses import load_mapping
 
     (tmp_path / "mine.toml").write_text(
         'id = "mine"\n[[inbound.status]]\nname = "Checked"\ncanonical = "under_review"\n'
@@ -343,9 +342,13 @@ def test_a_profile_says_which_moves_send_which_response(tmp_path: Path) -> None:
     # The shipped code table has no [emit] any more; an older mapping file's still counts.
     assert load_mapping().emit == {}
     shipped = Path(__file__).resolve().parents[2] / "config" / "invoice-response-mapping.toml"
-    older = tomllib.loads(shipped.read_text(encoding="utf-8"))
-    older |= {"emit": {"approved": "AP", "rejected": "RE"}, "emit_reason": {"RE": "OTH"}}
-    assert parse_mapping(older).response_rules() == {
+    older = tmp_path / "older-mapping.toml"
+    older.write_text(
+        shipped.read_text(encoding="utf-8")
+        + '\n[emit]\napproved = "AP"\nrejected = "RE"\n\n[emit_reason]\nRE = "OTH"\n',
+        encoding="utf-8",
+    )
+    assert load_mapping(older).response_rules() == {
         "approved": ResponseRule("AP"),
         "rejected": ResponseRule("RE", "OTH"),
     }

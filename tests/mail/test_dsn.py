@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.mail import parse_bounce
-from gateway.outbound import PermanentError
-from gateway.outbound.transports.email import mail_addresses
+from gateway.mail import mail_addresses, parse_bounce
+from gateway.outbound import EmailTransport, Endpoint, OutboundMessage, PermanentError
 
 RFC822_RETURNED = (
     b"From: postmaster@mx.example\r\n"
@@ -47,8 +46,14 @@ def test_ordinary_mail_and_other_reports_are_not_bounces() -> None:
     assert parse_bounce(mdn) is None
 
 
-def test_mail_addresses() -> None:
+async def test_mail_addresses() -> None:
     assert mail_addresses("mailto:a@x.example, b@y.example") == ["a@x.example", "b@y.example"]
+    # The transport refuses a bad address for good, before it builds or sends any mail.
+    transport = EmailTransport(mailer=None)  # type: ignore[arg-type]
+    item = OutboundMessage("d1", "m1@gw", b"<x/>", "0088:1", "0088:2", "", "")
     for bad in ("mailto:", "mailto:nobody", "mailto:a@x\r\nBcc: evil@z"):
-        with pytest.raises(PermanentError):
+        with pytest.raises(ValueError):
             mail_addresses(bad)
+        with pytest.raises(PermanentError) as refused:
+            await transport.send(item, Endpoint(bad, "email"))
+        assert refused.value.code == "bad-address"

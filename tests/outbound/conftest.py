@@ -138,3 +138,34 @@ async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **
 @pytest.fixture
 def invoice(corpus_dir) -> bytes:  # type: ignore[no-untyped-def]
     return (corpus_dir / "peppol-bis-examples" / "base-example.xml").read_bytes()
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path, receiver: Receiver, validator):  # type: ignore[no-untyped-def]
+    """A whole gateway (create_app) on loopback with three keys, routing ``0002:*`` to
+    :func:`receiver`; ``client.keys`` names them (``submit``, ``admin``, ``other``)."""
+    from gateway.config import load_settings
+    from gateway.server import create_app
+    from gateway.store import repo
+    from gateway.web import DB
+
+    settings = load_settings(
+        env={},
+        overrides={
+            "data_dir": str(tmp_path),
+            "outbound": {"poll_interval": 0.05, "retry_initial": 0.05, "retry_max": 0.1},
+            "routes": [{"participant": "0002:*", "url": receiver.url}],
+        },
+    )
+    app = create_app(settings, validator=validator)  # wires the outbound service itself
+    cl = await aiohttp_client(app)
+    async with app[DB].write() as s:
+        _, submit_key = await repo.create_api_key(s, "acme", ["submit", "read"])
+        _, admin_key = await repo.create_api_key(s, "acme", ["admin"])
+        _, other_key = await repo.create_api_key(s, "other", ["admin"])
+    cl.keys = {"submit": submit_key, "admin": admin_key, "other": other_key}
+    yield cl
+
+
+def auth(client, who: str = "submit") -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"Authorization": f"Bearer {client.keys[who]}"}

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 from reporting_support import BILLING, CREDIT, INVOICE, inbound
 
-from gateway.as4.reporting import export
+from gateway.as4 import export_rows
 from gateway.reporting import (
     REPORTING_RECEIVER,
     REPORTING_TENANT,
@@ -156,7 +156,7 @@ async def test_official_examples_pass_our_validation_and_a_broken_one_does_not(
 
 
 async def test_the_same_rows_give_the_same_bytes(traffic):
-    rows = await export(traffic)
+    rows = await export_rows(traffic)
     assert build_tsr(rows, "2026-01", "POP000001") == build_tsr(rows[::-1], "2026-01", "POP000001")
 
 

@@ -57,7 +57,7 @@ async def test_same_invoice_twice_is_refused_unless_reissued(
     status, again = await gw.call("POST", key, "/v1/outbound", xml=raw)
     assert status == 409 and again["original_id"] == original
     status, bad = await gw.call("POST", key, "/v1/outbound?reissue=maybe", xml=raw)
-    assert status == 400 and bad["code"] == "bad-request"
+    assert status == 400 and bad["code"] == "invalid-parameter" and bad["parameter"] == "reissue"
 
 
 async def test_response_moves_one_copy_deterministically(

@@ -20,9 +20,9 @@ from gateway.as4 import (
     MemorySeenStore,
     Sbdh,
     TrustStore,
+    as4_handler,
     wrap_sbdh,
 )
-from gateway.as4.http import make_app
 from gateway.revocation import RevocationChecker
 
 DOCTYPE = (
@@ -65,7 +65,9 @@ async def receiving_ap(aiohttp_client: Any, rv_pki: Any, clock: Any) -> Any:
         trust = TrustStore([rv_pki.root.cert], [rv_pki.ca.cert], revocation=checker, cache_ttl=0)
         me = Identity("POP000001", rv_pki.receiver_revoked.cert, rv_pki.receiver_revoked.key)
         receiver = As4Receiver(me, trust, As4Limits(), MemorySeenStore(), deliver)
-        client = await aiohttp_client(make_app(receiver))
+        app = web.Application(client_max_size=receiver.limits.max_message_bytes + 1024 * 1024)
+        app.router.add_post("/as4", as4_handler(receiver))
+        client = await aiohttp_client(app)
         made.append(receiver)
         return str(client.make_url("/as4")), delivered, me
 

@@ -21,8 +21,7 @@ from sqlalchemy import select
 from gateway.inbound import CallerGone, SmtpChannel, Submission
 from gateway.server.app import create_app
 from gateway.store import Document, repo
-from gateway.validation import Validator
-from gateway.validation.pool import Bounds
+from gateway.validation import Bounds, Validator
 from gateway.web import DB, INTAKE, SETTINGS
 from tests.api.conftest import gateway_settings
 from tests.inbound_email.mailbuild import attach, new_mail, send, wire

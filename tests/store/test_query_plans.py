@@ -27,7 +27,7 @@ from live_gateway import BUYER, invoice_response
 from sqlalchemy import event, text
 
 from gateway.config import load_settings
-from gateway.inbound.fill import fill, renumber
+from gateway.inbound import fill_store, renumber
 from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB, LIFECYCLE
@@ -304,7 +304,7 @@ async def _check(tmp_path: Path, ap_url: str, database_url: str, validator: Any,
         for rel in TEMPLATES:
             raw = (corpus / rel).read_bytes()
             templates.append((raw, await validator.validate(raw)))
-        assert await fill(db, templates, FILL, tenant="acme") == FILL
+        assert await fill_store(db, templates, FILL, tenant="acme") == FILL
         async with db.write() as s:
             _, key = await repo.create_api_key(s, "acme", ("submit", "read", "status", "admin"))
         async with aiohttp.ClientSession() as http:

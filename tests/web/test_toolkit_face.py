@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import pathlib
+from collections.abc import Callable
 
 import gateway
 import gateway.web
@@ -68,11 +69,11 @@ NOT_YET_FACED: frozenset[str] = frozenset()
 Imported = tuple[str, str, list[str]]
 
 
-def _imports_with_names() -> list[Imported]:
-    """(importing module's path relative to gateway/, imported module, names it takes)."""
+def _imports_with_names(root: pathlib.Path = ROOT) -> list[Imported]:
+    """(importing module's path relative to ``root``, imported module, names it takes)."""
     out: list[Imported] = []
-    for path in ROOT.rglob("*.py"):
-        rel = path.relative_to(ROOT).as_posix()
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 out.append((rel, node.module, [a.name for a in node.names]))
@@ -81,7 +82,20 @@ def _imports_with_names() -> list[Imported]:
     return out
 
 
-def _face_leaks(imports: list[Imported]) -> dict[str, list[tuple[str, str]]]:
+def _own_package(rel: str) -> str:
+    """The package a module of ``gateway/`` belongs to (``as4/receiver.py`` -> ``as4``)."""
+    return rel.split("/", 1)[0].removesuffix(".py")
+
+
+def _tested_package(rel: str) -> str | None:
+    """The package a test module tests: its folder's, ``as4_integration/`` and
+    ``inbound_email/`` included (files at the top of ``tests/`` test no one package)."""
+    return rel.split("/", 1)[0].split("_", 1)[0] if "/" in rel else None
+
+
+def _face_leaks(
+    imports: list[Imported], own_of: Callable[[str], str | None] = _own_package
+) -> dict[str, list[tuple[str, str]]]:
     """Per package: (importer, what) for every import of its insides from another package.
 
     An inside is ``gateway.<pkg>.<module>`` (any depth), or ``from gateway.<pkg> import m``
@@ -90,7 +104,7 @@ def _face_leaks(imports: list[Imported]) -> dict[str, list[tuple[str, str]]]:
     packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     leaks: dict[str, list[tuple[str, str]]] = {p: [] for p in packages}
     for rel, mod, names in imports:
-        own = rel.split("/", 1)[0].removesuffix(".py")
+        own = own_of(rel)
         parts = mod.split(".")
         if parts[0] != "gateway" or len(parts) < 2 or parts[1] not in packages or parts[1] == own:
             continue
@@ -115,6 +129,16 @@ def test_packages_are_used_only_through_their_face() -> None:
     assert not found, found
 
 
+def test_tests_use_other_packages_through_their_face() -> None:
+    """Tests hold to the same rule: ``tests/as4`` may reach into ``gateway.as4``, but takes
+    other packages' names from their faces, so a private module can move without breaking
+    another area's tests (a name a test needs that no face exports is a missing export)."""
+    tests = ROOT.parent / "tests"
+    leaks = _face_leaks(_imports_with_names(tests), own_of=_tested_package)
+    found = {pkg: hits for pkg, hits in leaks.items() if hits}
+    assert not found, found
+
+
 def test_not_yet_faced_list_only_shrinks() -> None:
     leaks = _face_leaks(_imports_with_names())
     clean = sorted(p for p in NOT_YET_FACED if not leaks.get(p))
@@ -133,3 +157,16 @@ def test_face_check_catches_a_leak() -> None:
     leaks = _face_leaks(imports)
     assert leaks["as4"] == [("channels/as4/channel.py", "gateway.as4.receiver")]
     assert leaks["outbound"] == [("channels/folder/channel.py", "gateway.outbound.queue")]
+
+
+def test_a_test_may_reach_only_into_the_package_it_tests() -> None:
+    imports: list[Imported] = [
+        ("as4_integration/test_mls.py", "gateway.as4.models", ["As4MlsOutbox"]),  # its own
+        ("as4_integration/test_mls.py", "gateway.channels.as4", ["AS4"]),
+        ("conftest.py", "gateway.observability.logs", ["JsonFormatter"]),
+        ("conftest.py", "gateway.observability", ["JsonFormatter"]),  # from the face: fine
+    ]
+    leaks = _face_leaks(imports, own_of=_tested_package)
+    assert leaks["as4"] == []
+    assert leaks["channels"] == [("as4_integration/test_mls.py", "gateway.channels.as4")]
+    assert leaks["observability"] == [("conftest.py", "gateway.observability.logs")]

@@ -19,7 +19,7 @@ from live_server import LiveServer, fuzz
 from gateway.config import load_settings
 from gateway.france.flow import BASE_PATH, FLOW_TYPES, upstream
 from gateway.france.flow.api import ACK_STATUSES, PROFILES, RULES, SYNTAXES
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 
 from gateway.config import load_settings
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.validation import Validator
 from tests.api.conftest import gateway_settings
 from tests.validation import payloads
