@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 #: longer than that.
 CHUNK = 20_000
 
-#: (name, first key, next key after ``:after`` skipping ``:n`` entries). The row-value
-#: comparison walks the claims' primary key in order on SQLite and PostgreSQL alike.
+#: (name, first key, the key ``:n`` entries after the last one). The row-value comparison
+#: walks the claims' primary key in order on SQLite and PostgreSQL alike; every statement is
+#: a range search of its index (``tests/store/test_query_plans.py`` sees them, the server
+#: starts this while it serves).
 _INDEXES = (
     (
         "document_claims",
-        "SELECT tenant, direction, kind, value FROM document_claims "
+        "SELECT tenant, direction, kind, value FROM document_claims WHERE tenant >= '' "
         "ORDER BY tenant, direction, kind, value LIMIT 1",
         "SELECT tenant, direction, kind, value FROM document_claims "
         "WHERE (tenant, direction, kind, value) > (:t, :d, :k, :v) "
@@ -42,7 +44,7 @@ _INDEXES = (
     ),
     (
         "documents.sha256",
-        "SELECT sha256 FROM documents ORDER BY sha256 LIMIT 1",
+        "SELECT sha256 FROM documents WHERE sha256 >= '' ORDER BY sha256 LIMIT 1",
         "SELECT sha256 FROM documents WHERE sha256 > :t ORDER BY sha256 LIMIT 1 OFFSET :n",
     ),
 )
