@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from as4int_support import BUYER, Node, StartNode, message
+from as4int_support import BUYER, StartNode, message
+from as4int_support import post_as4 as post
 from sqlalchemy import event
 
 from gateway.store import Database
@@ -40,14 +41,6 @@ def statements(db: Database) -> Iterator[dict[str, list[str]]]:
     finally:
         for engine, on in listeners:
             event.remove(engine, "before_cursor_execute", on)
-
-
-async def post(node: Node, msg: Any) -> tuple[int, bytes]:
-    body, boundary = msg.get_request_data()
-    async with node.http.post(
-        node.url + "/as4", data=body, headers=msg.get_http_headers(boundary)
-    ) as resp:
-        return resp.status, await resp.read()
 
 
 #: The tables of the four reads before a message's write transaction.
