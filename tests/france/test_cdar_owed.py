@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
 from live_gateway import Gw, Stub, settings_for, start_stub
 from sqlalchemy import func, select
@@ -45,26 +44,19 @@ class Died(Exception):
     """Stands for the process dying at a crash point."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_database"))
-
-
 async def _gateway(
     tmp_path: Path,
     name: str,
-    database_url: str,
+    store_url: str,
     validator: Any,
     aiohttp_server: Any,
     prepare: Any = None,
 ) -> tuple[Gw, Any, Any]:
-    """A gateway on ``database_url`` (``prepare(outbox)`` runs before it starts)."""
+    """A gateway on ``store_url`` (``prepare(outbox)`` runs before it starts)."""
     ap = Stub()
     runner = await start_stub(ap)
     extra = {
-        "database_url": database_url,
+        "database_url": store_url,
         "france": {
             "platform_id": "0042",
             "platform_name": "Notre PA",
@@ -72,7 +64,7 @@ async def _gateway(
         },
     }
     conf = settings_for(tmp_path / name, ap.url, extra)
-    if not database_url.startswith("sqlite"):
+    if not store_url.startswith("sqlite"):
         db = Database.from_settings(conf)
         await upgrade(db.engine)
         await db.dispose()
@@ -119,14 +111,14 @@ async def _until(check: Any, timeout: float = 20.0) -> None:
 
 
 async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
-    tmp_path: Path, database_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
+    tmp_path: Path, store_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
 ) -> None:
     # 1. Moves committed, the after-commit step never runs (the process "dies" after commit).
     def no_after_commit(outbox: Any) -> None:
         outbox._start = lambda *_: None
 
     gw, server, runner = await _gateway(
-        tmp_path, "gw1", database_url, validator, aiohttp_server, no_after_commit
+        tmp_path, "gw1", store_url, validator, aiohttp_server, no_after_commit
     )
     buyer = await gw.key("acheteur")
     await gw.participant("acheteur", f"0225:{BUYER_SIREN}")
@@ -167,7 +159,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
         outbox.lease, outbox.after_pay = LEASE, die
 
     gw2, server2, runner2 = await _gateway(
-        tmp_path, "gw2", database_url, validator, aiohttp_server, dies_after_queueing
+        tmp_path, "gw2", store_url, validator, aiohttp_server, dies_after_queueing
     )
     await _until(lambda: _sweep_all(gw2.app[CDAR_EMITTER].outbox, died))
     assert await _owed(gw2.db) == [(c, "pending") for c in ("200", "201", "210", "213")]
@@ -179,7 +171,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     await asyncio.sleep(LEASE)  # the dead process's leases run out
 
     # 3. The next start finds them pending and pays them again: nothing new is queued.
-    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", database_url, validator, aiohttp_server)
+    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", store_url, validator, aiohttp_server)
 
     async def settled() -> bool:
         return all(state == "done" for _, state in await _owed(gw3.db))

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from live_gateway import BUYER, SELLER, Gw, Stub, sales_invoice, settings_for, start_stub
 from sqlalchemy import func, select
 
@@ -42,13 +41,6 @@ LEASE = 3.0
 
 class Died(Exception):
     """Stands for the process dying at a crash point."""
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_database"))
 
 
 async def _gateway(
@@ -122,7 +114,7 @@ async def _until(check: Any, timeout: float = 60.0) -> None:
 
 
 async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
-    tmp_path: Path, database_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
+    tmp_path: Path, store_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
 ) -> None:
     base = (corpus_dir / "peppol-bis-examples/base-example.xml").read_bytes()
 
@@ -130,7 +122,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
         emitter.outbox._start = lambda *_: None
 
     gw, server, runner = await _gateway(
-        tmp_path, "gw1", database_url, validator, aiohttp_server, no_after_commit
+        tmp_path, "gw1", store_url, validator, aiohttp_server, no_after_commit
     )
     seller, buyer = await gw.key("seller-co"), await gw.key("buyer-co")
     await gw.participant("seller-co", SELLER)
@@ -164,7 +156,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
         emitter.keep = die
 
     gw2, server2, runner2 = await _gateway(
-        tmp_path, "gw2", database_url, validator, aiohttp_server, dies_before_recording
+        tmp_path, "gw2", store_url, validator, aiohttp_server, dies_before_recording
     )
     await _until(lambda: _died(died, 2))
     await _until(lambda: _released(gw2.db))  # (stopped while releasing, a row keeps its lease)
@@ -174,7 +166,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     await asyncio.sleep(LEASE)  # the failed payments' backoff (2 s) runs out
 
     # 3. The next start pays them again: nothing new.
-    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", database_url, validator, aiohttp_server)
+    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", store_url, validator, aiohttp_server)
 
     async def settled() -> bool:
         return await _owed(gw3.db) == ["done", "done"]
