@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import cProfile
 import multiprocessing as mp
+import os
 import pstats
 import socket
 import sys
@@ -135,11 +136,17 @@ async def _channel_receiver(work: Path) -> As4Receiver:
     replay = ReplayValidator(await templates(work / "artefacts", [INVOICE]))
     channel = As4Channel(settings, db, IntakePipeline(db, replay), outbound=None)
     STORES.append(db)
+    if os.environ.get("BENCH_SQL_LOG"):  # statements per message: counted, written after the run
+        from replay_server import record_statements
+
+        SQL_LOGS.append(record_statements(db.sync_engines()))
     return channel.receiver
 
 
 #: The databases of the channel runs (their outcome is checked after each run).
 STORES: list[Any] = []
+#: ``BENCH_SQL_LOG=FILE``: the statement counters of the channel runs (written after each).
+SQL_LOGS: list[Any] = []
 
 
 async def stored_statuses(db: Any) -> dict[str, int]:
@@ -328,6 +335,8 @@ def phase_receive(
         CPU["receive"] = time.process_time() - cpu
         if profile:
             profile.disable()
+        if SQL_LOGS:
+            SQL_LOGS.pop()(Path(os.environ["BENCH_SQL_LOG"]))
         if STORES:
             statuses = await stored_statuses(STORES[-1])
             if statuses != {"received": n}:

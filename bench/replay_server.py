@@ -74,11 +74,21 @@ async def templates(artefacts: Path, paths: list[Path] | None = None) -> list[Te
 def count_statements(app: web.Application, out: Path) -> None:
     """Count the SQL statements the server runs, by their first words; written to ``out`` at
     shutdown (``BENCH_SQL_LOG=FILE``: how many round trips a document costs)."""
+    from gateway.web import DB
+
+    write = record_statements(app[DB].sync_engines())
+
+    async def on_shutdown(_app: web.Application) -> None:
+        write(out)
+
+    app.on_shutdown.append(on_shutdown)
+
+
+def record_statements(engines: Any) -> Any:
+    """Listen to ``engines``; returns ``write(path)`` for the counts and times so far."""
     from collections import Counter
 
     from sqlalchemy import event
-
-    from gateway.web import DB
 
     seen: Counter[str] = Counter()
     took: Counter[str] = Counter()
@@ -91,16 +101,16 @@ def count_statements(app: web.Application, out: Path) -> None:
         seen[what] += 1
         took[what] += time.perf_counter() - conn.info.pop("bench_started", time.perf_counter())
 
-    for engine in {app[DB].engine, app[DB].read_engine}:
-        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
-        event.listen(engine.sync_engine, "after_cursor_execute", on_done)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "after_cursor_execute", on_done)
 
-    async def write(_app: web.Application) -> None:
+    def write(out: Path) -> None:
         out.write_text(
             "".join(f"{n:7d} {1000 * took[s]:9.1f} ms  {s}\n" for s, n in seen.most_common())
         )
 
-    app.on_shutdown.append(write)
+    return write
 
 
 def main() -> int:

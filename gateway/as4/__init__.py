@@ -67,6 +67,7 @@ from gateway.as4.reporting import (
     countries,
     parse_when,
     receiver_country,
+    registered_country,
     report_row,
     summarise,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "parse_when",
     "read_sbdh_header",
     "receiver_country",
+    "registered_country",
     "report_row",
     "spis_id",
     "summarise",

@@ -45,6 +45,9 @@ class Party:
     legal_id: str | None = None
     party_id: str | None = None
     name: str | None = None
+    #: The postal address's country code as written (Peppol reporting's C1/C4 read it here,
+    #: so a received document is not parsed again for it).
+    country: str | None = None
 
     @property
     def key(self) -> str | None:
@@ -144,6 +147,7 @@ def _ubl_party(node: etree._Element | None) -> Party:
         party_id=_text(node, "cac:PartyIdentification/cbc:ID"),
         name=_text(node, "cac:PartyLegalEntity/cbc:RegistrationName")
         or _text(node, "cac:PartyName/cbc:Name"),
+        country=_text(node, "cac:PostalAddress/cac:Country/cbc:IdentificationCode"),
     )
 
 
@@ -165,6 +169,7 @@ def _cii_party(node: etree._Element | None) -> Party:
         legal_id=_text(node, "ram:SpecifiedLegalOrganization/ram:ID"),
         party_id=_text(node, "ram:GlobalID") or _text(node, "ram:ID"),
         name=_text(node, "ram:Name"),
+        country=_text(node, "ram:PostalTradeAddress/ram:CountryID"),
     )
 
 

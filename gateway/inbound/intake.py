@@ -232,9 +232,8 @@ class IntakePipeline:
             raise IntakeRefused(report)
         info = report.document or {}
         tenant = sub.tenant
-        if tenant is None:
-            async with self.db.read() as session:
-                tenant = await repo.tenant_for_participant(session, info.get("receiver_endpoint"))
+        if tenant is None:  # a point read (no read transaction): once per network document
+            tenant = await repo.tenant_for_participant(self.db, info.get("receiver_endpoint"))
         fields, claims = build_record(sub, report, tenant)
         return Pending(fields, claims, sub.channel, sub.attachments), report, validation_seconds
 

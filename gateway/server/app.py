@@ -42,7 +42,7 @@ from gateway.responses import setup as setup_responses
 from gateway.server.health import CHANNELS
 from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels
-from gateway.store import Database, pending_heads, repo, upgrade
+from gateway.store import Database, pending_heads, repo, upgrade, warm_in_background
 from gateway.transports import invoice_mailer, outbound_service
 from gateway.web import (
     AUTH_LIMITER,
@@ -185,6 +185,8 @@ def _lifecycle(*, own_validator: bool) -> Any:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings, db, intake, forwarder = app[SETTINGS], app[DB], app[INTAKE], app[FORWARDER]
         await _prepare_schema(db)
+        # A restarted server on a big store reads its lookup indexes once, in the background.
+        warming = asyncio.create_task(warm_in_background(db), name="store-indexes")
         validator = None
         if own_validator:
             from gateway.validation import Validator
@@ -205,6 +207,8 @@ def _lifecycle(*, own_validator: bool) -> Any:
         try:
             yield
         finally:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
             await forwarder.stop()
             if validator is not None:
                 await validator.aclose()

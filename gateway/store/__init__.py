@@ -17,6 +17,9 @@ the names):
   :func:`attachment_entry`, :func:`delivery_entry`;
 - does a value fit its column: :class:`FieldRejected`, :func:`check_text`, :func:`check_row`,
   :func:`text_fault`, :func:`column_lengths`, :func:`clean_json`;
+- after a start: :func:`warm_indexes` / :func:`warm_in_background` (read the indexes every
+  new document reaches at a random place, so a restarted server is not slow while its OS page
+  cache fills);
 - the schema: :func:`upgrade` and :func:`pending_heads` (Alembic, across every package's
   ``migrations/versions``), imported on first use: Alembic costs ~170 ms of import (on the
   shared 2-core machine) and most processes that open the store never migrate.
@@ -63,6 +66,7 @@ from gateway.store.serialize import (
     history_entry,
     iso,
 )
+from gateway.store.warm import warm_in_background, warm_indexes
 
 __all__ = [
     "ApiKey",
@@ -101,6 +105,8 @@ __all__ = [
     "text_fault",
     "upgrade",
     "utcnow",
+    "warm_in_background",
+    "warm_indexes",
 ]
 
 # Alembic is loaded only by the processes that migrate (``serve``, ``db``, the CLI's SQLite

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 
 from gateway.config import Settings
+from gateway.store.lookups import PointReads
 
 
 class Base(DeclarativeBase):
@@ -87,6 +88,7 @@ class Database:
         self._read_sessions = session_factory(self.read_engine)
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._lookups = PointReads(self.read_engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -108,7 +110,25 @@ class Database:
         async with self._read_sessions() as session, session.begin():
             yield session
 
+    async def first(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        """The first row of one indexed single-statement read (``stmt`` built once, values in
+        ``params``), outside any transaction: see :mod:`gateway.store.lookups` (on SQLite
+        0.08 ms of CPU against 2.5-3 ms for a read through :meth:`read`)."""
+        return await self._lookups.first(stmt, params)
+
+    async def scalar(self, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        """:meth:`first`'s first column (None without a row)."""
+        return await self._lookups.scalar(stmt, params)
+
+    def sync_engines(self) -> set[Any]:
+        """Every synchronous engine statements run on (for statement recorders and plans)."""
+        engines = {self.engine.sync_engine, self.read_engine.sync_engine}
+        if self._lookups.engine is not None:
+            engines.add(self._lookups.engine)
+        return engines
+
     async def dispose(self) -> None:
+        self._lookups.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()

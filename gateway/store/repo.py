@@ -1,7 +1,9 @@
 """Repository functions: the only place that knows how rows are queried and written.
 
 Every function takes an open :class:`AsyncSession` (inside ``Database.write()`` or ``read()``)
-so callers decide the transaction boundaries; nothing here commits.
+so callers decide the transaction boundaries; nothing here commits. A few single-statement
+lookups also take the :class:`~gateway.store.Database` itself, which runs them as point reads
+outside any transaction (:mod:`gateway.store.lookups`: the per-message paths).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.store.blobs import get_blob
@@ -175,14 +177,20 @@ async def list_participants(session: AsyncSession, tenant: str | None = None) ->
     return list(await session.scalars(stmt))
 
 
-async def tenant_for_participant(session: AsyncSession, pid: str | None) -> str | None:
+#: Built once (building it per call cost more than running it as a point read).
+_TENANT_OF = select(Participant.tenant).where(Participant.id == bindparam("pid"))
+
+
+async def tenant_for_participant(reader: Any, pid: str | None) -> str | None:
+    """The tenant that serves participant ``pid``. ``reader``: an open session, or the
+    ``Database`` (a point read, no transaction: what the per-message paths use)."""
     if not pid:
         return None
     try:
         key = normalise_participant(pid)
     except ValueError:
         return None
-    return await session.scalar(select(Participant.tenant).where(Participant.id == key))
+    return await reader.scalar(_TENANT_OF, {"pid": key})
 
 
 # --- documents --------------------------------------------------------------------------------

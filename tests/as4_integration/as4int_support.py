@@ -81,6 +81,15 @@ class Node:
 StartNode = Callable[..., Awaitable[Node]]
 
 
+async def post_as4(node: Node, msg: Any) -> tuple[int, bytes]:
+    """POST a built AS4 message to ``node``'s ``/as4``: (HTTP status, answer)."""
+    body, boundary = msg.get_request_data()
+    async with node.http.post(
+        node.url + "/as4", data=body, headers=msg.get_http_headers(boundary)
+    ) as resp:
+        return resp.status, await resp.read()
+
+
 def node_settings(
     base: Path,
     pem_dir: Path,

@@ -14,17 +14,10 @@ from as4.peppol import (
     parse_peppol_receipt,
 )
 from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, Node, StartNode, message
+from as4int_support import post_as4 as post
 
 from gateway.as4 import parse_signal
 from gateway.as4.models import As4InboundInstance, As4InboundMessage, PeppolReportRow
-
-
-async def post(node: Node, msg: Any) -> tuple[int, bytes]:
-    body, boundary = msg.get_request_data()
-    async with node.http.post(
-        node.url + "/as4", data=body, headers=msg.get_http_headers(boundary)
-    ) as resp:
-        return resp.status, await resp.read()
 
 
 @pytest.fixture

@@ -37,9 +37,11 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 
 def _call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+    """One request; 60 s, because the first document starts a worker and may compile on a
+    loaded machine (lazy workers, issue 18: 10 s timed out at load 5-8)."""
     req = urllib.request.Request(url, data=data, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()

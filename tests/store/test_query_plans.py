@@ -61,7 +61,7 @@ def recorded(db: Database) -> Iterator[list[tuple[str, Any]]]:
         if not many and re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)\b", statement, re.I):
             statements.append((statement, params))
 
-    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    engines = db.sync_engines()  # point reads (gateway.store.lookups) run on one of their own
     for engine in engines:
         event.listen(engine, "before_cursor_execute", before)
     try:
