@@ -219,6 +219,9 @@ class ResponsesSettings:
     #: valid DKIM signature of the From domain (``[[responses.email_trust]]``, see
     #: gateway.responses.dkim). Every other e-mailed response is held for an admin.
     email_trust: list[EmailTrust] = field(default_factory=list)
+    #: Seconds between looks for Invoice Responses owed and not sent (left by a crash; the
+    #: recovery pass at start sends every one, the sweep those older than this).
+    owed_sweep_interval: float = 30.0
 
 
 @dataclass
