@@ -1,7 +1,8 @@
 """Cold start: one ``gateway validate FILE`` and a batch, next to a cold JVM pass (issue 18, target 5).
 
 Usage: python bench/coldstart.py [--data-dir DIR] [--rounds N] [--copies 4] [--jobs 2]
-                                 [--before CHECKOUT] [--no-anchor] [--no-batch] [--first-document]
+                                 [--before CHECKOUT] [--no-anchor] [--no-batch] [--no-cold-cache]
+                                 [--first-document]
 
 Every figure is a whole process, timed from outside (wall and CPU of the child), the commands
 taken in turn (A B A B ...) so the machine's drift hits all of them alike; the medians are
@@ -18,8 +19,9 @@ printed with the ratios. The commands:
 lazily (the default without ``[validation] warm``) against workers started up front.
 
 Targets: one file <= 1.0 s (the cold JVM pass was 2.18 s), the batch <= 0.5x the cold JVM.
-``--before CHECKOUT`` adds that checkout's ``gateway validate FILE`` (run with this
-interpreter, its own code first on the path) to compare before and after a change.
+``--before CHECKOUT`` adds that checkout's ``gateway validate FILE`` and batch (run with this
+interpreter, its own code first on the path) to compare before and after a change; with it,
+use ``--no-cold-cache`` (the emptied cache would make the older checkout's next run cold).
 Python writes bytecode caches here as an ordinary install does (PYTHONDONTWRITEBYTECODE is
 dropped for the children); a warm-up round runs first and is not counted.
 """
@@ -114,6 +116,9 @@ def main() -> None:
     parser.add_argument("--no-anchor", action="store_true")
     parser.add_argument("--no-batch", action="store_true")
     parser.add_argument(
+        "--no-cold-cache", action="store_true", help="skip the run with the cache emptied"
+    )
+    parser.add_argument(
         "--first-document", action="store_true", help="only serve's first document, lazy/eager"
     )
     args = parser.parse_args()
@@ -129,11 +134,12 @@ def main() -> None:
 
     commands: dict[str, tuple[list[str], object]] = {
         "gateway validate FILE": (_gateway(ROOT, "validate", str(one)), None),
-        "  same, cold cache": (
+    }
+    if not args.no_cold_cache:
+        commands["  same, cold cache"] = (
             _gateway(ROOT, "validate", str(one)),
             lambda: shutil.rmtree(cache, ignore_errors=True),
-        ),
-    }
+        )
     if args.before:
         commands["  before (--before)"] = (
             _gateway(Path(args.before).resolve(), "validate", str(one)),
@@ -142,8 +148,14 @@ def main() -> None:
     if not args.no_anchor:
         commands["cold JVM pass, 1 file"] = (anchor.command(artefacts, [one], "--cold"), None)
     if not args.no_batch:
+        batch_args = ("validate", "--jobs", str(args.jobs), *map(str, batch))
+        if args.before:
+            commands["  batch before (--before)"] = (
+                _gateway(Path(args.before).resolve(), *batch_args),
+                None,
+            )
         commands[f"gateway validate --jobs {args.jobs}, {len(batch)} files"] = (
-            _gateway(ROOT, "validate", "--jobs", str(args.jobs), *map(str, batch)),
+            _gateway(ROOT, *batch_args),
             None,
         )
         if not args.no_anchor:
@@ -182,8 +194,14 @@ def main() -> None:
         ours_batch, jvm_batch = medians[names[-2]][0], medians[names[-1]][0]
         print(
             f"batch: {ours_batch:.2f} s vs cold JVM {jvm_batch:.2f} s: "
-            f"{ours_batch / jvm_batch:.2f}x (target <= 0.5x)"
+            f"{ours_batch / jvm_batch:.2f}x (target <= 0.5x)",
+            end="",
         )
+        if args.before:
+            print(f"; {ours_batch / medians['  batch before (--before)'][0]:.2f}x before", end="")
+        print()
+    for name, runs in figures.items():  # the pairs behind the medians (the machine drifts)
+        print(f"  {name.strip():<42} walls: " + " ".join(f"{w:.2f}" for w, _ in runs))
     print(f"load at the end {os.getloadavg()[0]:.1f} (a shared machine: quote ratios)")
 
 

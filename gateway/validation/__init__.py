@@ -6,6 +6,8 @@ Layout (the face below is all other packages may import):
 - :mod:`.schema` (libxml2 / xmlschema) and :mod:`.schematron` (a small protocol; :mod:`.saxon`
   is the one module that imports saxonche) are the rule layers;
 - :mod:`.speedups`: the exact stylesheet and document speed-ups, apart from the core;
+- :mod:`.ahead`: a one-shot validation (``gateway validate FILE``) runs its XSD and later
+  Schematron layers in a forked child beside the first layer;
 - :mod:`.pool`: worker processes and the async :class:`Validator` in front of them.
 
 Public surface:

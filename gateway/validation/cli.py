@@ -104,7 +104,7 @@ def validate_all(settings, inputs, scenario, jobs, kosit=None):  # type: ignore[
     """Validate ``inputs`` in this process (one job) or on ``jobs`` workers; with ``kosit`` (a
     loaded KoSIT configuration) in KoSIT mode. Reports in input order."""
     from gateway.documents import ParseLimits
-    from gateway.validation import ArtefactsMissing, Engine, Validator
+    from gateway.validation import ArtefactsMissing, Engine
 
     limits = ParseLimits(settings.validation.max_bytes, settings.validation.max_depth)
     stand_ins = settings.validation.stand_ins
@@ -116,11 +116,18 @@ def validate_all(settings, inputs, scenario, jobs, kosit=None):  # type: ignore[
 
                 engine = KositEngine(kosit, limits=limits, stand_ins=stand_ins)
             else:
-                engine = Engine(settings.artefacts_dir, limits=limits, stand_ins=stand_ins)
+                engine = Engine(
+                    settings.artefacts_dir,
+                    limits=limits,
+                    stand_ins=stand_ins,
+                    one_shot=len(inputs) == 1,
+                )
             return [
                 engine.validate(data, scenario, name)
                 for (_, data), name in zip(inputs, names, strict=True)
             ]
+        from gateway.validation import Validator  # here: one file needs no pool (asyncio, ssl)
+
         mode = {"kosit_config": kosit.path, "kosit_repository": kosit.repository} if kosit else {}
         with Validator(
             settings.artefacts_dir,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gateway.artefacts import installed_info
 from gateway.documents import DocumentInfo, ParseLimits
-from gateway.validation import steps
+from gateway.validation import ahead, steps
 from gateway.validation.report import ValidationReport
 from gateway.validation.saxon import SaxonRuntime
 from gateway.validation.scenarios import Scenario, load_scenarios, select
@@ -87,7 +87,11 @@ class Engine(Pipeline):
         stand_ins: bool = True,
         max_findings: int = 0,
         cache_dir: Path | None = DEFAULT_CACHE,
+        one_shot: bool = False,
     ) -> None:
+        """``one_shot``: this engine validates one document in this process and nothing else
+        (``gateway validate FILE``), so its XSD and later layers may run in a forked child
+        beside the first layer (:mod:`.ahead`)."""
         self.artefacts_dir = Path(artefacts_dir)
         info = installed_info(self.artefacts_dir)
         if info is None:
@@ -107,6 +111,17 @@ class Engine(Pipeline):
             cache_dir = self.artefacts_dir.parent / "cache" / "validation"
         use_folder(cache_dir)
         self.rules = steps.Rules(self.artefacts_dir, self._saxon_runtime)
+        schema, schematron = (
+            steps.Schema(self.rules, stand_ins),
+            steps.Schematron(self.rules, stand_ins),
+        )
+        layers: tuple[steps.Step, ...] = (schema, schematron)
+        if one_shot:
+            layers = (
+                ahead.Ahead(schema, schematron, lambda: not SaxonRuntime.started()),
+                *layers,
+                ahead.Join(schema, schematron),
+            )
         self.steps: tuple[steps.Step, ...] = (
             steps.Parse(self.limits),
             steps.Identify(),
@@ -115,8 +130,7 @@ class Engine(Pipeline):
                 _no_scenario,
                 lambda container, info: select(self.scenarios, info, container),
             ),
-            steps.Schema(self.rules, stand_ins),
-            steps.Schematron(self.rules, stand_ins),
+            *layers,
             steps.Report(self._versions, lambda: self.max_findings),
             steps.Acceptance(),
         )

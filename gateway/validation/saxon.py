@@ -87,6 +87,16 @@ class SaxonRuntime:
                 )
             return self._compiled[path]
 
+    @classmethod
+    def started(cls) -> bool:
+        """Whether this process has its Saxon processor (a GraalVM isolate) already."""
+        return cls._shared is not None
+
+    def reads(self, path: Path) -> Reads:
+        """What the stylesheet at ``path`` can read, as compiled (:mod:`.reads`, kept on disk),
+        without compiling it."""
+        return ANALYSES.reads(path.resolve())
+
     def parse(self, text: str) -> object:
         return self.proc.parse_xml(xml_text=text)
 
@@ -149,7 +159,7 @@ class SaxonRules:
         and kept on disk by :mod:`.speedups.cache`)."""
         if self.path is None:
             return Reads(frozenset({ANY}), ("stylesheet source unknown",))
-        return ANALYSES.reads(self.path)
+        return self.runtime.reads(self.path)
 
     def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
         """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""

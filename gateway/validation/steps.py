@@ -13,7 +13,7 @@ selector, report and acceptance (:mod:`gateway.validation.kosit`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,6 +35,9 @@ from gateway.validation.scenarios import Scenario
 from gateway.validation.schema import SchemaLayer
 from gateway.validation.schematron import CompiledRules, SchematronEngine
 from gateway.validation.speedups import LargeLeaves, Locator, Reads, saxon_text
+
+#: The XSD layer's position among a run's layers (a Schematron layer ``i`` is ``i + 1``).
+XSD = 0
 
 
 @dataclass
@@ -58,6 +61,9 @@ class Run:
     finished: bool = False
     #: Anything a step leaves for a later one (e.g. the KoSIT report document).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Layers another process runs for this run (:data:`XSD`, or 1 + a Schematron layer's
+    #: index; see :mod:`.ahead`): the Schema and Schematron steps leave them out.
+    delegated: frozenset[int] = frozenset()
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -183,12 +189,13 @@ class Rules:
         return self._xslts[rel]
 
     def reads(self, scenario: Scenario) -> Reads:
-        """What any of the scenario's stylesheets can read (computed on first need)."""
+        """What any of the scenario's stylesheets can read (computed on first need, from the
+        analysis alone: a layer another process runs is never compiled here, see :mod:`.ahead`)."""
         if scenario.id not in self._reads:
             reads = Reads(frozenset())
             with compiling():
                 for layer in scenario.schematron:
-                    reads |= self.schematron(layer.file).reads
+                    reads |= self.engine().reads(self.base / layer.file)
             self._reads[scenario.id] = reads
         return self._reads[scenario.id]
 
@@ -208,9 +215,12 @@ class Schema:
     def run(self, run: Run) -> None:
         assert run.tree is not None and run.scenario is not None
         run.leaves = LargeLeaves(run.tree, len(run.data) if self.stand_ins else 0)
-        raws = self.rules.schema(run.scenario.schema).check(run.tree, run.leaves)
-        run.layer_output.append(("xsd", raws))
-        run.findings += [finding(raw, "xsd", run.scenario) for raw in raws]
+        if XSD not in run.delegated:
+            record(run, "xsd", self.check(run))
+
+    def check(self, run: Run) -> list[RawFinding]:
+        assert run.tree is not None and run.scenario is not None
+        return self.rules.schema(run.scenario.schema).check(run.tree, run.leaves)
 
 
 class Schematron:
@@ -228,25 +238,43 @@ class Schematron:
         self.after_invalid_schema = after_invalid_schema
 
     def run(self, run: Run) -> None:
-        scenario, tree = run.scenario, run.tree
-        assert scenario is not None and tree is not None
+        scenario = run.scenario
+        assert scenario is not None
         if not self.after_invalid_schema and any(
             raws for src, raws in run.layer_output if src == "xsd"
         ):
+            return
+        own = [i for i in range(len(scenario.schematron)) if i + 1 not in run.delegated]
+        for source, raws in self.check(run, own):
+            record(run, source, raws)
+
+    def check(self, run: Run, layers: list[int]) -> Iterator[tuple[str, list[RawFinding]]]:
+        """(source, findings) of the scenario's layers ``layers`` (indexes), in that order,
+        on one Saxon parse; each layer's time is a lap of its own."""
+        scenario, tree = run.scenario, run.tree
+        assert scenario is not None and tree is not None
+        if not layers:
             return
         reads = self.rules.reads(scenario) if self.stand_ins else None
         text = saxon_text(run.data, tree, reads, run.leaves)
         parsed = run.extra.get("saxon-document")  # (text, node) when a step parsed it already
         node = parsed[1] if parsed and parsed[0] == text else self.rules.engine().parse(text)
         run.lap("schematron-parse")
-        for layer in scenario.schematron:
+        for i in layers:
+            layer = scenario.schematron[i]
             try:
                 raws = self.rules.schematron(layer.file).check(node, tree)
             except Exception as exc:  # a dynamic error in published rules must not hide the rest
                 raws = [RawFinding("SCHEMATRON-PROCESSING", "fatal", None, f"{layer.file}: {exc}")]
-            run.layer_output.append((layer.source, raws))
-            run.findings += [finding(raw, layer.source, scenario) for raw in raws]
+            yield layer.source, raws
             run.lap(f"schematron-{layer.source}")
+
+
+def record(run: Run, source: str, raws: list[RawFinding]) -> None:
+    """One layer's findings into the run (in layer order: xsd, then the Schematron layers)."""
+    assert run.scenario is not None
+    run.layer_output.append((source, raws))
+    run.findings += [finding(raw, source, run.scenario) for raw in raws]
 
 
 class Report:

@@ -48,6 +48,7 @@ from gateway.validation.speedups.native import (
     literal_assert,
     recurses,
 )
+from gateway.validation.speedups.xpath_text import alternatives, last_step
 
 _NAME = r"[A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?"
 _FIRST = rf"(?:{_NAME}|\(\s*{_NAME}(?:\s*\|\s*{_NAME})*\s*\))"
@@ -86,12 +87,12 @@ class AbsentPaths:
             first, _, rest = a.path.partition("/") if not a.path.startswith("(") else ("", "", "")
             if a.path.startswith("("):
                 group, _, rest = a.path[1:].partition(")")
-                alternatives = [n.strip() for n in group.split("|")]
+                members = [n.strip() for n in group.split("|")]
                 rest = rest.strip().removeprefix("/")
             else:
-                alternatives = [first.strip()]
+                members = [first.strip()]
             tail = [n.strip() for n in rest.split("/")] if rest.strip() else []
-            for alternative in alternatives:
+            for alternative in members:
                 node = root
                 for name in [alternative, *tail]:
                     node = node.children.setdefault(_clark(name, ns), _Node())
@@ -216,10 +217,10 @@ def _rules(
         return []
     out = []
     for rule in rules:
-        alternatives = _alternatives(rule.get("match") or "")
-        if not all(ABSOLUTE.fullmatch(a) for a in alternatives):
+        paths = alternatives(rule.get("match") or "")
+        if paths is None or not all(ABSOLUTE.fullmatch(a) for a in paths):
             continue
-        targets = {_clark(a.rsplit("/", 1)[-1].strip(), rule.nsmap) for a in alternatives}
+        targets = {_clark(a.rsplit("/", 1)[-1].strip(), rule.nsmap) for a in paths}
         if None in targets:
             continue
         priority = _priority(rule)
@@ -241,21 +242,6 @@ def _priority(t: etree._Element) -> float | None:
         return None
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """The ``|``-separated alternatives of a pattern (not splitting inside brackets)."""
-    out, depth, start = [], 0, 0
-    for i, c in enumerate(pattern):
-        if c in "[(":
-            depth += 1
-        elif c in "])":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            out.append(pattern[start:i].strip())
-            start = i + 1
-    out.append(pattern[start:].strip())
-    return out
-
-
 def _clark(name: str, namespaces: Mapping[str | None, str]) -> str | None:
     """``{uri}local`` of a prefixed name; None if the prefix is not bound."""
     prefix, _, local = name.rpartition(":")
@@ -275,8 +261,11 @@ def _may_match(rival: etree._Element, targets: set[str | None]) -> bool:
     """Could the rival rule's pattern match an element named like one of ``targets``?
     Conservative: anything not understood may match."""
     locals_ = {t.split("}", 1)[1] for t in targets if t}
-    for alternative in _alternatives(rival.get("match") or ""):
-        last = _last_step(alternative)
+    split = alternatives(rival.get("match") or "")
+    if split is None:
+        return True
+    for alternative in split:
+        last = last_step(alternative)
         if last.startswith(("@", "text()", "comment()", "processing-instruction(")):
             continue
         suffix = _SUFFIX.match(last)
@@ -294,18 +283,6 @@ def _may_match(rival: etree._Element, targets: set[str | None]) -> bool:
         elif _clark(f"{prefix}:{local}" if prefix else local, rival.nsmap) in targets:
             return True
     return False
-
-
-def _last_step(path: str) -> str:
-    depth, cut = 0, 0
-    for i, c in enumerate(path):
-        if c in "[(":
-            depth += 1
-        elif c in "])":
-            depth -= 1
-        elif c == "/" and depth == 0:
-            cut = i + 1
-    return path[cut:].strip()
 
 
 def _runs(rule: etree._Element) -> list[list[etree._Element]]:

@@ -35,6 +35,7 @@ import re
 from lxml import etree
 
 from gateway.validation.speedups.native import XSL
+from gateway.validation.speedups.xpath_text import closing, code_indexes, top_level
 
 _QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _LOOKUP = re.compile(rf"//({_QNAME})\[\s*normalize-space\(\s*({_QNAME})\s*\)\s*=\s*'([^']*)'\s*\]")
@@ -96,13 +97,8 @@ def _rewrite(
 
 
 def _in_literal(expr: str, at: int) -> bool:
-    quote = ""
-    for c in expr[:at]:
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-    return bool(quote)
+    """Whether a string literal is open at ``at``."""
+    return code_indexes(expr[:at]) is None
 
 
 def _plain_follower(expr: str, end: int) -> bool:
@@ -110,43 +106,14 @@ def _plain_follower(expr: str, end: int) -> bool:
     rest = expr[end:]
     while rest.lstrip().startswith("["):
         rest = rest.lstrip()
-        depth, quote, close = 0, "", -1
-        for i, c in enumerate(rest):
-            if quote:
-                quote = "" if c == quote else quote
-            elif c in "'\"":
-                quote = c
-            elif c in "[(":
-                depth += 1
-            elif c in "])":
-                depth -= 1
-                if depth == 0:
-                    close = i
-                    break
-        if close < 0:
+        close = closing(rest, 0)
+        if close is None:
             return False
-        predicate = _strip(rest[1:close])
+        predicate = top_level(rest[1:close])
         if predicate is None or "=" not in predicate or _POSITIONAL.search(predicate):
             return False
         rest = rest[close + 1 :]
     return True
-
-
-def _strip(text: str) -> str | None:
-    """``text`` at its own top level: literals and bracketed parts removed."""
-    out, depth, quote = [], 0, ""
-    for c in text:
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c in "[(":
-            depth += 1
-        elif c in "])":
-            depth -= 1
-        elif depth == 0:
-            out.append(c)
-    return "".join(out) if depth == 0 and not quote else None
 
 
 def _same_scope(el: etree._Element, root: etree._Element, *names: str) -> bool:

@@ -40,6 +40,8 @@ import re
 
 from lxml import etree
 
+from gateway.validation.speedups.xpath_text import code_indexes
+
 XSL = "http://www.w3.org/1999/XSL/Transform"
 _NAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _NAMES = rf"{_NAME}(?:/{_NAME})*"
@@ -104,7 +106,7 @@ def _rewrite_pattern(match: str, key) -> tuple[str, int]:  # type: ignore[no-unt
 
 
 def _rewrite_test(test: str, key) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    code = _outside_literals(test)
+    code = code_indexes(test)
     if code is None:
         return test, 0
     out, pos, n = [], 0, 0
@@ -120,21 +122,6 @@ def _rewrite_test(test: str, key) -> tuple[str, int]:  # type: ignore[no-untyped
         n += 1
     out.append(test[pos:])
     return "".join(out), n
-
-
-def _outside_literals(expr: str) -> set[int] | None:
-    """Indexes of the characters outside string literals (None if a quote is unclosed)."""
-    code, i = set(), 0
-    while i < len(expr):
-        if expr[i] in "'\"":
-            close = expr.find(expr[i], i + 1)
-            if close < 0:
-                return None
-            i = close + 1
-            continue
-        code.add(i)
-        i += 1
-    return code
 
 
 def _changes_context(el: etree._Element, template: etree._Element) -> bool:

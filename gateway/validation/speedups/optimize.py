@@ -59,7 +59,6 @@ the whole corpus (XRechnung suite, CEN unit tests, Peppol, MLS, negative example
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +72,7 @@ from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
 from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 from gateway.validation.speedups.positions import keyed_positions
 from gateway.validation.speedups.walk import candidate_walks
+from gateway.validation.speedups.xpath_text import closing, code_indexes, without_predicates
 
 __all__ = ["SVRL", "XSL", "Prepared", "optimize", "prepared_stylesheet"]
 MAP_CONTAINS = "Q{http://www.w3.org/2005/xpath-functions/map}contains"
@@ -231,48 +231,13 @@ def _match_code_list(
     concat = _CONCAT.match(expr, lit_end + 1)
     if concat is None:
         return None
-    arg_end = _balanced(expr, concat.end())
+    arg_end = closing(expr, concat.end() - 1)  # the group normalize-space( opens
     if arg_end is None:
         return None
     tail = _TAIL.match(expr, arg_end + 1)
     if tail is None:
         return None
     return tail.end(), tokens, literal, expr[concat.end() : arg_end]
-
-
-def _balanced(expr: str, i: int) -> int | None:
-    """Index of the ``)`` closing the group that starts at ``i`` (string literals skipped)."""
-    depth = 0
-    try:
-        for j, c in _outside_literals(expr, i):
-            if c == "(":
-                depth += 1
-            elif c == ")":
-                if depth == 0:
-                    return j
-                depth -= 1
-    except _OpenQuote:
-        return None
-    return None
-
-
-class _OpenQuote(ValueError):
-    """An XPath expression with a quote that is never closed."""
-
-
-def _outside_literals(expr: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """(index, character) of every character of ``expr`` outside its string literals."""
-    i = start
-    while i < len(expr):
-        c = expr[i]
-        if c in "'\"":
-            close = expr.find(c, i + 1)
-            if close < 0:
-                raise _OpenQuote(expr)
-            i = close + 1
-            continue
-        yield i, c
-        i += 1
 
 
 # -- 6. name suffixes -------------------------------------------------------------------------
@@ -304,9 +269,8 @@ def local_name_suffixes(root: etree._Element) -> int:
 
 
 def _rewrite_name_suffixes(expr: str) -> tuple[str, int]:
-    try:
-        code = {i for i, _ in _outside_literals(expr)}
-    except _OpenQuote:
+    code = code_indexes(expr)
+    if code is None:
         return expr, 0
     out: list[str] = []
     pos = count = 0
@@ -352,24 +316,5 @@ def skip_attribute_walk(root: etree._Element) -> int:
 
 
 def _may_match_attribute(pattern: str) -> bool:
-    outside = _strip_predicates(pattern)
+    outside = without_predicates(pattern)
     return outside is None or "@" in outside or "attribute::" in outside or "attribute(" in outside
-
-
-def _strip_predicates(pattern: str) -> str | None:
-    """The pattern without predicates and string literals (``None`` if unbalanced)."""
-    out: list[str] = []
-    depth = 0
-    try:
-        for _, c in _outside_literals(pattern):
-            if c == "[":
-                depth += 1
-            elif c == "]":
-                depth -= 1
-                if depth < 0:
-                    return None
-            elif depth == 0:
-                out.append(c)
-    except _OpenQuote:
-        return None
-    return "".join(out) if depth == 0 else None

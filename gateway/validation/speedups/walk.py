@@ -50,6 +50,7 @@ import re
 from lxml import etree
 
 from gateway.validation.speedups.native import XSL, calls_into, in_root_template
+from gateway.validation.speedups.xpath_text import alternatives, without_predicates
 
 _DEFAULTS = {"text()", "@*|node()"}
 _NAME = r"(?:[A-Za-z_][\w.\-]*:)?(?:[A-Za-z_][\w.\-]*|\*)"
@@ -112,7 +113,10 @@ def _selection(
     for rule in rules:
         if not _recurses_last(rule, mode):
             return None
-        for alternative in _alternatives(rule.get("match") or ""):
+        split = alternatives(rule.get("match") or "")
+        if split is None:
+            return None
+        for alternative in split:
             found = _paths(alternative, rule, scope)
             if found is None:
                 return None
@@ -154,31 +158,12 @@ def _is_recursion(el: etree._Element, mode: str) -> bool:
     )
 
 
-def _alternatives(pattern: str) -> list[str]:
-    """The pattern's top-level ``|`` alternatives (brackets, parentheses, literals kept)."""
-    out, depth, start, quote = [], 0, 0, ""
-    for i, c in enumerate(pattern):
-        if quote:
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-        elif c in "[(":
-            depth += 1
-        elif c in "])":
-            depth -= 1
-        elif c == "|" and depth == 0:
-            out.append(pattern[start:i])
-            start = i + 1
-    out.append(pattern[start:])
-    return [a.strip() for a in out]
-
-
 def _paths(alternative: str, rule: etree._Element, scope: dict) -> list[str] | None:
     """The alternative as path expressions (one, or one per member of a leading group
     ``(A | B)/rest``), or None unless it is made of element steps."""
-    bare = _without_predicates(alternative)
-    if bare is None:
-        return None
+    bare = without_predicates(alternative)
+    if bare is None or any(c in bare for c in "'\"$"):
+        return None  # a literal or a variable outside the predicates: not a plain path
     group = re.fullmatch(r"\(([^()]*)\)(.*)", bare.strip())
     if group is None:
         path = _path(alternative, bare, rule, scope)
@@ -250,24 +235,3 @@ def _harmless(predicate: str) -> bool:
         return False
     calls = re.findall(r"([\w.\-]+)\s*\(", code)
     return all(name in _HARMLESS for name in calls)
-
-
-def _without_predicates(text: str) -> str | None:
-    out, depth, quote = [], 0, ""
-    for c in text:
-        if quote:
-            quote = "" if c == quote else quote
-            continue
-        if depth and c in "'\"":
-            quote = c
-        elif c == "[":
-            depth += 1
-        elif c == "]":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif depth == 0:
-            if c in "'\"$":
-                return None
-            out.append(c)
-    return "".join(out) if depth == 0 and not quote else None
