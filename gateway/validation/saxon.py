@@ -18,15 +18,7 @@ from lxml import etree
 
 from gateway.validation.report import RawFinding
 from gateway.validation.schematron import parse_svrl
-from gateway.validation.speedups import (
-    ANALYSES,
-    ANY,
-    NativeCheck,
-    Reads,
-    SuffixGuard,
-    element_tags,
-    needs_scan,
-)
+from gateway.validation.speedups import ANALYSES, ANY, NativeCheck, Reads
 
 ALLOWED_PROTOCOLS = "http://saxon.sf.net/feature/allowedProtocols"
 
@@ -91,7 +83,7 @@ class SaxonRuntime:
                 if executable is None:  # saxonche reports compile errors on the processor
                     raise RuntimeError(f"cannot compile {path}: {self.xslt.error_message}")
                 self._compiled[path] = SaxonRules(
-                    self, executable, prepared.native, path, prepared.tests, prepared.guards
+                    self, executable, prepared.native, path, prepared.tests
                 )
             return self._compiled[path]
 
@@ -154,14 +146,12 @@ class SaxonRules:
         native: tuple[NativeCheck, ...] = (),
         path: Path | None = None,
         tests: tuple[str, ...] = (),
-        guards: tuple[SuffixGuard, ...] = (),
     ) -> None:
         self.runtime = runtime
         self.executable = executable
         self.native = native
         self.path = path
         self.tests = tests  # long assert texts the SVRL carries as markers
-        self.guards = guards  # parameters set per document (name-suffix scans)
 
     @cached_property
     def reads(self) -> Reads:
@@ -173,13 +163,7 @@ class SaxonRules:
 
     def check(self, node: object, tree: etree._ElementTree) -> list[RawFinding]:
         """Findings for one document: ``node`` is Saxon's tree of it, ``tree`` lxml's."""
-        ex: Any = self.executable
-        if self.guards:
-            tags = element_tags(tree)
-            for guard in self.guards:
-                value = self.runtime.proc.make_boolean_value(needs_scan(guard, tags))
-                ex.set_parameter(guard.param, value)
-        svrl = ex.transform_to_string(xdm_node=node)
+        svrl = self.executable.transform_to_string(xdm_node=node)  # type: ignore[attr-defined]
         if svrl is None:
-            raise RuntimeError(f"Schematron transform failed: {ex.error_message}")
+            raise RuntimeError(f"Schematron transform failed: {self.executable.error_message}")  # type: ignore[attr-defined]
         return parse_svrl(svrl, self.native, tree, self.tests)

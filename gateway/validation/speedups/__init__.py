@@ -26,7 +26,6 @@ from gateway.validation.speedups.native import Finding as NativeFinding
 from gateway.validation.speedups.optimize import SVRL, Prepared, prepared_stylesheet
 from gateway.validation.speedups.reads import ANY, Reads, stylesheet_reads
 from gateway.validation.speedups.standin import LargeLeaves, saxon_text
-from gateway.validation.speedups.suffix_names import SuffixGuard, element_tags, needs_scan
 
 __all__ = [
     "ANALYSES",
@@ -42,12 +41,9 @@ __all__ = [
     "NativeFinding",
     "Prepared",
     "Reads",
-    "SuffixGuard",
     "bad_base64",
     "base64_elements",
-    "element_tags",
     "full_path",
-    "needs_scan",
     "prepared_stylesheet",
     "restore_assert_text",
     "saxon_text",

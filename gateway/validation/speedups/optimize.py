@@ -47,10 +47,6 @@ work that can be avoided or done far cheaper without changing any result:
     cbc:ID) = 'S']`` on the root of every UBL invoice, answered by a key built once per
     document (:mod:`.keyed_lookups`).
 
-12. Rule contexts chosen by a name suffix (``//*[ends-with(local-name(), 'Amount') ...]``
-    after the walk): selected by the names the stylesheet knows, guarded per document
-    (:mod:`.suffix_names`).
-
 Measured and not done: grouping a rule's asserts into one test did not help: the cost is in
 evaluating the paths, not in the instructions around them.
 
@@ -75,7 +71,6 @@ from gateway.validation.speedups.keyed_paths import keyed_paths
 from gateway.validation.speedups.native import SVRL, XSL, NativeCheck
 from gateway.validation.speedups.native import extract as extract_empty_element_patterns
 from gateway.validation.speedups.positions import keyed_positions
-from gateway.validation.speedups.suffix_names import SuffixGuard, suffix_names
 from gateway.validation.speedups.walk import candidate_walks
 from gateway.validation.speedups.xpath_text import closing, code_indexes, without_predicates
 
@@ -106,27 +101,19 @@ class Prepared:
     native: tuple[NativeCheck, ...]
     #: Long literal ``test`` texts of SVRL results, written as markers (:mod:`.assert_texts`).
     tests: tuple[str, ...] = ()
-    #: Parameters set per document for the name-suffix scans (:mod:`.suffix_names`).
-    guards: tuple[SuffixGuard, ...] = ()
 
 
 def prepared_stylesheet(path: Path) -> Prepared:
     """The stylesheet at ``path`` with every rewrite applied."""
     tree = etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))
     native: list[NativeCheck] = []
-    guards: list[SuffixGuard] = []
-    optimize(tree.getroot(), native, guards)
+    optimize(tree.getroot(), native)
     tests = shorten_assert_texts(tree.getroot())  # last: the native checks read the originals
-    return Prepared(etree.tostring(tree, encoding="unicode"), tuple(native), tests, tuple(guards))
+    return Prepared(etree.tostring(tree, encoding="unicode"), tuple(native), tests)
 
 
-def optimize(
-    root: etree._Element,
-    native: list[NativeCheck] | None = None,
-    guards: list[SuffixGuard] | None = None,
-) -> Rewrites:
-    """Apply every rewrite in place; patterns taken out of the stylesheet go to ``native``,
-    the per-document parameters of the name-suffix scans to ``guards``."""
+def optimize(root: etree._Element, native: list[NativeCheck] | None = None) -> Rewrites:
+    """Apply every rewrite in place; patterns taken out of the stylesheet go to ``native``."""
     done = Rewrites()
     done.add("svrl-output", drop_unused_svrl(root))
     done.add("code-list", hash_code_lists(root))
@@ -142,10 +129,6 @@ def optimize(
     taken += absent
     # after the extractions: they take whole patterns and asserts out of the walk
     done.add("candidate-walks", candidate_walks(root))
-    found = suffix_names(root)  # after the walk: it rewrites the walk's selections
-    done.add("suffix-names", len(found))
-    if guards is not None:
-        guards.extend(found)
     # last: the extractions above recognise the skeleton's location templates as published
     done.add("keyed-positions", keyed_positions(root))
     if native is not None:
