@@ -120,7 +120,12 @@ class OutboundSettings:
     lease_seconds: float = 60.0
     workers: int = 4
     per_receiver_concurrency: int = 4
+    #: Seconds between polls of a busy queue. Idle, the worker and the drafts scheduler poll
+    #: less and less often, up to ``idle_poll_max``: work submitted in this process wakes them
+    #: at once, work another process queues (PostgreSQL, ``gateway outbound run``) waits at
+    #: most that long, and retries and ``send_at`` times they know of are kept to the second.
     poll_interval: float = 0.5
+    idle_poll_max: float = 5.0
     request_timeout: float = 30.0
     #: SML: "peppol-prod" | "peppol-test" (OpenPeppol's zones) | a custom DNS zone | "off".
     sml: str = "peppol-prod"
@@ -214,6 +219,9 @@ class ResponsesSettings:
     #: valid DKIM signature of the From domain (``[[responses.email_trust]]``, see
     #: gateway.responses.dkim). Every other e-mailed response is held for an admin.
     email_trust: list[EmailTrust] = field(default_factory=list)
+    #: Seconds between looks for Invoice Responses owed and not sent (left by a crash; the
+    #: recovery pass at start sends every one, the sweep those older than this).
+    owed_sweep_interval: float = 30.0
 
 
 @dataclass

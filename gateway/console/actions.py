@@ -77,7 +77,6 @@ async def requeue(request: web.Request) -> web.Response:
         await service.queue.requeue(doc_id, actor=f"key:{v.key_id}", cause=cause_of(v))
     except NotRequeueable as exc:  # not failed (any more)
         raise Refused(409, "Not requeued", str(exc)) from exc
-    service.worker.notify()
     return await _back(request, doc_id)
 
 

@@ -12,8 +12,6 @@ state: applied, noted, conflict, held, refused, unmatched, ...).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +24,7 @@ from gateway.france.models import CdarRecord
 from gateway.france.service import CdarService
 from gateway.lifecycle import IN_FLIGHT, Moved
 from gateway.outbound import OUTBOUND
+from gateway.owed import OWED
 from gateway.responses import (
     APPLIED,
     CONFLICT,
@@ -102,18 +101,9 @@ def setup(app: web.Application) -> CdarService:
         )
         return {"cdar_statuses": [entry(r) for r in rows]} if rows else {}
 
-    async def owed(app: web.Application) -> AsyncIterator[None]:
-        """The recovery pass at start (CDAR owed before a crash), then the periodic sweep."""
-        sweeper = asyncio.create_task(
-            emitter.outbox.keep_sweeping(settings.france.owed_sweep_interval)
-        )
-        yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
-
     app[LIFECYCLE].on_move(settled)
-    app.cleanup_ctx.append(owed)
+    # The recovery pass at start (CDAR owed before a crash), then the periodic sweep.
+    app[OWED].register(emitter.outbox, settings.france.owed_sweep_interval)
     add_document_view(app, view)
     app.router.add_get("/v1/france/cdar", list_cdar)
     return service

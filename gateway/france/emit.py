@@ -355,7 +355,7 @@ class CdarEmitter:
                 select(Document.scenario).where(Document.id == moved.document_id)
             )
         if is_french(scenario):
-            await self.outbox.owe(
+            await self.outbox.owe_code(
                 session,
                 moved.document_id,
                 moved.tenant,
@@ -386,10 +386,10 @@ class CdarEmitter:
         if not self.settings.emit or not is_french(doc.scenario):
             return
         if doc.direction == "outbound" and doc.kind in INVOICE_KINDS and doc.status == OUT_QUEUED:
-            await self.outbox.owe(session, doc.id, doc.tenant, "200", once=True)
+            await self.outbox.owe_code(session, doc.id, doc.tenant, "200", once=True)
         elif doc.direction == "inbound" and doc.status == DUPLICATE:
             code = self.codes.emit["duplicate"]
-            await self.outbox.owe(
+            await self.outbox.owe_code(
                 session, doc.id, doc.tenant, code, reason="DOUBLON: doublon", once=True
             )
 

@@ -12,13 +12,12 @@ the transaction of the move that calls for it, so a crash cannot lose it; see
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.owed import OwedColumns
 from gateway.responses import RECEIVED, SENT, CounterpartColumns
-from gateway.store import Base, utcnow
+from gateway.store import Base
 
 __all__ = ["RECEIVED", "SENT", "CdarOwed", "CdarRecord"]
 
@@ -43,26 +42,21 @@ class CdarRecord(CounterpartColumns, Base):
     __table_args__ = (Index("ix_cdar_statuses_state", "state", "seq"),)
 
 
-class CdarOwed(Base):
+class CdarOwed(OwedColumns, Base):
     """One CDAR owed about a document: a status code to send (with its state-platform copy
     when mandatory), written with the move that calls for it and settled once its messages
-    are built, queued and recorded (``state``: pending, done, failed)."""
+    are built, queued and recorded (the debt's columns: :class:`gateway.owed.OwedColumns`).
+
+    ``key`` is ``<document id>|<code>`` for a status owed once per document (200, 201, a
+    DOUBLON's 213), ``<document id>|<code>|<token>`` for a tenant's action (each one owes its
+    own)."""
 
     __tablename__ = "cdar_owed"
 
-    #: ``<document id>|<code>`` for a status owed once per document (200, 201, a DOUBLON's
-    #: 213), ``<document id>|<code>|<token>`` for a tenant's action (each one owes its own).
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
     tenant: Mapped[str | None] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    #: While set in the future, one worker (task, sweep, process) is sending this row.
-    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_cdar_owed_state", "state", "created_at"),)

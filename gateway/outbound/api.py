@@ -240,5 +240,4 @@ async def requeue(request: web.Request) -> web.Response:
         item = await queue.requeue(doc_id, actor=principal.actor, cause=cause)
     except NotRequeueable as exc:
         raise Problem(409, "not-requeueable", str(exc), current_status=exc.state) from exc
-    request.app[OUTBOUND].worker.notify()
     return web.json_response({"id": item.document_id, "status": item.state})

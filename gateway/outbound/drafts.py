@@ -22,9 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from gateway.config import OutboundSettings
 from gateway.lifecycle import DELETED, DRAFT, QUEUED, Cause, Lifecycle, OutboundDraft
 from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.models import OutboundItem
@@ -36,6 +37,8 @@ log = logging.getLogger("gateway.outbound")
 #: Statuses in which a document is still unsent and editable / deletable.
 EDITABLE = (DRAFT,)
 SCHEDULER = Cause("scheduler", actor="send_at")
+#: Scheduled drafts queued per transaction; a full batch means more may be due.
+BATCH = 50
 #: Record fields a content replacement keeps (identity and ownership of the document).
 _KEPT = {"id", "direction", "channel", "tenant", "meta"}
 
@@ -60,6 +63,7 @@ class Drafts:
         self.lifecycle = lifecycle
         self.notify = notify or (lambda: None)
         self._task: asyncio.Task[None] | None = None
+        self._wakeup = asyncio.Event()
 
     async def create(
         self,
@@ -89,6 +93,8 @@ class Drafts:
             await self.lifecycle.started(
                 s, document, cause, reason=f"draft for {routing['receiver']}{when}"
             )
+        if send_at is not None:
+            self.wake()
         return document
 
     async def replace_content(
@@ -154,7 +160,7 @@ class Drafts:
         self.notify()
         return item
 
-    async def send_due(self, limit: int = 50) -> list[str]:
+    async def send_due(self, limit: int = BATCH) -> list[str]:
         """Queue the drafts whose ``send_at`` has come; returns their ids."""
         now = utcnow()
         sent: list[str] = []
@@ -251,10 +257,20 @@ class Drafts:
             raise repo.NotFound(f"no outbound document {doc_id}")
         return doc
 
+    async def next_send_at(self) -> dt.datetime | None:
+        """The earliest ``send_at`` of any scheduled draft (None when none is scheduled)."""
+        async with self.db.read() as s:
+            when = await s.scalar(select(func.min(OutboundDraft.send_at)))
+        return when if when is None or when.tzinfo else when.replace(tzinfo=dt.UTC)
+
     # --- the scheduler (every gateway process runs one) ----------------------------------------
 
-    def start(self, interval: float) -> None:
-        self._task = asyncio.create_task(self._run(interval), name="outbound-drafts")
+    def start(self, settings: OutboundSettings) -> None:
+        self._task = asyncio.create_task(self._run(settings), name="outbound-drafts")
+
+    def wake(self) -> None:
+        """A draft was scheduled in this process: look at the times again now."""
+        self._wakeup.set()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -263,10 +279,30 @@ class Drafts:
                 await self._task
             self._task = None
 
-    async def _run(self, interval: float) -> None:
+    async def _run(self, settings: OutboundSettings) -> None:
+        """Sleep until the earliest ``send_at`` (a draft scheduled in this process wakes it),
+        at most ``idle_poll_max`` (one another process scheduled), at least ``poll_interval``."""
+        interval = settings.poll_interval
+        ceiling = max(settings.idle_poll_max, interval)
         while True:
+            self._wakeup.clear()
+            wait = interval
             try:
-                await self.send_due()
+                when = await self.next_send_at()  # a read: idle rounds write nothing
+                if when is not None and when <= utcnow():
+                    if len(await self.send_due(BATCH)) == BATCH:
+                        continue  # more may be due
+                    when = await self.next_send_at()
+                wait = _until(when, interval, ceiling)
             except Exception:  # keep scheduling; the next round retries (nothing was committed)
                 log.exception("sending scheduled drafts failed")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), wait)
+
+
+def _until(when: dt.datetime | None, floor: float, ceiling: float) -> float:
+    """Seconds to sleep until ``when``, within [floor, ceiling] (``when`` may have passed:
+    a draft another process holds locked right now)."""
+    if when is None:
+        return ceiling
+    return min(ceiling, max(floor, (when - utcnow()).total_seconds()))

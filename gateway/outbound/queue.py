@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +118,18 @@ class OutboundQueue:
         self.settings = settings
         self.policy = RetryPolicy(settings)
         self.lifecycle = lifecycle or Lifecycle()
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every commit that makes an item due (enqueue, requeue): the
+        worker sleeps until then instead of polling (see :mod:`gateway.outbound.worker`)."""
+        self._listeners.append(listener)
+
+    def due_now(self) -> None:
+        """Tell the listeners an item became due (callers that insert items themselves, e.g.
+        a draft being sent, call it after their commit)."""
+        for listener in self._listeners:
+            listener()
 
     # --- submission -------------------------------------------------------------------------
 
@@ -185,6 +197,7 @@ class OutboundQueue:
                 if original is not None:
                     raise DuplicateOutbound(original) from None
             raise
+        self.due_now()
         return item, True
 
     # --- claiming ---------------------------------------------------------------------------
@@ -434,6 +447,7 @@ class OutboundQueue:
                 now,
                 cause or Cause("admin", role=ADMIN, actor=actor),
             )
+        self.due_now()
         return item
 
     async def bounce(self, message_id: str, reason: str) -> str | None:
@@ -477,6 +491,17 @@ class OutboundQueue:
                 .order_by(OutboundAttempt.seq)
             )
             return item, list(attempts)
+
+    async def next_due(self) -> dt.datetime | None:
+        """When the earliest waiting item (queued or retrying) is due; None when none waits.
+        One ``ix_outbound_due`` lookup: an idle worker asks it to sleep until then."""
+        async with self.db.read() as s:
+            when = await s.scalar(
+                select(func.min(OutboundItem.next_attempt_at)).where(
+                    OutboundItem.state.in_((QUEUED, RETRYING))
+                )
+            )
+        return aware(when) if when else None
 
     async def oldest_due_age(self) -> float:
         """Seconds the oldest due item has waited for a worker (one ``ix_outbound_due``

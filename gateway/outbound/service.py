@@ -88,7 +88,7 @@ class OutboundService:
         self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
-        self.drafts = Drafts(db, self.lifecycle, self.worker.notify)
+        self.drafts = Drafts(db, self.lifecycle, self.queue.due_now)
         self._task: asyncio.Task[None] | None = None
 
     def register_transport(self, transport: Transport) -> None:
@@ -179,8 +179,6 @@ class OutboundService:
             claims=claims,
             attachments=attachments,
         )
-        if created:
-            self.worker.notify()
         return Submitted(item, created)
 
     async def prepare(
@@ -242,7 +240,7 @@ class OutboundService:
         await self.setup_discovery()
         if self._task is None:
             self._task = asyncio.create_task(self.worker.run(), name="outbound-worker")
-            self.drafts.start(self.settings.outbound.poll_interval)
+            self.drafts.start(self.settings.outbound)
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -3,7 +3,9 @@ changes of purchase invoices can send responses.
 
 Public surface:
 - :class:`ResponseService` (``handle_document``, ``sweep``, ``on_intake`` hook) and
-  :class:`Emitter` (``on_status_changed``), wired into the app by ``gateway.responses.api.setup``;
+  :class:`Emitter` (``on_move`` owes a response in the move's transaction, its ``outbox``
+  pays it: :mod:`gateway.owed`; :class:`ResponseOwed` is the table), wired into the app by
+  ``gateway.responses.api.setup`` (the app's emitter: :data:`EMITTER`);
 - :func:`load_mapping` / :class:`Mapping` (``config/invoice-response-mapping.toml``);
 - :func:`conflict` / :class:`Step` (sequencing rules; the lifecycle moves the invoice);
 - :func:`parse_response`, :func:`build_response` / :class:`ResponseContent`;
@@ -20,14 +22,16 @@ Public surface:
 """
 
 from gateway.lazy import lazy
+from gateway.responses.build import ResponseContent, build_response
 from gateway.responses.counterpart import CounterpartService, Match
-from gateway.responses.emit import Emitter, ResponseContent, build_response, set_emission
+from gateway.responses.emit import Emitter, set_emission
 from gateway.responses.follow import SENT_STATE_OF, follow_outbound, keep_sent
 from gateway.responses.listing import filters as counterpart_filters
 from gateway.responses.listing import listing as counterpart_listing
 from gateway.responses.mapping import Mapping, MappingError, load_mapping
-from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
+from gateway.responses.models import InvoiceResponseRecord, ResponseOwed, ResponseSettings
 from gateway.responses.parse import SCENARIO, InvoiceResponse, parse_response
+from gateway.responses.pending import attach
 from gateway.responses.records import (
     APPLIED,
     CONFLICT,
@@ -44,7 +48,7 @@ from gateway.responses.records import (
     CounterpartColumns,
 )
 from gateway.responses.rules import Step, conflict
-from gateway.responses.service import NotHeld, ResponseService, attach
+from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.trust import (
     Verdict,
     actor_of,
@@ -58,6 +62,7 @@ __all__ = [
     "APPLIED",
     "CONFLICT",
     "DUPLICATE",
+    "EMITTER",
     "HELD",
     "INVALID",
     "NOTED",
@@ -80,6 +85,7 @@ __all__ = [
     "Match",
     "NotHeld",
     "ResponseContent",
+    "ResponseOwed",
     "ResponseService",
     "ResponseSettings",
     "Step",
@@ -104,8 +110,9 @@ __all__ = [
 ]
 
 
-# The routes (setup, the RESPONSES app key, response_entry) use gateway.web, whose import
+# The routes (setup, the EMITTER and RESPONSES app keys, response_entry) use gateway.web, whose import
 # chain reaches this package's core.
 __getattr__ = lazy(
-    __name__, {name: "gateway.responses.api" for name in ("setup", "RESPONSES", "response_entry")}
+    __name__,
+    {name: "gateway.responses.api" for name in ("setup", "EMITTER", "RESPONSES", "response_entry")},
 )

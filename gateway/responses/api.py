@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from gateway.documents import ParseLimits
 from gateway.outbound import OUTBOUND
+from gateway.owed import OWED
 from gateway.responses import models as rm
 from gateway.responses import records
 from gateway.responses import settings as tenant_settings
@@ -26,7 +27,8 @@ from gateway.responses.follow import ResponseFollower
 from gateway.responses.listing import filters, listing
 from gateway.responses.mapping import Mapping, load_mapping
 from gateway.responses.models import InvoiceResponseRecord
-from gateway.responses.service import NotHeld, ResponseService, attach
+from gateway.responses.pending import attach
+from gateway.responses.service import NotHeld, ResponseService
 from gateway.responses.timers import Timers
 from gateway.store import iso, repo
 from gateway.web import (
@@ -37,7 +39,6 @@ from gateway.web import (
     OBJECT,
     SETTINGS,
     Problem,
-    StatusChanged,
     add_document_view,
     add_status_guard,
     int_param,
@@ -73,16 +74,14 @@ def setup(app: web.Application) -> ResponseService:
     app[INTAKE].after_route.append(service.on_routed)
     attach(app[LIFECYCLE])
 
-    async def emit(change: StatusChanged) -> None:
-        if change.direction == "inbound":
-            await emitter.on_status_changed(
-                change.document_id, change.status, change.reason, change.actor, change.key_id
-            )
-
     async def view(session: Any, doc: Any) -> dict[str, Any]:
         return await document_view(session, doc, mapping)
 
-    on_status_changed(app, emit)
+    # A tenant's move owes its response in the move's transaction; the client's answer waits
+    # for it; the recovery pass and the sweep pay what a crash left (gateway.owed).
+    app[LIFECYCLE].on_move(emitter.on_move)
+    on_status_changed(app, emitter.on_status_changed)
+    app[OWED].register(emitter.outbox, settings.responses.owed_sweep_interval)
     add_status_guard(app, emitter.refusal, emitter.record_refusal)
     add_document_view(app, view)
     cfg = settings.responses

@@ -8,35 +8,46 @@ code, reason code and default text) and has emission switched on, the gateway bu
   tenant of this gateway (the seller's sales invoice changes status immediately), or
 - queues it through the outbound queue to the seller's access point.
 Either way a ``sent`` row in ``invoice_responses`` links it to the invoice.
+
+Crash-durable: the move writes the response it owes (an ``invoice_response_owed`` row,
+:meth:`Emitter.on_move`) in its own transaction; the generic owed-work outbox
+(:class:`gateway.owed.Outbox`) pays it after the commit, or its recovery pass / sweep after a
+kill -9. Paying twice sends one response: the IMR id and issue date derive from the row, the
+outbound idempotency key from the IMR id, a ``sent`` row already on record ends the payment,
+and a local delivery first looks for the copy it may have stored before the crash.
+(Before, the response was built after the commit from the API's status-change hook: a crash in
+between lost it.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lxml import etree
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.documents import NS, UBL_APPRESPONSE, ParseLimits, Party, identify, parse_xml
+from gateway.documents import ParseLimits, identify, parse_xml
 from gateway.inbound import Submission
-from gateway.lifecycle import Lifecycle
+from gateway.lifecycle import ADMIN, API, Lifecycle, Moved
+from gateway.owed import Outbox
 from gateway.responses import models as rm
+from gateway.responses.build import ResponseContent, build_response
 from gateway.responses.follow import keep_sent
 from gateway.responses.mapping import Mapping
 from gateway.responses.matching import INVOICE_KINDS, normalise
-from gateway.responses.models import InvoiceResponseRecord, ResponseSettings
-from gateway.responses.parse import CUSTOMIZATION_ID, PROFILE_ID, SCENARIO
+from gateway.responses.models import InvoiceResponseRecord, ResponseOwed, ResponseSettings
+from gateway.responses.parse import SCENARIO
 from gateway.responses.settings import settings_row
-from gateway.store import Database, repo
+from gateway.store import Database, Document, repo
 
 log = logging.getLogger("gateway.responses")
 
-_CBC = f"{{{NS['cbc']}}}"
-_CAC = f"{{{NS['cac']}}}"
+#: The roles of a tenant's own action (an API key, the console): what owes a response.
+CLIENT_ROLES = frozenset({API, ADMIN})
 
 
 class IntakeLike(Protocol):
@@ -47,66 +58,6 @@ class IntakeLike(Protocol):
 
 class OutboundLike(Protocol):
     async def submit(self, tenant: str, raw: bytes, **kw: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class ResponseContent:
-    """Everything a T111 needs; built from the invoice and the new status."""
-
-    imr_id: str
-    issue_date: str
-    code: str
-    sender: Party  # the invoice's buyer
-    receiver: Party  # the invoice's seller
-    invoice_number: str
-    invoice_type_code: str
-    invoice_issue_date: str | None = None
-    reason_code: str | None = None
-    reason_text: str | None = None
-    effective_date: str | None = None
-
-
-def build_response(c: ResponseContent) -> bytes:
-    """Serialise a Peppol Invoice Response 3.0 (UBL ApplicationResponse) in schema order."""
-    nsmap = {None: UBL_APPRESPONSE, "cac": NS["cac"], "cbc": NS["cbc"]}
-    root = etree.Element(f"{{{UBL_APPRESPONSE}}}ApplicationResponse", nsmap=nsmap)
-    _cbc(root, "CustomizationID", CUSTOMIZATION_ID)
-    _cbc(root, "ProfileID", PROFILE_ID)
-    _cbc(root, "ID", c.imr_id)
-    _cbc(root, "IssueDate", c.issue_date)
-    _party(root, "SenderParty", c.sender)
-    _party(root, "ReceiverParty", c.receiver)
-    doc_resp = etree.SubElement(root, _CAC + "DocumentResponse")
-    response = etree.SubElement(doc_resp, _CAC + "Response")
-    _cbc(response, "ResponseCode", c.code)
-    if c.effective_date:
-        _cbc(response, "EffectiveDate", c.effective_date)
-    if c.reason_code or c.reason_text:
-        status = etree.SubElement(response, _CAC + "Status")
-        if c.reason_code:
-            _cbc(status, "StatusReasonCode", c.reason_code, listID="OPStatusReason")
-        if c.reason_text:
-            _cbc(status, "StatusReason", c.reason_text)
-    ref = etree.SubElement(doc_resp, _CAC + "DocumentReference")
-    _cbc(ref, "ID", c.invoice_number)
-    if c.invoice_issue_date:
-        _cbc(ref, "IssueDate", c.invoice_issue_date)
-    _cbc(ref, "DocumentTypeCode", c.invoice_type_code)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-def _cbc(parent: etree._Element, name: str, text: str, **attrs: str) -> etree._Element:
-    el = etree.SubElement(parent, _CBC + name, attrs)
-    el.text = text
-    return el
-
-
-def _party(parent: etree._Element, name: str, party: Party) -> None:
-    node = etree.SubElement(parent, _CAC + name)
-    scheme, _, ident = (party.endpoint or "").partition(":")
-    _cbc(node, "EndpointID", ident, schemeID=scheme)
-    legal = etree.SubElement(node, _CAC + "PartyLegalEntity")
-    _cbc(legal, "RegistrationName", party.name or party.endpoint or "unknown")
 
 
 async def emission_enabled(s: AsyncSession, tenant: str) -> bool:
@@ -136,42 +87,76 @@ class Emitter:
         self.outbound = outbound
         self.limits = limits or ParseLimits()
         self.lifecycle = lifecycle or Lifecycle()
+        #: The responses owed (written in the move's transaction, paid after its commit).
+        self.outbox: Outbox[ResponseOwed] = Outbox(
+            db, ResponseOwed, self.pay, what="owed invoice response"
+        )
 
-    async def on_status_changed(
-        self,
-        doc_id: str,
-        status: str,
-        reason: str | None = None,
-        actor: str | None = None,
-        key_id: str | None = None,
-    ) -> InvoiceResponseRecord | None:
-        """Emit the response for ``status`` if the mapping and the tenant want one. Never raises
-        (the status change is committed; the outcome is recorded instead)."""
-        try:
-            return await self._emit(doc_id, status, reason, actor, key_id)
-        except Exception:
-            log.exception("sending an invoice response failed", extra={"document": doc_id})
-            return None
+    # --- in the move's transaction: what is owed ------------------------------------------------
 
-    async def _emit(
-        self, doc_id: str, status: str, reason: str | None, actor: str | None, key_id: str | None
-    ) -> InvoiceResponseRecord | None:
+    async def on_move(self, session: AsyncSession, moved: Moved) -> None:
+        """A tenant's own move of a purchase invoice to a status its profile answers (and with
+        emission on) owes an Invoice Response: a row in the move's transaction."""
+        if (
+            moved.direction != "inbound"
+            or moved.kind not in INVOICE_KINDS
+            or moved.tenant is None
+            or moved.cause.role not in CLIENT_ROLES
+        ):
+            return
+        with session.no_autoflush:
+            if await self.lifecycle.response_rule(session, moved.tenant, moved.status) is None:
+                return
+            if not await emission_enabled(session, moved.tenant):
+                return
+        row = ResponseOwed(
+            key=f"{moved.document_id}|{moved.status}|{secrets.token_hex(8)}",
+            document_id=moved.document_id,
+            tenant=moved.tenant,
+            status=moved.status,
+            reason=moved.reason,
+            actor=moved.cause.actor,
+            key_id=moved.cause.key_id,
+        )
+        await self.outbox.owe(session, row, group=moved.document_id)
+
+    # --- after the commit -------------------------------------------------------------------
+
+    async def on_status_changed(self, change: Any) -> None:
+        """The client's answer waits for the response its change owes (as before the debt was
+        durable: the response is queued or delivered when the client hears back)."""
+        await self.outbox.wait(change.document_id)
+
+    async def pay(self, owed: ResponseOwed) -> InvoiceResponseRecord | None:
+        """Send the response ``owed`` says is owed (the outbox's payer; idempotent by its key)."""
+        return await self._emit(owed)
+
+    async def _emit(self, owed: ResponseOwed) -> InvoiceResponseRecord | None:
+        imr_id = f"IMR-{hashlib.sha256(owed.key.encode()).hexdigest()[:16]}"
         async with self.db.read() as s:
-            doc = await repo.get_document(s, doc_id, None)
+            doc = await repo.get_document(s, owed.document_id, None)
             if doc.direction != "inbound" or doc.kind not in INVOICE_KINDS or not doc.tenant:
                 return None
-            rule = await self.lifecycle.response_rule(s, doc.tenant, status)
+            kept = await s.scalar(  # paid before a crash: the row is on record
+                select(InvoiceResponseRecord).where(
+                    InvoiceResponseRecord.invoice_id == doc.id,
+                    InvoiceResponseRecord.direction == rm.SENT,
+                    InvoiceResponseRecord.imr_id == imr_id,
+                )
+            )
+            if kept is not None:
+                return kept
+            rule = await self.lifecycle.response_rule(s, doc.tenant, owed.status)
             if rule is None:
                 return None
             code = rule.code
-            if not await emission_enabled(s, doc.tenant):
-                return None
             refused = await self._not_the_buyer(s, doc)
-            raw, _ = await repo.get_raw(s, doc_id, None)
+            raw, _ = await repo.get_raw(s, owed.document_id, None)
         info = identify(parse_xml(raw, self.limits))
+        day = _aware(owed.created_at).date().isoformat()
         content = ResponseContent(
-            imr_id=f"IMR-{secrets.token_hex(8)}",
-            issue_date=dt.datetime.now(dt.UTC).date().isoformat(),
+            imr_id=imr_id,
+            issue_date=day,
             code=code,
             sender=info.buyer,
             receiver=info.seller,
@@ -179,8 +164,8 @@ class Emitter:
             invoice_type_code=info.type_code or ("381" if info.kind == "CreditNote" else "380"),
             invoice_issue_date=info.issue_date,
             reason_code=rule.reason,
-            reason_text=(reason or rule.text) if code != "PD" else None,
-            effective_date=dt.datetime.now(dt.UTC).date().isoformat() if code == "PD" else None,
+            reason_text=(owed.reason or rule.text) if code != "PD" else None,
+            effective_date=day if code == "PD" else None,
         )
         xml = build_response(content)
         rec = InvoiceResponseRecord(
@@ -193,11 +178,11 @@ class Emitter:
             referenced_type_code=content.invoice_type_code,
             response_code=code,
             partial=False,
-            status=status,
+            status=owed.status,
             invoice_id=doc.id,
             issue_date=content.issue_date,
             state=rm.NOT_SENT,
-            details={"reason": content.reason_text, "actor": actor, "key": key_id},
+            details={"reason": content.reason_text, "actor": owed.actor, "key": owed.key_id},
         )
         if refused:  # the guard refused the move already; this catches any other caller
             rec.detail = f"refused: {refused}"
@@ -289,6 +274,8 @@ class Emitter:
         async with self.db.read() as s:
             local = await repo.tenant_for_participant(s, rec.receiver)
         if local is not None and self.intake is not None:
+            if await self._delivered_locally(rec, local):
+                return
             key, person = rec.details.get("key"), rec.details.get("actor")
             if person == f"key:{key}":  # no person named: the key is the actor
                 person = None
@@ -313,10 +300,38 @@ class Emitter:
             return
         try:
             submitted = await self.outbound.submit(
-                tenant, xml, channel="invoice-response", actor=rec.details.get("actor")
+                tenant,
+                xml,
+                channel="invoice-response",
+                actor=rec.details.get("actor"),
+                # One queue item per response, however often its debt is paid (a crash
+                # between queueing and settling pays it again).
+                idempotency_key="imr:" + hashlib.sha256(rec.imr_id.encode()).hexdigest(),
             )
         except Exception as exc:  # SubmissionRefused and friends: record why
             rec.detail = f"the outbound queue refused the response: {exc}"
             return
         rec.state = rm.QUEUED
         rec.document_id = submitted.item.document_id
+
+    async def _delivered_locally(self, rec: InvoiceResponseRecord, local: str) -> bool:
+        """Was this response handed to tenant ``local``'s intake before a crash (its IMR id is
+        the debt's, so a stored copy is this very response)? Then that copy is the delivery."""
+        async with self.db.read() as s:
+            found = await s.scalar(
+                select(Document.id).where(
+                    Document.direction == "inbound",
+                    Document.number == rec.imr_id,
+                    Document.tenant == local,
+                    Document.channel == "local",
+                )
+            )
+        if found is None:
+            return False
+        rec.state = rm.DELIVERED_LOCALLY
+        rec.details = {**rec.details, "local_document_id": found}
+        return True
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -10,7 +10,7 @@
   left runs at startup, for rows a crash left between commit and re-match (index lookups:
   :meth:`ResponseService.sweep`).
 - A received response gets a ``pending`` row in the transaction that stores it (or routes it
-  to a tenant; :func:`gateway.responses.service.attach`), so the recovery finds the ones never
+  to a tenant; :func:`gateway.responses.pending.attach`), so the recovery finds the ones never
   judged by the state index.
 """
 

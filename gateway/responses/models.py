@@ -5,15 +5,19 @@ became of it (``state``) and the structured details (reason/action codes with te
 responding party). It is the memory behind the sequencing rules: the last *applied* response
 of an invoice decides what may follow, independently of ``documents.status`` (which the
 overdue timer or the outbound queue may also write).
+
+``invoice_response_owed`` keeps the responses owed by a tenant's status changes until they are
+sent (written in the move's transaction: a crash between the move and the sending loses none).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.owed import OwedColumns
 from gateway.responses.records import (  # noqa: F401  (the states, re-exported)
     APPLIED,
     CONFLICT,
@@ -85,3 +89,22 @@ class ResponseSettings(Base):
     #: Trusted e-mail senders: ``[{"sender": address, "participant": id or ""}]`` (None: none).
     email_trust: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ResponseOwed(OwedColumns, Base):
+    """An Invoice Response owed for a tenant's status change of a purchase invoice, written in
+    the move's transaction and paid after the commit (or by the recovery pass after a crash:
+    :class:`gateway.owed.Outbox`). ``key`` is ``<document id>|<status>|<token>``; the response's
+    IMR id and issue date derive from it and ``created_at``, so paying twice sends one."""
+
+    __tablename__ = "invoice_response_owed"
+
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"), index=True)
+    tenant: Mapped[str | None] = mapped_column(String(100))
+    #: The canonical status the invoice moved to (the rule is read when the debt is paid).
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_invoice_response_owed_state", "state", "created_at"),)

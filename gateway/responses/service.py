@@ -6,8 +6,9 @@ what is Peppol's is here: validity (PPD only with PD, known code, a referenced i
 (referenced id + type, IMR sender = invoice buyer, IMR receiver = invoice seller, inside the
 receiving tenant; :mod:`gateway.responses.matching`), the sequencing rules
 (:mod:`gateway.responses.rules`), the ``response.unmatched`` event, outcome logs and counts, a
-forgery noted in the invoice's history, the admin's vouching for a held response, and the
-recovery sweep. Every outcome is a row in ``invoice_responses``; nothing but an applied response
+forgery noted in the invoice's history, the admin's vouching for a held response. The
+recovery sweep (:mod:`gateway.responses.recovery`) and the pending rows written when a response
+is stored (:mod:`gateway.responses.pending`) live apart. Every outcome is a row in ``invoice_responses``; nothing but an applied response
 changes an invoice.
 """
 
@@ -24,13 +25,12 @@ from gateway.documents import ParseLimits
 from gateway.lifecycle import (
     COUNTERPART,
     SOURCE_INVOICE_RESPONSE,
-    UNROUTABLE,
     Cause,
     IllegalTransition,
     Lifecycle,
-    Moved,
 )
 from gateway.responses import models as rm
+from gateway.responses import recovery
 from gateway.responses.counterpart import (
     HANDLED_DOC_STATUSES,
     CounterpartService,
@@ -58,7 +58,6 @@ __all__ = [
     "NotHeld",
     "ResponseService",
     "ServedBy",
-    "attach",
     "dedupe_key",
 ]
 
@@ -103,65 +102,9 @@ class ResponseService(CounterpartService):
         return rec
 
     async def sweep(self, *, page: int = 200) -> int:
-        """Judge the responses left ``pending`` (a crash between storing and judging) and
-        re-match the unmatched/waiting ones whose invoice exists now; returns how many changed.
-
-        Index lookups only: pending rows by ``ix_invoice_responses_state``; the retry rows page
-        by the same index, each page probing ``ix_documents_dir_number`` for the numbers it
-        references (one query per page), so only responses with a candidate invoice are
-        re-matched."""
-        changed = 0
-        async with self.db.read() as s:
-            pending = list(
-                await s.scalars(
-                    select(InvoiceResponseRecord.document_id)
-                    .where(InvoiceResponseRecord.state == rm.PENDING)
-                    .order_by(InvoiceResponseRecord.seq)
-                )
-            )
-        for doc_id in pending:
-            if doc_id is not None:
-                await self.handle_document(doc_id)
-                changed += 1
-        after = 0
-        while True:
-            async with self.db.read() as s:
-                rows = (
-                    await s.execute(
-                        select(
-                            InvoiceResponseRecord.seq,
-                            InvoiceResponseRecord.tenant,
-                            InvoiceResponseRecord.referenced_id,
-                        )
-                        .where(
-                            InvoiceResponseRecord.state.in_(RETRY_STATES),
-                            InvoiceResponseRecord.seq > after,
-                        )
-                        .order_by(InvoiceResponseRecord.seq)
-                        .limit(page)
-                    )
-                ).all()
-                refs = {r.referenced_id for r in rows if r.referenced_id}
-                found = set(
-                    (
-                        await s.execute(
-                            select(Document.tenant, Document.number).where(
-                                Document.direction == "outbound", Document.number.in_(refs)
-                            )
-                        )
-                    ).all()
-                    if refs
-                    else ()
-                )
-            for r in rows:
-                if (r.tenant, r.referenced_id) in found and await self.rematch_one(r.seq):
-                    changed += 1
-            if len(rows) < page:
-                break
-            after = rows[-1].seq
-        if changed and self.forwarder is not None:
-            self.forwarder.wake()
-        return changed
+        """Judge the responses left ``pending`` and re-match the unmatched/waiting ones whose
+        invoice exists now (:func:`gateway.responses.recovery.sweep`); how many changed."""
+        return await recovery.sweep(self, page=page)
 
     # --- the T111 rule set ---------------------------------------------------------------------
 
@@ -348,47 +291,6 @@ class ResponseService(CounterpartService):
             parts.append(f"effective {d['effective_date']}")
         parts += [f"note: {n}" for n in d.get("notes", [])]
         return " | ".join(parts)
-
-
-def attach(lifecycle: Lifecycle) -> None:
-    """Mark received responses ``pending`` in the transactions of ``lifecycle`` that store them
-    or route them to a tenant (every composition root that stores or routes documents calls
-    this: the app factory's setup, ``gateway participants add``)."""
-    lifecycle.on_start(mark_pending)
-    lifecycle.on_move(_routed)
-
-
-async def mark_pending(session: AsyncSession, doc: Document) -> None:
-    """A valid response stored for a tenant gets a ``pending`` row in the transaction that
-    stores it, so a crash before it is judged loses nothing (the recovery at start finds it by
-    the state index, not by scanning documents)."""
-    if (
-        doc.direction == "inbound"
-        and doc.tenant is not None
-        and doc.status in HANDLED_DOC_STATUSES
-        and doc.validation_status == "accepted"
-        and is_invoice_response(doc.customization_id)
-    ):
-        session.add(
-            InvoiceResponseRecord(
-                direction=rm.RECEIVED,
-                document_id=doc.id,
-                tenant=doc.tenant,
-                imr_id=doc.number or "",
-                partial=False,
-                state=rm.PENDING,
-                details={},
-            )
-        )
-
-
-async def _routed(session: AsyncSession, moved: Moved) -> None:
-    """A stranded document got its tenant: a response among them is judged next (its pending
-    row survives a crash like a response stored for a tenant)."""
-    if moved.direction == "inbound" and moved.previous == UNROUTABLE:
-        doc = await session.scalar(select(Document).where(Document.id == moved.document_id))
-        if doc is not None:
-            await mark_pending(session, doc)
 
 
 def _issued(rec: InvoiceResponseRecord) -> tuple[str, str]:

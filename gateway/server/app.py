@@ -36,6 +36,7 @@ from gateway.observability import (
 )
 from gateway.outbound import OUTBOUND, as4_delivered_to
 from gateway.outbound import setup as setup_outbound
+from gateway.owed import OWED, Sweeps
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting import setup as setup_reporting
 from gateway.responses import setup as setup_responses
@@ -130,6 +131,10 @@ def create_app(
     # After the intake lifecycle: the outbound service borrows its validator pool at startup.
     setup_outbound(app, outbound_service(settings, db, lifecycle=lifecycle))
     app[OUTBOUND].worker.observer = metrics  # outbound attempts by transport and result
+    # Owed work (CDAR, Invoice Responses): one recovery pass + sweep loop, after the validator
+    # and the queue it pays through have started; features register their outboxes.
+    app[OWED] = Sweeps()
+    app.cleanup_ctx.append(app[OWED].running)
     responses = setup_responses(app)  # after outbound: sends Invoice Responses through its queue
     responses.served_by = as4_delivered_to  # AS4 responses must come from the invoice's AP
     responses.observer = metrics  # Invoice Response outcomes

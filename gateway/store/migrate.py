@@ -70,9 +70,14 @@ def _pending(connection: Connection) -> list[str]:
 
 
 async def upgrade(engine: AsyncEngine, target: str = "heads") -> None:
-    """Apply migrations up to ``target`` in one transaction (PostgreSQL DDL is transactional)."""
-    async with engine.begin() as conn:
+    """Apply migrations up to ``target`` in one transaction (PostgreSQL DDL is transactional),
+    Alembic's own: a migration that must run outside any transaction (``CREATE INDEX
+    CONCURRENTLY``, which does not block writes on a big PostgreSQL store) uses an autocommit
+    block, which commits the migrations before it first (Alembic asserts its own transaction
+    there, so the connection is not begun here)."""
+    async with engine.connect() as conn:
         await conn.run_sync(_upgrade, target)
+        await conn.commit()
 
 
 async def pending_heads(engine: AsyncEngine) -> list[str]:

@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from gateway_process import free_port, serve, shared_database
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.store import Database, Document
 
-ROOT = Path(__file__).resolve().parents[2]
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 N = 200
 STDERR: list[str] = []
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(path: Path, data_dir: Path, folder: Path, database_url: str) -> Path:
@@ -54,19 +44,7 @@ def _config(path: Path, data_dir: Path, folder: Path, database_url: str) -> Path
 
 
 async def _serve(config: Path) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GATEWAY_HTTP_PORT": str(_port())}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--config", str(config), "serve",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-    async def drain() -> None:
-        assert proc.stderr is not None
-        while line := await proc.stderr.readline():
-            STDERR.append(line.decode(errors="replace").rstrip())
-
-    proc._drain = asyncio.get_running_loop().create_task(drain())  # type: ignore[attr-defined]
-    return proc
+    return await serve(config, STDERR, env={"GATEWAY_HTTP_PORT": str(free_port())})
 
 
 def _processed(folder: Path) -> list[Path]:
@@ -86,23 +64,10 @@ async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[
 
 
 @pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+async def database_url() -> AsyncIterator[str]:
     """PostgreSQL when the test server is there (several processes), else SQLite (WAL)."""
-    url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
-    if not url:
-        yield ""
-        return
-    import asyncpg
-
-    base = url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"gw_folder_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield f"{url.rpartition('/')[0]}/{name}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    async with shared_database("gw_folder") as url:
+        yield url
 
 
 @pytest.mark.slow

@@ -12,22 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from french_invoices import french_invoice
-
-from tests.france.flow.test_flow_api import BUYER, NUMBER, SELLER, _cdar, _get
+from tests.france.flow.client import BUYER, cdar_example, get_flow, sold_invoice
 
 
 async def test_a_held_copy_that_came_first_does_not_block_the_proven_one(
     gw_factory: Any, corpus_dir: Path
 ) -> None:
     gw = await gw_factory()
-    key = await gw.key("vendeur")
-    await gw.participant("vendeur", f"0225:{SELLER}")
-    invoice = french_invoice(
-        corpus_dir, number=NUMBER, issue_date="2025-07-01", seller_siren=SELLER, buyer_siren=BUYER
-    )
-    invoice_id = await gw.send_invoice(key, invoice)
-    message = _cdar(corpus_dir, "5")  # the buyer's 205 Approuvée
+    key, invoice_id = await sold_invoice(gw, corpus_dir)
+    message = cdar_example(corpus_dir, "5")  # the buyer's 205 Approuvée
     first = await gw.receive(key, message)  # proves nothing about the buyer: held
     held = (await gw.doc(key, first["id"]))["cdar_statuses"]
     assert [(r["code"], r["state"]) for r in held] == [("205", "held")]
@@ -44,13 +37,13 @@ async def test_a_held_copy_that_came_first_does_not_block_the_proven_one(
     assert [(r["code"], r["state"]) for r in rows] == [("205", "applied")]
     assert (await gw.doc(key, invoice_id))["canonical_status"] == "accepted"
     # The Flow API says what became of each copy (the applied one is Ok, not a duplicate).
-    _, flow, _ = await _get(gw, key, second["id"])
+    _, flow, _ = await get_flow(gw, key, second["id"])
     assert flow["acknowledgement"] == {"status": "Ok"}, flow
-    _, flow, _ = await _get(gw, key, first["id"])
+    _, flow, _ = await get_flow(gw, key, first["id"])
     assert flow["acknowledgement"]["details"][0]["reasonCode"] == "InvoiceLCAccessDenied"
     # A third copy is judged too, and is the proven message's duplicate: nothing more moves.
     third = await gw.receive(key, message)
-    _, flow, _ = await _get(gw, key, third["id"])
+    _, flow, _ = await get_flow(gw, key, third["id"])
     assert flow["acknowledgement"]["details"][0]["reasonCode"] == "AlreadyExistingFlow"
     rows = [
         r

@@ -16,16 +16,14 @@ validator, so no CDAR was ever built there: the in-process tests share a started
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import sys
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from french_invoices import SELLER_SIREN, french_invoice
+from gateway_process import free_port, serve, stop
 from live_gateway import Stub, start_stub
 from sqlalchemy import func, select
 
@@ -36,15 +34,8 @@ from gateway.store import Database, Document, repo, upgrade
 
 pytestmark = pytest.mark.slow  # four gateway starts
 
-ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 3
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(tmp: Path, data: Path, port: int, ap_url: str) -> Path:
@@ -74,32 +65,6 @@ def _config(tmp: Path, data: Path, port: int, ap_url: str) -> Path:
     return path
 
 
-async def _start(config: Path, url: str, log: list[str]) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--config", str(config), "serve",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-    async def drain() -> None:
-        assert proc.stderr is not None
-        while line := await proc.stderr.readline():
-            log.append(line.decode(errors="replace").rstrip())
-
-    asyncio.get_running_loop().create_task(drain())
-    async with aiohttp.ClientSession() as http:
-        for _ in range(600):
-            assert proc.returncode is None, "gateway died at start:\n" + "\n".join(log[-30:])
-            try:
-                async with http.get(url + "/health/live") as resp:
-                    if resp.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.2)
-    raise AssertionError("gateway did not start:\n" + "\n".join(log[-30:]))
-
-
 async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
     tmp_path: Path, installed_data_dir: Path, corpus_dir: Path
 ) -> None:
@@ -108,7 +73,7 @@ async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
     data = tmp_path / "data"
     data.mkdir()
     (data / "artefacts").symlink_to((installed_data_dir / "artefacts").resolve())
-    port = _port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     config = _config(tmp_path, data, port, ap.url)
     db = Database.from_settings(load_settings(config, env={}))
@@ -121,7 +86,7 @@ async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/xml"}
     try:
         for i in range(ROUNDS):
-            proc = await _start(config, url, log)
+            proc = await serve(config, log, url=url)
             raw = french_invoice(corpus_dir, number=f"K9-{i}")
             async with (
                 aiohttp.ClientSession() as http,
@@ -130,7 +95,7 @@ async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
                 assert r.status == 202, await r.text()
                 proc.send_signal(signal.SIGKILL)
             assert await asyncio.wait_for(proc.wait(), 60) == -signal.SIGKILL
-        proc = await _start(config, url, log)
+        proc = await serve(config, log, url=url)
 
         seen: list[Any] = []
 
@@ -185,8 +150,6 @@ async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
         proc.terminate()
         await proc.wait()
     finally:
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await stop(proc)
         await db.dispose()
         await runner.cleanup()

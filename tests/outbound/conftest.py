@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
+from gateway.config import Settings
+from gateway.outbound.queue import OutboundQueue
+from gateway.outbound.routing import Router
+from gateway.outbound.transports import HttpTransport, Transports
+from gateway.outbound.worker import Worker
+from gateway.store import Database, Document, StatusChange
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.pki import KeyPair, make_ca, make_leaf
 
@@ -133,6 +142,50 @@ async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **
         meta={},
     )
     return await queue.enqueue(doc, receiver=receiver, sender="0088:sender", **kw)
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    db: Database
+    queue: OutboundQueue
+    worker: Worker
+    transports: Transports
+
+    def new_worker(self) -> Worker:
+        router = Router(self.settings.routes, self.transports)
+        return Worker(self.queue, router, self.transports, self.settings.outbound)
+
+    async def history(self, doc_id: str) -> list[str]:
+        async with self.db.read() as s:
+            rows = await s.scalars(
+                select(StatusChange.to_status)
+                .where(StatusChange.document_id == doc_id)
+                .order_by(StatusChange.seq)
+            )
+            return list(rows)
+
+    async def doc_status(self, doc_id: str) -> str:
+        async with self.db.read() as s:
+            return await s.scalar(select(Document.status).where(Document.id == doc_id))
+
+
+async def rig(tmp_path: Path, url: str, **outbound: object) -> Rig:
+    routes = [{"participant": "0002:*", "url": url, "transport": "http"}]
+    settings = make_settings(tmp_path, routes=routes, **outbound)
+    db = await open_db(settings)
+    queue = OutboundQueue(db, settings.outbound)
+    transports = Transports([HttpTransport(timeout=5)])
+    worker = Worker(queue, Router(settings.routes, transports), transports, settings.outbound)
+    return Rig(settings, db, queue, worker, transports)
+
+
+async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

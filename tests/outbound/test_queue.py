@@ -4,56 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
-from gateway.config import Settings
-from gateway.outbound.queue import NotRequeueable, OutboundQueue
+from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.retry import RetryPolicy
-from gateway.outbound.routing import Router
-from gateway.outbound.transports import HttpTransport, Transports
-from gateway.outbound.worker import Worker
-from gateway.store import Database, Document, StatusChange
-from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db
-
-
-@dataclass
-class Rig:
-    settings: Settings
-    db: Database
-    queue: OutboundQueue
-    worker: Worker
-    transports: Transports
-
-    def new_worker(self) -> Worker:
-        router = Router(self.settings.routes, self.transports)
-        return Worker(self.queue, router, self.transports, self.settings.outbound)
-
-    async def history(self, doc_id: str) -> list[str]:
-        async with self.db.read() as s:
-            rows = await s.scalars(
-                select(StatusChange.to_status)
-                .where(StatusChange.document_id == doc_id)
-                .order_by(StatusChange.seq)
-            )
-            return list(rows)
-
-    async def doc_status(self, doc_id: str) -> str:
-        async with self.db.read() as s:
-            return await s.scalar(select(Document.status).where(Document.id == doc_id))
-
-
-async def rig(tmp_path: Path, url: str, **outbound: object) -> Rig:
-    routes = [{"participant": "0002:*", "url": url, "transport": "http"}]
-    settings = make_settings(tmp_path, routes=routes, **outbound)
-    db = await open_db(settings)
-    queue = OutboundQueue(db, settings.outbound)
-    transports = Transports([HttpTransport(timeout=5)])
-    worker = Worker(queue, Router(settings.routes, transports), transports, settings.outbound)
-    return Rig(settings, db, queue, worker, transports)
+from tests.outbound.conftest import Receiver, Rig, enqueue_doc, make_settings, rig, wait_for
 
 
 @pytest.fixture
@@ -62,14 +19,6 @@ async def r(tmp_path: Path, receiver: Receiver) -> AsyncIterator[Rig]:
     yield rg
     await rg.transports.aclose()
     await rg.db.dispose()
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 async def test_delivery_with_stable_headers_history_and_attempts(

@@ -1,7 +1,8 @@
 """A page of documents as flows, with what the France package knows of them, in three queries.
 
 For lifecycle messages: their ``cdar_statuses`` row (the state that decides a received
-message's acknowledgement, and the invoice it concerns, whose direction decides the flow type);
+message's acknowledgement, and the invoice it concerns, whose direction and type code (self-billed
+or not) decide the flow type);
 for invoices: the French lifecycle codes received or sent about them (``gateway.lifecycle``).
 """
 
@@ -37,14 +38,19 @@ async def flows(
             found[rec.seq] = rec
     records = [found[seq] for seq in sorted(found)]
     invoice_ids = {r.invoice_id for r in records if r.invoice_id and r.document_id in ids}
-    directions = (
-        dict(
-            (
-                await session.execute(
-                    select(Document.id, Document.direction).where(Document.id.in_(invoice_ids))
-                )
-            ).all()
-        )
+    # The invoices' direction and type code (a self-billed invoice's messages flip the flow
+    # type as the invoice's do): the type code read inside the stored report, not the report.
+    invoices = (
+        {
+            row.id: (row.direction, row.type_code)
+            for row in await session.execute(
+                select(
+                    Document.id,
+                    Document.direction,
+                    Document.report["document"]["type_code"].as_string().label("type_code"),
+                ).where(Document.id.in_(invoice_ids))
+            )
+        }
         if invoice_ids
         else {}
     )
@@ -71,10 +77,12 @@ async def flows(
         rec = own.get(doc.id)
         facts = None
         if rec is not None:
+            direction, type_code = invoices.get(rec.invoice_id or "", (None, None))
             facts = LifecycleFacts(
                 state=rec.state,
                 code=rec.code,
-                invoice_direction=directions.get(rec.invoice_id or ""),
+                invoice_direction=direction,
+                invoice_type_code=type_code,
                 for_state_platform=bool((rec.details or {}).get("for_state_platform")),
                 detail=rec.detail,
                 received=rec.direction == "received",

@@ -90,17 +90,22 @@ class Mapping:
     ) -> str:
         types = self.raw["flow_type"]
         direction = self.direction_of(doc)
+        self_billed = types["self_billed_type_codes"]
         if doc.kind in self.invoice_kinds:
             # A self-billed invoice is issued by the buyer: ours when we send it, so the flow
             # types are the other way round (XP Z12-013 FlowType).
             type_code = ((report or {}).get("document") or {}).get("type_code")
             outgoing = direction == OUT
-            if type_code in types["self_billed_type_codes"]:
+            if type_code in self_billed:
                 outgoing = not outgoing
             return types["invoice_out" if outgoing else "invoice_in"]
         if doc.kind in self.lifecycle_kinds:
             if lifecycle is not None and lifecycle.invoice_direction is not None:
+                # The messages about an invoice follow its flow type: a self-billed invoice we
+                # send is a supplier invoice, so its messages are SupplierInvoiceLC.
                 sales = lifecycle.invoice_direction == "outbound"
+                if lifecycle.invoice_type_code in self_billed:
+                    sales = not sales
                 if lifecycle.for_state_platform:
                     return types["lifecycle_state_sales" if sales else "lifecycle_state_purchase"]
                 return types["lifecycle_sales" if sales else "lifecycle_purchase"]
@@ -128,6 +133,8 @@ class LifecycleFacts:
     detail: str | None
     #: A message the gateway received (its state says what became of it), not one it sent.
     received: bool = True
+    #: The invoice's type code (UNTDID 1001): a self-billed one flips the flow type.
+    invoice_type_code: str | None = None
 
 
 @cache

@@ -18,53 +18,20 @@ from typing import Any
 
 import aiohttp
 from french_invoices import factur_x_pdf, french_invoice
-from sqlalchemy import func, select
 
 from gateway.france.flow import verify
-from gateway.store import Document
-
-SELLER, BUYER = "100000009", "200000008"
-NUMBER = "F202500003"
-FLOWS = "/afnor/flow-service/v1/flows"
-UC1 = "UC1_F202500003_0{}"
-
-
-def _cdar(corpus: Path, step: str) -> bytes:
-    return next((corpus / "france-cdar").glob(f"{UC1.format(step)}*.xml")).read_bytes()
-
-
-async def _submit(
-    gw: Any, key: str, raw: bytes, info: dict[str, Any], *, ctype: str = "application/xml"
-) -> tuple[int, Any]:
-    form = aiohttp.FormData()
-    form.add_field("flowInfo", json.dumps(info), content_type="application/json")
-    form.add_field("file", raw, filename=info.get("name", "f"), content_type=ctype)
-    headers = {"Authorization": f"Bearer {key}"}
-    async with gw.http.post(gw.url + FLOWS, data=form, headers=headers) as resp:
-        return resp.status, await _body(resp)
-
-
-async def _body(resp: aiohttp.ClientResponse) -> Any:
-    if resp.content_type == "application/json":
-        return await resp.json()
-    return await resp.read()
-
-
-async def _search(gw: Any, key: str, body: dict[str, Any]) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {key}"}
-    async with gw.http.post(f"{gw.url}{FLOWS}/search", json=body, headers=headers) as r:
-        return r.status, await _body(r)
-
-
-async def _get(gw: Any, key: str, flow_id: str, **params: str) -> tuple[int, Any, Any]:
-    headers = {"Authorization": f"Bearer {key}"}
-    async with gw.http.get(f"{gw.url}{FLOWS}/{flow_id}", params=params, headers=headers) as r:
-        return r.status, await _body(r), r.headers
-
-
-async def _documents(gw: Any, tenant: str) -> int:
-    async with gw.db.read() as s:
-        return int(await s.scalar(select(func.count()).where(Document.tenant == tenant)) or 0)
+from tests.france.flow.client import (
+    BUYER,
+    FLOWS,
+    SELLER,
+    body_of,
+    cdar_example,
+    documents,
+    get_flow,
+    search,
+    sold_invoice,
+    submit,
+)
 
 
 async def test_submit_search_get_a_french_invoice(gw_factory: Any, corpus_dir: Path) -> None:
@@ -72,7 +39,7 @@ async def test_submit_search_get_a_french_invoice(gw_factory: Any, corpus_dir: P
     key = await gw.key("acme", "submit", "read")
     raw = french_invoice(corpus_dir, "ubl", number="FLOW-1")
     info = {"name": "FLOW-1.xml", "flowSyntax": "UBL", "trackingId": "erp-0001"}
-    status, body = await _submit(gw, key, raw, {**info, "sha256": hashlib.sha256(raw).hexdigest()})
+    status, body = await submit(gw, key, raw, {**info, "sha256": hashlib.sha256(raw).hexdigest()})
     assert status == 202, body
     assert body["name"] == "FLOW-1.xml" and body["trackingId"] == "erp-0001"
     assert body["sha256"] == hashlib.sha256(raw).hexdigest() and body["submittedAt"]
@@ -83,7 +50,7 @@ async def test_submit_search_get_a_french_invoice(gw_factory: Any, corpus_dir: P
     assert doc["channel"] == "api" and doc["status"] == "received"
     assert doc["validation"]["scenario"].startswith("fr-ctc")
 
-    status, found = await _search(gw, key, {"where": {"trackingId": "erp-0001"}})
+    status, found = await search(gw, key, {"where": {"trackingId": "erp-0001"}})
     assert status == 200, found
     (flow,) = found["results"]
     assert flow["flowId"] == flow_id and "nextCursor" not in found
@@ -93,21 +60,21 @@ async def test_submit_search_get_a_french_invoice(gw_factory: Any, corpus_dir: P
     assert flow["acknowledgement"] == {"status": "Ok"}
     assert flow["gateway"]["status"] == "received"
 
-    status, meta, _ = await _get(gw, key, flow_id)
+    status, meta, _ = await get_flow(gw, key, flow_id)
     assert status == 200 and meta["flowId"] == flow_id and meta["trackingId"] == "erp-0001"
-    status, original, headers = await _get(gw, key, flow_id, docType="Original")
+    status, original, headers = await get_flow(gw, key, flow_id, docType="Original")
     assert status == 200 and original == raw
     assert headers["Content-Type"] == "application/octet-stream"
     assert headers["Content-Disposition"].startswith("attachment;filename=")
-    status, err, _ = await _get(gw, key, flow_id, docType="Converted")
+    status, err, _ = await get_flow(gw, key, flow_id, docType="Converted")
     assert status == 404 and err["errorCode"] == "MISSING_RESOURCE"
 
     # The client's processing rule is kept as given.
     again = french_invoice(corpus_dir, "ubl", number="FLOW-2")
-    status, body = await _submit(
+    status, body = await submit(
         gw, key, again, {"name": "FLOW-2.xml", "flowSyntax": "UBL", "processingRule": "B2G"}
     )
-    status, meta, _ = await _get(gw, key, body["flowId"])
+    status, meta, _ = await get_flow(gw, key, body["flowId"])
     assert (meta["processingRule"], meta["processingRuleSource"]) == ("B2G", "Input")
 
 
@@ -117,11 +84,11 @@ async def test_the_acknowledgement_says_what_validation_and_duplicates_found(
     gw = await gw_factory()
     key = await gw.key("acme", "submit", "read")
     broken = french_invoice(corpus_dir, "cii", number="FLOW-BAD", rate="21")
-    status, body = await _submit(
+    status, body = await submit(
         gw, key, broken, {"name": "bad.xml", "flowSyntax": "CII", "trackingId": "bad"}
     )
     assert status == 202, body
-    status, flow, _ = await _get(gw, key, body["flowId"])
+    status, flow, _ = await get_flow(gw, key, body["flowId"])
     ack = flow["acknowledgement"]
     assert ack["status"] == "Error" and flow["gateway"]["status"] == "invalid"
     assert any("BR-FR-16" in d["reasonMessage"] and d["level"] == "Error" for d in ack["details"])
@@ -130,23 +97,23 @@ async def test_the_acknowledgement_says_what_validation_and_duplicates_found(
     # channels; the duplicate flow is Error AlreadyExistingFlow, the original stays Ok.
     good = french_invoice(corpus_dir, "ubl", number="FLOW-DUP")
     original = await gw.receive(key, good)
-    status, body = await _submit(gw, key, good, {"name": "dup.xml", "flowSyntax": "UBL"})
+    status, body = await submit(gw, key, good, {"name": "dup.xml", "flowSyntax": "UBL"})
     assert status == 202
-    status, dup, _ = await _get(gw, key, body["flowId"])
+    status, dup, _ = await get_flow(gw, key, body["flowId"])
     assert dup["acknowledgement"]["status"] == "Error"
     assert dup["acknowledgement"]["details"][0]["reasonCode"] == "AlreadyExistingFlow"
     assert dup["gateway"]["status"] == "duplicate"
-    status, first, _ = await _get(gw, key, original["id"])
+    status, first, _ = await get_flow(gw, key, original["id"])
     assert first["acknowledgement"]["status"] == "Ok" and first["gateway"]["status"] == "received"
 
     # Declared syntax that is not the file's: FlowTypeError.
     other = french_invoice(corpus_dir, "cii", number="FLOW-SYN")
-    status, body = await _submit(gw, key, other, {"name": "s.xml", "flowSyntax": "UBL"})
-    status, flow, _ = await _get(gw, key, body["flowId"])
+    status, body = await submit(gw, key, other, {"name": "s.xml", "flowSyntax": "UBL"})
+    status, flow, _ = await get_flow(gw, key, body["flowId"])
     assert flow["acknowledgement"]["status"] == "Error"
     assert flow["acknowledgement"]["details"][0]["reasonCode"] == "FlowTypeError"
 
-    status, found = await _search(gw, key, {"where": {"ackStatus": "Error"}, "limit": 100})
+    status, found = await search(gw, key, {"where": {"ackStatus": "Error"}, "limit": 100})
     assert {r["flowId"] for r in found["results"]} >= {dup["flowId"], flow["flowId"]}
     assert all(r["acknowledgement"]["status"] == "Error" for r in found["results"])
 
@@ -157,41 +124,36 @@ async def test_a_factur_x_pdf_is_a_flow_stored_as_received(
     gw = await gw_factory()
     key = await gw.key("acme", "submit", "read")
     pdf = factur_x_pdf(french_invoice(corpus_dir, "cii", number="FLOW-PDF"))
-    status, body = await _submit(
+    status, body = await submit(
         gw, key, pdf, {"name": "f.pdf", "flowSyntax": "Factur-X"}, ctype="application/pdf"
     )
     assert status == 202, body
-    status, flow, _ = await _get(gw, key, body["flowId"])
+    status, flow, _ = await get_flow(gw, key, body["flowId"])
     assert flow["flowSyntax"] == "Factur-X" and flow["acknowledgement"]["status"] == "Ok", flow
-    status, original, _ = await _get(gw, key, body["flowId"], docType="Original")
+    status, original, _ = await get_flow(gw, key, body["flowId"], docType="Original")
     assert original == pdf
     # A PDF with no invoice inside is refused, nothing stored.
-    before = await _documents(gw, "acme")
-    status, err = await _submit(
+    before = await documents(gw, "acme")
+    status, err = await submit(
         gw, key, factur_x_pdf(None), {"name": "e.pdf", "flowSyntax": "Factur-X"}
     )
     assert status == 422 and err["errorCode"] == "NO_INVOICE_IN_PDF", err
-    assert await _documents(gw, "acme") == before
+    assert await documents(gw, "acme") == before
 
 
 async def test_a_cdar_flow_moves_the_invoice_and_its_ack_says_so(
     gw_factory: Any, corpus_dir: Path
 ) -> None:
     gw = await gw_factory()
-    key = await gw.key("vendeur")
-    await gw.participant("vendeur", f"0225:{SELLER}")
-    invoice = french_invoice(
-        corpus_dir, number=NUMBER, issue_date="2025-07-01", seller_siren=SELLER, buyer_siren=BUYER
-    )
-    invoice_id = await gw.send_invoice(key, invoice)
+    key, invoice_id = await sold_invoice(gw, corpus_dir)
 
     # The buyer's 204 handed in by a tenant that does not own the buyer: held, the invoice
     # unchanged, the flow's acknowledgement an access error.
-    status, body = await _submit(
-        gw, key, _cdar(corpus_dir, "4"), {"name": "204.xml", "flowSyntax": "CDAR"}
+    status, body = await submit(
+        gw, key, cdar_example(corpus_dir, "4"), {"name": "204.xml", "flowSyntax": "CDAR"}
     )
     assert status == 202, body
-    status, held, _ = await _get(gw, key, body["flowId"])
+    status, held, _ = await get_flow(gw, key, body["flowId"])
     assert held["flowSyntax"] == "CDAR" and held["flowType"] == "CustomerInvoiceLC"
     assert held["acknowledgement"]["status"] == "Error"
     assert held["acknowledgement"]["details"][0]["reasonCode"] == "InvoiceLCAccessDenied"
@@ -199,17 +161,17 @@ async def test_a_cdar_flow_moves_the_invoice_and_its_ack_says_so(
 
     # Once the tenant owns the buyer too (both parties on this platform), the 205 applies.
     await gw.participant("vendeur", f"0225:{BUYER}")
-    status, body = await _submit(
-        gw, key, _cdar(corpus_dir, "5"), {"name": "205.xml", "flowSyntax": "CDAR"}
+    status, body = await submit(
+        gw, key, cdar_example(corpus_dir, "5"), {"name": "205.xml", "flowSyntax": "CDAR"}
     )
-    status, applied, _ = await _get(gw, key, body["flowId"])
+    status, applied, _ = await get_flow(gw, key, body["flowId"])
     assert applied["acknowledgement"] == {"status": "Ok"}, applied
     assert (await gw.doc(key, invoice_id))["canonical_status"] == "accepted"
-    status, inv, _ = await _get(gw, key, invoice_id)
+    status, inv, _ = await get_flow(gw, key, invoice_id)
     assert inv["flowType"] == "CustomerInvoice" and inv["gateway"]["status"] == "accepted"
     codes = {(c["code"], c["state"]) for c in inv["gateway"]["lifecycle"]}
     assert {("204", "held"), ("205", "applied")} <= codes
-    status, found = await _search(gw, key, {"where": {"flowType": ["CustomerInvoiceLC"]}})
+    status, found = await search(gw, key, {"where": {"flowType": ["CustomerInvoiceLC"]}})
     assert {r["flowId"] for r in found["results"]} == {held["flowId"], applied["flowId"]}
 
 
@@ -218,21 +180,21 @@ async def test_tenants_see_only_their_flows(gw_factory: Any, corpus_dir: Path) -
     a = await gw.key("tenant-a", "submit", "read")
     b = await gw.key("tenant-b", "submit", "read")
     raw = french_invoice(corpus_dir, "ubl", number="ISO-1")
-    status, body = await _submit(
+    status, body = await submit(
         gw, a, raw, {"name": "a.xml", "flowSyntax": "UBL", "trackingId": "t1"}
     )
     assert status == 202
-    status, err, _ = await _get(gw, b, body["flowId"])
+    status, err, _ = await get_flow(gw, b, body["flowId"])
     assert status == 404 and err["errorCode"] == "MISSING_RESOURCE"
-    status, err, _ = await _get(gw, b, body["flowId"], docType="Original")
+    status, err, _ = await get_flow(gw, b, body["flowId"], docType="Original")
     assert status == 404
-    status, found = await _search(gw, b, {"where": {"trackingId": "t1"}})
+    status, found = await search(gw, b, {"where": {"trackingId": "t1"}})
     assert status == 200 and found["results"] == []
-    status, found = await _search(gw, b, {"where": {"flowDirection": ["In", "Out"]}})
+    status, found = await search(gw, b, {"where": {"flowDirection": ["In", "Out"]}})
     assert found["results"] == []
     # The same invoice from tenant B is no duplicate of A's (duplicates are per tenant).
-    status, mine = await _submit(gw, b, raw, {"name": "b.xml", "flowSyntax": "UBL"})
-    status, flow, _ = await _get(gw, b, mine["flowId"])
+    status, mine = await submit(gw, b, raw, {"name": "b.xml", "flowSyntax": "UBL"})
+    status, flow, _ = await get_flow(gw, b, mine["flowId"])
     assert flow["acknowledgement"]["status"] == "Ok"
     # Organization-Id must be the key's own tenant.
     async with gw.http.get(
@@ -276,16 +238,16 @@ async def test_bad_input_gets_the_standards_error_and_loses_nothing(
         ),
     ]
     for data, info, want, code in checks:
-        status, err = await _submit(gw, key, data, info)
+        status, err = await submit(gw, key, data, info)
         assert (status, err["errorCode"]) == (want, code), err
         assert err["errorMessage"] and err["instance"] == FLOWS
-    assert await _documents(gw, "acme") == 0  # nothing refused was stored
+    assert await documents(gw, "acme") == 0  # nothing refused was stored
 
-    status, err = await _search(gw, key, {"where": {}})
+    status, err = await search(gw, key, {"where": {}})
     assert (status, err["errorCode"]) == (400, "MISSING_CRITERIA")
-    status, err = await _search(gw, key, {"where": {"ackStatus": "Ok"}, "cursor": "!!"})
+    status, err = await search(gw, key, {"where": {"ackStatus": "Ok"}, "cursor": "!!"})
     assert (status, err["errorCode"]) == (400, "INVALID_CURSOR")
-    status, err = await _search(gw, key, {"where": {"flowType": ["Nope"]}})
+    status, err = await search(gw, key, {"where": {"flowType": ["Nope"]}})
     assert (status, err["errorCode"]) == (400, "INVALID_CRITERIA")
     auth = {"Authorization": f"Bearer {key}"}
     async with gw.http.get(gw.url + "/afnor/flow-service/v1/nowhere", headers=auth) as resp:
@@ -303,12 +265,12 @@ async def test_search_pages_with_cursors(gw_factory: Any, corpus_dir: Path) -> N
     ids = set()
     for n in range(3):
         raw = french_invoice(corpus_dir, "ubl", number=f"PAGE-{n}")
-        status, body = await _submit(gw, key, raw, {"name": f"{n}.xml", "flowSyntax": "UBL"})
+        status, body = await submit(gw, key, raw, {"name": f"{n}.xml", "flowSyntax": "UBL"})
         ids.add(body["flowId"])
     seen: list[str] = []
     body: dict[str, Any] = {"where": {"flowDirection": ["Out"]}, "limit": 1}
     for _ in range(5):
-        status, page = await _search(gw, key, body)
+        status, page = await search(gw, key, body)
         assert status == 200 and len(page["results"]) <= 1
         seen += [r["flowId"] for r in page["results"]]
         if "nextCursor" not in page:
@@ -316,8 +278,8 @@ async def test_search_pages_with_cursors(gw_factory: Any, corpus_dir: Path) -> N
         body["cursor"] = page["nextCursor"]
     assert sorted(seen) == sorted(ids) and len(seen) == 3
     # updatedAfter is strict: after the last one's update time, nothing.
-    status, last, _ = await _get(gw, key, seen[-1])
-    status, page = await _search(gw, key, {"where": {"updatedAfter": last["updatedAt"]}})
+    status, last, _ = await get_flow(gw, key, seen[-1])
+    status, page = await search(gw, key, {"where": {"updatedAfter": last["updatedAt"]}})
     assert page["results"] == []
 
 
@@ -340,7 +302,7 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     async def call(method: str, key: str, url: str, body: Any = None) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {key}"}
         async with gw.http.request(method, url, json=body, headers=headers) as resp:
-            return resp.status, await _body(resp)
+            return resp.status, await body_of(resp)
 
     status, every = await call("POST", a, hooks, {"callbackUrl": gw.ap.url + "/every"})
     assert status == 201 and set(every) == {"webhookId", "signingKey", "createdAt"}
@@ -359,9 +321,9 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     assert (status, err["errorCode"]) == (400, "INVALID_CALLBACK_URL")
 
     raw = french_invoice(corpus_dir, "ubl", number="HOOK-1")
-    status, body = await _submit(gw, a, raw, {"name": "h.xml", "flowSyntax": "UBL"})
+    status, body = await submit(gw, a, raw, {"name": "h.xml", "flowSyntax": "UBL"})
     assert status == 202
-    await _submit(
+    await submit(
         gw,
         b,
         french_invoice(corpus_dir, "ubl", number="HOOK-B"),
@@ -399,7 +361,7 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     status, _ = await call("DELETE", a, f"{hooks}/{every['webhookId']}")
     assert status == 204
     bad = french_invoice(corpus_dir, "cii", number="HOOK-2", rate="21")
-    status, body = await _submit(gw, a, bad, {"name": "bad", "flowSyntax": "CII"})
+    status, body = await submit(gw, a, bad, {"name": "bad", "flowSyntax": "CII"})
     await _wait(lambda: len(delivered()) >= 2)
     await asyncio.sleep(0.3)
     assert len(delivered()) == 2
@@ -428,7 +390,7 @@ async def test_oauth2_client_credentials_answer_the_key_as_the_token(gw_factory:
     form = {**grant, "client_id": key_id, "client_secret": secret}
     async with gw.http.post(url, data=form) as r:
         assert r.status == 200 and (await r.json())["access_token"] == key
-    status, found = await _search(gw, body["access_token"], {"where": {"ackStatus": "Ok"}})
+    status, found = await search(gw, body["access_token"], {"where": {"ackStatus": "Ok"}})
     assert status == 200 and found["results"] == []
     for data, status, code in (
         ({**form, "client_secret": secret[:-1] + "x"}, 401, "invalid_client"),
@@ -449,8 +411,8 @@ async def test_a_received_cdar_is_announced_once_judged(gw_factory: Any, corpus_
     async with gw.http.post(hooks, json=lc, headers={"Authorization": f"Bearer {key}"}) as r:
         assert r.status == 201
         hook = await r.json()
-    status, body = await _submit(
-        gw, key, _cdar(corpus_dir, "4"), {"name": "c", "flowSyntax": "CDAR"}
+    status, body = await submit(
+        gw, key, cdar_example(corpus_dir, "4"), {"name": "c", "flowSyntax": "CDAR"}
     )
     assert status == 202
 

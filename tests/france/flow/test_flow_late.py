@@ -21,14 +21,14 @@ from french_invoices import french_invoice
 from live_gateway import Stub, start_stub
 
 from gateway.france.flow import verify
-from tests.france.flow.test_flow_api import (
+from tests.france.flow.client import (
     BUYER,
     NUMBER,
     SELLER,
-    _cdar,
-    _get,
-    _search,
-    _submit,
+    cdar_example,
+    get_flow,
+    search,
+    submit,
 )
 
 
@@ -76,12 +76,12 @@ async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
         return (await gw.doc(key, sent["id"]))["status"] == "retrying"
 
     await _until(retrying)
-    status, body = await _submit(
-        gw, key, _cdar(corpus_dir, "5"), {"name": "205.xml", "flowSyntax": "CDAR"}
+    status, body = await submit(
+        gw, key, cdar_example(corpus_dir, "5"), {"name": "205.xml", "flowSyntax": "CDAR"}
     )
     assert status == 202, body
     flow_id = body["flowId"]
-    status, waiting, _ = await _get(gw, key, flow_id)
+    status, waiting, _ = await get_flow(gw, key, flow_id)
     assert waiting["acknowledgement"]["status"] == "Pending", waiting
 
     def callbacks() -> list[dict[str, Any]]:
@@ -110,10 +110,10 @@ async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
         return (await gw.doc(key, sent["id"]))["canonical_status"] == "accepted"
 
     await _until(accepted)
-    status, applied, _ = await _get(gw, key, flow_id)
+    status, applied, _ = await get_flow(gw, key, flow_id)
     assert applied["acknowledgement"] == {"status": "Ok"}, applied
     assert applied["updatedAt"] > waiting["updatedAt"]
-    status, found = await _search(gw, key, {"where": {"updatedAfter": waiting["updatedAt"]}})
+    status, found = await search(gw, key, {"where": {"updatedAfter": waiting["updatedAt"]}})
     assert flow_id in {r["flowId"] for r in found["results"]}
     await _until(lambda: announced(2))
     await asyncio.sleep(0.3)

@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from french_invoices import french_invoice
+from french_invoices import BUYER_SIREN, french_invoice
 from pypdf import PdfReader
 
 from gateway.france.flow import load_mapping
+from gateway.inbound import Submission
 from gateway.store import Document
-from tests.france.flow.test_flow_api import _cdar, _get, _submit
+from gateway.web import INTAKE
+from tests.france.flow.client import cdar_example, get_flow, submit
 
 
 def _typed(raw: bytes, syntax: str, code: str) -> bytes:
@@ -49,11 +51,11 @@ async def test_self_billed_invoices_have_the_other_flow_type(
     types = {}
     for code in ("380", "389", "261"):
         raw = _typed(french_invoice(corpus_dir, syntax, number=f"SB-{code}"), syntax, code)
-        status, body = await _submit(
+        status, body = await submit(
             gw, key, raw, {"name": f"{code}.xml", "flowSyntax": flow_syntax}
         )
         assert status == 202, body
-        status, flow, _ = await _get(gw, key, body["flowId"])
+        status, flow, _ = await get_flow(gw, key, body["flowId"])
         assert status == 200 and flow["flowDirection"] == "Out", flow
         types[code] = flow["flowType"]
     assert types == {
@@ -78,6 +80,40 @@ def test_a_received_self_billed_invoice_is_a_customer_invoice() -> None:
     assert m.flow_type_of(received, None, None) == "SupplierInvoice"
 
 
+async def test_the_messages_about_a_self_billed_invoice_have_its_flow_type(
+    gw_factory: Any, corpus_dir: Path
+) -> None:
+    """A CDAR about an invoice is on the invoice's side: the buyer's 205 about an invoice the
+    network delivered (an ``In`` SupplierInvoice) is a SupplierInvoiceLC flow; about a
+    self-billed one (389: issued by the buyer's side, a CustomerInvoice) a CustomerInvoiceLC."""
+    gw = await gw_factory()
+    key = await gw.key("acheteur")
+    await gw.participant("acheteur", f"0225:{BUYER_SIREN}")
+    types = {}
+    for code in ("380", "389"):
+        raw = _typed(french_invoice(corpus_dir, number=f"SBLC-{code}"), "ubl", code)
+        # Delivered by the network (routed by the buyer's participant id), not handed in.
+        stored = await gw.app[INTAKE].submit(Submission(raw, channel="as4"))
+        assert stored.tenant == "acheteur" and stored.status == "received", stored
+        invoice = stored.document_id
+        status, body = await gw.call(
+            "POST", key, f"/v1/documents/{invoice}/status", json={"status": "approved"}
+        )
+        assert status == 200, body
+        _, listed = await gw.call("GET", key, "/v1/france/cdar?direction=sent")
+        (sent,) = [i for i in listed["items"] if i["invoice_id"] == invoice]
+        assert sent["code"] == "205" and sent["document_id"], sent
+        _, invoice_flow, _ = await get_flow(gw, key, invoice)
+        status, cdar_flow, _ = await get_flow(gw, key, sent["document_id"])
+        assert status == 200, cdar_flow
+        assert invoice_flow["flowDirection"] == "In" and cdar_flow["flowDirection"] == "Out"
+        types[code] = (invoice_flow["flowType"], cdar_flow["flowType"])
+    assert types == {
+        "380": ("SupplierInvoice", "SupplierInvoiceLC"),
+        "389": ("CustomerInvoice", "CustomerInvoiceLC"),
+    }
+
+
 @pytest.fixture
 def rendering_data_dir(tmp_path: Path, installed_data_dir: Path) -> Path:
     """A data dir whose artefacts (the visualization stylesheets) are the installed ones."""
@@ -95,11 +131,11 @@ async def test_the_readable_view_of_an_xml_flow_is_its_pdf_rendering(
     for syntax in ("ubl", "cii"):
         number = f"RV-{syntax.upper()}-1"
         raw = french_invoice(corpus_dir, syntax, number=number)
-        status, body = await _submit(
+        status, body = await submit(
             gw, key, raw, {"name": f"{number}.xml", "flowSyntax": syntax.upper()}
         )
         assert status == 202, body
-        status, pdf, headers = await _get(gw, key, body["flowId"], docType="ReadableView")
+        status, pdf, headers = await get_flow(gw, key, body["flowId"], docType="ReadableView")
         assert status == 200, pdf
         # The standard's download type (FlowGetResponse), with a PDF file name.
         assert headers["Content-Type"] == "application/octet-stream"
@@ -110,11 +146,11 @@ async def test_the_readable_view_of_an_xml_flow_is_its_pdf_rendering(
         # (the viewer's narrow value cells break the number over lines: compare without spaces)
         assert number in re.sub(r"\s", "", text) and "Invoice number" in text, text[:500]
         # The Original is still the XML as received.
-        status, original, _ = await _get(gw, key, body["flowId"], docType="Original")
+        status, original, _ = await get_flow(gw, key, body["flowId"], docType="Original")
         assert (status, original) == (200, raw)
-    status, body = await _submit(
-        gw, key, _cdar(corpus_dir, "4"), {"name": "204.xml", "flowSyntax": "CDAR"}
+    status, body = await submit(
+        gw, key, cdar_example(corpus_dir, "4"), {"name": "204.xml", "flowSyntax": "CDAR"}
     )
     assert status == 202, body
-    status, err, _ = await _get(gw, key, body["flowId"], docType="ReadableView")
+    status, err, _ = await get_flow(gw, key, body["flowId"], docType="ReadableView")
     assert status == 404 and err["errorCode"] == "MISSING_RESOURCE", err

@@ -1,0 +1,157 @@
+"""An idle worker and drafts scheduler sleep instead of polling: work queued in this process
+wakes them at once, work another process queues is found within ``idle_poll_max``, and an
+idle worker's polls thin out (real SQLite, a real receiver on loopback, a real second
+process)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from gateway.lifecycle import API, Cause
+from gateway.outbound import OutboundService
+from gateway.store import Document, new_document_id
+from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db, rig, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Run by a second interpreter: queue one document in the database the test's worker serves.
+ENQUEUE_ELSEWHERE = """
+import asyncio, sys
+from gateway.config import load_settings
+from gateway.outbound import OutboundQueue
+from gateway.store import Database
+from tests.outbound.conftest import enqueue_doc
+
+async def main():
+    settings = load_settings(
+        env={}, overrides={"data_dir": sys.argv[1], "database_url": sys.argv[2]}
+    )
+    db = Database.from_settings(settings)
+    item, _ = await enqueue_doc(OutboundQueue(db, settings.outbound), sys.stdin.buffer.read(),
+                                "0002:elsewhere")
+    await db.dispose()
+    print(item.message_id)
+
+asyncio.run(main())
+"""
+
+
+async def _delivered(receiver: Receiver, message_id: str) -> bool:
+    return message_id in receiver.message_ids
+
+
+async def test_work_queued_in_process_wakes_an_idle_worker_at_once(
+    tmp_path: Path, receiver: Receiver, invoice: bytes
+) -> None:
+    # Polls 30 s apart: only the queue's wake-up can make this delivery quick.
+    r = await rig(tmp_path, receiver.url, poll_interval=30.0, idle_poll_max=30.0)
+    task = asyncio.create_task(r.worker.run())
+    try:
+        await asyncio.sleep(0.3)  # its first turn found nothing: asleep now
+        t0 = time.monotonic()
+        item, _ = await enqueue_doc(r.queue, invoice, "0002:here")
+        await wait_for(lambda: _delivered(receiver, item.message_id), timeout=10)
+        assert time.monotonic() - t0 < 5.0
+        # An admin's requeue wakes it too.
+        receiver.mode = "reject"
+        failed, _ = await enqueue_doc(r.queue, invoice, "0002:here")
+        await wait_for(lambda: _state(r, failed.document_id, "failed"), timeout=10)
+        receiver.mode = "ok"
+        t0 = time.monotonic()
+        await r.queue.requeue(failed.document_id)
+        await wait_for(lambda: _delivered(receiver, failed.message_id), timeout=10)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        await r.worker.stop()
+        task.cancel()
+        await r.transports.aclose()
+        await r.db.dispose()
+
+
+async def _state(r, doc_id: str, state: str) -> bool:  # type: ignore[no-untyped-def]
+    found = await r.queue.get(doc_id)
+    return found is not None and found[0].state == state
+
+
+async def test_idle_polls_back_off_and_work_from_another_process_is_found_within_the_bound(
+    tmp_path: Path, receiver: Receiver, invoice: bytes
+) -> None:
+    bound = 1.5
+    r = await rig(tmp_path, receiver.url, poll_interval=0.05, idle_poll_max=bound)
+    claims = 0
+    claim = r.queue.claim
+
+    async def counted(owner: str, limit: int):  # type: ignore[no-untyped-def]
+        nonlocal claims
+        claims += 1
+        return await claim(owner, limit)
+
+    r.queue.claim = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(r.worker.run())
+    try:
+        await asyncio.sleep(4.0)
+        # 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 1.5 s apart: a handful of turns, not 80.
+        assert 3 <= claims <= 12, claims
+        where = [r.settings.data_dir, r.settings.database_url]
+        t0 = time.monotonic()
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-c", ENQUEUE_ELSEWHERE, *map(str, where)],
+            input=invoice,
+            capture_output=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        message_id = done.stdout.decode().strip()
+        queued_at = time.monotonic()
+        await wait_for(lambda: _delivered(receiver, message_id), timeout=bound + 10)
+        # Generous: the bound plus a loaded machine's delivery time.
+        assert time.monotonic() - queued_at < bound + 3.0, time.monotonic() - t0
+    finally:
+        await r.worker.stop()
+        task.cancel()
+        await r.transports.aclose()
+        await r.db.dispose()
+
+
+async def test_a_draft_scheduled_in_process_wakes_the_scheduler(
+    tmp_path: Path, receiver: Receiver, invoice: bytes
+) -> None:
+    routes = [{"participant": "0002:*", "url": receiver.url, "transport": "http"}]
+    settings = make_settings(tmp_path, routes=routes, poll_interval=0.05, idle_poll_max=30.0)
+    db = await open_db(settings)
+    service = OutboundService(settings, db, None)
+    await service.start()
+    try:
+        await asyncio.sleep(0.3)  # nothing scheduled: the scheduler sleeps idle_poll_max
+        send_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        doc = Document(
+            id=new_document_id(),
+            channel="test",
+            tenant="acme",
+            raw=invoice,
+            sha256="0" * 64,
+            size=len(invoice),
+            validation_status="accepted",
+            report={},
+            meta={},
+        )
+        routing = {"receiver": "0002:later", "sender": "", "document_type": "", "process": ""}
+        await service.drafts.create(doc, routing, send_at=send_at, cause=Cause("api", role=API))
+        await wait_for(lambda: _queued_or_sent(service, doc.id), timeout=10)
+        assert dt.datetime.now(dt.UTC) - send_at < dt.timedelta(seconds=5)
+    finally:
+        await service.aclose()
+        await db.dispose()
+
+
+async def _queued_or_sent(service: OutboundService, doc_id: str) -> bool:
+    return await service.queue.get(doc_id) is not None
