@@ -118,6 +118,15 @@ def pg_database(postgres_url: str) -> Iterator[str]:
     _pg_admin(postgres_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The test runs twice: on a SQLite file in tmp, and on a new PostgreSQL database (skipped
+    without ``GATEWAY_TEST_POSTGRES_URL``) that several gateways of the test may share."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    return str(request.getfixturevalue("pg_database"))
+
+
 @asynccontextmanager
 async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
     from sqlalchemy import text

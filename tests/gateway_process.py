@@ -1,6 +1,7 @@
 """Real ``gateway serve`` processes for the kill -9 tests (CDAR, Invoice Responses, folders).
 
-What those tests share: a free loopback port, a ``gateway serve`` subprocess whose stderr is
+What those tests share: a config (:func:`serve_config`), a free loopback port, a ``gateway
+serve`` subprocess whose stderr is
 kept (the last lines go into a failure's message), waiting until it answers
 ``/health/live``, and a database several processes can open: a fresh PostgreSQL database when
 ``GATEWAY_TEST_POSTGRES_URL`` is set (dropped afterwards), else "" (SQLite in the data dir).
@@ -20,6 +21,41 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def serve_config(
+    tmp: Path,
+    installed_data_dir: Path,
+    port: int,
+    ap_url: str,
+    sections: dict[str, list[str]],
+    database_url: str = "",
+) -> Path:
+    """``tmp/gateway.toml`` for a gateway served on loopback ``port``: a data dir in ``tmp``
+    with the installed artefacts, warnings-only logs, a fast outbound queue that delivers every
+    participant's documents to ``ap_url``, no report schedule, plus ``sections`` (name ->
+    lines). ``database_url`` "" is the SQLite file in the data dir."""
+    data = tmp / "data"
+    data.mkdir()
+    (data / "artefacts").symlink_to((installed_data_dir / "artefacts").resolve())
+    base: dict[str, list[str]] = {
+        "http": ['host = "127.0.0.1"', f"port = {port}"],
+        "log": ['level = "WARNING"'],
+        "outbound": [
+            "retry_initial = 0.2",
+            "retry_max = 1.0",
+            "poll_interval = 0.1",
+            "lease_seconds = 3.0",
+        ],
+        "reporting": ["schedule = false"],
+    }
+    lines = [f'data_dir = "{data}"', f'database_url = "{database_url}"']
+    for name, body in {**base, **sections}.items():
+        lines += [f"[{name}]", *body]
+    lines += ["[[routes]]", 'participant = "*"', f'url = "{ap_url}/ap"']
+    path = tmp / "gateway.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def free_port() -> int:

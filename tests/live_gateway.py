@@ -259,3 +259,49 @@ async def factory(
             await http.close()
         for runner in runners:
             await runner.cleanup()
+
+
+async def restarted_gateway(
+    tmp_path: Path,
+    name: str,
+    store_url: str,
+    validator: Any,
+    aiohttp_server: Any,
+    *,
+    settings: dict[str, Any] | None = None,
+    prepare: Callable[[Any], None] | None = None,
+    **responses: Any,
+) -> tuple[Gw, Callable[[], Awaitable[None]]]:
+    """One of the gateways a crash test starts one after the other on one database
+    (``store_url``; a "restart"), with its own access point stub; ``prepare(app)`` runs before
+    it starts (a crash point hooked in). Returns the gateway and its stop."""
+    ap = Stub()
+    runner = await start_stub(ap)
+    conf = settings_for(
+        tmp_path / name, ap.url, {"database_url": store_url, **(settings or {})}, **responses
+    )
+    if not store_url.startswith("sqlite"):  # PostgreSQL: an operator runs `gateway db upgrade`
+        db = Database.from_settings(conf)
+        await upgrade(db.engine)
+        await db.dispose()
+    app = create_app(conf, validator=validator)
+    if prepare is not None:
+        prepare(app)
+    server = await aiohttp_server(app, host="127.0.0.1", port=0)
+    http = aiohttp.ClientSession()
+
+    async def stop() -> None:
+        await http.close()
+        await server.close()  # the app's cleanup: its workers and sweeps stop
+        await runner.cleanup()
+
+    return Gw(app, str(server.make_url("")).rstrip("/"), http, ap, b""), stop
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    """Wait for ``check()`` (generous: the test machine is shared and loaded)."""
+    for _ in range(int(timeout / 0.05)):
+        if await check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timed out")

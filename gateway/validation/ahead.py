@@ -103,6 +103,7 @@ class Ahead:
     def _may_fork(self) -> bool:
         return (
             hasattr(os, "fork")
+            and _cores() > 1  # on one core the child only adds its start
             and threading.active_count() == 1
             and self.schematron.after_invalid_schema  # the layers do not wait for the XSD's verdict
             and self.forkable()
@@ -157,3 +158,11 @@ class Join:
         run.layer_output, run.findings = [], []
         for position in sorted(placed):
             steps.record(run, *placed[position])
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

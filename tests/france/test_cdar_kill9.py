@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import pytest
 from french_invoices import SELLER_SIREN, french_invoice
-from gateway_process import free_port, serve, stop
+from gateway_process import free_port, serve, serve_config, stop
 from live_gateway import Stub, start_stub
 from sqlalchemy import func, select
 
@@ -38,44 +38,15 @@ ROUNDS = 3
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"
 
 
-def _config(tmp: Path, data: Path, port: int, ap_url: str) -> Path:
-    lines = [
-        f'data_dir = "{data}"',
-        "[http]",
-        'host = "127.0.0.1"',
-        f"port = {port}",
-        "[log]",
-        'level = "WARNING"',
-        "[france]",
-        'platform_id = "0042"',
-        "owed_sweep_interval = 1.0",
-        "[outbound]",
-        "retry_initial = 0.2",
-        "retry_max = 1.0",
-        "poll_interval = 0.1",
-        "lease_seconds = 3.0",
-        "[reporting]",
-        "schedule = false",
-        "[[routes]]",
-        'participant = "*"',
-        f'url = "{ap_url}/ap"',
-    ]
-    path = tmp / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 async def test_kill_9_after_the_202_loses_no_cdar_and_sends_none_twice(
     tmp_path: Path, installed_data_dir: Path, corpus_dir: Path
 ) -> None:
     ap = Stub()
     runner = await start_stub(ap)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "artefacts").symlink_to((installed_data_dir / "artefacts").resolve())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    config = _config(tmp_path, data, port, ap.url)
+    france = ['platform_id = "0042"', "owed_sweep_interval = 1.0"]
+    config = serve_config(tmp_path, installed_data_dir, port, ap.url, {"france": france})
     db = Database.from_settings(load_settings(config, env={}))
     await upgrade(db.engine)
     async with db.write() as s:

@@ -25,16 +25,13 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
 from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
-from live_gateway import Gw, Stub, settings_for, start_stub
+from live_gateway import restarted_gateway, until
 from sqlalchemy import func, select
 
 from gateway.france import CDAR_EMITTER, CdarOwed, CdarRecord, parse_cdar
 from gateway.outbound import OutboundItem
-from gateway.server import create_app
-from gateway.store import Database, Document, upgrade
+from gateway.store import Database, Document
 
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"
 #: The second gateway's lease on a debt: it dies holding it, and the third waits it out.
@@ -45,50 +42,15 @@ class Died(Exception):
     """Stands for the process dying at a crash point."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_database"))
+#: The France settings of every gateway here (the sweep is the recovery pass at start only).
+FRANCE = {
+    "france": {"platform_id": "0042", "platform_name": "Notre PA", "owed_sweep_interval": 3600}
+}
 
 
-async def _gateway(
-    tmp_path: Path,
-    name: str,
-    database_url: str,
-    validator: Any,
-    aiohttp_server: Any,
-    prepare: Any = None,
-) -> tuple[Gw, Any, Any]:
-    """A gateway on ``database_url`` (``prepare(outbox)`` runs before it starts)."""
-    ap = Stub()
-    runner = await start_stub(ap)
-    extra = {
-        "database_url": database_url,
-        "france": {
-            "platform_id": "0042",
-            "platform_name": "Notre PA",
-            "owed_sweep_interval": 3600,
-        },
-    }
-    conf = settings_for(tmp_path / name, ap.url, extra)
-    if not database_url.startswith("sqlite"):
-        db = Database.from_settings(conf)
-        await upgrade(db.engine)
-        await db.dispose()
-    app = create_app(conf, validator=validator)
-    if prepare is not None:
-        prepare(app[CDAR_EMITTER].outbox)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    http = aiohttp.ClientSession()
-    gw = Gw(app, str(server.make_url("")).rstrip("/"), http, ap, b"")
-    return gw, server, runner
-
-
-async def _stop(gw: Gw, server: Any, runner: Any) -> None:
-    await gw.http.close()
-    await server.close()  # the app's cleanup: its workers and sweeps stop
-    await runner.cleanup()
+def _outbox(prepare: Any) -> Any:
+    """``prepare(outbox)`` as a ``prepare(app)``."""
+    return lambda app: prepare(app[CDAR_EMITTER].outbox)
 
 
 async def _owed(db: Database) -> list[tuple[str, str]]:
@@ -110,24 +72,17 @@ async def _cdar_items(db: Database) -> int:
         )
 
 
-async def _until(check: Any, timeout: float = 20.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
-    tmp_path: Path, database_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
+    tmp_path: Path, store_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
 ) -> None:
     # 1. Moves committed, the after-commit step never runs (the process "dies" after commit).
     def no_after_commit(outbox: Any) -> None:
         outbox._start = lambda *_: None
 
-    gw, server, runner = await _gateway(
-        tmp_path, "gw1", database_url, validator, aiohttp_server, no_after_commit
-    )
+    gw, stop = await restarted_gateway(
+        tmp_path, "gw1", store_url, validator, aiohttp_server,
+        settings=FRANCE, prepare=_outbox(no_after_commit),
+    )  # fmt: skip
     buyer = await gw.key("acheteur")
     await gw.participant("acheteur", f"0225:{BUYER_SIREN}")
     seller = await gw.key("vendeur")
@@ -154,7 +109,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     assert await _cdar_items(db) == 0
     sent_by_first = [b for b in gw.ap.bodies if CDAR_KIND.encode() in b]
     assert sent_by_first == []
-    await _stop(gw, server, runner)
+    await stop()
 
     # 2. The recovery pass queues every debt, and "dies" before marking any of them done.
     died: list[str] = []
@@ -166,25 +121,28 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     def dies_after_queueing(outbox: Any) -> None:
         outbox.lease, outbox.after_pay = LEASE, die
 
-    gw2, server2, runner2 = await _gateway(
-        tmp_path, "gw2", database_url, validator, aiohttp_server, dies_after_queueing
-    )
-    await _until(lambda: _sweep_all(gw2.app[CDAR_EMITTER].outbox, died))
+    gw2, stop2 = await restarted_gateway(
+        tmp_path, "gw2", store_url, validator, aiohttp_server,
+        settings=FRANCE, prepare=_outbox(dies_after_queueing),
+    )  # fmt: skip
+    await until(lambda: _sweep_all(gw2.app[CDAR_EMITTER].outbox, died))
     assert await _owed(gw2.db) == [(c, "pending") for c in ("200", "201", "210", "213")]
     queued = await _cdar_items(gw2.db)
     # 210 and 213 go to the seller and to the state platform; 200 to the state platform
     # (the seller's own platform keeps 200 and 201 on the invoice).
     assert queued == 5
-    await _stop(gw2, server2, runner2)
+    await stop2()
     await asyncio.sleep(LEASE)  # the dead process's leases run out
 
     # 3. The next start finds them pending and pays them again: nothing new is queued.
-    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", database_url, validator, aiohttp_server)
+    gw3, stop3 = await restarted_gateway(
+        tmp_path, "gw3", store_url, validator, aiohttp_server, settings=FRANCE
+    )
 
     async def settled() -> bool:
         return all(state == "done" for _, state in await _owed(gw3.db))
 
-    await _until(settled)
+    await until(settled)
     assert await _cdar_items(gw3.db) == 5
     async with gw3.db.read() as s:
         rows = list(await s.scalars(select(CdarRecord).where(CdarRecord.direction == "sent")))
@@ -211,14 +169,14 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     async def all_delivered() -> bool:
         return len(delivered()) >= 5
 
-    await _until(all_delivered)
+    await until(all_delivered)
     await asyncio.sleep(0.3)
     # A queue stopped mid-send may send an item again: the same message (same id), never a
     # second one.
     messages = {m.message_id: m for m in (parse_cdar(b) for b in delivered())}
     assert len(messages) == 5
     assert sum(m.for_state_platform for m in messages.values()) == 3
-    await _stop(gw3, server3, runner3)
+    await stop3()
 
 
 async def _sweep_all(outbox: Any, died: list[str]) -> bool:

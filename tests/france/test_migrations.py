@@ -9,23 +9,14 @@ checked; SQLite builds it plainly.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from gateway.store import pending_heads, upgrade
 
 INDEX = "ix_documents_tenant_updated_seq"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_database"))
 
 
 def _statements(engine: AsyncEngine) -> list[str]:
@@ -46,9 +37,9 @@ async def _indexes(engine: AsyncEngine) -> set[str]:
 
 
 async def test_the_flow_search_index_does_not_block_writes_on_postgresql(
-    database_url: str,
+    store_url: str,
 ) -> None:
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(store_url)
     try:
         await upgrade(engine, "f20_cdar_owed")
         assert INDEX not in await _indexes(engine)

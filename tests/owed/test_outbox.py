@@ -54,19 +54,10 @@ class Payer:
         self.paid.append(row.key)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'owed.db'}"
-    return str(request.getfixturevalue("pg_database"))
-
-
 @pytest.fixture
-async def dbs(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
+async def dbs(store_url: str, tmp_path: Path) -> AsyncIterator[tuple[Database, Database]]:
     """Two processes' views of one database with the test table."""
-    conf = load_settings(
-        env={}, overrides={"database_url": database_url, "data_dir": str(tmp_path)}
-    )
+    conf = load_settings(env={}, overrides={"database_url": store_url, "data_dir": str(tmp_path)})
     one, two = Database.from_settings(conf), Database.from_settings(conf)
     async with one.engine.begin() as conn:
         await conn.run_sync(_Base.metadata.create_all)

@@ -23,15 +23,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
-from live_gateway import BUYER, SELLER, Gw, Stub, sales_invoice, settings_for, start_stub
+from live_gateway import BUYER, SELLER, restarted_gateway, sales_invoice, until
 from sqlalchemy import func, select
 
 from gateway.outbound import OutboundItem
 from gateway.responses import EMITTER, InvoiceResponseRecord, ResponseOwed
-from gateway.server import create_app
-from gateway.store import Database, Document, upgrade, utcnow
+from gateway.store import Database, Document, utcnow
 
 #: A seller that is no tenant here: its responses go through the outbound queue.
 REMOTE_SELLER = "0196:1234567890"
@@ -44,35 +41,9 @@ class Died(Exception):
     """Stands for the process dying at a crash point."""
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
-    return str(request.getfixturevalue("pg_database"))
-
-
-async def _gateway(
-    tmp_path: Path, name: str, url: str, validator: Any, aiohttp_server: Any, prepare: Any = None
-) -> tuple[Gw, Any, Any]:
-    ap = Stub()
-    runner = await start_stub(ap)
-    conf = settings_for(tmp_path / name, ap.url, {"database_url": url}, owed_sweep_interval=3600)
-    if not url.startswith("sqlite"):
-        db = Database.from_settings(conf)
-        await upgrade(db.engine)
-        await db.dispose()
-    app = create_app(conf, validator=validator)
-    if prepare is not None:
-        prepare(app[EMITTER])
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    http = aiohttp.ClientSession()
-    return Gw(app, str(server.make_url("")).rstrip("/"), http, ap, b""), server, runner
-
-
-async def _stop(gw: Gw, server: Any, runner: Any) -> None:
-    await gw.http.close()
-    await server.close()
-    await runner.cleanup()
+def _emitter(prepare: Any) -> Any:
+    """``prepare(emitter)`` as a ``prepare(app)``."""
+    return lambda app: prepare(app[EMITTER])
 
 
 async def _owed(db: Database) -> list[str]:
@@ -113,25 +84,18 @@ async def _died(died: list[str], count: int) -> bool:
     return len(set(died)) >= count
 
 
-async def _until(check: Any, timeout: float = 60.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
-    tmp_path: Path, database_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
+    tmp_path: Path, store_url: str, validator: Any, aiohttp_server: Any, corpus_dir: Path
 ) -> None:
     base = (corpus_dir / "peppol-bis-examples/base-example.xml").read_bytes()
 
     def no_after_commit(emitter: Any) -> None:
         emitter.outbox._start = lambda *_: None
 
-    gw, server, runner = await _gateway(
-        tmp_path, "gw1", database_url, validator, aiohttp_server, no_after_commit
-    )
+    gw, stop = await restarted_gateway(
+        tmp_path, "gw1", store_url, validator, aiohttp_server,
+        prepare=_emitter(no_after_commit), owed_sweep_interval=3600,
+    )  # fmt: skip
     seller, buyer = await gw.key("seller-co"), await gw.key("buyer-co")
     await gw.participant("seller-co", SELLER)
     await gw.participant("buyer-co", BUYER)
@@ -150,7 +114,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     assert await _owed(gw.db) == ["pending", "pending"]
     assert await _counts(gw.db) == (0, 0, 0)
     assert (await gw.doc(seller, sales))["status"] == "delivered"
-    await _stop(gw, server, runner)
+    await stop()
 
     # 2. The recovery pass delivers both (a local copy, a queue item) and "dies" before their
     # ``sent`` rows are written: the worst crash point, the payment half done.
@@ -163,23 +127,26 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     def dies_before_recording(emitter: Any) -> None:
         emitter.keep = die
 
-    gw2, server2, runner2 = await _gateway(
-        tmp_path, "gw2", database_url, validator, aiohttp_server, dies_before_recording
-    )
-    await _until(lambda: _died(died, 2))
-    await _until(lambda: _released(gw2.db))  # (stopped while releasing, a row keeps its lease)
+    gw2, stop2 = await restarted_gateway(
+        tmp_path, "gw2", store_url, validator, aiohttp_server,
+        prepare=_emitter(dies_before_recording), owed_sweep_interval=3600,
+    )  # fmt: skip
+    await until(lambda: _died(died, 2))
+    await until(lambda: _released(gw2.db))  # (stopped while releasing, a row keeps its lease)
     assert await _owed(gw2.db) == ["pending", "pending"]
     assert await _counts(gw2.db) == (1, 1, 0)
-    await _stop(gw2, server2, runner2)
+    await stop2()
     await asyncio.sleep(LEASE)  # the failed payments' backoff (2 s) runs out
 
     # 3. The next start pays them again: nothing new.
-    gw3, server3, runner3 = await _gateway(tmp_path, "gw3", database_url, validator, aiohttp_server)
+    gw3, stop3 = await restarted_gateway(
+        tmp_path, "gw3", store_url, validator, aiohttp_server, owed_sweep_interval=3600
+    )
 
     async def settled() -> bool:
         return await _owed(gw3.db) == ["done", "done"]
 
-    await _until(settled)
+    await until(settled)
     assert await _counts(gw3.db) == (1, 1, 2)
     async with gw3.db.read() as s:
         rows = list(
@@ -200,11 +167,11 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     async def reached_ap() -> bool:
         return len(delivered()) >= 1
 
-    await _until(reached_ap)
+    await until(reached_ap)
     await asyncio.sleep(0.3)
     # One response, whichever process's queue sent it (a queue stopped mid-send may send its
     # item again: the same bytes, the same IMR id, recognisable, never a second response).
     (remote_imr,) = [r.imr_id for r in rows if r.invoice_id == remote]
     assert {_imr_id(b) for b in delivered()} == {remote_imr}
     assert all(b"<cbc:ID>OW-REMOTE</cbc:ID>" in b for b in delivered())
-    await _stop(gw3, server3, runner3)
+    await stop3()

@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from gateway_process import free_port, serve, shared_database, stop
+from gateway_process import free_port, serve, serve_config, shared_database, stop
 from live_gateway import BUYER, SELLER, Stub, sales_invoice, start_stub
 from sqlalchemy import func, select
 
@@ -40,33 +40,6 @@ KILL_AFTER = (0.0, 0.05, 0.3, None)
 APP_RESPONSE = "ApplicationResponse"
 
 
-def _config(tmp: Path, data: Path, port: int, ap_url: str, database_url: str) -> Path:
-    lines = [
-        f'data_dir = "{data}"',
-        f'database_url = "{database_url}"',
-        "[http]",
-        'host = "127.0.0.1"',
-        f"port = {port}",
-        "[log]",
-        'level = "WARNING"',
-        "[responses]",
-        "owed_sweep_interval = 1.0",
-        "[outbound]",
-        "retry_initial = 0.2",
-        "retry_max = 1.0",
-        "poll_interval = 0.1",
-        "lease_seconds = 3.0",
-        "[reporting]",
-        "schedule = false",
-        "[[routes]]",
-        'participant = "*"',
-        f'url = "{ap_url}/ap"',
-    ]
-    path = tmp / "gateway.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 async def _owed(db: Database) -> list[str]:
     """The debts' states, oldest first."""
     async with db.read() as s:
@@ -79,15 +52,13 @@ async def test_kill_9_while_a_response_is_owed_loses_none_and_sends_none_twice(
     base = (corpus_dir / "peppol-bis-examples/base-example.xml").read_bytes()
     ap = Stub()
     runner = await start_stub(ap)
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "artefacts").symlink_to((installed_data_dir / "artefacts").resolve())
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log: list[str] = []
     proc: asyncio.subprocess.Process | None = None
     async with shared_database("gw_imr_kill9") as database_url:
-        config = _config(tmp_path, data, port, ap.url, database_url)
+        responses = {"responses": ["owed_sweep_interval = 1.0"]}
+        config = serve_config(tmp_path, installed_data_dir, port, ap.url, responses, database_url)
         db = Database.from_settings(load_settings(config, env={}))
         await upgrade(db.engine)
         async with db.write() as s:
