@@ -4,9 +4,9 @@ Why a single loader: every command (``serve``, ``validate``, ``keys`` ...) must 
 same configuration, so an operator can reason about one file plus the environment.
 """
 
+from gateway.config.loader import ConfigError, load_settings
 from gateway.config.settings import (
     As4Settings,
-    ConfigError,
     EmailOutSettings,
     FolderSettings,
     HttpSettings,
@@ -17,7 +17,6 @@ from gateway.config.settings import (
     SmtpSettings,
     ValidationSettings,
     WebhookSettings,
-    load_settings,
 )
 
 __all__ = [

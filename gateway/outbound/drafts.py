@@ -28,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway.config import OutboundSettings
 from gateway.lifecycle import DELETED, DRAFT, QUEUED, Cause, Lifecycle, OutboundDraft
 from gateway.outbound.duplicates import DuplicateOutbound, guard
+from gateway.outbound.items import new_item
 from gateway.outbound.models import OutboundItem
-from gateway.outbound.queue import new_item
 from gateway.store import Database, Document, repo, utcnow
 
 log = logging.getLogger("gateway.outbound")

@@ -6,15 +6,16 @@ PostgreSQL, so concurrent gateways skip each other's rows; on SQLite the store's
 A worker that dies keeps nothing: its rows become claimable again when ``lease_until`` passes.
 Finishing is batched (one transaction for many outcomes) because the database, not the
 network, is what limits throughput on a small machine.
+
+Beside it: :mod:`.items` (a new item), :mod:`.outcomes` (what an attempt's outcome means for
+its item), :mod:`.reads` (the read-only queries this class inherits).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -24,62 +25,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.config import OutboundSettings
 from gateway.lifecycle import ADMIN, API, BulkMove, Cause, Lifecycle
 from gateway.outbound.duplicates import DuplicateOutbound, original_of
-from gateway.outbound.errors import DeliveryError, PermanentError
-from gateway.outbound.messages import DeliveryResult, Endpoint, OutboundMessage
+from gateway.outbound.items import aware, new_item
+from gateway.outbound.messages import OutboundMessage
 from gateway.outbound.models import (
     CLAIMABLE,
     DELIVERED,
     FAILED,
     QUEUED,
-    RETRYING,
     SENDING,
-    STATES,
     OutboundAttempt,
     OutboundItem,
 )
+from gateway.outbound.outcomes import Outcome, attempt_row, next_state
+from gateway.outbound.reads import QueueReads
 from gateway.outbound.retry import RetryPolicy
 from gateway.store import Database, Document, repo, utcnow
 
 SOURCE = "outbound"
-
-
-def aware(value: dt.datetime) -> dt.datetime:
-    """SQLite hands datetimes back naive; everything here is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def new_message_id() -> str:
-    return f"{uuid.uuid4()}@einvoice-gateway"
-
-
-def new_item(
-    document_id: str,
-    tenant: str,
-    *,
-    receiver: str,
-    sender: str = "",
-    document_type: str = "",
-    process: str = "",
-    idempotency_key: str | None = None,
-) -> OutboundItem:
-    """A queue item due now (for a new document, or a draft being sent)."""
-    now = utcnow()
-    return OutboundItem(
-        document_id=document_id,
-        tenant=tenant,
-        message_id=new_message_id(),
-        idempotency_key=idempotency_key,
-        sender=sender,
-        receiver=receiver,
-        document_type=document_type,
-        process=process,
-        state=QUEUED,
-        attempts=0,
-        total_attempts=0,
-        next_attempt_at=now,
-        queued_at=now,
-        created_at=now,
-    )
 
 
 class NotRequeueable(Exception):
@@ -88,29 +50,7 @@ class NotRequeueable(Exception):
         self.state = state
 
 
-@dataclass
-class Outcome:
-    """The result of one attempt, waiting to be written by :meth:`OutboundQueue.finish`."""
-
-    message: OutboundMessage
-    owner: str
-    started_at: dt.datetime
-    duration_ms: float
-    endpoint: Endpoint | None = None
-    result: DeliveryResult | None = None
-    error: DeliveryError | None = None
-
-
-@dataclass
-class QueueStats:
-    depth: dict[str, int] = field(default_factory=dict)
-    #: Age in seconds of the oldest item still waiting for delivery (queued/retrying/sending).
-    oldest_pending_age: float = 0.0
-    #: Age of the oldest item that is due now but not yet claimed (back-pressure signal).
-    oldest_due_age: float = 0.0
-
-
-class OutboundQueue:
+class OutboundQueue(QueueReads):
     def __init__(
         self, db: Database, settings: OutboundSettings, lifecycle: Lifecycle | None = None
     ) -> None:
@@ -351,10 +291,10 @@ class OutboundQueue:
             }
             for o in outcomes:
                 row = info.get(o.message.id)
-                attempts.append(self._attempt_row(o))
+                attempts.append(attempt_row(o))
                 if row is None or row.lease_owner != o.owner:
                     continue  # lease lost to another worker: it owns the item now
-                values, reason = self._next_state(o, row.attempts, aware(row.queued_at), now)
+                values, reason = next_state(self.policy, o, row.attempts, aware(row.queued_at), now)
                 await s.execute(
                     update(OutboundItem)
                     .where(
@@ -368,57 +308,6 @@ class OutboundQueue:
             await s.execute(insert(OutboundAttempt), attempts)
             if changes:
                 await self._set_status(s, changes, now)
-
-    def _attempt_row(self, o: Outcome) -> dict[str, Any]:
-        err = o.error
-        outcome = (
-            "delivered"
-            if err is None
-            else ("permanent" if isinstance(err, PermanentError) else "transient")
-        )
-        return {
-            "document_id": o.message.id,
-            "number": o.message.attempt,
-            "worker": o.owner,
-            "started_at": o.started_at,
-            "duration_ms": o.duration_ms,
-            "endpoint": o.endpoint.url if o.endpoint else None,
-            "transport": o.endpoint.transport if o.endpoint else None,
-            "outcome": outcome,
-            "status_code": o.result.status if o.result else _status_of(err),
-            "error_code": err.code if err else None,
-            "error": err.message if err else None,
-        }
-
-    def _next_state(
-        self, o: Outcome, attempts: int, queued_at: dt.datetime, now: dt.datetime
-    ) -> tuple[dict[str, Any], str]:
-        endpoint = o.endpoint.describe() if o.endpoint else None
-        if o.error is None:
-            return (
-                {
-                    "state": DELIVERED,
-                    "delivered_at": now,
-                    "endpoint": endpoint,
-                    "last_error": None,
-                    "last_error_code": None,
-                },
-                f"delivered to {endpoint}",
-            )
-        decision = self.policy.decide(o.error, attempts, queued_at, now)
-        common = {
-            "endpoint": endpoint,
-            "last_error": decision.reason,
-            "last_error_code": o.error.code,
-        }
-        if decision.retry:
-            assert decision.next_attempt_at is not None
-            when = decision.next_attempt_at.isoformat(timespec="seconds")
-            return (
-                {"state": RETRYING, "next_attempt_at": decision.next_attempt_at, **common},
-                f"next attempt at {when}: {decision.reason}",
-            )
-        return {"state": FAILED, **common}, decision.reason
 
     # --- administration ---------------------------------------------------------------------
 
@@ -474,104 +363,3 @@ class OutboundQueue:
                 s, [(item.document_id, DELIVERED, FAILED, reason)], now, Cause("email-dsn")
             )
         return item.document_id
-
-    async def get(
-        self, document_id: str, tenant: str | None = None
-    ) -> tuple[OutboundItem, list[OutboundAttempt]] | None:
-        async with self.db.read() as s:
-            stmt = select(OutboundItem).where(OutboundItem.document_id == document_id)
-            if tenant is not None:
-                stmt = stmt.where(OutboundItem.tenant == tenant)
-            item = await s.scalar(stmt)
-            if item is None:
-                return None
-            attempts = await s.scalars(
-                select(OutboundAttempt)
-                .where(OutboundAttempt.document_id == document_id)
-                .order_by(OutboundAttempt.seq)
-            )
-            return item, list(attempts)
-
-    async def next_due(self) -> dt.datetime | None:
-        """When the earliest waiting item (queued or retrying) is due; None when none waits.
-        One ``ix_outbound_due`` lookup: an idle worker asks it to sleep until then."""
-        async with self.db.read() as s:
-            when = await s.scalar(
-                select(func.min(OutboundItem.next_attempt_at)).where(
-                    OutboundItem.state.in_((QUEUED, RETRYING))
-                )
-            )
-        return aware(when) if when else None
-
-    async def oldest_due_age(self) -> float:
-        """Seconds the oldest due item has waited for a worker (one ``ix_outbound_due``
-        lookup: cheap enough for every ``/health`` probe)."""
-        now = utcnow()
-        async with self.db.read() as s:
-            oldest_due = await s.scalar(
-                select(func.min(OutboundItem.next_attempt_at)).where(
-                    OutboundItem.state.in_((QUEUED, RETRYING)),
-                    OutboundItem.next_attempt_at <= now,
-                )
-            )
-        return (now - aware(oldest_due)).total_seconds() if oldest_due else 0.0
-
-    async def list_items(
-        self,
-        tenant: str | None,
-        *,
-        state: str | None = None,
-        receiver: str | None = None,
-        after_seq: int = 0,
-        limit: int = 50,
-    ) -> list[tuple[int, OutboundItem]]:
-        """(document seq, item) pages in submission order; the document's seq is the cursor."""
-        stmt = (
-            select(Document.seq, OutboundItem)
-            .join(Document, Document.id == OutboundItem.document_id)
-            .where(Document.seq > after_seq)
-        )
-        if tenant is not None:
-            stmt = stmt.where(OutboundItem.tenant == tenant)
-        if state:
-            stmt = stmt.where(OutboundItem.state == state)
-        if receiver:
-            stmt = stmt.where(OutboundItem.receiver == receiver)
-        async with self.db.read() as s:
-            rows = await s.execute(stmt.order_by(Document.seq).limit(limit))
-            return [(seq, item) for seq, item in rows.all()]
-
-    async def stats(self) -> QueueStats:
-        now = utcnow()
-        async with self.db.read() as s:
-            depth = dict.fromkeys(STATES, 0)
-            for state, count in (
-                await s.execute(
-                    select(OutboundItem.state, func.count()).group_by(OutboundItem.state)
-                )
-            ).all():
-                depth[state] = count
-            pending = (QUEUED, RETRYING, SENDING)
-            oldest = await s.scalar(
-                select(func.min(OutboundItem.queued_at)).where(OutboundItem.state.in_(pending))
-            )
-            oldest_due = await s.scalar(
-                select(func.min(OutboundItem.next_attempt_at)).where(
-                    OutboundItem.state.in_((QUEUED, RETRYING)),
-                    OutboundItem.next_attempt_at <= now,
-                )
-            )
-        return QueueStats(
-            depth=depth,
-            oldest_pending_age=(now - aware(oldest)).total_seconds() if oldest else 0.0,
-            oldest_due_age=(now - aware(oldest_due)).total_seconds() if oldest_due else 0.0,
-        )
-
-
-def _status_of(err: DeliveryError | None) -> int | None:
-    if err is None or not err.code.startswith("http-"):
-        return None
-    try:
-        return int(err.code[5:])
-    except ValueError:
-        return None

@@ -27,7 +27,8 @@ from typing import Protocol
 from gateway.config import OutboundSettings
 from gateway.outbound.errors import DeliveryError, TransientError
 from gateway.outbound.messages import Endpoint, OutboundMessage
-from gateway.outbound.queue import OutboundQueue, Outcome
+from gateway.outbound.outcomes import Outcome
+from gateway.outbound.queue import OutboundQueue
 from gateway.outbound.routing import Router
 from gateway.outbound.transports import Transports
 from gateway.store import utcnow

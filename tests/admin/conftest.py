@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The API's gateway on loopback, for the operator routing tests (test_routing.py).
+from api_gateway import gateway, ubl  # noqa: F401
 from live_gateway import Gw, factory
 
 from gateway.store import repo

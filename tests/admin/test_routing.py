@@ -1,4 +1,5 @@
-"""The operator scope and routing stranded documents (API, and ``gateway participants add``)."""
+"""The operator scope and routing stranded documents (``gateway.admin.routing``: the API, and
+``gateway participants add``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from gateway.store import Database, repo
 from gateway.web import INTAKE
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from api_gateway import Gateway
 
 BUYER = "EM:buyer@info.de"  # the receiver endpoint of the XRechnung 01.01a invoice
 
