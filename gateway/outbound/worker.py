@@ -161,12 +161,16 @@ class Worker:
         ceiling = max(self.settings.idle_poll_max, self.settings.poll_interval)
         self._idle_wait = min(wait * 2, ceiling)
         due = await self.queue.next_due()
-        if due is not None:
-            until = (due - utcnow()).total_seconds()
-            # Due already but not claimable (another worker's receiver limit): back off.
-            if until > 0:
-                wait = min(wait, until)
-        return wait
+        if due is None:
+            return wait
+        until = (due - utcnow()).total_seconds()
+        if until <= 0:
+            # Due already but not claimable (another process holds the receiver's slots): not
+            # idle, so poll as before. Backed off to idle_poll_max, a second gateway on the
+            # same PostgreSQL database took no share of a receiver's queue (CI, 200 items).
+            self._idle_wait = self.settings.poll_interval
+            return self.settings.poll_interval
+        return min(wait, until)
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming, let in-flight deliveries finish (up to ``timeout``), record them."""

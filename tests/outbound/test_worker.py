@@ -155,3 +155,35 @@ async def test_a_draft_scheduled_in_process_wakes_the_scheduler(
 
 async def _queued_or_sent(service: OutboundService, doc_id: str) -> bool:
     return await service.queue.get(doc_id) is not None
+
+
+async def test_a_worker_kept_off_a_busy_receiver_keeps_polling_instead_of_backing_off(
+    tmp_path: Path, receiver: Receiver, invoice: bytes
+) -> None:
+    # Another process holds the receiver's only slot (lease 3 s): work is due, so this worker
+    # is not idle. Backing off (0.05 s doubling towards 30 s) it would look again only at
+    # ~6.3 s; polling, it delivers both items soon after the lease runs out at 3 s. (CI: a
+    # second gateway on one PostgreSQL database took no share of a receiver's queue.)
+    r = await rig(
+        tmp_path,
+        receiver.url,
+        poll_interval=0.05,
+        idle_poll_max=30.0,
+        per_receiver_concurrency=1,
+        lease_seconds=3.0,
+    )
+    second = invoice.replace(b"<cbc:ID>Snippet1</cbc:ID>", b"<cbc:ID>Snippet2</cbc:ID>")
+    held, _ = await enqueue_doc(r.queue, invoice, "0002:busy")
+    waiting, _ = await enqueue_doc(r.queue, second, "0002:busy")
+    assert [m.message_id for m in await r.queue.claim("other-process", 1)] == [held.message_id]
+    t0 = time.monotonic()
+    task = asyncio.create_task(r.worker.run())
+    try:
+        await wait_for(lambda: _delivered(receiver, waiting.message_id), timeout=15)
+        assert time.monotonic() - t0 < 5.0
+        await wait_for(lambda: _delivered(receiver, held.message_id), timeout=10)
+    finally:
+        await r.worker.stop()
+        task.cancel()
+        await r.transports.aclose()
+        await r.db.dispose()
