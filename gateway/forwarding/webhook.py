@@ -62,6 +62,7 @@ from gateway.store import (
     repo,
     utcnow,
 )
+from gateway.wake import woken
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,7 @@ class Forwarder(WebhookEvents):
                 await self._dispatch_pending()
             except Exception:  # keep forwarding alive; the next round retries
                 log.exception("webhook dispatch failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+            await woken(self._wake, 5.0)
             self._wake.clear()
 
     async def _dispatch_pending(self) -> None:

@@ -31,6 +31,7 @@ from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.items import new_item
 from gateway.outbound.models import OutboundItem
 from gateway.store import Database, Document, repo, utcnow
+from gateway.wake import woken
 
 log = logging.getLogger("gateway.outbound")
 
@@ -296,8 +297,7 @@ class Drafts:
                 wait = _until(when, interval, ceiling)
             except Exception:  # keep scheduling; the next round retries (nothing was committed)
                 log.exception("sending scheduled drafts failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait)
+            await woken(self._wakeup, wait)
 
 
 def _until(when: dt.datetime | None, floor: float, ceiling: float) -> float:

@@ -32,6 +32,7 @@ from gateway.outbound.queue import OutboundQueue
 from gateway.outbound.routing import Router
 from gateway.outbound.transports import Transports
 from gateway.store import utcnow
+from gateway.wake import woken
 
 log = logging.getLogger("gateway.outbound")
 
@@ -151,8 +152,7 @@ class Worker:
                 break
             if self._done:
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), wait)
+            await woken(self._wakeup, wait)
 
     async def _idle(self) -> float:
         """How long to sleep after a turn that found nothing: the backed-off poll interval,

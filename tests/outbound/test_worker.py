@@ -187,3 +187,22 @@ async def test_a_worker_kept_off_a_busy_receiver_keeps_polling_instead_of_backin
         task.cancel()
         await r.transports.aclose()
         await r.db.dispose()
+
+
+async def test_stopping_the_scheduler_as_a_draft_wakes_it_ends_it(tmp_path: Path) -> None:
+    # A wake-up and the cancel in one loop step: asyncio.wait_for (3.11) swallowed the cancel,
+    # the scheduler's loop ran on and aclose() waited for ever (a CI run hung 75 minutes).
+    settings = make_settings(tmp_path, routes=[], poll_interval=0.05, idle_poll_max=30.0)
+    db = await open_db(settings)
+    service = OutboundService(settings, db, None)
+    await service.start()
+    try:
+        await asyncio.sleep(0.3)  # nothing scheduled: asleep
+        service.drafts.wake()
+        t0 = time.monotonic()
+        await asyncio.wait_for(service.drafts.stop(), timeout=5.0)
+        # (Its own cancel ends stop() at the timeout without an error: time it instead.)
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        await service.aclose()
+        await db.dispose()

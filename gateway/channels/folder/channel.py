@@ -26,6 +26,7 @@ from sqlalchemy.orm import undefer
 from gateway.config import FolderSettings
 from gateway.inbound import IntakeResult, Submission
 from gateway.store import Database, Document
+from gateway.wake import woken
 
 from .claims import FAILED, PROCESSED, Claim, Watcher
 
@@ -86,8 +87,7 @@ class FolderChannel:
             except Exception as exc:  # keep watching; the folder may come back
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("folder channel scan failed", extra={"path": self.cfg.path})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.cfg.poll_interval)
+            await woken(self._stop, self.cfg.poll_interval)
 
     # --- one scan ---------------------------------------------------------------------------
 
