@@ -69,6 +69,7 @@ from gateway.as4.reporting import (
     receiver_country,
     registered_country,
     report_row,
+    report_values,
     summarise,
 )
 from gateway.as4.reporting import COLUMNS as REPORT_COLUMNS
@@ -145,6 +146,7 @@ __all__ = [
     "receiver_country",
     "registered_country",
     "report_row",
+    "report_values",
     "spis_id",
     "summarise",
     "unwrap_sbdh",

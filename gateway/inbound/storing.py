@@ -180,8 +180,11 @@ class BatchWriter:
                     except Exception as exc:
                         raise UnitRefused(unit, exc) from exc
                 done += len(unit.items)
+            causes = [
+                first_cause(item.channel, doc.tenant) for item, doc in zip(batch, docs, strict=True)
+            ]
+            await self.lifecycle.started_many(session, docs, causes)
             for item, doc in zip(batch, docs, strict=True):
-                await self.lifecycle.started(session, doc, first_cause(item.channel, doc.tenant))
                 await _add_attachments(session, doc, item)
                 if doc.status == RECEIVED:
                     repo.add_claims(session, doc, item.claims)

@@ -40,11 +40,11 @@ from gateway.as4 import (
     is_mls,
     receiver_country,
     registered_country,
-    report_row,
+    report_values,
 )
 from gateway.channels.crash import crash_point
 from gateway.inbound import IntakePipeline, Submission
-from gateway.store import Database, Document, repo
+from gateway.store import Database, Document, insert_at_commit, repo
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,9 @@ class As4Channel:
                 session, meta.message_id, instance_key, meta.receipt, doc.id, meta.from_party
             )
             c4, source = receiver_country(registered, _buyer_country(doc), self.country)
-            session.add(_inbound_row(meta, tenant, doc.id, c4, c4_source=source))
+            # With the other messages' rows of this group commit: one INSERT for all of them.
+            row = _inbound_values(meta, tenant, doc.id, c4, c4_source=source)
+            insert_at_commit(session, PeppolReportRow, row)
             if self.outbox is not None:
                 await self.outbox.intend(session, meta, tenant)
             crash_point("as4.in-transaction")
@@ -132,7 +134,8 @@ class As4Channel:
         except MlsRefused:
             raise  # -> 503: the sending AP retries once our receipt bookkeeping caught up
         # The message-id claim and the MLS's reporting row commit together (C4: our seat's).
-        row = _inbound_row(meta, None, doc_id, self.country, kind="mls", c4_source="config")
+        values = _inbound_values(meta, None, doc_id, self.country, kind="mls", c4_source="config")
+        row = PeppolReportRow(**values)
         key = f"{meta.sbdh.sender}|{meta.sbdh.instance_id}"
         await self.store.record_alone(meta.message_id, key, meta.receipt, [row], meta.from_party)
 
@@ -155,12 +158,12 @@ def _mls_queued() -> None:
     crash_point("as4.mls-queued")
 
 
-def _inbound_row(
+def _inbound_values(
     meta: InboundMeta, tenant: str | None, document_id: object, country_c4: str, **extra: Any
-) -> PeppolReportRow:
+) -> dict[str, Any]:
     """The Peppol reporting row of one received message (documents and MLS alike)."""
     header = meta.sbdh
-    return report_row(
+    return report_values(
         direction="inbound",
         tenant=tenant,
         document_id=document_id,
