@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -34,6 +35,12 @@ class OutboundMessage:
         return {"Content-Type": self.content_type, "MIME-Version": "1.0"}
 
 
+@lru_cache(maxsize=256)
+def _receiver(cert: x509.Certificate) -> tuple[bytes, str]:
+    """A receiving AP's certificate as DER and its CN: the same for each message to it."""
+    return cert.public_bytes(serialization.Encoding.DER), common_name(cert)
+
+
 def sbdh_of(sbd: bytes, max_bytes: int = 100 * 1024 * 1024) -> Sbdh:
     try:
         root = parse_xml(sbd, ParseLimits(max_bytes=max_bytes)).getroot()
@@ -59,6 +66,7 @@ def build_user_message(
     elimination depends on it); the SBD, and so its InstanceIdentifier, is reused as well.
     """
     header = header or sbdh_of(sbd)
+    receiver_der, receiver_cn = _receiver(receiver_cert)
     conversation_id = conversation_id or str(uuid.uuid5(uuid.NAMESPACE_URL, message_id))
     sk = Skeleton()
     um = sub(sk.messaging, ns.EB, "UserMessage")
@@ -66,7 +74,7 @@ def build_user_message(
     pi = sub(um, ns.EB, "PartyInfo")
     for tag, party, role in (
         ("From", identity.party_id, ns.ROLE_INITIATOR),
-        ("To", receiver_party_id or common_name(receiver_cert), ns.ROLE_RESPONDER),
+        ("To", receiver_party_id or receiver_cn, ns.ROLE_RESPONDER),
     ):
         el = sub(pi, ns.EB, tag)
         sub(el, ns.EB, "PartyId", party, type=ns.PEPPOL_PARTY_TYPE)
@@ -88,7 +96,7 @@ def build_user_message(
 
     compressed = gzip_bytes(sbd)
     receiver_bst = f"X509-{uuid.uuid4().hex[:16]}"
-    add_bst(sk.security, receiver_cert.public_bytes(serialization.Encoding.DER), receiver_bst)
+    add_bst(sk.security, receiver_der, receiver_bst)
     add_bst(sk.security, identity.certificate_der, sk.bst_id)
     ciphertexts = encrypt_attachments(sk.security, receiver_cert, receiver_bst, {cid: compressed})
     signed = sign(

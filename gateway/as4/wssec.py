@@ -69,21 +69,25 @@ class Ref:
 
     @classmethod
     def from_element(cls, ref: etree._Element) -> Ref:
-        return cls(
-            uri=ref.get("URI", ""),
-            transforms=tuple(
-                sorted(
-                    t.get("Algorithm", "")
-                    for t in ref.iterfind(f"{{{ns.DS}}}Transforms/{{{ns.DS}}}Transform")
-                )
-            ),
-            digest_method=(
-                ref.find(q(ns.DS, "DigestMethod")).get("Algorithm", "")  # type: ignore[union-attr]
-                if ref.find(q(ns.DS, "DigestMethod")) is not None
-                else ""
-            ),
-            digest_value="".join((ref.findtext(q(ns.DS, "DigestValue")) or "").split()),
-        )
+        # One pass over the children (a receipt's, a verified message's references): the
+        # path lookups this replaced were a third of a receipt check's Python time.
+        transforms: list[str] = []
+        method = value = None
+        for child in ref.iterchildren(_TRANSFORMS, _DIGEST_METHOD, _DIGEST_VALUE):
+            if child.tag == _TRANSFORMS:
+                transforms += (t.get("Algorithm", "") for t in child.iterchildren(_TRANSFORM))
+            elif child.tag == _DIGEST_METHOD:
+                if method is None:  # the first one counts, as with ref.find()
+                    method = child.get("Algorithm", "")
+            elif value is None:
+                value = "".join((child.text or "").split())
+        return cls(ref.get("URI", ""), tuple(sorted(transforms)), method or "", value or "")
+
+
+_TRANSFORMS = q(ns.DS, "Transforms")
+_TRANSFORM = q(ns.DS, "Transform")
+_DIGEST_METHOD = q(ns.DS, "DigestMethod")
+_DIGEST_VALUE = q(ns.DS, "DigestValue")
 
 
 def index_ids(root: etree._Element) -> dict[str, etree._Element]:
@@ -92,7 +96,8 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
     found: dict[str, etree._Element] = {}
     for el in root.iter(etree.Element):
         for key, value in el.attrib.items():
-            if etree.QName(key).localname == "Id":
+            # QName(key).localname == "Id", without building a QName per attribute
+            if key == "Id" or key.endswith("}Id"):
                 if value in found:
                     raise SignatureError(f"duplicate element id {value!r}")
                 found[value] = el
@@ -111,12 +116,14 @@ def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._El
     )
 
 
-def _reference(signed_info: etree._Element, uri: str, transform: str, digest: str) -> None:
+def _reference(signed_info: etree._Element, uri: str, transform: str, digest: str) -> Ref:
     ref = sub(signed_info, ns.DS, "Reference", URI=uri)
     transforms = sub(ref, ns.DS, "Transforms")
     sub(transforms, ns.DS, "Transform", Algorithm=transform)
     sub(ref, ns.DS, "DigestMethod", Algorithm=ns.SHA256)
     sub(ref, ns.DS, "DigestValue", digest)
+    # What Ref.from_element(ref) reads back, without reading it back (tests/as4 checks both)
+    return Ref(uri, (transform,), ns.SHA256, digest)
 
 
 def sign(
@@ -134,10 +141,14 @@ def sign(
     # canonicalising a tree built in memory, which would make the signature unverifiable.
     sub(signed_info, ns.DS, "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
     sub(signed_info, ns.DS, "SignatureMethod", Algorithm=ns.RSA_SHA256)
-    for el in elements:
+    refs = [
         _reference(signed_info, "#" + el.get(ns.WSU_ID, ""), ns.EXC_C14N, digest_b64(c14n(el)))
-    for cid, content in (attachments or {}).items():
+        for el in elements
+    ]
+    refs += [
         _reference(signed_info, "cid:" + cid, ns.SWA_CONTENT_SIGNATURE, digest_b64(content))
+        for cid, content in (attachments or {}).items()
+    ]
     value = key.sign(c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
     sub(sig, ns.DS, "SignatureValue", base64.b64encode(value).decode("ascii"))
     key_info = sub(sig, ns.DS, "KeyInfo", Id=f"KI-{os.urandom(8).hex()}")
@@ -145,7 +156,7 @@ def sign(
         key_info, ns.WSSE, "SecurityTokenReference", **{ns.WSU_ID: f"STR-{os.urandom(8).hex()}"}
     )
     sub(str_, ns.WSSE, "Reference", URI="#" + bst_id, ValueType=ns.X509V3)
-    return [Ref.from_element(r) for r in signed_info.iterfind(q(ns.DS, "Reference"))]
+    return refs
 
 
 @dataclass
