@@ -39,9 +39,9 @@ from gateway.as4 import (  # noqa: E402
     MemorySeenStore,
     Sbdh,
     TrustStore,
+    as4_handler,
     wrap_sbdh,
 )
-from gateway.as4.http import make_app  # noqa: E402
 
 DOCTYPE = (
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
@@ -69,7 +69,7 @@ def load(directory: Path, who: str) -> tuple[Identity, TrustStore]:
 
 def sbds(n: int, sender: str, receiver: str, tag: str) -> list[bytes]:
     """``n`` SBDs, each with its own copy of the invoice (another number: a new original)."""
-    from gateway.inbound.fill import renumber
+    from gateway.inbound import renumber
 
     invoice = INVOICE.read_bytes()
     return [
@@ -100,7 +100,9 @@ async def serve(
         receiver = As4Receiver(identity, trust, As4Limits(), MemorySeenStore(), _accept_all)
     else:
         receiver = await _channel_receiver(Path(db_dir))
-    runner = web.AppRunner(make_app(receiver), access_log=None)
+    app = web.Application(client_max_size=receiver.limits.max_message_bytes + 1024 * 1024)
+    app.router.add_post("/as4", as4_handler(receiver))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
@@ -114,7 +116,7 @@ async def _channel_receiver(work: Path) -> As4Receiver:
     from replay_server import ReplayValidator, templates
 
     from gateway.artefacts import install_artefacts
-    from gateway.channels.as4 import As4Channel
+    from gateway.channels import As4Channel
     from gateway.config import load_settings
     from gateway.inbound import IntakePipeline
     from gateway.store import Database, repo, upgrade

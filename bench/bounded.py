@@ -114,8 +114,7 @@ def sizes(artefacts: Path, before: Path | None, rounds: int, limit: float) -> No
 
 
 async def _latency(artefacts: Path, heavy_tags: int) -> tuple[list[float], float]:
-    from gateway.validation import Validator
-    from gateway.validation.pool import Bounds
+    from gateway.validation import Bounds, Validator
 
     validator = Validator(
         artefacts, jobs=2, warm=False, bounds=Bounds(timeout=0, heavy_tags=heavy_tags)
@@ -208,7 +207,7 @@ def memory_before_after(artefacts: Path) -> None:
     """Before: one fixed bound (450 MiB). After: the [validation] defaults (growth over each
     worker's baseline, absolute cap), lazily compiled and with every scenario compiled."""
     from gateway.config import ValidationSettings
-    from gateway.validation.pool import Bounds
+    from gateway.validation import Bounds
 
     v = ValidationSettings()
     after = Bounds(max_rss_mib=v.max_worker_rss_mib, growth_mib=v.worker_rss_growth_mib)

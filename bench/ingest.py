@@ -149,7 +149,7 @@ async def prefill(
     from ``start`` (``gateway.inbound.fill``: bulk rows from the intake's record builder);
     returns the seconds the fill itself took."""
     from gateway.config import load_settings
-    from gateway.inbound.fill import fill
+    from gateway.inbound import fill_store
     from gateway.store import Database, upgrade
 
     settings = load_settings(
@@ -170,7 +170,7 @@ async def prefill(
                 rate = done / (time.perf_counter() - started)
                 print(f"  prefill {done:,}/{count:,} ({rate:.0f} docs/s)", file=sys.stderr)
 
-        await fill(db, templates, count, tenant="bench", start=start, progress=progress)
+        await fill_store(db, templates, count, tenant="bench", start=start, progress=progress)
     await db.dispose()
     return time.perf_counter() - started
 

@@ -41,7 +41,7 @@ class _NoValidator:
 async def _prefill(work: Path, count: int) -> None:
     from gateway.artefacts import install_artefacts
     from gateway.config import load_settings
-    from gateway.inbound.fill import fill
+    from gateway.inbound import fill_store
     from gateway.store import Database, upgrade
     from gateway.validation import Validator
 
@@ -52,7 +52,7 @@ async def _prefill(work: Path, count: int) -> None:
     paths = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))[:20]
     templates = [(p.read_bytes(), await validator.validate(p.read_bytes())) for p in paths]
     validator.close()
-    await fill(db, templates, count, tenant="bench")
+    await fill_store(db, templates, count, tenant="bench")
     await db.dispose()
 
 
@@ -60,7 +60,7 @@ async def _measure(
     work: Path, snapshot_seconds: float, rate: float, seconds: float
 ) -> tuple[list[float], int]:
     from gateway.config import load_settings
-    from gateway.server.app import create_app
+    from gateway.server import create_app
     from gateway.store import Document, repo
     from gateway.web import DB
 

@@ -5,7 +5,7 @@ shared VM), so the store's share of the cost - what "flat with the store's size"
 drowns in their noise. Here the app is the gateway's own (``create_app``: the same intake,
 batch writer, lifecycle, forwarding and every hook), only ``validate`` answers from reports
 computed once per test-suite file: a bench body is a suite file with another number spliced in
-(the bytes ``gateway.inbound.fill.Template.copy`` gives), so its report is the template's with
+(the bytes ``gateway.inbound.FillTemplate.copy`` gives), so its report is the template's with
 that number in its identification, exactly what the real validator would answer. A body that is
 no such copy is refused loudly (the run fails), never guessed.
 
@@ -26,9 +26,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.config import load_settings
-from gateway.inbound.fill import Template
+from gateway.inbound import FillTemplate
 from gateway.observability import configure_logging
-from gateway.server.app import create_app
+from gateway.server import create_app
 from gateway.validation import ValidationReport, Validator
 
 SHARED = Path(os.environ.get("GATEWAY_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
@@ -37,8 +37,8 @@ SHARED = Path(os.environ.get("GATEWAY_SHARED_DIR", Path(__file__).resolve().pare
 class ReplayValidator:
     """Answers a copy of a template with the template's report, renumbered."""
 
-    def __init__(self, templates: list[Template]) -> None:
-        self._by_tail: dict[bytes, list[Template]] = {}
+    def __init__(self, templates: list[FillTemplate]) -> None:
+        self._by_tail: dict[bytes, list[FillTemplate]] = {}
         for template in templates:
             self._by_tail.setdefault(template.tail[-64:], []).append(template)
 
@@ -59,14 +59,14 @@ class ReplayValidator:
         return None
 
 
-async def templates(artefacts: Path, paths: list[Path] | None = None) -> list[Template]:
+async def templates(artefacts: Path, paths: list[Path] | None = None) -> list[FillTemplate]:
     """A template per file (default: the XRechnung test suite), validated once for real."""
     validator = Validator(artefacts, jobs=0)
     out = []
     suite = sorted((SHARED / "corpus" / "xrechnung-testsuite").rglob("*.xml"))
     for path in paths or suite:
         raw = path.read_bytes()
-        out.append(Template.of(raw, await validator.validate(raw)))
+        out.append(FillTemplate.of(raw, await validator.validate(raw)))
     validator.close()
     return out
 
@@ -119,7 +119,7 @@ def main() -> int:
     reports = os.environ.get("BENCH_REPLAY_REPORTS")
     if reports:  # validated once by bench/ingest.py for all its runs: [(raw, report), ...]
         pool = [
-            Template.of(raw, report) for raw, report in pickle.loads(Path(reports).read_bytes())
+            FillTemplate.of(raw, report) for raw, report in pickle.loads(Path(reports).read_bytes())
         ]
     else:
         pool = asyncio.run(templates(Path(settings.data_dir) / "artefacts"))

@@ -6,7 +6,7 @@ Public surface:
 - the built-in factories in :mod:`gateway.channels.adapters` (``smtp``, ``as4``,
   ``folders``; REST in ``gateway.server.wiring``), registered there; the folder channel in
   :mod:`gateway.channels.folder`;
-- :data:`AS4`, the app key of the running AS4 channel (:class:`gateway.channels.as4.As4Channel`).
+- :data:`AS4`, the app key of the running AS4 channel, and :class:`As4Channel` itself (lazy).
 """
 
 from gateway.channels import adapters
@@ -21,6 +21,7 @@ from gateway.lazy import lazy
 
 __all__ = [
     "AS4",
+    "As4Channel",
     "Channel",
     "ChannelContext",
     "ChannelFactory",
@@ -31,4 +32,4 @@ __all__ = [
 
 
 # The AS4 channel loads the web toolkit and the AS4 library: only when a server mounts it.
-__getattr__ = lazy(__name__, {"AS4": "gateway.channels.as4"})
+__getattr__ = lazy(__name__, {"AS4": "gateway.channels.as4", "As4Channel": "gateway.channels.as4"})

@@ -4,11 +4,13 @@
 service builds its sales documents' records with it too.
 
 :class:`DuplicateRules` / :func:`load_duplicate_rules`: which business key a document claims
-(``config/duplicate-rules.toml``). :func:`fill_store` and :func:`renumber`: capacity fills
-(``bench/``, the store's query-plan test) through the intake's record builder."""
+(``config/duplicate-rules.toml``). :func:`fill_store`, :func:`renumber` and
+:class:`FillTemplate`: capacity fills (``bench/``, the store's query-plan test) through the
+intake's record builder."""
 
 from gateway.inbound.duplicates import DuplicateRules
 from gateway.inbound.duplicates import load_rules as load_duplicate_rules
+from gateway.inbound.fill import Template as FillTemplate
 from gateway.inbound.fill import fill as fill_store
 from gateway.inbound.fill import renumber
 from gateway.inbound.intake import (
@@ -28,6 +30,7 @@ __all__ = [
     "Attachment",
     "CallerGone",
     "DuplicateRules",
+    "FillTemplate",
     "ForwardingHook",
     "IntakePipeline",
     "IntakeRefused",

@@ -170,3 +170,35 @@ def test_a_test_may_reach_only_into_the_package_it_tests() -> None:
     assert leaks["as4"] == []
     assert leaks["channels"] == [("as4_integration/test_mls.py", "gateway.channels.as4")]
     assert leaks["observability"] == [("conftest.py", "gateway.observability.logs")]
+
+
+BENCH = ROOT.parent / "bench"
+
+
+def _no_package(rel: str) -> None:
+    """A benchmark script belongs to no package: every package's insides are another's."""
+    return None
+
+
+def test_bench_uses_packages_through_their_face() -> None:
+    """Benchmarks drive the gateway from outside, so they take every name from a package's
+    face, as another package would: a private module can then move without breaking a script
+    of ``bench/`` (which no test runs, so nothing else would notice)."""
+    imports = _imports_with_names(BENCH)
+    assert any(mod.startswith("gateway.") for _, mod, _ in imports), "no bench imports found"
+    leaks = _face_leaks(imports, own_of=_no_package)
+    found = {pkg: hits for pkg, hits in leaks.items() if hits}
+    assert not found, found
+
+
+def test_bench_check_catches_a_leak() -> None:
+    imports: list[Imported] = [
+        ("as4.py", "gateway.as4.http", ["make_app"]),
+        ("as4.py", "gateway.as4", ["as4_handler"]),  # from the face: fine
+        ("outbound.py", "gateway.outbound", ["worker"]),  # a module the face does not export
+        ("replay_server.py", "gateway.server", ["create_app"]),
+    ]
+    leaks = _face_leaks(imports, own_of=_no_package)
+    assert leaks["as4"] == [("as4.py", "gateway.as4.http")]
+    assert leaks["outbound"] == [("outbound.py", "gateway.outbound.worker")]
+    assert leaks["server"] == []
