@@ -116,14 +116,55 @@ def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._El
     )
 
 
-def _reference(signed_info: etree._Element, uri: str, transform: str, digest: str) -> Ref:
+def _reference(signed_info: etree._Element, uri: str, transform: str) -> None:
     ref = sub(signed_info, ns.DS, "Reference", URI=uri)
     transforms = sub(ref, ns.DS, "Transforms")
     sub(transforms, ns.DS, "Transform", Algorithm=transform)
     sub(ref, ns.DS, "DigestMethod", Algorithm=ns.SHA256)
-    sub(ref, ns.DS, "DigestValue", digest)
-    # What Ref.from_element(ref) reads back, without reading it back (tests/as4 checks both)
-    return Ref(uri, (transform,), ns.SHA256, digest)
+    sub(ref, ns.DS, "DigestValue", "")  # set by seal_signature
+
+
+def random_id(prefix: str) -> str:
+    return f"{prefix}-{os.urandom(8).hex()}"
+
+
+def signature_layout(
+    security: etree._Element,
+    bst_id: str,
+    references: list[tuple[str, str]],
+    ids: tuple[str, str, str] | None = None,
+) -> etree._Element:
+    """Append an unsealed ds:Signature to ``security``: ``references`` are (URI, transform) in
+    order, the digests and the value empty until :func:`seal_signature`; ``ids`` the Ids of the
+    Signature, its KeyInfo and its SecurityTokenReference (fresh ones by default). Apart from
+    :func:`sign`, a message prototype is laid out this way once (``gateway.as4.prototype``)."""
+    sig_id, ki_id, str_id = ids or (random_id("SIG"), random_id("KI"), random_id("STR"))
+    sig = sub(security, ns.DS, "Signature", Id=sig_id)
+    signed_info = sub(sig, ns.DS, "SignedInfo")
+    # No ec:InclusiveNamespaces: lxml drops inclusive prefixes that are not visibly used when
+    # canonicalising a tree built in memory, which would make the signature unverifiable.
+    sub(signed_info, ns.DS, "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
+    sub(signed_info, ns.DS, "SignatureMethod", Algorithm=ns.RSA_SHA256)
+    for uri, transform in references:
+        _reference(signed_info, uri, transform)
+    sub(sig, ns.DS, "SignatureValue", "")
+    key_info = sub(sig, ns.DS, "KeyInfo", Id=ki_id)
+    str_ = sub(key_info, ns.WSSE, "SecurityTokenReference", **{ns.WSU_ID: str_id})
+    sub(str_, ns.WSSE, "Reference", URI="#" + bst_id, ValueType=ns.X509V3)
+    return sig
+
+
+def seal_signature(sig: etree._Element, key: rsa.RSAPrivateKey, digests: list[str]) -> list[Ref]:
+    """Put ``digests`` (one per reference, in order) into a laid-out signature, sign its
+    SignedInfo and return the references as signed."""
+    signed_info = sig[0]
+    refs: list[Ref] = []
+    for ref, digest in zip(signed_info.iterfind(_REFERENCE), digests, strict=True):
+        ref[2].text = digest  # Transforms, DigestMethod, DigestValue
+        refs.append(Ref(ref.get("URI", ""), (ref[0][0].get("Algorithm", ""),), ns.SHA256, digest))
+    value = key.sign(c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
+    sig[1].text = base64.b64encode(value).decode("ascii")
+    return refs
 
 
 def sign(
@@ -135,28 +176,16 @@ def sign(
 ) -> list[Ref]:
     """Append a ds:Signature to ``security`` over ``elements`` (by wsu:Id) and attachments
     (content id -> the attachment content as signed, i.e. compressed but not encrypted)."""
-    sig = sub(security, ns.DS, "Signature", Id=f"SIG-{os.urandom(8).hex()}")
-    signed_info = sub(sig, ns.DS, "SignedInfo")
-    # No ec:InclusiveNamespaces: lxml drops inclusive prefixes that are not visibly used when
-    # canonicalising a tree built in memory, which would make the signature unverifiable.
-    sub(signed_info, ns.DS, "CanonicalizationMethod", Algorithm=ns.EXC_C14N)
-    sub(signed_info, ns.DS, "SignatureMethod", Algorithm=ns.RSA_SHA256)
-    refs = [
-        _reference(signed_info, "#" + el.get(ns.WSU_ID, ""), ns.EXC_C14N, digest_b64(c14n(el)))
-        for el in elements
-    ]
-    refs += [
-        _reference(signed_info, "cid:" + cid, ns.SWA_CONTENT_SIGNATURE, digest_b64(content))
-        for cid, content in (attachments or {}).items()
-    ]
-    value = key.sign(c14n(signed_info), padding.PKCS1v15(), hashes.SHA256())
-    sub(sig, ns.DS, "SignatureValue", base64.b64encode(value).decode("ascii"))
-    key_info = sub(sig, ns.DS, "KeyInfo", Id=f"KI-{os.urandom(8).hex()}")
-    str_ = sub(
-        key_info, ns.WSSE, "SecurityTokenReference", **{ns.WSU_ID: f"STR-{os.urandom(8).hex()}"}
-    )
-    sub(str_, ns.WSSE, "Reference", URI="#" + bst_id, ValueType=ns.X509V3)
-    return refs
+    attachments = attachments or {}
+    references = [("#" + el.get(ns.WSU_ID, ""), ns.EXC_C14N) for el in elements]
+    references += [("cid:" + cid, ns.SWA_CONTENT_SIGNATURE) for cid in attachments]
+    sig = signature_layout(security, bst_id, references)
+    digests = [digest_b64(c14n(el)) for el in elements]
+    digests += [digest_b64(content) for content in attachments.values()]
+    return seal_signature(sig, key, digests)
+
+
+_REFERENCE = q(ns.DS, "Reference")
 
 
 @dataclass
@@ -282,20 +311,16 @@ _OAEP_SHA256 = padding.OAEP(
 )
 
 
-def encrypt_attachments(
+def encryption_layout(
     security: etree._Element,
-    recipient: x509.Certificate,
     recipient_bst_id: str,
-    attachments: dict[str, bytes],
-) -> dict[str, bytes]:
-    """Encrypt each attachment with one fresh AES-128-GCM key, transported under RSA-OAEP
-    (MGF1-SHA256, SHA-256). Returns content id -> ciphertext (IV || ciphertext || tag)."""
-    public = recipient.public_key()
-    if not isinstance(public, rsa.RSAPublicKey):
-        raise ValueError("receiver certificate does not hold an RSA key")
-    key = AESGCM.generate_key(bit_length=128)
-    aes = AESGCM(key)
-    ek_id = f"EK-{os.urandom(8).hex()}"
+    content_ids: list[str],
+    ids: tuple[str, list[str]] | None = None,
+) -> None:
+    """Append the xenc:EncryptedKey (its CipherValue empty until :func:`seal_encryption`) and
+    one xenc:EncryptedData per attachment to ``security``; ``ids`` the EncryptedKey's Id and
+    the EncryptedData Ids (fresh ones by default)."""
+    ek_id, ed_ids = ids or (random_id("EK"), [random_id("ED") for _ in content_ids])
     ek = sub(security, ns.XENC, "EncryptedKey", Id=ek_id)
     em = sub(ek, ns.XENC, "EncryptionMethod", Algorithm=ns.RSA_OAEP)
     sub(em, ns.DS, "DigestMethod", Algorithm=ns.SHA256)
@@ -304,16 +329,9 @@ def encrypt_attachments(
     str_ = sub(ki, ns.WSSE, "SecurityTokenReference")
     sub(str_, ns.WSSE, "Reference", URI="#" + recipient_bst_id, ValueType=ns.X509V3)
     cd = sub(ek, ns.XENC, "CipherData")
-    sub(
-        cd,
-        ns.XENC,
-        "CipherValue",
-        base64.b64encode(public.encrypt(key, _OAEP_SHA256)).decode("ascii"),
-    )
+    sub(cd, ns.XENC, "CipherValue", "")
     rl = sub(ek, ns.XENC, "ReferenceList")
-    out: dict[str, bytes] = {}
-    for cid, data in attachments.items():
-        ed_id = f"ED-{os.urandom(8).hex()}"
+    for cid, ed_id in zip(content_ids, ed_ids, strict=True):
         sub(rl, ns.XENC, "DataReference", URI="#" + ed_id)
         ed = sub(
             security,
@@ -336,9 +354,41 @@ def encrypt_attachments(
         cref = sub(ecd, ns.XENC, "CipherReference", URI="cid:" + cid)
         tr = sub(cref, ns.XENC, "Transforms")
         sub(tr, ns.DS, "Transform", Algorithm=ns.SWA_CIPHERTEXT)
+
+
+def seal_encryption(
+    security: etree._Element, recipient: x509.Certificate, attachments: dict[str, bytes]
+) -> dict[str, bytes]:
+    """Encrypt each attachment with one fresh AES-128-GCM key, transported under RSA-OAEP
+    (MGF1-SHA256, SHA-256) into the laid-out EncryptedKey. Returns content id -> ciphertext
+    (IV || ciphertext || tag)."""
+    public = recipient.public_key()
+    if not isinstance(public, rsa.RSAPublicKey):
+        raise ValueError("receiver certificate does not hold an RSA key")
+    key = AESGCM.generate_key(bit_length=128)
+    aes = AESGCM(key)
+    cipher_value = security.find(_EK_CIPHER_VALUE)
+    assert cipher_value is not None, "no EncryptedKey laid out"
+    cipher_value.text = base64.b64encode(public.encrypt(key, _OAEP_SHA256)).decode("ascii")
+    out: dict[str, bytes] = {}
+    for cid, data in attachments.items():
         iv = os.urandom(12)
         out[cid] = iv + aes.encrypt(iv, data, None)
     return out
+
+
+def encrypt_attachments(
+    security: etree._Element,
+    recipient: x509.Certificate,
+    recipient_bst_id: str,
+    attachments: dict[str, bytes],
+) -> dict[str, bytes]:
+    """:func:`encryption_layout` and :func:`seal_encryption` in one."""
+    encryption_layout(security, recipient_bst_id, list(attachments))
+    return seal_encryption(security, recipient, attachments)
+
+
+_EK_CIPHER_VALUE = f"{{{ns.XENC}}}EncryptedKey/{{{ns.XENC}}}CipherData/{{{ns.XENC}}}CipherValue"
 
 
 def _oaep_for(method: etree._Element) -> padding.OAEP:
