@@ -104,12 +104,13 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
     return found
 
 
-def add_bst(security: etree._Element, cert_der: bytes, bst_id: str) -> etree._Element:
+def add_bst(security: etree._Element, cert_der: bytes | str, bst_id: str) -> etree._Element:
+    """``cert_der``: the certificate as DER, or already as its base64 text."""
     return sub(
         security,
         ns.WSSE,
         "BinarySecurityToken",
-        base64.b64encode(cert_der).decode("ascii"),
+        cert_der if isinstance(cert_der, str) else base64.b64encode(cert_der).decode("ascii"),
         EncodingType=ns.BASE64_BINARY,
         ValueType=ns.X509V3,
         **{ns.WSU_ID: bst_id},
