@@ -7,27 +7,15 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-import pytest
 from live_gateway import BUYER, SELLER, invoice_response
 
 NUMBER = "COPY-2024-1"
 
 
-def _db(url: str | None) -> dict[str, Any]:
-    return {"database_url": url} if url else {}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    return str(request.getfixturevalue("pg_database"))
-
-
 async def test_same_invoice_twice_is_refused_unless_reissued(
-    gw_factory: Any, make_invoice: Any, database_url: str | None
+    gw_factory: Any, make_invoice: Any, store_url: str
 ) -> None:
-    gw = await gw_factory(settings=_db(database_url))
+    gw = await gw_factory(settings={"database_url": store_url})
     key = await gw.key("acme")
     raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     # Submitted concurrently: the database lets exactly one through.
@@ -84,11 +72,11 @@ async def test_response_moves_one_copy_deterministically(
 
 
 async def test_drafts_are_guarded_when_created_corrected_and_sent(
-    gw_factory: Any, make_invoice: Any, database_url: str | None
+    gw_factory: Any, make_invoice: Any, store_url: str
 ) -> None:
     """A draft never slips past the guard: not at creation, not by a correction that changes
     its business key into a sent one's, not when sent (by the issuer or at ``send_at``)."""
-    gw = await gw_factory(settings=_db(database_url))
+    gw = await gw_factory(settings={"database_url": store_url})
     key = await gw.key("acme")
     raw = make_invoice(gw.base_invoice, number=NUMBER, seller=SELLER, buyer=BUYER)
     other = make_invoice(gw.base_invoice, number="COPY-2024-2", seller=SELLER, buyer=BUYER)

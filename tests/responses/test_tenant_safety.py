@@ -20,7 +20,6 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-import pytest
 from live_gateway import BUYER, SELLER, invoice_response
 from sqlalchemy import func, select
 
@@ -30,17 +29,6 @@ from gateway.store import Document, repo
 from gateway.web import INTAKE
 
 NUMBER = "SAFE-2024-1"
-
-
-def _db(url: str | None) -> dict[str, Any]:
-    return {"database_url": url} if url else {}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "sqlite":
-        return None
-    return str(request.getfixturevalue("pg_database"))
 
 
 async def _acme_invoice(gw: Any, make_invoice: Any) -> tuple[str, str, bytes]:
@@ -56,9 +44,9 @@ async def _count(gw: Any, tenant: str) -> int:
 
 
 async def test_local_emit_by_a_tenant_that_is_not_the_buyer_is_refused(
-    gw_factory: Any, make_invoice: Any, database_url: str | None
+    gw_factory: Any, make_invoice: Any, store_url: str
 ) -> None:
-    gw = await gw_factory(settings=_db(database_url))
+    gw = await gw_factory(settings={"database_url": store_url})
     await gw.participant("acme", SELLER)
     await gw.participant("buyer-co", BUYER)
     acme, sales_id, delivered = await _acme_invoice(gw, make_invoice)
@@ -166,10 +154,10 @@ async def _send_mail(port: int, xml: bytes) -> str:
 
 
 async def test_anonymous_email_response_is_never_applied(
-    gw_factory: Any, make_invoice: Any, database_url: str | None
+    gw_factory: Any, make_invoice: Any, store_url: str
 ) -> None:
     port = _free_port()
-    gw = await gw_factory(settings=_db(database_url) | {"smtp": {"port": port}})
+    gw = await gw_factory(settings={"database_url": store_url, "smtp": {"port": port}})
     acme, sales_id, _ = await _acme_invoice(gw, make_invoice)  # acme's id is not registered
 
     reply = await _send_mail(port, invoice_response("PD", "IMR-FORGED-1", NUMBER))

@@ -24,7 +24,7 @@ from gateway.store import Document, repo
 from gateway.validation import Bounds, Validator
 from gateway.web import DB, INTAKE, SETTINGS
 from tests.api.conftest import gateway_settings
-from tests.inbound_email.mailbuild import attach, new_mail, send, wire
+from tests.inbound.email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads
 from tests.validation.payloads import warm_up
 

@@ -88,8 +88,9 @@ def _own_package(rel: str) -> str:
 
 
 def _tested_package(rel: str) -> str | None:
-    """The package a test module tests: its folder's, ``as4_integration/`` and
-    ``inbound_email/`` included (files at the top of ``tests/`` test no one package)."""
+    """The package a test module tests: its top folder's (``inbound/email/`` tests
+    ``gateway.inbound``, ``as4_integration/`` tests ``gateway.as4``); files at the top of
+    ``tests/`` test no one package."""
     return rel.split("/", 1)[0].split("_", 1)[0] if "/" in rel else None
 
 
