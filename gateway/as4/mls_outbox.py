@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +43,16 @@ log = logging.getLogger(__name__)
 ACCEPTED = frozenset({"received", "duplicate", "forwarded"})
 #: How an owed MLS settles: queued to the sending AP, or not asked for.
 QUEUED, SKIPPED = "queued", "skipped"
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """What an MLS answers: the received message's tenant, SBDH and outcome."""
+
+    tenant: str
+    header: Sbdh
+    accepted: bool
+    report: ValidationReport
 
 
 class MlsNotQueued(Exception):
@@ -92,7 +103,7 @@ class MlsOutbox:
         queueing and settling: the kill -9 test's crash point)."""
 
         async def pay(_row: As4MlsOutbox) -> str:
-            return await self._queue(tenant, header, accepted, report, after_queue)
+            return await self._queue(_Answer(tenant, header, accepted, report), after_queue)
 
         return await self.owed.run(instance_key(header), pay=pay)
 
@@ -101,19 +112,14 @@ class MlsOutbox:
         :class:`gateway.owed.Sweeps` does this; tests call it); returns how many were paid."""
         return await self.owed.sweep(older_than)
 
-    async def _queue(
-        self,
-        tenant: str,
-        header: Sbdh,
-        accepted: bool,
-        report: ValidationReport,
-        after_queue: Callable[[], None] | None = None,
-    ) -> str:
-        if not self.responder.wanted(header, accepted):
+    async def _queue(self, owed: _Answer, after_queue: Callable[[], None] | None = None) -> str:
+        if not self.responder.wanted(owed.header, owed.accepted):
             return SKIPPED
-        document_id = await self.responder.answer_header(tenant, header, accepted, report)
+        document_id = await self.responder.answer_header(
+            owed.tenant, owed.header, owed.accepted, owed.report
+        )
         if document_id is None:
-            raise MlsNotQueued(f"the MLS for {instance_key(header)} was not queued")
+            raise MlsNotQueued(f"the MLS for {instance_key(owed.header)} was not queued")
         if after_queue is not None:
             after_queue()
         return QUEUED
@@ -135,7 +141,7 @@ class MlsOutbox:
             mls_type=row.mls_type or None,
         )
         log.info("MLS for %s was owed after a restart; queueing it now", row.key)
-        return await self._queue(row.tenant, header, status in ACCEPTED, report)
+        return await self._queue(_Answer(row.tenant, header, status in ACCEPTED, report))
 
     async def _stored(self, key: str) -> tuple[str, ValidationReport] | None:
         """(status, validation report) of the document stored for this message."""
