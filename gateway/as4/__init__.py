@@ -6,7 +6,7 @@ Public surface (everything else is internal):
 - :class:`As4Receiver` (``await handle(body, content_type) -> (status, headers, body)``)
 - :class:`As4Sender` (``await send(url, receiver_cert, sbd, message_id=...) -> Receipt``)
 - :class:`Identity`, :class:`TrustStore`, :class:`As4Limits`, :class:`SeenStore`, :class:`MemorySeenStore`
-- SBDH: :class:`Sbdh`, :func:`wrap_sbdh`, :func:`unwrap_sbdh`
+- SBDH: :class:`Sbdh`, :func:`wrap_sbdh`, :func:`unwrap_sbdh`, :func:`parse_business_document`
 - MLS: :class:`MlsStatus`, :class:`MlsIssue`, :func:`build_mls`, :func:`parse_mls`, :func:`mls_wanted`, :func:`mls_sbdh`
 - errors: :class:`EbmsError`, :class:`RecipientNotServiced`, :class:`As4SendError`,
   :class:`As4TransientError`, :class:`As4PermanentError`, :class:`ReceiptInvalid`
@@ -73,7 +73,7 @@ from gateway.as4.reporting import (
 )
 from gateway.as4.reporting import COLUMNS as REPORT_COLUMNS
 from gateway.as4.reporting import export as export_rows
-from gateway.as4.sbdh import Sbdh, SbdhError
+from gateway.as4.sbdh import Sbdh, SbdhError, parse_business_document
 from gateway.as4.sbdh import read_header as read_sbdh_header
 from gateway.as4.sbdh import unwrap as unwrap_sbdh
 from gateway.as4.sbdh import wrap as wrap_sbdh
@@ -138,6 +138,7 @@ __all__ = [
     "mls_wanted",
     "new_message_id",
     "outbound_state",
+    "parse_business_document",
     "parse_mls",
     "parse_signal",
     "parse_when",

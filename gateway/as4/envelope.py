@@ -41,25 +41,32 @@ def new_message_id() -> str:
 class Skeleton:
     """env:Envelope with env:Header (wsse:Security, eb:Messaging) and an empty env:Body."""
 
-    def __init__(self) -> None:
+    def __init__(self, ids: tuple[str, str, str] | None = None) -> None:
+        """``ids``: the wsu:Ids of eb:Messaging, env:Body and our BinarySecurityToken (fresh
+        ones by default; a message prototype lays them out as slots)."""
+        messaging_id, body_id, self.bst_id = ids or (
+            new_id("_eb"),
+            new_id("_body"),
+            f"X509-{os.urandom(8).hex()}",
+        )
         self.root = etree.Element(q(ns.S12, "Envelope"), nsmap=ns.NSMAP)
         self.header = sub(self.root, ns.S12, "Header")
         self.security = sub(self.header, ns.WSSE, "Security", **{_MU: "true"})
         self.messaging = sub(
-            self.header, ns.EB, "Messaging", **{_MU: "true", ns.WSU_ID: new_id("_eb")}
+            self.header, ns.EB, "Messaging", **{_MU: "true", ns.WSU_ID: messaging_id}
         )
-        self.body = sub(self.root, ns.S12, "Body", **{ns.WSU_ID: new_id("_body")})
-        self.bst_id = f"X509-{os.urandom(8).hex()}"
+        self.body = sub(self.root, ns.S12, "Body", **{ns.WSU_ID: body_id})
 
     def message_info(
         self,
         parent: etree._Element,
         message_id: str,
         ref_to: str | None = None,
-        at: datetime | None = None,
+        at: datetime | str | None = None,
     ) -> etree._Element:
+        """``at``: a time, or the Timestamp's text (a prototype's slot); default now."""
         mi = sub(parent, ns.EB, "MessageInfo")
-        sub(mi, ns.EB, "Timestamp", utc_timestamp(at))
+        sub(mi, ns.EB, "Timestamp", at if isinstance(at, str) else utc_timestamp(at))
         sub(mi, ns.EB, "MessageId", message_id)
         if ref_to:
             sub(mi, ns.EB, "RefToMessageId", ref_to)

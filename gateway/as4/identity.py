@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography import x509
@@ -45,8 +46,10 @@ class Identity:
         ):
             raise ValueError("the AS4 private key does not belong to the certificate")
 
-    @property
+    @cached_property
     def certificate_der(self) -> bytes:
+        # Once per identity, not per message (its BinarySecurityToken in every message and
+        # receipt); cached_property writes the instance dict, which a frozen dataclass allows.
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
     @classmethod

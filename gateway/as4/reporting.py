@@ -29,6 +29,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from lxml import etree
 from sqlalchemy import bindparam, select
 
 from gateway.as4.models import PeppolEndUserCountry, PeppolReportRow
@@ -60,12 +61,16 @@ COLUMNS = (
 )
 
 
-def countries(document: bytes) -> tuple[str, str]:
-    """(seller country, buyer country) of a UBL or CII document; '' where it says nothing."""
-    try:
-        root = parse_xml(document, ParseLimits(max_bytes=len(document) + 1)).getroot()
-    except XmlRefused:
-        return "", ""
+def countries(document: bytes | etree._Element) -> tuple[str, str]:
+    """(seller country, buyer country) of a UBL or CII document (its bytes, or its root when
+    the caller parsed it already); '' where it says nothing."""
+    if isinstance(document, etree._Element):
+        root = document
+    else:
+        try:
+            root = parse_xml(document, ParseLimits(max_bytes=len(document) + 1)).getroot()
+        except XmlRefused:
+            return "", ""
     paths = (
         f"{{{_CAC}}}AccountingSupplierParty/{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{_UBL_COUNTRY}",
         f"{{{_CAC}}}AccountingCustomerParty/{{{_CAC}}}Party/{{{_CAC}}}PostalAddress/{{{_CAC}}}Country/{_UBL_COUNTRY}",

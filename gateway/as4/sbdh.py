@@ -69,12 +69,23 @@ def _identification(doc_root: etree._Element, document_type_id: str) -> tuple[st
     return qname.namespace or "", version, qname.localname
 
 
-def wrap(document: bytes, header: Sbdh, limits: ParseLimits | None = None) -> bytes:
-    """Put ``document`` (the business document XML) into a Peppol SBD."""
+def parse_business_document(document: bytes, limits: ParseLimits | None = None) -> etree._Element:
+    """The business document as :func:`wrap` parses it; :class:`SbdhError` if refused."""
     try:
-        doc_root = parse_xml(document, limits).getroot()
+        return parse_xml(document, limits).getroot()
     except XmlRefused as exc:
         raise SbdhError(f"business document is not acceptable XML: {exc.message}") from exc
+
+
+def wrap(
+    document: bytes | etree._Element, header: Sbdh, limits: ParseLimits | None = None
+) -> bytes:
+    """Put ``document`` (the business document XML, or its root from
+    :func:`parse_business_document`, which is moved into the SBD) into a Peppol SBD."""
+    if isinstance(document, etree._Element):
+        doc_root = document
+    else:
+        doc_root = parse_business_document(document, limits)
     standard, version, typ = _identification(doc_root, header.document_type_id)
     sbd = etree.Element(_t("StandardBusinessDocument"), nsmap={None: _S})
     h = etree.SubElement(sbd, _t("StandardBusinessDocumentHeader"))

@@ -37,6 +37,7 @@ from gateway.as4 import (
     common_name,
     configured,
     countries,
+    parse_business_document,
     report_row,
     spis_id,
 )
@@ -76,6 +77,8 @@ class _Identity:
     message_id: str
     sbd: bytes
     header: Sbdh
+    #: (seller, buyer) country of the document: COUNTRY_C1 and the reporting row's C4
+    countries: tuple[str, str]
 
 
 class As4Transport:
@@ -134,8 +137,11 @@ class As4Transport:
                 )
             ).first()
         if row is None:
-            header = self._header(item)
-            sbd = wrap(item.payload, header)
+            # Parsed once for both the countries and the SBD (it was parsed three times).
+            document = parse_business_document(item.payload)
+            found = countries(document)
+            header = self._header(item, found[0])
+            sbd = wrap(document, header)
             try:
                 async with self.db.write() as s:
                     s.add(
@@ -146,13 +152,13 @@ class As4Transport:
                             sbd=sbd,
                         )
                     )
-                return _Identity(item.message_id, sbd, header)
+                return _Identity(item.message_id, sbd, header, found)
             except IntegrityError:  # another worker took over the lease and got here first
                 return await self._identity(item)
         header = read_header(parse_xml(row.sbd, ParseLimits(max_bytes=len(row.sbd) + 1)).getroot())
-        return _Identity(row.message_id, row.sbd, header)
+        return _Identity(row.message_id, row.sbd, header, countries(item.payload))
 
-    def _header(self, item: OutboundMessage) -> Sbdh:
+    def _header(self, item: OutboundMessage, seller_country: str) -> Sbdh:
         doc_scheme, doc_type = _split(item.document_type, "busdox-docid-qns")
         proc_scheme, process = _split(item.process, "cenbii-procid-ubl")
         sender_scheme, sender = _split(item.sender, "iso6523-actorid-upis")
@@ -160,7 +166,7 @@ class As4Transport:
         if not (doc_type and process and sender and receiver):
             raise SbdhError("document type, process, sender and receiver are all required")
         is_mls = MLS_CUSTOMIZATION in doc_type
-        c1 = countries(item.payload)[0] or self.country
+        c1 = seller_country or self.country
         mls_to = spis_id(self.sender.identity.party_id) if self.mls_type and not is_mls else None
         return Sbdh(
             sender=sender,
@@ -182,7 +188,7 @@ class As4Transport:
     ) -> None:
         now = utcnow()
         header = ident.header
-        buyer = countries(item.payload)[1]  # the receiver is another AP's end user
+        buyer = ident.countries[1]  # the receiver is another AP's end user
         c4, c4_source = (buyer, "document") if buyer else (self.country, "config")
         async with self.db.write() as s:
             await s.execute(
