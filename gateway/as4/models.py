@@ -17,6 +17,7 @@ import datetime as dt
 from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.owed import OwedColumns
 from gateway.store import Base, SeqKey, utcnow
 
 #: Inbound message states: a claim being delivered, or done (receipt on record).
@@ -92,25 +93,26 @@ class PeppolReportRow(Base):
     __table_args__ = (Index("ix_peppol_reporting_at", "exchanged_at"),)
 
 
-class As4MlsOutbox(Base):
-    """An MLS we owe for a received message, written before the document enters the intake and
-    settled once the MLS is in the outbound queue (or not needed). A row still ``pending`` after
-    a crash is picked up by :meth:`gateway.as4.mls_outbox.MlsOutbox.sweep`, so no owed MLS is
-    lost; the queue's idempotency key (``mls:<sender>|<instance>``) keeps it to one."""
+class As4MlsOutbox(OwedColumns, Base):
+    """An MLS we owe for a received message (a :mod:`gateway.owed` table), written in the
+    intake's transaction with the document and settled ``queued`` once the MLS is in the
+    outbound queue, or ``skipped`` when the SBDH asks for none (``failed`` when it could not be
+    queued ``max_attempts`` times). A row still ``pending`` after a crash is paid by the
+    recovery pass or a sweep (:class:`gateway.as4.MlsOutbox`), so no owed MLS is lost; the
+    queue's idempotency key (``mls:<sender>|<instance>``) keeps it to one."""
 
     __tablename__ = "as4_mls_outbox"
 
-    instance_key: Mapped[str] = mapped_column(String(700), primary_key=True)
+    #: ``<sender>|<InstanceIdentifier>`` (the owed-work key; the column kept its old name).
+    key: Mapped[str] = mapped_column("instance_key", String(700), primary_key=True)
     message_id: Mapped[str] = mapped_column(String(300))
     tenant: Mapped[str] = mapped_column(String(100))
     sender: Mapped[str] = mapped_column(String(300))
     instance_id: Mapped[str] = mapped_column(String(300))
     mls_to: Mapped[str] = mapped_column(String(300))
     mls_type: Mapped[str] = mapped_column(String(32), default="")
-    #: pending | queued | skipped
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    settled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_as4_mls_outbox_due", "state", "created_at"),)
 
 
 class PeppolEndUserCountry(Base):

@@ -165,7 +165,8 @@ class As4Settings:
     country: str = ""
     #: MLS_TYPE we ask receiving APs for (ALWAYS_SEND | FAILURE_ONLY); "" requests no MLS.
     mls_type: str = "ALWAYS_SEND"
-    #: Seconds between looks for owed MLS left by a crash (those older than twice this).
+    #: Seconds between looks for owed MLS left by a crash (those older than this; the
+    #: recovery pass at start takes every one whose lease ran out).
     mls_sweep_interval: float = 30.0
 
 

@@ -15,6 +15,14 @@ Exactly once is split between this module and the payer:
   ``created_at``), and looks its records up before writing them, so a second payment after a
   crash between "queued" and "done" (or after a lease ran out under a slow worker) adds nothing.
 
+A feature whose payment needs what only the moving process has in memory (the AS4 channel's
+MLS answers from the validation report of the message it has just received) writes its row
+with :meth:`Outbox.add` instead of :meth:`Outbox.owe` and pays it itself after the commit with
+``run(key, pay=...)``; the outbox's own payer, which works from the row, is what the recovery
+pass and the sweeps use. A payer may return the state the row settles in (one of the outbox's
+``outcomes``, e.g. the MLS outbox's ``queued`` / ``skipped``); anything else settles it
+``done``.
+
 A payment that raises is released with a backoff (2^attempts s, at most the lease) and given
 up (``failed``, logged) after ``max_attempts``: payers record their own refusals (``not-sent``
 rows), so only an unexpected error gets here.
@@ -58,6 +66,7 @@ class Outbox(Generic[Row]):
         what: str,
         lease: float = LEASE,
         max_attempts: int = MAX_ATTEMPTS,
+        outcomes: frozenset[str] = frozenset({DONE}),
     ) -> None:
         self.db = db
         self.table = table
@@ -66,6 +75,8 @@ class Outbox(Generic[Row]):
         self.what = what
         self.lease = lease
         self.max_attempts = max_attempts
+        #: The states a paid row may settle in (what the payer returns; else ``done``).
+        self.outcomes = outcomes
         #: Test hook: runs after a row is paid and before it is marked done (the crash point
         #: of "queued but not settled").
         self.after_pay: Callable[[str], None] | None = None
@@ -76,14 +87,20 @@ class Outbox(Generic[Row]):
     async def owe(self, session: AsyncSession, row: Row, *, group: str) -> None:
         """Add ``row`` (state pending) to ``session``; once the transaction commits a task pays
         it. ``group`` (e.g. the document id) is what :meth:`wait` waits for."""
-        row.state, row.attempts = PENDING, 0
-        if row.created_at is None:
-            row.created_at = utcnow()
-        session.add(row)
+        self.add(session, row)
         key = row.key
         event.listen(
             session.sync_session, "after_commit", lambda _s: self._start(group, key), once=True
         )
+
+    def add(self, session: AsyncSession, row: Row) -> None:
+        """Add ``row`` (state pending) to ``session`` with no task after the commit: the caller
+        pays it itself with ``run(row.key, pay=...)`` once committed, and the recovery pass or a
+        sweep does if the process dies first."""
+        row.state, row.attempts = PENDING, 0
+        if row.created_at is None:
+            row.created_at = utcnow()
+        session.add(row)
 
     async def on_record(self, session: AsyncSession, key: str) -> bool:
         """Is debt ``key`` on record already (a debt owed at most once ever)?"""
@@ -111,13 +128,17 @@ class Outbox(Generic[Row]):
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def run(self, key: str) -> bool:
-        """Pay debt ``key`` if it is pending and no one else holds its lease; True if paid."""
+    async def run(self, key: str, pay: Callable[[Row], Awaitable[Any]] | None = None) -> bool:
+        """Pay debt ``key`` if it is pending and no one else holds its lease; True if paid.
+
+        ``pay`` pays it this once instead of the outbox's payer, under the same lease, backoff
+        and settling: a caller that holds what the payment needs in memory (the hot path) saves
+        reading it back; the recovery pass and the sweeps use the outbox's payer."""
         row = await self._claim(key)
         if row is None:
             return False
         try:
-            await self._pay(row)
+            outcome = await (pay or self._pay)(row)
         except Exception:
             log.exception("paying an %s failed", self.what, extra={"key": key})
             if row.attempts >= self.max_attempts:
@@ -127,7 +148,9 @@ class Outbox(Generic[Row]):
             return False
         if self.after_pay is not None:
             self.after_pay(key)
-        await self._settle(key, DONE)
+        await self._settle(
+            key, outcome if isinstance(outcome, str) and outcome in self.outcomes else DONE
+        )
         return True
 
     async def sweep(self, older_than: float = 0.0) -> int:

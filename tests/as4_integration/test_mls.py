@@ -254,9 +254,14 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
     gauges = await mls_gauges(b)
     assert gauges[("gateway_mls_messages", "send")] == gauges[("gateway_mls_waiting", "send")] == 1
     assert gauges[("gateway_mls_within", "send")] == 0
-    # The periodic sweep (here called directly) finds the owed MLS and queues it.
-    assert len(await channel.outbox.sweep(older_than=0)) == 1
-    assert await channel.outbox.sweep(older_than=0) == []  # settled: nothing twice
+
+    # The periodic sweep (here called directly) finds the owed MLS and queues it, once the
+    # failed payment's backoff (2 s) has run out.
+    async def swept() -> int:
+        return await channel.outbox.sweep(older_than=0)
+
+    assert await wait_for(swept) == 1
+    assert await channel.outbox.sweep(older_than=0) == 0  # settled: nothing twice
     assert await outbox_states() == ["queued"]
 
     async def settled() -> str | None:

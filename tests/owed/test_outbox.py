@@ -154,3 +154,30 @@ async def test_a_failing_payer_backs_off_and_is_given_up(dbs: Any) -> None:
     async with db.write() as s:
         await s.execute(update(Debt).values(lease_until=None))
     assert await outbox.sweep() == 0 and pay.fail == 7  # given up: never tried again
+
+
+async def test_a_hot_path_pays_its_own_debt_from_memory_and_names_the_outcome(dbs: Any) -> None:
+    """``add`` owes without an after-commit task; ``run(key, pay=...)`` pays under the lease
+    with the caller's payer; a payer's return value that is one of the ``outcomes`` is the
+    state the row settles in (anything else: done)."""
+    db, _ = dbs
+    stored, in_memory = Payer(), []
+
+    async def pay_from_memory(row: Debt) -> str:
+        in_memory.append(row.key)
+        return "skipped" if row.key == "s" else "queued"
+
+    outbox = Outbox(db, Debt, stored, what="test debt", outcomes=frozenset({"queued", "skipped"}))
+    async with db.write() as s:
+        for key in ("q", "s", "left"):
+            outbox.add(s, Debt(key=key, what="x"))
+    await asyncio.sleep(0.05)
+    assert stored.paid == [] and not outbox._tasks  # no after-commit task
+    assert await outbox.run("q", pay=pay_from_memory)
+    assert await outbox.run("s", pay=pay_from_memory)
+    assert not await outbox.run("q", pay=pay_from_memory)  # settled: not paid twice
+    assert in_memory == ["q", "s"] and stored.paid == []
+    # What the hot path never paid (its process died) the sweep pays with the outbox's payer,
+    # whose None is no outcome: done.
+    assert await outbox.sweep() == 1 and stored.paid == ["left"]
+    assert await _states(db) == {"q": ("queued", 1), "s": ("skipped", 1), "left": (DONE, 1)}

@@ -12,8 +12,9 @@ For every verified, decrypted message:
   :func:`receiver_country`: a registered country, read before, or the buyer's as
   identification found it) and the owed MLS are written: one commit, after which the
   receiver sends the receipt (issue 17);
-- after that commit the MLS the SBDH asks for is queued to the sending AP (in the background;
-  the outbox row makes the sweep queue it if this process dies first).
+- after that commit the MLS the SBDH asks for is queued to the sending AP (in the background,
+  from the report in memory; the outbox row, a :mod:`gateway.owed` debt, is paid by the
+  recovery pass or a sweep if this process dies first).
 
 Crash points (:func:`gateway.channels.crash.crash_point`, for the kill -9 test):
 ``as4.in-transaction`` (rows written, not committed), ``as4.committed`` (committed, no receipt
@@ -70,7 +71,7 @@ class As4Channel:
         seat = self.receiver.identity.party_id
         validator = self._validator
         self.responder = MlsResponder(seat, outbound, validator) if outbound else None
-        self.outbox = MlsOutbox(db, self.responder, validator) if self.responder else None
+        self.outbox = MlsOutbox(db, self.responder) if self.responder else None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.consumer = MlsConsumer(db, seat, validator, lifecycle=intake.lifecycle)
         self.country = (settings.as4.country or "").upper()
@@ -104,7 +105,7 @@ class As4Channel:
         )
         if self.outbox is not None:
             # In the background: the sender's receipt does not wait for the MLS. Should this
-            # process die first, the outbox row makes MlsOutbox.sweep queue it later.
+            # process die first, the outbox row is paid by the recovery pass or a sweep.
             accepted = result.status in ACCEPTED
             task = asyncio.create_task(self._answer(tenant, header, accepted, result.report))
             self._tasks.add(task)

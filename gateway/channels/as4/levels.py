@@ -70,7 +70,7 @@ async def service_levels(
     m, item, out = As4MlsOutbox, OutboundItem, As4Outbound
     sent_stmt = (
         select(m.message_id, m.created_at, item.state, out.delivered_at)
-        .outerjoin(item, item.idempotency_key == literal("mls:") + m.instance_key)
+        .outerjoin(item, item.idempotency_key == literal("mls:") + m.key)
         .outerjoin(out, out.document_id == item.document_id)
         .where(m.created_at >= since, m.state != "skipped")
         .order_by(m.created_at)

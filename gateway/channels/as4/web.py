@@ -7,8 +7,6 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +19,7 @@ from gateway.as4 import export_rows as export
 from gateway.channels.as4.channel import As4Channel
 from gateway.channels.as4.levels import service_levels
 from gateway.channels.as4.metrics import MlsLevels
+from gateway.owed import OWED
 from gateway.web import (
     DB,
     INTAKE,
@@ -80,28 +79,15 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
     )
     app.router.add_post("/as4", describe(as4_handler(channel.receiver)))
 
+    if channel.outbox is not None:  # owed MLS a crash left: the app's one recovery loop
+        app[OWED].register(channel.outbox.owed, settings.as4.mls_sweep_interval)
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        interval = settings.as4.mls_sweep_interval
-        sweeper = asyncio.create_task(_sweep_mls(channel, interval)) if channel.outbox else None
         yield
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
         await channel.aclose()
 
     app.cleanup_ctx.append(lifecycle)
     return channel
-
-
-async def _sweep_mls(channel: As4Channel, interval: float) -> None:
-    """Queue MLS owed from before a crash (see gateway.as4.MlsOutbox)."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await channel.outbox.sweep(older_than=2 * interval)  # type: ignore[union-attr]
-        except Exception:
-            log.exception("MLS outbox sweep failed")
 
 
 @operation(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.as4 import (
@@ -70,6 +70,15 @@ def _split(identifier: str, default_scheme: str) -> tuple[str, str]:
         scheme, value = identifier.split("::", 1)
         return scheme, value
     return default_scheme, identifier
+
+
+#: Point reads (``Database.first`` / ``scalar``: built once, run outside any transaction;
+#: on SQLite 0.08 ms of CPU against 2.5-3 ms for a read transaction): the stable identity of
+#: a retry (no row on a first attempt), and the document's tenant for its reporting row.
+_STORED = select(As4Outbound.message_id, As4Outbound.sbd).where(
+    As4Outbound.document_id == bindparam("document_id")
+)
+_TENANT = select(Document.tenant).where(Document.id == bindparam("document_id"))
 
 
 @dataclass
@@ -128,14 +137,7 @@ class As4Transport:
     # --- stable identity --------------------------------------------------------------------
 
     async def _identity(self, item: OutboundMessage) -> _Identity:
-        async with self.db.read() as s:
-            row = (
-                await s.execute(
-                    select(As4Outbound.message_id, As4Outbound.sbd).where(
-                        As4Outbound.document_id == item.id
-                    )
-                )
-            ).first()
+        row = await self.db.first(_STORED, {"document_id": item.id})
         if row is None:
             # Parsed once for both the countries and the SBD (it was parsed three times).
             document = parse_business_document(item.payload)
@@ -190,13 +192,13 @@ class As4Transport:
         header = ident.header
         buyer = ident.countries[1]  # the receiver is another AP's end user
         c4, c4_source = (buyer, "document") if buyer else (self.country, "config")
+        tenant = await self.db.scalar(_TENANT, {"document_id": item.id})
         async with self.db.write() as s:
             await s.execute(
                 update(As4Outbound)
                 .where(As4Outbound.document_id == item.id)
                 .values(receipt=receipt, delivered_at=now, receiver_party=common_name(cert))
             )
-            tenant = await s.scalar(select(Document.tenant).where(Document.id == item.id))
             s.add(
                 report_row(
                     direction="outbound",
