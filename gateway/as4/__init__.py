@@ -69,6 +69,7 @@ from gateway.as4.reporting import (
     receiver_country,
     registered_country,
     report_row,
+    report_values,
     summarise,
 )
 from gateway.as4.reporting import COLUMNS as REPORT_COLUMNS
@@ -77,7 +78,7 @@ from gateway.as4.sbdh import Sbdh, SbdhError, parse_business_document
 from gateway.as4.sbdh import read_header as read_sbdh_header
 from gateway.as4.sbdh import unwrap as unwrap_sbdh
 from gateway.as4.sbdh import wrap as wrap_sbdh
-from gateway.as4.seen_db import AlreadyDelivered, DbSeenStore
+from gateway.as4.seen_db import AlreadyDelivered, Claim, DbSeenStore
 from gateway.as4.sender import As4Sender
 from gateway.as4.store import MemorySeenStore, SeenStore
 from gateway.as4.trust import RevocationCheck, TrustStore, UntrustedCertificate
@@ -99,6 +100,7 @@ __all__ = [
     "As4SendError",
     "As4Sender",
     "As4TransientError",
+    "Claim",
     "DbSeenStore",
     "Deliver",
     "EbmsError",
@@ -146,6 +148,7 @@ __all__ = [
     "receiver_country",
     "registered_country",
     "report_row",
+    "report_values",
     "spis_id",
     "summarise",
     "unwrap_sbdh",

@@ -136,10 +136,16 @@ def receiver_country(
 
 def report_row(**values: Any) -> PeppolReportRow:
     """A row for the session of the caller (written with the receipt or the delivery)."""
+    return PeppolReportRow(**report_values(**values))
+
+
+def report_values(**values: Any) -> dict[str, Any]:
+    """:func:`report_row`'s values, for a row inserted without the ORM
+    (:func:`gateway.store.insert_at_commit`)."""
     values.setdefault("exchanged_at", dt.datetime.now(dt.UTC))
     values["country_c1"] = (values.get("country_c1") or "").upper()[:8]
     values["country_c4"] = (values.get("country_c4") or "").upper()[:8]
-    return PeppolReportRow(**values)
+    return values
 
 
 def _iso(value: Any) -> Any:

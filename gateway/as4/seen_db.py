@@ -18,6 +18,7 @@ primary keys of ``as4_inbound_messages`` (MessageId) and ``as4_inbound_instances
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -32,18 +33,53 @@ _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 @functools.cache
 def _claims(dialect: str) -> tuple[Any, Any]:
-    """The two claim inserts of :meth:`DbSeenStore.record`, built once per dialect (their
-    values come as parameters): building a statement with ``.values()`` per message cost
-    about as much as executing it."""
+    """The two claim inserts of :meth:`DbSeenStore.record_many`, built once per dialect
+    (their values come as parameters: building a statement with ``.values()`` per message
+    cost about as much as executing it). Each returns the keys it inserted, so one statement
+    claims the messages of a whole group commit (SQLAlchemy's "insertmanyvalues": one
+    multi-row INSERT) and the claims already taken are the keys missing from the answer."""
     insert_for = _INSERT[dialect]
+    m, i = As4InboundMessage.__table__, As4InboundInstance.__table__
     return (
-        insert_for(As4InboundMessage.__table__).on_conflict_do_nothing(
-            index_elements=["message_id"]
-        ),
-        insert_for(As4InboundInstance.__table__).on_conflict_do_nothing(
-            index_elements=["instance_key"]
-        ),
+        insert_for(m)
+        .on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(m.c.message_id),
+        insert_for(i)
+        .on_conflict_do_nothing(index_elements=["instance_key"])
+        .returning(i.c.instance_key),
     )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One message's claims for :meth:`DbSeenStore.record_many`: its MessageId and SBDH
+    instance (``sender|InstanceIdentifier``) for ``document_id``, answered with ``receipt``."""
+
+    message_id: str
+    instance_key: str
+    receipt: bytes
+    document_id: str | None
+    from_party: str = ""
+
+    def message_row(self, now: Any) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "instance_key": self.instance_key,
+            "state": DONE,
+            "claimed_at": now,
+            "created_at": now,
+            "receipt": self.receipt,
+            "document_id": self.document_id,
+            "from_party": self.from_party or self.instance_key.split("|", 1)[0],
+        }
+
+    def instance_row(self, now: Any) -> dict[str, Any]:
+        return {
+            "instance_key": self.instance_key,
+            "message_id": self.message_id,
+            "document_id": self.document_id,
+            "created_at": now,
+        }
 
 
 #: The two reads before a message is decrypted and delivered, built once: they run as point
@@ -56,6 +92,19 @@ _INSTANCE = select(As4InboundInstance.message_id).where(
     As4InboundInstance.instance_key == bindparam("instance_key"),
     As4InboundInstance.document_id.is_not(None),
 )
+
+
+async def _insert(session: Any, stmt: Any, claims: list[Claim], row: Any, now: Any) -> set[str]:
+    """Insert the claims' rows in key order (the first column); the keys inserted."""
+    rows = sorted((row(c, now) for c in claims), key=lambda r: next(iter(r.values())))
+    return set(await session.scalars(stmt, rows))
+
+
+async def _settle(failed: dict[str, AlreadyDelivered], claim: Claim, settling: Any) -> None:
+    try:
+        await settling
+    except AlreadyDelivered as exc:
+        failed[claim.message_id] = exc
 
 
 class AlreadyDelivered(Exception):
@@ -125,44 +174,63 @@ class DbSeenStore:
         from_party: str = "",
     ) -> None:
         """Claim ``message_id`` and its instance for ``document_id`` with ``receipt``, in the
-        caller's transaction; :class:`AlreadyDelivered` when either is on record already.
+        caller's transaction; :class:`AlreadyDelivered` when either is on record already."""
+        claim = Claim(message_id, instance_key, receipt, document_id, from_party)
+        (refused,) = await self.record_many(session, [claim])
+        if refused is not None:
+            raise refused
 
-        Why two inserts that do nothing on a conflict instead of looking first: a new message
-        (every message but a retry) then costs two statements, not six (a look at each claim,
-        a second look at each, two inserts: a third of the channel's CPU per message went to
-        them). A claim that is there already is settled as before
-        (:meth:`_settle_message`, :meth:`_settle_instance`). On PostgreSQL an insert that
-        meets a claim another transaction has not committed yet waits for it, then does
-        nothing if it committed (and this copy loses) or inserts if it rolled back.
+    async def record_many(self, session: Any, claims: list[Claim]) -> list[AlreadyDelivered | None]:
+        """:meth:`record` for the messages of one group commit, in two statements for all of
+        them; returns, per claim, None (claimed) or the :class:`AlreadyDelivered` refusing it.
+
+        Why inserts that do nothing on a conflict instead of looking first: a batch of new
+        messages (every message but a retry) then costs two statements, not six per message
+        (a look at each claim, a second look at each, two inserts), and not two per message
+        either (each a driver hop; see the README's AS4 receive figures). A claim that is there already
+        is settled as before, alone (:meth:`_settle_message`, :meth:`_settle_instance`). A
+        repeat inside the batch (a MessageId or instance claimed by an earlier claim of it)
+        is refused, as the earlier claim's row would refuse it. Rows go in key order, so two
+        processes claiming overlapping batches on PostgreSQL wait for each other in one order
+        (an insert that meets a claim another transaction has not committed yet waits for it,
+        then does nothing if it committed and inserts if it rolled back), never in a cycle.
+        A refused claim's unit must be rolled back (the intake does: the other claim of a
+        refused message may have been inserted).
         """
+        refused: list[AlreadyDelivered | None] = [None] * len(claims)
+        fresh: list[Claim] = []
+        messages: set[str] = set()
+        instances: set[str] = set()
+        for k, claim in enumerate(claims):
+            if claim.message_id in messages or claim.instance_key in instances:
+                refused[k] = AlreadyDelivered(claim.message_id)
+                continue
+            messages.add(claim.message_id)
+            instances.add(claim.instance_key)
+            fresh.append(claim)
+        if not fresh:
+            return refused
         claim_message, claim_instance = _claims(session.bind.dialect.name)
         now = utcnow()
-        claimed = await session.execute(
-            claim_message,
-            {
-                "message_id": message_id,
-                "instance_key": instance_key,
-                "state": DONE,
-                "claimed_at": now,
-                "created_at": now,
-                "receipt": receipt,
-                "document_id": document_id,
-                "from_party": from_party or instance_key.split("|", 1)[0],
-            },
-        )
-        if claimed.rowcount != 1:
-            await self._settle_message(session, message_id, receipt, document_id)
-        claimed = await session.execute(
-            claim_instance,
-            {
-                "instance_key": instance_key,
-                "message_id": message_id,
-                "document_id": document_id,
-                "created_at": now,
-            },
-        )
-        if claimed.rowcount != 1:
-            await self._settle_instance(session, message_id, instance_key, document_id)
+        failed: dict[str, AlreadyDelivered] = {}
+        inserted = await _insert(session, claim_message, fresh, Claim.message_row, now)
+        for c in fresh:
+            if c.message_id not in inserted:
+                await _settle(
+                    failed, c, self._settle_message(session, c.message_id, c.receipt, c.document_id)
+                )
+        inserted = await _insert(session, claim_instance, fresh, Claim.instance_row, now)
+        for c in fresh:
+            if c.instance_key not in inserted and c.message_id not in failed:
+                await _settle(
+                    failed,
+                    c,
+                    self._settle_instance(session, c.message_id, c.instance_key, c.document_id),
+                )
+        for k, claim in enumerate(claims):
+            if refused[k] is None:
+                refused[k] = failed.get(claim.message_id)
+        return refused
 
     @staticmethod
     async def _settle_message(

@@ -24,6 +24,7 @@ from gateway.inbound.intake import (
     document_fields,
 )
 from gateway.inbound.routing import Routed, RoutingRefused, route_document, route_for_participant
+from gateway.inbound.storing import Joined
 from gateway.lazy import lazy
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "IntakePipeline",
     "IntakeRefused",
     "IntakeResult",
+    "Joined",
     "Routed",
     "RoutingRefused",
     "SmtpChannel",

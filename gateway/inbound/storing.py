@@ -47,8 +47,24 @@ class Pending:
 #: claim, receipt, reporting row and owed MLS. Raising refuses the unit: it alone is rolled
 #: back and its ``store_all`` raises that error; the other units of the batch are stored.
 #: (An IntegrityError is a lost race, not a refusal: the batch is retried unit by unit.)
-Before = Callable[[Any, list[Document]], Awaitable[None]]
-InTransaction = Before
+InTransaction = Callable[[Any, list[Document]], Awaitable[None]]
+#: The work of several units' :class:`Joined` hooks at once: called with the session and,
+#: per unit, its hook's ``arg`` and its documents; returns per unit None or the error
+#: refusing it (raising fails them all alike: they are then stored one by one).
+JoinedRun = Callable[[Any, list[tuple[Any, list[Document]]]], Awaitable[list[BaseException | None]]]
+
+
+@dataclass(frozen=True)
+class Joined:
+    """An in-transaction hook run together with the other units' hooks of the batch that
+    share its ``run`` (for AS4: one statement claims every message of a group commit instead
+    of two statements a message, each a driver hop)."""
+
+    run: JoinedRun
+    arg: Any
+
+
+Before = InTransaction | Joined
 
 
 class UnitRefused(Exception):
@@ -108,8 +124,8 @@ class BatchWriter:
                 batch.append(self._queue.pop(0))
             try:
                 await self._write_refusing(batch)
-            except IntegrityError:
-                log.info("claim race lost by a batch; storing its documents unit by unit")
+            except (IntegrityError, StoreAlone):
+                log.info("a claim race lost or a joined hook failed: storing unit by unit")
                 for unit in batch:
                     await self._write_alone(unit)
             except Exception as exc:
@@ -170,18 +186,12 @@ class BatchWriter:
                 docs.append(doc)
             # Documents first (rows of other tables reference them), then everything else.
             await session.flush()
-            done = 0
-            for unit in units:
-                if unit.before is not None:
-                    try:
-                        await unit.before(session, docs[done : done + len(unit.items)])
-                    except IntegrityError:
-                        raise
-                    except Exception as exc:
-                        raise UnitRefused(unit, exc) from exc
-                done += len(unit.items)
+            await _run_hooks(session, units, docs)
+            causes = [
+                first_cause(item.channel, doc.tenant) for item, doc in zip(batch, docs, strict=True)
+            ]
+            await self.lifecycle.started_many(session, docs, causes)
             for item, doc in zip(batch, docs, strict=True):
-                await self.lifecycle.started(session, doc, first_cause(item.channel, doc.tenant))
                 await _add_attachments(session, doc, item)
                 if doc.status == RECEIVED:
                     repo.add_claims(session, doc, item.claims)
@@ -190,6 +200,41 @@ class BatchWriter:
         del tenants
         for item, doc in zip(batch, docs, strict=True):
             item.outcome.set_result(doc)
+
+
+async def _run_hooks(session: Any, units: list[Unit], docs: list[Document]) -> None:
+    """Every unit's in-transaction hook; the :class:`Joined` ones once per ``run``."""
+    joined: dict[JoinedRun, list[tuple[Unit, list[Document]]]] = {}
+    done = 0
+    for unit in units:
+        mine = docs[done : done + len(unit.items)]
+        done += len(unit.items)
+        if isinstance(unit.before, Joined):
+            joined.setdefault(unit.before.run, []).append((unit, mine))
+        elif unit.before is not None:
+            try:
+                await unit.before(session, mine)
+            except IntegrityError:
+                raise
+            except Exception as exc:
+                raise UnitRefused(unit, exc) from exc
+    for run, group in joined.items():
+        try:
+            refusals = await run(session, [(u.before.arg, mine) for u, mine in group])  # type: ignore[union-attr]
+        except IntegrityError:
+            raise
+        except Exception as exc:
+            if len(group) == 1:
+                raise UnitRefused(group[0][0], exc) from exc
+            raise StoreAlone() from exc
+        for (unit, _), error in zip(group, refusals, strict=True):
+            if error is not None:
+                raise UnitRefused(unit, error) from error
+
+
+class StoreAlone(Exception):
+    """A :class:`Joined` run failed for several units at once: store them one by one, so the
+    error reaches the unit(s) it belongs to."""
 
 
 def first_cause(channel: str, tenant: str | None) -> Cause:

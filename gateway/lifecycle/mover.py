@@ -26,7 +26,7 @@ from gateway.lifecycle.profile import (
     load_profiles,
 )
 from gateway.lifecycle.tenants import SettingRead, SettingWrite, TenantProfiles
-from gateway.store import Document, StatusChange, insert_rows, utcnow
+from gateway.store import Document, StatusChange, insert_few, insert_rows, utcnow
 
 
 class EventSink(Protocol):
@@ -141,6 +141,10 @@ class Lifecycle(TenantProfiles):
         ``document.duplicate``; a new original's ``document.received`` is the forwarder's)."""
         change = self._change(doc.id, None, doc.status, cause, reason or doc.status_reason)
         session.add(change)
+        await self._after_start(session, doc, cause)
+        return change
+
+    async def _after_start(self, session: AsyncSession, doc: Document, cause: Cause) -> None:
         event = self.model_of(doc).initial_events.get(doc.status)
         if event is not None and self.events is not None and doc.tenant is not None:
             await self.events.emit(
@@ -153,7 +157,24 @@ class Lifecycle(TenantProfiles):
         self._observe(doc.direction, doc.status, cause.source)
         for listener in self._start_listeners:
             await listener(session, doc)
-        return change
+
+    async def started_many(
+        self, session: AsyncSession, docs: Sequence[Document], causes: Sequence[Cause]
+    ) -> None:
+        """:meth:`started` for the documents of one group commit: their first history rows in
+        one statement (:func:`gateway.store.insert_few`; the ORM inserted them one by one on
+        SQLite, a driver hop each), then each document's initial event and start listeners
+        in order, as :meth:`started` runs them (the rows are in the database by then)."""
+        await insert_few(
+            session,
+            StatusChange,
+            [
+                self._change_values(doc.id, None, doc.status, cause, doc.status_reason)
+                for doc, cause in zip(docs, causes, strict=True)
+            ],
+        )
+        for doc, cause in zip(docs, causes, strict=True):
+            await self._after_start(session, doc, cause)
 
     async def insert_started(
         self, session: AsyncSession, records: Sequence[dict[str, Any]], causes: Sequence[Cause]

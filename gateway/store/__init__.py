@@ -32,7 +32,7 @@ face test is what keeps them private.
 from gateway.lazy import lazy
 from gateway.store import repo
 from gateway.store.blobs import get_blob, put_blob
-from gateway.store.bulk import insert_rows
+from gateway.store.bulk import insert_at_commit, insert_few, insert_rows
 from gateway.store.db import Base, Database, create_engine_from_settings, session_factory
 from gateway.store.fit import (
     FieldRejected,
@@ -95,6 +95,8 @@ __all__ = [
     "document_summary",
     "get_blob",
     "history_entry",
+    "insert_at_commit",
+    "insert_few",
     "insert_rows",
     "iso",
     "new_document_id",

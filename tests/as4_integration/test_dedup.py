@@ -15,7 +15,7 @@ from as4int_support import BUYER, SELLER, StartNode, message
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.as4 import AlreadyDelivered, As4InboundMessage, DbSeenStore, parse_signal
+from gateway.as4 import AlreadyDelivered, As4InboundMessage, Claim, DbSeenStore, parse_signal
 from gateway.config import load_settings
 from gateway.store import Database, Document, repo, upgrade
 
@@ -124,6 +124,47 @@ async def test_a_second_record_of_a_message_or_instance_is_refused(db: Database)
     async with db.read() as s:
         docs = list(await s.scalars(select(Document.raw).where(Document.sha256.in_(hashes(raws)))))
     assert [bytes(r) for r in docs] == raws[:1]
+
+
+async def test_a_batch_of_claims_is_settled_claim_by_claim(db: Database):
+    """``record_many`` (the group commit's form): two statements for the whole batch, and each
+    claim gets the answer ``record`` alone would give it - a repeat inside the batch and a
+    MessageId or instance on record already are refused, the others are claimed."""
+    store = DbSeenStore(db)
+    key = lambda n: f"{SELLER}|batch{n}-{RUN}"  # noqa: E731
+    mid = lambda n: f"batch{n}@{RUN}"  # noqa: E731
+    async with db.write() as s:  # on record before the batch: message 2, instance 3
+        await store.record(
+            s, mid(2), key(2), b"r2", await add_document(s, b"<x>" + mid(2).encode())
+        )
+        await store.record(
+            s, mid(3), key(3), b"r3", await add_document(s, b"<x>" + mid(3).encode())
+        )
+    async with db.write() as s:
+        doc = {n: await add_document(s, f"<batch>{n} {RUN}</batch>".encode()) for n in range(1, 7)}
+        claims = [
+            Claim(mid(1), key(1), b"new-1", doc[1], "POP1"),
+            Claim(mid(1), key(5), b"copy", doc[5]),  # the same MessageId, earlier in the batch
+            Claim(mid(2), key(6), b"again", doc[2]),  # MessageId on record
+            Claim(f"other{RUN}", key(3), b"again", doc[3]),  # instance on record
+            Claim(mid(4), key(1), b"copy", doc[6]),  # the same instance, earlier in the batch
+            Claim(mid(4) + "x", key(4), b"new-4", doc[4]),
+        ]
+        refused = await store.record_many(s, claims)
+    assert [type(r).__name__ if r else None for r in refused] == [
+        None,
+        "AlreadyDelivered",
+        "AlreadyDelivered",
+        "AlreadyDelivered",
+        "AlreadyDelivered",
+        None,
+    ]
+    assert await store.seen(mid(1)) == b"new-1" and await store.seen(mid(4) + "x") == b"new-4"
+    assert await store.seen(mid(2)) == b"r2"  # the one on record is left as it was
+    # (The rows a refused claim may have inserted go with its unit: the intake rolls it back.)
+    async with db.read() as s:
+        row = await s.get(As4InboundMessage, mid(1))
+        assert row is not None and (row.document_id, row.from_party) == (doc[1], "POP1")
 
 
 async def test_concurrent_records_have_one_winner(db: Database):

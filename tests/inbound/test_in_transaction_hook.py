@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
+from gateway.inbound import Joined
 from gateway.inbound.storing import BatchWriter, Pending
 from gateway.store import Database, Document, Tenant, new_document_id, repo, upgrade
 
@@ -89,3 +90,60 @@ async def test_nothing_of_a_refused_unit_is_left(db: Database) -> None:
     async with db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Document)) == 0
         assert await s.get(Tenant, "half-written") is None
+
+
+# --- Joined hooks: the units of one batch in one call -----------------------------------------
+
+
+async def test_joined_hooks_run_once_per_batch_and_refuse_per_unit(db: Database) -> None:
+    """The AS4 channel's form: one call claims every message of the batch; a unit it refuses
+    fails alone with its own error, the others are stored, their rows with them."""
+    writer = BatchWriter(db, None)
+    calls: list[list[str]] = []
+
+    async def run(session: Any, units: list[tuple[Any, list[Document]]]) -> list[Any]:
+        calls.append([arg for arg, _ in units])
+        for arg, _docs in units:
+            if arg != "refused":
+                await repo.ensure_tenant(session, f"marker-{arg}")
+        return [Refused(arg) if arg == "refused" else None for arg, _ in units]
+
+    items = {name: pending(name) for name in ("a", "refused", "c")}
+    results = await asyncio.gather(
+        *(writer.store_all([item], Joined(run, name)) for name, item in items.items()),
+        writer.store_all([pending("plain")]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], Refused) and str(results[1]) == "refused"
+    assert [r[0].status for r in (results[0], results[2], results[3])] == ["received"] * 3
+    # One batch: one call for the three units; rolled back, then once more without the refused.
+    assert calls == [["a", "refused", "c"], ["a", "c"]]
+    async with db.read() as s:
+        texts = sorted(d.meta["text"] for d in await s.scalars(select(Document)))
+        markers = sorted(t for t in await s.scalars(select(Tenant.name)) if "marker" in t)
+    assert texts == ["a", "c", "plain"]
+    assert markers == ["marker-a", "marker-c"]
+
+
+async def test_a_joined_run_that_fails_as_a_whole_is_retried_unit_by_unit(db: Database) -> None:
+    """An error the run cannot pin on a unit (it raises) fails no unit it does not belong to:
+    the units are written one by one and only the one that fails alone fails."""
+    writer = BatchWriter(db, None)
+    calls: list[list[str]] = []
+
+    async def run(session: Any, units: list[tuple[Any, list[Document]]]) -> list[Any]:
+        calls.append([arg for arg, _ in units])
+        if "bad" in [arg for arg, _ in units]:
+            raise Refused("bad")
+        return [None] * len(units)
+
+    results = await asyncio.gather(
+        *(writer.store_all([pending(n)], Joined(run, n)) for n in ("a", "bad", "c")),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], Refused)
+    assert results[0][0].status == results[2][0].status == "received"
+    assert calls == [["a", "bad", "c"], ["a"], ["bad"], ["c"]]
+    async with db.read() as s:
+        texts = sorted(d.meta["text"] for d in await s.scalars(select(Document)))
+    assert texts == ["a", "c"]

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.as4 import (
     AlreadyDelivered,
     As4Receiver,
+    Claim,
     DbSeenStore,
     InboundMeta,
     MlsConsumer,
@@ -41,11 +43,11 @@ from gateway.as4 import (
     is_mls,
     receiver_country,
     registered_country,
-    report_row,
+    report_values,
 )
 from gateway.channels.crash import crash_point
-from gateway.inbound import IntakePipeline, Submission
-from gateway.store import Database, Document, repo
+from gateway.inbound import IntakePipeline, Joined, Submission
+from gateway.store import Database, Document, insert_at_commit, repo
 
 log = logging.getLogger(__name__)
 
@@ -88,22 +90,10 @@ class As4Channel:
         if tenant is None:
             raise RecipientNotServiced(header.receiver)
         registered = await registered_country(self.db, tenant, header.receiver)
-        instance_key = f"{header.sender}|{header.instance_id}"
-
-        async def in_transaction(session: Any, documents: list[Document]) -> None:
-            (doc,) = documents
-            await self.store.record(
-                session, meta.message_id, instance_key, meta.receipt, doc.id, meta.from_party
-            )
-            c4, source = receiver_country(registered, _buyer_country(doc), self.country)
-            session.add(_inbound_row(meta, tenant, doc.id, c4, c4_source=source))
-            if self.outbox is not None:
-                await self.outbox.intend(session, meta, tenant)
-            crash_point("as4.in-transaction")
-
         sub = Submission(document, "as4", tenant, metadata={"as4": meta.to_dict()})
+        delivery = Joined(self._in_transaction, _Delivery(meta, tenant, registered))
         try:
-            (result,) = await self.intake.submit_all([sub], before=in_transaction)
+            (result,) = await self.intake.submit_all([sub], before=delivery)
         except AlreadyDelivered:
             # Another copy committed first (another process): answer with its receipt.
             log.info("as4 message %s: already on record, nothing stored", meta.message_id)
@@ -121,6 +111,29 @@ class As4Channel:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    async def _in_transaction(
+        self, session: Any, deliveries: list[tuple[_Delivery, list[Document]]]
+    ) -> list[BaseException | None]:
+        """The intake's in-transaction hook for the messages of one group commit (a
+        :class:`~gateway.inbound.Joined` hook): their claims with the receipts in two
+        statements for all of them, then per accepted message its reporting row (inserted
+        with the others at commit) and the MLS it is owed."""
+        claims = [
+            Claim(d.meta.message_id, d.instance_key, d.meta.receipt, doc.id, d.meta.from_party)
+            for d, (doc,) in deliveries
+        ]
+        refusals = await self.store.record_many(session, claims)
+        for (d, (doc,)), refused in zip(deliveries, refusals, strict=True):
+            if refused is not None:
+                continue  # its unit is rolled back and refused: AlreadyDelivered
+            c4, source = receiver_country(d.registered, _buyer_country(doc), self.country)
+            row = _inbound_values(d.meta, d.tenant, doc.id, c4, c4_source=source)
+            insert_at_commit(session, PeppolReportRow, row)
+            if self.outbox is not None:
+                await self.outbox.intend(session, d.meta, d.tenant)
+        crash_point("as4.in-transaction")
+        return list(refusals)
+
     async def _answer(self, tenant: str, header: Any, accepted: bool, report: Any) -> None:
         assert self.outbox is not None
         await self.outbox.answer(tenant, header, accepted, report, after_queue=_mls_queued)
@@ -133,7 +146,8 @@ class As4Channel:
         except MlsRefused:
             raise  # -> 503: the sending AP retries once our receipt bookkeeping caught up
         # The message-id claim and the MLS's reporting row commit together (C4: our seat's).
-        row = _inbound_row(meta, None, doc_id, self.country, kind="mls", c4_source="config")
+        values = _inbound_values(meta, None, doc_id, self.country, kind="mls", c4_source="config")
+        row = PeppolReportRow(**values)
         key = f"{meta.sbdh.sender}|{meta.sbdh.instance_id}"
         await self.store.record_alone(meta.message_id, key, meta.receipt, [row], meta.from_party)
 
@@ -143,6 +157,19 @@ class As4Channel:
         if self.responder is not None:
             await self.responder.aclose()
         await self.receiver.aclose()
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """What the in-transaction hook needs of one message (read before the transaction)."""
+
+    meta: InboundMeta
+    tenant: str
+    registered: tuple[str, str] | None
+
+    @property
+    def instance_key(self) -> str:
+        return f"{self.meta.sbdh.sender}|{self.meta.sbdh.instance_id}"
 
 
 def _buyer_country(doc: Document) -> str | None:
@@ -156,12 +183,12 @@ def _mls_queued() -> None:
     crash_point("as4.mls-queued")
 
 
-def _inbound_row(
+def _inbound_values(
     meta: InboundMeta, tenant: str | None, document_id: object, country_c4: str, **extra: Any
-) -> PeppolReportRow:
+) -> dict[str, Any]:
     """The Peppol reporting row of one received message (documents and MLS alike)."""
     header = meta.sbdh
-    return report_row(
+    return report_values(
         direction="inbound",
         tenant=tenant,
         document_id=document_id,
