@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -81,12 +82,7 @@ def _as4_receiver(port_queue: mp.Queue, pem: Path) -> None:  # type: ignore[type
         receiver = As4Receiver(identity, trust, As4Limits(), MemorySeenStore(), accept)
         app = web.Application(client_max_size=receiver.limits.max_message_bytes)
         app.router.add_post("/as4", as4_handler(receiver))
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.Event().wait()
+        await _serve_forever(app, port_queue)
 
     asyncio.run(main())
 
@@ -101,14 +97,21 @@ def _receiver(port_queue: mp.Queue) -> None:  # type: ignore[type-arg]
     async def main() -> None:
         app = web.Application()
         app.router.add_post("/inbox", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-        await asyncio.Event().wait()
+        await _serve_forever(app, port_queue)
 
     asyncio.run(main())
+
+
+async def _serve_forever(app: Any, port_queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Serve ``app`` on a free loopback port, tell the parent which, and never return."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port_queue.put(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+    await asyncio.Event().wait()
 
 
 async def enqueue(queue: OutboundQueue, raw: bytes, n: int, as4: bool = False) -> None:
