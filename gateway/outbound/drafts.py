@@ -16,7 +16,6 @@ is queued exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from gateway.outbound.duplicates import DuplicateOutbound, guard
 from gateway.outbound.items import new_item
 from gateway.outbound.models import OutboundItem
 from gateway.store import Database, Document, repo, utcnow
-from gateway.wake import woken
+from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.outbound")
 
@@ -65,6 +64,7 @@ class Drafts:
         self.notify = notify or (lambda: None)
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
+        self._stopping = False
 
     async def create(
         self,
@@ -267,6 +267,7 @@ class Drafts:
     # --- the scheduler (every gateway process runs one) ----------------------------------------
 
     def start(self, settings: OutboundSettings) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(settings), name="outbound-drafts")
 
     def wake(self) -> None:
@@ -274,18 +275,17 @@ class Drafts:
         self._wakeup.set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        self._wakeup.set()
+        await ended(self._task, 10.0)  # not cancelled in the middle of a statement
+        self._task = None
 
     async def _run(self, settings: OutboundSettings) -> None:
         """Sleep until the earliest ``send_at`` (a draft scheduled in this process wakes it),
         at most ``idle_poll_max`` (one another process scheduled), at least ``poll_interval``."""
         interval = settings.poll_interval
         ceiling = max(settings.idle_poll_max, interval)
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             wait = interval
             try:
@@ -297,7 +297,8 @@ class Drafts:
                 wait = _until(when, interval, ceiling)
             except Exception:  # keep scheduling; the next round retries (nothing was committed)
                 log.exception("sending scheduled drafts failed")
-            await woken(self._wakeup, wait)
+            if not self._stopping:
+                await woken(self._wakeup, wait)
 
 
 def _until(when: dt.datetime | None, floor: float, ceiling: float) -> float:

@@ -32,7 +32,7 @@ from gateway.outbound.queue import OutboundQueue
 from gateway.outbound.routing import Router
 from gateway.outbound.transports import Transports
 from gateway.store import utcnow
-from gateway.wake import woken
+from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.outbound")
 
@@ -68,6 +68,7 @@ class Worker:
         self._wakeup = asyncio.Event()
         self._idle_wait = settings.poll_interval
         self._stopping = False
+        self._runner: asyncio.Task[None] | None = None
         self.delivered = 0
         #: Counts attempts (the app factory plugs the metrics in); None = not counted.
         self.observer: AttemptObserver | None = None
@@ -137,6 +138,7 @@ class Worker:
         return len(claimed)
 
     async def run(self) -> None:
+        self._runner = asyncio.current_task()
         log.info("outbound worker started", extra={"worker": self.owner, "capacity": self.capacity})
         while not self._stopping:
             self._wakeup.clear()
@@ -182,6 +184,7 @@ class Worker:
                 task.cancel()  # their leases expire and another worker re-sends them
         with contextlib.suppress(Exception):
             await self._flush()
+        await ended(self._runner, timeout)  # woken and stopping: it leaves after its statement
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Work until nothing is due or in flight (CLI ``send --wait``, tests)."""

@@ -6,7 +6,6 @@ No ``__init__.py`` here on purpose: it would shadow the PyPI ``as4`` package.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,10 @@ from as4.peppol import (
     parse_peppol_message,
     peppol_security_policy,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "as4"))
-from as4_pki import Pki, make_pki
 from as4int_support import Node, PeerAp, StartNode, free_port, node_settings
 
 from gateway.server import create_app
+from tests.as4.as4_pki import Pki, make_pki
 
 
 @pytest.fixture(scope="session")
