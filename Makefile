@@ -38,4 +38,4 @@ lint: install
 	$(BIN)/ruff format --check gateway tests bench
 
 bench: artefacts
-	$(BIN)/python bench/validate.py --data-dir $${GATEWAY_DATA_DIR:-$(DATA_DIR)}
+	$(BIN)/python -m bench.validate --data-dir $${GATEWAY_DATA_DIR:-$(DATA_DIR)}

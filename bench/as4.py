@@ -8,7 +8,7 @@ process with its own event loop (its own core on a 2-core box), we run here.
 
 Each phase is profiled in *this* process (cProfile) and time is attributed to crypto
 (``cryptography``, hashlib), XML (lxml), gzip (zlib), the AS4 Python code, and everything
-else (aiohttp, asyncio). Usage: ``python bench/as4.py [-n 400] [-c 16]``.
+else (aiohttp, asyncio). Usage: ``python -m bench.as4 [-n 400] [-c 16]``.
 """
 
 from __future__ import annotations
@@ -20,18 +20,14 @@ import multiprocessing as mp
 import os
 import pstats
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests" / "as4"))  # the test PKI generator
+from aiohttp import web
 
-from aiohttp import web  # noqa: E402
-
-from gateway.as4 import (  # noqa: E402
+from gateway.as4 import (
     As4Limits,
     As4Receiver,
     As4Sender,
@@ -42,6 +38,8 @@ from gateway.as4 import (  # noqa: E402
     as4_handler,
     wrap_sbdh,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DOCTYPE = (
     "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##urn:cen.eu:en16931:2017"
@@ -55,7 +53,7 @@ RECEIVER = "0088:5798000000001"
 
 
 def write_pki(directory: Path) -> None:
-    from as4_pki import make_pki
+    from tests.as4.as4_pki import make_pki
 
     make_pki().write_pem(directory, ("root", "ca", "ours", "peer"))
 
@@ -114,8 +112,7 @@ async def _accept_all(document: bytes, meta: Any) -> None:
 
 
 async def _channel_receiver(work: Path) -> As4Receiver:
-    from replay_server import ReplayValidator, templates
-
+    from bench.replay_server import ReplayValidator, templates
     from gateway.artefacts import install_artefacts
     from gateway.channels import As4Channel
     from gateway.config import load_settings
@@ -140,7 +137,7 @@ async def _channel_receiver(work: Path) -> As4Receiver:
     channel = As4Channel(settings, db, IntakePipeline(db, replay), outbound=None)
     STORES.append(db)
     if os.environ.get("BENCH_SQL_LOG"):  # statements per message: counted, written after the run
-        from replay_server import record_statements
+        from bench.replay_server import record_statements
 
         SQL_LOGS.append(record_statements(db.sync_engines()))
     return channel.receiver

@@ -1,6 +1,6 @@
 """Bounded validation (issue 14 item 1, issue 18 item 6): hostile and large documents.
 
-Usage: python bench/bounded.py [--data-dir DIR] [--before CHECKOUT] [--rounds N] [--limit S]
+Usage: python -m bench.bounded [--data-dir DIR] [--before CHECKOUT] [--rounds N] [--limit S]
                                [--skip-sizes] [--skip-latency] [--memory]
 
 1. **Sizes.** Validation time of ``base-example.xml`` with N = 1,000 / 5,000 / 50,000 empty
@@ -34,10 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tests.validation import payloads
 
-from tests.validation import payloads  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CASES = {
     "notes-1000": lambda: payloads.empty_notes(1000),

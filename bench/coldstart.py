@@ -1,6 +1,6 @@
 """Cold start: one ``gateway validate FILE`` and a batch, next to a cold JVM pass (issue 18, target 5).
 
-Usage: python bench/coldstart.py [--data-dir DIR] [--rounds N] [--copies 4] [--jobs 2]
+Usage: python -m bench.coldstart [--data-dir DIR] [--rounds N] [--copies 4] [--jobs 2]
                                  [--before CHECKOUT] [--no-anchor] [--no-batch] [--no-cold-cache]
                                  [--first-document]
 
@@ -38,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-import anchor
+from bench import anchor
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT.parent / "shared" / "corpus" / "xrechnung-testsuite"

@@ -1,6 +1,6 @@
 """CPU an idle ``gateway serve`` uses: nothing submitted, nothing due, for ``--seconds``.
 
-    python bench/idle.py [--seconds 60] [--rounds 1] [--src DIR ...]
+    python -m bench.idle [--seconds 60] [--rounds 1] [--src DIR ...]
 
 Starts ``gateway serve`` (SQLite in a temp dir, artefacts from ``../shared/artefacts``, one
 validation job, no SMTP), waits for ``/health``, lets it settle, then reads the process's

@@ -5,10 +5,10 @@ Every copy gets a unique invoice number, so each is a new original (no duplicate
 Prints accepted documents per second, p50/p99 latency and the peak RSS of the server process
 tree (server + validation workers).
 
-    python bench/ingest.py [--docs 600] [--concurrency 16] [--jobs 2]
+    python -m bench.ingest [--docs 600] [--concurrency 16] [--jobs 2]
                            [--prefill 0,1000000] [--database-url postgresql+asyncpg://...]
-    python bench/ingest.py --fill 1000000 --store DIR_OR_POSTGRESQL_URL [--start N]
-    python bench/ingest.py --stores empty,DIR_OR_URL,... [--rounds 2] [--database-url ...]
+    python -m bench.ingest --fill 1000000 --store DIR_OR_POSTGRESQL_URL [--start N]
+    python -m bench.ingest --stores empty,DIR_OR_URL,... [--rounds 2] [--database-url ...]
     ... [--validation replay]   # reports replayed, not computed: the store path alone
 
 ``--prefill`` runs once per value on a fresh store first filled with that many documents for
@@ -305,7 +305,7 @@ async def run(
     ).stdout.strip()
     serve = [*gw, "serve"]
     if args.validation == "replay":
-        serve = [sys.executable, str(ROOT / "bench" / "replay_server.py")]
+        serve = [sys.executable, "-m", "bench.replay_server"]
         env["BENCH_REPLAY_REPORTS"] = str(await replay_reports())
     server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"

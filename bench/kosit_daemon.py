@@ -1,6 +1,6 @@
 """The KoSIT daemon (``gateway validate --daemon --kosit-config DIR``) under load.
 
-Usage: python bench/kosit_daemon.py [--config DIR] [--rounds N] [--jobs 1 2] [--clients-per-job K]
+Usage: python -m bench.kosit_daemon [--config DIR] [--rounds N] [--jobs 1 2] [--clients-per-job K]
 
 For each job count it starts the daemon as a user would (its own process, ``--jobs N`` worker
 processes), waits for ``/server/health``, warms every worker with the suite, then runs a

@@ -1,6 +1,6 @@
 """A 10,000-line invoice, warm, next to the warm JVM (issue 18, target 6).
 
-Usage: python bench/large.py [--data-dir DIR] [--lines 10000 ...] [--rounds 3] [--pairs 1]
+Usage: python -m bench.large [--data-dir DIR] [--lines 10000 ...] [--rounds 3] [--pairs 1]
                              [--before CHECKOUT] [--no-anchor] [--jvm-warmup 2]
 
 The invoice is the XRechnung suite's 03.01a (it has line periods, what made
@@ -27,12 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import anchor
+from tests.validation import payloads
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import anchor  # noqa: E402
-
-from tests.validation import payloads  # noqa: E402
 
 CHILD = r"""
 import json, sys, time

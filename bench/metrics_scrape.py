@@ -1,6 +1,6 @@
 """REST latency while /metrics is scraped 25 times a second (issue 14 item 5).
 
-    python bench/metrics_scrape.py [--documents 17000] [--seconds 15] [--rate 25]
+    python -m bench.metrics_scrape [--documents 17000] [--seconds 15] [--rate 25]
 
 Fills a SQLite store with ``--documents`` documents through the real intake
 (gateway.inbound.fill), serves it on loopback and measures ``GET /v1/documents/{id}`` latency

@@ -1,8 +1,8 @@
 """Outbound queue benchmark: drain rate (msgs/s) to a loopback HTTP receiver, and end-to-end
 latency (enqueue -> receiver acknowledged, p50/p99) at a steady submission rate.
 
-    python bench/outbound.py [--messages 3000] [--workers 32] [--rate 200] [--database-url URL]
-    python bench/outbound.py --as4 [--messages 600] [--rate 100]
+    python -m bench.outbound [--messages 3000] [--workers 32] [--rate 200] [--database-url URL]
+    python -m bench.outbound --as4 [--messages 600] [--rate 100]
 
 ``--as4``: the queue's ``as4`` transport (SBDH, signed + encrypted UserMessage, receipt
 verified, the ``as4_outbound`` row and the Peppol reporting row written per message) to a
@@ -23,20 +23,15 @@ import asyncio
 import hashlib
 import multiprocessing as mp
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "as4"))  # the test PKI generator (--as4)
+from sqlalchemy import select
 
-from sqlalchemy import select  # noqa: E402
-
-from gateway.config import load_settings  # noqa: E402
-from gateway.outbound import (  # noqa: E402
+from gateway.config import load_settings
+from gateway.outbound import (
     HttpTransport,
     OutboundItem,
     OutboundQueue,
@@ -44,12 +39,14 @@ from gateway.outbound import (  # noqa: E402
     Transports,
     as4_transport,
 )
-from gateway.store import (  # noqa: E402
+from gateway.store import (
     Database,
     Document,
     new_document_id,
     upgrade,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 INVOICE = ROOT.parent / "shared" / "corpus" / "peppol-bis-examples" / "base-example.xml"
 #: What the queue item names for the SBDH (``--as4``), scheme first as POST /v1/outbound stores it.
@@ -233,7 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     pem = None
     if args.as4:
-        from as4_pki import make_pki
+        from tests.as4.as4_pki import make_pki
 
         pem = Path(tempfile.mkdtemp(prefix="gw-bench-pki-"))
         make_pki().write_pem(pem, ("root", "ca", "ours", "peer"))

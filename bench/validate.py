@@ -1,6 +1,6 @@
 """Validation throughput and latency on the KoSIT XRechnung test suite.
 
-Usage: python bench/validate.py [--data-dir DIR] [--rounds N] [--jobs 1 2] [--clients-per-job K]
+Usage: python -m bench.validate [--data-dir DIR] [--rounds N] [--jobs 1 2] [--clients-per-job K]
                                 [--anchor] [--pairs P]
 
 For each job count it starts fresh worker processes, warms them, then runs a closed loop of
@@ -32,10 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from gateway.validation import Validator
 
-from gateway.validation import Validator  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 # The two layers of the XRechnung scenarios, per syntax, as published (no rewrites).
 REFERENCE_LAYERS = {
@@ -195,7 +194,8 @@ def main() -> None:
     out = subprocess.run(
         [
             sys.executable,
-            __file__,
+            "-m",
+            "bench.validate",
             "--reference-only",
             "--data-dir",
             args.data_dir,
@@ -218,7 +218,7 @@ def versus_anchor(
     args: argparse.Namespace, artefacts: Path, files: list[Path], docs: list[bytes]
 ) -> None:
     """Ours and the Java anchor alternately, ``--pairs`` times; ratios pair by pair."""
-    import anchor
+    from bench import anchor
 
     ratios: dict[int, list[float]] = {jobs: [] for jobs in args.jobs}
     for pair in range(args.pairs):
