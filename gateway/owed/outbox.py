@@ -153,9 +153,11 @@ class Outbox(Generic[Row]):
         )
         return True
 
-    async def sweep(self, older_than: float = 0.0) -> int:
+    async def sweep(self, older_than: float = 0.0, *, until: asyncio.Event | None = None) -> int:
         """Pay every pending debt older than ``older_than`` seconds whose lease (if any) has
-        run out: the recovery pass at start (0) and the periodic sweep. Returns how many."""
+        run out: the recovery pass at start (0) and the periodic sweep. Returns how many.
+        Once ``until`` is set (shutdown) no further debt is taken: the rest stay pending for
+        the next sweep or start."""
         t = self.table
         now = utcnow()
         async with self.db.read() as s:
@@ -175,6 +177,8 @@ class Outbox(Generic[Row]):
             log.info("%d %s found pending; paying them now", len(keys), self.what)
         paid = 0
         for key in keys:
+            if until is not None and until.is_set():
+                break
             paid += await self.run(key)
         return paid
 

@@ -6,12 +6,18 @@ runs :meth:`Sweeps.running` as a cleanup context, after the validator pool and t
 queue have started (payers validate and queue). At start every outbox gets its recovery pass
 (every pending row whose lease ran out), then a sweep every ``interval`` seconds of the rows
 older than that (a fresh row belongs to its after-commit task).
+
+At shutdown the loops are told to stop and woken, and leave after the payment in hand
+(:func:`gateway.wake.ended`); one still busy after :data:`STOP_TIMEOUT` is cancelled. Cancelled
+at once (as they were), a loop could be cut in the middle of a statement: its aiosqlite
+connection's graceful close was then left pending when the event loop closed (what hung a CI
+teardown for the outbound worker), and the payment in hand was cut after it had sent (the row
+stays leased and is paid again after the lease, which a clean stop avoids).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,8 +25,12 @@ from typing import Any
 from aiohttp import web
 
 from gateway.owed.outbox import Outbox
+from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.owed")
+
+#: Seconds a loop told to stop has to finish the payment in hand before it is cancelled.
+STOP_TIMEOUT = 10.0
 
 
 class Sweeps:
@@ -35,26 +45,30 @@ class Sweeps:
         return sum([await outbox.sweep(0.0) for outbox, _ in self.outboxes])
 
     async def running(self, _app: web.Application) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(keep_sweeping(o, i)) for o, i in self.outboxes]
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(keep_sweeping(o, i, stop), name=f"owed-{o.what}")
+            for o, i in self.outboxes
+        ]
         yield
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stop.set()  # told and woken: each leaves after the payment in hand
+        await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in tasks))
 
 
-async def keep_sweeping(outbox: Outbox[Any], interval: float) -> None:
+async def keep_sweeping(
+    outbox: Outbox[Any], interval: float, stop: asyncio.Event | None = None
+) -> None:
     """The recovery pass at start (every pending row), then a sweep every ``interval``
-    seconds of the rows older than that."""
+    seconds of the rows older than that, until ``stop`` is set."""
+    stop = stop or asyncio.Event()
     older_than = 0.0
-    while True:
+    while not stop.is_set():
         try:
-            await outbox.sweep(older_than)
+            await outbox.sweep(older_than, until=stop)
         except Exception:
             log.exception("%s sweep failed", outbox.what)
         older_than = interval
-        await asyncio.sleep(interval)
+        await woken(stop, interval)
 
 
 #: The app's sweeps (set by the app factory; features register their outboxes with it).

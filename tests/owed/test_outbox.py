@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from sqlalchemy import String, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -181,3 +182,29 @@ async def test_a_hot_path_pays_its_own_debt_from_memory_and_names_the_outcome(db
     # whose None is no outcome: done.
     assert await outbox.sweep() == 1 and stored.paid == ["left"]
     assert await _states(db) == {"q": ("queued", 1), "s": ("skipped", 1), "left": (DONE, 1)}
+
+
+async def test_stopping_the_sweeps_lets_the_payment_in_hand_finish_and_takes_no_more(
+    dbs: Any,
+) -> None:
+    """Cancelled at once (as it was), the loop was cut inside the payment in hand (or inside a
+    statement): the row stayed leased, half paid. Told to stop, it settles that row and leaves;
+    the rest wait for the next start."""
+    db, _ = dbs
+    pay = Payer(delay=0.5)
+    outbox = Outbox(db, Debt, pay, what="test debt")
+    outbox._start = lambda *_: None  # type: ignore[method-assign]  # left for the sweep
+    async with db.write() as s:
+        for key in ("a", "b"):
+            await outbox.owe(s, Debt(key=key, what="x"), group="g")
+    sweeps = Sweeps()
+    sweeps.register(outbox, 3600)
+    running = sweeps.running(web.Application())
+    await anext(running)  # started: the recovery pass takes the first row
+    await asyncio.sleep(0.2)  # ... and is paying it
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(running), timeout=5.0)  # the app's cleanup
+    assert len(pay.paid) == 1
+    states = await _states(db)
+    assert states[pay.paid[0]] == (DONE, 1)
+    assert [v for k, v in states.items() if k != pay.paid[0]] == [(PENDING, 0)]
