@@ -209,9 +209,16 @@ def memory_before_after(artefacts: Path) -> None:
     from gateway.validation import Bounds
 
     v = ValidationSettings()
-    after = Bounds(max_rss_mib=v.max_worker_rss_mib, growth_mib=v.worker_rss_growth_mib)
+    after = Bounds(
+        max_rss_mib=v.max_worker_rss_mib,
+        growth_mib=v.worker_rss_growth_mib,
+        floor_mib=v.worker_rss_floor_mib,
+    )
     memory(artefacts, Bounds(max_rss_mib=450), "before: max_worker_rss_mib = 450 only", False)
-    now = f"after: baseline + {after.growth_mib} MiB, cap {after.max_rss_mib} MiB"
+    now = (
+        f"after: baseline + {after.growth_mib} MiB, not below {after.floor_mib} MiB,"
+        f" cap {after.max_rss_mib} MiB"
+    )
     memory(artefacts, after, now, False)
     memory(artefacts, after, now, True)
 

@@ -310,6 +310,7 @@ async def run(
     server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     peak = 0
+    pool: dict = {}
     try:
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=args.concurrency)
@@ -368,6 +369,8 @@ async def run(
             elapsed = time.perf_counter() - started
             server_cpu = cpu_seconds(server.pid) - cpu_before
             sampler.cancel()
+            async with http.get(base + "/health") as r:
+                pool = (await r.json(content_type=None)).get("validation", {})
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -393,6 +396,12 @@ async def run(
     print(f"latency p50:    {statistics.median(latencies) * 1000:.1f} ms")
     print(f"latency p99:    {p99 * 1000:.1f} ms")
     print(f"peak RSS:       {peak / 1024:.0f} MiB (server + validation workers)")
+    workers = ", ".join(
+        f"{w.get('rss_mib', 0):.0f} (baseline {w.get('baseline_mib', 0):.0f})"
+        for w in pool.get("workers", [])
+    )
+    recycled = pool.get("restarts", {}).get("memory", 0)
+    print(f"workers:        RSS MiB {workers}; recycled for memory {recycled} times")
     return accepted / elapsed, 0 if accepted == len(latencies) else 1, p99
 
 

@@ -124,6 +124,7 @@ class Validator:
                 cancel_after=v.cancel_after,
                 max_rss_mib=v.max_worker_rss_mib,
                 growth_mib=v.worker_rss_growth_mib,
+                floor_mib=v.worker_rss_floor_mib,
                 heavy_tags=v.heavy_tags,
             ),
         )

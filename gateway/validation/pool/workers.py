@@ -22,7 +22,7 @@ Bounds (issue 14, issue 18 item 7):
   document that another worker could take.
 - **Memory.** After each document the worker reports its resident size and its baseline
   (what it held when ready plus what its builds added, :mod:`.process`); above
-  ``baseline + growth_mib`` or ``max_rss_mib`` it first gives freed heap back
+  ``baseline + growth_mib`` (but not below ``floor_mib``) or ``max_rss_mib`` it first gives freed heap back
   (``malloc_trim``), and if it is still above, it says so in its answer and exits, and a fresh
   worker takes its place before it gets another document. A document pipelined behind the
   answered one goes back to the front of the queue: none is lost or validated twice.
@@ -86,8 +86,14 @@ class Bounds:
     timeout_per_mb: float = 5.0  # ... plus this per MB of XML
     cancel_after: float = 2.0  # kill a worker whose caller left this long ago or more
     max_rss_mib: int = 0  # recycle a worker above this resident size after a document (0 = off)
-    growth_mib: int = 0  # ... or above its own baseline by more than this (0 = off)
+    growth_mib: int = 0  # ... or above its own baseline by more than this (0 = off) ...
+    floor_mib: int = 0  # ... unless it is at or below this size
     heavy_tags: int = HEAVY_TAGS  # heavier documents never take the last free worker
+
+    @property
+    def memory(self) -> tuple[int, int, int]:
+        """What a worker checks its resident size against after each document."""
+        return self.max_rss_mib, self.growth_mib, self.floor_mib
 
     def deadline(self, size: int) -> float:
         if self.timeout <= 0:
@@ -221,7 +227,7 @@ class ProcessWorkers:
     ) -> Future[ValidationReport]:
         job = Job(
             message=pickle.dumps(
-                (data, scenario, name, self.bounds.max_rss_mib, self.bounds.growth_mib),
+                (data, scenario, name, *self.bounds.memory),
                 protocol=pickle.HIGHEST_PROTOCOL,
             ),
             size=len(data),

@@ -33,6 +33,28 @@ def test_the_limit_is_the_lower_of_baseline_plus_growth_and_the_cap() -> None:
     assert limit_mib(240, 0, 0) == 0  # off
 
 
+def test_a_worker_below_the_floor_is_kept_whatever_it_grew() -> None:
+    # Steady ingest leaves a lazily compiled worker 50-75 MiB above its ~210 MiB baseline.
+    assert limit_mib(210, 768, 40, 300) == 300
+    assert limit_mib(376, 768, 40, 300) == 416  # every scenario compiled: growth counts again
+    assert limit_mib(210, 280, 40, 300) == 280  # the cap still wins
+    assert limit_mib(210, 768, 0, 300) == 768  # no growth bound: the floor has nothing to lift
+
+
+def test_the_settings_floor_reaches_the_pool(installed_data_dir: Path) -> None:
+    from gateway.config import load_settings
+
+    settings = load_settings(
+        env={"GATEWAY_VALIDATION_WORKER_RSS_FLOOR_MIB": "320"},
+        overrides={"data_dir": str(installed_data_dir)},
+    )
+    validator = Validator.from_settings(settings)  # lazy: no worker started
+    try:
+        assert validator.bounds.memory == (768, 40, 320)
+    finally:
+        validator.close()
+
+
 def _numbers(reports: list) -> list[str | None]:  # type: ignore[type-arg]
     return [(r.document or {}).get("number") for r in reports]
 
