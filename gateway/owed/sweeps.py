@@ -13,13 +13,19 @@ at once (as they were), a loop could be cut in the middle of a statement: its ai
 connection's graceful close was then left pending when the event loop closed (what hung a CI
 teardown for the outbound worker), and the payment in hand was cut after it had sent (the row
 stays leased and is paid again after the lease, which a clean stop avoids).
+
+What the payers pay through is closed after the loops ended, not before: a feature whose
+payments go out over something it owns (the AS4 channel's sender, which MLS go out over)
+hands its close to :meth:`Sweeps.close_after` instead of a cleanup context of its own. As one
+(registered after this one, so run before it) the AS4 channel was closed while a sweep could
+still be paying over it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -36,9 +42,14 @@ STOP_TIMEOUT = 10.0
 class Sweeps:
     def __init__(self) -> None:
         self.outboxes: list[tuple[Outbox[Any], float]] = []
+        self.closers: list[Callable[[], Awaitable[None]]] = []
 
     def register(self, outbox: Outbox[Any], interval: float) -> None:
         self.outboxes.append((outbox, interval))
+
+    def close_after(self, aclose: Callable[[], Awaitable[None]]) -> None:
+        """Run ``aclose`` at shutdown once every loop has ended (in reverse order of calls)."""
+        self.closers.append(aclose)
 
     async def recover(self) -> int:
         """Every outbox's recovery pass (what a crash left pending); returns how many paid."""
@@ -50,9 +61,13 @@ class Sweeps:
             asyncio.create_task(keep_sweeping(o, i, stop), name=f"owed-{o.what}")
             for o, i in self.outboxes
         ]
-        yield
-        stop.set()  # told and woken: each leaves after the payment in hand
-        await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in tasks))
+        try:
+            yield
+            stop.set()  # told and woken: each leaves after the payment in hand
+            await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in tasks))
+        finally:
+            for aclose in reversed(self.closers):
+                await aclose()
 
 
 async def keep_sweeping(

@@ -160,3 +160,27 @@ async def test_restarts_pay_the_mls_a_crash_left_owed_exactly_once(
         moves = [h for h in await a.history(doc_id) if h.source == "mls"]
         assert [h.to_status for h in moves] == ["delivered_to_recipient"], moves
     await stop_b3()
+
+
+async def test_the_channel_closes_after_the_owed_loop_that_pays_over_it_ended(
+    tmp_path: Path, pem_dir: Path, validator: Any, aiohttp_server: Any
+) -> None:
+    """The AS4 channel's close was a cleanup context of its own, run before the owed loop
+    stopped (aiohttp runs cleanups in reverse): a sweep could be paying an MLS over a closed
+    sender. Now the loop ends first, then the channel closes."""
+    settings = node_settings(tmp_path, pem_dir, "peer", "POP000002", free_port(), [])
+    app = create_app(settings, validator=validator)
+    channel = app[AS4]
+    close_receiver = channel.receiver.aclose
+    loops_running_at_close: list[list[str]] = []
+
+    async def recording_close() -> None:
+        running = [t.get_name() for t in asyncio.all_tasks()]  # not done yet
+        loops_running_at_close.append([n for n in running if n.startswith("owed-")])
+        await close_receiver()
+
+    channel.receiver.aclose = recording_close
+    server = await aiohttp_server(app, host="127.0.0.1")
+    assert any(t.get_name().startswith("owed-") for t in asyncio.all_tasks()), "no owed loop"
+    await server.close()
+    assert loops_running_at_close == [[]]

@@ -208,3 +208,34 @@ async def test_stopping_the_sweeps_lets_the_payment_in_hand_finish_and_takes_no_
     states = await _states(db)
     assert states[pay.paid[0]] == (DONE, 1)
     assert [v for k, v in states.items() if k != pay.paid[0]] == [(PENDING, 0)]
+
+
+async def test_what_the_payers_pay_through_is_closed_after_the_loops_ended(dbs: Any) -> None:
+    """The AS4 channel, which MLS go out over, was closed by a cleanup context of its own that
+    aiohttp ran before this one (registered later): a sweep could still be paying over it.
+    ``close_after`` closes it once the payment in hand is done."""
+    db, _ = dbs
+    events: list[str] = []
+
+    async def pay(row: Debt) -> None:
+        events.append("paying")
+        await asyncio.sleep(0.5)
+        events.append("paid")
+
+    async def close() -> None:
+        events.append("closed")
+
+    outbox = Outbox(db, Debt, pay, what="test debt")
+    outbox._start = lambda *_: None  # type: ignore[method-assign]  # left for the sweep
+    async with db.write() as s:
+        await outbox.owe(s, Debt(key="a", what="x"), group="g")
+    sweeps = Sweeps()
+    sweeps.register(outbox, 3600)
+    sweeps.close_after(close)
+    running = sweeps.running(web.Application())
+    await anext(running)
+    await asyncio.sleep(0.2)  # the recovery pass is paying
+    assert events == ["paying"]
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(anext(running), timeout=5.0)
+    assert events == ["paying", "paid", "closed"]

@@ -8,7 +8,6 @@ reporting endpoint, so a gateway that only does REST/e-mail is unaffected.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,12 +80,8 @@ def setup(app: web.Application, outbound: Any | None = None) -> As4Channel | Non
 
     if channel.outbox is not None:  # owed MLS a crash left: the app's one recovery loop
         app[OWED].register(channel.outbox.owed, settings.as4.mls_sweep_interval)
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        yield
-        await channel.aclose()
-
-    app.cleanup_ctx.append(lifecycle)
+    # Closed once that loop has ended: it pays over the channel's sender.
+    app[OWED].close_after(channel.aclose)
     return channel
 
 
