@@ -9,6 +9,12 @@ POSTs the document to the tenant's webhook with tenacity retries (exponential ba
 jitter); every attempt is a row in ``delivery_attempts``, visible in ``GET /v1/documents/{id}``.
 Delivery is at-least-once: receivers de-duplicate on ``X-Gateway-Delivery``.
 
+At shutdown the forwarder is told to stop (:func:`gateway.wake.ended`): it takes no new
+delivery, an attempt in flight finishes and is recorded, and a delivery waiting out its backoff
+leaves at once, still pending, for the next start. Cancelled at once (as it was), an attempt
+the receiver had already answered was left pending and sent again after the restart, and a
+loop cut inside a statement could leave an aiosqlite close pending at loop close.
+
 A tenant whose forwarding address is ``mailto:ap@tenant.example`` gets each received invoice
 by e-mail instead (the XML, its PDF or the gateway's rendering, the other stored files), through
 ``[email_out]``, with the same rows, retries and ``forwarded`` status; status events are not
@@ -19,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import time
@@ -62,7 +67,15 @@ from gateway.store import (
     repo,
     utcnow,
 )
-from gateway.wake import woken
+from gateway.wake import ended, woken
+
+#: Seconds the loop and each attempt in flight have to finish once told to stop.
+STOP_TIMEOUT = 10.0
+
+
+class _Stopping(Exception):
+    """Raised from a retry's backoff when the forwarder is told to stop."""
+
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +128,7 @@ class Forwarder(WebhookEvents):
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(max_parallel)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._http: aiohttp.ClientSession | None = None
         #: Event type -> its own format (:meth:`add_format`); others are our JSON events.
         self.formats: dict[str, DeliveryFormat] = {}
@@ -158,17 +172,20 @@ class Forwarder(WebhookEvents):
         self._task = asyncio.create_task(self._run(), name="webhook-forwarder")
 
     async def stop(self) -> None:
-        tasks = [t for t in [self._task, *self._inflight.values()] if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        self._stopping.set()  # told and woken: no new delivery, backoffs end at once
+        self._wake.set()
+        await ended(self._task, STOP_TIMEOUT)
+        await asyncio.gather(*(ended(t, STOP_TIMEOUT) for t in list(self._inflight.values())))
         if self._http is not None:
             await self._http.close()
 
+    async def _backoff(self, seconds: float) -> None:
+        """tenacity's sleep between attempts, cut short by :meth:`stop`."""
+        if await woken(self._stopping, seconds):
+            raise _Stopping
+
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self._dispatch_pending()
             except Exception:  # keep forwarding alive; the next round retries
@@ -188,7 +205,7 @@ class Forwarder(WebhookEvents):
                 )
             )
         for seq in seqs:
-            if seq not in self._inflight:
+            if seq not in self._inflight and not self._stopping.is_set():
                 task = asyncio.create_task(self._deliver(seq), name=f"webhook-{seq}")
                 self._inflight[seq] = task
                 task.add_done_callback(lambda _t, seq=seq: self._inflight.pop(seq, None))
@@ -219,6 +236,7 @@ class Forwarder(WebhookEvents):
             + wait_random(0, self.settings.retry_initial),
             retry=retry_if_exception_type(DeliveryFailed),
             reraise=False,
+            sleep=self._backoff,
         )
         try:
             async for attempt in retrying:
@@ -228,6 +246,8 @@ class Forwarder(WebhookEvents):
                         await self._mail(delivery, number, body)
                     else:
                         await self._attempt(delivery, number, body, signed(body), event)
+        except _Stopping:
+            return  # still pending: the next start delivers it
         except DeliveryRefused as exc:
             await self._finish(seq, "failed", str(exc))
             log.warning("e-mail forwarding refused for good", extra={"delivery": seq})
