@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -41,6 +40,7 @@ from gateway.responses.matching import INVOICE_KINDS
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.responses.service import RETRY_STATES, ResponseService
 from gateway.store import Database, Document, utcnow
+from gateway.wake import ended
 
 log = logging.getLogger("gateway.responses")
 
@@ -98,6 +98,7 @@ class ResponseFollower:
         self._settled: set[str] = set()
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         lifecycle.on_move(self.on_move)
 
     async def on_move(self, session: AsyncSession, moved: Moved) -> None:
@@ -149,14 +150,16 @@ class ResponseFollower:
     # --- the background task (one per app) -----------------------------------------------------
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="imr-follow")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Told and woken, the task finishes the invoice in hand and leaves (cancelled only
+        after 10 s); invoices settled but not yet re-matched are the next start's sweep's."""
+        self._stopping = True
+        self._kick.set()
+        await ended(self._task, 10.0)
+        self._task = None
 
     async def _run(self) -> None:
         try:
@@ -164,11 +167,13 @@ class ResponseFollower:
             await self.service.sweep()
         except Exception:
             log.exception("startup re-match of invoice responses failed")
-        while True:
+        while not self._stopping:
             await self._kick.wait()
             self._kick.clear()
             batch, self._settled = self._settled, set()
             for doc_id in sorted(batch):
+                if self._stopping:
+                    break
                 try:
                     await self.rematch_invoice(doc_id)
                 except Exception:  # keep following; the admin rematch or the next start retries

@@ -5,19 +5,27 @@ picks up responses that arrived before their invoice and any left ``pending``. T
 timer (``overdue_timer``, off by default) runs :func:`gateway.lifecycle.overdue.run_timer`: it
 tells the tenant (history note + ``document.overdue`` event) when a sales invoice falls due
 unpaid; the status is never changed (overdue is a condition).
+
+At shutdown the timers are told to stop and woken (:func:`gateway.wake.ended`): a round in
+hand finishes its statements, and the sleep between rounds ends at once. Cancelled (as they
+were), a round could be cut inside a statement, which can leave an aiosqlite close pending when
+the event loop closes (what hung a CI teardown for the outbound worker).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
 from gateway.lifecycle import run_overdue_timer
 from gateway.responses.service import ResponseService
+from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.responses")
+
+#: Seconds a background task told to stop has to finish its round before it is cancelled.
+STOP_TIMEOUT = 10.0
 
 
 class Timers:
@@ -34,8 +42,10 @@ class Timers:
         self.overdue = overdue
         self.overdue_interval = overdue_interval
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         if self.rematch_interval > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -50,11 +60,8 @@ class Timers:
             )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping.set()  # told and woken: each leaves after the round in hand
+        await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in self._tasks))
         self._tasks.clear()
 
     async def _sweep(self) -> None:
@@ -68,9 +75,9 @@ class Timers:
 
     async def _every(self, interval: float, job: object) -> None:
         assert callable(job)
-        while True:
+        while not self._stopping.is_set():
             try:
                 await job()
             except Exception:  # keep the timer alive; the next round retries
                 log.exception("invoice response timer failed")
-            await asyncio.sleep(interval)
+            await woken(self._stopping, interval)
