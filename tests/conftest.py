@@ -127,6 +127,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_database"))
 
 
+@pytest.fixture
+async def gw_factory(
+    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
+) -> AsyncIterator[Any]:
+    """Real gateways on loopback on demand (``await gw_factory(**responses_settings)``,
+    ``settings=`` for other sections; see tests/live_gateway.py), stopped after the test."""
+    from live_gateway import factory
+
+    async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
+        yield make
+
+
 @asynccontextmanager
 async def _fresh_database(postgres_url: str) -> AsyncIterator[str]:
     from sqlalchemy import text

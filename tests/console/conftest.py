@@ -6,12 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from live_gateway import Gw, factory
+from live_gateway import Gw
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -54,14 +53,6 @@ class Console:
         token = await self.csrf(page)
         status, body, _ = await self.post(path, {**data, "csrf": token})
         return status, body
-
-
-@pytest.fixture
-async def gw_factory(
-    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
-) -> AsyncIterator[Any]:
-    async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
-        yield make
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
-from live_gateway import Gw, factory
+from live_gateway import Gw
 from sqlalchemy import select
 
 from gateway.store import WebhookDelivery, repo
@@ -50,18 +47,10 @@ async def _until(predicate: Any) -> None:
     raise AssertionError("timed out")
 
 
-@pytest.fixture
-async def make(
-    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
-) -> AsyncIterator[Any]:
-    async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
-        yield make
-
-
 async def test_the_attempt_in_flight_finishes_and_is_recorded(
-    make: Any, aiohttp_server: Any
+    gw_factory: Any, aiohttp_server: Any
 ) -> None:
-    gw = await make()
+    gw = await gw_factory()
     url, arrived = await _receiver(aiohttp_server, 204, delay=0.5)
     async with gw.db.write() as s:
         await repo.set_webhook(s, "acme", url)
@@ -73,9 +62,9 @@ async def test_the_attempt_in_flight_finishes_and_is_recorded(
 
 
 async def test_a_delivery_in_its_backoff_leaves_at_once_still_pending(
-    make: Any, aiohttp_server: Any
+    gw_factory: Any, aiohttp_server: Any
 ) -> None:
-    gw = await make(settings={"webhooks": {"retry_initial": 30.0, "retry_max": 60.0}})
+    gw = await gw_factory(settings={"webhooks": {"retry_initial": 30.0, "retry_max": 60.0}})
     url, arrived = await _receiver(aiohttp_server, 500, delay=0.0)
     async with gw.db.write() as s:
         await repo.set_webhook(s, "acme", url)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import IMR_DIR, Gw, Stub, factory, sales_invoice, settings_for, start_stub
+from live_gateway import IMR_DIR, Gw, Stub, sales_invoice, settings_for, start_stub
 
 __all__ = ["Gw", "Stub", "sales_invoice", "settings_for"]
 
@@ -19,15 +19,6 @@ __all__ = ["Gw", "Stub", "sales_invoice", "settings_for"]
 @pytest.fixture
 def imr_files(corpus_dir: Path) -> list[Path]:
     return sorted((corpus_dir / IMR_DIR).rglob("*.xml"))
-
-
-@pytest.fixture
-async def gw_factory(
-    tmp_path: Path, validator: Any, aiohttp_server: Any, corpus_dir: Path
-) -> AsyncIterator[Any]:
-    """Build gateways on demand (``await gw_factory(**responses_settings)``)."""
-    async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
-        yield make
 
 
 @pytest.fixture
