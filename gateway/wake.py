@@ -26,7 +26,11 @@ async def woken(event: asyncio.Event, timeout: float) -> bool:
     return True
 
 
-async def ended(task: asyncio.Task[None] | None, timeout: float) -> None:
+#: Seconds a loop told to stop has to finish what it has in hand before it is cancelled.
+STOP_TIMEOUT = 10.0
+
+
+async def ended(task: asyncio.Task[None] | None, timeout: float = STOP_TIMEOUT) -> None:
     """Wait for a loop that was told to stop to leave by itself; cancel it only if it has not
     within ``timeout``.
 

@@ -84,7 +84,7 @@ class ValidationSettings:
     worker_rss_growth_mib: int = 40
     #: ... but one at or below this size is kept whatever it grew: under steady traffic a
     #: worker levels off 50-75 MiB above its baseline, and replacing it every ~350 documents
-    #: for that cost a quarter of ingest's rate (0 = no floor).
+    #: for that cost ingest up to 1.2x of its rate and put its p99 near 1 s (0 = no floor).
     worker_rss_floor_mib: int = 300
     #: ... and one above this absolute size, whatever its baseline (0 = no cap).
     max_worker_rss_mib: int = 768

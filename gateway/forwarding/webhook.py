@@ -69,9 +69,6 @@ from gateway.store import (
 )
 from gateway.wake import ended, woken
 
-#: Seconds the loop and each attempt in flight have to finish once told to stop.
-STOP_TIMEOUT = 10.0
-
 
 class _Stopping(Exception):
     """Raised from a retry's backoff when the forwarder is told to stop."""
@@ -174,8 +171,8 @@ class Forwarder(WebhookEvents):
     async def stop(self) -> None:
         self._stopping.set()  # told and woken: no new delivery, backoffs end at once
         self._wake.set()
-        await ended(self._task, STOP_TIMEOUT)
-        await asyncio.gather(*(ended(t, STOP_TIMEOUT) for t in list(self._inflight.values())))
+        await ended(self._task)
+        await asyncio.gather(*(ended(t) for t in list(self._inflight.values())))
         if self._http is not None:
             await self._http.close()
 

@@ -277,7 +277,7 @@ class Drafts:
     async def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
-        await ended(self._task, 10.0)  # not cancelled in the middle of a statement
+        await ended(self._task)  # not cancelled in the middle of a statement
         self._task = None
 
     async def _run(self, settings: OutboundSettings) -> None:

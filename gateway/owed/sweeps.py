@@ -8,7 +8,7 @@ queue have started (payers validate and queue). At start every outbox gets its r
 older than that (a fresh row belongs to its after-commit task).
 
 At shutdown the loops are told to stop and woken, and leave after the payment in hand
-(:func:`gateway.wake.ended`); one still busy after :data:`STOP_TIMEOUT` is cancelled. Cancelled
+(:func:`gateway.wake.ended`); one still busy after :data:`gateway.wake.STOP_TIMEOUT` is cancelled. Cancelled
 at once (as they were), a loop could be cut in the middle of a statement: its aiosqlite
 connection's graceful close was then left pending when the event loop closed (what hung a CI
 teardown for the outbound worker), and the payment in hand was cut after it had sent (the row
@@ -34,9 +34,6 @@ from gateway.owed.outbox import Outbox
 from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.owed")
-
-#: Seconds a loop told to stop has to finish the payment in hand before it is cancelled.
-STOP_TIMEOUT = 10.0
 
 
 class Sweeps:
@@ -64,7 +61,7 @@ class Sweeps:
         try:
             yield
             stop.set()  # told and woken: each leaves after the payment in hand
-            await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in tasks))
+            await asyncio.gather(*(ended(task) for task in tasks))
         finally:
             for aclose in reversed(self.closers):
                 await aclose()

@@ -158,7 +158,7 @@ class ResponseFollower:
         after 10 s); invoices settled but not yet re-matched are the next start's sweep's."""
         self._stopping = True
         self._kick.set()
-        await ended(self._task, 10.0)
+        await ended(self._task)
         self._task = None
 
     async def _run(self) -> None:

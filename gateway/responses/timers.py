@@ -24,9 +24,6 @@ from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.responses")
 
-#: Seconds a background task told to stop has to finish its round before it is cancelled.
-STOP_TIMEOUT = 10.0
-
 
 class Timers:
     def __init__(
@@ -61,7 +58,7 @@ class Timers:
 
     async def stop(self) -> None:
         self._stopping.set()  # told and woken: each leaves after the round in hand
-        await asyncio.gather(*(ended(task, STOP_TIMEOUT) for task in self._tasks))
+        await asyncio.gather(*(ended(task) for task in self._tasks))
         self._tasks.clear()
 
     async def _sweep(self) -> None:
