@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.forwarding import SIGNATURE_HEADER, verify
+from tests.waiting import until
 
 if TYPE_CHECKING:
     from tests.admin.conftest import Admins
@@ -53,14 +54,6 @@ async def _attempts(admins: Admins) -> dict[tuple[str, str], float]:
         for s in family.samples
         if s.name == "gateway_webhook_attempts_total"
     }
-
-
-async def _wait(condition: Any, timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_set_shows_the_secret_once_and_isolates_tenants(admins: Admins) -> None:
@@ -127,7 +120,7 @@ async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Rece
     await gw.call("PUT", admins.acme, HOOK, json={"url": receiver.url})
     before = await _attempts(admins)
     doc = await gw.receive(admins.acme, gw.base_invoice)
-    await _wait(lambda: len(receiver.got) == 1)
+    await until(lambda: len(receiver.got) == 1, 15)
     body = await gw.wait_status(admins.acme, doc["id"], "forwarded")
     (delivery,) = body["deliveries"]
     assert (await gw.call("POST", admins.beta, f"/v1/admin/deliveries/{delivery['id']}/redeliver"))[
@@ -140,7 +133,7 @@ async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Rece
     )
     assert status == 202 and again["redelivers"] == delivery["id"], again
     assert again["delivery"] != delivery["id"] and again["event"] == "document.received"
-    await _wait(lambda: len(receiver.got) == 2)
+    await until(lambda: len(receiver.got) == 2, 15)
     first, second = (h["X-Gateway-Delivery"] for h, _ in receiver.got)
     assert (first, second) == (str(delivery["id"]), str(again["delivery"]))
     receiver.status = 503
@@ -148,7 +141,7 @@ async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Rece
         "POST", admins.operator, f"/v1/admin/deliveries/{delivery['id']}/redeliver"
     )
     assert status == 202
-    await _wait(lambda: len(receiver.got) >= 3)
+    await until(lambda: len(receiver.got) >= 3, 15)
     await asyncio.sleep(0.2)
     after = await _attempts(admins)
     assert after[("http", "ok")] - before.get(("http", "ok"), 0) == 2
@@ -166,7 +159,7 @@ async def test_event_types_limit_what_is_sent(admins: Admins, receiver: Receiver
         "POST", admins.acme, f"/v1/documents/{doc['id']}/status", json={"status": "approved"}
     )
     assert status == 200
-    await _wait(lambda: len(receiver.got) >= 1)
+    await until(lambda: len(receiver.got) >= 1, 15)
     events = [h["X-Gateway-Event"] for h, _ in receiver.got]
     assert "document.received" not in events and "document.status_changed" in events
     _, inbox = await gw.call("GET", admins.acme, "/v1/inbox")

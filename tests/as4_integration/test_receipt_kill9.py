@@ -27,7 +27,6 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, SELLER, PeerAp, free_port
@@ -52,6 +51,7 @@ from gateway.as4 import (
 from gateway.config import load_settings
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document, repo, upgrade
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 10
@@ -228,15 +228,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return "" if request.param == "sqlite" else request.getfixturevalue("pg_database")
 
 
-async def _until(predicate: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(STDERR[-30:]))
-        await asyncio.sleep(0.2)
-
-
 async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
     tmp_path: Path,
     pem_dir: Path,
@@ -297,7 +288,13 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
             return sum([await stored(m) for m in messages[5:]]) >= 1
 
         batch = asyncio.gather(*(sender.send(m) for m in messages[5:]))
-        await _until(some_stored, 120, "the first of five stored")
+        await until(
+            some_stored,
+            120,
+            "the first of five stored",
+            0.2,
+            detail=lambda: "\n".join(STDERR[-30:]),
+        )
         await gateway.kill()
         await batch
 
@@ -317,7 +314,13 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
                 )
             return states == ["queued"] * MESSAGES and items == ["delivered"] * MESSAGES
 
-        await _until(mls_all_delivered, 120, "every owed MLS queued and delivered")
+        await until(
+            mls_all_delivered,
+            120,
+            "every owed MLS queued and delivered",
+            0.2,
+            detail=lambda: "\n".join(STDERR[-30:]),
+        )
         replays = [await sender.replay(sent) for sent in messages]
     finally:
         await gateway.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,14 +177,6 @@ async def rig(tmp_path: Path, url: str, **outbound: object) -> Rig:
     transports = Transports([HttpTransport(timeout=5)])
     worker = Worker(queue, Router(settings.routes, transports), transports, settings.outbound)
     return Rig(settings, db, queue, worker, transports)
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

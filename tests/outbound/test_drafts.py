@@ -19,12 +19,13 @@ from tests.outbound.conftest import make_settings, open_db
 from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
     CountingReceiver,
     counting,
+    gateway_stderr,
     numbered,
     pg_database,
     start_gateway,
-    until,
     write_config,
 )
+from tests.waiting import until
 
 
 def draft_doc(raw: bytes) -> Document:
@@ -78,13 +79,20 @@ async def test_scheduled_drafts_sent_once_by_two_processes_with_a_kill_9(
     )
     procs = [await start_gateway(config), await start_gateway(config)]
     try:
-        await until(lambda: _delivered_at_least(db, n // 2), 60, "the first wave")
+        await until(
+            lambda: _delivered_at_least(db, n // 2), 60, "the first wave", detail=gateway_stderr
+        )
         victim = procs.pop(0)
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
         assert victim.returncode == -signal.SIGKILL
         procs.append(await start_gateway(config))
-        await until(lambda: _delivered_at_least(db, n), 90, "every scheduled draft delivered")
+        await until(
+            lambda: _delivered_at_least(db, n),
+            90,
+            "every scheduled draft delivered",
+            detail=gateway_stderr,
+        )
     finally:
         for proc in procs:
             if proc.returncode is None:
