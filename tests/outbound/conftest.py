@@ -123,23 +123,9 @@ async def open_db(settings):  # type: ignore[no-untyped-def]
 
 async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **kw):  # type: ignore[no-untyped-def]
     """Queue ``raw`` the way the service does, minus validation (queue-level tests)."""
-    import hashlib
+    from tests.factories import make_document
 
-    from gateway.store import Document, new_document_id
-
-    doc = Document(
-        id=new_document_id(),
-        direction="outbound",
-        channel="test",
-        tenant=tenant,
-        status="queued",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        validation_status="accepted",
-        report={},
-        meta={},
-    )
+    doc = make_document(raw, direction="outbound", tenant=tenant, status="queued")
     return await queue.enqueue(doc, receiver=receiver, sender="0088:sender", **kw)
 
 

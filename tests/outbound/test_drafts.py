@@ -4,7 +4,6 @@ processes on one PostgreSQL, one of them killed with SIGKILL while drafts fall d
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import signal
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from sqlalchemy import func, select
 from gateway.lifecycle import Cause, Lifecycle, OutboundDraft
 from gateway.outbound.drafts import Drafts
 from gateway.outbound.models import OutboundItem
-from gateway.store import Document, StatusChange, new_document_id, utcnow
+from gateway.store import Document, StatusChange, utcnow
+from tests.factories import make_document
 from tests.outbound.conftest import make_settings, open_db
 from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
     CountingReceiver,
@@ -29,18 +29,7 @@ from tests.waiting import until
 
 
 def draft_doc(raw: bytes) -> Document:
-    return Document(
-        id=new_document_id(),
-        channel="api",
-        tenant="acme",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        kind="Invoice",
-        validation_status="accepted",
-        report={},
-        meta={},
-    )
+    return make_document(raw, channel="api", kind="Invoice")
 
 
 async def _count(db, model, *where) -> int:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from gateway.lifecycle import API, Cause
 from gateway.outbound import OutboundService
-from gateway.store import Document, new_document_id
+from tests.factories import make_document
 from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db, rig
 from tests.waiting import until
 
@@ -134,17 +134,7 @@ async def test_a_draft_scheduled_in_process_wakes_the_scheduler(
     try:
         await asyncio.sleep(0.3)  # nothing scheduled: the scheduler sleeps idle_poll_max
         send_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-        doc = Document(
-            id=new_document_id(),
-            channel="test",
-            tenant="acme",
-            raw=invoice,
-            sha256="0" * 64,
-            size=len(invoice),
-            validation_status="accepted",
-            report={},
-            meta={},
-        )
+        doc = make_document(invoice)
         routing = {"receiver": "0002:later", "sender": "", "document_type": "", "process": ""}
         await service.drafts.create(doc, routing, send_at=send_at, cause=Cause("api", role=API))
         await until(lambda: _queued_or_sent(service, doc.id), timeout=10)
