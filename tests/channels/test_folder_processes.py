@@ -22,6 +22,10 @@ N = 200
 STDERR: list[str] = []
 
 
+def _stderr_tail() -> str:
+    return "\n".join(STDERR[-30:])
+
+
 def _config(path: Path, data_dir: Path, folder: Path, database_url: str) -> Path:
     path.write_text(
         "\n".join(
@@ -103,7 +107,7 @@ async def test_200_files_two_processes_kill_and_restart(
             240,
             "a quarter processed",
             0.1,
-            detail=lambda: "\n".join(STDERR[-30:]),
+            detail=_stderr_tail,
         )
         first.send_signal(signal.SIGKILL)  # mid-work: files claimed, some stored, none moved
         await first.wait()
@@ -113,7 +117,7 @@ async def test_200_files_two_processes_kill_and_restart(
             300,
             "every file processed",
             0.1,
-            detail=lambda: "\n".join(STDERR[-30:]),
+            detail=_stderr_tail,
         )
         await asyncio.sleep(1.0)  # nothing more may appear
     finally:
