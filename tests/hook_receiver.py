@@ -15,17 +15,24 @@ from gateway.forwarding import not_public
 
 @dataclass
 class Hook:
+    """What the receiver got: each body in ``got``, its headers at the same index in
+    ``headers``; it answers ``status`` (a test may change it between deliveries)."""
+
     url: str = ""
+    status: int = 204
     got: list[bytes] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
 
 
-async def hook_receiver(aiohttp_server: Any, path: str = "/hook") -> Hook:
-    """A real server on 127.0.0.1 answering 204 to POST ``path``."""
-    hook = Hook()
+async def hook_receiver(aiohttp_server: Any, path: str = "/hook", status: int = 204) -> Hook:
+    """A real server on 127.0.0.1 answering ``status`` (then ``hook.status``) to POST ``path``."""
+    hook = Hook(status=status)
 
     async def handle(request: web.Request) -> web.Response:
-        hook.got.append(await request.read())
-        return web.Response(status=204)
+        body = await request.read()
+        hook.headers.append(dict(request.headers))
+        hook.got.append(body)
+        return web.Response(status=hook.status)
 
     app = web.Application()
     app.router.add_post(path, handle)

@@ -296,12 +296,3 @@ async def restarted_gateway(
         await runner.cleanup()
 
     return Gw(app, str(server.make_url("")).rstrip("/"), http, ap, b""), stop
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
-    """Wait for ``check()`` (generous: the test machine is shared and loaded)."""
-    for _ in range(int(timeout / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")

@@ -4,15 +4,14 @@ event against a real receiver on loopback, redelivery, tenant isolation, attempt
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.forwarding import SIGNATURE_HEADER, verify
+from tests.hook_receiver import Hook, hook_receiver
+from tests.waiting import until
 
 if TYPE_CHECKING:
     from tests.admin.conftest import Admins
@@ -20,28 +19,10 @@ if TYPE_CHECKING:
 HOOK = "/v1/admin/tenants/acme/webhook"
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on loopback answering ``status``; keeps what it got."""
-
-    url: str = ""
-    status: int = 200
-    got: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
 @pytest.fixture
-async def receiver(aiohttp_server: Any) -> AsyncIterator[Receiver]:
-    rec = Receiver()
-
-    async def handle(request: web.Request) -> web.Response:
-        rec.got.append((dict(request.headers), await request.read()))
-        return web.Response(status=rec.status)
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    server = await aiohttp_server(app, host="127.0.0.1", port=0)
-    rec.url = str(server.make_url("/hook"))
-    yield rec
+async def receiver(aiohttp_server: Any) -> Hook:
+    """A webhook receiver on loopback answering 200 (then ``receiver.status``)."""
+    return await hook_receiver(aiohttp_server, status=200)
 
 
 async def _attempts(admins: Admins) -> dict[tuple[str, str], float]:
@@ -53,14 +34,6 @@ async def _attempts(admins: Admins) -> dict[tuple[str, str], float]:
         for s in family.samples
         if s.name == "gateway_webhook_attempts_total"
     }
-
-
-async def _wait(condition: Any, timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_set_shows_the_secret_once_and_isolates_tenants(admins: Admins) -> None:
@@ -100,16 +73,14 @@ async def test_set_shows_the_secret_once_and_isolates_tenants(admins: Admins) ->
     assert status == 200 and body["url"] is None and not body["secret_set"]
 
 
-async def test_test_event_is_signed_and_reports_the_answer(
-    admins: Admins, receiver: Receiver
-) -> None:
+async def test_test_event_is_signed_and_reports_the_answer(admins: Admins, receiver: Hook) -> None:
     gw = admins.gw
     status, body = await gw.call("POST", admins.acme, f"{HOOK}/test")
     assert status == 409 and body["code"] == "no-webhook"
     _, hook = await gw.call("PUT", admins.acme, HOOK, json={"url": receiver.url})
     status, result = await gw.call("POST", admins.acme, f"{HOOK}/test")
     assert status == 200 and result["delivered"] and result["status"] == 200, result
-    headers, raw = receiver.got[-1]
+    headers, raw = receiver.headers[-1], receiver.got[-1]
     assert verify(hook["secret"], headers[SIGNATURE_HEADER], raw)
     assert headers["X-Gateway-Event"] == "webhook.test" and b'"tenant": "acme"' in raw
     receiver.status = 500
@@ -122,12 +93,12 @@ async def test_test_event_is_signed_and_reports_the_answer(
     assert result["error"]
 
 
-async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Receiver) -> None:
+async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Hook) -> None:
     gw = admins.gw
     await gw.call("PUT", admins.acme, HOOK, json={"url": receiver.url})
     before = await _attempts(admins)
     doc = await gw.receive(admins.acme, gw.base_invoice)
-    await _wait(lambda: len(receiver.got) == 1)
+    await until(lambda: len(receiver.got) == 1, 15)
     body = await gw.wait_status(admins.acme, doc["id"], "forwarded")
     (delivery,) = body["deliveries"]
     assert (await gw.call("POST", admins.beta, f"/v1/admin/deliveries/{delivery['id']}/redeliver"))[
@@ -140,22 +111,22 @@ async def test_redeliver_and_attempts_are_counted(admins: Admins, receiver: Rece
     )
     assert status == 202 and again["redelivers"] == delivery["id"], again
     assert again["delivery"] != delivery["id"] and again["event"] == "document.received"
-    await _wait(lambda: len(receiver.got) == 2)
-    first, second = (h["X-Gateway-Delivery"] for h, _ in receiver.got)
+    await until(lambda: len(receiver.got) == 2, 15)
+    first, second = (h["X-Gateway-Delivery"] for h in receiver.headers)
     assert (first, second) == (str(delivery["id"]), str(again["delivery"]))
     receiver.status = 503
     status, _ = await gw.call(
         "POST", admins.operator, f"/v1/admin/deliveries/{delivery['id']}/redeliver"
     )
     assert status == 202
-    await _wait(lambda: len(receiver.got) >= 3)
+    await until(lambda: len(receiver.got) >= 3, 15)
     await asyncio.sleep(0.2)
     after = await _attempts(admins)
     assert after[("http", "ok")] - before.get(("http", "ok"), 0) == 2
     assert after[("http", "http_5xx")] - before.get(("http", "http_5xx"), 0) >= 1
 
 
-async def test_event_types_limit_what_is_sent(admins: Admins, receiver: Receiver) -> None:
+async def test_event_types_limit_what_is_sent(admins: Admins, receiver: Hook) -> None:
     gw = admins.gw
     status, body = await gw.call(
         "PUT", admins.acme, HOOK, json={"url": receiver.url, "events": ["document.status_changed"]}
@@ -166,8 +137,8 @@ async def test_event_types_limit_what_is_sent(admins: Admins, receiver: Receiver
         "POST", admins.acme, f"/v1/documents/{doc['id']}/status", json={"status": "approved"}
     )
     assert status == 200
-    await _wait(lambda: len(receiver.got) >= 1)
-    events = [h["X-Gateway-Event"] for h, _ in receiver.got]
+    await until(lambda: len(receiver.got) >= 1, 15)
+    events = [h["X-Gateway-Event"] for h in receiver.headers]
     assert "document.received" not in events and "document.status_changed" in events
     _, inbox = await gw.call("GET", admins.acme, "/v1/inbox")
     assert doc["id"] in str(inbox)  # the pull inbox still lists the new document

@@ -12,7 +12,8 @@ from gateway.as4.receiver import InboundMeta
 from gateway.as4.sbdh import Sbdh
 from gateway.config import load_settings
 from gateway.observability import Metrics
-from gateway.store import Database, Document, repo, upgrade
+from gateway.store import Database, repo, upgrade
+from tests.factories import make_document
 
 
 def _meta(from_party: str) -> InboundMeta:
@@ -29,16 +30,8 @@ async def test_mls_from_another_access_point_changes_nothing(tmp_path: Path) -> 
     try:
         async with db.write() as s:
             await repo.ensure_tenant(s, "acme")
-            doc = Document(
-                direction="outbound",
-                channel="api",
-                tenant="acme",
-                status="delivered",
-                raw=b"<Invoice/>",
-                sha256="0" * 64,
-                size=10,
-                validation_status="accepted",
-                report={},
+            doc = make_document(
+                b"<Invoice/>", direction="outbound", channel="api", status="delivered"
             )
             s.add(doc)
             await s.flush()

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.as4 import AlreadyDelivered, As4InboundMessage, Claim, DbSeenStore, parse_signal
 from gateway.config import load_settings
 from gateway.store import Database, Document, repo, upgrade
+from tests.factories import make_document
 
 #: Keys unique per run: a shared PostgreSQL keeps rows of earlier runs.
 RUN = uuid.uuid4().hex[:12]
@@ -65,17 +66,7 @@ def hashes(raws: list[bytes]) -> list[str]:
 
 async def add_document(s: Any, raw: bytes) -> str:
     await repo.ensure_tenant(s, "acme")
-    doc = Document(
-        direction="inbound",
-        channel="as4",
-        tenant="acme",
-        status="received",
-        raw=raw,
-        sha256=repo.sha256_hex(raw),
-        size=len(raw),
-        validation_status="accepted",
-        report={},
-    )
+    doc = make_document(raw, channel="as4")
     s.add(doc)
     await s.flush()
     return doc.id

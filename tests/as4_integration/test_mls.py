@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from as4int_support import BUYER, Node, StartNode, free_port
 from sqlalchemy import select
-from test_outbound import send, wait_for
+from test_outbound import send
 
 from gateway.as4 import parse_mls
 from gateway.as4.models import PeppolReportRow
 from gateway.inbound import Submission, document_fields
 from gateway.outbound import OUTBOUND, OutboundItem
 from gateway.store import Document
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
         status = await status_of(a, doc_id)
         return status if status.endswith("_recipient") else None
 
-    assert await wait_for(settled) == "delivered_to_recipient"
+    assert await until(settled, 20) == "delivered_to_recipient"
     (received,) = await b.documents("inbound")
     assert (received.channel, received.tenant, received.status) == ("as4", "buyer", "received")
     (mls_doc,) = await b.documents("outbound")  # B's MLS went out through B's queue
@@ -82,7 +83,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     async def mls_delivered() -> bool:  # B records its receipt on its next queue turn
         return await status_of(b, mls_doc.id) == "delivered"
 
-    await wait_for(mls_delivered)
+    await until(mls_delivered, 20)
     async with b.db.read() as s:
         raw = await s.scalar(select(Document.raw).where(Document.id == mls_doc.id))
     mls = parse_mls(raw)
@@ -100,7 +101,7 @@ async def test_mls_ap_moves_the_document_to_delivered_to_recipient(
     async def both_reported() -> bool:  # rows are written with the receipts, a moment later
         return len(await kinds(a)) == 2 and len(await kinds(b)) == 2
 
-    await wait_for(both_reported)
+    await until(both_reported, 20)
     assert await kinds(a) == [("inbound", "mls"), ("outbound", "business")]
     assert await kinds(b) == [("inbound", "business"), ("outbound", "mls")]
 
@@ -199,7 +200,7 @@ async def test_invalid_invoice_gets_mls_re_and_rejected_by_recipient(
         status = await status_of(a, doc_id)
         return status if status.endswith("_recipient") else None
 
-    assert await wait_for(settled) == "rejected_by_recipient"
+    assert await until(settled, 20) == "rejected_by_recipient"
     (received,) = await b.documents("inbound")
     assert received.status == "invalid" and received.channel == "as4"
     last = (await a.history(doc_id))[-1]
@@ -243,12 +244,12 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
     async def owed() -> bool:
         return channel.responder.outbound.failed == 1 and await outbox_states() == ["pending"]
 
-    await wait_for(owed)
+    await until(owed, 20)
 
     async def a_delivered() -> bool:  # A records B's receipt on its next queue turn
         return await status_of(a, doc_id) == "delivered"
 
-    await wait_for(a_delivered)
+    await until(a_delivered, 20)
     assert await b.documents("outbound") == []  # no MLS queued at B
     # Owed but not queued: counted as waiting by the service levels and on /metrics.
     gauges = await mls_gauges(b)
@@ -260,7 +261,7 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
     async def swept() -> int:
         return await channel.outbox.sweep(older_than=0)
 
-    assert await wait_for(swept) == 1
+    assert await until(swept, 20) == 1
     assert await channel.outbox.sweep(older_than=0) == 0  # settled: nothing twice
     assert await outbox_states() == ["queued"]
 
@@ -268,5 +269,5 @@ async def test_an_owed_mls_survives_and_is_sent_once_by_the_outbox_sweep(
         status = await status_of(a, doc_id)
         return status if status.endswith("_recipient") else None
 
-    assert await wait_for(settled) == "delivered_to_recipient"
+    assert await until(settled, 20) == "delivered_to_recipient"
     assert len(await b.documents("outbound")) == 1

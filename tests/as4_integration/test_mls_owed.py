@@ -26,7 +26,7 @@ from typing import Any
 
 from as4int_support import BUYER, Node, StartNode, free_port, node_settings
 from sqlalchemy import func, select
-from test_outbound import send, wait_for
+from test_outbound import send
 
 from gateway.as4 import As4MlsOutbox
 from gateway.channels import AS4
@@ -34,6 +34,7 @@ from gateway.inbound import renumber
 from gateway.outbound import OutboundItem
 from gateway.server import create_app
 from gateway.store import Document
+from tests.waiting import until
 
 #: B2's lease on a row it takes (the default is 30 s): how long B3 waits for a dead worker.
 LEASE = 2.0
@@ -112,7 +113,7 @@ async def test_restarts_pay_the_mls_a_crash_left_owed_exactly_once(
     async def receipted() -> bool:
         return [await _status(a, d) for d in sent] == ["delivered"] * 2
 
-    await wait_for(receipted)
+    await until(receipted, 20)
     assert await _owed(b1) == [("pending", 0), ("pending", 0)]
     assert await _mls_items(b1) == 0
     await stop_b1()
@@ -133,7 +134,7 @@ async def test_restarts_pay_the_mls_a_crash_left_owed_exactly_once(
     async def b2_died() -> bool:
         return len(died) == 1
 
-    await wait_for(b2_died)
+    await until(b2_died, 20)
     assert await _mls_items(b2) == 1
     assert await _owed(b2) == [("pending", 1), ("pending", 0)]
     await stop_b2()
@@ -145,7 +146,7 @@ async def test_restarts_pay_the_mls_a_crash_left_owed_exactly_once(
     async def settled() -> bool:
         return [s for s, _ in await _owed(b3)] == ["queued"] * 2
 
-    await wait_for(settled)
+    await until(settled, 20)
     assert await _owed(b3) == [("queued", 2), ("queued", 1)]
     assert await _mls_items(b3) == 2
     sent.append(await send(a, seller, renumber(invoice, "MLS-OWED-LIVE")))
@@ -153,7 +154,7 @@ async def test_restarts_pay_the_mls_a_crash_left_owed_exactly_once(
     async def answered() -> bool:
         return [await _status(a, d) for d in sent] == ["delivered_to_recipient"] * 3
 
-    await wait_for(answered, timeout=60)
+    await until(answered, 60)
     assert await _owed(b3) == [("queued", 2), ("queued", 1), ("queued", 1)]
     assert await _mls_items(b3) == 3
     for doc_id in sent:  # each invoice moved by one MLS

@@ -4,10 +4,7 @@ across a forced retry, NOT_SERVICED fails the item for good."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from as4int_support import BUYER, Node, PeerAp, StartNode
 from sqlalchemy import select
@@ -15,16 +12,7 @@ from sqlalchemy import select
 from gateway.as4 import unwrap_sbdh
 from gateway.as4.models import As4Outbound, PeppolReportRow
 from gateway.outbound import OutboundAttempt, OutboundItem
-
-
-async def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+from tests.waiting import until
 
 
 async def send(node: Node, key: str, raw: bytes) -> str:
@@ -76,13 +64,13 @@ async def test_delivered_to_pypi_as4_with_stable_identity_across_retry(
                 )
             )
 
-    await wait_for(first_attempt_failed)
+    await until(first_attempt_failed, 20)
     peer_ap.mode = "ok"
 
     async def delivered() -> bool:
         return await item_state(node, doc_id) == "delivered"
 
-    await wait_for(delivered)
+    await until(delivered, 20)
     (doc,) = await node.documents("outbound")
     assert doc.status == "delivered"
     assert len(peer_ap.attempts) >= 2 and len(peer_ap.received) == 1
@@ -123,7 +111,7 @@ async def test_not_serviced_fails_the_item_for_good(
     async def failed() -> bool:
         return await item_state(node, doc_id) == "failed"
 
-    await wait_for(failed)
+    await until(failed, 20)
     async with node.db.read() as s:
         item = await s.get(OutboundItem, doc_id)
     assert item is not None and item.last_error_code == "as4-not-serviced"
@@ -142,5 +130,5 @@ async def test_untrusted_receiver_certificate_is_a_permanent_failure(
     async def failed() -> bool:
         return await item_state(node, doc_id) == "failed"
 
-    await wait_for(failed)
+    await until(failed, 20)
     assert peer_ap.attempts == []  # never sent to an endpoint we cannot trust

@@ -27,7 +27,6 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, SELLER, PeerAp, free_port
@@ -52,11 +51,17 @@ from gateway.as4 import (
 from gateway.config import load_settings
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document, repo, upgrade
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES = 10
 OUR_SPIS = "0242:000002"  # the sending AP's (POP000002) MLS participant id
 STDERR: list[str] = []
+
+
+def _stderr_tail() -> str:
+    return "\n".join(STDERR[-30:])
+
 
 pytestmark = pytest.mark.slow  # five gateway starts per database
 
@@ -100,7 +105,7 @@ class Gateway:
         async with aiohttp.ClientSession() as http:
             for _ in range(600):
                 if proc.returncode is not None:
-                    raise AssertionError("gateway died at start:\n" + "\n".join(STDERR[-30:]))
+                    raise AssertionError("gateway died at start:\n" + _stderr_tail())
                 try:
                     async with http.get(self.url + "/health/live") as resp:
                         if resp.status == 200:
@@ -108,7 +113,7 @@ class Gateway:
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.2)
-        raise AssertionError("gateway did not start:\n" + "\n".join(STDERR[-30:]))
+        raise AssertionError("gateway did not start:\n" + _stderr_tail())
 
     async def killed(self, timeout: float = 120) -> None:
         """Wait until the process killed itself (a crash point) - it must die by SIGKILL."""
@@ -228,15 +233,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return "" if request.param == "sqlite" else request.getfixturevalue("pg_database")
 
 
-async def _until(predicate: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(STDERR[-30:]))
-        await asyncio.sleep(0.2)
-
-
 async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
     tmp_path: Path,
     pem_dir: Path,
@@ -297,7 +293,7 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
             return sum([await stored(m) for m in messages[5:]]) >= 1
 
         batch = asyncio.gather(*(sender.send(m) for m in messages[5:]))
-        await _until(some_stored, 120, "the first of five stored")
+        await until(some_stored, 120, "the first of five stored", 0.2, detail=_stderr_tail)
         await gateway.kill()
         await batch
 
@@ -317,7 +313,9 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
                 )
             return states == ["queued"] * MESSAGES and items == ["delivered"] * MESSAGES
 
-        await _until(mls_all_delivered, 120, "every owed MLS queued and delivered")
+        await until(
+            mls_all_delivered, 120, "every owed MLS queued and delivered", 0.2, detail=_stderr_tail
+        )
         replays = [await sender.replay(sent) for sent in messages]
     finally:
         await gateway.stop()

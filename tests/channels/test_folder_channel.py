@@ -14,6 +14,7 @@ from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.store import Document
 from gateway.web import DB
+from tests.waiting import until
 
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 
@@ -21,14 +22,6 @@ XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 @pytest.fixture
 def invoice(corpus_dir: Path) -> bytes:
     return (corpus_dir / XR).read_bytes()
-
-
-async def _until(predicate: Any, timeout: float = 90.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
 
 
 def _report(path: Path) -> dict[str, Any]:
@@ -69,9 +62,9 @@ async def test_inbound_and_outbound_folders(
             await asyncio.sleep(0.1)  # shorter than stable_seconds: never read half-written
     (outbox / "send.xml").write_bytes(invoice.replace(b"123456XX", b"OUT-1"))
 
-    await _until(lambda: (inbox / "processed" / "good.xml").exists())
-    await _until(lambda: (inbox / "failed" / "slow.xml").exists())
-    await _until(lambda: (outbox / "processed" / "send.xml").exists())
+    await until(lambda: (inbox / "processed" / "good.xml").exists(), 90)
+    await until(lambda: (inbox / "failed" / "slow.xml").exists(), 90)
+    await until(lambda: (outbox / "processed" / "send.xml").exists(), 90)
 
     good = _report(inbox / "processed" / "good.xml")
     assert good["status"] == "received" and good["validation"]["accepted"]

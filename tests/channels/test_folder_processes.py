@@ -15,10 +15,15 @@ from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.store import Database, Document
+from tests.waiting import until
 
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 N = 200
 STDERR: list[str] = []
+
+
+def _stderr_tail() -> str:
+    return "\n".join(STDERR[-30:])
 
 
 def _config(path: Path, data_dir: Path, folder: Path, database_url: str) -> Path:
@@ -52,15 +57,6 @@ def _processed(folder: Path) -> list[Path]:
     if not done.is_dir():
         return []
     return [p for p in done.iterdir() if not p.name.endswith(".report.json")]
-
-
-async def _until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n" + "\n".join(STDERR[-30:]))
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -106,11 +102,23 @@ async def test_200_files_two_processes_kill_and_restart(
                     f.flush()
                     await asyncio.sleep(0.02)
                     f.write(body[len(body) // 2 :])
-        await _until(lambda: len(_processed(folder)) >= N // 4, 240, "a quarter processed")
+        await until(
+            lambda: len(_processed(folder)) >= N // 4,
+            240,
+            "a quarter processed",
+            0.1,
+            detail=_stderr_tail,
+        )
         first.send_signal(signal.SIGKILL)  # mid-work: files claimed, some stored, none moved
         await first.wait()
         procs[0] = await _serve(config)  # restarted
-        await _until(lambda: len(_processed(folder)) >= N, 300, "every file processed")
+        await until(
+            lambda: len(_processed(folder)) >= N,
+            300,
+            "every file processed",
+            0.1,
+            detail=_stderr_tail,
+        )
         await asyncio.sleep(1.0)  # nothing more may appear
     finally:
         for proc in procs:

@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from hook_receiver import hook_receiver, internal_name
 
 from gateway.forwarding import (
     DestinationRefused,
@@ -16,6 +15,7 @@ from gateway.forwarding import (
     post_signed,
     webhook_session,
 )
+from tests.hook_receiver import hook_receiver, internal_name
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from gateway.store import WebhookDelivery, repo
 from gateway.web import FORWARDER
+from tests.waiting import until
 
 
 async def _receiver(aiohttp_server: Any, status: int, delay: float) -> tuple[str, list[float]]:
@@ -39,14 +40,6 @@ async def _states(gw: Gw) -> list[tuple[str, int]]:
         return [(r.state, r.attempts) for r in rows]
 
 
-async def _until(predicate: Any) -> None:
-    for _ in range(200):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 async def test_the_attempt_in_flight_finishes_and_is_recorded(
     gw_factory: Any, aiohttp_server: Any
 ) -> None:
@@ -55,7 +48,7 @@ async def test_the_attempt_in_flight_finishes_and_is_recorded(
     async with gw.db.write() as s:
         await repo.set_webhook(s, "acme", url)
     await gw.receive(await gw.key("acme"), gw.base_invoice)
-    await _until(lambda: arrived)  # the receiver has it and is answering
+    await until(lambda: arrived, 4, interval=0.02)  # the receiver has it and is answering
     await gw.app[FORWARDER].stop()
     assert await _states(gw) == [("delivered", 1)]  # not pending: no second send at restart
     assert len(arrived) == 1
@@ -69,7 +62,7 @@ async def test_a_delivery_in_its_backoff_leaves_at_once_still_pending(
     async with gw.db.write() as s:
         await repo.set_webhook(s, "acme", url)
     await gw.receive(await gw.key("acme"), gw.base_invoice)
-    await _until(lambda: arrived)
+    await until(lambda: arrived, 4, interval=0.02)
     await asyncio.sleep(0.2)  # the failed attempt is recorded; the backoff (>= 30 s) runs
     started = time.monotonic()
     await gw.app[FORWARDER].stop()

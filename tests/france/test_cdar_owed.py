@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
-from live_gateway import restarted_gateway, until
+from live_gateway import restarted_gateway
 from sqlalchemy import func, select
 
 from gateway.france import CDAR_EMITTER, CdarOwed, CdarRecord, parse_cdar
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document
+from tests.waiting import until
 
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"
 #: The second gateway's lease on a debt: it dies holding it, and the third waits it out.
@@ -125,7 +126,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
         tmp_path, "gw2", store_url, validator, aiohttp_server,
         settings=FRANCE, prepare=_outbox(dies_after_queueing),
     )  # fmt: skip
-    await until(lambda: _sweep_all(gw2.app[CDAR_EMITTER].outbox, died))
+    await until(lambda: _sweep_all(gw2.app[CDAR_EMITTER].outbox, died), 60)
     assert await _owed(gw2.db) == [(c, "pending") for c in ("200", "201", "210", "213")]
     queued = await _cdar_items(gw2.db)
     # 210 and 213 go to the seller and to the state platform; 200 to the state platform
@@ -142,7 +143,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     async def settled() -> bool:
         return all(state == "done" for _, state in await _owed(gw3.db))
 
-    await until(settled)
+    await until(settled, 60)
     assert await _cdar_items(gw3.db) == 5
     async with gw3.db.read() as s:
         rows = list(await s.scalars(select(CdarRecord).where(CdarRecord.direction == "sent")))
@@ -169,7 +170,7 @@ async def test_a_restart_pays_what_a_crash_left_owed_exactly_once(
     async def all_delivered() -> bool:
         return len(delivered()) >= 5
 
-    await until(all_delivered)
+    await until(all_delivered, 60)
     await asyncio.sleep(0.3)
     # A queue stopped mid-send may send an item again: the same message (same id), never a
     # second one.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,23 +123,9 @@ async def open_db(settings):  # type: ignore[no-untyped-def]
 
 async def enqueue_doc(queue, raw: bytes, receiver: str, tenant: str = "acme", **kw):  # type: ignore[no-untyped-def]
     """Queue ``raw`` the way the service does, minus validation (queue-level tests)."""
-    import hashlib
+    from tests.factories import make_document
 
-    from gateway.store import Document, new_document_id
-
-    doc = Document(
-        id=new_document_id(),
-        direction="outbound",
-        channel="test",
-        tenant=tenant,
-        status="queued",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        validation_status="accepted",
-        report={},
-        meta={},
-    )
+    doc = make_document(raw, direction="outbound", tenant=tenant, status="queued")
     return await queue.enqueue(doc, receiver=receiver, sender="0088:sender", **kw)
 
 
@@ -178,14 +163,6 @@ async def rig(tmp_path: Path, url: str, **outbound: object) -> Rig:
     transports = Transports([HttpTransport(timeout=5)])
     worker = Worker(queue, Router(settings.routes, transports), transports, settings.outbound)
     return Rig(settings, db, queue, worker, transports)
-
-
-async def wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture

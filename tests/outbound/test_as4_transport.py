@@ -4,7 +4,6 @@ stored SBD and gets the same countries."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,7 +14,8 @@ from gateway.as4 import countries, unwrap_sbdh
 from gateway.config import load_settings
 from gateway.outbound.messages import OutboundMessage
 from gateway.outbound.transports.as4 import As4Transport
-from gateway.store import Database, Document, new_document_id, repo, upgrade
+from gateway.store import Database, repo, upgrade
+from tests.factories import make_document
 
 DOCTYPE = (
     "busdox-docid-qns::urn:oasis:names:specification:ubl:schema:xsd:Invoice-2::Invoice##"
@@ -33,19 +33,7 @@ async def db(tmp_path: Path) -> Database:
 
 
 async def _item(db: Database, raw: bytes) -> OutboundMessage:
-    doc = Document(
-        id=new_document_id(),
-        direction="outbound",
-        channel="api",
-        tenant="t",
-        status="queued",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        validation_status="accepted",
-        report={},
-        meta={},
-    )
+    doc = make_document(raw, direction="outbound", channel="api", tenant="t", status="queued")
     async with db.write() as s:
         await repo.ensure_tenant(s, "t")
         s.add(doc)

@@ -4,7 +4,6 @@ processes on one PostgreSQL, one of them killed with SIGKILL while drafts fall d
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import signal
 from pathlib import Path
 
@@ -14,32 +13,23 @@ from sqlalchemy import func, select
 from gateway.lifecycle import Cause, Lifecycle, OutboundDraft
 from gateway.outbound.drafts import Drafts
 from gateway.outbound.models import OutboundItem
-from gateway.store import Document, StatusChange, new_document_id, utcnow
+from gateway.store import Document, StatusChange, utcnow
+from tests.factories import make_document
 from tests.outbound.conftest import make_settings, open_db
 from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
     CountingReceiver,
     counting,
+    gateway_stderr,
     numbered,
     pg_database,
     start_gateway,
-    until,
     write_config,
 )
+from tests.waiting import until
 
 
 def draft_doc(raw: bytes) -> Document:
-    return Document(
-        id=new_document_id(),
-        channel="api",
-        tenant="acme",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        kind="Invoice",
-        validation_status="accepted",
-        report={},
-        meta={},
-    )
+    return make_document(raw, channel="api", kind="Invoice")
 
 
 async def _count(db, model, *where) -> int:  # type: ignore[no-untyped-def]
@@ -78,13 +68,20 @@ async def test_scheduled_drafts_sent_once_by_two_processes_with_a_kill_9(
     )
     procs = [await start_gateway(config), await start_gateway(config)]
     try:
-        await until(lambda: _delivered_at_least(db, n // 2), 60, "the first wave")
+        await until(
+            lambda: _delivered_at_least(db, n // 2), 60, "the first wave", detail=gateway_stderr
+        )
         victim = procs.pop(0)
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
         assert victim.returncode == -signal.SIGKILL
         procs.append(await start_gateway(config))
-        await until(lambda: _delivered_at_least(db, n), 90, "every scheduled draft delivered")
+        await until(
+            lambda: _delivered_at_least(db, n),
+            90,
+            "every scheduled draft delivered",
+            detail=gateway_stderr,
+        )
     finally:
         for proc in procs:
             if proc.returncode is None:

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from gateway.outbound.models import OutboundAttempt, OutboundItem
 from gateway.outbound.queue import OutboundQueue
 from tests.outbound.conftest import enqueue_doc, make_settings, open_db
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +95,11 @@ def write_config(
 STDERR: list[str] = []
 
 
+def gateway_stderr() -> str:
+    """The tail of the gateways' stderr, for a timeout's message."""
+    return "gateway stderr:\n" + "\n".join(STDERR[-30:])
+
+
 async def start_gateway(config: Path) -> asyncio.subprocess.Process:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -122,15 +128,6 @@ def numbered(invoice: bytes, n: int) -> bytes:
     return invoice.replace(b"<cbc:ID>Snippet1</cbc:ID>", f"<cbc:ID>INV-{n:04d}</cbc:ID>".encode())
 
 
-async def until(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            tail = "\n".join(STDERR[-30:])
-            raise AssertionError(f"timed out waiting for {what}; gateway stderr:\n{tail}")
-        await asyncio.sleep(0.05)
-
-
 async def _count(db, *where) -> int:  # type: ignore[no-untyped-def]
     async with db.read() as s:
         return await s.scalar(select(func.count()).select_from(OutboundItem).where(*where))
@@ -149,7 +146,12 @@ async def test_kill_9_mid_send_then_restart_delivers_everything(
 
     proc = await start_gateway(config)
     try:
-        await until(lambda: _received(counting, 15), 30, "first deliveries")
+        await until(
+            lambda: _received(counting, 15),
+            30,
+            "first deliveries",
+            detail=gateway_stderr,
+        )
         # Kill at a moment when the database shows leased items (between two loop turns a
         # worker may briefly hold none).
         in_flight = 0
@@ -166,7 +168,12 @@ async def test_kill_9_mid_send_then_restart_delivers_everything(
         assert delivered_before < n
 
         proc = await start_gateway(config)
-        await until(lambda: _all_delivered(db, n), 60, "all items delivered after restart")
+        await until(
+            lambda: _all_delivered(db, n),
+            60,
+            "all items delivered after restart",
+            detail=gateway_stderr,
+        )
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -225,7 +232,12 @@ async def test_two_gateways_on_one_postgresql_send_nothing_twice(
     )
     procs = [await start_gateway(config), await start_gateway(config)]
     try:
-        await until(lambda: _all_delivered(db, n), 90, "all items delivered")
+        await until(
+            lambda: _all_delivered(db, n),
+            90,
+            "all items delivered",
+            detail=gateway_stderr,
+        )
     finally:
         for proc in procs:
             proc.terminate()

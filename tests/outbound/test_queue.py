@@ -10,7 +10,8 @@ import pytest
 
 from gateway.outbound.queue import NotRequeueable
 from gateway.outbound.retry import RetryPolicy
-from tests.outbound.conftest import Receiver, Rig, enqueue_doc, make_settings, rig, wait_for
+from tests.outbound.conftest import Receiver, Rig, enqueue_doc, make_settings, rig
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -49,11 +50,11 @@ async def test_receiver_down_then_up_retries_then_delivers(
     item, _ = await enqueue_doc(r.queue, invoice, "0002:fr23342")
     task = asyncio.create_task(r.worker.run())
     try:
-        await wait_for(lambda: _attempts_at_least(r, item.document_id, 2))
+        await until(lambda: _attempts_at_least(r, item.document_id, 2))
         got, _ = await r.queue.get(item.document_id)  # type: ignore[misc]
         assert got.state in ("retrying", "sending")
         receiver.mode = "ok"
-        await wait_for(lambda: _state_is(r, item.document_id, "delivered"))
+        await until(lambda: _state_is(r, item.document_id, "delivered"))
     finally:
         await r.worker.stop()
         task.cancel()
@@ -115,7 +116,7 @@ async def test_connection_refused_is_transient_and_attempts_are_bounded(
     try:
         item, _ = await enqueue_doc(rg.queue, invoice, "0002:fr23342")
         task = asyncio.create_task(rg.worker.run())
-        await wait_for(lambda: _state_is(rg, item.document_id, "failed"))
+        await until(lambda: _state_is(rg, item.document_id, "failed"))
         await rg.worker.stop()
         task.cancel()
         got, attempts = await rg.queue.get(item.document_id)  # type: ignore[misc]

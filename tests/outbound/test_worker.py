@@ -15,8 +15,9 @@ from pathlib import Path
 
 from gateway.lifecycle import API, Cause
 from gateway.outbound import OutboundService
-from gateway.store import Document, new_document_id
-from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db, rig, wait_for
+from tests.factories import make_document
+from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db, rig
+from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,16 +57,16 @@ async def test_work_queued_in_process_wakes_an_idle_worker_at_once(
         await asyncio.sleep(0.3)  # its first turn found nothing: asleep now
         t0 = time.monotonic()
         item, _ = await enqueue_doc(r.queue, invoice, "0002:here")
-        await wait_for(lambda: _delivered(receiver, item.message_id), timeout=10)
+        await until(lambda: _delivered(receiver, item.message_id), timeout=10)
         assert time.monotonic() - t0 < 5.0
         # An admin's requeue wakes it too.
         receiver.mode = "reject"
         failed, _ = await enqueue_doc(r.queue, invoice, "0002:here")
-        await wait_for(lambda: _state(r, failed.document_id, "failed"), timeout=10)
+        await until(lambda: _state(r, failed.document_id, "failed"), timeout=10)
         receiver.mode = "ok"
         t0 = time.monotonic()
         await r.queue.requeue(failed.document_id)
-        await wait_for(lambda: _delivered(receiver, failed.message_id), timeout=10)
+        await until(lambda: _delivered(receiver, failed.message_id), timeout=10)
         assert time.monotonic() - t0 < 5.0
     finally:
         await r.worker.stop()
@@ -112,7 +113,7 @@ async def test_idle_polls_back_off_and_work_from_another_process_is_found_within
         assert done.returncode == 0, done.stderr.decode()
         message_id = done.stdout.decode().strip()
         queued_at = time.monotonic()
-        await wait_for(lambda: _delivered(receiver, message_id), timeout=bound + 10)
+        await until(lambda: _delivered(receiver, message_id), timeout=bound + 10)
         # Generous: the bound plus a loaded machine's delivery time.
         assert time.monotonic() - queued_at < bound + 3.0, time.monotonic() - t0
     finally:
@@ -133,20 +134,10 @@ async def test_a_draft_scheduled_in_process_wakes_the_scheduler(
     try:
         await asyncio.sleep(0.3)  # nothing scheduled: the scheduler sleeps idle_poll_max
         send_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
-        doc = Document(
-            id=new_document_id(),
-            channel="test",
-            tenant="acme",
-            raw=invoice,
-            sha256="0" * 64,
-            size=len(invoice),
-            validation_status="accepted",
-            report={},
-            meta={},
-        )
+        doc = make_document(invoice)
         routing = {"receiver": "0002:later", "sender": "", "document_type": "", "process": ""}
         await service.drafts.create(doc, routing, send_at=send_at, cause=Cause("api", role=API))
-        await wait_for(lambda: _queued_or_sent(service, doc.id), timeout=10)
+        await until(lambda: _queued_or_sent(service, doc.id), timeout=10)
         assert dt.datetime.now(dt.UTC) - send_at < dt.timedelta(seconds=5)
     finally:
         await service.aclose()
@@ -179,9 +170,9 @@ async def test_a_worker_kept_off_a_busy_receiver_keeps_polling_instead_of_backin
     t0 = time.monotonic()
     task = asyncio.create_task(r.worker.run())
     try:
-        await wait_for(lambda: _delivered(receiver, waiting.message_id), timeout=15)
+        await until(lambda: _delivered(receiver, waiting.message_id), timeout=15)
         assert time.monotonic() - t0 < 5.0
-        await wait_for(lambda: _delivered(receiver, held.message_id), timeout=10)
+        await until(lambda: _delivered(receiver, held.message_id), timeout=10)
     finally:
         await r.worker.stop()
         task.cancel()

@@ -23,12 +23,13 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from live_gateway import BUYER, SELLER, restarted_gateway, sales_invoice, until
+from live_gateway import BUYER, SELLER, restarted_gateway, sales_invoice
 from sqlalchemy import func, select
 
 from gateway.outbound import OutboundItem
 from gateway.responses import EMITTER, InvoiceResponseRecord, ResponseOwed
 from gateway.store import Database, Document, utcnow
+from tests.waiting import until
 
 #: A seller that is no tenant here: its responses go through the outbound queue.
 REMOTE_SELLER = "0196:1234567890"
@@ -131,8 +132,8 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
         tmp_path, "gw2", store_url, validator, aiohttp_server,
         prepare=_emitter(dies_before_recording), owed_sweep_interval=3600,
     )  # fmt: skip
-    await until(lambda: _died(died, 2))
-    await until(lambda: _released(gw2.db))  # (stopped while releasing, a row keeps its lease)
+    await until(lambda: _died(died, 2), 60)
+    await until(lambda: _released(gw2.db), 60)  # (stopped while releasing, a row keeps its lease)
     assert await _owed(gw2.db) == ["pending", "pending"]
     assert await _counts(gw2.db) == (1, 1, 0)
     await stop2()
@@ -146,7 +147,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     async def settled() -> bool:
         return await _owed(gw3.db) == ["done", "done"]
 
-    await until(settled)
+    await until(settled, 60)
     assert await _counts(gw3.db) == (1, 1, 2)
     async with gw3.db.read() as s:
         rows = list(
@@ -167,7 +168,7 @@ async def test_a_restart_pays_the_responses_a_crash_left_owed_exactly_once(
     async def reached_ap() -> bool:
         return len(delivered()) >= 1
 
-    await until(reached_ap)
+    await until(reached_ap, 60)
     await asyncio.sleep(0.3)
     # One response, whichever process's queue sent it (a queue stopped mid-send may send its
     # item again: the same bytes, the same IMR id, recognisable, never a second response).

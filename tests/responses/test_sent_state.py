@@ -4,7 +4,6 @@ the ``sent`` row is being inserted (the insert is ordered after the queue's move
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from gateway.lifecycle import BulkMove, Cause, Lifecycle
 from gateway.responses import Emitter, InvoiceResponseRecord, ResponseService, load_mapping
 from gateway.responses import models as rm
 from gateway.responses.follow import ResponseFollower
-from gateway.store import Database, Document, new_document_id, repo, upgrade
+from gateway.store import Database, repo, upgrade
+from tests.factories import make_document
 
 
 @pytest.mark.postgres
@@ -31,18 +31,8 @@ async def test_sent_row_sees_a_move_committed_while_it_is_inserted(
     mapping = load_mapping()
     ResponseFollower(ResponseService(db, mapping, lifecycle=lifecycle), lifecycle)
     raw = b"<ApplicationResponse/>"
-    doc = Document(
-        id=new_document_id(),
-        direction="outbound",
-        channel="invoice-response",
-        tenant="acme",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
-        kind="ApplicationResponse",
-        validation_status="accepted",
-        report={},
-        meta={},
+    doc = make_document(
+        raw, direction="outbound", channel="invoice-response", kind="ApplicationResponse"
     )
     lifecycle.begin(doc, "queued")
     async with db.write() as s:
@@ -90,18 +80,12 @@ async def test_a_response_routed_outside_the_server_is_left_pending(tmp_path: Pa
     lifecycle = Lifecycle()
     attach(lifecycle)
     raw = invoice_response("AP", "ROUTED-1", "INV-NOT-YET")
-    doc = Document(
-        id=new_document_id(),
-        direction="inbound",
+    doc = make_document(
+        raw,
         channel="email",
-        raw=raw,
-        sha256=hashlib.sha256(raw).hexdigest(),
-        size=len(raw),
+        tenant=None,
         kind="ApplicationResponse",
         customization_id=CUSTOMIZATION_ID,
-        validation_status="accepted",
-        report={},
-        meta={},
     )
     lifecycle.begin(doc, "unroutable")
     async with db.write() as s:

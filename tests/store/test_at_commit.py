@@ -16,10 +16,10 @@ from gateway.store import (
     Document,
     DocumentClaim,
     insert_at_commit,
-    new_document_id,
     repo,
     upgrade,
 )
+from tests.factories import make_document
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,22 +30,6 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     await upgrade(database.engine)
     yield database
     await database.dispose()
-
-
-def document(text: str) -> Document:
-    raw = text.encode()
-    return Document(
-        id=new_document_id(),
-        direction="inbound",
-        channel="test",
-        tenant="acme",
-        status="received",
-        raw=raw,
-        sha256=repo.sha256_hex(raw),
-        size=len(raw),
-        validation_status="accepted",
-        report={},
-    )
 
 
 def claim(doc: Document) -> dict[str, Any]:
@@ -69,7 +53,7 @@ async def test_held_rows_go_in_with_the_commit_in_one_statement(db: Database) ->
     try:
         async with db.write() as s:
             await repo.ensure_tenant(s, "acme")
-            docs = [document(f"<a>{n}</a>") for n in range(5)]
+            docs = [make_document(f"<a>{n}</a>") for n in range(5)]
             for doc in docs:
                 s.add(doc)  # pending, not flushed: the claims' foreign keys point at them
                 insert_at_commit(s, DocumentClaim, claim(doc))
@@ -89,7 +73,7 @@ async def test_held_rows_are_dropped_with_a_rollback(db: Database) -> None:
     with pytest.raises(Crash):
         async with db.write() as s:
             await repo.ensure_tenant(s, "acme")
-            doc = document("<b/>")
+            doc = make_document("<b/>")
             s.add(doc)
             insert_at_commit(s, DocumentClaim, claim(doc))
             raise Crash

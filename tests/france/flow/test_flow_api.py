@@ -32,6 +32,7 @@ from tests.france.flow.client import (
     sold_invoice,
     submit,
 )
+from tests.waiting import until
 
 
 async def test_submit_search_get_a_french_invoice(gw_factory: Any, corpus_dir: Path) -> None:
@@ -283,14 +284,6 @@ async def test_search_pages_with_cursors(gw_factory: Any, corpus_dir: Path) -> N
     assert page["results"] == []
 
 
-async def _wait(predicate: Any, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if predicate():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
-
-
 async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     gw_factory: Any, corpus_dir: Path
 ) -> None:
@@ -333,7 +326,7 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     def delivered() -> list[int]:
         return [i for i, h in enumerate(gw.ap.headers) if "Afnor-Signature" in h]
 
-    await _wait(lambda: len(delivered()) >= 1)
+    await until(lambda: len(delivered()) >= 1)
     await asyncio.sleep(0.3)  # nothing else comes: B has no webhook, the Error one does not match
     (i,) = delivered()
     sent, headers = gw.ap.bodies[i], gw.ap.headers[i]
@@ -362,7 +355,7 @@ async def test_webhooks_deliver_signed_flows_to_their_tenant_only(
     assert status == 204
     bad = french_invoice(corpus_dir, "cii", number="HOOK-2", rate="21")
     status, body = await submit(gw, a, bad, {"name": "bad", "flowSyntax": "CII"})
-    await _wait(lambda: len(delivered()) >= 2)
+    await until(lambda: len(delivered()) >= 2)
     await asyncio.sleep(0.3)
     assert len(delivered()) == 2
     last = gw.ap.headers[delivered()[-1]]
@@ -419,7 +412,7 @@ async def test_a_received_cdar_is_announced_once_judged(gw_factory: Any, corpus_
     def callbacks() -> list[int]:
         return [i for i, h in enumerate(gw.ap.headers) if "Afnor-Signature" in h]
 
-    await _wait(lambda: len(callbacks()) >= 1)
+    await until(lambda: len(callbacks()) >= 1)
     (i,) = callbacks()
     flow = json.loads(gw.ap.bodies[i])
     assert flow["flowId"] == body["flowId"] and flow["flowSyntax"] == "CDAR"

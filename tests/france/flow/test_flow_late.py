@@ -30,6 +30,7 @@ from tests.france.flow.client import (
     search,
     submit,
 )
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -39,14 +40,6 @@ async def flaky() -> AsyncIterator[Stub]:
     runner = await start_stub(ap)
     yield ap
     await runner.cleanup()
-
-
-async def _until(check: Any, timeout: float = 15.0) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
@@ -75,7 +68,7 @@ async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
     async def retrying() -> bool:
         return (await gw.doc(key, sent["id"]))["status"] == "retrying"
 
-    await _until(retrying)
+    await until(retrying, 15)
     status, body = await submit(
         gw, key, cdar_example(corpus_dir, "5"), {"name": "205.xml", "flowSyntax": "CDAR"}
     )
@@ -100,7 +93,7 @@ async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
     async def announced(n: int) -> bool:
         return len(callbacks()) >= n
 
-    await _until(lambda: announced(1))
+    await until(lambda: announced(1), 15)
     assert [f["acknowledgement"]["status"] for f in callbacks()] == ["Pending"]
     assert (await gw.doc(key, sent["id"]))["status"] in ("sending", "retrying")  # in the queue
 
@@ -109,13 +102,13 @@ async def test_a_cdar_decided_later_moves_its_flow_and_is_announced(
     async def accepted() -> bool:
         return (await gw.doc(key, sent["id"]))["canonical_status"] == "accepted"
 
-    await _until(accepted)
+    await until(accepted, 15)
     status, applied, _ = await get_flow(gw, key, flow_id)
     assert applied["acknowledgement"] == {"status": "Ok"}, applied
     assert applied["updatedAt"] > waiting["updatedAt"]
     status, found = await search(gw, key, {"where": {"updatedAfter": waiting["updatedAt"]}})
     assert flow_id in {r["flowId"] for r in found["results"]}
-    await _until(lambda: announced(2))
+    await until(lambda: announced(2), 15)
     await asyncio.sleep(0.3)
     late = callbacks()
     assert [f["acknowledgement"]["status"] for f in late] == ["Pending", "Ok"]

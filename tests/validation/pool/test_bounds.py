@@ -21,6 +21,7 @@ from gateway.validation.pool import Bounds
 from gateway.validation.pool.fairqueue import FairQueue, Job
 from tests.validation import payloads
 from tests.validation.payloads import warm_up
+from tests.waiting import until
 
 HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds even when linear
 
@@ -37,14 +38,7 @@ async def _ready(validator: Validator) -> None:
     """Both workers up and warm (a test may have killed one: its replacement starts cold, and
     compiling is never charged to a document) and nothing left over."""
     await asyncio.to_thread(warm_up, validator)
-    await _until(lambda: validator.health()["queued"] == 0)
-
-
-async def _until(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
+    await until(lambda: validator.health()["queued"] == 0, 60)
 
 
 async def test_deadline_kills_the_worker_and_reports_validation_timeout(
@@ -85,7 +79,7 @@ async def test_a_normal_invoice_is_not_stuck_behind_two_hostile_documents(
             asyncio.ensure_future(validator.validate(HOSTILE, key=k))
             for k in ("smtp:-", "api:mallory")
         ]
-        await _until(lambda: validator.health()["longest_busy_seconds"] > 0)
+        await until(lambda: validator.health()["longest_busy_seconds"] > 0, 60)
         started = time.monotonic()
         report = await validator.validate(base, key="api:acme")
         latency = time.monotonic() - started
@@ -114,12 +108,12 @@ async def test_a_cancelled_request_stops_its_worker(pool: Validator) -> None:
     try:
         task = asyncio.ensure_future(validator.validate(HOSTILE))
         queued = asyncio.ensure_future(validator.validate(HOSTILE))  # heavy: waits its turn
-        await _until(lambda: validator.health()["longest_busy_seconds"] > 0.1)
+        await until(lambda: validator.health()["longest_busy_seconds"] > 0.1, 60)
         assert validator.health()["queued"] == 1
         task.cancel()
         queued.cancel()  # never started: dropped from the queue
         started = time.monotonic()
-        await _until(lambda: validator.health()["restarts"]["cancelled"] == before + 1, 30)
+        await until(lambda: validator.health()["restarts"]["cancelled"] == before + 1, 30)
         assert time.monotonic() - started < 10
         assert validator.health()["queued"] == 0
         assert (await validator.validate(payloads.base_example())).accepted
@@ -142,8 +136,8 @@ async def test_a_worker_above_the_memory_bound_is_recycled_between_documents(
     finally:
         validator.bounds = Bounds()
     assert report.accepted  # answered first, then recycled
-    await _until(lambda: validator.health()["restarts"]["memory"] == before + 1)
-    await _until(lambda: {w["pid"] for w in validator.health()["workers"]} != pids)
+    await until(lambda: validator.health()["restarts"]["memory"] == before + 1, 60)
+    await until(lambda: {w["pid"] for w in validator.health()["workers"]} != pids, 60)
     # The next documents go to the workers that are up, not to the retiring one.
     base = payloads.base_example()
     assert all(r.accepted for r in await asyncio.gather(*(validator.validate(base) for _ in "abc")))
