@@ -14,6 +14,7 @@ between code and literal text, so no case needs more than "find the next quote".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 OPEN, CLOSE = "[(", "])"
@@ -67,20 +68,11 @@ def closing(expr: str, start: int) -> int | None:
 def alternatives(pattern: str) -> list[str] | None:
     """The pattern's top-level ``|`` alternatives, stripped (brackets and literals kept
     whole); None if a quote is unclosed."""
-    out, depth, start = [], 0, 0
-    try:
-        for i, c in code(pattern):
-            if c in OPEN:
-                depth += 1
-            elif c in CLOSE:
-                depth -= 1
-            elif c == "|" and depth == 0:
-                out.append(pattern[start:i].strip())
-                start = i + 1
-    except OpenQuote:
+    cuts, closed = _top_level(pattern, "|")
+    if not closed:
         return None
-    out.append(pattern[start:].strip())
-    return out
+    bounds = [-1, *cuts, len(pattern)]
+    return [pattern[a + 1 : b].strip() for a, b in itertools.pairwise(bounds)]
 
 
 def without_predicates(text: str) -> str | None:
@@ -127,15 +119,22 @@ def top_level(text: str) -> str | None:
 
 def last_step(path: str) -> str:
     """The path's last step (after its last top-level ``/``), stripped."""
-    depth, cut = 0, 0
+    cuts, _ = _top_level(path, "/")
+    return path[cuts[-1] + 1 if cuts else 0 :].strip()
+
+
+def _top_level(text: str, separator: str) -> tuple[list[int], bool]:
+    """Where ``separator`` occurs outside brackets and string literals, and whether every
+    quote was closed (if not, the places found before the open quote)."""
+    found, depth = [], 0
     try:
-        for i, c in code(path):
+        for i, c in code(text):
             if c in OPEN:
                 depth += 1
             elif c in CLOSE:
                 depth -= 1
-            elif c == "/" and depth == 0:
-                cut = i + 1
+            elif c == separator and depth == 0:
+                found.append(i)
     except OpenQuote:
-        pass
-    return path[cut:].strip()
+        return found, False
+    return found, True
