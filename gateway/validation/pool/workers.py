@@ -233,7 +233,7 @@ class ProcessWorkers:
             size=len(data),
             deadline=self.bounds.deadline(len(data)),
             key=key,
-            heavy=self.bounds.heavy_tags > 0 and weight(data) > self.bounds.heavy_tags,
+            heavy=0 < self.bounds.heavy_tags < len(data) and weight(data) > self.bounds.heavy_tags,
             family=family(data, scenario),
         )
         with self._cv:
