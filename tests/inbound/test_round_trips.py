@@ -126,6 +126,8 @@ async def test_a_batch_costs_statements_per_batch_not_per_document(
         assert 1 <= inserts <= writes < COPIES // 2, (writes, statements)
         assert statements["SELECT tenants.name, tenants.webhook_url,"] <= inserts
         assert statements["SELECT afnor_webhooks.id, afnor_webhooks.tenant,"] <= inserts
+        # The pull inbox's rows too (before: one INSERT ... RETURNING per document on SQLite).
+        assert 1 <= statements["INSERT INTO inbox_items"] <= inserts, statements
 
         async with app[DB].read() as s:
             stored = set(await s.scalars(select(Document.id).where(Document.tenant == "acme")))
