@@ -133,7 +133,7 @@ async def gw_factory(
 ) -> AsyncIterator[Any]:
     """Real gateways on loopback on demand (``await gw_factory(**responses_settings)``,
     ``settings=`` for other sections; see tests/live_gateway.py), stopped after the test."""
-    from live_gateway import factory
+    from tests.live_gateway import factory
 
     async with factory(tmp_path, validator, aiohttp_server, corpus_dir) as make:
         yield make

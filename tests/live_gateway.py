@@ -8,7 +8,6 @@ Shared by the test folders that drive whole gateways through HTTP (``responses``
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,6 +22,7 @@ from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.store import Database, repo, upgrade
 from gateway.web import DB
+from tests.waiting import until_value
 
 IMR_DIR = "peppol-invoice-response"
 BASE_INVOICE = "peppol-bis-examples/base-example.xml"
@@ -194,13 +194,14 @@ class Gw:
         return stored
 
     async def wait_status(self, key: str, doc_id: str, wanted: str, timeout: float = 10) -> dict:
-        body: dict[str, Any] = {}
-        for _ in range(int(timeout / 0.05)):
-            body = await self.doc(key, doc_id)
-            if wanted in (body["status"], body.get("canonical_status")):
-                return body
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{doc_id} never reached {wanted}: {body['status']}")
+        body: dict[str, Any] = await until_value(
+            lambda: self.doc(key, doc_id),
+            lambda body: wanted in (body["status"], body.get("canonical_status")),
+            timeout,
+            f"{doc_id} to reach {wanted}",
+            show=lambda body: str(body["status"]),
+        )
+        return body
 
 
 def settings_for(

@@ -1,4 +1,5 @@
-"""One way for a test to wait for something: :func:`until`."""
+"""One way for a test to wait for something: :func:`until` (and :func:`until_value`, for a
+value fetched again and again until it is the one wanted)."""
 
 from __future__ import annotations
 
@@ -34,3 +35,31 @@ async def until(
                 message += ":\n" + detail()
             raise AssertionError(message)
         await asyncio.sleep(interval)
+
+
+async def until_value(
+    fetch: Callable[[], Any],
+    accept: Callable[[Any], Any],
+    timeout: float = 10.0,
+    what: str = "the value",
+    interval: float = 0.05,
+    *,
+    show: Callable[[Any], str] = repr,
+) -> Any:
+    """:func:`until` ``accept(fetch())``, and return the fetched value that was accepted. On
+    timeout the message ends with ``show()`` of the last value fetched (say, a document's
+    status), so a test that never sees the state it wants says which one it saw."""
+    seen: list[Any] = []
+
+    async def accepted() -> bool:
+        value = fetch()
+        if inspect.isawaitable(value):
+            value = await value
+        seen[:] = [value]
+        return bool(accept(value))
+
+    def last() -> str:
+        return "last seen: " + show(seen[0]) if seen else "nothing fetched"
+
+    await until(accepted, timeout, what, interval, detail=last)
+    return seen[0]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-# The API's gateway on loopback, for the operator routing tests (test_routing.py).
-from api_gateway import gateway, ubl  # noqa: F401
-from live_gateway import Gw, factory
-
 from gateway.store import repo
+
+# The API's gateway on loopback, for the operator routing tests (test_routing.py).
+from tests.api_gateway import gateway, ubl  # noqa: F401
+from tests.live_gateway import Gw, factory
 
 
 @dataclass

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import Gw, factory
 
 from gateway.cli import main
 from gateway.store import repo
 from tests.hook_receiver import hook_receiver, internal_name
+from tests.live_gateway import Gw, factory
 
 GUARDED = {"webhooks": {"allow_private_destinations": False}}  # the default, as shipped
 

@@ -16,7 +16,7 @@ from gateway.store import Database, repo
 from gateway.web import INTAKE
 
 if TYPE_CHECKING:
-    from api_gateway import Gateway
+    from tests.api_gateway import Gateway
 
 BUYER = "EM:buyer@info.de"  # the receiver endpoint of the XRechnung 01.01a invoice
 

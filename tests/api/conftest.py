@@ -10,11 +10,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-# The gateway these tests drive, shared with tests/admin (the operator routing tests).
-from api_gateway import XR, Gateway, gateway, gateway_settings, invalid, renumber, ubl  # noqa: F401
-
 from gateway.server import create_app
 from gateway.store import Database
+
+# The gateway these tests drive, shared with tests/admin (the operator routing tests).
+from tests.api_gateway import XR, Gateway, gateway, gateway_settings, invalid, renumber, ubl  # noqa: F401
 
 
 @pytest.fixture

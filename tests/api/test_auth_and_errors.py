@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from gateway.store import Document, repo
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 PROBLEM = "application/problem+json"
 

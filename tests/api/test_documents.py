@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from gateway.store import Document, InboxItem
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 
 async def test_submit_get_content_and_list_with_cursor(gateway: Gateway, ubl: bytes) -> None:

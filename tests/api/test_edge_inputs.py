@@ -12,14 +12,14 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from rawhttp import port_of, raw_http
 from sqlalchemy import func, select
 
 from gateway.outbound import OutboundItem
 from gateway.store import Document
+from tests.api.rawhttp import port_of, raw_http
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 PROBLEM = "application/problem+json"
 #: Every refusal here is a check on the request, not work: well under a second even loaded.

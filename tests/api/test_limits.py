@@ -10,8 +10,9 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from rawhttp import port_of
 from sqlalchemy import event
+
+from tests.api.rawhttp import port_of
 
 if TYPE_CHECKING:
     pass

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 
 async def test_search_by_number_seller_buyer_and_issue_dates(gateway: Gateway, ubl: bytes) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from rawhttp import port_of, raw_http
+from tests.api.rawhttp import port_of, raw_http
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 
 def _secret(key: str) -> str:

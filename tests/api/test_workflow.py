@@ -16,7 +16,7 @@ from gateway.store import repo
 from gateway.web import INTAKE
 
 if TYPE_CHECKING:
-    from conftest import Gateway
+    from tests.api_gateway import Gateway
 
 
 async def _status(gateway: Gateway, key: str, doc: str, to: str, reason: str | None = None) -> Any:

@@ -15,8 +15,6 @@ from as4.peppol import (
     parse_peppol_message,
     peppol_security_policy,
 )
-from as4_pki import Pki, make_pki
-from as4_support import Intake, OurAp, PeerAp
 
 from gateway.as4 import (
     As4Limits,
@@ -26,6 +24,8 @@ from gateway.as4 import (
     TrustStore,
 )
 from gateway.as4.http import make_app
+from tests.as4.as4_pki import Pki, make_pki
+from tests.as4.as4_support import Intake, OurAp, PeerAp
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import time
 import tracemalloc
 from typing import Any
 
-from as4_support import PEER_SERVED, SERVED, Intake, make_sbd
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
@@ -32,6 +31,7 @@ from gateway.as4 import (
 from gateway.as4.http import make_app
 from gateway.as4.receipt import parse_signal
 from gateway.config import load_settings
+from tests.as4.as4_support import PEER_SERVED, SERVED, Intake, make_sbd
 
 PAD = 4 * 1024 * 1024
 

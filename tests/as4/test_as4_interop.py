@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from as4 import AS4LocalPrivateKey
 from as4.peppol import build_peppol_message, create_peppol_internal_party, parse_peppol_receipt
-from as4_support import DOCTYPE, PEER_SERVED, PROCESS, SERVED, OurAp, PeerAp, make_sbd
 from lxml import etree
 
 from gateway.as4 import (
@@ -28,6 +27,7 @@ from gateway.as4 import (
     unwrap_sbdh,
 )
 from gateway.as4.sbdh import Sbdh
+from tests.as4.as4_support import DOCTYPE, PEER_SERVED, PROCESS, SERVED, OurAp, PeerAp, make_sbd
 
 
 def peer_message(
@@ -174,9 +174,8 @@ async def test_oversized_message_is_refused(our_ap, peer_party, us_as_remote, in
 
 
 async def test_zip_bomb_is_refused(aiohttp_client, ours, trust, pki, invoice):
-    from as4_support import Intake
-
     from gateway.as4.http import make_app
+    from tests.as4.as4_support import Intake
 
     intake = Intake()
     limits = As4Limits(max_message_bytes=1024 * 1024, max_decompressed_bytes=2 * 1024 * 1024)

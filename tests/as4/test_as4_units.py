@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from as4_pki import issue
-from as4_support import DOCTYPE, PROCESS, make_sbd
 
 from gateway.as4 import (
     EbmsError,
@@ -32,6 +30,8 @@ from gateway.as4 import (
 )
 from gateway.as4.compression import DecompressionError, gunzip_capped, gzip_bytes
 from gateway.as4.receipt import build_error
+from tests.as4.as4_pki import issue
+from tests.as4.as4_support import DOCTYPE, PROCESS, make_sbd
 
 
 def test_sbdh_round_trip_keeps_every_field(invoice):

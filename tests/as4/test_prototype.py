@@ -5,13 +5,13 @@ copies share nothing, and what a message says it signed is what its XML carries.
 from __future__ import annotations
 
 import pytest
-from as4_support import make_sbd
 from lxml import etree
 
 from gateway.as4 import mime, ns
 from gateway.as4.message import build_user_message, layout, message_values, prototype
 from gateway.as4.prototype import Prototype, build
 from gateway.as4.wssec import Ref, q, sub
+from tests.as4.as4_support import make_sbd
 
 
 def _values(ours, header, **extra: str) -> dict[str, str]:

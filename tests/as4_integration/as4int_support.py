@@ -90,6 +90,18 @@ async def post_as4(node: Node, msg: Any) -> tuple[int, bytes]:
         return resp.status, await resp.read()
 
 
+async def send(node: Node, key: str, raw: bytes) -> str:
+    """Submit ``raw`` to ``POST /v1/outbound`` with ``key``; the new document's id (202)."""
+    async with node.http.post(
+        node.url + "/v1/outbound",
+        data=raw,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/xml"},
+    ) as resp:
+        body = await resp.json()
+        assert resp.status == 202, body
+        return str(body["id"])
+
+
 def node_settings(
     base: Path,
     pem_dir: Path,

@@ -20,10 +20,10 @@ from as4.peppol import (
     parse_peppol_message,
     peppol_security_policy,
 )
-from as4int_support import Node, PeerAp, StartNode, free_port, node_settings
 
 from gateway.server import create_app
 from tests.as4.as4_pki import Pki, make_pki
+from tests.as4_integration.as4int_support import Node, PeerAp, StartNode, free_port, node_settings
 
 
 @pytest.fixture(scope="session")

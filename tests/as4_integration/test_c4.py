@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from as4int_support import BUYER, Node, StartNode, message
 from sqlalchemy import select
 
 from gateway.as4 import PeppolReportRow
+from tests.as4_integration.as4int_support import BUYER, Node, StartNode, message
 
 
 async def post(node: Node, msg: Any) -> int:

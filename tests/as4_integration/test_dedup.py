@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from as4int_support import BUYER, SELLER, StartNode, message
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.as4 import AlreadyDelivered, As4InboundMessage, Claim, DbSeenStore, parse_signal
 from gateway.config import load_settings
 from gateway.store import Database, Document, repo, upgrade
+from tests.as4_integration.as4int_support import BUYER, SELLER, StartNode, message
 from tests.factories import make_document
 
 #: Keys unique per run: a shared PostgreSQL keeps rows of earlier runs.

@@ -13,11 +13,18 @@ from as4.peppol import (
     create_peppol_internal_party,
     parse_peppol_receipt,
 )
-from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, Node, StartNode, message
-from as4int_support import post_as4 as post
 
 from gateway.as4 import parse_signal
 from gateway.as4.models import As4InboundInstance, As4InboundMessage, PeppolReportRow
+from tests.as4_integration.as4int_support import (
+    BIS_DOCTYPE,
+    BIS_PROCESS,
+    BUYER,
+    Node,
+    StartNode,
+    message,
+)
+from tests.as4_integration.as4int_support import post_as4 as post
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from as4int_support import BUYER, Node, StartNode, free_port
 from sqlalchemy import select
-from test_outbound import send
 
 from gateway.as4 import parse_mls
 from gateway.as4.models import PeppolReportRow
 from gateway.inbound import Submission, document_fields
 from gateway.outbound import OUTBOUND, OutboundItem
 from gateway.store import Document
+from tests.as4_integration.as4int_support import BUYER, Node, StartNode, free_port, send
 from tests.waiting import until
 
 

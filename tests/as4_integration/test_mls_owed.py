@@ -24,9 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from as4int_support import BUYER, Node, StartNode, free_port, node_settings
 from sqlalchemy import func, select
-from test_outbound import send
 
 from gateway.as4 import As4MlsOutbox
 from gateway.channels import AS4
@@ -34,6 +32,14 @@ from gateway.inbound import renumber
 from gateway.outbound import OutboundItem
 from gateway.server import create_app
 from gateway.store import Document
+from tests.as4_integration.as4int_support import (
+    BUYER,
+    Node,
+    StartNode,
+    free_port,
+    node_settings,
+    send,
+)
 from tests.waiting import until
 
 #: B2's lease on a row it takes (the default is 30 s): how long B3 waits for a dead worker.

@@ -6,24 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from as4int_support import BUYER, Node, PeerAp, StartNode
 from sqlalchemy import select
 
 from gateway.as4 import unwrap_sbdh
 from gateway.as4.models import As4Outbound, PeppolReportRow
 from gateway.outbound import OutboundAttempt, OutboundItem
+from tests.as4_integration.as4int_support import BUYER, Node, PeerAp, StartNode, send
 from tests.waiting import until
-
-
-async def send(node: Node, key: str, raw: bytes) -> str:
-    async with node.http.post(
-        node.url + "/v1/outbound",
-        data=raw,
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/xml"},
-    ) as resp:
-        body = await resp.json()
-        assert resp.status == 202, body
-        return str(body["id"])
 
 
 async def item_state(node: Node, doc_id: str) -> str:

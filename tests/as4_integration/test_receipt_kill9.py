@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from as4int_support import BIS_DOCTYPE, BIS_PROCESS, BUYER, SELLER, PeerAp, free_port
 from sqlalchemy import func, select
 
 from gateway.as4 import (
@@ -51,6 +50,14 @@ from gateway.as4 import (
 from gateway.config import load_settings
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document, repo, upgrade
+from tests.as4_integration.as4int_support import (
+    BIS_DOCTYPE,
+    BIS_PROCESS,
+    BUYER,
+    SELLER,
+    PeerAp,
+    free_port,
+)
 from tests.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from as4int_support import BUYER, StartNode, message
-from as4int_support import post_as4 as post
 from sqlalchemy import event
 
 from gateway.store import Database
+from tests.as4_integration.as4int_support import BUYER, StartNode, message
+from tests.as4_integration.as4int_support import post_as4 as post
 
 
 @contextmanager

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from as4int_support import PeerAp, StartNode
 from lxml import etree
 
 from gateway.as4 import unwrap_sbdh
 from gateway.reporting import REPORTING, REPORTING_RECEIVER
+from tests.as4_integration.as4int_support import PeerAp, StartNode
 
 
 def c14n(xml: bytes) -> bytes:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import Gw, factory
 
 from gateway.store import repo
+from tests.live_gateway import Gw, factory
 
 
 @pytest.fixture

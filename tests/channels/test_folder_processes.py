@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from gateway_process import free_port, serve, shared_database
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.store import Database, Document
+from tests.gateway_process import free_port, serve, shared_database
 from tests.waiting import until
 
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"

@@ -10,7 +10,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from live_gateway import Gw
+
+from tests.live_gateway import Gw
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_pages import api_count, invalid, numbered
 
 from gateway.store import repo
+from tests.console.console_support import api_count, invalid, numbered
 
 SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots" / "console"
 ARGS = [

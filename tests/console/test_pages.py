@@ -9,17 +9,7 @@ import lxml.html
 import pytest
 
 from gateway.web import DB
-
-
-def invalid(base: bytes) -> bytes:
-    """The Peppol base example with an unknown currency: stored as invalid (BR-CL-04)."""
-    return base.replace(b'currencyID="EUR"', b'currencyID="EUX"').replace(
-        b"<cbc:DocumentCurrencyCode>EUR<", b"<cbc:DocumentCurrencyCode>EUX<"
-    )
-
-
-def numbered(base: bytes, number: str) -> bytes:
-    return base.replace(b"<cbc:ID>Snippet1</cbc:ID>", f"<cbc:ID>{number}</cbc:ID>".encode(), 1)
+from tests.console.console_support import api_count, invalid, numbered
 
 
 def cells(html: str) -> dict[tuple[str, str, str, str], int]:
@@ -36,21 +26,6 @@ def cells(html: str) -> dict[tuple[str, str, str, str], int]:
             )
             out[key] = int(td.text_content())
     return out
-
-
-async def api_count(gw: Any, key: str, **filters: str) -> int:
-    """How many documents ``GET /v1/documents`` lists for these filters (all pages)."""
-    total, cursor = 0, ""
-    while True:
-        query = "&".join(
-            f"{k}={v}" for k, v in {**filters, "limit": "2", "cursor": cursor}.items() if v
-        )
-        status, page = await gw.call("GET", key, f"/v1/documents?{query}")
-        assert status == 200, page
-        total += len(page["items"])
-        if not page["next_cursor"]:
-            return total
-        cursor = page["next_cursor"]
 
 
 @pytest.mark.parametrize(
@@ -375,7 +350,7 @@ async def test_paging_attachments_and_the_bare_console_url(gw: Any, console_for:
 
 
 async def test_invoice_responses_held_applied_and_counted(gw: Any, console_for: Any) -> None:
-    from live_gateway import BUYER, SELLER, invoice_response, sales_invoice
+    from tests.live_gateway import BUYER, SELLER, invoice_response, sales_invoice
 
     key = await gw.key("acme")
     await gw.participant("acme", SELLER)

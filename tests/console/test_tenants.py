@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 import lxml.html
-from live_gateway import Stub, start_stub
-from test_pages import numbered
 
 from gateway.store import repo
+from tests.console.console_support import numbered
+from tests.live_gateway import Stub, start_stub
 
 
 def secret_of(html: str) -> str:

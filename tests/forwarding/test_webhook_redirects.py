@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from live_gateway import Gw, factory
 
 from gateway.forwarding import post_signed, webhook_session
 from gateway.store import repo
+from tests.live_gateway import Gw, factory
 
 
 @dataclass

@@ -10,11 +10,11 @@ import time
 from typing import Any
 
 from aiohttp import web
-from live_gateway import Gw
 from sqlalchemy import select
 
 from gateway.store import WebhookDelivery, repo
 from gateway.web import FORWARDER
+from tests.live_gateway import Gw
 from tests.waiting import until
 
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from french_invoices import french_invoice
-
 from gateway.as4 import As4Outbound
 from gateway.inbound import Submission
 from gateway.web import INTAKE
+from tests.french_invoices import french_invoice
 
 SELLER, BUYER = "100000009", "200000008"
 NUMBER = "F202500003"

@@ -9,9 +9,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
-
 from gateway.france import parse_cdar
+from tests.french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
 
 PLATFORM = {"france": {"platform_id": "0042", "platform_name": "Notre PA"}}
 

@@ -22,15 +22,15 @@ from typing import Any
 
 import aiohttp
 import pytest
-from french_invoices import SELLER_SIREN, french_invoice
-from gateway_process import free_port, serve, serve_config, stop
-from live_gateway import Stub, start_stub
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.france import CdarOwed, CdarRecord, parse_cdar
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document, repo, upgrade
+from tests.french_invoices import SELLER_SIREN, french_invoice
+from tests.gateway_process import free_port, serve, serve_config, stop
+from tests.live_gateway import Stub, start_stub
 
 pytestmark = pytest.mark.slow  # four gateway starts
 

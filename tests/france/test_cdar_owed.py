@@ -25,13 +25,13 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
-from live_gateway import restarted_gateway
 from sqlalchemy import func, select
 
 from gateway.france import CDAR_EMITTER, CdarOwed, CdarRecord, parse_cdar
 from gateway.outbound import OutboundItem
 from gateway.store import Database, Document
+from tests.french_invoices import BUYER_SIREN, SELLER_SIREN, french_invoice
+from tests.live_gateway import restarted_gateway
 from tests.waiting import until
 
 CDAR_KIND = "CrossDomainAcknowledgementAndResponse"

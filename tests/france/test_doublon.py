@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from french_invoices import french_invoice
-
 from gateway.documents import identify, parse_xml
 from gateway.inbound import load_duplicate_rules
+from tests.french_invoices import french_invoice
 
 
 async def test_same_number_year_and_siren_is_a_doublon_whatever_the_amount(

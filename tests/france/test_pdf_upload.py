@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from french_invoices import factur_x_pdf, french_invoice
 from sqlalchemy import func, select
 
 from gateway.store import Document
+from tests.french_invoices import factur_x_pdf, french_invoice
 
 
 async def _post(gw: Any, key: str, body: bytes, ctype: str) -> tuple[int, Any, str]:

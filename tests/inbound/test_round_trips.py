@@ -39,7 +39,7 @@ from gateway.store import (
 )
 from gateway.validation import ValidationReport
 from gateway.web import DB
-from tests.api.conftest import gateway_settings
+from tests.api_gateway import gateway_settings
 
 COPIES = 24
 TEMPLATE = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"

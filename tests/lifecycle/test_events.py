@@ -7,28 +7,9 @@ import asyncio
 import json
 from typing import Any
 
-from live_gateway import sales_invoice
-
-from gateway.documents import Party
-from gateway.responses import ResponseContent, build_response
 from gateway.store import repo
-
-SELLER = "0196:6841569459"
-BUYER = "0196:6963495890"
-
-
-def response(code: str, imr_id: str, number: str) -> bytes:
-    return build_response(
-        ResponseContent(
-            imr_id=imr_id,
-            issue_date="2024-02-01",
-            code=code,
-            sender=Party(endpoint=BUYER, name="Buyer organization"),
-            receiver=Party(endpoint=SELLER, name="Seller company"),
-            invoice_number=number,
-            invoice_type_code="380",
-        )
-    )
+from tests.lifecycle.lifecycle_support import BUYER, SELLER, response
+from tests.live_gateway import sales_invoice
 
 
 async def events(gw: Any, wanted: int, timeout: float = 15) -> list[tuple[dict, dict]]:

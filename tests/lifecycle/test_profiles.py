@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import sales_invoice
-from test_events import BUYER, SELLER, response
+
+from tests.lifecycle.lifecycle_support import BUYER, SELLER, response
+from tests.live_gateway import sales_invoice
 
 FUTURE = "2999-12-31"  # not overdue; the corpus invoice's own due date (2017) is long past
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
 from tests.mail.relay import PASSWORD, USER, Relay, start_relay
+from tests.waiting import until_value
 
 XR = "xrechnung-testsuite/business-cases/standard/"
 FROM = "billing@seller.example"
@@ -59,14 +59,14 @@ class MailGateway:
             return dict(await r.json())
 
     async def wait_state(self, doc_id: str, *states: str, timeout: float = 120.0) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            item = await self.item(doc_id)
-            if item["status"] in states:
-                return item
-            assert loop.time() < deadline, item
-            await asyncio.sleep(0.1)
+        item: dict[str, Any] = await until_value(
+            lambda: self.item(doc_id),
+            lambda item: item["status"] in states,
+            timeout,
+            f"outbound item {doc_id} in {' or '.join(states)}",
+            interval=0.1,
+        )
+        return item
 
 
 @pytest.fixture

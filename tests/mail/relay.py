@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.outbound.pki import KeyPair, make_ca
+from tests.waiting import until
 
 USER, PASSWORD = "gateway", "relay-secret"
 
@@ -92,11 +93,12 @@ class Relay:
         return reply
 
     async def wait_for(self, count: int, timeout: float = 90.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self.received) < count:
-            assert loop.time() < deadline, f"relay saw {len(self.received)} of {count} mails"
-            await asyncio.sleep(0.05)
+        await until(
+            lambda: len(self.received) >= count,
+            timeout,
+            f"{count} mails at the relay",
+            detail=lambda: f"relay saw {len(self.received)} of {count} mails",
+        )
 
 
 def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:

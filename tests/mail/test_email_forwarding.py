@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from typing import Any
 
@@ -11,6 +10,7 @@ from pypdf import PdfReader
 from gateway.store import repo
 from gateway.web import DB
 from tests.mail.conftest import MailGateway
+from tests.waiting import until_value
 
 
 async def _received(gw: MailGateway, raw: bytes) -> str:
@@ -22,14 +22,9 @@ async def _received(gw: MailGateway, raw: bytes) -> str:
 
 
 async def _until_doc(gw: MailGateway, doc_id: str, pred: Any, timeout: float = 120.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        doc = await gw.document(doc_id)
-        if pred(doc):
-            return doc
-        assert loop.time() < deadline, doc
-        await asyncio.sleep(0.1)
+    return await until_value(
+        lambda: gw.document(doc_id), pred, timeout, f"document {doc_id}", interval=0.1
+    )
 
 
 async def test_received_invoice_is_forwarded_by_mail(

@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from live_gateway import BUYER, SELLER, factory, invoice_response, sales_invoice
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live_gateway import BUYER, SELLER, factory, invoice_response, sales_invoice
 
 
 async def _counters(gw: Any, name: str) -> dict[frozenset[tuple[str, str]], float]:

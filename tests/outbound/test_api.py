@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 
 from tests.outbound.conftest import Receiver, auth
+from tests.waiting import until_value
 
 
 async def wait_status(client, doc_id: str, status: str) -> dict:  # type: ignore[no-untyped-def]
-    import asyncio
-
-    for _ in range(200):
+    async def item() -> dict:
         resp = await client.get(f"/v1/outbound/{doc_id}", headers=auth(client))
-        body = await resp.json()
-        if body["status"] == status:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{doc_id} never reached {status}: {body}")
+        return dict(await resp.json())
+
+    body: dict = await until_value(
+        item, lambda body: body["status"] == status, 10, f"{doc_id} to reach {status}"
+    )
+    return body
 
 
 async def test_submit_deliver_idempotency_and_refusals(

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reporting_support import traffic_rows
 
 from gateway.config import load_settings
 from gateway.store import Database, upgrade
+from tests.reporting.reporting_support import traffic_rows
 
 
 @pytest.fixture

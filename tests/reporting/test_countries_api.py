@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import Gw, factory
-from reporting_support import at, inbound
 
 from gateway.store import repo
+from tests.live_gateway import Gw, factory
+from tests.reporting.reporting_support import at, inbound
 
 C4_UNKNOWN = "/v1/admin/reporting/c4-unknown"
 

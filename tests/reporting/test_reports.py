@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from reporting_support import BILLING, CREDIT, INVOICE, inbound
 
 from gateway.as4 import export_rows
 from gateway.reporting import (
@@ -22,6 +21,7 @@ from gateway.reporting import (
     build_tsr,
     month_bounds,
 )
+from tests.reporting.reporting_support import BILLING, CREDIT, INVOICE, inbound
 
 
 def ns(xml: bytes) -> tuple[etree._Element, dict[str, str]]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_gateway import IMR_DIR, Gw, Stub, sales_invoice, settings_for, start_stub
+
+from tests.live_gateway import IMR_DIR, Gw, Stub, sales_invoice, settings_for, start_stub
 
 __all__ = ["Gw", "Stub", "sales_invoice", "settings_for"]
 

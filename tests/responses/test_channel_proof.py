@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from live_gateway import BUYER, SELLER, invoice_response
-
 from gateway.as4 import As4Outbound
 from gateway.inbound import Submission
 from gateway.web import INTAKE
+from tests.live_gateway import BUYER, SELLER, invoice_response
 
 NUMBER = "PROOF-2024-1"
 

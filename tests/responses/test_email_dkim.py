@@ -14,9 +14,9 @@ from typing import Any
 import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from live_gateway import BUYER, SELLER, invoice_response
 
 from gateway.responses.api import RESPONSES
+from tests.live_gateway import BUYER, SELLER, invoice_response
 
 NUMBER = "MAIL-2024-1"
 SENDER = "billing@buyer.example"

@@ -23,12 +23,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from live_gateway import BUYER, SELLER, restarted_gateway, sales_invoice
 from sqlalchemy import func, select
 
 from gateway.outbound import OutboundItem
 from gateway.responses import EMITTER, InvoiceResponseRecord, ResponseOwed
 from gateway.store import Database, Document, utcnow
+from tests.live_gateway import BUYER, SELLER, restarted_gateway, sales_invoice
 from tests.waiting import until
 
 #: A seller that is no tenant here: its responses go through the outbound queue.

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from live_gateway import BUYER, SELLER, invoice_response
+from tests.live_gateway import BUYER, SELLER, invoice_response
 
 NUMBER = "COPY-2024-1"
 

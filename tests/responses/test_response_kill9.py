@@ -22,14 +22,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-from gateway_process import free_port, serve, serve_config, shared_database, stop
-from live_gateway import BUYER, SELLER, Stub, sales_invoice, start_stub
 from sqlalchemy import func, select
 
 from gateway.config import load_settings
 from gateway.outbound import OutboundItem
 from gateway.responses import InvoiceResponseRecord, ResponseOwed, set_emission
 from gateway.store import Database, Document, repo, upgrade
+from tests.gateway_process import free_port, serve, serve_config, shared_database, stop
+from tests.live_gateway import BUYER, SELLER, Stub, sales_invoice, start_stub
 
 pytestmark = pytest.mark.slow  # five gateway starts
 

@@ -69,10 +69,9 @@ async def test_a_response_routed_outside_the_server_is_left_pending(tmp_path: Pa
     """``gateway participants add`` routes with a lifecycle of its own: with the responses'
     listeners attached, the routed response gets its pending row in that transaction, and the
     server's recovery judges it (by the state index)."""
-    from live_gateway import invoice_response
-
     from gateway.responses import attach
     from gateway.responses.parse import CUSTOMIZATION_ID
+    from tests.live_gateway import invoice_response
 
     settings = load_settings(env={}, overrides={"data_dir": str(tmp_path)})
     db = Database.from_settings(settings)

@@ -20,13 +20,13 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
-from live_gateway import BUYER, SELLER, invoice_response
 from sqlalchemy import func, select
 
 from gateway.inbound import Submission
 from gateway.responses.models import InvoiceResponseRecord
 from gateway.store import Document, repo
 from gateway.web import INTAKE
+from tests.live_gateway import BUYER, SELLER, invoice_response
 
 NUMBER = "SAFE-2024-1"
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from revocation_support import Clock, Responder, RevocationPki, free_port, make_revocation_pki
+
+from tests.revocation.revocation_support import (
+    Clock,
+    Responder,
+    RevocationPki,
+    free_port,
+    make_revocation_pki,
+)
 
 
 @pytest.fixture(scope="session")

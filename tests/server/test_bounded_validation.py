@@ -23,7 +23,7 @@ from gateway.server.app import create_app
 from gateway.store import Document, repo
 from gateway.validation import Bounds, Validator
 from gateway.web import DB, INTAKE, SETTINGS
-from tests.api.conftest import gateway_settings
+from tests.api_gateway import gateway_settings
 from tests.inbound.email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads
 from tests.validation.payloads import warm_up

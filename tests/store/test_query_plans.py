@@ -23,7 +23,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from live_gateway import BUYER, invoice_response
 from sqlalchemy import event, text
 
 from gateway.config import load_settings
@@ -31,6 +30,7 @@ from gateway.inbound import fill_store, renumber
 from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB, LIFECYCLE
+from tests.live_gateway import BUYER, invoice_response
 
 #: Tables that grow with traffic. Small configuration tables (tenants, participants, keys,
 #: settings) may be scanned.

@@ -14,12 +14,12 @@ import re
 from pathlib import Path
 
 import pytest
-from french_invoices import NS, french_invoice
 from lxml import etree
 from pypdf import PdfWriter
 
 from gateway.validation import Engine
 from gateway.validation.kosit import ConfigError, bind_loaders
+from tests.french_invoices import NS, french_invoice
 
 EXTENDED = "urn:cen.eu:en16931:2017#conformant#urn:factur-x.eu:1p0:extended"
 BASIC_WL = "urn:factur-x.eu:1p0:basicwl"

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 
 import pytest
-from french_invoices import french_invoice
 
 from gateway.documents import identify, parse_xml
 from gateway.validation import Engine
+from tests.french_invoices import french_invoice
 
 CDAR_DIR = "france-cdar"
 EXTENDED = "urn:cen.eu:en16931:2017#conformant#urn.cpro.gouv.fr:1p0:extended-ctc-fr"

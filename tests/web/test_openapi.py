@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 import requests
 from aiohttp import web
-from live_server import LiveServer, fuzz
 
 from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB, separate_prefixes, undescribed
 from gateway.web.openapi import build
+from tests.live_server import LiveServer, fuzz
 
 XR = "xrechnung-testsuite/business-cases/standard/01.01a-INVOICE_ubl.xml"
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from french_invoices import french_invoice
 from sqlalchemy import func, select
 
 from gateway.store import Document
+from tests.french_invoices import french_invoice
 
 SELLER, BUYER = "100000009", "200000008"
 NUMBER = "F202500003"

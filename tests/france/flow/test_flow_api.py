@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from french_invoices import factur_x_pdf, french_invoice
 
 from gateway.france.flow import verify
 from tests.france.flow.client import (
@@ -32,6 +31,7 @@ from tests.france.flow.client import (
     sold_invoice,
     submit,
 )
+from tests.french_invoices import factur_x_pdf, french_invoice
 from tests.waiting import until
 
 

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from french_invoices import french_invoice
-from live_gateway import Stub, start_stub
 
 from gateway.france.flow import verify
 from tests.france.flow.client import (
@@ -30,6 +28,8 @@ from tests.france.flow.client import (
     search,
     submit,
 )
+from tests.french_invoices import french_invoice
+from tests.live_gateway import Stub, start_stub
 from tests.waiting import until
 
 

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-from french_invoices import french_invoice
-from live_server import LiveServer, fuzz
 
 from gateway.config import load_settings
 from gateway.france.flow import BASE_PATH, FLOW_TYPES, upstream
@@ -22,6 +20,8 @@ from gateway.france.flow.api import ACK_STATUSES, PROFILES, RULES, SYNTAXES
 from gateway.server import create_app
 from gateway.store import repo
 from gateway.web import DB
+from tests.french_invoices import french_invoice
+from tests.live_server import LiveServer, fuzz
 
 SPEC = "design/france/xp-z12-013-flow-service-1.3.0.openapi.json"
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from french_invoices import BUYER_SIREN, french_invoice
 from pypdf import PdfReader
 
 from gateway.france.flow import load_mapping
@@ -26,6 +25,7 @@ from gateway.inbound import Submission
 from gateway.store import Document
 from gateway.web import INTAKE
 from tests.france.flow.client import cdar_example, get_flow, submit
+from tests.french_invoices import BUYER_SIREN, french_invoice
 
 
 def _typed(raw: bytes, syntax: str, code: str) -> bytes:

@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from mailbuild import attach, facturx_pdf, new_mail, send, wire
 
 from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.store import repo
 from gateway.validation import Validator
 from gateway.web import DB
+from tests.inbound.email.mailbuild import attach, facturx_pdf, new_mail, send, wire
 
 
 @dataclass

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from email.message import EmailMessage
 
-from mailbuild import attach, facturx_pdf, new_mail
-
 from gateway.inbound.email.mime import parse_mail
+from tests.inbound.email.mailbuild import attach, facturx_pdf, new_mail
 
 
 def test_ubl_and_cii_attachments_are_found_with_headers(ubl_bytes: bytes, cii_bytes: bytes) -> None:

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from mailbuild import attach, facturx_pdf, new_mail, send, wire
-from mailstack import Stack, running_stack
 from sqlalchemy import select
 
 from gateway.store import Document, repo
 from gateway.validation import Validator
+from tests.inbound.email.mailbuild import attach, facturx_pdf, new_mail, send, wire
+from tests.inbound.email.mailstack import Stack, running_stack
 
 
 @pytest.fixture(scope="module")

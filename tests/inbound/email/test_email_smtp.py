@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbuild import RCPT, SENDER, attach, facturx_pdf, new_mail, self_signed, send, wire
 
 from gateway.config import ConfigError, load_settings
 from gateway.inbound.email import SmtpChannel
 from gateway.inbound.intake import IntakeResult, Submission
 from gateway.validation import ValidationReport
+from tests.inbound.email.mailbuild import (
+    RCPT,
+    SENDER,
+    attach,
+    facturx_pdf,
+    new_mail,
+    self_signed,
+    send,
+    wire,
+)
 
 
 class RecordingIntake:

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailbuild import attach, new_mail, send, wire
-from mailstack import Stack, running_stack
 from sqlalchemy import func, select, text
 
 from gateway.inbound.email.mime import parse_mail
 from gateway.inbound.email.submissions import stored_bytes
 from gateway.store import Attachment, Blob, Document, InboundMessage
+from tests.inbound.email.mailbuild import attach, new_mail, send, wire
+from tests.inbound.email.mailstack import Stack, running_stack
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -14,7 +14,7 @@ import aiohttp
 from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.validation import Validator
-from tests.api.conftest import gateway_settings
+from tests.api_gateway import gateway_settings
 from tests.validation import payloads
 
 
