@@ -112,7 +112,7 @@ async def test_webhook(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     only = managed_scope(request)
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "³".isdigit() too
         raise not_found("delivery", raw)
     async with request.app[DB].write() as s:
         body = await webhooks.redeliver(s, int(raw), only)

@@ -167,7 +167,7 @@ def parse_mls(data: bytes) -> MlsStatus:
 
 def spis_id(seat_id: str) -> str:
     """``POP000123`` -> ``0242:000123`` (the participant id an AP receives MLS under)."""
-    digits = "".join(ch for ch in seat_id if ch.isdigit())
+    digits = "".join(ch for ch in seat_id if ch.isascii() and ch.isdigit())
     return f"{SPIS_ICD}:{digits}"
 
 

@@ -176,7 +176,7 @@ async def redeliver(request: web.Request) -> web.Response:
     v = acting(request)
     doc_id = request.match_info["id"]
     raw = (await _form(request)).get("delivery", "")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # int() refuses "³", which isdigit() accepts
         raise Refused(422, "Which delivery?", "Give the delivery's number.")
     root = request.app[ROOT]
     async with root[DB].write() as s:

@@ -266,7 +266,7 @@ def _identify_cdar(root: etree._Element, info: DocumentInfo) -> None:
 
 
 def _cii_date(value: str | None) -> str | None:
-    if value and value.isdigit() and len(value) in (8, 12, 14):
+    if value and value.isascii() and value.isdigit() and len(value) in (8, 12, 14):
         return f"{value[:4]}-{value[4:6]}-{value[6:8]}"
     return value
 
