@@ -40,7 +40,7 @@ from gateway.owed import OWED, Sweeps
 from gateway.rendering import setup as setup_rendering
 from gateway.reporting import setup as setup_reporting
 from gateway.responses import setup as setup_responses
-from gateway.server.health import CHANNELS
+from gateway.server.health import CHANNELS, WARMING
 from gateway.server.health import setup as setup_health
 from gateway.server.wiring import inbound_channels
 from gateway.store import Database, pending_heads, repo, upgrade, warm_in_background
@@ -192,6 +192,7 @@ def _lifecycle(*, own_validator: bool) -> Any:
         await _prepare_schema(db)
         # A restarted server on a big store reads its lookup indexes once, in the background.
         warming = asyncio.create_task(warm_in_background(db), name="store-indexes")
+        app[WARMING].task = warming
         validator = None
         if own_validator:
             from gateway.validation import Validator

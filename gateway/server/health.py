@@ -11,6 +11,11 @@ or dead. Readiness is now 503 when
   with one document for longer than ``PINNED_SECONDS`` while documents wait;
 - the outbound queue's oldest due item has waited longer than ``OUTBOUND_STUCK_SECONDS``.
 
+The body also says whether the store's lookup indexes are still being read after the start
+(``store.indexes``: ``reading`` / ``read``; see :mod:`gateway.store.warm`): on a 10M-document
+PostgreSQL store that walk of 30M index entries takes seconds of the database's CPU, so a
+benchmark (``bench/ingest.py``) waits for it before it measures. It does not change readiness.
+
 The body always lists every worker (state, for how long, documents, resident MiB), the
 validation queue (length, oldest wait) and the outbound queue's oldest due age, so the
 answer says *why* it is not ready.
@@ -18,6 +23,7 @@ answer says *why* it is not ready.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -30,12 +36,23 @@ from gateway.web import DB, INTAKE, operation
 STARTED_AT = web.AppKey("started_at", float)
 #: The inbound channels the app factory built (gateway.channels); each reports its health.
 CHANNELS = web.AppKey("channels", list)
+
+
+class Warming:
+    """The background read of the store's indexes after the start (the app's lifecycle sets
+    ``task``; the app is frozen by then, so the key holds this, not the task)."""
+
+    task: asyncio.Task[None] | None = None
+
+
+WARMING = web.AppKey("store_warming", Warming)
 PINNED_SECONDS = 30.0
 OUTBOUND_STUCK_SECONDS = 600.0
 
 
 def setup(app: web.Application) -> None:
     app[STARTED_AT] = time.time()
+    app[WARMING] = Warming()
     app.router.add_get("/health", ready)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/health/live", live)
@@ -85,6 +102,7 @@ async def ready(request: web.Request) -> web.Response:
             "channels": channels,
             "validation": validation,
             "outbound": outbound,
+            "store": {"indexes": _indexes(request)},
             "uptime_seconds": _uptime(request),
         },
         status=200 if healthy else 503,
@@ -116,6 +134,11 @@ def _validator_health(validator: Any) -> dict[str, Any]:
     else:
         info["check"] = "ok"
     return info
+
+
+def _indexes(request: web.Request) -> str:
+    task = request.app[WARMING].task
+    return "reading" if task is not None and not task.done() else "read"
 
 
 def _uptime(request: web.Request) -> float:

@@ -107,6 +107,13 @@ def test_serve_health_metrics_and_graceful_stop(server_env: dict[str, str], corp
         # Workers start lazily (issue 18): none exists before the first document.
         assert workers == []
         assert health["outbound"] == {"oldest_due_seconds": 0.0}
+        # The store's indexes are read once after the start (an empty store: at once).
+        for _ in range(100):
+            if json.loads(_call(base + "/health")[2])["store"] == {"indexes": "read"}:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the store's indexes were never reported read")
         status, _, body = _call(base + "/health/live")
         assert status == 200 and json.loads(body)["status"] == "alive"
 
