@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from gateway.outbound.worker import Worker
 from gateway.store import Database, Document, StatusChange
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.pki import KeyPair, make_ca, make_leaf
+from tests.outbound.processes import CountingReceiver
 
 
 @pytest.fixture(scope="session")
@@ -199,3 +201,34 @@ async def client(aiohttp_client, tmp_path, receiver: Receiver, validator):  # ty
 
 def auth(client, who: str = "submit") -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"Authorization": f"Bearer {client.keys[who]}"}
+
+
+@pytest.fixture
+async def counting() -> AsyncIterator[CountingReceiver]:
+    rec = CountingReceiver(delay=0.05)
+    app = web.Application()
+    app.router.add_post("/inbox", rec.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    rec.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/inbox"  # type: ignore[union-attr]
+    yield rec
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def pg_database(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh database on the test PostgreSQL server, dropped afterwards."""
+    import asyncpg
+
+    base = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"gw_outbound_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(base)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    head, _, _ = postgres_url.rpartition("/")
+    yield f"{head}/{name}"
+    conn = await asyncpg.connect(base)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()

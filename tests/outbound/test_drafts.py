@@ -16,12 +16,10 @@ from gateway.outbound.models import OutboundItem
 from gateway.store import Document, StatusChange, utcnow
 from tests.factories import make_document
 from tests.outbound.conftest import make_settings, open_db
-from tests.outbound.test_processes import (  # noqa: F401  (fixtures)
+from tests.outbound.processes import (
     CountingReceiver,
-    counting,
     gateway_stderr,
     numbered,
-    pg_database,
     start_gateway,
     write_config,
 )
@@ -40,9 +38,9 @@ async def _count(db, model, *where) -> int:  # type: ignore[no-untyped-def]
 @pytest.mark.postgres
 async def test_scheduled_drafts_sent_once_by_two_processes_with_a_kill_9(
     tmp_path: Path,
-    counting: CountingReceiver,  # noqa: F811  (the fixture imported above)
+    counting: CountingReceiver,
     invoice: bytes,
-    pg_database: str,  # noqa: F811
+    pg_database: str,
 ) -> None:
     n = 40
     counting.delay = 0.02
