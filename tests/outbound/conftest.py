@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from gateway.outbound.routing import Router
 from gateway.outbound.transports import HttpTransport, Transports
 from gateway.outbound.worker import Worker
 from gateway.store import Database, Document, StatusChange
+from tests.loopback import serving
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.pki import KeyPair, make_ca, make_leaf
 from tests.outbound.processes import CountingReceiver
@@ -208,27 +208,6 @@ async def counting() -> AsyncIterator[CountingReceiver]:
     rec = CountingReceiver(delay=0.05)
     app = web.Application()
     app.router.add_post("/inbox", rec.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    rec.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/inbox"  # type: ignore[union-attr]
-    yield rec
-    await runner.cleanup()
-
-
-@pytest.fixture
-async def pg_database(postgres_url: str) -> AsyncIterator[str]:
-    """A fresh database on the test PostgreSQL server, dropped afterwards."""
-    import asyncpg
-
-    base = postgres_url.replace("postgresql+asyncpg://", "postgresql://")
-    name = f"gw_outbound_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    head, _, _ = postgres_url.rpartition("/")
-    yield f"{head}/{name}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+    async with serving(app) as url:
+        rec.url = url + "/inbox"
+        yield rec

@@ -31,6 +31,7 @@ from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB, LIFECYCLE
 from tests.live_gateway import BUYER, invoice_response
+from tests.loopback import serving
 
 #: Tables that grow with traffic. Small configuration tables (tenants, participants, keys,
 #: settings) may be scanned.
@@ -188,12 +189,8 @@ async def ap_url() -> AsyncIterator[str]:
     ap = _Ap()
     app = web.Application()
     app.router.add_post("/{tail:.*}", ap.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 def _settings(tmp_path: Path, ap_url: str, database_url: str) -> Any:
