@@ -22,6 +22,7 @@ from gateway.config import load_settings
 from gateway.server import create_app
 from gateway.store import Database, repo, upgrade
 from gateway.web import DB
+from tests.loopback import start
 from tests.waiting import until_value
 
 IMR_DIR = "peppol-invoice-response"
@@ -117,12 +118,7 @@ async def start_stub(stub: Stub) -> web.AppRunner:
 
     app = web.Application(client_max_size=50 * 1024 * 1024)
     app.router.add_post("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stub.url = f"http://127.0.0.1:{port}"
+    runner, stub.url = await start(app)
     return runner
 
 

@@ -16,7 +16,7 @@ from gateway.outbound.routing import Router
 from gateway.outbound.transports import HttpTransport, Transports
 from gateway.outbound.worker import Worker
 from gateway.store import Database, Document, StatusChange
-from tests.loopback import serving
+from tests.loopback import serving, start
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.pki import KeyPair, make_ca, make_leaf
 from tests.outbound.processes import CountingReceiver
@@ -70,12 +70,8 @@ async def start_receiver(receiver: Receiver) -> web.AppRunner:
 
     app = web.Application(client_max_size=50 * 1024 * 1024)
     app.router.add_post("/inbox", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    receiver.url = f"http://127.0.0.1:{port}/inbox"
+    runner, url = await start(app)
+    receiver.url = url + "/inbox"
     return runner
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from gateway.outbound.discovery import (
     Discovery,
@@ -20,6 +19,7 @@ from gateway.outbound.discovery import (
 )
 from gateway.outbound.errors import PermanentError
 from gateway.outbound.identifiers import Identifier, participant_id
+from tests.loopback import start
 from tests.outbound.dnsserver import DnsServer
 from tests.outbound.pki import KeyPair, make_ca, make_leaf
 from tests.outbound.smpserver import Published, SmpServer
@@ -105,12 +105,7 @@ def test_sml_presets_and_participant_id_length() -> None:
 @pytest.fixture
 async def smp(smp_signer: KeyPair) -> SmpServer:
     server = SmpServer(signer=smp_signer)
-    runner = web.AppRunner(server.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.base_url = f"http://127.0.0.1:{port}"
+    runner, server.base_url = await start(server.app())
     yield server
     await runner.cleanup()
 

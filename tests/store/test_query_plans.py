@@ -31,7 +31,7 @@ from gateway.server import create_app
 from gateway.store import Database, repo
 from gateway.web import DB, LIFECYCLE
 from tests.live_gateway import BUYER, invoice_response
-from tests.loopback import serving
+from tests.loopback import serving, start
 
 #: Tables that grow with traffic. Small configuration tables (tenants, participants, keys,
 #: settings) may be scanned.
@@ -290,11 +290,7 @@ async def _walk_console(url: str, key: str, app: Any, doc_id: str) -> None:
 
 async def _check(tmp_path: Path, ap_url: str, database_url: str, validator: Any, corpus: Path):
     app = create_app(_settings(tmp_path, ap_url, database_url), validator=validator)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, url = await start(app)
     db = app[DB]
     try:
         templates = []
