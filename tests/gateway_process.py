@@ -69,8 +69,19 @@ async def serve(
 ) -> asyncio.subprocess.Process:
     """Start ``gateway --config CONFIG serve``; its stderr lines go to ``log``. With ``url``
     (the gateway's base URL), return once it answers ``/health/live``."""
+    proc = await run_gateway(config, "serve", log=log, env=env)
+    if url is not None:
+        await _live(proc, url, log)
+    return proc
+
+
+async def run_gateway(
+    config: Path, *command: str, log: list[str], env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """Start ``gateway --config CONFIG COMMAND...`` from this checkout; its stderr is drained
+    into ``log`` as it comes (a full pipe would block the child's logging)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "--config", str(config), "serve",
+        sys.executable, "-m", "gateway", "--config", str(config), *command,
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
@@ -81,8 +92,6 @@ async def serve(
             log.append(line.decode(errors="replace").rstrip())
 
     proc._drain = asyncio.get_running_loop().create_task(drain())  # type: ignore[attr-defined]
-    if url is not None:
-        await _live(proc, url, log)
     return proc
 
 

@@ -1,18 +1,16 @@
 """Whole gateway processes for the outbound tests: a slow counting receiver, a config file,
 ``gateway outbound run`` subprocesses with their stderr drained (used by test_processes and
-test_drafts; their fixtures ``counting`` and ``pg_database`` are in this folder's conftest)."""
+test_drafts; the ``counting`` fixture is in this folder's conftest)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 from aiohttp import web
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.gateway_process import run_gateway
 
 
 class CountingReceiver:
@@ -75,27 +73,8 @@ def gateway_stderr() -> str:
 
 
 async def start_gateway(config: Path) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway",
-        "--config",
-        str(config),
-        "outbound",
-        "run",
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-    async def drain() -> None:
-        assert proc.stderr is not None
-        while line := await proc.stderr.readline():
-            STDERR.append(line.decode(errors="replace").rstrip())
-
-    proc._drain = asyncio.get_running_loop().create_task(drain())  # type: ignore[attr-defined]
-    return proc
+    """``gateway outbound run`` with ``config``; its stderr goes to :data:`STDERR`."""
+    return await run_gateway(config, "outbound", "run", log=STDERR)
 
 
 def numbered(invoice: bytes, n: int) -> bytes:

@@ -25,8 +25,6 @@ from tests.outbound.processes import (
 )
 from tests.waiting import until
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 async def _count(db, *where) -> int:  # type: ignore[no-untyped-def]
     async with db.read() as s:

@@ -28,8 +28,8 @@ from tests.inbound.email.mailbuild import attach, new_mail, send, wire
 from tests.validation import payloads
 from tests.validation.payloads import warm_up
 
-DEADLINE = 1.5
-HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB, seconds of rule work
+DEADLINE = payloads.HOSTILE_DEADLINE
+HOSTILE = payloads.HOSTILE
 
 
 @pytest.fixture(scope="module")

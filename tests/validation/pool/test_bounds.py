@@ -23,7 +23,7 @@ from tests.validation import payloads
 from tests.validation.payloads import warm_up
 from tests.waiting import until
 
-HOSTILE = payloads.empty_notes(60_000, schema_valid=True)  # 1.3 MB: seconds even when linear
+HOSTILE = payloads.HOSTILE
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +47,7 @@ async def test_deadline_kills_the_worker_and_reports_validation_timeout(
     validator = pool
     await _ready(validator)
     before = validator.health()["restarts"]["timeout"]
-    # 0.5 s: HOSTILE takes 1.1-1.2 s on a quiet machine (1.5 s, as this had, was too close:
-    # it finished in time and was rejected instead).
-    validator.bounds = Bounds(timeout=0.5, timeout_per_mb=0.0)
+    validator.bounds = Bounds(timeout=payloads.HOSTILE_DEADLINE, timeout_per_mb=0.0)
     try:
         started = time.monotonic()
         report = await validator.validate(HOSTILE, key="smtp:-")
@@ -57,9 +55,11 @@ async def test_deadline_kills_the_worker_and_reports_validation_timeout(
         assert report.status == "validation-timeout"
         assert not report.accepted
         assert [f.rule for f in report.findings] == ["VALIDATION-TIMEOUT"]
-        assert "0.5 s" in (report.reason or "")
+        assert f"{payloads.HOSTILE_DEADLINE:.1f} s" in (report.reason or "")
         assert report.document and report.document["number"] == "Snippet1"  # still identified
-        assert elapsed < 0.5 + 10, elapsed  # killed at the deadline, not after the document
+        assert elapsed < payloads.HOSTILE_DEADLINE + 10, (
+            elapsed
+        )  # killed at the deadline, not after the document
         health = validator.health()
         assert health["restarts"]["timeout"] == before + 1
         assert "starting" in {w["state"] for w in health["workers"]}  # its replacement
