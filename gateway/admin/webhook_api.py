@@ -27,6 +27,7 @@ from gateway.web import (
     SETTINGS,
     field_text,
     not_found,
+    number_id,
     operation,
     read_json,
 )
@@ -112,9 +113,10 @@ async def test_webhook(request: web.Request) -> web.Response:
 async def redeliver(request: web.Request) -> web.Response:
     only = managed_scope(request)
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "³".isdigit() too
+    delivery = number_id(raw)
+    if delivery is None:
         raise not_found("delivery", raw)
     async with request.app[DB].write() as s:
-        body = await webhooks.redeliver(s, int(raw), only)
+        body = await webhooks.redeliver(s, delivery, only)
     request.app[FORWARDER].wake(queued=True)
     return web.json_response(body, status=202)

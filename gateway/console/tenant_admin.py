@@ -18,7 +18,7 @@ from gateway.console.guard import Refused, acting, see_other
 from gateway.console.keys import ROOT
 from gateway.console.render import page
 from gateway.console.sessions import Viewer
-from gateway.web import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, SETTINGS
+from gateway.web import DB, FORWARDER, INTAKE, KEY_CACHE, LIFECYCLE, SETTINGS, number_id
 
 TENANTS = "/console/tenants"
 
@@ -176,11 +176,12 @@ async def redeliver(request: web.Request) -> web.Response:
     v = acting(request)
     doc_id = request.match_info["id"]
     raw = (await _form(request)).get("delivery", "")
-    if not (raw.isascii() and raw.isdigit()):  # int() refuses "³", which isdigit() accepts
+    delivery = number_id(raw)
+    if delivery is None:
         raise Refused(422, "Which delivery?", "Give the delivery's number.")
     root = request.app[ROOT]
     async with root[DB].write() as s:
-        body = await admin.redeliver(s, int(raw), None if v.is_operator else v.key_tenant)
+        body = await admin.redeliver(s, delivery, None if v.is_operator else v.key_tenant)
         if body["document_id"] != doc_id:
             raise Refused(404, "Not found", f"No delivery {raw} of this document.")
     root[FORWARDER].wake()

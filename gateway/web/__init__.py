@@ -83,7 +83,7 @@ from gateway.web.keycache import FailureLimiter, KeyCache
 from gateway.web.lookup import document_or_404, not_found
 from gateway.web.openapi import build as build_openapi
 from gateway.web.openapi import openapi_handler, undescribed
-from gateway.web.params import Param, Params, cursor, int_param, invalid, limit
+from gateway.web.params import Param, Params, cursor, int_param, invalid, limit, number_id
 from gateway.web.problems import PROBLEM_TYPE, Problem, problem_middleware
 from gateway.web.spec import (
     DOCUMENT,
@@ -150,6 +150,7 @@ __all__ = [
     "limit",
     "metrics_middleware",
     "not_found",
+    "number_id",
     "on_status_changed",
     "openapi_handler",
     "operation",

@@ -146,3 +146,13 @@ class Params:
 def int_param(value: str, name: str) -> int:
     """A non-negative integer (up to :data:`MAX_INT`) from one raw value, or 400."""
     return Param(name, "int").convert(value)
+
+
+def number_id(raw: str) -> int | None:
+    """The number a row is known by (a delivery's, from a path or a form), or None when
+    ``raw`` is not one: ASCII digits only, up to :data:`MAX_INT`. (``str.isdigit`` also takes
+    ``"³"``, which ``int`` refuses: such an id answered 500.)"""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= MAX_INT else None

@@ -7,7 +7,9 @@ import datetime as dt
 import pytest
 from multidict import MultiDict
 
-from gateway.web import Param, Params, Problem, cursor, limit
+from gateway.web import Param, Params, Problem, cursor, limit, number_id
+
+BIGINT = 2**63 - 1  # the database's
 
 SPEC = Params(
     cursor(),
@@ -87,3 +89,13 @@ def test_admin_never_implies_operator() -> None:
     assert (info.value.status, info.value.extra["required_scope"]) == (403, "operator")
     request[PRINCIPAL] = Principal("k2", "operator", frozenset({"operator"}))
     assert require(request, "operator").key_id == "k2"
+
+
+def test_number_id_takes_ascii_digits_up_to_bigint_only() -> None:
+    """A row's number from a path or form: a superscript three and an Arabic-Indic one are
+    digits to ``str.isdigit`` (``int`` takes the latter), but no delivery has such a number;
+    nor a number beyond the database's BIGINT."""
+    assert number_id("42") == 42
+    assert number_id(str(BIGINT)) == BIGINT
+    for raw in ("", "\u00b3", "\u0661\u0662", "+1", " 1", "1_0", "x1", str(BIGINT + 1), "9" * 40):
+        assert number_id(raw) is None, raw
