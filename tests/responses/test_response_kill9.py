@@ -30,6 +30,7 @@ from gateway.responses import InvoiceResponseRecord, ResponseOwed, set_emission
 from gateway.store import Database, Document, repo, upgrade
 from tests.gateway_process import free_port, serve, serve_config, shared_database, stop
 from tests.live_gateway import BUYER, SELLER, Stub, sales_invoice, start_stub
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow  # five gateway starts
 
@@ -126,15 +127,21 @@ async def test_kill_9_while_a_response_is_owed_loses_none_and_sends_none_twice(
             assert items == len(remote)
             local_ids = {r.imr_id for r in sent if invoices[r.invoice_id] == SELLER}
             assert sorted(copies) == sorted(local_ids)  # one stored copy each
-            for _ in range(300):
+            remote_ids = {r.imr_id for r in sent if invoices[r.invoice_id] == REMOTE_SELLER}
+
+            def delivered() -> set[str]:
                 bodies = [b for b in ap.bodies if APP_RESPONSE.encode() in b]
-                if len(bodies) >= len(remote):
-                    break
-                await asyncio.sleep(0.1)
+                return {
+                    i for i in remote_ids for b in bodies if f"<cbc:ID>{i}</cbc:ID>".encode() in b
+                }
+
+            # Wait for every id, not for as many bodies: a resend after the kill is a body too,
+            # and counting it ended the wait before the last response had gone (CI, once). A
+            # send the killed process had leased waits for its lease (30 s) first.
+            await until(lambda: delivered() == remote_ids, 60, "every remote response sent")
             await asyncio.sleep(0.5)
             bodies = [b for b in ap.bodies if APP_RESPONSE.encode() in b]
-            remote_ids = {r.imr_id for r in sent if invoices[r.invoice_id] == REMOTE_SELLER}
-            got = {i for i in remote_ids for b in bodies if f"<cbc:ID>{i}</cbc:ID>".encode() in b}
+            got = delivered()
             assert got == remote_ids
             # A resend after a kill is the same message (same IMR id), never a second one.
             assert len(bodies) >= len(remote_ids)
