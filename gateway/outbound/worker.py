@@ -175,16 +175,26 @@ class Worker:
         return min(wait, until)
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Stop claiming, let in-flight deliveries finish (up to ``timeout``), record them."""
+        """Stop claiming, let in-flight deliveries finish (up to ``timeout``), record them.
+
+        The loop leaves first (woken and stopping, it leaves after its statement), and only
+        then are the deliveries counted: a claim it was making when told to stop starts
+        deliveries of its own. Counted before, those ran on unwatched while the transports
+        closed, their outcome was never recorded, and each item waited out its lease
+        (``lease_seconds``, 60 s) before another process sent it again (CI: a restarted
+        gateway's Invoice Response reached its access point after the test's 60 s).
+        """
         self._stopping = True
         self._wakeup.set()
+        deadline = time.monotonic() + timeout
+        await ended(self._runner, timeout)
         if self._inflight:
-            _, pending = await asyncio.wait(set(self._inflight), timeout=timeout)
+            left = max(0.0, deadline - time.monotonic())
+            _, pending = await asyncio.wait(set(self._inflight), timeout=left)
             for task in pending:
                 task.cancel()  # their leases expire and another worker re-sends them
         with contextlib.suppress(Exception):
             await self._flush()
-        await ended(self._runner, timeout)  # woken and stopping: it leaves after its statement
 
     async def drain(self, timeout: float = 60.0) -> None:
         """Work until nothing is due or in flight (CLI ``send --wait``, tests)."""

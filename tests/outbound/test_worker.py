@@ -197,3 +197,39 @@ async def test_stopping_the_scheduler_as_a_draft_wakes_it_ends_it(tmp_path: Path
     finally:
         await service.aclose()
         await db.dispose()
+
+
+async def test_stopping_while_a_claim_is_made_waits_for_its_deliveries_and_records_them(
+    tmp_path: Path, receiver: Receiver, invoice: bytes
+) -> None:
+    # The claim returns after stop() began: the deliveries it starts are waited for and their
+    # outcome recorded. Counted before the loop had left, they ran on unwatched, nothing was
+    # recorded, and the item waited out its lease before anyone sent it again (CI).
+    r = await rig(tmp_path, receiver.url, poll_interval=0.05, lease_seconds=60.0)
+    item, _ = await enqueue_doc(r.queue, invoice, "0002:here")
+    claimed, gate = asyncio.Event(), asyncio.Event()
+    claim = r.queue.claim
+
+    async def held(owner: str, limit: int):  # type: ignore[no-untyped-def]
+        got = await claim(owner, limit)
+        if got:
+            claimed.set()
+            await gate.wait()
+        return got
+
+    r.queue.claim = held  # type: ignore[method-assign]
+    task = asyncio.create_task(r.worker.run())
+    try:
+        await asyncio.wait_for(claimed.wait(), 10)
+        stopping = asyncio.create_task(r.worker.stop())
+        await asyncio.sleep(0.2)  # stop() has begun: the loop is told to stop
+        gate.set()
+        await asyncio.wait_for(stopping, 15)
+        assert await _state(r, item.document_id, "delivered")
+        assert await _delivered(receiver, item.message_id)
+    finally:
+        gate.set()
+        await r.worker.stop()
+        task.cancel()
+        await r.transports.aclose()
+        await r.db.dispose()
