@@ -135,7 +135,7 @@ class DbSeenStore:
             return committed
         for attempt in range(3):  # a lost race: the next look finds the winner's receipt
             try:
-                async with self.db.write() as s:
+                async with self.db.write(on_loop=True) as s:  # one message's rows
                     on_record, _ = await self._remember(s, message_id, instance_key, receipt, None)
                 return on_record
             except (IntegrityError, AlreadyDelivered):
@@ -150,7 +150,7 @@ class DbSeenStore:
         transaction of its own; ``rows`` (its reporting row) are written only with a new claim."""
         for attempt in range(3):
             try:
-                async with self.db.write() as s:
+                async with self.db.write(on_loop=True) as s:  # one message's rows
                     on_record, new = await self._remember(
                         s, message_id, instance_key, receipt, None, from_party
                     )

@@ -159,7 +159,7 @@ class BatchWriter:
     async def _write(self, units: list[Unit]) -> None:
         batch = [item for unit in units for item in unit.items]
         docs: list[Document] = []
-        async with self.db.write() as session:
+        async with self.db.write(on_loop=True) as session:  # bounded: max_batch documents
             # Held for the transaction: the session's identity map keeps clean objects only
             # weakly, and every hook that looks a tenant up (the forwarder, per document)
             # would read it from the database again once it was collected.

@@ -149,7 +149,7 @@ class OutboundQueue(QueueReads):
         now = utcnow()
         until = now + dt.timedelta(seconds=self.settings.lease_seconds)
         per_receiver = max(1, self.settings.per_receiver_concurrency)
-        async with self.db.write() as s:
+        async with self.db.write(on_loop=True) as s:  # bounded: one batch's rows
             cand = (
                 select(OutboundItem.document_id, OutboundItem.receiver, OutboundItem.state)
                 .where(
@@ -272,7 +272,7 @@ class OutboundQueue(QueueReads):
         if not outcomes:
             return
         now = utcnow()
-        async with self.db.write() as s:
+        async with self.db.write(on_loop=True) as s:  # bounded: one batch's rows
             attempts: list[dict[str, Any]] = []
             changes: list[tuple[str, str | None, str, str | None]] = []
             ids = [o.message.id for o in outcomes]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +28,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 from gateway.config import Settings
 from gateway.store.lookups import PointReads
+from gateway.store.loopwrites import loop_creator
+from gateway.store.loopwrites import on_loop as _on_loop
 
 
 class Base(DeclarativeBase):
@@ -53,6 +56,9 @@ def create_engine_from_settings(
     if settings.database_url == "":
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("connect_args", {"timeout": 30})
+    creator = loop_creator(make_url(url), **kwargs["connect_args"]) if immediate else None
+    if creator is not None:  # the write engine: see gateway.store.loopwrites
+        kwargs["async_creator"] = creator
     engine = create_async_engine(url, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -98,11 +104,17 @@ class Database:
         return cls(engine, create_engine_from_settings(settings, immediate=False))
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in one transaction that commits on success and rolls back on error."""
+    async def write(self, *, on_loop: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction that commits on success and rolls back on error.
+
+        ``on_loop``: on a SQLite file, the statements between BEGIN and COMMIT run on the
+        event loop's thread instead of a driver hop each (:mod:`gateway.store.loopwrites`);
+        for transactions whose statements are bounded by the rows they write."""
         lock = self._write_lock or contextlib.nullcontext()
+        place = _on_loop() if on_loop else contextlib.nullcontext()
         async with lock, self.sessions() as session, session.begin():
-            yield session
+            with place:
+                yield session
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
