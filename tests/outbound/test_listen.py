@@ -7,6 +7,7 @@ make these deliveries quick."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -17,7 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from gateway.lifecycle import API, Cause
 from gateway.outbound import OutboundService
+from tests.factories import make_document
 from tests.outbound.conftest import Receiver, make_settings, open_db
 from tests.waiting import until
 
@@ -112,6 +115,27 @@ async def test_a_killed_listener_comes_back_and_still_wakes_the_worker(
     message_id, committed = await _enqueue_elsewhere(service, invoice)
     latency = await _latency(receiver, message_id, committed)
     assert latency < PROMPT, f"delivered {latency:.2f} s after the other process's commit"
+
+
+@pytest.mark.postgres
+async def test_a_draft_another_process_sends_at_send_at_wakes_the_worker(
+    service: OutboundService, receiver: Receiver, invoice: bytes
+) -> None:
+    # Another "process": its own engine and Wakeups on the database; its scheduler's one step.
+    other = OutboundService(service.settings, await open_db(service.settings), None)
+    try:
+        doc = make_document(invoice)
+        routing = {"receiver": "0002:later", "sender": "", "document_type": "", "process": ""}
+        now = dt.datetime.now(dt.UTC)
+        await other.drafts.create(doc, routing, send_at=now, cause=Cause("api", role=API))
+        assert await other.drafts.send_due() == [doc.id]
+        sent = time.monotonic()
+        found = await other.queue.get(doc.id)
+        assert found is not None
+        await until(lambda: found[0].message_id in receiver.message_ids, timeout=40)
+        assert time.monotonic() - sent < PROMPT
+    finally:
+        await other.db.dispose()
 
 
 @pytest.mark.postgres
