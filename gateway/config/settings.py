@@ -113,8 +113,9 @@ class OutboundSettings:
     per_receiver_concurrency: int = 4
     #: Seconds between polls of a busy queue. Idle, the worker and the drafts scheduler poll
     #: less and less often, up to ``idle_poll_max``: work submitted in this process wakes them
-    #: at once, work another process queues (PostgreSQL, ``gateway outbound run``) waits at
-    #: most that long, and retries and ``send_at`` times they know of are kept to the second.
+    #: at once, so does work another process queues on PostgreSQL while ``listen`` is on (else,
+    #: or for a notification lost in a reconnection, it waits at most that long), and retries
+    #: and ``send_at`` times they know of are kept to the second.
     poll_interval: float = 0.5
     idle_poll_max: float = 5.0
     #: PostgreSQL: listen (``LISTEN``, one connection per process) for the commits of other
