@@ -113,10 +113,16 @@ class OutboundSettings:
     per_receiver_concurrency: int = 4
     #: Seconds between polls of a busy queue. Idle, the worker and the drafts scheduler poll
     #: less and less often, up to ``idle_poll_max``: work submitted in this process wakes them
-    #: at once, work another process queues (PostgreSQL, ``gateway outbound run``) waits at
-    #: most that long, and retries and ``send_at`` times they know of are kept to the second.
+    #: at once, so does work another process queues on PostgreSQL while ``listen`` is on (else,
+    #: or for a notification lost in a reconnection, it waits at most that long), and retries
+    #: and ``send_at`` times they know of are kept to the second.
     poll_interval: float = 0.5
     idle_poll_max: float = 5.0
+    #: PostgreSQL: listen (``LISTEN``, one connection per process) for the commits of other
+    #: processes that make work due, and wake at once instead of at the idle poll. Off behind
+    #: a pooler that does not keep a session on one server connection (PgBouncer's
+    #: transaction mode); every commit still notifies the others. Nothing on SQLite.
+    listen: bool = True
     request_timeout: float = 30.0
     #: SML: "peppol-prod" | "peppol-test" (OpenPeppol's zones) | a custom DNS zone | "off".
     sml: str = "peppol-prod"

@@ -15,6 +15,10 @@ leaves at once, still pending, for the next start. Cancelled at once (as it was)
 the receiver had already answered was left pending and sent again after the restart, and a
 loop cut inside a statement could leave an aiosqlite close pending at loop close.
 
+Wakes stay in this process (no PostgreSQL ``NOTIFY`` as the outbound queue's): pending rows are
+not claimed, so every process's forwarder sends what it finds pending; woken by each other's
+commits, two gateways on one database would send every event twice at once.
+
 A tenant whose forwarding address is ``mailto:ap@tenant.example`` gets each received invoice
 by e-mail instead (the XML, its PDF or the gateway's rendering, the other stored files), through
 ``[email_out]``, with the same rows, retries and ``forwarded`` status; status events are not

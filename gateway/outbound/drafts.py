@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -57,11 +57,18 @@ class NotADraft(Exception):
 
 class Drafts:
     def __init__(
-        self, db: Database, lifecycle: Lifecycle, notify: Callable[[], None] | None = None
+        self,
+        db: Database,
+        lifecycle: Lifecycle,
+        notify: Callable[[], None] | None = None,
+        announce: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.lifecycle = lifecycle
+        #: After the commit that queued drafts: wakes this process's worker.
         self.notify = notify or (lambda: None)
+        #: In that transaction: wakes the other processes' (OutboundQueue.announce).
+        self.announce = announce or _nothing
         self._task: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()
         self._stopping = False
@@ -146,6 +153,7 @@ class Drafts:
                 if draft is None:
                     raise NotADraft(doc.status, "sent")
                 item = await self._queue(s, doc, draft, cause, "sent by the issuer", reissue)
+                await self.announce(s)
         except IntegrityError:  # a concurrent submission took the business key first
             async with self.db.read() as s:
                 doc = await self._document(s, doc_id, tenant)
@@ -192,6 +200,8 @@ class Drafts:
                     )
                     continue
                 sent.append(doc.id)
+            if sent:
+                await self.announce(s)
         if sent:
             self.notify()
         return sent
@@ -299,6 +309,10 @@ class Drafts:
                 log.exception("sending scheduled drafts failed")
             if not self._stopping:
                 await woken(self._wakeup, wait)
+
+
+async def _nothing(_session: Any) -> None:
+    """No other process to wake (drafts without a queue: tests)."""
 
 
 def _until(when: dt.datetime | None, floor: float, ceiling: float) -> float:

@@ -39,9 +39,11 @@ from gateway.outbound.models import (
 from gateway.outbound.outcomes import Outcome, attempt_row, next_state
 from gateway.outbound.reads import QueueReads
 from gateway.outbound.retry import RetryPolicy
-from gateway.store import Database, Document, repo, utcnow
+from gateway.store import Database, Document, Wakeups, repo, utcnow
 
 SOURCE = "outbound"
+#: The PostgreSQL channel on which a commit that makes items due wakes the other processes.
+CHANNEL = "gateway_outbound_due"
 
 
 class NotRequeueable(Exception):
@@ -59,11 +61,22 @@ class OutboundQueue(QueueReads):
         self.policy = RetryPolicy(settings)
         self.lifecycle = lifecycle or Lifecycle()
         self._listeners: list[Callable[[], None]] = []
+        #: Other processes on the same PostgreSQL database: every commit that makes an item
+        #: due notifies them (:meth:`announce`); the service runs the listener that wakes
+        #: this process's subscribers for theirs (a no-op on SQLite).
+        self.wakeups = Wakeups(db, CHANNEL)
 
     def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after every commit that makes an item due (enqueue, requeue): the
-        worker sleeps until then instead of polling (see :mod:`gateway.outbound.worker`)."""
+        """Call ``listener`` after every commit that makes an item due (enqueue, requeue, a
+        draft sent), in this process at once and, while :attr:`wakeups` listens, in another
+        process on the same PostgreSQL database: the worker sleeps until then instead of
+        polling (see :mod:`gateway.outbound.worker`)."""
         self._listeners.append(listener)
+        self.wakeups.subscribe(listener)
+
+    async def announce(self, session: AsyncSession) -> None:
+        """In a transaction that makes items due: wake the other processes at its commit."""
+        await self.wakeups.announce(session)
 
     def due_now(self) -> None:
         """Tell the listeners an item became due (callers that insert items themselves, e.g.
@@ -126,6 +139,7 @@ class OutboundQueue(QueueReads):
                 why = cause or Cause("api", role=API, actor=actor, tenant=document.tenant)
                 await self.lifecycle.started(s, document, why, reason=f"to {receiver}")
                 await self.lifecycle.issued(s, document, why)
+                await self.announce(s)
         except IntegrityError:
             if idempotency_key:
                 existing = await self.find_idempotent(document.tenant, idempotency_key)
@@ -336,6 +350,7 @@ class OutboundQueue(QueueReads):
                 now,
                 cause or Cause("admin", role=ADMIN, actor=actor),
             )
+            await self.announce(s)
         self.due_now()
         return item
 

@@ -88,7 +88,7 @@ class OutboundService:
         self.queue = OutboundQueue(db, settings.outbound, self.lifecycle)
         self.router = Router(settings.routes, self.transports, discovery)
         self.worker = Worker(self.queue, self.router, self.transports, settings.outbound)
-        self.drafts = Drafts(db, self.lifecycle, self.queue.due_now)
+        self.drafts = Drafts(db, self.lifecycle, self.queue.due_now, self.queue.announce)
         self._task: asyncio.Task[None] | None = None
 
     def register_transport(self, transport: Transport) -> None:
@@ -241,9 +241,12 @@ class OutboundService:
         if self._task is None:
             self._task = asyncio.create_task(self.worker.run(), name="outbound-worker")
             self.drafts.start(self.settings.outbound)
+            if self.settings.outbound.listen:  # other processes' commits wake the worker
+                self.queue.wakeups.start()
 
     async def aclose(self) -> None:
         if self._task is not None:
+            await self.queue.wakeups.stop()
             await self.drafts.stop()
             await self.worker.stop()
             self._task.cancel()

@@ -8,8 +8,9 @@ process never hoards leases that another gateway process could be working on.
 Idle, it does not poll every ``poll_interval``: each empty turn doubles the wait up to
 ``idle_poll_max``, and it never sleeps past the earliest retry it can see
 (:meth:`OutboundQueue.next_due`). The queue wakes it after every commit that makes work due in
-this process (:meth:`OutboundQueue.subscribe`); only work another process queues waits for the
-bounded poll. Why: polling every 0.5 s was two write transactions a second (``BEGIN
+this process (:meth:`OutboundQueue.subscribe`), and on PostgreSQL after such a commit in another
+process (``NOTIFY``, :class:`gateway.store.Wakeups`, while the service listens); the bounded poll
+is the safety net for a notification lost while the listener reconnects. Why: polling every 0.5 s was two write transactions a second (``BEGIN
 IMMEDIATE`` on SQLite) with the drafts scheduler, ~5 % of a core for a gateway doing nothing.
 """
 
@@ -75,7 +76,7 @@ class Worker:
         queue.subscribe(self.notify)
 
     def notify(self) -> None:
-        """New work is due in this process: skip the poll wait."""
+        """New work is due (queued here or in another process): skip the poll wait."""
         self._idle_wait = self.settings.poll_interval
         self._wakeup.set()
 

@@ -17,6 +17,9 @@ the names):
   :func:`attachment_entry`, :func:`delivery_entry`;
 - does a value fit its column: :class:`FieldRejected`, :func:`check_text`, :func:`check_row`,
   :func:`text_fault`, :func:`column_lengths`, :func:`clean_json`;
+- across processes: :class:`Wakeups` (PostgreSQL ``NOTIFY`` sent in a committing transaction
+  wakes the loops of the other processes on the database, through one ``LISTEN`` connection
+  each; a no-op on SQLite);
 - after a start: :func:`warm_indexes` / :func:`warm_in_background` (read the indexes every
   new document reaches at a random place, so a restarted server is not slow while its OS page
   cache fills);
@@ -59,6 +62,7 @@ from gateway.store.models import (
     new_document_id,
     utcnow,
 )
+from gateway.store.notify import Wakeups
 from gateway.store.serialize import (
     attachment_entry,
     delivery_entry,
@@ -84,6 +88,7 @@ __all__ = [
     "SeqKey",
     "StatusChange",
     "Tenant",
+    "Wakeups",
     "WebhookDelivery",
     "attachment_entry",
     "check_row",
