@@ -111,9 +111,8 @@ class Database:
         event loop's thread instead of a driver hop each (:mod:`gateway.store.loopwrites`);
         for transactions whose statements are bounded by the rows they write."""
         lock = self._write_lock or contextlib.nullcontext()
-        place = _on_loop() if on_loop else contextlib.nullcontext()
         async with lock, self.sessions() as session, session.begin():
-            with place:
+            with _on_loop(on_loop):
                 yield session
 
     @contextlib.asynccontextmanager

@@ -35,9 +35,11 @@ _ON_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("store_on_loop",
 
 
 @contextlib.contextmanager
-def on_loop() -> Iterator[None]:
-    """Statements of this block run on the loop where :class:`LoopConnection` serves them."""
-    token = _ON_LOOP.set(True)
+def on_loop(enabled: bool = True) -> Iterator[None]:
+    """Statements of this block run on the loop where :class:`LoopConnection` serves them
+    (``enabled=False``: on the driver's thread, also in a task started inside an on-loop
+    block, which inherits its context)."""
+    token = _ON_LOOP.set(enabled)
     try:
         yield
     finally:
