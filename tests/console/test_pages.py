@@ -307,7 +307,10 @@ async def test_failed_send_is_requeued_from_the_outbound_page(
     )
     assert status == 303
     body = await gw.doc(key, sent["id"])
-    assert body["history"][-1]["from"] == "failed"
+    # Requeued: failed -> queued (the worker, woken by the requeue, may have tried it again
+    # already, so this move need not be the last).
+    moves = [(h["from"], h["to"]) for h in body["history"]]
+    assert ("failed", "queued") in moves, moves
 
 
 async def test_paging_attachments_and_the_bare_console_url(gw: Any, console_for: Any) -> None:
