@@ -15,9 +15,12 @@ leaves at once, still pending, for the next start. Cancelled at once (as it was)
 the receiver had already answered was left pending and sent again after the restart, and a
 loop cut inside a statement could leave an aiosqlite close pending at loop close.
 
-Wakes stay in this process (no PostgreSQL ``NOTIFY`` as the outbound queue's): pending rows are
-not claimed, so every process's forwarder sends what it finds pending; woken by each other's
-commits, two gateways on one database would send every event twice at once.
+Every gateway process on one database runs a forwarder, and each claims a delivery before
+each attempt (:mod:`gateway.forwarding.claims`: a lease, renewed before the next attempt so it
+covers the backoff, cleared when the delivery ends or given back at a clean stop): only the
+process that holds it sends, so a slow receiver or a backoff no longer gets the event from each
+process that polled it. Wakes still stay in this process (no PostgreSQL ``NOTIFY`` as the
+outbound queue's yet); another process's deliveries are found by the 5 s poll.
 
 A tenant whose forwarding address is ``mailto:ap@tenant.example`` gets each received invoice
 by e-mail instead (the XML, its PDF or the gateway's rendering, the other stored files), through
@@ -47,6 +50,7 @@ from tenacity import (
 )
 
 from gateway.config import WebhookSettings
+from gateway.forwarding.claims import Claims, NotOurs, claimable
 from gateway.forwarding.destinations import webhook_session
 from gateway.forwarding.events import (
     RECEIVED_EVENT,
@@ -125,6 +129,8 @@ class Forwarder(WebhookEvents):
         self.mailer = mailer
         self.settings = settings
         self.lifecycle = lifecycle or Lifecycle()
+        #: Leases on the deliveries this process sends (``claims.owner`` names the process).
+        self.claims = Claims(db, settings)
         self._wake = asyncio.Event()
         self._work = True  # deliveries left over from a previous run are picked up at start
         self._inflight: dict[int, asyncio.Task[None]] = {}
@@ -205,7 +211,7 @@ class Forwarder(WebhookEvents):
             seqs = list(
                 await s.scalars(
                     select(WebhookDelivery.seq)
-                    .where(WebhookDelivery.state == "pending")
+                    .where(claimable(self.claims.owner, utcnow()))
                     .order_by(WebhookDelivery.seq)
                     .limit(200)
                 )
@@ -252,8 +258,11 @@ class Forwarder(WebhookEvents):
                         await self._mail(delivery, number, body)
                     else:
                         await self._attempt(delivery, number, body, signed(body), event)
-        except _Stopping:
-            return  # still pending: the next start delivers it
+        except _Stopping:  # still pending: the next start delivers it, at once
+            await self.claims.give_back(seq)
+            return
+        except NotOurs:  # another process holds it, or it ended meanwhile
+            return
         except DeliveryRefused as exc:
             await self._finish(seq, "failed", str(exc))
             log.warning("e-mail forwarding refused for good", extra={"delivery": seq})
@@ -307,7 +316,8 @@ class Forwarder(WebhookEvents):
             "X-Gateway-Attempt": str(number),
             **signature,
         }
-        async with self._limit:
+        async with self._limit:  # claimed in the slot: a wait for one must not eat the lease
+            await self.claims.hold(delivery.seq)
             result = await post_signed(
                 self._http,
                 delivery.url,
@@ -328,6 +338,7 @@ class Forwarder(WebhookEvents):
         """One e-mail forwarding attempt (XML + PDF); the Message-ID is stable per delivery."""
         from gateway.mail import MailPermanent, MailTransient, mail_addresses
 
+        await self.claims.hold(delivery.seq)
         started = time.perf_counter()
         error: str | None = None
         final = False
@@ -382,6 +393,7 @@ class Forwarder(WebhookEvents):
                 return
             row.state = state
             row.finished_at = utcnow()
+            row.lease_owner = row.lease_until = None
             if error:
                 row.last_error = error
             if state == "delivered" and row.event == RECEIVED_EVENT:
