@@ -5,12 +5,18 @@ test_drafts; the ``counting`` fixture is in this folder's conftest)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from tests.gateway_process import run_gateway
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class CountingReceiver:
@@ -79,3 +85,44 @@ async def start_gateway(config: Path) -> asyncio.subprocess.Process:
 
 def numbered(invoice: bytes, n: int) -> bytes:
     return invoice.replace(b"<cbc:ID>Snippet1</cbc:ID>", f"<cbc:ID>INV-{n:04d}</cbc:ID>".encode())
+
+
+#: Run by a second interpreter: queue one document, print its Message-Id and the commit time.
+ENQUEUE_ELSEWHERE = """
+import asyncio, sys, time
+from gateway.config import load_settings
+from gateway.outbound import OutboundQueue
+from gateway.store import Database
+from tests.outbound.conftest import enqueue_doc
+
+async def main():
+    settings = load_settings(
+        env={}, overrides={"data_dir": sys.argv[1], "database_url": sys.argv[2]}
+    )
+    db = Database.from_settings(settings)
+    item, _ = await enqueue_doc(OutboundQueue(db, settings.outbound), sys.stdin.buffer.read(),
+                                "0002:elsewhere")
+    committed = time.time()
+    await db.dispose()
+    print(item.message_id, committed)
+
+asyncio.run(main())
+"""
+
+
+async def enqueue_elsewhere(settings: Any, invoice: bytes) -> tuple[str, float]:
+    """Queue ``invoice`` from a second interpreter on ``settings``' database: its Message-Id
+    and the wall-clock time of that process's commit."""
+    where = [settings.data_dir, settings.database_url]
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", ENQUEUE_ELSEWHERE, *map(str, where)],
+        input=invoice,
+        capture_output=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    message_id, committed = done.stdout.decode().split()
+    return message_id, float(committed)

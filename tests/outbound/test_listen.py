@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,33 +19,11 @@ from gateway.lifecycle import API, Cause
 from gateway.outbound import OutboundService
 from tests.factories import make_document
 from tests.outbound.conftest import Receiver, make_settings, open_db
+from tests.outbound.processes import enqueue_elsewhere
 from tests.waiting import until
 
-ROOT = Path(__file__).resolve().parents[2]
 #: The most a wake-up may take, from the other process's commit to the delivery's arrival.
 PROMPT = 3.0
-
-#: Run by a second interpreter: queue one document, print its Message-Id and the commit time.
-ENQUEUE_ELSEWHERE = """
-import asyncio, sys, time
-from gateway.config import load_settings
-from gateway.outbound import OutboundQueue
-from gateway.store import Database
-from tests.outbound.conftest import enqueue_doc
-
-async def main():
-    settings = load_settings(
-        env={}, overrides={"data_dir": sys.argv[1], "database_url": sys.argv[2]}
-    )
-    db = Database.from_settings(settings)
-    item, _ = await enqueue_doc(OutboundQueue(db, settings.outbound), sys.stdin.buffer.read(),
-                                "0002:elsewhere")
-    committed = time.time()
-    await db.dispose()
-    print(item.message_id, committed)
-
-asyncio.run(main())
-"""
 
 
 @pytest.fixture
@@ -70,20 +45,13 @@ async def service(
         await svc.db.dispose()
 
 
-async def _enqueue_elsewhere(service: OutboundService, invoice: bytes) -> tuple[str, float]:
-    where = [service.settings.data_dir, service.settings.database_url]
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", ENQUEUE_ELSEWHERE, *map(str, where)],
-        input=invoice,
-        capture_output=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr.decode()
-    message_id, committed = done.stdout.decode().split()
-    return message_id, float(committed)
+async def _woken_by_another_process(
+    service: OutboundService, receiver: Receiver, invoice: bytes
+) -> None:
+    """A second interpreter queues ``invoice``: the idle worker delivers it within PROMPT."""
+    message_id, committed = await enqueue_elsewhere(service.settings, invoice)
+    latency = await _latency(receiver, message_id, committed)
+    assert latency < PROMPT, f"delivered {latency:.2f} s after the other process's commit"
 
 
 async def _latency(receiver: Receiver, message_id: str, committed: float) -> float:
@@ -97,9 +65,7 @@ async def _latency(receiver: Receiver, message_id: str, committed: float) -> flo
 async def test_an_item_queued_by_another_process_wakes_the_idle_worker(
     service: OutboundService, receiver: Receiver, invoice: bytes
 ) -> None:
-    message_id, committed = await _enqueue_elsewhere(service, invoice)
-    latency = await _latency(receiver, message_id, committed)
-    assert latency < PROMPT, f"delivered {latency:.2f} s after the other process's commit"
+    await _woken_by_another_process(service, receiver, invoice)
 
 
 @pytest.mark.postgres
@@ -112,9 +78,7 @@ async def test_a_killed_listener_comes_back_and_still_wakes_the_worker(
         await s.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": killed})
     await until(lambda: wakeups.backend_pid not in (None, killed), what="a new listener")
     await asyncio.sleep(0.5)  # the reconnection's own wake-up has been and gone
-    message_id, committed = await _enqueue_elsewhere(service, invoice)
-    latency = await _latency(receiver, message_id, committed)
-    assert latency < PROMPT, f"delivered {latency:.2f} s after the other process's commit"
+    await _woken_by_another_process(service, receiver, invoice)
 
 
 @pytest.mark.postgres

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,30 +14,8 @@ from gateway.lifecycle import API, Cause
 from gateway.outbound import OutboundService
 from tests.factories import make_document
 from tests.outbound.conftest import Receiver, enqueue_doc, make_settings, open_db, rig
+from tests.outbound.processes import enqueue_elsewhere
 from tests.waiting import until
-
-ROOT = Path(__file__).resolve().parents[2]
-
-#: Run by a second interpreter: queue one document in the database the test's worker serves.
-ENQUEUE_ELSEWHERE = """
-import asyncio, sys
-from gateway.config import load_settings
-from gateway.outbound import OutboundQueue
-from gateway.store import Database
-from tests.outbound.conftest import enqueue_doc
-
-async def main():
-    settings = load_settings(
-        env={}, overrides={"data_dir": sys.argv[1], "database_url": sys.argv[2]}
-    )
-    db = Database.from_settings(settings)
-    item, _ = await enqueue_doc(OutboundQueue(db, settings.outbound), sys.stdin.buffer.read(),
-                                "0002:elsewhere")
-    await db.dispose()
-    print(item.message_id)
-
-asyncio.run(main())
-"""
 
 
 async def _delivered(receiver: Receiver, message_id: str) -> bool:
@@ -99,19 +74,8 @@ async def test_idle_polls_back_off_and_work_from_another_process_is_found_within
         await asyncio.sleep(4.0)
         # 0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 1.5 s apart: a handful of turns, not 80.
         assert 3 <= claims <= 12, claims
-        where = [r.settings.data_dir, r.settings.database_url]
         t0 = time.monotonic()
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-c", ENQUEUE_ELSEWHERE, *map(str, where)],
-            input=invoice,
-            capture_output=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr.decode()
-        message_id = done.stdout.decode().strip()
+        message_id, _ = await enqueue_elsewhere(r.settings, invoice)
         queued_at = time.monotonic()
         await until(lambda: _delivered(receiver, message_id), timeout=bound + 10)
         # Generous: the bound plus a loaded machine's delivery time.
