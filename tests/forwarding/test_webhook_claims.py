@@ -25,8 +25,7 @@ from sqlalchemy import select, update
 from gateway.config import WebhookSettings, load_settings
 from gateway.forwarding import Forwarder
 from gateway.forwarding.claims import Claims
-from gateway.store import Database, DeliveryAttempt, WebhookDelivery, repo, utcnow
-from gateway.store.migrate import upgrade
+from gateway.store import Database, DeliveryAttempt, WebhookDelivery, repo, upgrade, utcnow
 from tests.factories import make_document
 from tests.waiting import until
 
