@@ -12,14 +12,12 @@ killed with -9 keeps its lease until it runs out; then another process takes the
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
-import socket
 from typing import Any
 
 from sqlalchemy import ColumnElement, or_, update
 
 from gateway.config import WebhookSettings
+from gateway.owner import owner_id
 from gateway.store import Database, WebhookDelivery, utcnow
 
 #: Seconds a lease holds beyond one attempt and its longest backoff: the writes around an
@@ -30,11 +28,6 @@ MARGIN = 60.0
 
 class NotOurs(Exception):
     """The delivery is no longer ours to send: another process holds it, or it has ended."""
-
-
-def owner_id() -> str:
-    """This process's token in ``lease_owner`` (host, pid, and random bits for pid reuse)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def lease_seconds(settings: WebhookSettings) -> float:

@@ -9,9 +9,10 @@ Idle, it does not poll every ``poll_interval``: each empty turn doubles the wait
 ``idle_poll_max``, and it never sleeps past the earliest retry it can see
 (:meth:`OutboundQueue.next_due`). The queue wakes it after every commit that makes work due in
 this process (:meth:`OutboundQueue.subscribe`), and on PostgreSQL after such a commit in another
-process (``NOTIFY``, :class:`gateway.store.Wakeups`, while the service listens); the bounded poll
-is the safety net for a notification lost while the listener reconnects. Why: polling every 0.5 s was two write transactions a second (``BEGIN
-IMMEDIATE`` on SQLite) with the drafts scheduler, ~5 % of a core for a gateway doing nothing.
+process (``NOTIFY``, :class:`gateway.store.Wakeups`, while the service listens); the bounded
+poll is the safety net for a notification lost while the listener reconnects. Why: polling
+every 0.5 s was two write transactions a second (``BEGIN IMMEDIATE`` on SQLite) with the drafts
+scheduler, ~5 % of a core for a gateway doing nothing.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import time
 from typing import Protocol
 
@@ -32,14 +30,11 @@ from gateway.outbound.outcomes import Outcome
 from gateway.outbound.queue import OutboundQueue
 from gateway.outbound.routing import Router
 from gateway.outbound.transports import Transports
+from gateway.owner import owner_id
 from gateway.store import utcnow
 from gateway.wake import ended, woken
 
 log = logging.getLogger("gateway.outbound")
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class AttemptObserver(Protocol):
@@ -62,7 +57,7 @@ class Worker:
         self.router = router
         self.transports = transports
         self.settings = settings
-        self.owner = owner or worker_id()
+        self.owner = owner or owner_id()
         self.capacity = max(1, settings.workers)
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[Outcome] = []

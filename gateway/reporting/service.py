@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.as4 import export_rows as export
+from gateway.owner import owner_id
 from gateway.reporting.build import (
     EUSR_DOCUMENT_TYPE,
     REPORTING_PROCESS,
@@ -65,7 +64,7 @@ class ReportingService:
         self.reporter = reporter
         self.validate = validate
         self.outbound = outbound
-        self.owner = owner or f"{os.getpid()}:{secrets.token_hex(4)}"
+        self.owner = owner or owner_id()
 
     async def generate(self, kind: str, month: str, origin: str = "cli") -> PeppolReport:
         """Build the report of ``month`` from the rows, validate it, store it."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,16 @@ async def _delivered(db: Database, seq: int) -> bool:
     return (await _row(db, seq)).state == "delivered"
 
 
+@asynccontextmanager
+async def running(*forwarders: Forwarder) -> AsyncIterator[None]:
+    """The forwarders started together, and stopped at the end whatever happened."""
+    try:
+        await asyncio.gather(*(f.start() for f in forwarders))
+        yield
+    finally:
+        await asyncio.gather(*(f.stop() for f in forwarders))
+
+
 async def test_a_slow_receiver_gets_the_delivery_once_from_two_processes(
     dbs: tuple[Database, Database], aiohttp_server: Any
 ) -> None:
@@ -116,15 +127,12 @@ async def test_a_slow_receiver_gets_the_delivery_once_from_two_processes(
     receiver = await _receiver(aiohttp_server, delay=1.0)
     seq = await _pending_delivery(dbs[0], receiver.url)
     forwarders = [Forwarder(db, _settings()) for db in dbs]
-    await asyncio.gather(*(f.start() for f in forwarders))
-    try:
+    async with running(*forwarders):
         await until(lambda: receiver.deliveries, 5, "the first POST", interval=0.02)
         for f in forwarders:
             f.wake(queued=True)
         await until(lambda: _delivered(dbs[1], seq), 10, "the delivery to be delivered")
         await asyncio.sleep(1.5)  # a second POST, had one been made, would have arrived
-    finally:
-        await asyncio.gather(*(f.stop() for f in forwarders))
     assert receiver.deliveries == [str(seq)]
     row = await _row(dbs[0], seq)
     assert (row.attempts, row.lease_owner, row.lease_until) == (1, None, None)
@@ -139,16 +147,13 @@ async def test_a_delivery_in_its_backoff_is_not_sent_by_the_other_process(
     seq = await _pending_delivery(dbs[0], receiver.url)
     settings = _settings(retry_initial=1.0, retry_max=1.0)  # a backoff of 1-2 s
     forwarders = [Forwarder(db, settings) for db in dbs]
-    await forwarders[0].start()
-    try:
+    async with running(forwarders[0]):
         await until(lambda: _attempt_numbers(dbs[0], seq), 5, "the failed attempt recorded")
-        await forwarders[1].start()  # finds the delivery pending at start
-        await asyncio.sleep(0.3)
-        forwarders[1].wake(queued=True)  # and at a poll
-        await until(lambda: _delivered(dbs[0], seq), 10, "the retry to be delivered")
-        await asyncio.sleep(2.0)  # the first process's backoff, had the second sent it, ends
-    finally:
-        await asyncio.gather(*(f.stop() for f in forwarders))
+        async with running(forwarders[1]):  # finds the delivery pending at start
+            await asyncio.sleep(0.3)
+            forwarders[1].wake(queued=True)  # and at a poll
+            await until(lambda: _delivered(dbs[0], seq), 10, "the retry to be delivered")
+            await asyncio.sleep(2.0)  # the first process's backoff, had the second sent it
     assert (receiver.deliveries, receiver.attempts) == ([str(seq)] * 2, ["1", "2"])
     assert await _attempt_numbers(dbs[0], seq) == [1, 2]
 
@@ -161,20 +166,12 @@ async def test_a_stopped_forwarder_gives_its_lease_back_for_the_next_start(
     receiver = await _receiver(aiohttp_server, statuses=[500, 204])
     seq = await _pending_delivery(dbs[0], receiver.url)
     settings = _settings(retry_initial=30.0, retry_max=30.0)
-    first = Forwarder(dbs[0], settings)
-    await first.start()
-    try:
+    async with running(Forwarder(dbs[0], settings)):
         await until(lambda: _attempt_numbers(dbs[0], seq), 5, "the failed attempt recorded")
-    finally:
-        await first.stop()
     row = await _row(dbs[0], seq)
     assert (row.state, row.lease_owner, row.lease_until) == ("pending", None, None)
-    second = Forwarder(dbs[1], settings)
-    await second.start()
-    try:
+    async with running(Forwarder(dbs[1], settings)):
         await until(lambda: _delivered(dbs[1], seq), 3, "the next start to deliver it")
-    finally:
-        await second.stop()
     assert receiver.attempts == ["1", "2"]
 
 
