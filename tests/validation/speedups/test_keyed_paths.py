@@ -165,23 +165,23 @@ def test_long_assert_texts_travel_as_markers() -> None:
 
 @pytest.mark.slow
 def test_line_periods_cost_linear_time() -> None:
-    """R110/R111 were O(lines^2): with 2,500 lines the Peppol layer took twice as long with
-    line periods as without. Rewritten, what the periods add grows with the lines: four times
-    the lines, about four times the added time (quadratic: sixteen). CPU time, best of five,
-    both sizes and variants interleaved in this process; generous: shared machine. (A ratio
-    of with/without at one size no longer works: the walk rewrite made the rest cheaper.)
-    2,000 and 8,000 lines after an untimed pass: at 1,000 lines what the periods add was ~11 ms on a
-    slow VM, within the noise, and the ratio came out at 12.5 once in CI."""
+    """R110/R111 were O(lines^2). At 16,000 lines the Peppol layer takes, with line periods
+    against without, 3.8x as long with the published paths and 1.3-1.5x rewritten (this VM,
+    best of three). CPU time, best of five, both variants interleaved in this process, after an
+    untimed pass (a node's first transform pays its lazy set-up).
+
+    Why one large size: differences of timings (what the periods add at 2,000 against 8,000
+    lines) were 30 ms against 260 ms on a slow CI machine, noise-sized at the small end; the
+    ratio at one size this large is three times the distance from the bound."""
     runtime = SaxonRuntime.shared()
     layer = runtime.compile(next(_artefacts().rglob("PEPPOL-EN16931-UBL.xslt")))
-    nodes = []
-    for lines in (2000, 8000):
-        with_periods = payloads.peppol_lines(lines).decode()
-        without = re.sub(
-            r"<cac:InvoicePeriod><cbc:StartDate>2017-11-02.*?</cac:InvoicePeriod>", "", with_periods
-        )
-        nodes += [runtime.parse(with_periods), runtime.parse(without)]
-    for node in nodes:  # untimed: the first transforms of a node pay its lazy set-up
+    with_periods = payloads.peppol_lines(16_000).decode()
+    without = re.sub(
+        r"<cac:InvoicePeriod><cbc:StartDate>2017-11-02.*?</cac:InvoicePeriod>", "", with_periods
+    )
+    assert len(without) < len(with_periods)
+    nodes = [runtime.parse(with_periods), runtime.parse(without)]
+    for node in nodes:
         layer.executable.transform_to_string(xdm_node=node)
     best = [float("inf")] * len(nodes)
     for _ in range(5):
@@ -189,9 +189,7 @@ def test_line_periods_cost_linear_time() -> None:
             started = time.process_time()
             layer.executable.transform_to_string(xdm_node=node)
             best[i] = min(best[i], time.process_time() - started)
-    small, large = best[0] - best[1], best[2] - best[3]
-    assert large / max(small, 1e-3) < 8, best  # linear: ~4; quadratic: ~16
-    assert best[2] / best[0] < 6, best  # the whole layer, too
+    assert best[0] / best[1] < 2.5, best  # rewritten: ~1.4; quadratic: ~3.8
 
 
 def _artefacts():  # type: ignore[no-untyped-def]
