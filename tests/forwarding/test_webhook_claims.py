@@ -25,7 +25,6 @@ from sqlalchemy import select, update
 
 from gateway.config import WebhookSettings, load_settings
 from gateway.forwarding import Forwarder
-from gateway.forwarding.claims import Claims
 from gateway.store import Database, DeliveryAttempt, WebhookDelivery, repo, upgrade, utcnow
 from tests.factories import make_document
 from tests.waiting import until
@@ -181,7 +180,7 @@ async def test_another_owners_lease_holds_until_it_runs_out(
     """A process killed with -9 keeps its lease: no one else takes the delivery until the
     lease has run out; its owner may renew it meanwhile."""
     seq = await _pending_delivery(dbs[0], "https://hooks.example/x")
-    dead, alive = Claims(dbs[0], _settings()), Claims(dbs[1], _settings())
+    dead, alive = Forwarder(dbs[0], _settings()).claims, Forwarder(dbs[1], _settings()).claims
     assert await dead.take(seq)
     assert not await alive.take(seq)
     assert await dead.take(seq)  # a renewal
