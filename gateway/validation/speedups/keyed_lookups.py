@@ -26,11 +26,27 @@ Why it is exact:
   occurrence is left alone.
 - ``//`` and ``key()`` both start from the root of the context node's tree, which is the
   validated document.
+
+The second shape, the EN 16931 rules' "is this VAT category used anywhere" (BR-AE-01 and its
+kin, twelve tests, ~7 ms each on a 10,000-line invoice):
+``//E[S/normalize-space(upper-case(T))='L']/C[normalize-space(.) = 'V']`` becomes
+``(if (exists(key('gw-lk-n-many', 0)) or exists(key('gw-lk-s-m', 0))) then ORIGINAL else
+key('gw-lk-n', 'V')[S/normalize-space(upper-case(T))='L']/C[normalize-space(.) = 'V'])``
+with ``<xsl:key name="gw-lk-s-m" match="E[S[count(T) gt 1]]" use="0"/>``. Exact because:
+
+- with at most one C per E, E has a C whose normalised value is V exactly when
+  ``normalize-space(C)`` is V, i.e. when E is in ``key('gw-lk-n', 'V')``; so the E that
+  pass the first filter and then yield a C are the same, and the C selected are the same;
+- the original tests the predicate on every E, the rewrite only on the keyed ones, so the
+  rewrite is taken only where the predicate cannot fail: ``upper-case`` fails on an S with
+  two T children, and with one the original runs unchanged; ``normalize-space`` and ``=``
+  never fail on nodes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -39,6 +55,12 @@ from gateway.validation.speedups.xpath_text import closing, code_indexes, top_le
 
 _QNAME = r"[A-Za-z_][\w.\-]*:[A-Za-z_][\w.\-]*"
 _LOOKUP = re.compile(rf"//({_QNAME})\[\s*normalize-space\(\s*({_QNAME})\s*\)\s*=\s*'([^']*)'\s*\]")
+_CHILD_LOOKUP = re.compile(
+    rf"//({_QNAME})\[\s*(?P<pred>({_QNAME})\s*/\s*normalize-space\(\s*upper-case\(\s*({_QNAME})"
+    rf"\s*\)\s*\)\s*=\s*'[^']*')\s*\]\s*/\s*({_QNAME})\[\s*normalize-space\(\s*\.\s*\)\s*=\s*"
+    rf"'([^']*)'\s*\]"
+)
+_QNAME_ONLY = re.compile(_QNAME)
 #: What may not precede an absolute ``//``: the end of a path, a name or a value ...
 _AFTER_VALUE = re.compile(r"[\w.\-:)\]*/@$'\"]\s*$")
 #: ... unless that name is an operator.
@@ -49,47 +71,82 @@ _OPERATOR = re.compile(
 _POSITIONAL = re.compile(r"position|last|return|satisfies|then|:=|\d")
 
 
+class _Keys:
+    """The keys the rewrites of one stylesheet use, declared at its top once each."""
+
+    def __init__(self) -> None:
+        self.lookups: dict[tuple[str, str], str] = {}  # (E, C) -> name
+        self.guards: dict[tuple[str, str, str], str] = {}  # (E, S, T) -> name
+
+    def lookup(self, element: str, child: str) -> str:
+        return self.lookups.setdefault((element, child), f"gw-lk-{len(self.lookups)}")
+
+    def guard(self, element: str, scheme: str, child: str) -> str:
+        return self.guards.setdefault((element, scheme, child), f"gw-lk-s-{len(self.guards)}")
+
+    def declare(self, root: etree._Element) -> None:
+        decls = []
+        for (element, child), name in self.lookups.items():
+            decls.append((name, element, f"normalize-space({child})"))
+            decls.append((f"{name}-many", f"{element}[count({child}) gt 1]", "0"))
+        for (element, scheme, child), name in self.guards.items():
+            decls.append((name, f"{element}[{scheme}[count({child}) gt 1]]", "0"))
+        for key, match, use in decls:
+            decl = etree.SubElement(root, f"{{{XSL}}}key", name=key, match=match, use=use)
+            decl.tail = "\n"
+
+
 def keyed_lookups(root: etree._Element) -> int:
     """Rewrite every such lookup in place; how many were."""
-    keys: dict[tuple[str, str], str] = {}
+    keys = _Keys()
     n = 0
     for el in root.iter(f"{{{XSL}}}when", f"{{{XSL}}}if"):
         test = el.get("test")
         if not test or "normalize-space" not in test:
             continue
-        new, k = _rewrite(test, el, root, keys)
-        if k:
+        new, k = _rewrite(test, el, root, _LOOKUP, lambda m: _lookup(m, keys))
+        new, k2 = _rewrite(new, el, root, _CHILD_LOOKUP, lambda m: _child_lookup(m, keys))
+        if k + k2:
             el.set("test", new)
-            n += k
-    for (element, child), name in keys.items():
-        for key, match, use in (
-            (name, element, f"normalize-space({child})"),
-            (f"{name}-many", f"{element}[count({child}) gt 1]", "0"),
-        ):
-            decl = etree.SubElement(root, f"{{{XSL}}}key", name=key, match=match, use=use)
-            decl.tail = "\n"
+            n += k + k2
+    keys.declare(root)
     return n
 
 
+def _lookup(m: re.Match[str], keys: _Keys) -> str:
+    element, child, value = m.groups()
+    name = keys.lookup(element, child)
+    return f"(if (exists(key('{name}-many', 0))) then {m.group(0)} else key('{name}', '{value}'))"
+
+
+def _child_lookup(m: re.Match[str], keys: _Keys) -> str:
+    element, predicate, scheme, scheme_child, child, value = m.groups()
+    name, guard = keys.lookup(element, child), keys.guard(element, scheme, scheme_child)
+    return (
+        f"(if (exists(key('{name}-many', 0)) or exists(key('{guard}', 0))) then {m.group(0)} "
+        f"else key('{name}', '{value}')[{predicate}]/{child}[normalize-space(.) = '{value}'])"
+    )
+
+
 def _rewrite(
-    test: str, el: etree._Element, root: etree._Element, keys: dict[tuple[str, str], str]
+    test: str,
+    el: etree._Element,
+    root: etree._Element,
+    shape: re.Pattern[str],
+    replacement: Callable[[re.Match[str]], str],
 ) -> tuple[str, int]:
     out: list[str] = []
     pos = count = 0
-    for m in _LOOKUP.finditer(test):
-        element, child, value = m.groups()
+    for m in shape.finditer(test):
+        names = [g for g in m.groups() if g and _QNAME_ONLY.fullmatch(g)]
         if (
             _in_literal(test, m.start())
             or (_AFTER_VALUE.search(test[: m.start()]) and not _OPERATOR.search(test[: m.start()]))
             or not _plain_follower(test, m.end())
-            or not _same_scope(el, root, element, child)
+            or not _same_scope(el, root, *names)
         ):
             continue
-        name = keys.setdefault((element, child), f"gw-lk-{len(keys)}")
-        out += [
-            test[pos : m.start()],
-            f"(if (exists(key('{name}-many', 0))) then {m.group(0)} else key('{name}', '{value}'))",
-        ]
+        out += [test[pos : m.start()], replacement(m)]
         pos = m.end()
         count += 1
     out.append(test[pos:])
