@@ -15,7 +15,9 @@ there never waits. What can wait still goes to the thread: the ``BEGIN`` (it wai
 busy timeout for another process's write lock) and the ``COMMIT`` (it may checkpoint the WAL,
 with an fsync). And only where asked (``Database.write(on_loop=True)``), for transactions whose
 statements are bounded by what they write: a long purge or migration keeps its hops and never
-stalls the loop. PostgreSQL and in-memory databases are unaffected.
+stalls the loop. PostgreSQL and in-memory databases are unaffected. The pool's rollback of a
+connection it takes back after a COMMIT (nothing left to undo) runs on the loop too, in any
+transaction (:func:`_idle_rollback`).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class LoopConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if _ON_LOOP.get() and self._connection is not None and not _may_wait(fn, args):
             return fn(*args, **kwargs)
+        if _idle_rollback(self._connection, fn):
+            return fn(*args, **kwargs)
         return await super()._execute(fn, *args, **kwargs)
 
 
@@ -61,6 +65,18 @@ def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     if name == "commit":
         return True
     return name == "execute" and bool(args) and _is_begin(args[0])
+
+
+def _idle_rollback(conn: sqlite3.Connection | None, fn: Callable[..., Any]) -> bool:
+    """A rollback with no transaction open: the pool's reset of every connection it takes
+    back, after each COMMIT. sqlite3 returns at once without calling SQLite then (it checks
+    the autocommit flag itself), so it costs nothing on the loop, and one hop less per write
+    transaction (they were BEGIN, COMMIT and this one): 0.72-0.74 -> 0.62-0.65 ms of CPU for
+    an empty write transaction (in-process loop of 1,500). Any call is the caller's alone:
+    the pool hands a connection to one user at a time and aiosqlite runs its calls in order."""
+    return (
+        conn is not None and getattr(fn, "__name__", "") == "rollback" and not conn.in_transaction
+    )
 
 
 def _is_begin(sql: Any) -> bool:

@@ -14,7 +14,10 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
+import pytest
 from sqlalchemy import select, text
 
 from gateway.config import load_settings
@@ -92,4 +95,38 @@ async def test_an_on_loop_write_waiting_for_another_writer_does_not_stall_the_lo
     finally:
         release.set()
         other.join()
+        await db.dispose()
+
+
+async def test_the_pools_rollback_after_a_commit_is_no_hop_to_the_driver_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An on-loop write transaction goes to the driver's thread for its BEGIN and COMMIT only:
+    the pool's reset (a rollback of a connection with nothing open) runs where it is called.
+    A rollback of an open transaction still goes to the thread."""
+    db = await _database(tmp_path)
+    hops: list[str] = []
+    hop = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await hop(self, fn, *args, **kwargs)
+
+    try:
+        async with db.write(on_loop=True) as s:  # the pool's connection, opened
+            await repo.ensure_tenant(s, "acme")
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with db.write(on_loop=True) as s:
+            await repo.ensure_tenant(s, "beta")
+        assert hops == ["execute", "commit"]  # BEGIN IMMEDIATE, COMMIT
+        hops.clear()
+        with pytest.raises(RuntimeError):
+            async with db.write(on_loop=True) as s:
+                await repo.ensure_tenant(s, "gamma")
+                raise RuntimeError("undo")
+        assert hops == ["execute", "rollback"]  # an open transaction: rolled back on the thread
+        async with db.read() as s:
+            names = set(await s.scalars(select(Tenant.name)))
+        assert {"acme", "beta"} <= names and "gamma" not in names
+    finally:
         await db.dispose()
