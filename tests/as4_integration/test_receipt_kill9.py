@@ -205,6 +205,12 @@ class Sender:
         self.cert = x509.load_pem_x509_certificate((pem / "ours.crt").read_bytes())
         self.as4 = As4Sender(identity, TrustStore.from_files([str(pem / "root.crt")]), timeout=90)
         self.url = gateway.url + "/as4"
+        #: Why the sends without a receipt had none (for a failing assert's message).
+        self.errors: list[str] = []
+
+    def why(self) -> str:
+        """The last send errors and the gateway's stderr: what a failed expected receipt needs."""
+        return "\n".join(["send errors:", *self.errors[-3:], "gateway stderr:", _stderr_tail()])
 
     def build(self, sent: Sent) -> OutboundMessage:
         return build_user_message(
@@ -221,7 +227,8 @@ class Sender:
             receipt = await self.as4.post(self.url, self.cert, message)
         except ReceiptInvalid:
             raise
-        except As4SendError:
+        except As4SendError as exc:
+            self.errors.append(f"{sent.message_id}: {exc!r}")
             return False  # connection dropped by the kill, or 503
         assert receipt.is_receipt and receipt.ref_to_message_id == sent.message_id
         sent.receipts.append(receipt.raw)
@@ -282,14 +289,15 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
 
         # 2. killed after the commit of the fourth, before its receipt.
         await gateway.start("as4.committed:2")
-        assert await sender.send(messages[2])  # the un-receipted resend is accepted
+        assert await sender.send(messages[2]), sender.why()  # the un-receipted resend
         assert not await sender.send(messages[3])
         await gateway.killed()
         assert await stored(messages[3]) == 1  # stored, though the sender has no receipt
 
         # 3. killed after the fifth message's MLS was queued, before its outbox row settled.
         await gateway.start("as4.mls-queued:1")
-        assert await sender.send(messages[3])  # the resend: a receipt, no second document
+        # the resend: a receipt, no second document
+        assert await sender.send(messages[3]), sender.why()
         await sender.send(messages[4])  # the receipt usually leaves before the MLS is queued
         await gateway.killed()
 
@@ -308,7 +316,7 @@ async def test_kill9_on_receipt_loses_nothing_and_sends_no_mls_twice(
         await gateway.start()
         for sent in messages:
             if not sent.receipts:
-                assert await sender.send(sent), sent.message_id
+                assert await sender.send(sent), f"{sent.message_id}\n{sender.why()}"
 
         async def mls_all_delivered() -> bool:
             async with db.read() as s:
