@@ -225,7 +225,7 @@ def peer_main(
     asyncio.run(run())
 
 
-#: Messages the receive phase's peer sends before the clock starts (the send phase sends 10).
+#: Messages each phase sends before its clock starts.
 WARM_UP = 10
 #: CPU seconds of this process (all its threads) in each phase's timed part.
 CPU: dict[str, float] = {}
@@ -314,7 +314,7 @@ def phase_send(
         headers = None if PARSE_HEADER else [header for _, header in pairs]
         asyncio.run(
             send_all(
-                identity, trust, url, d / "peer.crt", payloads[:10], 4, f"warm{time.time_ns()}"
+                identity, trust, url, d / "peer.crt", payloads[:WARM_UP], 4, f"warm{time.time_ns()}"
             )
         )
         if profile:
@@ -335,11 +335,12 @@ def phase_send(
     return elapsed
 
 
-def _sent(child: Any, done: Any) -> None:
-    """Until the peer has its last receipt (or died): not until its interpreter has shut down,
-    which the receive figures counted before 2026-12-04 (see the README)."""
+def _sent(child: Any, done: Any, timeout: float = 600.0) -> None:
+    """Until the peer has its last receipt (or died, or ``timeout`` passed): not until its
+    interpreter has shut down, which the receive figures counted before 2026-12-04."""
+    deadline = time.monotonic() + timeout
     while not done.wait(0.05):
-        if not child.is_alive():
+        if not child.is_alive() or time.monotonic() > deadline:
             return
 
 
